@@ -1,0 +1,182 @@
+//! Go's internal register ABI on amd64 (Go 1.17+), reduced to what gozt needs:
+//! which registers hold each argument at entry and each result at RET.
+//!
+//! Rules (Go's `src/cmd/compile/abi-internal.md`): integer-class words take
+//! RAX, RBX, RCX, RDI, RSI, R8, R9, R10, R11 in order; a value is assigned to
+//! registers whole or, when it does not fit in what is left, to the stack
+//! (later values may still get registers); results restart at RAX. The
+//! receiver is the first argument. A pointer, int or bool is one word, a
+//! string two (ptr, len), a slice three (ptr, len, cap), an interface two
+//! (type or itab, data). The goroutine pointer `g` lives in R14.
+
+use serde::Serialize;
+
+/// The integer argument registers, in assignment order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reg {
+    Rax,
+    Rbx,
+    Rcx,
+    Rdi,
+    Rsi,
+    R8,
+    R9,
+    R10,
+    R11,
+}
+
+/// Assignment order of integer registers.
+pub const INT_REGS: [Reg; 9] = [
+    Reg::Rax,
+    Reg::Rbx,
+    Reg::Rcx,
+    Reg::Rdi,
+    Reg::Rsi,
+    Reg::R8,
+    Reg::R9,
+    Reg::R10,
+    Reg::R11,
+];
+
+/// The register holding the current goroutine's `g` on amd64.
+pub const G_REGISTER: &str = "r14";
+
+impl Reg {
+    /// The DWARF register number (System V x86-64 numbering).
+    pub fn dwarf_number(self) -> u16 {
+        match self {
+            Reg::Rax => 0,
+            Reg::Rcx => 2,
+            Reg::Rbx => 3,
+            Reg::Rsi => 4,
+            Reg::Rdi => 5,
+            Reg::R8 => 8,
+            Reg::R9 => 9,
+            Reg::R10 => 10,
+            Reg::R11 => 11,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Reg::Rax => "rax",
+            Reg::Rbx => "rbx",
+            Reg::Rcx => "rcx",
+            Reg::Rdi => "rdi",
+            Reg::Rsi => "rsi",
+            Reg::R8 => "r8",
+            Reg::R9 => "r9",
+            Reg::R10 => "r10",
+            Reg::R11 => "r11",
+        }
+    }
+}
+
+/// The shapes of Go values that appear in catalog signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoType {
+    /// Any pointer (including receivers).
+    Ptr,
+    /// int, int64, uint64.
+    Int,
+    Bool,
+    /// `[]T`.
+    Slice,
+    String,
+    /// An interface, including `error`.
+    Iface,
+}
+
+impl GoType {
+    /// Integer-register words the value takes.
+    pub fn words(self) -> usize {
+        match self {
+            GoType::Ptr | GoType::Int | GoType::Bool => 1,
+            GoType::String | GoType::Iface => 2,
+            GoType::Slice => 3,
+        }
+    }
+
+    /// The Go type's size in bytes.
+    pub fn byte_size(self) -> u64 {
+        match self {
+            GoType::Bool => 1,
+            other => 8 * other.words() as u64,
+        }
+    }
+}
+
+/// Where a value lives at entry (arguments) or at RET (results).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueLoc {
+    /// One register per word.
+    Regs(Vec<Reg>),
+    /// Spilled to the caller's frame: byte offset from SP at entry (above the
+    /// return address).
+    Stack(u64),
+}
+
+/// Assigns `args` and then `results` under the ABI rules; returns the
+/// locations of the arguments and of the results.
+pub fn assign(args: &[GoType], results: &[GoType]) -> (Vec<ValueLoc>, Vec<ValueLoc>) {
+    // Stack-assigned values follow the return address; results after arguments.
+    let mut stack = 8u64;
+    let mut one_pass = |values: &[GoType]| -> Vec<ValueLoc> {
+        let mut next = 0usize;
+        values
+            .iter()
+            .map(|ty| {
+                let words = ty.words();
+                if next + words <= INT_REGS.len() {
+                    let regs = INT_REGS[next..next + words].to_vec();
+                    next += words;
+                    ValueLoc::Regs(regs)
+                } else {
+                    let at = stack;
+                    stack += 8 * words as u64;
+                    ValueLoc::Stack(at)
+                }
+            })
+            .collect()
+    };
+    let a = one_pass(args);
+    let r = one_pass(results);
+    (a, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use GoType::*;
+
+    #[test]
+    fn encode_all_layout() {
+        // (*Encoder).EncodeAll(src, dst []byte) []byte
+        let (args, results) = assign(&[Ptr, Slice, Slice], &[Slice]);
+        assert_eq!(args[0], ValueLoc::Regs(vec![Reg::Rax]));
+        assert_eq!(args[1], ValueLoc::Regs(vec![Reg::Rbx, Reg::Rcx, Reg::Rdi]));
+        assert_eq!(args[2], ValueLoc::Regs(vec![Reg::Rsi, Reg::R8, Reg::R9]));
+        assert_eq!(
+            results[0],
+            ValueLoc::Regs(vec![Reg::Rax, Reg::Rbx, Reg::Rcx])
+        );
+    }
+
+    #[test]
+    fn decode_all_error_follows_slice() {
+        let (_, results) = assign(&[Ptr, Slice, Slice], &[Slice, Iface]);
+        assert_eq!(results[1], ValueLoc::Regs(vec![Reg::Rdi, Reg::Rsi]));
+    }
+
+    #[test]
+    fn overflow_goes_to_stack_and_later_values_still_get_registers() {
+        // 3 slices fill 9 registers; a fourth spills, a bool after it too.
+        let (args, _) = assign(&[Slice, Slice, Slice, Slice, Bool], &[]);
+        assert_eq!(args[3], ValueLoc::Stack(8));
+        assert_eq!(args[4], ValueLoc::Stack(32));
+        let (args, _) = assign(&[Slice, Slice, Int, Slice, Int], &[]);
+        assert_eq!(args[3], ValueLoc::Stack(8));
+        assert_eq!(args[4], ValueLoc::Regs(vec![Reg::R10]));
+    }
+}

@@ -1,0 +1,630 @@
+//! The compression entry points gozt knows, with their Go signatures and what
+//! "bytes in", "bytes out" and "failed" mean for each.
+//!
+//! Register locations are not written here: [`Entry::layout`] derives them
+//! from the signature under the register ABI ([`crate::abi`]), and the probe
+//! plan checks them against DWARF when the binary has it.
+
+use serde::Serialize;
+
+use crate::abi::{self, GoType, Reg, ValueLoc};
+
+/// Compression format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Codec {
+    Zstd,
+    Gzip,
+    Flate,
+    Zlib,
+    Snappy,
+    S2,
+    Lz4,
+}
+
+impl Codec {
+    pub const ALL: [Codec; 7] = [
+        Codec::Zstd,
+        Codec::Gzip,
+        Codec::Flate,
+        Codec::Zlib,
+        Codec::Snappy,
+        Codec::S2,
+        Codec::Lz4,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Zstd => "zstd",
+            Codec::Gzip => "gzip",
+            Codec::Flate => "flate",
+            Codec::Zlib => "zlib",
+            Codec::Snappy => "snappy",
+            Codec::S2 => "s2",
+            Codec::Lz4 => "lz4",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Codec> {
+        Codec::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// Direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Compress,
+    Decompress,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Compress => "compress",
+            Op::Decompress => "decompress",
+        }
+    }
+}
+
+/// One-shot (whole buffer in, whole buffer out) or stream (io.Writer/Reader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    Oneshot,
+    Stream,
+}
+
+impl Api {
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Oneshot => "oneshot",
+            Api::Stream => "stream",
+        }
+    }
+}
+
+/// A named parameter or result.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub ty: GoType,
+}
+
+const fn p(name: &'static str, ty: GoType) -> Param {
+    Param { name, ty }
+}
+
+/// How a byte count is obtained for one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// Not visible per call (say so in reports).
+    Unobserved,
+    /// Length of a slice or string argument, at entry.
+    ArgLen(&'static str),
+    /// Length of a slice result, at RET.
+    ResultLen(&'static str),
+    /// Length of a slice result minus the length of an argument slice it was
+    /// appended to (`EncodeAll(src, dst)` appends to `dst`).
+    AppendedLen {
+        result: &'static str,
+        arg: &'static str,
+    },
+    /// An integer result, at RET.
+    ResultInt(&'static str),
+}
+
+/// A catalog entry: one Go function.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// Import path, without any vendor prefix.
+    pub package: &'static str,
+    /// `*Encoder` for methods.
+    pub receiver: Option<&'static str>,
+    pub name: &'static str,
+    pub codec: Codec,
+    pub op: Op,
+    pub api: Api,
+    /// Arguments, the receiver first for methods.
+    pub args: &'static [Param],
+    pub results: &'static [Param],
+    pub bytes_in: Size,
+    pub bytes_out: Size,
+    /// An output count of zero means the library refused to compress
+    /// (`lz4.CompressBlock` returns 0 for incompressible input).
+    pub zero_out_is_incompressible: bool,
+    /// A returned `io.EOF` is the normal end of a stream, not a failure.
+    pub eof_is_success: bool,
+}
+
+impl Entry {
+    /// The Go symbol name without vendor prefix, e.g.
+    /// `github.com/klauspost/compress/zstd.(*Encoder).EncodeAll`.
+    pub fn symbol(&self) -> String {
+        match self.receiver {
+            Some(r) => format!("{}.({}).{}", self.package, r, self.name),
+            None => format!("{}.{}", self.package, self.name),
+        }
+    }
+
+    /// Register locations of sizes and the error, derived from the signature.
+    pub fn layout(&self) -> Layout {
+        let args: Vec<GoType> = self.args.iter().map(|p| p.ty).collect();
+        let results: Vec<GoType> = self.results.iter().map(|p| p.ty).collect();
+        let (arg_locs, result_locs) = abi::assign(&args, &results);
+        let arg = |name: &str| {
+            let i = self.args.iter().position(|p| p.name == name)?;
+            Some((&arg_locs[i], self.args[i].ty))
+        };
+        let result = |name: &str| {
+            let i = self.results.iter().position(|p| p.name == name)?;
+            Some((&result_locs[i], self.results[i].ty))
+        };
+        let size = |s: Size| -> Option<Value> {
+            match s {
+                Size::Unobserved => None,
+                Size::ArgLen(a) => Some(Value {
+                    at: Point::Entry,
+                    loc: len_word(arg(a)?)?,
+                    minus: None,
+                    expr: format!("len({a})"),
+                }),
+                Size::ResultLen(r) => Some(Value {
+                    at: Point::Return,
+                    loc: len_word(result(r)?)?,
+                    minus: None,
+                    expr: format!("len({r})"),
+                }),
+                Size::AppendedLen { result: r, arg: a } => Some(Value {
+                    at: Point::Return,
+                    loc: len_word(result(r)?)?,
+                    minus: Some(len_word(arg(a)?)?),
+                    expr: format!("len({r}) - len({a})"),
+                }),
+                Size::ResultInt(r) => Some(Value {
+                    at: Point::Return,
+                    loc: word(result(r)?, 0)?,
+                    minus: None,
+                    expr: r.to_string(),
+                }),
+            }
+        };
+        let error = self
+            .results
+            .iter()
+            .position(|p| p.ty == GoType::Iface && p.name == "err")
+            .and_then(|i| word((&result_locs[i], GoType::Iface), 0));
+        Layout {
+            bytes_in: size(self.bytes_in),
+            bytes_out: size(self.bytes_out),
+            error,
+            arg_locs,
+            result_locs,
+        }
+    }
+}
+
+/// A register or stack slot holding one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Loc {
+    Reg(Reg),
+    /// Byte offset from SP at entry.
+    Stack(u64),
+}
+
+/// When a value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Point {
+    Entry,
+    Return,
+}
+
+/// A byte count for one call: `loc` at `at`, minus `minus` read at entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Value {
+    pub at: Point,
+    pub loc: Loc,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minus: Option<Loc>,
+    /// The Go expression, e.g. `len(src)`.
+    pub expr: String,
+}
+
+/// Where to read one call's numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub bytes_in: Option<Value>,
+    pub bytes_out: Option<Value>,
+    /// First word of the returned error (nil when zero), at RET.
+    pub error: Option<Loc>,
+    pub arg_locs: Vec<ValueLoc>,
+    pub result_locs: Vec<ValueLoc>,
+}
+
+fn word((loc, _): (&ValueLoc, GoType), i: usize) -> Option<Loc> {
+    match loc {
+        ValueLoc::Regs(regs) => regs.get(i).copied().map(Loc::Reg),
+        ValueLoc::Stack(off) => Some(Loc::Stack(off + 8 * i as u64)),
+    }
+}
+
+fn len_word(v: (&ValueLoc, GoType)) -> Option<Loc> {
+    match v.1 {
+        GoType::Slice | GoType::String => word(v, 1),
+        _ => None,
+    }
+}
+
+use Api::{Oneshot, Stream};
+use GoType::{Iface, Int, Ptr, Slice};
+use Op::{Compress, Decompress};
+
+const RECV_SLICE: &[Param] = &[p("r", Ptr), p("p", Slice)];
+const RECV: &[Param] = &[p("r", Ptr)];
+const N_ERR: &[Param] = &[p("n", Int), p("err", Iface)];
+const ERR: &[Param] = &[p("err", Iface)];
+const SLICE_ERR: &[Param] = &[p("out", Slice), p("err", Iface)];
+const SLICE: &[Param] = &[p("out", Slice)];
+const DST_SRC: &[Param] = &[p("dst", Slice), p("src", Slice)];
+
+const fn method(
+    package: &'static str,
+    receiver: &'static str,
+    name: &'static str,
+    codec: Codec,
+    op: Op,
+) -> Entry {
+    // The stream shapes shared by io.Writer / io.Reader style methods.
+    let (args, results, bytes_in, bytes_out, eof) = match (name.as_bytes(), op) {
+        (b"Close", _) => (RECV, ERR, Size::Unobserved, Size::Unobserved, false),
+        (_, Compress) => (
+            RECV_SLICE,
+            N_ERR,
+            Size::ArgLen("p"),
+            Size::Unobserved,
+            false,
+        ),
+        (_, Decompress) => (
+            RECV_SLICE,
+            N_ERR,
+            Size::Unobserved,
+            Size::ResultInt("n"),
+            true,
+        ),
+    };
+    Entry {
+        package,
+        receiver: Some(receiver),
+        name,
+        codec,
+        op,
+        api: Stream,
+        args,
+        results,
+        bytes_in,
+        bytes_out,
+        zero_out_is_incompressible: false,
+        eof_is_success: eof,
+    }
+}
+
+/// The writer and reader methods of a gzip/zlib/flate-style package.
+const fn writer_reader(package: &'static str, reader: &'static str, codec: Codec) -> [Entry; 3] {
+    [
+        method(package, "*Writer", "Write", codec, Compress),
+        method(package, "*Writer", "Close", codec, Compress),
+        method(package, reader, "Read", codec, Decompress),
+    ]
+}
+
+const fn block(
+    package: &'static str,
+    name: &'static str,
+    codec: Codec,
+    op: Op,
+    results: &'static [Param],
+) -> Entry {
+    Entry {
+        package,
+        receiver: None,
+        name,
+        codec,
+        op,
+        api: Oneshot,
+        args: DST_SRC,
+        results,
+        bytes_in: Size::ArgLen("src"),
+        bytes_out: Size::ResultLen("out"),
+        zero_out_is_incompressible: false,
+        eof_is_success: false,
+    }
+}
+
+const ZSTD: &str = "github.com/klauspost/compress/zstd";
+const S2: &str = "github.com/klauspost/compress/s2";
+const KSNAPPY: &str = "github.com/klauspost/compress/snappy";
+const GSNAPPY: &str = "github.com/golang/snappy";
+const LZ4: &str = "github.com/pierrec/lz4";
+
+const ZSTD_ENTRIES: [Entry; 7] = [
+    Entry {
+        package: ZSTD,
+        receiver: Some("*Encoder"),
+        name: "EncodeAll",
+        codec: Codec::Zstd,
+        op: Compress,
+        api: Oneshot,
+        args: &[p("e", Ptr), p("src", Slice), p("dst", Slice)],
+        results: SLICE,
+        bytes_in: Size::ArgLen("src"),
+        bytes_out: Size::AppendedLen {
+            result: "out",
+            arg: "dst",
+        },
+        zero_out_is_incompressible: false,
+        eof_is_success: false,
+    },
+    method(ZSTD, "*Encoder", "Write", Codec::Zstd, Compress),
+    Entry {
+        package: ZSTD,
+        receiver: Some("*Encoder"),
+        name: "ReadFrom",
+        codec: Codec::Zstd,
+        op: Compress,
+        api: Stream,
+        args: &[p("e", Ptr), p("r", Iface)],
+        results: N_ERR,
+        bytes_in: Size::ResultInt("n"),
+        bytes_out: Size::Unobserved,
+        zero_out_is_incompressible: false,
+        eof_is_success: false,
+    },
+    method(ZSTD, "*Encoder", "Close", Codec::Zstd, Compress),
+    Entry {
+        package: ZSTD,
+        receiver: Some("*Decoder"),
+        name: "DecodeAll",
+        codec: Codec::Zstd,
+        op: Decompress,
+        api: Oneshot,
+        args: &[p("d", Ptr), p("input", Slice), p("dst", Slice)],
+        results: SLICE_ERR,
+        bytes_in: Size::ArgLen("input"),
+        bytes_out: Size::AppendedLen {
+            result: "out",
+            arg: "dst",
+        },
+        zero_out_is_incompressible: false,
+        eof_is_success: false,
+    },
+    method(ZSTD, "*Decoder", "Read", Codec::Zstd, Decompress),
+    Entry {
+        package: ZSTD,
+        receiver: Some("*Decoder"),
+        name: "WriteTo",
+        codec: Codec::Zstd,
+        op: Decompress,
+        api: Stream,
+        args: &[p("d", Ptr), p("w", Iface)],
+        results: N_ERR,
+        bytes_in: Size::Unobserved,
+        bytes_out: Size::ResultInt("n"),
+        zero_out_is_incompressible: false,
+        eof_is_success: false,
+    },
+];
+
+const LZ4_ENTRIES: [Entry; 6] = [
+    Entry {
+        package: LZ4,
+        receiver: None,
+        name: "CompressBlock",
+        codec: Codec::Lz4,
+        op: Compress,
+        api: Oneshot,
+        args: &[p("src", Slice), p("dst", Slice), p("hashTable", Slice)],
+        results: N_ERR,
+        bytes_in: Size::ArgLen("src"),
+        bytes_out: Size::ResultInt("n"),
+        zero_out_is_incompressible: true,
+        eof_is_success: false,
+    },
+    Entry {
+        package: LZ4,
+        receiver: None,
+        name: "CompressBlockHC",
+        codec: Codec::Lz4,
+        op: Compress,
+        api: Oneshot,
+        args: &[p("src", Slice), p("dst", Slice), p("depth", Int)],
+        results: N_ERR,
+        bytes_in: Size::ArgLen("src"),
+        bytes_out: Size::ResultInt("n"),
+        zero_out_is_incompressible: true,
+        eof_is_success: false,
+    },
+    Entry {
+        package: LZ4,
+        receiver: None,
+        name: "UncompressBlock",
+        codec: Codec::Lz4,
+        op: Decompress,
+        api: Oneshot,
+        args: &[p("src", Slice), p("dst", Slice)],
+        results: N_ERR,
+        bytes_in: Size::ArgLen("src"),
+        bytes_out: Size::ResultInt("n"),
+        zero_out_is_incompressible: false,
+        eof_is_success: false,
+    },
+    method(LZ4, "*Writer", "Write", Codec::Lz4, Compress),
+    method(LZ4, "*Writer", "Close", Codec::Lz4, Compress),
+    method(LZ4, "*Reader", "Read", Codec::Lz4, Decompress),
+];
+
+/// Every entry, in a stable order.
+pub fn entries() -> Vec<Entry> {
+    let mut all = Vec::with_capacity(48);
+    all.extend(ZSTD_ENTRIES);
+    all.extend(writer_reader("compress/gzip", "*Reader", Codec::Gzip));
+    all.extend(writer_reader("compress/zlib", "*reader", Codec::Zlib));
+    all.extend(writer_reader(
+        "compress/flate",
+        "*decompressor",
+        Codec::Flate,
+    ));
+    all.extend(writer_reader(
+        "github.com/klauspost/compress/gzip",
+        "*Reader",
+        Codec::Gzip,
+    ));
+    all.extend(writer_reader(
+        "github.com/klauspost/compress/zlib",
+        "*reader",
+        Codec::Zlib,
+    ));
+    all.extend(writer_reader(
+        "github.com/klauspost/compress/flate",
+        "*decompressor",
+        Codec::Flate,
+    ));
+    for name in ["Encode", "EncodeBetter", "EncodeBest"] {
+        all.push(block(S2, name, Codec::S2, Compress, SLICE));
+    }
+    all.push(block(S2, "Decode", Codec::S2, Decompress, SLICE_ERR));
+    all.extend(writer_reader(S2, "*Reader", Codec::S2));
+    all.push(block(KSNAPPY, "Encode", Codec::Snappy, Compress, SLICE));
+    all.push(block(
+        KSNAPPY,
+        "Decode",
+        Codec::Snappy,
+        Decompress,
+        SLICE_ERR,
+    ));
+    all.push(block(GSNAPPY, "Encode", Codec::Snappy, Compress, SLICE));
+    all.push(block(
+        GSNAPPY,
+        "Decode",
+        Codec::Snappy,
+        Decompress,
+        SLICE_ERR,
+    ));
+    all.extend(writer_reader(GSNAPPY, "*Reader", Codec::Snappy));
+    all.extend(LZ4_ENTRIES);
+    all
+}
+
+/// The symbol with any vendor prefix removed: in GOPATH-mode vendoring,
+/// `app/vendor/github.com/x/y.F` is `github.com/x/y.F`.
+pub fn unvendored(symbol: &str) -> &str {
+    // Only the package path may contain "/vendor/"; stop at the first '.'
+    // after the last '/' of the path, which starts the function name.
+    let pkg_end = symbol
+        .rfind('/')
+        .map(|slash| {
+            symbol[slash..]
+                .find('.')
+                .map_or(symbol.len(), |d| slash + d)
+        })
+        .unwrap_or_else(|| symbol.find('.').unwrap_or(symbol.len()));
+    match symbol[..pkg_end].rfind("/vendor/") {
+        Some(i) => &symbol[i + "/vendor/".len()..],
+        None => symbol.strip_prefix("vendor/").unwrap_or(symbol),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_are_unique() {
+        let mut names: Vec<String> = entries().iter().map(Entry::symbol).collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        assert!(
+            names.contains(&"github.com/klauspost/compress/zstd.(*Encoder).EncodeAll".to_string())
+        );
+        assert!(names.contains(&"compress/flate.(*decompressor).Read".to_string()));
+    }
+
+    #[test]
+    fn every_entry_derives_its_declared_sizes() {
+        for e in entries() {
+            let l = e.layout();
+            assert_eq!(
+                l.bytes_in.is_some(),
+                e.bytes_in != Size::Unobserved,
+                "{}",
+                e.symbol()
+            );
+            assert_eq!(
+                l.bytes_out.is_some(),
+                e.bytes_out != Size::Unobserved,
+                "{}",
+                e.symbol()
+            );
+            let has_err = e.results.iter().any(|p| p.name == "err");
+            assert_eq!(l.error.is_some(), has_err, "{}", e.symbol());
+        }
+    }
+
+    #[test]
+    fn encode_all_reads_src_len_and_appended_output() {
+        let e = entries()
+            .into_iter()
+            .find(|e| e.name == "EncodeAll")
+            .unwrap();
+        let l = e.layout();
+        let input = l.bytes_in.unwrap();
+        assert_eq!((input.at, input.loc), (Point::Entry, Loc::Reg(Reg::Rcx)));
+        let out = l.bytes_out.unwrap();
+        assert_eq!(out.at, Point::Return);
+        assert_eq!(out.loc, Loc::Reg(Reg::Rbx));
+        assert_eq!(out.minus, Some(Loc::Reg(Reg::R8)));
+        assert_eq!(l.error, None);
+    }
+
+    #[test]
+    fn decode_all_error_is_rdi() {
+        let e = entries()
+            .into_iter()
+            .find(|e| e.name == "DecodeAll")
+            .unwrap();
+        assert_eq!(e.layout().error, Some(Loc::Reg(Reg::Rdi)));
+    }
+
+    #[test]
+    fn stream_read_counts_output_at_return() {
+        let e = entries()
+            .into_iter()
+            .find(|e| e.symbol() == "compress/gzip.(*Reader).Read")
+            .unwrap();
+        let l = e.layout();
+        assert!(l.bytes_in.is_none());
+        assert_eq!(l.bytes_out.unwrap().loc, Loc::Reg(Reg::Rax));
+        assert_eq!(l.error, Some(Loc::Reg(Reg::Rbx)));
+        assert!(e.eof_is_success);
+    }
+
+    #[test]
+    fn vendor_prefixes_are_removed() {
+        assert_eq!(
+            unvendored("app/vendor/github.com/klauspost/compress/zstd.(*Encoder).EncodeAll"),
+            "github.com/klauspost/compress/zstd.(*Encoder).EncodeAll"
+        );
+        assert_eq!(
+            unvendored("vendor/golang.org/x/net/http2.F"),
+            "golang.org/x/net/http2.F"
+        );
+        assert_eq!(
+            unvendored("compress/gzip.(*Writer).Write"),
+            "compress/gzip.(*Writer).Write"
+        );
+        assert_eq!(unvendored("main.vendor/x.F"), "main.vendor/x.F");
+    }
+}

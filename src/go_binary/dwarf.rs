@@ -1,0 +1,260 @@
+//! DWARF facts gozt needs: the `runtime.g` field offsets, and the formal
+//! parameters of the functions it probes (to check the ABI layouts it derives).
+//!
+//! Go compresses its `.debug_*` sections (SHF_COMPRESSED); `object` inflates
+//! them. Everything read here is copied into owned values.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use gimli::{AttributeValue, EndianSlice, LittleEndian};
+use object::{Object, ObjectSection};
+
+type Slice<'a> = EndianSlice<'a, LittleEndian>;
+
+/// One formal parameter or result of a function, as DWARF describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DwarfParam {
+    pub name: String,
+    /// `DW_AT_variable_parameter`: Go marks results this way.
+    pub is_result: bool,
+    pub type_name: String,
+    pub byte_size: u64,
+    /// DWARF register numbers holding the value's pieces at the function's
+    /// entry, when a location list says so.
+    pub entry_regs: Option<Vec<u16>>,
+}
+
+/// Offsets inside `runtime.g`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GOffsets {
+    pub goid: u64,
+    pub stack_hi: Option<u64>,
+}
+
+/// The DWARF of one binary, inflated.
+pub struct Dwarf {
+    sections: gimli::DwarfSections<Cow<'static, [u8]>>,
+}
+
+impl Dwarf {
+    /// Loads the DWARF sections; `None` when the binary has no `.debug_info`.
+    pub fn load(file: &object::File<'_>) -> Option<Dwarf> {
+        file.section_by_name(".debug_info")?;
+        let sections = gimli::DwarfSections::load(|id| -> Result<_, ()> {
+            Ok(file
+                .section_by_name(id.name())
+                .and_then(|s| s.uncompressed_data().ok())
+                .map(|d| Cow::Owned(d.into_owned()))
+                .unwrap_or(Cow::Borrowed(&[][..])))
+        })
+        .ok()?;
+        Some(Dwarf { sections })
+    }
+
+    fn dwarf(&self) -> gimli::Dwarf<Slice<'_>> {
+        self.sections
+            .borrow(|s| EndianSlice::new(s.as_ref(), LittleEndian))
+    }
+
+    /// `runtime.g.goid` and `runtime.g.stack.hi` offsets.
+    pub fn g_offsets(&self) -> Option<GOffsets> {
+        let dwarf = self.dwarf();
+        let mut units = dwarf.units();
+        while let Ok(Some(header)) = units.next() {
+            let Ok(unit) = dwarf.unit(header) else {
+                continue;
+            };
+            let mut cursor = unit.entries();
+            let mut in_g: Option<isize> = None;
+            let mut goid = None;
+            let mut stack = None;
+            while let Ok(Some(entry)) = cursor.next_dfs() {
+                let depth = entry.depth();
+                if let Some(d) = in_g {
+                    if depth <= d {
+                        break;
+                    }
+                    if entry.tag() == gimli::DW_TAG_member && depth == d + 1 {
+                        let name = name_of(&dwarf, &unit, entry);
+                        let off = entry
+                            .attr_value(gimli::DW_AT_data_member_location)
+                            .and_then(|v| v.udata_value());
+                        match name.as_deref() {
+                            Some("goid") => goid = off,
+                            Some("stack") => stack = off,
+                            _ => {}
+                        }
+                    }
+                    continue;
+                }
+                if entry.tag() == gimli::DW_TAG_structure_type
+                    && name_of(&dwarf, &unit, entry).as_deref() == Some("runtime.g")
+                {
+                    in_g = Some(depth);
+                }
+            }
+            if let Some(goid) = goid {
+                // g.stack is a runtime.stack{lo, hi uintptr}.
+                return Some(GOffsets {
+                    goid,
+                    stack_hi: stack.map(|s| s + 8),
+                });
+            }
+        }
+        None
+    }
+
+    /// Formal parameters of each named function that DWARF describes.
+    pub fn params(&self, functions: &HashSet<&str>) -> HashMap<String, Vec<DwarfParam>> {
+        let dwarf = self.dwarf();
+        let types = type_table(&dwarf);
+        let mut out = HashMap::new();
+        let mut units = dwarf.units();
+        while let Ok(Some(header)) = units.next() {
+            let Ok(unit) = dwarf.unit(header) else {
+                continue;
+            };
+            let mut cursor = unit.entries();
+            // (name, depth, low_pc, params) of the subprogram being read.
+            let mut current: Option<(String, isize, u64, Vec<DwarfParam>)> = None;
+            while let Ok(Some(entry)) = cursor.next_dfs() {
+                let depth = entry.depth();
+                if let Some((_, d, low_pc, params)) = current.as_mut() {
+                    if depth > *d {
+                        if depth == *d + 1 && entry.tag() == gimli::DW_TAG_formal_parameter {
+                            params.push(param(&dwarf, &unit, &types, entry, *low_pc));
+                        }
+                        continue;
+                    }
+                    let (name, _, _, params) = current.take().unwrap();
+                    out.insert(name, params);
+                }
+                if entry.tag() != gimli::DW_TAG_subprogram {
+                    continue;
+                }
+                let Some(name) = name_of(&dwarf, &unit, entry) else {
+                    continue;
+                };
+                if !functions.contains(name.as_str()) {
+                    continue;
+                }
+                let low_pc = match entry.attr_value(gimli::DW_AT_low_pc) {
+                    Some(AttributeValue::Addr(a)) => a,
+                    _ => continue,
+                };
+                current = Some((name, depth, low_pc, Vec::new()));
+            }
+            if let Some((name, _, _, params)) = current.take() {
+                out.insert(name, params);
+            }
+        }
+        out
+    }
+}
+
+fn name_of(
+    dwarf: &gimli::Dwarf<Slice<'_>>,
+    unit: &gimli::Unit<Slice<'_>>,
+    entry: &gimli::DebuggingInformationEntry<Slice<'_>>,
+) -> Option<String> {
+    let value = entry.attr_value(gimli::DW_AT_name)?;
+    let s = dwarf.attr_string(unit, value).ok()?;
+    Some(s.to_string_lossy().into_owned())
+}
+
+/// Name and byte size of every named top-level DIE (Go puts its types in
+/// their own units and refers to them across units), by `.debug_info` offset.
+fn type_table(dwarf: &gimli::Dwarf<Slice<'_>>) -> HashMap<usize, (String, u64)> {
+    let mut types = HashMap::new();
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        let Ok(unit) = dwarf.unit(header) else {
+            continue;
+        };
+        let mut cursor = unit.entries();
+        while let Ok(Some(entry)) = cursor.next_dfs() {
+            if entry.depth() != 1 || entry.tag() == gimli::DW_TAG_subprogram {
+                continue;
+            }
+            let Some(name) = name_of(dwarf, &unit, entry) else {
+                continue;
+            };
+            let size = entry
+                .attr_value(gimli::DW_AT_byte_size)
+                .and_then(|v| v.udata_value())
+                .unwrap_or(0);
+            if let Some(off) = entry.offset().to_debug_info_offset(&unit.header) {
+                types.insert(off.0, (name, size));
+            }
+        }
+    }
+    types
+}
+
+fn param(
+    dwarf: &gimli::Dwarf<Slice<'_>>,
+    unit: &gimli::Unit<Slice<'_>>,
+    types: &HashMap<usize, (String, u64)>,
+    entry: &gimli::DebuggingInformationEntry<Slice<'_>>,
+    low_pc: u64,
+) -> DwarfParam {
+    let name = name_of(dwarf, unit, entry).unwrap_or_default();
+    let is_result = matches!(
+        entry.attr_value(gimli::DW_AT_variable_parameter),
+        Some(AttributeValue::Flag(true))
+    );
+    let type_off = match entry.attr_value(gimli::DW_AT_type) {
+        Some(AttributeValue::UnitRef(off)) => off.to_debug_info_offset(&unit.header).map(|o| o.0),
+        Some(AttributeValue::DebugInfoRef(off)) => Some(off.0),
+        _ => None,
+    };
+    let (type_name, byte_size) = type_off
+        .and_then(|o| types.get(&o).cloned())
+        .unwrap_or_default();
+    let entry_regs = entry
+        .attr_value(gimli::DW_AT_location)
+        .and_then(|v| entry_location(dwarf, unit, v, low_pc));
+    DwarfParam {
+        name,
+        is_result,
+        type_name,
+        byte_size,
+        entry_regs,
+    }
+}
+
+/// The registers of the location that holds at `pc`, one per piece.
+fn entry_location(
+    dwarf: &gimli::Dwarf<Slice<'_>>,
+    unit: &gimli::Unit<Slice<'_>>,
+    value: AttributeValue<Slice<'_>>,
+    pc: u64,
+) -> Option<Vec<u16>> {
+    let expr = match value {
+        AttributeValue::Exprloc(e) => e,
+        other => {
+            let mut iter = dwarf.attr_locations(unit, other).ok()??;
+            loop {
+                let loc = iter.next().ok()??;
+                if loc.range.begin <= pc && pc < loc.range.end {
+                    break loc.data;
+                }
+            }
+        }
+    };
+    let mut regs = Vec::new();
+    let mut ops = expr.operations(unit.encoding());
+    let mut pending = None;
+    while let Ok(Some(op)) = ops.next() {
+        match op {
+            gimli::Operation::Register { register } => pending = Some(register.0),
+            gimli::Operation::Piece { .. } => regs.push(pending.take()?),
+            _ => return None,
+        }
+    }
+    if let Some(r) = pending {
+        regs.push(r);
+    }
+    (!regs.is_empty()).then_some(regs)
+}

@@ -1,0 +1,36 @@
+//! The `gozt` binary: parse, run, map errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match gozt::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            if !e.use_stderr() {
+                // --help and --version.
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // One line: clap's first, without the usage block.
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("bad arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("gozt: {first} (see gozt --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let result: anyhow::Result<()> =
+        gozt::run(cli, &mut std::io::stdout().lock()).map_err(anyhow::Error::from);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gozt: {e}");
+            let code = e
+                .downcast_ref::<gozt::Error>()
+                .map_or(1, gozt::Error::exit_code);
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Binary + catalog -> probe sites: for each catalog function found in the
+//! binary, its entry address and file offset, every RET's file offset, and the
+//! register layout of its sizes and error, checked against DWARF when present.
+//!
+//! This is what `gozt probes` prints and what the tracer attaches.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::abi::{GoType, ValueLoc};
+use crate::catalog::{self, Entry, Layout};
+use crate::error::{Error, Result};
+use crate::go_binary::{code, dwarf::DwarfParam, GoBinary};
+
+/// How the derived ABI layout was checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum AbiCheck {
+    /// DWARF agrees on every parameter's size; `located` arguments also had
+    /// entry locations, which matched the derived registers.
+    Dwarf { located: usize },
+    /// The binary has no DWARF for this function (stripped): the signature is
+    /// trusted.
+    Unchecked,
+    /// DWARF disagrees: the probe is not used.
+    Mismatch { reason: String },
+}
+
+/// One function to probe.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The symbol as it appears in the binary (vendor prefix included).
+    pub function: String,
+    pub entry: Entry,
+    pub address: u64,
+    pub size: u64,
+    pub file_offset: u64,
+    /// File offsets of each RET, ascending.
+    pub ret_offsets: Vec<u64>,
+    /// When there is no RET: the functions it jumps to, to probe instead.
+    pub probe_instead: Vec<String>,
+    pub layout: Layout,
+    pub abi_check: AbiCheck,
+}
+
+impl Probe {
+    /// Whether the tracer can measure this function (entry and RETs known,
+    /// layout not contradicted).
+    pub fn usable(&self) -> bool {
+        !self.ret_offsets.is_empty() && !matches!(self.abi_check, AbiCheck::Mismatch { .. })
+    }
+}
+
+/// The plan for one binary.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub probes: Vec<Probe>,
+}
+
+impl Plan {
+    /// Matches the catalog against `bin`'s functions and decodes each match.
+    pub fn build(bin: &GoBinary) -> Result<Plan> {
+        let catalog: HashMap<String, Entry> = catalog::entries()
+            .into_iter()
+            .map(|e| (e.symbol(), e))
+            .collect();
+        let matches: Vec<(&crate::go_binary::Func, Entry)> = bin
+            .functions
+            .iter()
+            .filter_map(|f| catalog.get(catalog::unvendored(&f.name)).map(|e| (f, *e)))
+            .collect();
+        if matches.is_empty() {
+            return Err(Error::NoCompression {
+                path: bin.path.clone(),
+                version: bin.build.go_version.clone(),
+                functions: bin.functions.len(),
+            });
+        }
+        let dwarf_params = bin.dwarf.as_ref().map(|d| {
+            let names: HashSet<&str> = matches.iter().map(|(f, _)| f.name.as_str()).collect();
+            d.params(&names)
+        });
+
+        let mut probes = Vec::with_capacity(matches.len());
+        for (f, entry) in matches {
+            let malformed = |what: &str| Error::malformed(&bin.path, format!("{}: {what}", f.name));
+            let file_offset = bin
+                .layout
+                .text_file_offset(f.addr)
+                .ok_or_else(|| malformed("entry not in an executable segment"))?;
+            let bytes = bin
+                .code(f)
+                .ok_or_else(|| malformed("code not in the file"))?;
+            let facts = code::scan(bytes, f.addr);
+            let ret_offsets = facts
+                .rets
+                .iter()
+                .map(|&a| {
+                    bin.layout
+                        .text_file_offset(a)
+                        .ok_or_else(|| malformed("RET outside text"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let probe_instead = if ret_offsets.is_empty() {
+                facts
+                    .jumps_out
+                    .iter()
+                    .map(|&t| match bin.function_at(t) {
+                        Some(g) if g.addr == t => g.name.clone(),
+                        Some(g) => format!("{}+{:#x}", g.name, t - g.addr),
+                        None => format!("{t:#x}"),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let layout = entry.layout();
+            let abi_check = match dwarf_params.as_ref().and_then(|p| p.get(&f.name)) {
+                Some(params) => check_against_dwarf(&entry, &layout, params),
+                None => AbiCheck::Unchecked,
+            };
+            probes.push(Probe {
+                function: f.name.clone(),
+                entry,
+                address: f.addr,
+                size: f.size,
+                file_offset,
+                ret_offsets,
+                probe_instead,
+                layout,
+                abi_check,
+            });
+        }
+        probes.sort_by(|a, b| a.function.cmp(&b.function));
+        Ok(Plan { probes })
+    }
+}
+
+/// Compares the catalog signature with DWARF's formal parameters: the same
+/// number of arguments and results with the same sizes, and, where DWARF gives
+/// an entry location, the same registers.
+pub fn check_against_dwarf(entry: &Entry, layout: &Layout, params: &[DwarfParam]) -> AbiCheck {
+    let args: Vec<&DwarfParam> = params.iter().filter(|p| !p.is_result).collect();
+    // Go 1.21-1.23 emit some results twice (two `~r0` DIEs, seen in this
+    // project's matrix): count each name once.
+    let mut results: Vec<&DwarfParam> = Vec::new();
+    for r in params.iter().filter(|p| p.is_result) {
+        if !results.iter().any(|seen| seen.name == r.name) {
+            results.push(r);
+        }
+    }
+    let shape = |want: &[catalog::Param], got: &[&DwarfParam], what: &str| -> Result<(), String> {
+        if want.len() != got.len() {
+            return Err(format!(
+                "{} {what} in DWARF, {} in the catalog",
+                got.len(),
+                want.len()
+            ));
+        }
+        for (w, g) in want.iter().zip(got) {
+            if g.byte_size != 0 && g.byte_size != w.ty.byte_size() {
+                return Err(format!(
+                    "{what} {} is {} ({} bytes) in DWARF, {} bytes in the catalog",
+                    g.name,
+                    g.type_name,
+                    g.byte_size,
+                    w.ty.byte_size()
+                ));
+            }
+            if w.ty == GoType::Slice && !g.type_name.starts_with("[]") {
+                return Err(format!("{what} {} is {}, not a slice", g.name, g.type_name));
+            }
+        }
+        Ok(())
+    };
+    if let Err(reason) = shape(entry.args, &args, "arguments")
+        .and_then(|()| shape(entry.results, &results, "results"))
+    {
+        return AbiCheck::Mismatch { reason };
+    }
+    let mut located = 0;
+    for (i, g) in args.iter().enumerate() {
+        let (Some(regs), ValueLoc::Regs(want)) = (&g.entry_regs, &layout.arg_locs[i]) else {
+            continue;
+        };
+        // Compare the register each argument starts in: the ABI assigns the
+        // rest consecutively. Go's location lists are not exact past the first
+        // piece: Go 1.19 repeats a slice's pointer piece, and Go 1.19-1.23
+        // place `EncodeAll`'s `dst.cap` in RCX from the entry (it is in R9, as
+        // the function's own code reads it); both seen in this project's matrix.
+        let want_first = want[0].dwarf_number();
+        if regs.first() != Some(&want_first) {
+            return AbiCheck::Mismatch {
+                reason: format!(
+                    "argument {} starts in DWARF register {:?}, derived {want_first}",
+                    g.name,
+                    regs.first()
+                ),
+            };
+        }
+        located += 1;
+    }
+    AbiCheck::Dwarf { located }
+}

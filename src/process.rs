@@ -1,0 +1,56 @@
+//! Facts about running processes read from /proc.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// `/proc/PID/exe` after checking that the process exists and its executable
+/// can be opened.
+pub fn exe_path(pid: i32) -> Result<PathBuf> {
+    if pid <= 0 {
+        return Err(Error::NoSuchProcess { pid });
+    }
+    let exe = PathBuf::from(format!("/proc/{pid}/exe"));
+    match std::fs::File::open(&exe) {
+        Ok(_) => Ok(exe),
+        Err(e) => match e.raw_os_error() {
+            Some(libc_enoent) if libc_enoent == 2 || libc_enoent == 3 => {
+                Err(Error::NoSuchProcess { pid })
+            }
+            Some(1) | Some(13) => {
+                if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    Err(Error::ProcessPermission { pid })
+                } else {
+                    Err(Error::NoSuchProcess { pid })
+                }
+            }
+            _ => Err(Error::Io {
+                path: exe,
+                source: e,
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_resolves() {
+        let pid = std::process::id() as i32;
+        assert_eq!(
+            exe_path(pid).unwrap(),
+            PathBuf::from(format!("/proc/{pid}/exe"))
+        );
+    }
+
+    #[test]
+    fn missing_process_is_reported() {
+        assert!(matches!(
+            exe_path(i32::MAX),
+            Err(Error::NoSuchProcess { .. })
+        ));
+        assert!(matches!(exe_path(0), Err(Error::NoSuchProcess { .. })));
+    }
+}

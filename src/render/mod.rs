@@ -1,0 +1,3 @@
+//! Renderers: pure functions from gozt's models to text and JSON.
+
+pub mod probes;

@@ -1,0 +1,229 @@
+//! `gozt probes` output: a table for people, JSON for machines.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::abi::G_REGISTER;
+use crate::catalog::{Api, Codec, Loc, Op, Value};
+use crate::go_binary::{GoBinary, Module, OffsetSource, SymbolSource};
+use crate::probe_plan::{AbiCheck, Plan, Probe};
+
+/// The JSON document (`gozt probes --json`).
+#[derive(Debug, Serialize)]
+pub struct ProbesReport<'a> {
+    pub binary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    pub go_version: &'a str,
+    pub arch: &'static str,
+    pub pie: bool,
+    pub symbol_source: SymbolSource,
+    pub goid_offset: u64,
+    pub goid_offset_source: OffsetSource,
+    pub stack_hi_offset: u64,
+    pub g_register: &'static str,
+    pub modules: &'a [Module],
+    pub probes: Vec<ProbeJson<'a>>,
+}
+
+/// One probe in JSON.
+#[derive(Debug, Serialize)]
+pub struct ProbeJson<'a> {
+    pub function: &'a str,
+    pub codec: Codec,
+    pub op: Op,
+    pub api: Api,
+    pub address: u64,
+    pub size: u64,
+    pub file_offset: u64,
+    pub ret_offsets: &'a [u64],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub probe_instead: &'a [String],
+    pub bytes_in: Option<&'a Value>,
+    pub bytes_out: Option<&'a Value>,
+    pub error: Option<Loc>,
+    pub abi_check: &'a AbiCheck,
+}
+
+/// Builds the JSON model.
+pub fn report<'a>(bin: &'a GoBinary, plan: &'a Plan, pid: Option<i32>) -> ProbesReport<'a> {
+    ProbesReport {
+        binary: bin.path.display().to_string(),
+        pid,
+        go_version: &bin.build.go_version,
+        arch: "amd64",
+        pie: bin.pie,
+        symbol_source: bin.symbol_source,
+        goid_offset: bin.goid_offset,
+        goid_offset_source: bin.offset_source,
+        stack_hi_offset: bin.stack_hi_offset,
+        g_register: G_REGISTER,
+        modules: &bin.build.modules,
+        probes: plan
+            .probes
+            .iter()
+            .map(|p| ProbeJson {
+                function: &p.function,
+                codec: p.entry.codec,
+                op: p.entry.op,
+                api: p.entry.api,
+                address: p.address,
+                size: p.size,
+                file_offset: p.file_offset,
+                ret_offsets: &p.ret_offsets,
+                probe_instead: &p.probe_instead,
+                bytes_in: p.layout.bytes_in.as_ref(),
+                bytes_out: p.layout.bytes_out.as_ref(),
+                error: p.layout.error,
+                abi_check: &p.abi_check,
+            })
+            .collect(),
+    }
+}
+
+fn loc(l: &Loc) -> String {
+    match l {
+        Loc::Reg(r) => r.name().to_string(),
+        Loc::Stack(off) => format!("sp+{off}"),
+    }
+}
+
+fn value(v: Option<&Value>) -> String {
+    match v {
+        None => "-".to_string(),
+        Some(v) => {
+            let at = match v.at {
+                crate::catalog::Point::Entry => "entry",
+                crate::catalog::Point::Return => "ret",
+            };
+            match &v.minus {
+                Some(m) => format!("{at}:{}-{}", loc(&v.loc), loc(m)),
+                None => format!("{at}:{}", loc(&v.loc)),
+            }
+        }
+    }
+}
+
+fn check(c: &AbiCheck) -> String {
+    match c {
+        AbiCheck::Dwarf { .. } => "dwarf".to_string(),
+        AbiCheck::Unchecked => "-".to_string(),
+        AbiCheck::Mismatch { .. } => "MISMATCH".to_string(),
+    }
+}
+
+/// The human table.
+pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
+    let mut out = String::new();
+    let src = match bin.symbol_source {
+        SymbolSource::Symtab => "symbols from .symtab",
+        SymbolSource::Pclntab => "stripped: symbols from .gopclntab",
+    };
+    let kind = if bin.pie { "PIE" } else { "static address" };
+    let _ = writeln!(out, "binary   {}", bin.path.display());
+    if let Some(pid) = pid {
+        let _ = writeln!(out, "pid      {pid}");
+    }
+    let goid_src = match bin.offset_source {
+        OffsetSource::Dwarf => "from DWARF",
+        OffsetSource::Table => "from the Go version table",
+    };
+    let _ = writeln!(
+        out,
+        "go       {}, amd64, {kind}, {src}",
+        bin.build.go_version
+    );
+    let _ = writeln!(
+        out,
+        "runtime  g in {G_REGISTER}; g.goid at +{} ({goid_src}); g.stack.hi at +{}",
+        bin.goid_offset, bin.stack_hi_offset
+    );
+    if bin.build.modules.is_empty() {
+        let _ = writeln!(out, "modules  none recorded (GOPATH build)");
+    }
+    for (i, m) in bin.build.modules.iter().enumerate() {
+        let label = if i == 0 { "modules" } else { "" };
+        let replaced = m
+            .replaced_by
+            .as_deref()
+            .map(|r| format!(" => {r}"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "{label:<8} {} {}{replaced}", m.path, m.version);
+    }
+    let _ = writeln!(out);
+
+    let rows: Vec<[String; 10]> = plan
+        .probes
+        .iter()
+        .map(|p: &Probe| {
+            [
+                p.entry.codec.name().to_string(),
+                p.entry.op.name().to_string(),
+                p.entry.api.name().to_string(),
+                format!("{:#x}", p.address),
+                format!("{:#x}", p.file_offset),
+                p.ret_offsets.len().to_string(),
+                value(p.layout.bytes_in.as_ref()),
+                value(p.layout.bytes_out.as_ref()),
+                p.layout
+                    .error
+                    .as_ref()
+                    .map_or("-".to_string(), |l| format!("ret:{}", loc(l))),
+                check(&p.abi_check),
+            ]
+        })
+        .collect();
+    let header = [
+        "CODEC", "OP", "API", "ADDRESS", "OFFSET", "RETS", "IN", "OUT", "ERR", "ABI",
+    ];
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut l = String::new();
+        for (c, w) in cells.iter().zip(widths) {
+            let _ = write!(l, "{c:<w$}  ");
+        }
+        l
+    };
+    let _ = writeln!(out, "{}FUNCTION", line(&header));
+    for (r, p) in rows.iter().zip(&plan.probes) {
+        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        let _ = writeln!(out, "{}{}", line(&cells), p.function);
+    }
+    let _ = writeln!(out);
+    let usable = plan.probes.iter().filter(|p| p.usable()).count();
+    let sites: usize = plan
+        .probes
+        .iter()
+        .filter(|p| p.usable())
+        .map(|p| 1 + p.ret_offsets.len())
+        .sum();
+    let _ = writeln!(
+        out,
+        "{} functions, {usable} probeable: {sites} uprobe sites (entry + each RET; no uretprobes)",
+        plan.probes.len()
+    );
+    for p in &plan.probes {
+        if p.ret_offsets.is_empty() {
+            let instead = if p.probe_instead.is_empty() {
+                "nothing it jumps to directly".to_string()
+            } else {
+                p.probe_instead.join(", ")
+            };
+            let _ = writeln!(out, "no RET in {}: probe {instead} instead", p.function);
+        }
+        if let AbiCheck::Mismatch { reason } = &p.abi_check {
+            let _ = writeln!(
+                out,
+                "skipped {}: DWARF disagrees with the catalog: {reason}",
+                p.function
+            );
+        }
+    }
+    out
+}
