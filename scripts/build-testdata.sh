@@ -7,6 +7,10 @@
 #   pie-stripped
 #   cgo       CGO_ENABLED=1 -ldflags=-linkmode=external (a real cgo call inside)
 #   cgo-stripped
+# testdata/vendored is also built with the oldest and newest toolchains through a vendor
+# directory made from Debian's sources: GOPATH mode (vendor/ in symbol names) as
+# vendored-gopath, and module mode with -mod=vendor (module versions in the build info) as
+# vendored-module and vendored-module-stripped.
 # Outputs are cached by a hash of the sources and this script, so a clean clone on the same
 # machine reuses them. GOPATH mode against Debian's golang-github-*-dev sources.
 set -euo pipefail
@@ -34,7 +38,11 @@ for gobin in "${toolchains[@]}"; do
   mkdir -p "$out/$ver"
   for prog in "$here"/testdata/go/*/; do
     name=$(basename "$prog")
-    for mode in $MODES; do
+    modes=$MODES
+    # A program without cgo code gets no cgo builds.
+    grep -qs 'import "C"' "$prog"/*.go || modes=${modes//cgo-stripped/}
+    grep -qs 'import "C"' "$prog"/*.go || modes=${modes//cgo/}
+    for mode in $modes; do
       args=(-trimpath=false)
       ldflags=""
       cgo=0
@@ -52,6 +60,54 @@ for gobin in "${toolchains[@]}"; do
     done
   done
   echo "built $ver" >&2
+done
+
+# The vendored builds.
+deb_version() { dpkg-query -W -f='${Version}' "$1" | sed 's/[+~-].*//'; }
+compress_version=$(deb_version golang-github-klauspost-compress-dev)
+# Debian's klauspost/compress imports github.com/cespare/xxhash (a v2 without /v2).
+xxhash_version=$(deb_version golang-github-cespare-xxhash-dev)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+app="$work/gopath/src/gozt.example/vendored"
+mkdir -p "$app/vendor/github.com/klauspost" "$app/vendor/github.com/cespare"
+cp "$here/testdata/vendored/main.go" "$app/"
+cp -r /usr/share/gocode/src/github.com/klauspost/compress "$app/vendor/github.com/klauspost/"
+cp -r /usr/share/gocode/src/github.com/cespare/xxhash "$app/vendor/github.com/cespare/"
+find "$app/vendor" -name go.mod -delete
+packages() {
+  (cd "$app/vendor" && find "$1" -name '*.go' ! -name '*_test.go' -printf '%h\n' |
+    grep -v -e '/_' -e '/testdata' | sort -u)
+}
+{
+  echo "# github.com/cespare/xxhash v$xxhash_version+incompatible"
+  echo "## explicit; go 1.17"
+  packages github.com/cespare/xxhash
+  echo "# github.com/klauspost/compress v$compress_version"
+  echo "## explicit; go 1.17"
+  packages github.com/klauspost/compress
+} > "$app/vendor/modules.txt"
+cat > "$work/go.mod.txt" <<MOD
+module gozt.example/vendored
+
+go 1.17
+
+require (
+	github.com/cespare/xxhash v$xxhash_version+incompatible
+	github.com/klauspost/compress v$compress_version
+)
+MOD
+for gobin in "${toolchains[0]}" "${toolchains[-1]}"; do
+  ver=$("$gobin" env GOVERSION)
+  export GOCACHE="$GOZT_CACHE/gocache/$ver"
+  (cd "$app" && GO111MODULE=off GOPATH="$work/gopath" CGO_ENABLED=0 \
+    "$gobin" build -o "$out/$ver/vendored-gopath" .) >&2
+  cp "$work/go.mod.txt" "$app/go.mod"
+  (cd "$app" && GO111MODULE=on GOFLAGS=-mod=vendor GOPROXY=off CGO_ENABLED=0 \
+    "$gobin" build -o "$out/$ver/vendored-module" . &&
+    GO111MODULE=on GOFLAGS=-mod=vendor GOPROXY=off CGO_ENABLED=0 \
+    "$gobin" build -ldflags="-s -w" -o "$out/$ver/vendored-module-stripped" .) >&2
+  rm "$app/go.mod"
 done
 touch "$out/.complete"
 echo "$out"

@@ -139,8 +139,12 @@ impl Dwarf {
                 if !functions.contains(name.as_str()) {
                     continue;
                 }
-                let low_pc = match entry.attr_value(gimli::DW_AT_low_pc) {
-                    Some(AttributeValue::Addr(a)) => a,
+                // Go 1.25+ writes DWARF 5, where low_pc is an index (addrx).
+                let low_pc = match entry
+                    .attr_value(gimli::DW_AT_low_pc)
+                    .map(|v| dwarf.attr_address(&unit, v))
+                {
+                    Some(Ok(Some(a))) => a,
                     _ => continue,
                 };
                 current = Some((name, depth, low_pc, Vec::new()));
@@ -192,19 +196,22 @@ fn type_table(dwarf: &gimli::Dwarf<Slice<'_>>) -> HashMap<usize, (String, u64)> 
     types
 }
 
-fn param(
-    dwarf: &gimli::Dwarf<Slice<'_>>,
-    unit: &gimli::Unit<Slice<'_>>,
+fn param<'a>(
+    dwarf: &gimli::Dwarf<Slice<'a>>,
+    unit: &gimli::Unit<Slice<'a>>,
     types: &HashMap<usize, (String, u64)>,
-    entry: &gimli::DebuggingInformationEntry<Slice<'_>>,
+    entry: &gimli::DebuggingInformationEntry<Slice<'a>>,
     low_pc: u64,
 ) -> DwarfParam {
-    let name = name_of(dwarf, unit, entry).unwrap_or_default();
+    // Out-of-line copies of inlinable functions describe parameters through
+    // DW_AT_abstract_origin: names and types live on the abstract DIE.
+    let described = origin(unit, entry).unwrap_or_else(|| entry.clone());
+    let name = name_of(dwarf, unit, &described).unwrap_or_default();
     let is_result = matches!(
-        entry.attr_value(gimli::DW_AT_variable_parameter),
+        described.attr_value(gimli::DW_AT_variable_parameter),
         Some(AttributeValue::Flag(true))
     );
-    let type_off = match entry.attr_value(gimli::DW_AT_type) {
+    let type_off = match described.attr_value(gimli::DW_AT_type) {
         Some(AttributeValue::UnitRef(off)) => off.to_debug_info_offset(&unit.header).map(|o| o.0),
         Some(AttributeValue::DebugInfoRef(off)) => Some(off.0),
         _ => None,
@@ -221,6 +228,17 @@ fn param(
         type_name,
         byte_size,
         entry_regs,
+    }
+}
+
+/// The DIE named by `entry`'s DW_AT_abstract_origin, when in the same unit.
+fn origin<'a>(
+    unit: &gimli::Unit<Slice<'a>>,
+    entry: &gimli::DebuggingInformationEntry<Slice<'a>>,
+) -> Option<gimli::DebuggingInformationEntry<Slice<'a>>> {
+    match entry.attr_value(gimli::DW_AT_abstract_origin)? {
+        AttributeValue::UnitRef(off) => unit.entry(off).ok(),
+        _ => None,
     }
 }
 

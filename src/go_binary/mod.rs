@@ -134,19 +134,10 @@ impl GoBinary {
 
         let (functions, symbol_source) = match symtab_functions(&file) {
             Some(f) => (f, SymbolSource::Symtab),
-            None => {
-                let pcln = pcln_section
-                    .data()
-                    .map_err(|e| Error::malformed(path, format!("pclntab: {e}")))?;
-                let regions: Vec<&[u8]> = file
-                    .sections()
-                    .filter(|s| matches!(s.kind(), SectionKind::Data | SectionKind::ReadOnlyData))
-                    .filter_map(|s| s.data().ok())
-                    .collect();
-                let table = pclntab::parse(pcln, pcln_section.address(), &regions)
-                    .map_err(|e| Error::malformed(path, e))?;
-                (table.functions, SymbolSource::Pclntab)
-            }
+            None => (
+                pclntab_of(path, &file, &pcln_section)?.functions,
+                SymbolSource::Pclntab,
+            ),
         };
 
         let dwarf = dwarf::Dwarf::load(&file);
@@ -192,6 +183,38 @@ impl GoBinary {
         let f = self.functions.get(i.checked_sub(1)?)?;
         (addr < f.addr + f.size).then_some(f)
     }
+}
+
+/// Reads `path`'s `.gopclntab` alone, whether or not it has a symtab.
+pub fn read_pclntab(path: &Path) -> Result<pclntab::Pclntab> {
+    let data = std::fs::read(path).map_err(|e| open_error(path, e))?;
+    let file = object::File::parse(&*data).map_err(|_| Error::NotElf {
+        path: path.to_path_buf(),
+    })?;
+    let section = file
+        .section_by_name(".gopclntab")
+        .or_else(|| file.section_by_name(".data.rel.ro.gopclntab"))
+        .ok_or_else(|| Error::NotGo {
+            path: path.to_path_buf(),
+        })?;
+    pclntab_of(path, &file, &section)
+}
+
+fn pclntab_of(
+    path: &Path,
+    file: &object::File<'_>,
+    section: &object::Section<'_, '_>,
+) -> Result<pclntab::Pclntab> {
+    let pcln = section
+        .data()
+        .map_err(|e| Error::malformed(path, format!("pclntab: {e}")))?;
+    // Where runtime.firstmoduledata may be, for Go 1.26+.
+    let regions: Vec<&[u8]> = file
+        .sections()
+        .filter(|s| matches!(s.kind(), SectionKind::Data | SectionKind::ReadOnlyData))
+        .filter_map(|s| s.data().ok())
+        .collect();
+    pclntab::parse(pcln, section.address(), &regions).map_err(|e| Error::malformed(path, e))
 }
 
 /// Go text symbols from `.symtab`; `None` when the binary is stripped.

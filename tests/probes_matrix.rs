@@ -1,0 +1,205 @@
+//! `gozt probes` across the toolchain x build-mode matrix: stripped binaries
+//! must give exactly what their symtab/DWARF twins give, the goid table must
+//! agree with DWARF, and the derived ABI layouts must agree with DWARF.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use gozt::go_binary::{runtime, GoBinary, OffsetSource, SymbolSource};
+use gozt::probe_plan::{AbiCheck, Plan};
+
+/// (function, file offset, RET file offsets, probe-instead) per probe.
+type Sites = Vec<(String, u64, Vec<u64>, Vec<String>)>;
+
+fn sites(plan: &Plan) -> Sites {
+    plan.probes
+        .iter()
+        .map(|p| {
+            (
+                p.function.clone(),
+                p.file_offset,
+                p.ret_offsets.clone(),
+                p.probe_instead.clone(),
+            )
+        })
+        .collect()
+}
+
+fn open(path: &Path) -> (GoBinary, Plan) {
+    let bin = GoBinary::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let plan = Plan::build(&bin).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (bin, plan)
+}
+
+/// Every catalog function the workload calls directly or through a stream.
+const WORKLOAD_FUNCTIONS: usize = 43;
+
+#[test]
+fn stripped_builds_match_their_symtab_twins() {
+    let mut checked = 0;
+    for dir in common::toolchains() {
+        for (full, stripped) in [
+            ("workload-default", "workload-stripped"),
+            ("workload-pie", "workload-pie-stripped"),
+            ("workload-cgo", "workload-cgo-stripped"),
+        ] {
+            let (fbin, fplan) = open(&dir.join(full));
+            let (sbin, splan) = open(&dir.join(stripped));
+            let name = format!("{}/{stripped}", dir.display());
+            assert_eq!(fbin.symbol_source, SymbolSource::Symtab, "{name}");
+            assert_eq!(sbin.symbol_source, SymbolSource::Pclntab, "{name}");
+            assert_eq!(fbin.offset_source, OffsetSource::Dwarf, "{name}");
+            assert_eq!(sbin.offset_source, OffsetSource::Table, "{name}");
+            assert_eq!(fbin.goid_offset, sbin.goid_offset, "{name}: goid offset");
+            assert_eq!(fbin.build, sbin.build, "{name}: build info");
+            assert_eq!(fbin.pie, full.contains("pie"), "{name}: PIE flag");
+            assert_eq!(fplan.probes.len(), WORKLOAD_FUNCTIONS, "{name}");
+            assert_eq!(sites(&fplan), sites(&splan), "{name}: probe sites differ");
+            for p in &fplan.probes {
+                assert!(!p.ret_offsets.is_empty(), "{name}: {} has no RET", p.function);
+                assert!(p.ret_offsets.windows(2).all(|w| w[0] < w[1]));
+                assert!(p.ret_offsets.iter().all(|&r| r > p.file_offset && r < p.file_offset + p.size));
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 18);
+}
+
+#[test]
+fn pclntab_agrees_with_symtab_on_every_go_function() {
+    for dir in common::toolchains() {
+        for build in ["workload-default", "workload-pie", "workload-cgo"] {
+            let path = dir.join(build);
+            let bin = GoBinary::open(&path).unwrap();
+            let pcln = gozt::go_binary::read_pclntab(&path).unwrap();
+            // The symtab names ABI0 wrappers `F.abi0`; pclntab names them `F`,
+            // like the function they wrap: compare (name, address) pairs.
+            let symtab: BTreeSet<(&str, u64)> = bin
+                .functions
+                .iter()
+                .map(|f| (f.name.strip_suffix(".abi0").unwrap_or(&f.name), f.addr))
+                .collect();
+            let names: BTreeSet<&str> = symtab.iter().map(|(n, _)| *n).collect();
+            assert!(pcln.functions.len() > 1000, "{}", path.display());
+            let mut compared = 0;
+            for f in &pcln.functions {
+                // The symtab may lack a few linker-made entries; every function
+                // both have must sit at the same address.
+                if names.contains(f.name.as_str()) {
+                    assert!(
+                        symtab.contains(&(f.name.as_str(), f.addr)),
+                        "{}: {} at {:#x} in pclntab, elsewhere in symtab",
+                        path.display(),
+                        f.name,
+                        f.addr
+                    );
+                    compared += 1;
+                }
+            }
+            assert!(
+                compared * 100 >= pcln.functions.len() * 95,
+                "{}: only {compared} of {} pclntab functions in symtab",
+                path.display(),
+                pcln.functions.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn goid_table_agrees_with_dwarf_for_every_toolchain() {
+    for dir in common::toolchains() {
+        let bin = GoBinary::open(&dir.join("workload-default")).unwrap();
+        assert_eq!(bin.offset_source, OffsetSource::Dwarf);
+        let table = runtime::g_offsets_for(&bin.build.go_version).unwrap();
+        assert_eq!(table.goid, bin.goid_offset, "{}", bin.build.go_version);
+        assert_eq!(table.stack_hi, Some(bin.stack_hi_offset), "{}", bin.build.go_version);
+        let dir_name = dir.file_name().unwrap().to_str().unwrap();
+        assert_eq!(bin.build.go_version, dir_name);
+    }
+}
+
+#[test]
+fn derived_abi_layouts_agree_with_dwarf() {
+    for dir in common::toolchains() {
+        let (_, plan) = open(&dir.join("workload-default"));
+        let mut located = 0;
+        for p in &plan.probes {
+            match &p.abi_check {
+                AbiCheck::Dwarf { located: n } => located += n,
+                other => panic!("{}: {}: {other:?}", dir.display(), p.function),
+            }
+        }
+        // Most arguments have entry locations in DWARF.
+        assert!(located > WORKLOAD_FUNCTIONS, "{}: {located}", dir.display());
+    }
+}
+
+#[test]
+fn a_wrong_signature_is_caught_by_dwarf() {
+    let dir = &common::toolchains()[0];
+    let (bin, plan) = open(&dir.join("workload-default"));
+    let probe = plan
+        .probes
+        .iter()
+        .find(|p| p.entry.name == "EncodeAll")
+        .unwrap();
+    let names = [probe.function.as_str()].into_iter().collect();
+    let params = bin.dwarf.as_ref().unwrap().params(&names);
+    let params = &params[&probe.function];
+    // Pretend EncodeAll took (src []byte) only.
+    let mut wrong = probe.entry;
+    wrong.args = &probe.entry.args[..2];
+    let check = gozt::probe_plan::check_against_dwarf(&wrong, &wrong.layout(), params);
+    assert!(matches!(check, AbiCheck::Mismatch { .. }), "{check:?}");
+    // Or an int before src: sizes no longer line up.
+    let mut ints = probe.entry;
+    let args: &'static [gozt::catalog::Param] = Box::leak(
+        vec![
+            probe.entry.args[0],
+            gozt::catalog::Param {
+                name: "n",
+                ty: gozt::abi::GoType::Int,
+            },
+            probe.entry.args[1],
+        ]
+        .into_boxed_slice(),
+    );
+    ints.args = args;
+    let check = gozt::probe_plan::check_against_dwarf(&ints, &ints.layout(), params);
+    assert!(matches!(check, AbiCheck::Mismatch { .. }), "{check:?}");
+}
+
+#[test]
+fn vendored_builds_resolve_and_record_modules() {
+    for dir in common::toolchains() {
+        let gopath = dir.join("vendored-gopath");
+        if !gopath.exists() {
+            continue;
+        }
+        let (_, plan) = open(&gopath);
+        let names: Vec<&str> = plan.probes.iter().map(|p| p.function.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "gozt.example/vendored/vendor/github.com/klauspost/compress/zstd.(*Decoder).DecodeAll",
+                "gozt.example/vendored/vendor/github.com/klauspost/compress/zstd.(*Encoder).EncodeAll",
+            ]
+        );
+        for module in ["vendored-module", "vendored-module-stripped"] {
+            let (bin, plan) = open(&dir.join(module));
+            assert_eq!(plan.probes.len(), 2);
+            let compress = bin
+                .build
+                .modules
+                .iter()
+                .find(|m| m.path == "github.com/klauspost/compress")
+                .expect("klauspost/compress in the build info");
+            assert!(compress.version.starts_with("v1."), "{}", compress.version);
+            assert!(bin.build.modules.iter().any(|m| m.main && m.path == "gozt.example/vendored"));
+        }
+    }
+}
