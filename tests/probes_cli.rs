@@ -18,9 +18,16 @@ fn assert_error(args: &[&str], code: i32, needle: &str) {
     let (status, stdout, stderr) = gozt(args);
     assert_eq!(status, code, "{args:?}: stderr {stderr}");
     assert!(stdout.is_empty(), "{args:?}: stdout {stdout}");
-    assert_eq!(stderr.lines().count(), 1, "{args:?}: not one line: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{args:?}: not one line: {stderr}"
+    );
     assert!(stderr.starts_with("gozt: "), "{stderr}");
-    assert!(stderr.contains(needle), "{args:?}: {stderr:?} lacks {needle:?}");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: {stderr:?} lacks {needle:?}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -29,8 +36,14 @@ fn table_names_every_probe_and_its_sites() {
     let path = newest().join("workload-stripped");
     let (status, stdout, stderr) = gozt(&["probes", path.to_str().unwrap()]);
     assert_eq!(status, 0, "{stderr}");
-    assert!(stdout.contains("stripped: symbols from .gopclntab"), "{stdout}");
-    assert!(stdout.contains("g.goid at +152 (from the Go version table)"), "{stdout}");
+    assert!(
+        stdout.contains("stripped: symbols from .gopclntab"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("g.goid at +152 (from the Go version table)"),
+        "{stdout}"
+    );
     let row = stdout
         .lines()
         .find(|l| l.ends_with("github.com/klauspost/compress/zstd.(*Encoder).EncodeAll"))
@@ -104,13 +117,21 @@ fn pid_reads_the_running_executable() {
 
 #[test]
 fn missing_file() {
-    assert_error(&["probes", "/nonexistent/gozt-test"], 3, "/nonexistent/gozt-test: no such file");
+    assert_error(
+        &["probes", "/nonexistent/gozt-test"],
+        3,
+        "/nonexistent/gozt-test: no such file",
+    );
 }
 
 #[test]
 fn not_elf() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    assert_error(&["probes", manifest.to_str().unwrap()], 4, "not an ELF file");
+    assert_error(
+        &["probes", manifest.to_str().unwrap()],
+        4,
+        "not an ELF file",
+    );
     assert_error(&["probes", "/tmp"], 4, "not an ELF file");
 }
 
@@ -138,13 +159,21 @@ fn go_older_than_the_register_abi() {
     let dir = tempdir();
     let old = dir.join("go116");
     std::fs::write(&old, data).unwrap();
-    assert_error(&["probes", old.to_str().unwrap()], 6, "built with go1.16.8; gozt needs go1.17");
+    assert_error(
+        &["probes", old.to_str().unwrap()],
+        6,
+        "built with go1.16.8; gozt needs go1.17",
+    );
 }
 
 #[test]
 fn no_compression_functions() {
     let path = newest().join("nocompress-stripped");
-    assert_error(&["probes", path.to_str().unwrap()], 7, "no compression functions found");
+    assert_error(
+        &["probes", path.to_str().unwrap()],
+        7,
+        "no compression functions found",
+    );
 }
 
 #[test]
@@ -152,7 +181,11 @@ fn pid_gone() {
     let mut child = Command::new("true").spawn().unwrap();
     let pid = child.id().to_string();
     child.wait().unwrap();
-    assert_error(&["probes", "--pid", &pid], 8, &format!("process {pid} not found"));
+    assert_error(
+        &["probes", "--pid", &pid],
+        8,
+        &format!("process {pid} not found"),
+    );
 }
 
 #[test]

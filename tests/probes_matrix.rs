@@ -58,9 +58,16 @@ fn stripped_builds_match_their_symtab_twins() {
             assert_eq!(fplan.probes.len(), WORKLOAD_FUNCTIONS, "{name}");
             assert_eq!(sites(&fplan), sites(&splan), "{name}: probe sites differ");
             for p in &fplan.probes {
-                assert!(!p.ret_offsets.is_empty(), "{name}: {} has no RET", p.function);
+                assert!(
+                    !p.ret_offsets.is_empty(),
+                    "{name}: {} has no RET",
+                    p.function
+                );
                 assert!(p.ret_offsets.windows(2).all(|w| w[0] < w[1]));
-                assert!(p.ret_offsets.iter().all(|&r| r > p.file_offset && r < p.file_offset + p.size));
+                assert!(p
+                    .ret_offsets
+                    .iter()
+                    .all(|&r| r > p.file_offset && r < p.file_offset + p.size));
             }
             checked += 1;
         }
@@ -116,7 +123,12 @@ fn goid_table_agrees_with_dwarf_for_every_toolchain() {
         assert_eq!(bin.offset_source, OffsetSource::Dwarf);
         let table = runtime::g_offsets_for(&bin.build.go_version).unwrap();
         assert_eq!(table.goid, bin.goid_offset, "{}", bin.build.go_version);
-        assert_eq!(table.stack_hi, Some(bin.stack_hi_offset), "{}", bin.build.go_version);
+        assert_eq!(
+            table.stack_hi,
+            Some(bin.stack_hi_offset),
+            "{}",
+            bin.build.go_version
+        );
         let dir_name = dir.file_name().unwrap().to_str().unwrap();
         assert_eq!(bin.build.go_version, dir_name);
     }
@@ -199,7 +211,11 @@ fn vendored_builds_resolve_and_record_modules() {
                 .find(|m| m.path == "github.com/klauspost/compress")
                 .expect("klauspost/compress in the build info");
             assert!(compress.version.starts_with("v1."), "{}", compress.version);
-            assert!(bin.build.modules.iter().any(|m| m.main && m.path == "gozt.example/vendored"));
+            assert!(bin
+                .build
+                .modules
+                .iter()
+                .any(|m| m.main && m.path == "gozt.example/vendored"));
         }
     }
 }

@@ -37,7 +37,11 @@ pub fn toolchains() -> Vec<PathBuf> {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    assert!(dirs.len() >= 6, "expected six toolchains in {}", testbins().display());
+    assert!(
+        dirs.len() >= 6,
+        "expected six toolchains in {}",
+        testbins().display()
+    );
     dirs
 }
 
