@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+/* gozt: latency, sizes and failures of Go compression calls.
+ *
+ * gozt_entry runs at each probed function's entry, gozt_ret at each of its RET
+ * instructions (never a uretprobe: they crash Go when stacks move). The attach
+ * cookie is the function id, indexing `funcs`.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "gozt.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Sizes are set from user space before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gozt_func);
+} funcs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct gozt_key);
+	__type(value, struct gozt_inflight);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} events SEC(".maps");
+
+/* Loss and anomaly counters, read by user space. */
+__u64 lost_ringbuf_full = 0;
+__u64 lost_inflight_full = 0;
+__u64 ret_unmatched = 0;
+__u64 entry_repeated = 0;
+
+/* Makes libbpf-cargo emit the Rust type of the event. */
+struct gozt_event gozt_event_type = {};
+
+/* The registers gozt reads, copied once out of the context. */
+struct regs {
+	__u64 r[9];
+	__u64 r14;
+	__u64 sp;
+	__u64 bp;
+};
+
+static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
+{
+	out->r[0] = ctx->ax;
+	out->r[1] = ctx->bx;
+	out->r[2] = ctx->cx;
+	out->r[3] = ctx->di;
+	out->r[4] = ctx->si;
+	out->r[5] = ctx->r8;
+	out->r[6] = ctx->r9;
+	out->r[7] = ctx->r10;
+	out->r[8] = ctx->r11;
+	out->r14 = ctx->r14;
+	out->sp = ctx->sp;
+	out->bp = ctx->bp;
+}
+
+static __always_inline __u64 reg(const struct regs *r, __u8 i)
+{
+	if (i >= 9)
+		return 0;
+	return r->r[i];
+}
+
+/* Builds the key of the current call; 0 on success. */
+static __always_inline int make_key(const struct regs *r, const struct gozt_func *f,
+				    struct gozt_key *key)
+{
+	__u64 goid = 0, hi = 0;
+
+	if (bpf_probe_read_user(&goid, sizeof(goid), (void *)(r->r14 + f->goid_off)))
+		return -1;
+	if (bpf_probe_read_user(&hi, sizeof(hi), (void *)(r->r14 + f->stack_hi_off)))
+		return -1;
+	key->tgid = bpf_get_current_pid_tgid() >> 32;
+	key->pad = 0;
+	key->goid = goid;
+	key->depth = hi - r->sp;
+	return 0;
+}
+
+SEC("uprobe.multi")
+int gozt_entry(struct pt_regs *ctx)
+{
+	__u32 id = bpf_get_attach_cookie(ctx);
+	struct gozt_inflight call = {}, *seen;
+	struct gozt_key key;
+	struct gozt_func *f;
+	struct regs r;
+
+	f = bpf_map_lookup_elem(&funcs, &id);
+	if (!f)
+		return 0;
+	copy_regs(ctx, &r);
+	if (make_key(&r, f, &key))
+		return 0;
+	seen = bpf_map_lookup_elem(&inflight, &key);
+	if (seen && seen->func_id == id) {
+		/* Stack growth re-runs the prologue: same call, keep its start. */
+		__sync_fetch_and_add(&entry_repeated, 1);
+		return 0;
+	}
+	call.start_ns = bpf_ktime_get_ns();
+	call.func_id = id;
+	if (!(f->flags & GOZT_IN_AT_RET))
+		call.in_bytes = reg(&r, f->in_reg);
+	call.minus = reg(&r, f->minus_reg);
+	if (bpf_map_update_elem(&inflight, &key, &call, BPF_ANY))
+		__sync_fetch_and_add(&lost_inflight_full, 1);
+	return 0;
+}
+
+/* True when the error interface's data word points at an errorString "EOF". */
+static __always_inline int is_eof(__u64 data)
+{
+	struct {
+		__u64 ptr;
+		__u64 len;
+	} s = {};
+	char text[4] = {};
+
+	if (!data || bpf_probe_read_user(&s, sizeof(s), (void *)data) || s.len != 3)
+		return 0;
+	if (bpf_probe_read_user(text, 3, (void *)s.ptr))
+		return 0;
+	return text[0] == 'E' && text[1] == 'O' && text[2] == 'F';
+}
+
+SEC("uprobe.multi")
+int gozt_ret(struct pt_regs *ctx)
+{
+	__u32 id = bpf_get_attach_cookie(ctx);
+	struct gozt_inflight *call;
+	struct gozt_event *ev;
+	struct gozt_key key;
+	struct gozt_func *f;
+	struct regs r;
+	__u64 now = bpf_ktime_get_ns(), fp;
+	int i;
+
+	f = bpf_map_lookup_elem(&funcs, &id);
+	if (!f)
+		return 0;
+	copy_regs(ctx, &r);
+	if (make_key(&r, f, &key))
+		return 0;
+	call = bpf_map_lookup_elem(&inflight, &key);
+	if (!call || call->func_id != id) {
+		__sync_fetch_and_add(&ret_unmatched, 1);
+		return 0;
+	}
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		__sync_fetch_and_add(&lost_ringbuf_full, 1);
+		bpf_map_delete_elem(&inflight, &key);
+		return 0;
+	}
+	ev->start_ns = call->start_ns;
+	ev->duration_ns = now - call->start_ns;
+	ev->goid = key.goid;
+	ev->tgid = key.tgid;
+	ev->func_id = id;
+	ev->flags = 0;
+	ev->pad = 0;
+	ev->bytes_in = (f->flags & GOZT_IN_AT_RET) ? reg(&r, f->in_reg) : call->in_bytes;
+	if (f->in_reg != GOZT_REG_NONE)
+		ev->flags |= GOZT_EV_IN_VALID;
+	ev->bytes_out = 0;
+	if (f->out_reg != GOZT_REG_NONE) {
+		ev->bytes_out = reg(&r, f->out_reg) - call->minus;
+		ev->flags |= GOZT_EV_OUT_VALID;
+	}
+	if (f->err_reg != GOZT_REG_NONE && reg(&r, f->err_reg)) {
+		if (!((f->flags & GOZT_EOF_IS_SUCCESS) && is_eof(reg(&r, f->err_reg + 1))))
+			ev->flags |= GOZT_EV_ERROR;
+	}
+	bpf_map_delete_elem(&inflight, &key);
+
+	/* The return address, then the frame-pointer chain (RBP is the
+	 * caller's again at RET). */
+	ev->stack[0] = 0;
+	bpf_probe_read_user(&ev->stack[0], sizeof(__u64), (void *)r.sp);
+	fp = r.bp;
+	for (i = 1; i < GOZT_STACK_DEPTH; i++) {
+		__u64 next = 0, ret = 0;
+
+		if (!fp || bpf_probe_read_user(&ret, sizeof(ret), (void *)(fp + 8)) ||
+		    bpf_probe_read_user(&next, sizeof(next), (void *)fp)) {
+			ev->stack[i] = 0;
+			fp = 0;
+			continue;
+		}
+		ev->stack[i] = ret;
+		fp = next;
+	}
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+	return 0;
+}
