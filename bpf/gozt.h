@@ -13,9 +13,7 @@
 
 /* gozt_func.flags */
 #define GOZT_IN_AT_RET 0x1           /* bytes_in is read at RET, not entry */
-#define GOZT_OUT_AT_ENTRY 0x2        /* never set by the catalog; reserved */
 #define GOZT_EOF_IS_SUCCESS 0x4      /* an io.EOF error is the end of a stream */
-#define GOZT_ZERO_OUT_INCOMPRESSIBLE 0x8
 
 /* gozt_event.flags */
 #define GOZT_EV_ERROR 0x1

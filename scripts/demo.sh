@@ -18,3 +18,6 @@ trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 sleep 1
 echo "\$ gozt probes --pid $pid"
 target/release/gozt probes --pid "$pid"
+echo
+echo "\$ gozt attach --pid $pid --duration 10s"
+target/release/gozt attach --pid "$pid" --duration 10s

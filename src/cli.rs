@@ -18,6 +18,56 @@ pub enum Command {
     /// List the compression functions of a Go binary and where gozt would
     /// probe them (entry and every RET), without privileges.
     Probes(ProbesArgs),
+    /// Trace running processes: by pid, or every process running a binary.
+    Attach(AttachArgs),
+    /// Start a command and trace it from its first instruction.
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// A process to trace (repeatable).
+    #[arg(long = "pid", required_unless_present = "binary")]
+    pub pids: Vec<i32>,
+    /// Trace every process running this executable, including later ones.
+    #[arg(long, conflicts_with = "pids")]
+    pub binary: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: TraceOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    pub common: TraceOptions,
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceOptions {
+    /// Stop after this long (e.g. 60s, 5m, 1h30m).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Print the report as JSON (docs/report.schema.json).
+    #[arg(long)]
+    pub json: bool,
+    /// Write the report to FILE instead of stdout.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// Calls with input larger than this many bytes count toward the failure rate.
+    #[arg(long, default_value_t = 1024)]
+    pub min_size: u64,
+    /// Failure rate above which gozt alerts, e.g. 0.3% or 0.003.
+    #[arg(long, default_value = "0.3%")]
+    pub alert_threshold: String,
+    /// Only these codecs (comma-separated: zstd,gzip,flate,zlib,snappy,s2,lz4).
+    #[arg(long, value_delimiter = ',')]
+    pub codec: Vec<String>,
+    /// Only functions matching this glob (repeatable), e.g. '*zstd*'.
+    #[arg(long = "func")]
+    pub funcs: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -30,3 +30,59 @@ impl Executable {
         }
     }
 }
+
+/// Resolves `attach`/`trace` options into a session configuration.
+pub fn session(
+    targets: crate::session::Targets,
+    o: &crate::cli::TraceOptions,
+) -> std::result::Result<crate::session::SessionConfig, String> {
+    let threshold = parse_threshold(&o.alert_threshold)?;
+    let codecs = if o.codec.is_empty() {
+        None
+    } else {
+        Some(
+            o.codec
+                .iter()
+                .map(|c| {
+                    crate::catalog::Codec::parse(c.trim()).ok_or_else(|| {
+                        format!("unknown codec '{c}' (zstd, gzip, flate, zlib, snappy, s2, lz4)")
+                    })
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?,
+        )
+    };
+    Ok(crate::session::SessionConfig {
+        targets,
+        duration: o.duration,
+        min_size: o.min_size,
+        alert_threshold: threshold,
+        codecs,
+        func_globs: o.funcs.clone(),
+    })
+}
+
+/// `0.3%` -> 0.003; `0.003` -> 0.003.
+pub fn parse_threshold(s: &str) -> std::result::Result<f64, String> {
+    let bad = || format!("invalid --alert-threshold '{s}' (e.g. 0.3% or 0.003)");
+    let v = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map_err(|_| bad())? / 100.0,
+        None => s.trim().parse::<f64>().map_err(|_| bad())?,
+    };
+    if !(0.0..=1.0).contains(&v) {
+        return Err(bad());
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_threshold;
+
+    #[test]
+    fn thresholds() {
+        assert_eq!(parse_threshold("0.3%").unwrap(), 0.003);
+        assert_eq!(parse_threshold("0.01").unwrap(), 0.01);
+        assert!(parse_threshold("abc").is_err());
+        assert!(parse_threshold("150%").is_err());
+    }
+}

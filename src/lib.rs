@@ -20,9 +20,62 @@ pub use error::{Error, Result};
 
 use cli::{Cli, Command};
 
+/// What `run` can fail with; each kind has an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Input(#[from] Error),
+    #[error(transparent)]
+    Session(#[from] session::SessionError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl RunError {
+    /// The documented exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Input(e) => e.exit_code(),
+            RunError::Session(e) => e.exit_code(),
+            RunError::Usage(_) => 2,
+        }
+    }
+}
+
+fn trace(
+    targets: session::Targets,
+    o: &cli::TraceOptions,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
+    let cfg = config::session(targets, o).map_err(RunError::Usage)?;
+    let (report, _status) = session::run(&cfg)?;
+    let text = if o.json {
+        render::report::json(&report)
+    } else {
+        render::report::text(&report)
+    };
+    match &o.output {
+        Some(path) => std::fs::write(path, text).map_err(|e| {
+            RunError::Input(Error::Io {
+                path: path.clone(),
+                source: e,
+            })
+        }),
+        None => Ok(write_out(out, text.as_bytes())?),
+    }
+}
+
 /// Runs a parsed command line, writing results to `out`.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), RunError> {
     match cli.command {
+        Command::Attach(a) => {
+            let targets = match a.binary {
+                Some(b) => session::Targets::Binary(b),
+                None => session::Targets::Pids(a.pids),
+            };
+            trace(targets, &a.common, out)
+        }
+        Command::Trace(t) => trace(session::Targets::Command(t.command), &t.common, out),
         Command::Probes(args) => {
             let exe = config::Executable::resolve(args.path, args.pid)?;
             let bin = go_binary::GoBinary::open(&exe.open_path)?;
@@ -36,7 +89,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             } else {
                 render::probes::table(&bin, &plan, exe.pid)
             };
-            write_out(out, text.as_bytes())
+            Ok(write_out(out, text.as_bytes())?)
         }
     }
 }
@@ -52,3 +105,7 @@ fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
         Ok(()) => Ok(()),
     }
 }
+pub mod event;
+pub mod session;
+pub mod stats;
+pub mod tracer;

@@ -28,8 +28,8 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("gozt: {e}");
             let code = e
-                .downcast_ref::<gozt::Error>()
-                .map_or(1, gozt::Error::exit_code);
+                .downcast_ref::<gozt::RunError>()
+                .map_or(1, gozt::RunError::exit_code);
             ExitCode::from(code)
         }
     }

@@ -1,3 +1,4 @@
 //! Renderers: pure functions from gozt's models to text and JSON.
 
 pub mod probes;
+pub mod report;

@@ -1,0 +1,40 @@
+//! What the tracer produces: one record per completed call, and loss counters.
+
+use serde::Serialize;
+
+/// One completed call of a probed function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallEvent {
+    pub tgid: u32,
+    pub goid: u64,
+    /// Index into the session's function table.
+    pub func_id: u32,
+    pub start_ns: u64,
+    pub duration_ns: u64,
+    /// `None` when not observable for this function.
+    pub bytes_in: Option<u64>,
+    pub bytes_out: Option<u64>,
+    /// A non-nil error was returned (io.EOF excluded for stream reads).
+    pub error: bool,
+    /// Return address, then the frame-pointer chain (runtime addresses).
+    pub stack: Vec<u64>,
+}
+
+/// Events lost or calls not measured, by cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Lost {
+    /// The ring buffer was full: the call was measured but its event dropped.
+    pub ringbuf_full: u64,
+    /// The in-flight map was full: the call was not measured.
+    pub inflight_full: u64,
+    /// In-flight calls that never returned within the age limit (panic,
+    /// runtime.Goexit) and were dropped.
+    pub aged_out: u64,
+    /// Calls still in flight when tracing stopped.
+    pub in_flight_at_exit: u64,
+    /// RETs without a matching entry (calls already running at attach time).
+    pub unmatched_returns: u64,
+    /// Entries seen twice for one call (stack growth re-runs the prologue);
+    /// counted once, informational.
+    pub repeated_entries: u64,
+}

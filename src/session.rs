@@ -1,0 +1,461 @@
+//! A tracing session: resolves targets into probe plans, starts a traced
+//! command when asked, runs the tracer until the duration elapses, Ctrl-C or
+//! SIGTERM arrives, or every target has exited, then builds the report.
+
+use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::catalog::Codec;
+use crate::error::{Error, Result};
+use crate::event::CallEvent;
+use crate::go_binary::GoBinary;
+use crate::probe_plan::{Plan, Probe};
+use crate::stats::{Aggregator, FuncMeta, Report, Symbolizer, TargetInfo};
+use crate::tracer::{self, Attachment, EventSink, Site};
+
+/// What to trace.
+#[derive(Debug, Clone)]
+pub enum Targets {
+    Pids(Vec<i32>),
+    /// Every process running this executable, including later ones.
+    Binary(PathBuf),
+    /// Start this command and trace it from its first instruction.
+    Command(Vec<String>),
+}
+
+/// Resolved options of `attach` and `trace`.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub targets: Targets,
+    pub duration: Option<Duration>,
+    pub min_size: u64,
+    pub alert_threshold: f64,
+    pub codecs: Option<Vec<Codec>>,
+    pub func_globs: Vec<String>,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe.
+        unsafe {
+            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks for existence.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Shell-style glob with `*` and `?`.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+fn selected(cfg: &SessionConfig, p: &Probe) -> bool {
+    let codec_ok = cfg
+        .codecs
+        .as_ref()
+        .is_none_or(|cs| cs.contains(&p.entry.codec));
+    let func_ok =
+        cfg.func_globs.is_empty() || cfg.func_globs.iter().any(|g| glob_match(g, &p.function));
+    codec_ok && func_ok && p.usable()
+}
+
+/// A mapping of the executable: start, end, file offset.
+type Mapping = (u64, u64, u64);
+
+/// Maps runtime addresses to functions through /proc/PID/maps.
+struct ProcSymbols<'a> {
+    binaries: &'a [GoBinary],
+    /// pid -> (binary index, its executable's mappings).
+    maps: HashMap<u32, (usize, Vec<Mapping>)>,
+    cache: HashMap<(u32, u64), Option<String>>,
+}
+
+impl ProcSymbols<'_> {
+    fn learn(&mut self, pid: u32, binary: usize) {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            return;
+        };
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        let mut ranges = Vec::new();
+        for line in text.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 6 || Some(PathBuf::from(f[5])) != exe {
+                continue;
+            }
+            let (Some((s, e)), Ok(off)) = (f[0].split_once('-'), u64::from_str_radix(f[2], 16))
+            else {
+                continue;
+            };
+            if let (Ok(s), Ok(e)) = (u64::from_str_radix(s, 16), u64::from_str_radix(e, 16)) {
+                ranges.push((s, e, off));
+            }
+        }
+        if !ranges.is_empty() {
+            self.maps.insert(pid, (binary, ranges));
+        }
+    }
+}
+
+impl Symbolizer for ProcSymbols<'_> {
+    fn function_at(&mut self, pid: u32, addr: u64) -> Option<String> {
+        if let Some(hit) = self.cache.get(&(pid, addr)) {
+            return hit.clone();
+        }
+        let (bin, ranges) = self.maps.get(&pid)?;
+        let bin = &self.binaries[*bin];
+        let name = ranges
+            .iter()
+            .find(|(s, e, _)| addr >= *s && addr < *e)
+            .and_then(|(s, _, off)| bin.layout.vaddr_of_offset(addr - s + off))
+            .and_then(|v| bin.function_at(v))
+            .map(|f| f.name.clone());
+        self.cache.insert((pid, addr), name.clone());
+        name
+    }
+}
+
+struct Driver<'a> {
+    agg: Aggregator,
+    sym: ProcSymbols<'a>,
+    binary_of_pid: HashMap<u32, usize>,
+    single_binary: Option<usize>,
+    deadline: Option<Instant>,
+    pids: Vec<i32>,
+    child: Option<std::process::Child>,
+    release: Option<std::fs::File>,
+    seen_pids: Vec<u32>,
+}
+
+impl EventSink for Driver<'_> {
+    fn event(&mut self, ev: CallEvent) {
+        if !self.sym.maps.contains_key(&ev.tgid) {
+            let bin = self
+                .binary_of_pid
+                .get(&ev.tgid)
+                .copied()
+                .or(self.single_binary);
+            if let Some(b) = bin {
+                self.sym.learn(ev.tgid, b);
+            }
+        }
+        if !self.seen_pids.contains(&ev.tgid) {
+            self.seen_pids.push(ev.tgid);
+        }
+        self.agg.add(&ev, &mut self.sym);
+    }
+
+    fn attached(&mut self) {
+        // Let the traced command exec now that its probes are in place.
+        if let Some(mut pipe) = self.release.take() {
+            // The child holds a write end too until exec, so close is not
+            // enough: send the byte it waits for.
+            let _ = std::io::Write::write_all(&mut pipe, b"g\n");
+            // Learn the command's mappings as soon as it has exec'd: a short
+            // run may be over (a zombie without maps) by the first poll.
+            if let Some(&pid) = self.pids.first() {
+                let started = Instant::now();
+                while self.sym.maps.is_empty() && started.elapsed() < Duration::from_secs(2) {
+                    if let Some(&b) = self.binary_of_pid.get(&(pid as u32)) {
+                        self.sym.learn(pid as u32, b);
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+        for &pid in &self.pids {
+            if let Some(&b) = self.binary_of_pid.get(&(pid as u32)) {
+                self.sym.learn(pid as u32, b);
+            }
+        }
+    }
+
+    fn keep_going(&mut self) -> bool {
+        if STOP.load(Ordering::SeqCst) {
+            return false;
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
+        if let Some(child) = self.child.as_mut() {
+            if let Some(pid) = self.pids.first() {
+                if !self.sym.maps.contains_key(&(*pid as u32)) {
+                    if let Some(&b) = self.binary_of_pid.get(&(*pid as u32)) {
+                        self.sym.learn(*pid as u32, b);
+                    }
+                }
+            }
+            return !matches!(child.try_wait(), Ok(Some(_)));
+        }
+        if !self.pids.is_empty() {
+            return self.pids.iter().any(|&p| alive(p));
+        }
+        true
+    }
+}
+
+/// Runs a session and returns its report and the traced command's exit
+/// status (trace mode).
+pub fn run(cfg: &SessionConfig) -> Result<(Report, Option<i32>), SessionError> {
+    install_signal_handlers();
+    let mut binaries = Vec::new();
+    let mut attach_to: Vec<(PathBuf, Option<i32>)> = Vec::new();
+    let mut child = None;
+    let mut release = None;
+    let mut pids = Vec::new();
+    match &cfg.targets {
+        Targets::Pids(list) => {
+            for &pid in list {
+                let exe = crate::process::exe_path(pid)?;
+                attach_to.push((exe, Some(pid)));
+                pids.push(pid);
+            }
+        }
+        Targets::Binary(path) => attach_to.push((path.clone(), None)),
+        Targets::Command(argv) => {
+            let path = which(&argv[0]).ok_or_else(|| Error::NotFound {
+                path: PathBuf::from(&argv[0]),
+            })?;
+            // The child blocks reading a pipe before exec until the probes
+            // are attached, so tracing starts at its first instruction.
+            let (rd, wr) = pipe().map_err(|e| Error::Io {
+                path: "pipe".into(),
+                source: e,
+            })?;
+            // std's spawn waits for exec, so the wait happens in a shell
+            // that then execs the command (same pid): it reads one byte from
+            // fd 3, which gozt writes once the probes are attached.
+            let mut cmd = std::process::Command::new("/bin/sh");
+            cmd.arg("-c")
+                .arg("read -r _ <&3; exec 3<&-; exec \"$0\" \"$@\"")
+                .arg(&path)
+                .args(&argv[1..]);
+            let rd_fd = rd;
+            // SAFETY: dup2 is async-signal-safe; it runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    // dup2 onto itself keeps CLOEXEC: clear it then.
+                    let ok = if rd_fd == 3 {
+                        libc::fcntl(3, libc::F_SETFD, 0) >= 0
+                    } else {
+                        libc::dup2(rd_fd, 3) >= 0
+                    };
+                    if !ok {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            // Read the binary before starting anything.
+            let bin = GoBinary::open(&path)?;
+            let spawned = cmd.spawn().map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            // SAFETY: rd is our copy of the read end; the child has its own.
+            unsafe { libc::close(rd) };
+            // SAFETY: wr is a valid fd we own; File closes it on drop.
+            release = Some(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(wr) });
+            pids.push(spawned.id() as i32);
+            attach_to.push((path, Some(spawned.id() as i32)));
+            binaries.push(bin);
+            child = Some(spawned);
+        }
+    }
+    if binaries.is_empty() {
+        for (path, _) in &attach_to {
+            binaries.push(GoBinary::open(path)?);
+        }
+    }
+
+    let mut funcs = Vec::new();
+    let mut attachments = Vec::new();
+    let mut targets = Vec::new();
+    let mut binary_of_pid = HashMap::new();
+    for (i, ((path, pid), bin)) in attach_to.iter().zip(&binaries).enumerate() {
+        let plan = Plan::build(bin)?;
+        let mut sites = Vec::new();
+        for p in plan.probes.into_iter().filter(|p| selected(cfg, p)) {
+            let func_id = funcs.len() as u32;
+            funcs.push(FuncMeta {
+                function: p.function.clone(),
+                entry: p.entry,
+                target: i,
+            });
+            sites.push(Site {
+                func_id,
+                probe: p,
+                goid_offset: bin.goid_offset,
+                stack_hi_offset: bin.stack_hi_offset,
+            });
+        }
+        if sites.is_empty() {
+            return Err(SessionError::NothingSelected {
+                path: path.display().to_string(),
+            });
+        }
+        attachments.push(Attachment {
+            binary: path.clone(),
+            pid: *pid,
+            sites,
+        });
+        if let Some(pid) = pid {
+            binary_of_pid.insert(*pid as u32, i);
+            targets.push(TargetInfo {
+                pid: *pid as u32,
+                binary: std::fs::read_link(path)
+                    .unwrap_or_else(|_| path.clone())
+                    .display()
+                    .to_string(),
+                go_version: bin.build.go_version.clone(),
+            });
+        }
+    }
+
+    let started = Instant::now();
+    let mut driver = Driver {
+        agg: Aggregator::new(funcs, cfg.min_size, cfg.alert_threshold),
+        sym: ProcSymbols {
+            binaries: &binaries,
+            maps: HashMap::new(),
+            cache: HashMap::new(),
+        },
+        binary_of_pid,
+        single_binary: matches!(cfg.targets, Targets::Binary(_)).then_some(0),
+        deadline: cfg.duration.map(|d| started + d),
+        pids,
+        child,
+        release,
+        seen_pids: Vec::new(),
+    };
+    let result = tracer::run(&attachments, &tracer::Options::default(), &mut driver);
+    let lost = match result {
+        Ok(lost) => lost,
+        Err(e) => {
+            if let Some(mut c) = driver.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            return Err(SessionError::Trace(e));
+        }
+    };
+    if let Targets::Binary(path) = &cfg.targets {
+        for &pid in &driver.seen_pids {
+            targets.push(TargetInfo {
+                pid,
+                binary: path.display().to_string(),
+                go_version: binaries[0].build.go_version.clone(),
+            });
+        }
+    }
+    // Trace mode: gozt stops with its command; Ctrl-C reaches both.
+    let status = driver.child.take().map(|mut c| {
+        let st = match c.try_wait() {
+            Ok(Some(st)) => st,
+            _ => {
+                let _ = c.kill();
+                c.wait().expect("wait for the traced command")
+            }
+        };
+        st.code()
+            .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0))
+    });
+    let report = driver
+        .agg
+        .report(targets, started.elapsed().as_secs_f64(), lost);
+    Ok((report, status))
+}
+
+fn pipe() -> std::io::Result<(i32, i32)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // The read end must survive exec's CLOEXEC only until pre_exec reads it:
+    // pre_exec runs before exec, so CLOEXEC on both ends is right.
+    Ok((fds[0], fds[1]))
+}
+
+fn which(cmd: &str) -> Option<PathBuf> {
+    if cmd.contains('/') {
+        let p = PathBuf::from(cmd);
+        return p.exists().then(|| p.canonicalize().unwrap_or(p));
+    }
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| PathBuf::from(d).join(cmd))
+        .find(|p| p.is_file())
+}
+
+/// Errors of a session: bad input, or the tracer could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Input(#[from] Error),
+    #[error(transparent)]
+    Trace(tracer::TraceError),
+    #[error("{path}: no catalog function matches --codec/--func")]
+    NothingSelected { path: String },
+}
+
+impl SessionError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SessionError::Input(e) => e.exit_code(),
+            SessionError::NothingSelected { .. } => 7,
+            SessionError::Trace(tracer::TraceError::NotRoot) => 10,
+            SessionError::Trace(tracer::TraceError::NoBtf) => 11,
+            SessionError::Trace(_) => 12,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(
+            "*zstd*",
+            "github.com/klauspost/compress/zstd.(*Encoder).EncodeAll"
+        ));
+        assert!(glob_match("*.EncodeAll", "x.(*Encoder).EncodeAll"));
+        assert!(!glob_match("*.Decode", "s2.DecodeAll"));
+        assert!(glob_match("s?.Decode", "s2.Decode"));
+    }
+}

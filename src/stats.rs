@@ -1,0 +1,495 @@
+//! Aggregation of call events into the report model: per function, per
+//! goroutine (pid, goid) and per caller, with HDR latency percentiles and log2
+//! buckets, and the failure rules.
+//!
+//! Rules: `errors` are calls that returned a non-nil error; `incompressible`
+//! are compress calls with input > min-size whose output was not smaller;
+//! `failures` = errors + incompressible; `eligible` = calls with input >
+//! min-size plus calls that returned an error; `failure_rate` = failures /
+//! eligible; `alert` when the rate exceeds the threshold.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::catalog::{Api, Codec, Entry, Op};
+use crate::event::{CallEvent, Lost};
+
+/// A function of the session, indexed by `CallEvent::func_id`.
+#[derive(Debug, Clone)]
+pub struct FuncMeta {
+    pub function: String,
+    pub entry: Entry,
+    /// Index of the target (binary) it belongs to.
+    pub target: usize,
+}
+
+/// Turns a runtime return address of process `pid` into a function name.
+pub trait Symbolizer {
+    fn function_at(&mut self, pid: u32, addr: u64) -> Option<String>;
+}
+
+/// Counters and latencies of a set of calls.
+#[derive(Debug, Clone)]
+struct Acc {
+    calls: u64,
+    errors: u64,
+    incompressible: u64,
+    eligible: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    hist: Histogram<u64>,
+    log2: [u64; 64],
+}
+
+impl Acc {
+    fn new() -> Acc {
+        Acc {
+            calls: 0,
+            errors: 0,
+            incompressible: 0,
+            eligible: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds"),
+            log2: [0; 64],
+        }
+    }
+
+    fn add(&mut self, c: &Classified, duration_ns: u64) {
+        self.calls += 1;
+        self.errors += u64::from(c.error);
+        self.incompressible += u64::from(c.incompressible);
+        self.eligible += u64::from(c.eligible);
+        self.bytes_in += c.bytes_in;
+        self.bytes_out += c.bytes_out;
+        let d = duration_ns.max(1);
+        self.hist.saturating_record(d);
+        self.log2[63 - d.leading_zeros() as usize] += 1;
+    }
+}
+
+/// One call judged by the rules.
+struct Classified {
+    error: bool,
+    incompressible: bool,
+    eligible: bool,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+fn classify(ev: &CallEvent, entry: &Entry, min_size: u64) -> Classified {
+    let bytes_in = ev.bytes_in.unwrap_or(0);
+    let mut bytes_out = if ev.error {
+        0
+    } else {
+        ev.bytes_out.unwrap_or(0)
+    };
+    let mut incompressible = false;
+    if !ev.error && entry.op == Op::Compress && bytes_in > min_size {
+        if let Some(out) = ev.bytes_out {
+            if entry.zero_out_is_incompressible && out == 0 {
+                // The library declined to compress: the caller stores the input.
+                bytes_out = bytes_in;
+                incompressible = true;
+            } else {
+                incompressible = out >= bytes_in;
+            }
+        }
+    } else if !ev.error && entry.zero_out_is_incompressible && ev.bytes_out == Some(0) {
+        bytes_out = bytes_in;
+    }
+    Classified {
+        error: ev.error,
+        incompressible,
+        eligible: bytes_in > min_size || ev.error,
+        bytes_in,
+        bytes_out,
+    }
+}
+
+/// The aggregation state.
+pub struct Aggregator {
+    funcs: Vec<FuncMeta>,
+    min_size: u64,
+    threshold: f64,
+    total: Acc,
+    by_func: BTreeMap<u32, Acc>,
+    by_goroutine: BTreeMap<(u32, u64), (Acc, BTreeMap<u32, Acc>)>,
+    by_caller: BTreeMap<(String, u32), Acc>,
+}
+
+impl Aggregator {
+    pub fn new(funcs: Vec<FuncMeta>, min_size: u64, threshold: f64) -> Aggregator {
+        Aggregator {
+            funcs,
+            min_size,
+            threshold,
+            total: Acc::new(),
+            by_func: BTreeMap::new(),
+            by_goroutine: BTreeMap::new(),
+            by_caller: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one call; `sym` resolves its caller.
+    pub fn add(&mut self, ev: &CallEvent, sym: &mut dyn Symbolizer) {
+        let Some(meta) = self.funcs.get(ev.func_id as usize) else {
+            return;
+        };
+        let c = classify(ev, &meta.entry, self.min_size);
+        self.total.add(&c, ev.duration_ns);
+        self.by_func
+            .entry(ev.func_id)
+            .or_insert_with(Acc::new)
+            .add(&c, ev.duration_ns);
+        let (g, gf) = self
+            .by_goroutine
+            .entry((ev.tgid, ev.goid))
+            .or_insert_with(|| (Acc::new(), BTreeMap::new()));
+        g.add(&c, ev.duration_ns);
+        gf.entry(ev.func_id)
+            .or_insert_with(Acc::new)
+            .add(&c, ev.duration_ns);
+        let caller = ev
+            .stack
+            .iter()
+            .filter_map(|&a| sym.function_at(ev.tgid, a.saturating_sub(1)))
+            .find(|f| !is_library(f))
+            .unwrap_or_else(|| "[unknown]".to_string());
+        self.by_caller
+            .entry((caller, ev.func_id))
+            .or_insert_with(Acc::new)
+            .add(&c, ev.duration_ns);
+    }
+
+    /// The report model.
+    pub fn report(&self, targets: Vec<TargetInfo>, duration_s: f64, lost: Lost) -> Report {
+        let func_report = |id: u32, acc: &Acc| {
+            let meta = &self.funcs[id as usize];
+            FunctionReport {
+                function: meta.function.clone(),
+                codec: meta.entry.codec,
+                op: meta.entry.op,
+                api: meta.entry.api,
+                bytes_in_observed: meta.entry.bytes_in != crate::catalog::Size::Unobserved,
+                bytes_out_observed: meta.entry.bytes_out != crate::catalog::Size::Unobserved,
+                counters: self.counters(acc),
+                bytes_in: acc.bytes_in,
+                bytes_out: acc.bytes_out,
+                latency_ns: latency(acc),
+                histogram: histogram(acc),
+            }
+        };
+        let mut functions: Vec<FunctionReport> = self
+            .by_func
+            .iter()
+            .map(|(&id, acc)| func_report(id, acc))
+            .collect();
+        functions.sort_by(|a, b| a.function.cmp(&b.function));
+        let goroutines = self
+            .by_goroutine
+            .iter()
+            .map(|(&(pid, goid), (acc, fs))| GoroutineReport {
+                pid,
+                goid,
+                counters: self.counters(acc),
+                bytes_in: acc.bytes_in,
+                bytes_out: acc.bytes_out,
+                latency_ns: latency(acc),
+                functions: fs.iter().map(|(&id, a)| func_report(id, a)).collect(),
+            })
+            .collect();
+        let callers = self
+            .by_caller
+            .iter()
+            .map(|((caller, id), acc)| CallerReport {
+                caller: caller.clone(),
+                function: self.funcs[*id as usize].function.clone(),
+                calls: acc.calls,
+                latency_ns: latency(acc),
+            })
+            .collect();
+        Report {
+            targets,
+            duration_s,
+            min_size: self.min_size,
+            alert_threshold: self.threshold,
+            totals: self.counters(&self.total),
+            functions,
+            goroutines,
+            callers,
+            lost,
+        }
+    }
+
+    fn counters(&self, acc: &Acc) -> Counters {
+        let failures = acc.errors + acc.incompressible;
+        let failure_rate = if acc.eligible == 0 {
+            0.0
+        } else {
+            failures as f64 / acc.eligible as f64
+        };
+        Counters {
+            calls: acc.calls,
+            errors: acc.errors,
+            incompressible: acc.incompressible,
+            failures,
+            eligible: acc.eligible,
+            failure_rate,
+            alert: failure_rate > self.threshold,
+        }
+    }
+}
+
+/// Compression libraries and the Go runtime: skipped when naming the caller.
+fn is_library(function: &str) -> bool {
+    let f = crate::catalog::unvendored(function);
+    [
+        "runtime.",
+        "internal/",
+        "io.",
+        "bufio.",
+        "bytes.",
+        "compress/",
+        "github.com/klauspost/compress/",
+        "github.com/golang/snappy.",
+        "github.com/pierrec/lz4",
+    ]
+    .iter()
+    .any(|p| f.starts_with(p))
+}
+
+fn latency(acc: &Acc) -> Latency {
+    let q = |p: f64| {
+        if acc.calls == 0 {
+            0
+        } else {
+            acc.hist.value_at_quantile(p)
+        }
+    };
+    Latency {
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        p999: q(0.999),
+        max: if acc.calls == 0 { 0 } else { acc.hist.max() },
+        mean: if acc.calls == 0 {
+            0
+        } else {
+            acc.hist.mean().round() as u64
+        },
+    }
+}
+
+fn histogram(acc: &Acc) -> Vec<Bucket> {
+    acc.log2
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(i, &count)| Bucket {
+            min: 1u64 << i,
+            max: (1u64 << i).saturating_mul(2) - 1,
+            count,
+        })
+        .collect()
+}
+
+/// A traced process.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetInfo {
+    pub pid: u32,
+    pub binary: String,
+    pub go_version: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Counters {
+    pub calls: u64,
+    pub errors: u64,
+    pub incompressible: u64,
+    pub failures: u64,
+    pub eligible: u64,
+    pub failure_rate: f64,
+    pub alert: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Latency {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub mean: u64,
+}
+
+/// One log2 bucket: `min..=max` nanoseconds.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Bucket {
+    pub min: u64,
+    pub max: u64,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FunctionReport {
+    pub function: String,
+    pub codec: Codec,
+    pub op: Op,
+    pub api: Api,
+    #[serde(flatten)]
+    pub counters: Counters,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// False when the function's input (or output) size is not visible per
+    /// call, e.g. the output of a stream Write: the byte count is then 0.
+    pub bytes_in_observed: bool,
+    pub bytes_out_observed: bool,
+    pub latency_ns: Latency,
+    pub histogram: Vec<Bucket>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GoroutineReport {
+    pub pid: u32,
+    pub goid: u64,
+    #[serde(flatten)]
+    pub counters: Counters,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub latency_ns: Latency,
+    pub functions: Vec<FunctionReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CallerReport {
+    pub caller: String,
+    pub function: String,
+    pub calls: u64,
+    pub latency_ns: Latency,
+}
+
+/// The report model every renderer consumes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub targets: Vec<TargetInfo>,
+    pub duration_s: f64,
+    pub min_size: u64,
+    pub alert_threshold: f64,
+    pub totals: Counters,
+    pub functions: Vec<FunctionReport>,
+    pub goroutines: Vec<GoroutineReport>,
+    pub callers: Vec<CallerReport>,
+    pub lost: Lost,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::entries;
+
+    struct NoSymbols;
+    impl Symbolizer for NoSymbols {
+        fn function_at(&mut self, _: u32, addr: u64) -> Option<String> {
+            match addr {
+                0x100..=0x1ff => {
+                    Some("github.com/klauspost/compress/zstd.(*Encoder).EncodeAll".into())
+                }
+                0x200..=0x2ff => Some("main.(*server).handleUpload".into()),
+                _ => None,
+            }
+        }
+    }
+
+    fn ev(
+        func_id: u32,
+        goid: u64,
+        bytes_in: u64,
+        out: Option<u64>,
+        error: bool,
+        ns: u64,
+    ) -> CallEvent {
+        CallEvent {
+            tgid: 7,
+            goid,
+            func_id,
+            start_ns: 0,
+            duration_ns: ns,
+            bytes_in: Some(bytes_in),
+            bytes_out: out,
+            error,
+            stack: vec![0x150, 0x250],
+        }
+    }
+
+    #[test]
+    fn failure_rules() {
+        let all = entries();
+        let encode = *all.iter().find(|e| e.name == "EncodeAll").unwrap();
+        let lz4 = *all.iter().find(|e| e.name == "CompressBlock").unwrap();
+        let decode = *all.iter().find(|e| e.name == "DecodeAll").unwrap();
+        let funcs = vec![
+            FuncMeta {
+                function: encode.symbol(),
+                entry: encode,
+                target: 0,
+            },
+            FuncMeta {
+                function: lz4.symbol(),
+                entry: lz4,
+                target: 0,
+            },
+            FuncMeta {
+                function: decode.symbol(),
+                entry: decode,
+                target: 0,
+            },
+        ];
+        let mut agg = Aggregator::new(funcs, 1024, 0.003);
+        let mut sym = NoSymbols;
+        agg.add(&ev(0, 1, 4096, Some(1000), false, 1500), &mut sym); // ok
+        agg.add(&ev(0, 1, 4096, Some(4120), false, 3000), &mut sym); // incompressible
+        agg.add(&ev(0, 2, 100, Some(120), false, 900), &mut sym); // small: not eligible
+        agg.add(&ev(1, 2, 2048, Some(0), false, 700), &mut sym); // lz4 declined
+        agg.add(&ev(2, 2, 50, Some(999), true, 400), &mut sym); // error, small input
+        let r = agg.report(vec![], 1.0, Lost::default());
+        assert_eq!(r.totals.calls, 5);
+        assert_eq!(r.totals.errors, 1);
+        assert_eq!(r.totals.incompressible, 2);
+        assert_eq!(r.totals.failures, 3);
+        assert_eq!(r.totals.eligible, 4);
+        assert!((r.totals.failure_rate - 0.75).abs() < 1e-9);
+        assert!(r.totals.alert);
+        let f = &r.functions[0];
+        assert_eq!(f.function, encode.symbol());
+        assert_eq!(
+            (f.bytes_in, f.bytes_out),
+            (4096 + 4096 + 100, 1000 + 4120 + 120)
+        );
+        assert_eq!(f.latency_ns.max, 3000);
+        let lz = r
+            .functions
+            .iter()
+            .find(|f| f.function == lz4.symbol())
+            .unwrap();
+        assert_eq!(lz.bytes_out, 2048);
+        let d = r
+            .functions
+            .iter()
+            .find(|f| f.function == decode.symbol())
+            .unwrap();
+        assert_eq!(d.bytes_out, 0, "an error's output is not counted");
+        assert_eq!(r.goroutines.len(), 2);
+        assert_eq!(r.goroutines[0].goid, 1);
+        assert_eq!(r.goroutines[0].counters.calls, 2);
+        assert!(r
+            .callers
+            .iter()
+            .all(|c| c.caller == "main.(*server).handleUpload"));
+        let buckets: u64 = f.histogram.iter().map(|b| b.count).sum();
+        assert_eq!(buckets, 3);
+        assert_eq!(f.histogram[0].min, 512);
+    }
+}

@@ -1,0 +1,333 @@
+//! The only privileged code: loads gozt's BPF programs, attaches them at each
+//! planned function's entry and RET sites (uprobe.multi links with the function
+//! id as cookie), and streams completed calls to an [`EventSink`].
+//!
+//! Everything above this module consumes [`CallEvent`]s and never touches BPF.
+
+pub mod skel;
+
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, RingBufferBuilder, UprobeMultiOpts};
+
+use crate::catalog::{Loc, Point};
+use crate::event::{CallEvent, Lost};
+use crate::probe_plan::Probe;
+
+use skel::types::{gozt_event, gozt_func, gozt_inflight};
+use skel::GoztSkelBuilder;
+
+/// Why tracing could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("gozt must run as root (or with CAP_BPF and CAP_PERFMON) to load BPF programs")]
+    NotRoot,
+    #[error(
+        "kernel has no BTF (/sys/kernel/btf/vmlinux missing): gozt's CO-RE programs cannot load"
+    )]
+    NoBtf,
+    #[error("loading BPF programs failed: {0}")]
+    Load(String),
+    #[error("attaching uprobes to {path} failed: {reason}")]
+    Attach { path: String, reason: String },
+}
+
+/// Register index in Go's integer-argument order, or none.
+fn reg_index(loc: Option<Loc>) -> u8 {
+    match loc {
+        Some(Loc::Reg(r)) => crate::abi::INT_REGS
+            .iter()
+            .position(|x| *x == r)
+            .map_or(NONE, |i| i as u8),
+        _ => NONE,
+    }
+}
+
+const NONE: u8 = 0xff;
+const IN_AT_RET: u8 = 0x1;
+const EOF_IS_SUCCESS: u8 = 0x4;
+const EV_ERROR: u32 = 0x1;
+const EV_IN_VALID: u32 = 0x2;
+const EV_OUT_VALID: u32 = 0x4;
+
+/// One attachment: a probe of one binary, for one process or all (`pid` None).
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub func_id: u32,
+    pub probe: Probe,
+    pub goid_offset: u64,
+    pub stack_hi_offset: u64,
+}
+
+/// The probes of one binary, attached for `pid` (or every process running it).
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub binary: PathBuf,
+    pub pid: Option<i32>,
+    pub sites: Vec<Site>,
+}
+
+/// Tuning.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub inflight_entries: u32,
+    pub ringbuf_bytes: u32,
+    pub poll_interval: Duration,
+    /// In-flight calls older than this (panics, Goexit) are dropped and counted.
+    pub max_call_age: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            inflight_entries: 16384,
+            ringbuf_bytes: 8 << 20,
+            poll_interval: Duration::from_millis(50),
+            max_call_age: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the session loop asks its driver between polls.
+pub trait EventSink {
+    fn event(&mut self, ev: CallEvent);
+    /// Called after each poll; return false to stop tracing.
+    fn keep_going(&mut self) -> bool;
+    /// Called once everything is attached.
+    fn attached(&mut self) {}
+}
+
+fn check_privileges() -> Result<(), TraceError> {
+    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
+        || std::env::var_os("GOZT_SIMULATE_NO_BTF").is_some()
+    {
+        return Err(TraceError::NoBtf);
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(TraceError::NotRoot);
+    }
+    Ok(())
+}
+
+/// Loads, attaches, and streams events to `sink` until it says stop; returns
+/// the loss counters. Links are dropped (detached) before returning, on every
+/// path.
+pub fn run(
+    attachments: &[Attachment],
+    opts: &Options,
+    sink: &mut dyn EventSink,
+) -> Result<Lost, TraceError> {
+    check_privileges()?;
+    let n_funcs: u32 = attachments
+        .iter()
+        .flat_map(|a| a.sites.iter().map(|s| s.func_id + 1))
+        .max()
+        .unwrap_or(1);
+    let mut storage = MaybeUninit::uninit();
+    let mut open = GoztSkelBuilder::default()
+        .open(&mut storage)
+        .map_err(|e| TraceError::Load(e.to_string()))?;
+    let load_err = |e: libbpf_rs::Error| TraceError::Load(e.to_string());
+    open.maps.funcs.set_max_entries(n_funcs).map_err(load_err)?;
+    open.maps
+        .inflight
+        .set_max_entries(opts.inflight_entries)
+        .map_err(load_err)?;
+    open.maps
+        .events
+        .set_max_entries(opts.ringbuf_bytes)
+        .map_err(load_err)?;
+    let skel = open.load().map_err(|e| {
+        if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+            TraceError::NotRoot
+        } else {
+            TraceError::Load(e.to_string())
+        }
+    })?;
+
+    for site in attachments.iter().flat_map(|a| &a.sites) {
+        let cfg = func_config(site);
+        // SAFETY: gozt_func is a plain-old-data C struct generated from gozt.h.
+        let bytes = unsafe { plain_bytes(&cfg) };
+        skel.maps
+            .funcs
+            .update(&site.func_id.to_ne_bytes(), bytes, MapFlags::ANY)
+            .map_err(load_err)?;
+    }
+
+    let mut links = Vec::new();
+    for a in attachments {
+        let usable: Vec<&Site> = a.sites.iter().filter(|s| s.probe.usable()).collect();
+        if usable.is_empty() {
+            continue;
+        }
+        let entries = UprobeMultiOpts {
+            offsets: usable
+                .iter()
+                .map(|s| s.probe.file_offset as usize)
+                .collect(),
+            cookies: usable.iter().map(|s| u64::from(s.func_id)).collect(),
+            ..Default::default()
+        };
+        let (ret_offsets, ret_cookies): (Vec<usize>, Vec<u64>) = usable
+            .iter()
+            .flat_map(|s| {
+                s.probe
+                    .ret_offsets
+                    .iter()
+                    .map(|&o| (o as usize, u64::from(s.func_id)))
+            })
+            .unzip();
+        let rets = UprobeMultiOpts {
+            offsets: ret_offsets,
+            cookies: ret_cookies,
+            ..Default::default()
+        };
+        let pid = a.pid.unwrap_or(-1);
+        let attach_err = |e: libbpf_rs::Error| TraceError::Attach {
+            path: a.binary.display().to_string(),
+            reason: e.to_string(),
+        };
+        links.push(
+            skel.progs
+                .gozt_entry
+                .attach_uprobe_multi_with_opts(pid, &a.binary, "", entries)
+                .map_err(attach_err)?,
+        );
+        links.push(
+            skel.progs
+                .gozt_ret
+                .attach_uprobe_multi_with_opts(pid, &a.binary, "", rets)
+                .map_err(attach_err)?,
+        );
+    }
+
+    let pending: Rc<RefCell<Vec<CallEvent>>> = Rc::default();
+    let mut builder = RingBufferBuilder::new();
+    let into = Rc::clone(&pending);
+    builder
+        .add(&skel.maps.events, move |data: &[u8]| {
+            if let Some(ev) = decode(data) {
+                into.borrow_mut().push(ev);
+            }
+            0
+        })
+        .map_err(load_err)?;
+    let ring = builder.build().map_err(load_err)?;
+    let drain = |sink: &mut dyn EventSink| {
+        let _ = ring.consume();
+        let events = std::mem::take(&mut *pending.borrow_mut());
+        for ev in events {
+            sink.event(ev);
+        }
+    };
+    sink.attached();
+
+    let mut lost = Lost::default();
+    let mut last_sweep = Instant::now();
+    loop {
+        // Timer-driven: the programs submit without wakeups.
+        std::thread::sleep(opts.poll_interval);
+        drain(sink);
+        if last_sweep.elapsed() >= Duration::from_secs(1) {
+            lost.aged_out += sweep(&skel.maps.inflight, opts.max_call_age);
+            last_sweep = Instant::now();
+        }
+        if !sink.keep_going() {
+            break;
+        }
+    }
+    // Detach first, then collect what is still buffered.
+    drop(links);
+    drain(sink);
+    if let Some(bss) = skel.maps.bss_data.as_ref() {
+        lost.ringbuf_full = bss.lost_ringbuf_full;
+        lost.inflight_full = bss.lost_inflight_full;
+        lost.unmatched_returns = bss.ret_unmatched;
+        lost.repeated_entries = bss.entry_repeated;
+    }
+    lost.in_flight_at_exit = skel.maps.inflight.keys().count() as u64;
+    Ok(lost)
+}
+
+fn func_config(site: &Site) -> gozt_func {
+    let l = &site.probe.layout;
+    let mut flags = 0u8;
+    if l.bytes_in.as_ref().is_some_and(|v| v.at == Point::Return) {
+        flags |= IN_AT_RET;
+    }
+    if site.probe.entry.eof_is_success {
+        flags |= EOF_IS_SUCCESS;
+    }
+    gozt_func {
+        goid_off: site.goid_offset as u32,
+        stack_hi_off: site.stack_hi_offset as u32,
+        in_reg: reg_index(l.bytes_in.as_ref().map(|v| v.loc)),
+        out_reg: reg_index(l.bytes_out.as_ref().map(|v| v.loc)),
+        minus_reg: reg_index(l.bytes_out.as_ref().and_then(|v| v.minus)),
+        err_reg: reg_index(l.error),
+        flags,
+        pad: [0; 3],
+    }
+}
+
+/// # Safety
+/// `T` must be a `#[repr(C)]` type without padding-sensitive invariants.
+unsafe fn plain_bytes<T>(v: &T) -> &[u8] {
+    // SAFETY: the caller guarantees T is plain old data; the slice covers
+    // exactly the value and lives as long as the borrow.
+    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
+}
+
+fn decode(data: &[u8]) -> Option<CallEvent> {
+    if data.len() < std::mem::size_of::<gozt_event>() {
+        return None;
+    }
+    // SAFETY: the ring buffer record holds one gozt_event written by the BPF
+    // program; read_unaligned copes with the buffer's alignment.
+    let ev: gozt_event = unsafe { std::ptr::read_unaligned(data.as_ptr().cast()) };
+    Some(CallEvent {
+        tgid: ev.tgid,
+        goid: ev.goid,
+        func_id: ev.func_id,
+        start_ns: ev.start_ns,
+        duration_ns: ev.duration_ns,
+        bytes_in: (ev.flags & EV_IN_VALID != 0).then_some(ev.bytes_in),
+        bytes_out: (ev.flags & EV_OUT_VALID != 0).then_some(ev.bytes_out),
+        error: ev.flags & EV_ERROR != 0,
+        stack: ev.stack.iter().copied().take_while(|&a| a != 0).collect(),
+    })
+}
+
+/// Deletes in-flight calls older than `max_age`; returns how many.
+fn sweep(map: &dyn MapCore, max_age: Duration) -> u64 {
+    // SAFETY: CLOCK_MONOTONIC is what bpf_ktime_get_ns reads.
+    let now = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    };
+    let mut aged = 0;
+    let keys: Vec<Vec<u8>> = map.keys().collect();
+    for key in keys {
+        let Ok(Some(value)) = map.lookup(&key, MapFlags::ANY) else {
+            continue;
+        };
+        if value.len() < std::mem::size_of::<gozt_inflight>() {
+            continue;
+        }
+        // SAFETY: the value is one gozt_inflight.
+        let call: gozt_inflight = unsafe { std::ptr::read_unaligned(value.as_ptr().cast()) };
+        if now.saturating_sub(call.start_ns) > max_age.as_nanos() as u64 && map.delete(&key).is_ok()
+        {
+            aged += 1;
+        }
+    }
+    aged
+}
