@@ -462,8 +462,7 @@ mod tests {
         assert_eq!(r.totals.eligible, 4);
         assert!((r.totals.failure_rate - 0.75).abs() < 1e-9);
         assert!(r.totals.alert);
-        let f = &r.functions[0];
-        assert_eq!(f.function, encode.symbol());
+        let f = r.functions.iter().find(|f| f.function == encode.symbol()).unwrap();
         assert_eq!(
             (f.bytes_in, f.bytes_out),
             (4096 + 4096 + 100, 1000 + 4120 + 120)
