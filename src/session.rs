@@ -109,6 +109,10 @@ impl ProcSymbols<'_> {
             return;
         };
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        // Until a traced command has exec'd, its pid runs /bin/sh.
+        if exe.is_none() || exe != std::fs::canonicalize(&self.binaries[binary].path).ok() {
+            return;
+        }
         let mut ranges = Vec::new();
         for line in text.lines() {
             let f: Vec<&str> = line.split_whitespace().collect();
