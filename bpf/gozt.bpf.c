@@ -37,6 +37,7 @@ __u64 lost_ringbuf_full = 0;
 __u64 lost_inflight_full = 0;
 __u64 ret_unmatched = 0;
 __u64 entry_repeated = 0;
+__u64 entry_abandoned = 0;
 
 /* Makes libbpf-cargo emit the Rust type of the event. */
 struct gozt_event gozt_event_type = {};
@@ -63,6 +64,21 @@ static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
 	out->r14 = ctx->r14;
 	out->sp = ctx->sp;
 	out->bp = ctx->bp;
+}
+
+/* Whether this entry is the prologue running again after runtime.morestack
+ * (stack growth, or a preemption request caught in the prologue): morestack
+ * saved a PC inside this function in g.sched, and nothing has run since but
+ * the jump back to the entry. A new call after one that never returned finds
+ * g.sched.pc elsewhere (the panic's recovery point, the last park). */
+static __always_inline int prologue_rerun(struct pt_regs *ctx, const struct regs *r,
+					  const struct gozt_func *f)
+{
+	__u64 pc = 0, entry = PT_REGS_IP(ctx);
+
+	if (bpf_probe_read_user(&pc, sizeof(pc), (void *)(r->r14 + f->sched_pc_off)))
+		return 0;
+	return pc >= entry && pc - entry < f->size;
 }
 
 static __always_inline __u64 reg(const struct regs *r, __u8 i)
@@ -105,10 +121,15 @@ int gozt_entry(struct pt_regs *ctx)
 	if (make_key(&r, f, &key))
 		return 0;
 	seen = bpf_map_lookup_elem(&inflight, &key);
-	if (seen && seen->func_id == id) {
-		/* Stack growth re-runs the prologue: same call, keep its start. */
-		__sync_fetch_and_add(&entry_repeated, 1);
-		return 0;
+	if (seen) {
+		if (seen->func_id == id && prologue_rerun(ctx, &r, f)) {
+			/* Same call: keep its start. */
+			__sync_fetch_and_add(&entry_repeated, 1);
+			return 0;
+		}
+		/* The frame was left without a RET: that call never returned
+		 * (panic, Goexit). */
+		__sync_fetch_and_add(&entry_abandoned, 1);
 	}
 	call.start_ns = bpf_ktime_get_ns();
 	call.func_id = id;

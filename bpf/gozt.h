@@ -30,6 +30,11 @@ struct gozt_func {
 	__u8 err_reg;       /* first word of the error */
 	__u8 flags;
 	__u8 pad[3];
+	/* runtime.g.sched.pc: runtime.morestack leaves it inside the function
+	 * whose prologue called it, and that function then runs again from its
+	 * entry (stack growth, or a preemption request caught there). */
+	__u32 sched_pc_off;
+	__u32 size; /* bytes of code from the entry */
 };
 
 /* In-flight calls are keyed by goroutine and frame depth, never by thread. */

@@ -30,6 +30,9 @@ pub struct Lost {
     /// In-flight calls that never returned within the age limit (panic,
     /// runtime.Goexit) and were dropped.
     pub aged_out: u64,
+    /// Calls that never returned (panic, runtime.Goexit), found when a new
+    /// call took their goroutine frame.
+    pub abandoned: u64,
     /// Calls still in flight when tracing stopped.
     pub in_flight_at_exit: u64,
     /// RETs without a matching entry (calls already running at attach time).

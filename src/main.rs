@@ -13,11 +13,17 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            // One line: clap's first, without the usage block.
+            // One line: clap's message up to its first blank line (a list
+            // of missing arguments included), without the usage block.
             let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("bad arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("gozt: {first} (see gozt --help)");
+            let message: Vec<&str> = rendered
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let message = message.join(" ");
+            let message = message.strip_prefix("error: ").unwrap_or(&message);
+            eprintln!("gozt: {message} (see gozt --help)");
             return ExitCode::from(2);
         }
     };

@@ -40,6 +40,7 @@ pub struct Probe {
     pub ret_offsets: Vec<u64>,
     /// When there is no RET: the functions it jumps to, to probe instead.
     pub probe_instead: Vec<String>,
+
     pub layout: Layout,
     pub abi_check: AbiCheck,
 }

@@ -323,6 +323,7 @@ pub fn run(cfg: &SessionConfig) -> Result<(Report, Option<i32>), SessionError> {
                 probe: p,
                 goid_offset: bin.goid_offset,
                 stack_hi_offset: bin.stack_hi_offset,
+                sched_pc_offset: bin.sched_pc_offset,
             });
         }
         if sites.is_empty() {

@@ -40,8 +40,10 @@ struct Acc {
     bytes_in: u64,
     bytes_out: u64,
     hist: Histogram<u64>,
-    /// Exact, unlike the histogram's bucketed max.
+    /// Exact, unlike the histogram's bucketed values.
     max_ns: u64,
+    min_ns: u64,
+    sum_ns: u128,
     log2: [u64; 64],
 }
 
@@ -56,6 +58,8 @@ impl Acc {
             bytes_out: 0,
             hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds"),
             max_ns: 0,
+            min_ns: u64::MAX,
+            sum_ns: 0,
             log2: [0; 64],
         }
     }
@@ -70,6 +74,8 @@ impl Acc {
         let d = duration_ns.max(1);
         self.hist.saturating_record(d);
         self.max_ns = self.max_ns.max(d);
+        self.min_ns = self.min_ns.min(d);
+        self.sum_ns += u128::from(d);
         self.log2[63 - d.leading_zeros() as usize] += 1;
     }
 }
@@ -270,7 +276,8 @@ fn latency(acc: &Acc) -> Latency {
         if acc.calls == 0 {
             0
         } else {
-            acc.hist.value_at_quantile(p)
+            // HDR values are bucket edges: keep them within the exact range.
+            acc.hist.value_at_quantile(p).clamp(acc.min_ns, acc.max_ns)
         }
     };
     Latency {
@@ -282,7 +289,7 @@ fn latency(acc: &Acc) -> Latency {
         mean: if acc.calls == 0 {
             0
         } else {
-            acc.hist.mean().round() as u64
+            (acc.sum_ns / u128::from(acc.calls)) as u64
         },
     }
 }

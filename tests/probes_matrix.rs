@@ -129,6 +129,12 @@ fn goid_table_agrees_with_dwarf_for_every_toolchain() {
             "{}",
             bin.build.go_version
         );
+        assert_eq!(
+            table.sched_pc,
+            Some(bin.sched_pc_offset),
+            "{}",
+            bin.build.go_version
+        );
         let dir_name = dir.file_name().unwrap().to_str().unwrap();
         assert_eq!(bin.build.go_version, dir_name);
     }

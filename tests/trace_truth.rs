@@ -1,37 +1,40 @@
-//! The tracing engine against ground truth: the workload program calls
-//! one-shot compression APIs a known number of times from known goroutines and
-//! prints what it did; gozt's JSON report must equal it exactly, in trace and
-//! in attach mode, across the toolchain x build-mode matrix. Needs root and
-//! BPF; with CI=true their absence fails the run instead of skipping it.
+//! The tracing engine against ground truth: the workload program calls every
+//! catalog API a known number of times from known goroutines — one-shot APIs,
+//! stream APIs with the library calls they make inside, and a harm scenario
+//! (stacks growing under in-flight calls, gzip recursing into gzip, writes
+//! that panic or Goexit and never return) — and prints what it did; gozt's
+//! JSON report must equal it exactly, in trace and in attach mode, across the
+//! toolchain x build-mode matrix, and the program's output must be the same
+//! as without gozt. Needs root and BPF; with CI=true their absence fails the
+//! run instead of skipping it.
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::Value;
-
-fn privileged() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let btf = std::path::Path::new("/sys/kernel/btf/vmlinux").exists();
-    if root && btf {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but BPF tests cannot run here (root: {root}, BTF: {btf})"
-    );
-    eprintln!("skipping BPF tests: not root or no BTF");
-    false
-}
 
 fn read_json(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// Asserts that `report` holds exactly the workload's `truth`.
-fn assert_matches_truth(report: &Value, truth: &Value, what: &str) {
+/// The callers the workload's code has: every event's first frame outside
+/// the libraries must be one of them.
+const CALLERS: &[&str] = &[
+    "main.zstdRound",
+    "main.blockRound",
+    "main.streamRound",
+    "main.roundTrip",
+    "main.readAll",
+    "main.deep",
+    "main.nestedGzip",
+    "main.countingWriter.Write",
+];
+
+/// Asserts that `report` holds exactly the workload's `truth`; returns the
+/// report's count of repeated entries (prologues run again after morestack).
+fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
     let pid = truth["pid"].as_u64().unwrap();
     let truth_gs = truth["goroutines"].as_array().unwrap();
     let report_gs: Vec<&Value> = report["goroutines"]
@@ -49,10 +52,14 @@ fn assert_matches_truth(report: &Value, truth: &Value, what: &str) {
             .unwrap_or_else(|| panic!("{what}: goroutine {} missing", tg["goid"]));
         let tfs = tg["functions"].as_object().unwrap();
         let rfs = rg["functions"].as_array().unwrap();
+        let names: Vec<&str> = rfs
+            .iter()
+            .map(|f| f["function"].as_str().unwrap())
+            .collect();
         assert_eq!(
             rfs.len(),
             tfs.len(),
-            "{what}: goroutine {} functions",
+            "{what}: goroutine {} functions: {names:?}",
             tg["goid"]
         );
         for (name, counts) in tfs {
@@ -76,40 +83,57 @@ fn assert_matches_truth(report: &Value, truth: &Value, what: &str) {
         "{what}: total calls"
     );
     let lost = &report["lost"];
-    for key in [
-        "ringbuf_full",
-        "inflight_full",
-        "aged_out",
-        "unmatched_returns",
-    ] {
+    for key in ["ringbuf_full", "inflight_full", "unmatched_returns"] {
         assert_eq!(lost[key], 0, "{what}: lost {key}");
     }
+    // Calls that never return are found when their frame is reused, age
+    // out, or are still in flight at the end: together, exactly the truth's.
+    let never_returned = ["abandoned", "aged_out", "in_flight_at_exit"]
+        .iter()
+        .map(|k| lost[*k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(
+        never_returned,
+        truth["abandoned"].as_u64().unwrap_or(0),
+        "{what}: calls that never returned ({lost})"
+    );
     // Callers are named from the binary (pclntab when stripped).
     for c in report["callers"].as_array().unwrap() {
         let caller = c["caller"].as_str().unwrap();
-        assert!(
-            caller == "main.zstdRound" || caller == "main.blockRound",
-            "{what}: caller {caller}"
-        );
+        assert!(CALLERS.contains(&caller), "{what}: caller {caller}");
     }
+    lost["repeated_entries"].as_u64().unwrap()
 }
 
-fn gozt_bpf_programs() -> usize {
-    let out = Command::new("bpftool")
-        .args(["prog", "show"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("gozt_entry") || l.contains("gozt_ret"))
-        .count()
+/// What the workload printed, minus what differs between any two runs (pid
+/// and goroutine ids): the harm digest, the count of calls that never
+/// return, and each goroutine's function counts, sorted.
+fn run_invariant(truth: &Value) -> (Value, Value, Vec<String>) {
+    let mut goroutines: Vec<String> = truth["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let fs: BTreeMap<&String, &Value> =
+                g["functions"].as_object().unwrap().iter().collect();
+            serde_json::to_string(&fs).unwrap()
+        })
+        .collect();
+    goroutines.sort();
+    (
+        truth["harm_digest"].clone(),
+        truth["abandoned"].clone(),
+        goroutines,
+    )
 }
+
+const TRACE_ARGS: &[&str] = &["-goroutines", "4", "-rounds", "3", "-harm", "3"];
 
 fn trace_mode(bin: &std::path::Path, out: &std::path::Path) -> Value {
     let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .args(["trace", "--json", "-o", out.to_str().unwrap(), "--"])
         .arg(bin)
-        .args(["-streams=false", "-goroutines", "4", "-rounds", "3"])
+        .args(TRACE_ARGS)
         .stderr(Stdio::inherit())
         .output()
         .unwrap();
@@ -117,29 +141,15 @@ fn trace_mode(bin: &std::path::Path, out: &std::path::Path) -> Value {
     serde_json::from_slice(&run.stdout).expect("the workload's truth on stdout")
 }
 
+fn bare(bin: &std::path::Path) -> Value {
+    let run = Command::new(bin).args(TRACE_ARGS).output().unwrap();
+    assert!(run.status.success(), "{} failed bare", bin.display());
+    serde_json::from_slice(&run.stdout).unwrap()
+}
+
 fn attach_mode(bin: &std::path::Path, out: &std::path::Path) -> Value {
-    let mut target = Command::new(bin)
-        .args([
-            "-wait",
-            "-streams=false",
-            "-goroutines",
-            "3",
-            "-rounds",
-            "2",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let target = common::waiting_workload(bin, &["-goroutines", "3", "-rounds", "2", "-harm", "2"]);
     let pid = target.id();
-    // Wait until the workload has installed its SIGUSR1 handler.
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(target.stderr.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert!(line.contains("waiting"), "{line}");
     let mut gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .args([
             "attach",
@@ -149,18 +159,10 @@ fn attach_mode(bin: &std::path::Path, out: &std::path::Path) -> Value {
             "--pid",
             &pid.to_string(),
         ])
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Give gozt time to attach before the work starts.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while gozt_bpf_programs() < 2 {
-        assert!(std::time::Instant::now() < deadline, "gozt did not attach");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: kill sends a signal to our own child.
-    unsafe { libc::kill(pid as i32, libc::SIGUSR1) };
+    common::wait_for_attach();
+    common::signal(pid, libc::SIGUSR1);
     let truth = target.wait_with_output().unwrap();
     assert!(truth.status.success());
     let status = gozt.wait().unwrap();
@@ -170,27 +172,35 @@ fn attach_mode(bin: &std::path::Path, out: &std::path::Path) -> Value {
 
 #[test]
 fn trace_and_attach_match_ground_truth_across_the_matrix() {
-    if !privileged() {
+    if !common::privileged() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("gozt-trace-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("report.json");
     let mut runs = 0;
+    let mut repeated_entries = 0;
     for tc in common::toolchains() {
         for mode in ["default", "stripped", "pie-stripped", "cgo-stripped"] {
             let bin = tc.join(format!("workload-{mode}"));
             let truth = trace_mode(&bin, &out);
-            assert_matches_truth(
+            repeated_entries += assert_matches_truth(
                 &read_json(&out),
                 &truth,
                 &format!("trace {}", bin.display()),
+            );
+            // The target ran unharmed: same results as without gozt.
+            assert_eq!(
+                run_invariant(&truth),
+                run_invariant(&bare(&bin)),
+                "{}: output differs under tracing",
+                bin.display()
             );
             runs += 1;
         }
         let bin = tc.join("workload-stripped");
         let truth = attach_mode(&bin, &out);
-        assert_matches_truth(
+        repeated_entries += assert_matches_truth(
             &read_json(&out),
             &truth,
             &format!("attach {}", bin.display()),
@@ -198,13 +208,20 @@ fn trace_and_attach_match_ground_truth_across_the_matrix() {
         runs += 1;
     }
     assert_eq!(runs, 30);
-    assert_eq!(gozt_bpf_programs(), 0, "gozt left BPF programs behind");
+    // The harm scenario did make stacks grow in probed prologues.
+    assert!(repeated_entries > 0, "no prologue ran twice in {runs} runs");
+    eprintln!("{runs} runs, {repeated_entries} prologues run again after morestack");
+    assert_eq!(
+        common::gozt_bpf_programs_after_exit(),
+        Vec::<u32>::new(),
+        "gozt left BPF programs behind"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn not_root_and_no_btf_are_clear_errors() {
-    if !privileged() {
+    if !common::privileged() {
         return;
     }
     let bin = common::toolchains()[0].join("workload-stripped");
@@ -219,21 +236,17 @@ fn not_root_and_no_btf_are_clear_errors() {
     assert!(stderr.contains("kernel has no BTF"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
-    let me = env!("CARGO_BIN_EXE_gozt");
-    let run = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(me)
-        .args(["trace", "--"])
-        .arg(&bin)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    if run.status.code() == Some(126)
-        || stderr.contains("Permission denied") && stderr.contains("setpriv")
-    {
-        // The test binary's directory is not reachable as nobody: copy it.
-        panic!("cannot run gozt as nobody: {stderr}");
+    for args in [&["trace", "--"][..], &["attach", "--binary"][..]] {
+        let run = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_gozt"))
+            .args(args)
+            .arg(&bin)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(10), "{args:?}: {stderr}");
+        assert!(stderr.contains("must run as root"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
-    assert_eq!(run.status.code(), Some(10), "{stderr}");
-    assert!(stderr.contains("must run as root"), "{stderr}");
 }

@@ -30,6 +30,9 @@ pub struct DwarfParam {
 pub struct GOffsets {
     pub goid: u64,
     pub stack_hi: Option<u64>,
+    /// `g.sched.pc`: where the goroutine resumes; morestack leaves it inside
+    /// the function whose prologue called it.
+    pub sched_pc: Option<u64>,
 }
 
 /// The DWARF of one binary, inflated.
@@ -57,7 +60,8 @@ impl Dwarf {
             .borrow(|s| EndianSlice::new(s.as_ref(), LittleEndian))
     }
 
-    /// `runtime.g.goid` and `runtime.g.stack.hi` offsets.
+    /// `runtime.g.goid`, `runtime.g.stack.hi` and `runtime.g.sched.pc`
+    /// offsets.
     pub fn g_offsets(&self) -> Option<GOffsets> {
         let dwarf = self.dwarf();
         let mut units = dwarf.units();
@@ -69,6 +73,7 @@ impl Dwarf {
             let mut in_g: Option<isize> = None;
             let mut goid = None;
             let mut stack = None;
+            let mut sched = None;
             while let Ok(Some(entry)) = cursor.next_dfs() {
                 let depth = entry.depth();
                 if let Some(d) = in_g {
@@ -83,6 +88,7 @@ impl Dwarf {
                         match name.as_deref() {
                             Some("goid") => goid = off,
                             Some("stack") => stack = off,
+                            Some("sched") => sched = off,
                             _ => {}
                         }
                     }
@@ -95,10 +101,12 @@ impl Dwarf {
                 }
             }
             if let Some(goid) = goid {
-                // g.stack is a runtime.stack{lo, hi uintptr}.
+                // g.stack is a runtime.stack{lo, hi uintptr}; g.sched a
+                // runtime.gobuf{sp, pc, ...}.
                 return Some(GOffsets {
                     goid,
                     stack_hi: stack.map(|s| s + 8),
+                    sched_pc: sched.map(|s| s + 8),
                 });
             }
         }

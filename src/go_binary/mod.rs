@@ -55,6 +55,8 @@ pub struct GoBinary {
     pub goid_offset: u64,
     /// `runtime.g.stack.hi`, for frame depths.
     pub stack_hi_offset: u64,
+    /// `runtime.g.sched.pc`.
+    pub sched_pc_offset: u64,
     pub offset_source: OffsetSource,
     pub layout: Layout,
     pub dwarf: Option<dwarf::Dwarf>,
@@ -165,6 +167,7 @@ impl GoBinary {
             symbol_source,
             goid_offset: g.goid,
             stack_hi_offset: g.stack_hi.unwrap_or(8),
+            sched_pc_offset: g.sched_pc.unwrap_or(64),
             offset_source,
             layout,
             dwarf,

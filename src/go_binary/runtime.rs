@@ -3,7 +3,8 @@
 //! The values were read from the DWARF of binaries built with each toolchain
 //! of the test matrix; the test suite checks this table against DWARF for
 //! every toolchain it builds. `g.stack` is the first field of `g` in every
-//! version, so `stack.hi` is at 8.
+//! version, so `stack.hi` is at 8; `g.sched` follows stackguard0,
+//! stackguard1, _panic, _defer and m, so `sched.pc` is at 64.
 
 use super::buildinfo::major_minor;
 use super::dwarf::GOffsets;
@@ -34,6 +35,7 @@ pub fn g_offsets_for(version: &str) -> Option<GOffsets> {
     Some(GOffsets {
         goid,
         stack_hi: Some(8),
+        sched_pc: Some(64),
     })
 }
 

@@ -54,8 +54,8 @@ pub fn text(r: &Report) -> String {
     let l = &r.lost;
     let _ = writeln!(
         out,
-        "lost: {} ring buffer full, {} in-flight map full, {} aged out, {} in flight at exit, {} unmatched returns",
-        l.ringbuf_full, l.inflight_full, l.aged_out, l.in_flight_at_exit, l.unmatched_returns
+        "lost: {} ring buffer full, {} in-flight map full, {} aged out, {} abandoned, {} in flight at exit, {} unmatched returns",
+        l.ringbuf_full, l.inflight_full, l.aged_out, l.abandoned, l.in_flight_at_exit, l.unmatched_returns
     );
     for f in &r.functions {
         let _ = writeln!(out);

@@ -62,6 +62,7 @@ pub struct Site {
     pub probe: Probe,
     pub goid_offset: u64,
     pub stack_hi_offset: u64,
+    pub sched_pc_offset: u64,
 }
 
 /// The probes of one binary, attached for `pid` (or every process running it).
@@ -251,6 +252,7 @@ pub fn run(
         lost.inflight_full = bss.lost_inflight_full;
         lost.unmatched_returns = bss.ret_unmatched;
         lost.repeated_entries = bss.entry_repeated;
+        lost.abandoned = bss.entry_abandoned;
     }
     lost.in_flight_at_exit = skel.maps.inflight.keys().count() as u64;
     Ok(lost)
@@ -274,6 +276,8 @@ fn func_config(site: &Site) -> gozt_func {
         err_reg: reg_index(l.error),
         flags,
         pad: [0; 3],
+        sched_pc_off: site.sched_pc_offset as u32,
+        size: u32::try_from(site.probe.size).unwrap_or(u32::MAX),
     }
 }
 

@@ -57,3 +57,86 @@ pub fn gozt(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// True when BPF tests can run (root and BTF). With CI=true their absence is
+/// a failure, not a skip.
+pub fn privileged() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
+    if root && btf {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but BPF tests cannot run here (root: {root}, BTF: {btf})"
+    );
+    eprintln!("skipping BPF tests: not root or no BTF");
+    false
+}
+
+/// The ids of gozt's loaded BPF programs, from `bpftool prog show`.
+pub fn gozt_bpf_programs() -> Vec<u32> {
+    let out = Command::new("bpftool")
+        .args(["prog", "show"])
+        .output()
+        .expect("run bpftool");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("name gozt_entry") || l.contains("name gozt_ret"))
+        .filter_map(|l| l.split(':').next()?.trim().parse().ok())
+        .collect()
+}
+
+/// Waits until a gozt run has loaded its programs, plus a margin for the
+/// attachments to finish.
+pub fn wait_for_attach() {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while gozt_bpf_programs().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gozt did not load its BPF programs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+}
+
+/// Starts the workload with `-wait` and returns once its SIGUSR1 handler is
+/// in place (it says so on stderr).
+pub fn waiting_workload(bin: &Path, args: &[&str]) -> std::process::Child {
+    let mut child = Command::new(bin)
+        .arg("-wait")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the workload");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stderr.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.contains("waiting"), "{line}");
+    child
+}
+
+/// Sends `sig` to `pid`.
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid as i32, sig) };
+}
+
+/// Waits (up to 5 s: the kernel frees programs after an RCU grace period)
+/// for every gozt BPF program to be gone; returns those still loaded.
+pub fn gozt_bpf_programs_after_exit() -> Vec<u32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left = gozt_bpf_programs();
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

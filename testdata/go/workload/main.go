@@ -2,10 +2,11 @@
 // API in gozt's catalog from several goroutines, a known number of times, with
 // known sizes and known failures, and prints what it did as JSON.
 //
-// Only one-shot APIs are counted in the ground truth: their input and output
-// sizes are visible to the caller exactly. Stream APIs are exercised too, so
-// the binary holds every catalog function, but their inner calls depend on
-// library internals and are not part of the truth.
+// One-shot APIs show the caller their input and output sizes exactly. Stream
+// APIs run on a goroutine of their own: the caller sees each Write's input and
+// each Read's output, and the library calls a stream makes inside (a gzip
+// Write is a flate Write; a snappy reader decodes each chunk with Decode) are
+// derived from the stream's bytes or from how the wrapper delegates.
 package main
 
 import (
@@ -55,6 +56,10 @@ type truth struct {
 	Pid        int               `json:"pid"`
 	MinSize    int               `json:"min_size"`
 	Goroutines []*goroutineTruth `json:"goroutines"`
+	// With -harm: a digest of what the harm scenario computed, and how many
+	// compression calls it made that never return.
+	HarmDigest uint32 `json:"harm_digest,omitempty"`
+	Abandoned  int    `json:"abandoned,omitempty"`
 }
 
 const (
@@ -155,7 +160,8 @@ func blockRound(r *recorder, size int, seed int64) {
 		r.add(fnS2Dec, len(enc), len(dec), err != nil, false)
 
 		buf := make([]byte, lz4.CompressBlockBound(len(src)))
-		n, err := lz4.CompressBlock(src, buf, nil)
+		// A fresh hash table keeps the output deterministic (a pooled one is not).
+		n, err := lz4.CompressBlock(src, buf, make([]int, 1<<16))
 		// lz4 reports an incompressible block as n == 0.
 		out := n
 		if n == 0 {
@@ -185,72 +191,256 @@ func blockRound(r *recorder, size int, seed int64) {
 	r.add(fnLz4Decomp, len(badLz4), 0, true, false)
 }
 
-type flusher interface {
+const (
+	fnStdFlateW    = "compress/flate.(*Writer).Write"
+	fnStdFlateC    = "compress/flate.(*Writer).Close"
+	fnStdFlateR    = "compress/flate.(*decompressor).Read"
+	fnStdGzipW     = "compress/gzip.(*Writer).Write"
+	fnStdGzipC     = "compress/gzip.(*Writer).Close"
+	fnStdGzipR     = "compress/gzip.(*Reader).Read"
+	fnStdZlibW     = "compress/zlib.(*Writer).Write"
+	fnStdZlibC     = "compress/zlib.(*Writer).Close"
+	fnStdZlibR     = "compress/zlib.(*reader).Read"
+	kc             = "github.com/klauspost/compress/"
+	fnKFlateW      = kc + "flate.(*Writer).Write"
+	fnKFlateC      = kc + "flate.(*Writer).Close"
+	fnKFlateR      = kc + "flate.(*decompressor).Read"
+	fnKGzipW       = kc + "gzip.(*Writer).Write"
+	fnKGzipC       = kc + "gzip.(*Writer).Close"
+	fnKGzipR       = kc + "gzip.(*Reader).Read"
+	fnKZlibW       = kc + "zlib.(*Writer).Write"
+	fnKZlibC       = kc + "zlib.(*Writer).Close"
+	fnKZlibR       = kc + "zlib.(*reader).Read"
+	fnS2W          = kc + "s2.(*Writer).Write"
+	fnS2C          = kc + "s2.(*Writer).Close"
+	fnS2R          = kc + "s2.(*Reader).Read"
+	fnS2Better     = kc + "s2.EncodeBetter"
+	fnS2Best       = kc + "s2.EncodeBest"
+	fnSnappyW      = "github.com/golang/snappy.(*Writer).Write"
+	fnSnappyC      = "github.com/golang/snappy.(*Writer).Close"
+	fnSnappyR      = "github.com/golang/snappy.(*Reader).Read"
+	fnLz4W         = "github.com/pierrec/lz4.(*Writer).Write"
+	fnLz4C         = "github.com/pierrec/lz4.(*Writer).Close"
+	fnLz4R         = "github.com/pierrec/lz4.(*Reader).Read"
+	fnLz4HC        = "github.com/pierrec/lz4.CompressBlockHC"
+	fnZstdW        = kc + "zstd.(*Encoder).Write"
+	fnZstdC        = kc + "zstd.(*Encoder).Close"
+	fnZstdReadFrom = kc + "zstd.(*Encoder).ReadFrom"
+	fnZstdR        = kc + "zstd.(*Decoder).Read"
+	fnZstdWriteTo  = kc + "zstd.(*Decoder).WriteTo"
+)
+
+// stream names one stream family: its writer's and reader's catalog
+// functions, and the function each Read calls on the caller's goroutine (a
+// gzip Read is one flate Read of the same bytes). A gzip or zlib Write and
+// Close make no flate call of their own: the compiler inlines
+// flate.(*Writer).Write and Close into them.
+type stream struct {
+	write, close, read, inner string
+}
+
+// record adds a Write/Close/Read of this family, and its inner call.
+func (s stream) record(r *recorder, fn, inner string, in, out int) {
+	r.add(fn, in, out, false, false)
+	if inner != "" {
+		r.add(inner, in, out, false, false)
+	}
+}
+
+// readAll reads rd to EOF through a small buffer, recording every Read: the
+// caller sees each call's byte count, so the truth is exact. io.EOF is the
+// normal end of a stream, not an error.
+func readAll(r *recorder, s stream, rd io.Reader) []byte {
+	var got []byte
+	buf := make([]byte, 1000)
+	for {
+		n, err := rd.Read(buf)
+		s.record(r, s.read, s.inner, 0, n)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			return got
+		}
+		if err != nil {
+			panic(err)
+		}
+	}
+}
+
+type closer interface {
 	io.Writer
 	Close() error
 }
 
-// streams drives every stream API once; these calls are not in the truth.
-//
-//go:noinline
-func streams(src []byte) {
-	var buf bytes.Buffer
-	roundTrip := func(w flusher, open func(io.Reader) (io.Reader, error)) {
-		if _, err := w.Write(src); err != nil {
-			panic(err)
+// roundTrip writes src in two pieces, closes, and reads it back.
+func roundTrip(r *recorder, s stream, buf *bytes.Buffer, src []byte, w closer, open func(io.Reader) (io.Reader, error)) {
+	buf.Reset()
+	for _, p := range [][]byte{src[:3000], src[3000:]} {
+		if n, err := w.Write(p); err != nil || n != len(p) {
+			panic(fmt.Sprint("stream write: ", n, err))
 		}
-		if err := w.Close(); err != nil {
-			panic(err)
-		}
-		r, err := open(bytes.NewReader(buf.Bytes()))
-		if err != nil {
-			panic(err)
-		}
-		got, err := io.ReadAll(r)
-		if err != nil || !bytes.Equal(got, src) {
-			panic("stream round trip")
-		}
-		buf.Reset()
+		s.record(r, s.write, "", len(p), 0)
 	}
-	fw, _ := stdflate.NewWriter(&buf, stdflate.DefaultCompression)
-	roundTrip(fw, func(r io.Reader) (io.Reader, error) { return stdflate.NewReader(r), nil })
-	roundTrip(stdgzip.NewWriter(&buf), func(r io.Reader) (io.Reader, error) { return stdgzip.NewReader(r) })
-	roundTrip(stdzlib.NewWriter(&buf), func(r io.Reader) (io.Reader, error) { return stdzlib.NewReader(r) })
-	kfw, _ := kflate.NewWriter(&buf, kflate.DefaultCompression)
-	roundTrip(kfw, func(r io.Reader) (io.Reader, error) { return kflate.NewReader(r), nil })
-	roundTrip(kgzip.NewWriter(&buf), func(r io.Reader) (io.Reader, error) { return kgzip.NewReader(r) })
-	roundTrip(kzlib.NewWriter(&buf), func(r io.Reader) (io.Reader, error) { return kzlib.NewReader(r) })
-	roundTrip(s2.NewWriter(&buf), func(r io.Reader) (io.Reader, error) { return s2.NewReader(r), nil })
-	roundTrip(gsnappy.NewBufferedWriter(&buf), func(r io.Reader) (io.Reader, error) { return gsnappy.NewReader(r), nil })
-	roundTrip(lz4.NewWriter(&buf), func(r io.Reader) (io.Reader, error) { return lz4.NewReader(r), nil })
-	zw, _ := zstd.NewWriter(&buf)
-	roundTrip(zw, func(r io.Reader) (io.Reader, error) {
-		d, err := zstd.NewReader(r)
-		return d, err
-	})
-
-	// ReadFrom and WriteTo, the zstd stream helpers.
-	zw, _ = zstd.NewWriter(&buf)
-	if _, err := zw.ReadFrom(bytes.NewReader(src)); err != nil {
+	if err := w.Close(); err != nil {
 		panic(err)
 	}
-	zw.Close()
+	s.record(r, s.close, "", 0, 0)
+	rd, err := open(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		panic(err)
+	}
+	if !bytes.Equal(readAll(r, s, rd), src) {
+		panic("stream round trip " + s.write)
+	}
+}
+
+// framedChunks walks a snappy/s2 framed stream: for each compressed chunk
+// the reader makes one block Decode of the chunk's data (after its 4-byte
+// CRC), whose decoded length the block header states.
+func framedChunks(frame []byte, decodedLen func([]byte) (int, error), each func(in, out int)) {
+	for len(frame) >= 4 {
+		typ, n := frame[0], int(frame[1])|int(frame[2])<<8|int(frame[3])<<16
+		data := frame[4 : 4+n]
+		frame = frame[4+n:]
+		switch typ {
+		case 0x00:
+			out, err := decodedLen(data[4:])
+			if err != nil {
+				panic(err)
+			}
+			each(len(data)-4, out)
+		case 0x01:
+			panic("uncompressed chunk: the writer's block encode is not observable")
+		}
+	}
+}
+
+// lz4Blocks walks an lz4 frame (no content size, no dictionary) and returns
+// the sizes of its compressed blocks.
+func lz4Blocks(frame []byte) []int {
+	flg := frame[4]
+	if flg&0x09 != 0 {
+		panic("lz4 frame with content size or dictionary id")
+	}
+	blockChecksum := flg&0x10 != 0
+	frame = frame[7:]
+	var sizes []int
+	for {
+		size := int(uint32(frame[0]) | uint32(frame[1])<<8 | uint32(frame[2])<<16 | uint32(frame[3])<<24)
+		frame = frame[4:]
+		if size == 0 {
+			return sizes
+		}
+		if size&(1<<31) != 0 {
+			panic("uncompressed lz4 block: CompressBlock's result is not observable")
+		}
+		sizes = append(sizes, size)
+		frame = frame[size:]
+		if blockChecksum {
+			frame = frame[4:]
+		}
+	}
+}
+
+// streamRound drives every stream API with 8 KiB of compressible data and
+// records each call the catalog holds on this goroutine: the caller's own
+// Write/Close/Read calls (exact), and the library calls they make inside,
+// derived from the documented framing (snappy, s2, lz4) or from how each
+// wrapper delegates (gzip and zlib hand each Read to one flate Read with the
+// same result; a single-block zstd stream is encoded with one EncodeAll of
+// everything written, at Close).
+//
+//go:noinline
+func streamRound(r *recorder, src []byte) {
+	if len(src) < 8192 || len(src) > 64<<10 {
+		panic("streamRound wants 8 KiB to 64 KiB: one snappy chunk, one lz4 block")
+	}
+	var buf bytes.Buffer
+	stdFlate := stream{write: fnStdFlateW, close: fnStdFlateC, read: fnStdFlateR}
+	fw, _ := stdflate.NewWriter(&buf, stdflate.DefaultCompression)
+	roundTrip(r, stdFlate, &buf, src, fw, func(rd io.Reader) (io.Reader, error) { return stdflate.NewReader(rd), nil })
+	roundTrip(r, stream{fnStdGzipW, fnStdGzipC, fnStdGzipR, fnStdFlateR}, &buf, src,
+		stdgzip.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) { return stdgzip.NewReader(rd) })
+	roundTrip(r, stream{fnStdZlibW, fnStdZlibC, fnStdZlibR, fnStdFlateR}, &buf, src,
+		stdzlib.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) { return stdzlib.NewReader(rd) })
+
+	kFlate := stream{write: fnKFlateW, close: fnKFlateC, read: fnKFlateR}
+	kfw, _ := kflate.NewWriter(&buf, kflate.DefaultCompression)
+	roundTrip(r, kFlate, &buf, src, kfw, func(rd io.Reader) (io.Reader, error) { return kflate.NewReader(rd), nil })
+	roundTrip(r, stream{fnKGzipW, fnKGzipC, fnKGzipR, fnKFlateR}, &buf, src,
+		kgzip.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) { return kgzip.NewReader(rd) })
+	roundTrip(r, stream{fnKZlibW, fnKZlibC, fnKZlibR, fnKFlateR}, &buf, src,
+		kzlib.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) { return kzlib.NewReader(rd) })
+
+	roundTrip(r, stream{write: fnS2W, close: fnS2C, read: fnS2R}, &buf, src,
+		s2.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) {
+			framedChunks(buf.Bytes(), s2.DecodedLen, func(in, out int) { r.add(fnS2Dec, in, out, false, false) })
+			return s2.NewReader(rd), nil
+		})
+	roundTrip(r, stream{write: fnSnappyW, close: fnSnappyC, read: fnSnappyR}, &buf, src,
+		gsnappy.NewBufferedWriter(&buf), func(rd io.Reader) (io.Reader, error) {
+			framedChunks(buf.Bytes(), gsnappy.DecodedLen, func(in, out int) {
+				// The writer's Close encoded the chunk, the reader decodes it.
+				r.add(fnSnappyEnc, out, in, false, true)
+				r.add(fnSnappyDec, in, out, false, false)
+			})
+			return gsnappy.NewReader(rd), nil
+		})
+	roundTrip(r, stream{write: fnLz4W, close: fnLz4C, read: fnLz4R}, &buf, src,
+		lz4.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) {
+			blocks := lz4Blocks(buf.Bytes())
+			if len(blocks) != 1 {
+				panic("one lz4 block expected")
+			}
+			r.add(fnLz4Compress, len(src), blocks[0], false, true)
+			r.add(fnLz4Decomp, blocks[0], len(src), false, false)
+			return lz4.NewReader(rd), nil
+		})
+	zw, _ := zstd.NewWriter(&buf)
+	roundTrip(r, stream{write: fnZstdW, close: fnZstdC, read: fnZstdR}, &buf, src, zw,
+		func(rd io.Reader) (io.Reader, error) {
+			r.add(fnEncodeAll, len(src), buf.Len(), false, true)
+			return zstd.NewReader(rd)
+		})
+
+	// ReadFrom and WriteTo, the zstd stream helpers.
+	buf.Reset()
+	zw, _ = zstd.NewWriter(&buf)
+	n, err := zw.ReadFrom(bytes.NewReader(src))
+	if err != nil || n != int64(len(src)) {
+		panic(fmt.Sprint("zstd ReadFrom: ", n, err))
+	}
+	r.add(fnZstdReadFrom, int(n), 0, false, false)
+	if err := zw.Close(); err != nil {
+		panic(err)
+	}
+	r.add(fnZstdC, 0, 0, false, false)
+	r.add(fnEncodeAll, len(src), buf.Len(), false, true)
 	d, _ := zstd.NewReader(bytes.NewReader(buf.Bytes()))
 	var out bytes.Buffer
-	if _, err := d.WriteTo(&out); err != nil || !bytes.Equal(out.Bytes(), src) {
+	n, err = d.WriteTo(&out)
+	if err != nil || !bytes.Equal(out.Bytes(), src) {
 		panic("zstd WriteTo")
 	}
+	r.add(fnZstdWriteTo, 0, int(n), false, false)
 	d.Close()
-	buf.Reset()
 
-	// klauspost's snappy block wrappers.
+	// Block encoders the one-shot rounds leave out; klauspost's snappy
+	// Decode is s2's.
 	enc := ksnappy.Encode(nil, src)
-	if dec, err := ksnappy.Decode(nil, enc); err != nil || !bytes.Equal(dec, src) {
+	dec, err := ksnappy.Decode(nil, enc)
+	if err != nil || !bytes.Equal(dec, src) {
 		panic("klauspost snappy")
 	}
-	_ = s2.EncodeBetter(nil, src)
-	_ = s2.EncodeBest(nil, src)
-	_, _ = lz4.CompressBlockHC(src, make([]byte, lz4.CompressBlockBound(len(src))), 0)
+	r.add(fnS2Dec, len(enc), len(dec), false, false)
+	better := s2.EncodeBetter(nil, src)
+	r.add(fnS2Better, len(src), len(better), false, true)
+	best := s2.EncodeBest(nil, src)
+	r.add(fnS2Best, len(src), len(best), false, true)
+	hc, err := lz4.CompressBlockHC(src, make([]byte, lz4.CompressBlockBound(len(src))), 0)
+	if err != nil {
+		panic(err)
+	}
+	r.add(fnLz4HC, len(src), hc, false, true)
 }
 
 func waitForStart() {
@@ -265,7 +455,8 @@ func main() {
 	goroutines := flag.Int("goroutines", 4, "worker goroutines")
 	rounds := flag.Int("rounds", 3, "rounds per goroutine")
 	wait := flag.Bool("wait", false, "wait for SIGUSR1 before working (for attach mode)")
-	doStreams := flag.Bool("streams", true, "also drive the stream APIs (not in the truth)")
+	doStreams := flag.Bool("streams", true, "also drive the stream APIs, on a goroutine of their own")
+	harmGoroutines := flag.Int("harm", 0, "also run the harm scenario on this many goroutines")
 	flag.Parse()
 	if *wait {
 		waitForStart()
@@ -299,10 +490,21 @@ func main() {
 			mu.Unlock()
 		}(i)
 	}
-	wg.Wait()
 	if *doStreams {
-		streams(compressible(8192, 42))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &recorder{g: &goroutineTruth{Goid: goid(), Functions: map[string]*counts{}}}
+			streamRound(r, compressible(8192, 42))
+			mu.Lock()
+			t.Goroutines = append(t.Goroutines, r.g)
+			mu.Unlock()
+		}()
 	}
+	if *harmGoroutines > 0 {
+		t.HarmDigest, t.Abandoned = harm(&t, &mu, *harmGoroutines)
+	}
+	wg.Wait()
 	sort.Slice(t.Goroutines, func(a, b int) bool { return t.Goroutines[a].Goid < t.Goroutines[b].Goid })
 	out := json.NewEncoder(os.Stdout)
 	out.SetIndent("", "  ")

@@ -1,0 +1,144 @@
+package main
+
+// The harm scenario: what could hurt a traced Go program or confuse the
+// tracer. Stacks grow and are copied while compression calls are in flight,
+// gzip writers recurse into gzip writers, and writes panic (recovered) or end
+// their goroutine with runtime.Goexit, so those calls never return. The
+// program's output must be the same with and without gozt.
+
+import (
+	"bytes"
+	stdgzip "compress/gzip"
+	"errors"
+	"hash/crc32"
+	"runtime"
+	"sync"
+
+	gsnappy "github.com/golang/snappy"
+)
+
+// bomb is an io.Writer that never returns: it panics, or ends its goroutine.
+type bomb struct{ goexit bool }
+
+var errBoom = errors.New("boom")
+
+func (b bomb) Write([]byte) (int, error) {
+	if b.goexit {
+		runtime.Goexit()
+	}
+	panic(errBoom)
+}
+
+// deep recurses n padded frames, then compresses: the stack grows (and is
+// copied to a new place) on the way down, sometimes in the prologue of the
+// compression call itself.
+//
+//go:noinline
+func deep(r *recorder, n int, src []byte) uint32 {
+	var pad [96]byte
+	pad[n%len(pad)] = byte(n)
+	if n == 0 {
+		enc := gsnappy.Encode(nil, src)
+		r.add(fnSnappyEnc, len(src), len(enc), false, true)
+		dec, err := gsnappy.Decode(nil, enc)
+		r.add(fnSnappyDec, len(enc), len(dec), err != nil, false)
+		if err != nil || !bytes.Equal(dec, src) {
+			panic("snappy round trip")
+		}
+		return crc32.ChecksumIEEE(enc)
+	}
+	return deep(r, n-1, src)*31 + uint32(pad[n%len(pad)])
+}
+
+// countingWriter records every Write it passes to an inner gzip writer.
+type countingWriter struct {
+	r     *recorder
+	inner *stdgzip.Writer
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.inner.Write(p)
+	c.r.add(fnStdGzipW, len(p), 0, err != nil, false)
+	return n, err
+}
+
+// nestedGzip gzips through a gzip writer: the outer Write calls the inner
+// Write on the same goroutine, one frame deeper, while it is in flight.
+//
+//go:noinline
+func nestedGzip(r *recorder, src []byte) uint32 {
+	var sink bytes.Buffer
+	inner := stdgzip.NewWriter(&sink)
+	outer := stdgzip.NewWriter(countingWriter{r, inner})
+	if _, err := outer.Write(src); err != nil {
+		panic(err)
+	}
+	r.add(fnStdGzipW, len(src), 0, false, false)
+	if err := outer.Close(); err != nil {
+		panic(err)
+	}
+	r.add(fnStdGzipC, 0, 0, false, false)
+	if err := inner.Close(); err != nil {
+		panic(err)
+	}
+	r.add(fnStdGzipC, 0, 0, false, false)
+	return crc32.ChecksumIEEE(sink.Bytes())
+}
+
+// abandonedWrite makes a gzip Write whose underlying writer panics; the
+// panic is recovered here, so that Write never returns.
+//
+//go:noinline
+func abandonedWrite(src []byte) (recovered bool) {
+	defer func() { recovered = recover() == errBoom }()
+	w := stdgzip.NewWriter(bomb{})
+	_, _ = w.Write(src)
+	return false
+}
+
+// harm runs the scenario on `goroutines` goroutines and returns a digest of
+// everything computed and the number of calls that never return.
+func harm(t *truth, mu *sync.Mutex, goroutines int) (digest uint32, abandoned int) {
+	const panics = 5
+	results := make([]uint32, goroutines)
+	var wg sync.WaitGroup
+	for i := 0; i < goroutines; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := &recorder{g: &goroutineTruth{Goid: goid(), Functions: map[string]*counts{}}}
+			src := compressible(3000+100*i, int64(i))
+			var sum uint32
+			for depth := 0; depth < 400; depth++ {
+				sum = sum*17 + deep(r, depth, src)
+			}
+			sum = sum*17 + nestedGzip(r, compressible(300<<10, int64(i)))
+			for p := 0; p < panics; p++ {
+				if !abandonedWrite(src[:100+p]) {
+					panic("the bomb did not go off")
+				}
+			}
+			// The frames the panics left are reused by these calls.
+			for depth := 0; depth < 20; depth++ {
+				sum = sum*17 + deep(r, depth, src)
+			}
+			results[i] = sum
+			mu.Lock()
+			t.Goroutines = append(t.Goroutines, r.g)
+			mu.Unlock()
+		}(i)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w := stdgzip.NewWriter(bomb{goexit: true})
+		_, _ = w.Write([]byte("never returns"))
+		panic("Goexit returned")
+	}()
+	wg.Wait()
+	h := crc32.NewIEEE()
+	for _, s := range results {
+		h.Write([]byte{byte(s), byte(s >> 8), byte(s >> 16), byte(s >> 24)})
+	}
+	return h.Sum32(), goroutines*panics + 1
+}
