@@ -6,6 +6,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 start=$(date +%s)
+# Build outputs live with the toolchains, so a clean clone reuses them.
+export GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$GOZT_CACHE/target}
 scripts/toolchains.sh
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy

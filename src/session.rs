@@ -53,10 +53,17 @@ fn install_signal_handlers() {
     }
 }
 
+/// Whether `pid` still runs: it exists and is not a zombie waiting for its
+/// parent to reap it (a dead process keeps its /proc entry until then).
 fn alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks for existence.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which ends at the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
 }
 
 /// Shell-style glob with `*` and `?`.
@@ -260,10 +267,12 @@ pub fn run(cfg: &SessionConfig) -> Result<(Report, Option<i32>), SessionError> {
             })?;
             // std's spawn waits for exec, so the wait happens in a shell
             // that then execs the command (same pid): it reads one byte from
-            // fd 3, which gozt writes once the probes are attached.
+            // fd 3, which gozt writes once the probes are attached. If gozt
+            // fails first, the pipe closes unwritten and the command never
+            // runs.
             let mut cmd = std::process::Command::new("/bin/sh");
             cmd.arg("-c")
-                .arg("read -r _ <&3; exec 3<&-; exec \"$0\" \"$@\"")
+                .arg("read -r _ <&3 || exit 125; exec 3<&-; exec \"$0\" \"$@\"")
                 .arg(&path)
                 .args(&argv[1..]);
             let rd_fd = rd;

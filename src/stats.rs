@@ -90,15 +90,16 @@ struct Classified {
 }
 
 fn classify(ev: &CallEvent, entry: &Entry, min_size: u64) -> Classified {
-    let bytes_in = ev.bytes_in.unwrap_or(0);
-    let mut bytes_out = if ev.error {
-        0
-    } else {
-        ev.bytes_out.unwrap_or(0)
+    // Only sizes the catalog says are read per call count.
+    let observed = |v: Option<u64>, size: crate::catalog::Size| {
+        v.filter(|_| size != crate::catalog::Size::Unobserved)
     };
+    let ev_out = observed(ev.bytes_out, entry.bytes_out);
+    let bytes_in = observed(ev.bytes_in, entry.bytes_in).unwrap_or(0);
+    let mut bytes_out = if ev.error { 0 } else { ev_out.unwrap_or(0) };
     let mut incompressible = false;
     if !ev.error && entry.op == Op::Compress && bytes_in > min_size {
-        if let Some(out) = ev.bytes_out {
+        if let Some(out) = ev_out {
             if entry.zero_out_is_incompressible && out == 0 {
                 // The library declined to compress: the caller stores the input.
                 bytes_out = bytes_in;
@@ -107,7 +108,7 @@ fn classify(ev: &CallEvent, entry: &Entry, min_size: u64) -> Classified {
                 incompressible = out >= bytes_in;
             }
         }
-    } else if !ev.error && entry.zero_out_is_incompressible && ev.bytes_out == Some(0) {
+    } else if !ev.error && entry.zero_out_is_incompressible && ev_out == Some(0) {
         bytes_out = bytes_in;
     }
     Classified {
@@ -188,6 +189,7 @@ impl Aggregator {
                 counters: self.counters(acc),
                 bytes_in: acc.bytes_in,
                 bytes_out: acc.bytes_out,
+                time_ns: acc.sum_ns as u64,
                 latency_ns: latency(acc),
                 histogram: histogram(acc),
             }
@@ -207,6 +209,7 @@ impl Aggregator {
                 counters: self.counters(acc),
                 bytes_in: acc.bytes_in,
                 bytes_out: acc.bytes_out,
+                time_ns: acc.sum_ns as u64,
                 latency_ns: latency(acc),
                 functions: fs.iter().map(|(&id, a)| func_report(id, a)).collect(),
             })
@@ -358,6 +361,8 @@ pub struct FunctionReport {
     /// call, e.g. the output of a stream Write: the byte count is then 0.
     pub bytes_in_observed: bool,
     pub bytes_out_observed: bool,
+    /// Time spent in these calls, summed.
+    pub time_ns: u64,
     pub latency_ns: Latency,
     pub histogram: Vec<Bucket>,
 }
@@ -370,6 +375,8 @@ pub struct GoroutineReport {
     pub counters: Counters,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Time spent in these calls, summed.
+    pub time_ns: u64,
     pub latency_ns: Latency,
     pub functions: Vec<FunctionReport>,
 }
@@ -483,6 +490,9 @@ mod tests {
             (4096 + 4096 + 100, 1000 + 4120 + 120)
         );
         assert_eq!(f.latency_ns.max, 3000);
+        // Exact mean; bucketed percentiles stay within the exact range.
+        assert_eq!(f.latency_ns.mean, (1500 + 3000 + 900) / 3);
+        assert!(f.latency_ns.p999 <= 3000 && f.latency_ns.p50 >= 900);
         let lz = r
             .functions
             .iter()

@@ -35,6 +35,7 @@ const CALLERS: &[&str] = &[
 /// Asserts that `report` holds exactly the workload's `truth`; returns the
 /// report's count of repeated entries (prologues run again after morestack).
 fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
+    common::assert_schema_valid(report, what);
     let pid = truth["pid"].as_u64().unwrap();
     let truth_gs = truth["goroutines"].as_array().unwrap();
     let report_gs: Vec<&Value> = report["goroutines"]

@@ -32,6 +32,9 @@ fn hist(out: &mut String, buckets: &[Bucket]) {
     }
 }
 
+/// Goroutines listed in the text report.
+const TOP_GOROUTINES: usize = 20;
+
 /// The human report.
 pub fn text(r: &Report) -> String {
     let mut out = String::new();
@@ -94,22 +97,34 @@ pub fn text(r: &Report) -> String {
         hist(&mut out, &f.histogram);
     }
     let _ = writeln!(out);
+    // Goroutines that spent the most time compressing first; a busy server
+    // has thousands, the JSON report holds them all.
+    let mut goroutines: Vec<_> = r.goroutines.iter().collect();
+    goroutines.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(a.goid.cmp(&b.goid)));
     let _ = writeln!(
         out,
-        "{:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>12}",
-        "PID", "GOID", "CALLS", "ERRORS", "INCOMP", "FAIL%", "P99_NS"
+        "{:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>12} {:>12}",
+        "PID", "GOID", "CALLS", "ERRORS", "INCOMP", "FAIL%", "P99_NS", "TIME_MS"
     );
-    for g in &r.goroutines {
+    for g in goroutines.iter().take(TOP_GOROUTINES) {
         let _ = writeln!(
             out,
-            "{:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>12}",
+            "{:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>12} {:>12.3}",
             g.pid,
             g.goid,
             g.counters.calls,
             g.counters.errors,
             g.counters.incompressible,
             rate(&g.counters),
-            g.latency_ns.p99
+            g.latency_ns.p99,
+            g.time_ns as f64 / 1e6
+        );
+    }
+    if goroutines.len() > TOP_GOROUTINES {
+        let _ = writeln!(
+            out,
+            "... and {} more goroutines (all of them in --json)",
+            goroutines.len() - TOP_GOROUTINES
         );
     }
     let _ = writeln!(out);

@@ -1,0 +1,324 @@
+//! How a run of `gozt attach` ends, against a live Go target: on its
+//! duration, Ctrl-C (SIGINT), SIGTERM, SIGKILL of gozt, or the target's
+//! death. Every end but SIGKILL writes the report; none leaves a BPF program,
+//! a link or a uprobe behind (the target's code is read back through
+//! /proc/PID/mem: a live uprobe shows as an INT3 there), and the target
+//! carries on unharmed. `--binary` follows processes that start after gozt.
+//! Bad input to attach and trace gets one line and its documented exit code.
+//! The BPF parts need root; with CI=true its absence fails the run.
+
+mod common;
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// BPF tests count gozt's programs machine-wide: one at a time.
+static BPF: Mutex<()> = Mutex::new(());
+
+fn newest(name: &str) -> PathBuf {
+    common::toolchains().last().unwrap().join(name)
+}
+
+/// Virtual addresses of every probe site (entries and RETs) of `pid`.
+fn probe_sites(pid: u32) -> Vec<u64> {
+    let (code, out, err) = common::gozt(&["probes", "--json", "--pid", &pid.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    let mut sites = Vec::new();
+    for p in plan["probes"].as_array().unwrap() {
+        let addr = p["address"].as_u64().unwrap();
+        let base = addr - p["file_offset"].as_u64().unwrap();
+        sites.push(addr);
+        for r in p["ret_offsets"].as_array().unwrap() {
+            sites.push(base + r.as_u64().unwrap());
+        }
+    }
+    assert!(sites.len() > 40, "{} sites", sites.len());
+    sites
+}
+
+/// How many of `sites` hold an INT3 in the live process's memory.
+fn int3s(pid: u32, sites: &[u64]) -> usize {
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    sites
+        .iter()
+        .filter(|&&a| {
+            let mut b = [0u8];
+            mem.seek(SeekFrom::Start(a)).unwrap();
+            mem.read_exact(&mut b).unwrap();
+            b[0] == 0xcc
+        })
+        .count()
+}
+
+/// Links that point at any of `progs`, from `bpftool link show`.
+fn links_of(progs: &[u32]) -> Vec<String> {
+    let out = Command::new("bpftool")
+        .args(["link", "show"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| progs.iter().any(|p| l.contains(&format!("prog {p} "))))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn uprobe_events() -> String {
+    [
+        "/sys/kernel/tracing/uprobe_events",
+        "/sys/kernel/debug/tracing/uprobe_events",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .unwrap_or_default()
+}
+
+fn attach(pid: u32, out: &Path, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .args(["attach", "--json", "-o", out.to_str().unwrap(), "--pid"])
+        .arg(pid.to_string())
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Duration,
+    Sigint,
+    Sigterm,
+    Sigkill,
+    TargetDies,
+}
+
+/// One run of attach that ends by `end`; checks the report and leftovers,
+/// then that the target still works.
+fn run_ending_by(end: End, dir: &Path) {
+    let bin = newest("workload-stripped");
+    let mut target = common::waiting_workload(&bin, &["-goroutines", "2", "-rounds", "1"]);
+    let pid = target.id();
+    let sites = probe_sites(pid);
+    let out = dir.join(format!("{end:?}.json"));
+    let _ = std::fs::remove_file(&out);
+    let extra: &[&str] = match end {
+        End::Duration => &["--duration", "2s"],
+        _ => &[],
+    };
+    let mut gozt = attach(pid, &out, extra);
+    common::wait_for_attach();
+    let progs = common::gozt_bpf_programs();
+    assert_eq!(progs.len(), 2, "{end:?}: {progs:?}");
+    // While attached the probes are visible, so the checks below can fail.
+    assert_eq!(links_of(&progs).len(), 2, "{end:?}: entry and RET links");
+    assert_eq!(
+        int3s(pid, &sites),
+        sites.len(),
+        "{end:?}: INT3 at every site"
+    );
+
+    match end {
+        End::Duration => {}
+        End::Sigint => common::signal(gozt.id(), libc::SIGINT),
+        End::Sigterm => common::signal(gozt.id(), libc::SIGTERM),
+        End::Sigkill => common::signal(gozt.id(), libc::SIGKILL),
+        End::TargetDies => common::signal(pid, libc::SIGKILL),
+    }
+    let status = gozt.wait().unwrap();
+    let mut stderr = String::new();
+    gozt.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    match end {
+        End::Sigkill => assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        ),
+        _ => {
+            assert!(status.success(), "{end:?}: gozt {status}: {stderr}");
+            let report: Value =
+                serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+            common::assert_schema_valid(&report, &format!("{end:?}"));
+            assert_eq!(report["targets"][0]["pid"], pid, "{end:?}");
+            assert_eq!(report["lost"]["unmatched_returns"], 0, "{end:?}");
+        }
+    }
+
+    assert_eq!(
+        common::gozt_bpf_programs_after_exit(),
+        Vec::<u32>::new(),
+        "{end:?}: programs left"
+    );
+    assert_eq!(
+        links_of(&progs),
+        Vec::<String>::new(),
+        "{end:?}: links left"
+    );
+    assert!(
+        !uprobe_events().contains(bin.to_str().unwrap()),
+        "{end:?}: uprobe_events"
+    );
+    if let End::TargetDies = end {
+        target.wait().unwrap();
+        return;
+    }
+    assert_eq!(int3s(pid, &sites), 0, "{end:?}: uprobes left in the target");
+    // The target goes on to do its work as if nothing had happened.
+    common::signal(pid, libc::SIGUSR1);
+    let done = target.wait_with_output().unwrap();
+    assert!(done.status.success(), "{end:?}: target failed");
+    let truth: Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(truth["pid"], pid);
+}
+
+#[test]
+fn every_way_a_run_ends_leaves_nothing_behind() {
+    if !common::privileged() {
+        return;
+    }
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("gozt-lifecycle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for end in [
+        End::Duration,
+        End::Sigint,
+        End::Sigterm,
+        End::Sigkill,
+        End::TargetDies,
+    ] {
+        run_ending_by(end, &dir);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Asserts one goroutine set of the report equals the workload's truth.
+fn assert_truth(report: &Value, truth: &Value) {
+    let pid = &truth["pid"];
+    for tg in truth["goroutines"].as_array().unwrap() {
+        let rg = report["goroutines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| &g["pid"] == pid && g["goid"] == tg["goid"])
+            .unwrap_or_else(|| panic!("pid {pid} goroutine {} missing", tg["goid"]));
+        for (name, counts) in tg["functions"].as_object().unwrap() {
+            let rf = rg["functions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["function"] == name.as_str())
+                .unwrap_or_else(|| panic!("pid {pid}: {name} missing"));
+            for key in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"] {
+                assert_eq!(rf[key], counts[key], "pid {pid} {name} {key}");
+            }
+        }
+    }
+}
+
+#[test]
+fn binary_mode_follows_processes_that_start_later() {
+    if !common::privileged() {
+        return;
+    }
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let bin = newest("workload-pie-stripped");
+    let out = std::env::temp_dir().join(format!("gozt-binary-{}.json", std::process::id()));
+    let mut gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .args(["attach", "--json", "-o", out.to_str().unwrap(), "--binary"])
+        .arg(&bin)
+        .spawn()
+        .unwrap();
+    common::wait_for_attach();
+    // Two processes, one after the other, both started after gozt.
+    let mut truths = Vec::new();
+    for goroutines in ["2", "3"] {
+        let run = Command::new(&bin)
+            .args(["-goroutines", goroutines, "-rounds", "1"])
+            .output()
+            .unwrap();
+        assert!(run.status.success());
+        truths.push(serde_json::from_slice::<Value>(&run.stdout).unwrap());
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    common::signal(gozt.id(), libc::SIGINT);
+    assert!(gozt.wait().unwrap().success());
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    common::assert_schema_valid(&report, "--binary");
+    let pids: Vec<&Value> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["pid"])
+        .collect();
+    for truth in &truths {
+        assert!(pids.contains(&&truth["pid"]), "{pids:?}");
+        assert_truth(&report, truth);
+    }
+    assert_eq!(report["lost"]["unmatched_returns"], 0);
+    std::fs::remove_file(&out).unwrap();
+    assert_eq!(common::gozt_bpf_programs_after_exit(), Vec::<u32>::new());
+}
+
+fn assert_error(args: &[&str], code: i32, needle: &str) {
+    let (got, out, err) = common::gozt(args);
+    assert_eq!(got, code, "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("gozt: "), "{err}");
+    assert!(out.is_empty(), "{args:?}: {out}");
+}
+
+#[test]
+fn bad_input_to_attach_and_trace() {
+    // A PID that is gone.
+    let mut child = Command::new("true").spawn().unwrap();
+    let gone = child.id().to_string();
+    child.wait().unwrap();
+    assert_error(&["attach", "--pid", &gone], 8, "not found");
+    // A live process that is not Go.
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let sleeping = sleeper.id().to_string();
+    assert_error(&["attach", "--pid", &sleeping], 5, "not a Go binary");
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    // Go without compression code.
+    let plain = newest("nocompress-stripped");
+    let plain = plain.to_str().unwrap();
+    assert_error(
+        &["attach", "--binary", plain],
+        7,
+        "no compression functions",
+    );
+    assert_error(&["trace", "--", plain], 7, "no compression functions");
+    // Nothing to run, or nothing there.
+    assert_error(&["trace", "--", "/nonexistent/gozt"], 3, "no such file");
+    // Bad flags.
+    let workload = newest("workload-stripped");
+    let workload = workload.to_str().unwrap();
+    assert_error(&["attach"], 2, "--pid");
+    assert_error(
+        &["attach", "--pid", "1", "--duration", "soon"],
+        2,
+        "--duration",
+    );
+    assert_error(&["attach", "--pid", "x"], 2, "--pid");
+    assert_error(
+        &["trace", "--alert-threshold", "5x", "--", workload],
+        2,
+        "--alert-threshold",
+    );
+    assert_error(&["trace", "--codec", "brotli", "--", workload], 2, "codec");
+    assert_error(
+        &["trace", "--func", "nomatch*", "--", workload],
+        7,
+        "--func",
+    );
+}
