@@ -58,6 +58,7 @@ pub fn session(
         alert_threshold: threshold,
         codecs,
         func_globs: o.funcs.clone(),
+        command_output: None,
     })
 }
 

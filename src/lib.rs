@@ -18,6 +18,8 @@ use std::io::Write;
 
 pub use error::{Error, Result};
 
+use std::io::IsTerminal;
+
 use cli::{Cli, Command};
 
 /// What `run` can fail with; each kind has an exit code.
@@ -47,8 +49,27 @@ fn trace(
     o: &cli::TraceOptions,
     out: &mut dyn Write,
 ) -> Result<(), RunError> {
-    let cfg = config::session(targets, o).map_err(RunError::Usage)?;
-    let (report, _status) = session::run(&cfg)?;
+    let mut cfg = config::session(targets, o).map_err(RunError::Usage)?;
+    // Live view when a person watches: stdout a terminal, no --json, no
+    // --duration.
+    let live = !o.json && o.duration.is_none() && std::io::stdout().is_terminal();
+    let command_log = (live && matches!(cfg.targets, session::Targets::Command(_)))
+        .then(|| std::env::temp_dir().join(format!("gozt-trace-{}.log", std::process::id())));
+    cfg.command_output = command_log.clone();
+    let (report, _status) = if live {
+        let mut view = tui::term::Live::new();
+        let result = session::run(&cfg, Some(&mut view));
+        view.restore();
+        if let Some(e) = view.error.take() {
+            eprintln!("gozt: {e}; the report follows");
+        }
+        result?
+    } else {
+        session::run(&cfg, None)?
+    };
+    if let Some(log) = &command_log {
+        eprintln!("gozt: the command's output is in {}", log.display());
+    }
     let text = if o.json {
         render::report::json(&report)
     } else {
@@ -109,3 +130,4 @@ pub mod event;
 pub mod session;
 pub mod stats;
 pub mod tracer;
+pub mod tui;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::catalog::Codec;
 use crate::error::{Error, Result};
-use crate::event::CallEvent;
+use crate::event::{CallEvent, Lost};
 use crate::go_binary::GoBinary;
 use crate::probe_plan::{Plan, Probe};
 use crate::stats::{Aggregator, FuncMeta, Report, Symbolizer, TargetInfo};
@@ -35,6 +35,38 @@ pub struct SessionConfig {
     pub alert_threshold: f64,
     pub codecs: Option<Vec<Codec>>,
     pub func_globs: Vec<String>,
+    /// Trace mode: where the command's stdout and stderr go instead of
+    /// gozt's own (the live view owns the terminal); its stdin is then
+    /// /dev/null.
+    pub command_output: Option<PathBuf>,
+}
+
+/// Watches a session while it runs: the live view.
+pub trait Monitor {
+    /// Called after every poll of the tracer (every 50 ms); false ends the
+    /// session.
+    fn tick(&mut self, snap: &mut Snapshot<'_>) -> bool;
+}
+
+/// The session as a monitor sees it.
+pub struct Snapshot<'a> {
+    agg: &'a mut Aggregator,
+    targets: Vec<TargetInfo>,
+    pub lost: Lost,
+    pub elapsed: Duration,
+}
+
+impl Snapshot<'_> {
+    /// The report so far.
+    pub fn report(&self) -> Report {
+        self.agg
+            .report(self.targets.clone(), self.elapsed.as_secs_f64(), self.lost)
+    }
+
+    /// Forgets every call counted so far.
+    pub fn reset(&mut self) {
+        self.agg.reset();
+    }
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -158,8 +190,13 @@ impl Symbolizer for ProcSymbols<'_> {
     }
 }
 
-struct Driver<'a> {
+struct Driver<'a, 'm> {
     agg: Aggregator,
+    monitor: Option<&'m mut dyn Monitor>,
+    started: Instant,
+    targets: Vec<TargetInfo>,
+    /// With --binary: the binary's path and Go version, for processes seen.
+    binary_target: Option<(String, String)>,
     sym: ProcSymbols<'a>,
     binary_of_pid: HashMap<u32, usize>,
     single_binary: Option<usize>,
@@ -170,7 +207,27 @@ struct Driver<'a> {
     seen_pids: Vec<u32>,
 }
 
-impl EventSink for Driver<'_> {
+impl Driver<'_, '_> {
+    /// The targets named on the command line, plus with --binary every
+    /// process seen running it.
+    fn targets_of(
+        named: &[TargetInfo],
+        binary: &Option<(String, String)>,
+        seen: &[u32],
+    ) -> Vec<TargetInfo> {
+        let mut targets = named.to_vec();
+        if let Some((path, version)) = binary {
+            targets.extend(seen.iter().map(|&pid| TargetInfo {
+                pid,
+                binary: path.clone(),
+                go_version: version.clone(),
+            }));
+        }
+        targets
+    }
+}
+
+impl EventSink for Driver<'_, '_> {
     fn event(&mut self, ev: CallEvent) {
         if !self.sym.maps.contains_key(&ev.tgid) {
             let bin = self
@@ -213,12 +270,23 @@ impl EventSink for Driver<'_> {
         }
     }
 
-    fn keep_going(&mut self) -> bool {
+    fn keep_going(&mut self, lost: &Lost) -> bool {
         if STOP.load(Ordering::SeqCst) {
             return false;
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return false;
+        }
+        if let Some(m) = self.monitor.as_mut() {
+            let mut snap = Snapshot {
+                targets: Self::targets_of(&self.targets, &self.binary_target, &self.seen_pids),
+                agg: &mut self.agg,
+                lost: *lost,
+                elapsed: self.started.elapsed(),
+            };
+            if !m.tick(&mut snap) {
+                return false;
+            }
         }
         if let Some(child) = self.child.as_mut() {
             if let Some(pid) = self.pids.first() {
@@ -237,9 +305,12 @@ impl EventSink for Driver<'_> {
     }
 }
 
-/// Runs a session and returns its report and the traced command's exit
-/// status (trace mode).
-pub fn run(cfg: &SessionConfig) -> Result<(Report, Option<i32>), SessionError> {
+/// Runs a session, shown live by `monitor` if given, and returns its report
+/// and the traced command's exit status (trace mode).
+pub fn run(
+    cfg: &SessionConfig,
+    monitor: Option<&mut dyn Monitor>,
+) -> Result<(Report, Option<i32>), SessionError> {
     install_signal_handlers();
     let mut binaries = Vec::new();
     let mut attach_to: Vec<(PathBuf, Option<i32>)> = Vec::new();
@@ -275,6 +346,19 @@ pub fn run(cfg: &SessionConfig) -> Result<(Report, Option<i32>), SessionError> {
                 .arg("read -r _ <&3 || exit 125; exec 3<&-; exec \"$0\" \"$@\"")
                 .arg(&path)
                 .args(&argv[1..]);
+            if let Some(log) = &cfg.command_output {
+                let file = std::fs::File::create(log).map_err(|e| Error::Io {
+                    path: log.clone(),
+                    source: e,
+                })?;
+                let err = file.try_clone().map_err(|e| Error::Io {
+                    path: log.clone(),
+                    source: e,
+                })?;
+                cmd.stdin(std::process::Stdio::null())
+                    .stdout(file)
+                    .stderr(err);
+            }
             let rd_fd = rd;
             // SAFETY: dup2 is async-signal-safe; it runs between fork and exec.
             unsafe {
@@ -359,8 +443,19 @@ pub fn run(cfg: &SessionConfig) -> Result<(Report, Option<i32>), SessionError> {
     }
 
     let started = Instant::now();
+    let binary_target = match &cfg.targets {
+        Targets::Binary(path) => Some((
+            path.display().to_string(),
+            binaries[0].build.go_version.clone(),
+        )),
+        _ => None,
+    };
     let mut driver = Driver {
         agg: Aggregator::new(funcs, cfg.min_size, cfg.alert_threshold),
+        monitor,
+        started,
+        targets,
+        binary_target,
         sym: ProcSymbols {
             binaries: &binaries,
             maps: HashMap::new(),
@@ -385,15 +480,7 @@ pub fn run(cfg: &SessionConfig) -> Result<(Report, Option<i32>), SessionError> {
             return Err(SessionError::Trace(e));
         }
     };
-    if let Targets::Binary(path) = &cfg.targets {
-        for &pid in &driver.seen_pids {
-            targets.push(TargetInfo {
-                pid,
-                binary: path.display().to_string(),
-                go_version: binaries[0].build.go_version.clone(),
-            });
-        }
-    }
+    let targets = Driver::targets_of(&driver.targets, &driver.binary_target, &driver.seen_pids);
     // Trace mode: gozt stops with its command; Ctrl-C reaches both.
     let status = driver.child.take().map(|mut c| {
         let st = match c.try_wait() {

@@ -144,6 +144,14 @@ impl Aggregator {
         }
     }
 
+    /// Forgets every call added so far.
+    pub fn reset(&mut self) {
+        self.total = Acc::new();
+        self.by_func.clear();
+        self.by_goroutine.clear();
+        self.by_caller.clear();
+    }
+
     /// Adds one call; `sym` resolves its caller.
     pub fn add(&mut self, ev: &CallEvent, sym: &mut dyn Symbolizer) {
         let Some(meta) = self.funcs.get(ev.func_id as usize) else {

@@ -60,29 +60,11 @@ fn replayed_report() -> serde_json::Value {
     serde_json::from_str(&gozt::render::report::json(&replayed())).unwrap()
 }
 
-/// Compares `got` with tests/golden/`name`, or rewrites it with GOZT_BLESS=1.
-fn golden(name: &str, got: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("GOZT_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (GOZT_BLESS=1 writes it)", path.display()));
-    assert!(
-        want == got,
-        "{name} differs from its golden file (GOZT_BLESS=1 rewrites it):\n{got}"
-    );
-}
-
 #[test]
 fn text_and_json_match_their_golden_files() {
     let report = replayed();
-    golden("replayed.txt", &gozt::render::report::text(&report));
-    golden("replayed.json", &gozt::render::report::json(&report));
+    common::golden("replayed.txt", &gozt::render::report::text(&report));
+    common::golden("replayed.json", &gozt::render::report::json(&report));
 }
 
 #[test]

@@ -103,13 +103,13 @@ pub fn text(r: &Report) -> String {
     goroutines.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(a.goid.cmp(&b.goid)));
     let _ = writeln!(
         out,
-        "{:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>12} {:>12}",
+        "{:>7} {:>8} {:>7} {:>6} {:>6} {:>8} {:>10} {:>9}",
         "PID", "GOID", "CALLS", "ERRORS", "INCOMP", "FAIL%", "P99_NS", "TIME_MS"
     );
     for g in goroutines.iter().take(TOP_GOROUTINES) {
         let _ = writeln!(
             out,
-            "{:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>12} {:>12.3}",
+            "{:>7} {:>8} {:>7} {:>6} {:>6} {:>8} {:>10} {:>9.3}",
             g.pid,
             g.goid,
             g.counters.calls,

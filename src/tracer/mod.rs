@@ -97,8 +97,9 @@ impl Default for Options {
 /// What the session loop asks its driver between polls.
 pub trait EventSink {
     fn event(&mut self, ev: CallEvent);
-    /// Called after each poll; return false to stop tracing.
-    fn keep_going(&mut self) -> bool;
+    /// Called after each poll with the loss counters so far; return false to
+    /// stop tracing.
+    fn keep_going(&mut self, lost: &Lost) -> bool;
     /// Called once everything is attached.
     fn attached(&mut self) {}
 }
@@ -240,13 +241,21 @@ pub fn run(
             lost.aged_out += sweep(&skel.maps.inflight, opts.max_call_age);
             last_sweep = Instant::now();
         }
-        if !sink.keep_going() {
+        read_counters(&skel, &mut lost);
+        if !sink.keep_going(&lost) {
             break;
         }
     }
     // Detach first, then collect what is still buffered.
     drop(links);
     drain(sink);
+    read_counters(&skel, &mut lost);
+    lost.in_flight_at_exit = skel.maps.inflight.keys().count() as u64;
+    Ok(lost)
+}
+
+/// Copies the programs' loss counters (in .bss, memory-mapped) into `lost`.
+fn read_counters(skel: &skel::GoztSkel<'_>, lost: &mut Lost) {
     if let Some(bss) = skel.maps.bss_data.as_ref() {
         lost.ringbuf_full = bss.lost_ringbuf_full;
         lost.inflight_full = bss.lost_inflight_full;
@@ -254,8 +263,6 @@ pub fn run(
         lost.repeated_entries = bss.entry_repeated;
         lost.abandoned = bss.entry_abandoned;
     }
-    lost.in_flight_at_exit = skel.maps.inflight.keys().count() as u64;
-    Ok(lost)
 }
 
 fn func_config(site: &Site) -> gozt_func {

@@ -158,3 +158,22 @@ pub fn assert_schema_valid(report: &serde_json::Value, what: &str) {
         "{what}: report breaks the schema: {errors:#?}"
     );
 }
+
+/// Compares `got` with tests/golden/`name`, or rewrites the file when
+/// GOZT_BLESS is set.
+pub fn golden(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("GOZT_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (GOZT_BLESS=1 writes it)", path.display()));
+    assert!(
+        want == got,
+        "{name} differs from its golden file (GOZT_BLESS=1 rewrites it):\n{got}"
+    );
+}

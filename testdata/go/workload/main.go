@@ -457,6 +457,7 @@ func main() {
 	wait := flag.Bool("wait", false, "wait for SIGUSR1 before working (for attach mode)")
 	doStreams := flag.Bool("streams", true, "also drive the stream APIs, on a goroutine of their own")
 	harmGoroutines := flag.Int("harm", 0, "also run the harm scenario on this many goroutines")
+	linger := flag.Bool("linger", false, "after printing the truth, stay alive until SIGTERM")
 	flag.Parse()
 	if *wait {
 		waitForStart()
@@ -510,5 +511,10 @@ func main() {
 	out.SetIndent("", "  ")
 	if err := out.Encode(&t); err != nil {
 		panic(err)
+	}
+	if *linger {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM)
+		<-sig
 	}
 }

@@ -1,0 +1,174 @@
+//! The live view as a person sees it: the real gozt binary runs `attach` in
+//! a tmux pane against the workload, and the test reads the screen with
+//! capture-pane and types with send-keys. The view must show the target, the
+//! exact call counts of the work the program then does, switch panes, and on
+//! `q` give the terminal back and print the final report. Needs root, BPF
+//! and tmux; with CI=true their absence fails the run.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("run tmux");
+    assert!(
+        out.status.success(),
+        "tmux {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls the pane until `pred` holds on its text; returns the text.
+fn screen_until(session: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let s = tmux(&["capture-pane", "-p", "-t", session]);
+        if pred(&s) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waiting for {what}; screen:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Session(String);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .output();
+    }
+}
+
+#[test]
+fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
+    if !common::privileged() {
+        return;
+    }
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but tmux is missing"
+        );
+        eprintln!("skipping: no tmux");
+        return;
+    }
+    let bin = common::toolchains()
+        .last()
+        .unwrap()
+        .join("workload-stripped");
+    let mut target = Command::new(&bin)
+        .args([
+            "-wait",
+            "-linger",
+            "-goroutines",
+            "3",
+            "-rounds",
+            "2",
+            "-streams=false",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = target.id();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(target.stderr.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.contains("waiting"), "{line}");
+
+    let name = format!("gozt-tui-{}", std::process::id());
+    let shell = format!(
+        "{} attach --pid {pid}; echo gozt-exit=$?; sleep 600",
+        env!("CARGO_BIN_EXE_gozt")
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &shell,
+    ]);
+    let session = Session(name.clone());
+    common::wait_for_attach();
+    let s = screen_until(&name, "the live header", |s| {
+        s.contains(&format!("gozt pid {pid} workload-stripped"))
+    });
+    assert!(s.contains("q quit"), "{s}");
+    assert_eq!(
+        tmux(&["display-message", "-p", "-t", &name, "#{alternate_on}"]).trim(),
+        "1",
+        "the view runs on the alternate screen"
+    );
+
+    // The work starts; its ground truth comes on the workload's stdout.
+    common::signal(pid, libc::SIGUSR1);
+    let truth: Value = serde_json::Deserializer::from_reader(target.stdout.take().unwrap())
+        .into_iter::<Value>()
+        .next()
+        .unwrap()
+        .unwrap();
+    let mut per_function = std::collections::BTreeMap::<String, u64>::new();
+    for g in truth["goroutines"].as_array().unwrap() {
+        for (f, c) in g["functions"].as_object().unwrap() {
+            *per_function.entry(f.clone()).or_default() += c["calls"].as_u64().unwrap();
+        }
+    }
+    let total: u64 = per_function.values().sum();
+    let s = screen_until(&name, "the exact total", |s| {
+        s.contains(&format!(" {total} calls "))
+    });
+    // Each function's row shows its exact count.
+    for (f, calls) in &per_function {
+        let short = gozt::tui::short_name(f);
+        let row = s
+            .lines()
+            .find(|l| l.contains(short))
+            .unwrap_or_else(|| panic!("{short} missing:\n{s}"));
+        assert!(
+            row.split_whitespace().any(|w| w == calls.to_string()),
+            "{short}: {calls} calls expected in {row:?}"
+        );
+    }
+    assert!(s.contains("goroutines (3) by time"), "{s}");
+    assert!(s.contains("ALERT"), "{s}");
+
+    // Tab: the goroutines pane, with one goroutine's functions on the right.
+    tmux(&["send-keys", "-t", &name, "Tab"]);
+    screen_until(&name, "a goroutine's breakdown", |s| {
+        s.contains("goroutine ") && s.contains(&format!("(pid {pid})"))
+    });
+
+    // q: the terminal comes back and the final report is printed.
+    tmux(&["send-keys", "-t", &name, "q"]);
+    screen_until(&name, "gozt to exit", |s| s.contains("gozt-exit="));
+    // The whole report, scrolled-off lines included.
+    let s = tmux(&["capture-pane", "-p", "-S", "-", "-t", &name]);
+    assert!(s.contains("gozt-exit=0"), "{s}");
+    assert!(s.contains(&format!("target pid {pid} ")), "{s}");
+    assert!(s.contains("lost: 0 ring buffer full"), "{s}");
+    assert_eq!(
+        tmux(&["display-message", "-p", "-t", &name, "#{alternate_on}"]).trim(),
+        "0",
+        "the terminal is restored"
+    );
+    drop(session);
+    common::signal(pid, libc::SIGTERM);
+    assert!(target.wait().unwrap().success());
+    assert_eq!(common::gozt_bpf_programs_after_exit(), Vec::<u32>::new());
+}
