@@ -44,11 +44,30 @@ struct Acc {
     max_ns: u64,
     min_ns: u64,
     sum_ns: u128,
-    log2: [u64; 64],
+    log2: [u32; 64],
 }
+
+/// Significant digits of the histograms of functions, callers and the total.
+const FINE_DIGITS: u8 = 3;
+/// Of each goroutine's histograms (values within 1/16 of each other share a
+/// bucket): a server has thousands of goroutines, and one histogram at three
+/// digits over the range of call latencies takes some 100 KiB.
+const GOROUTINE_DIGITS: u8 = 1;
+/// Goroutines tracked at once; beyond, the least recently active are
+/// dropped from the per-goroutine tables (their calls stay in every other
+/// count), so memory stays bounded however long gozt runs.
+pub const MAX_GOROUTINES: usize = 10_000;
 
 impl Acc {
     fn new() -> Acc {
+        Acc::with_digits(FINE_DIGITS)
+    }
+
+    fn per_goroutine() -> Acc {
+        Acc::with_digits(GOROUTINE_DIGITS)
+    }
+
+    fn with_digits(digits: u8) -> Acc {
         Acc {
             calls: 0,
             errors: 0,
@@ -56,7 +75,8 @@ impl Acc {
             eligible: 0,
             bytes_in: 0,
             bytes_out: 0,
-            hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds"),
+            // Auto-resizing: it grows only as far as the values recorded.
+            hist: Histogram::new(digits).expect("valid precision"),
             max_ns: 0,
             min_ns: u64::MAX,
             sum_ns: 0,
@@ -72,11 +92,14 @@ impl Acc {
         self.bytes_in += c.bytes_in;
         self.bytes_out += c.bytes_out;
         let d = duration_ns.max(1);
-        self.hist.saturating_record(d);
+        if self.hist.record(d).is_err() {
+            self.hist.saturating_record(d);
+        }
         self.max_ns = self.max_ns.max(d);
         self.min_ns = self.min_ns.min(d);
         self.sum_ns += u128::from(d);
-        self.log2[63 - d.leading_zeros() as usize] += 1;
+        let b = &mut self.log2[63 - d.leading_zeros() as usize];
+        *b = b.saturating_add(1);
     }
 }
 
@@ -127,8 +150,20 @@ pub struct Aggregator {
     threshold: f64,
     total: Acc,
     by_func: BTreeMap<u32, Acc>,
-    by_goroutine: BTreeMap<(u32, u64), (Acc, BTreeMap<u32, Acc>)>,
+    by_goroutine: BTreeMap<(u32, u64), GoroutineAcc>,
     by_caller: BTreeMap<(String, u32), Acc>,
+    /// Goroutines dropped from `by_goroutine` to stay within MAX_GOROUTINES.
+    goroutines_dropped: u64,
+    max_goroutines: usize,
+}
+
+/// One goroutine's counts, overall and per function.
+struct GoroutineAcc {
+    all: Acc,
+    functions: BTreeMap<u32, Acc>,
+    /// When it last finished a call (monotonic ns), for dropping the least
+    /// recently active.
+    last_ns: u64,
 }
 
 impl Aggregator {
@@ -141,7 +176,15 @@ impl Aggregator {
             by_func: BTreeMap::new(),
             by_goroutine: BTreeMap::new(),
             by_caller: BTreeMap::new(),
+            goroutines_dropped: 0,
+            max_goroutines: MAX_GOROUTINES,
         }
+    }
+
+    /// Tracks at most `n` goroutines at once (at least 1).
+    pub fn with_max_goroutines(mut self, n: usize) -> Aggregator {
+        self.max_goroutines = n.max(1);
+        self
     }
 
     /// Forgets every call added so far.
@@ -150,6 +193,7 @@ impl Aggregator {
         self.by_func.clear();
         self.by_goroutine.clear();
         self.by_caller.clear();
+        self.goroutines_dropped = 0;
     }
 
     /// Adds one call; `sym` resolves its caller.
@@ -163,13 +207,24 @@ impl Aggregator {
             .entry(ev.func_id)
             .or_insert_with(Acc::new)
             .add(&c, ev.duration_ns);
-        let (g, gf) = self
+        if !self.by_goroutine.contains_key(&(ev.tgid, ev.goid))
+            && self.by_goroutine.len() >= self.max_goroutines
+        {
+            self.drop_least_active_goroutines();
+        }
+        let g = self
             .by_goroutine
             .entry((ev.tgid, ev.goid))
-            .or_insert_with(|| (Acc::new(), BTreeMap::new()));
-        g.add(&c, ev.duration_ns);
-        gf.entry(ev.func_id)
-            .or_insert_with(Acc::new)
+            .or_insert_with(|| GoroutineAcc {
+                all: Acc::per_goroutine(),
+                functions: BTreeMap::new(),
+                last_ns: 0,
+            });
+        g.all.add(&c, ev.duration_ns);
+        g.last_ns = g.last_ns.max(ev.start_ns.saturating_add(ev.duration_ns));
+        g.functions
+            .entry(ev.func_id)
+            .or_insert_with(Acc::per_goroutine)
             .add(&c, ev.duration_ns);
         let caller = ev
             .stack
@@ -181,6 +236,21 @@ impl Aggregator {
             .entry((caller, ev.func_id))
             .or_insert_with(Acc::new)
             .add(&c, ev.duration_ns);
+    }
+
+    /// Drops the least recently active tenth of the tracked goroutines.
+    fn drop_least_active_goroutines(&mut self) {
+        let mut by_age: Vec<(u64, (u32, u64))> = self
+            .by_goroutine
+            .iter()
+            .map(|(k, g)| (g.last_ns, *k))
+            .collect();
+        by_age.sort_unstable();
+        let n = (self.max_goroutines / 10).max(1).min(by_age.len());
+        for (_, k) in &by_age[..n] {
+            self.by_goroutine.remove(k);
+        }
+        self.goroutines_dropped += n as u64;
     }
 
     /// The report model.
@@ -211,15 +281,19 @@ impl Aggregator {
         let goroutines = self
             .by_goroutine
             .iter()
-            .map(|(&(pid, goid), (acc, fs))| GoroutineReport {
+            .map(|(&(pid, goid), g)| GoroutineReport {
                 pid,
                 goid,
-                counters: self.counters(acc),
-                bytes_in: acc.bytes_in,
-                bytes_out: acc.bytes_out,
-                time_ns: acc.sum_ns as u64,
-                latency_ns: latency(acc),
-                functions: fs.iter().map(|(&id, a)| func_report(id, a)).collect(),
+                counters: self.counters(&g.all),
+                bytes_in: g.all.bytes_in,
+                bytes_out: g.all.bytes_out,
+                time_ns: g.all.sum_ns as u64,
+                latency_ns: latency(&g.all),
+                functions: g
+                    .functions
+                    .iter()
+                    .map(|(&id, a)| func_report(id, a))
+                    .collect(),
             })
             .collect();
         let callers = self
@@ -240,6 +314,7 @@ impl Aggregator {
             totals: self.counters(&self.total),
             functions,
             goroutines,
+            goroutines_dropped: self.goroutines_dropped,
             callers,
             lost,
         }
@@ -313,7 +388,7 @@ fn histogram(acc: &Acc) -> Vec<Bucket> {
         .map(|(i, &count)| Bucket {
             min: 1u64 << i,
             max: (1u64 << i).saturating_mul(2) - 1,
-            count,
+            count: u64::from(count),
         })
         .collect()
 }
@@ -407,6 +482,10 @@ pub struct Report {
     pub totals: Counters,
     pub functions: Vec<FunctionReport>,
     pub goroutines: Vec<GoroutineReport>,
+    /// Goroutines no longer listed: beyond MAX_GOROUTINES tracked at once,
+    /// the least recently active are dropped from `goroutines` (their calls
+    /// stay in every other count).
+    pub goroutines_dropped: u64,
     pub callers: Vec<CallerReport>,
     pub lost: Lost,
 }
@@ -448,6 +527,30 @@ mod tests {
             error,
             stack: vec![0x150, 0x250],
         }
+    }
+
+    #[test]
+    fn goroutines_beyond_the_cap_are_dropped_least_recent_first() {
+        let e = *entries().iter().find(|e| e.name == "EncodeAll").unwrap();
+        let funcs = vec![FuncMeta {
+            function: e.symbol(),
+            entry: e,
+            target: 0,
+        }];
+        let mut agg = Aggregator::new(funcs, 1024, 0.003).with_max_goroutines(100);
+        let mut sym = NoSymbols;
+        for goid in 0..250u64 {
+            let mut call = ev(0, goid, 4096, Some(100), false, 1000);
+            call.start_ns = goid * 10;
+            agg.add(&call, &mut sym);
+        }
+        let r = agg.report(vec![], 1.0, Lost::default());
+        assert_eq!(r.totals.calls, 250, "every call still counts");
+        assert!(r.goroutines.len() <= 100, "{}", r.goroutines.len());
+        assert_eq!(r.goroutines.len() as u64 + r.goroutines_dropped, 250);
+        // The most recent goroutine is kept, the oldest dropped.
+        assert!(r.goroutines.iter().any(|g| g.goid == 249));
+        assert!(!r.goroutines.iter().any(|g| g.goid == 0));
     }
 
     #[test]

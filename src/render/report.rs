@@ -127,6 +127,13 @@ pub fn text(r: &Report) -> String {
             goroutines.len() - TOP_GOROUTINES
         );
     }
+    if r.goroutines_dropped > 0 {
+        let _ = writeln!(
+            out,
+            "... and {} less recently active goroutines no longer tracked one by one",
+            r.goroutines_dropped
+        );
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "{:>8} {:>12}  CALLER -> FUNCTION", "CALLS", "P99_NS");
     for c in &r.callers {

@@ -699,10 +699,10 @@ impl App {
         let last = history.last().copied().unwrap_or(0);
         frame.render_widget(
             Paragraph::new(format!(
-                "failure rate per second, last {}s (now {}.{:02}%)",
-                history.len(),
+                "failure rate {}.{:02}% (per second, {}s)",
                 last / 100,
-                last % 100
+                last % 100,
+                history.len()
             )),
             spark_title,
         );
