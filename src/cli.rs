@@ -68,6 +68,10 @@ pub struct TraceOptions {
     /// Only functions matching this glob (repeatable), e.g. '*zstd*'.
     #[arg(long = "func")]
     pub funcs: Vec<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics while tracing, headless
+    /// (ADDR defaults to 127.0.0.1:9433: loopback only unless told).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = crate::exporter::DEFAULT_ADDR)]
+    pub prometheus: Option<String>,
 }
 
 #[derive(Debug, Args)]

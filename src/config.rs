@@ -59,6 +59,7 @@ pub fn session(
         codecs,
         func_globs: o.funcs.clone(),
         command_output: None,
+        prometheus: o.prometheus.clone(),
     })
 }
 

@@ -51,8 +51,11 @@ fn trace(
 ) -> Result<(), RunError> {
     let mut cfg = config::session(targets, o).map_err(RunError::Usage)?;
     // Live view when a person watches: stdout a terminal, no --json, no
-    // --duration.
-    let live = !o.json && o.duration.is_none() && std::io::stdout().is_terminal();
+    // --duration, no --prometheus.
+    let live = !o.json
+        && o.duration.is_none()
+        && o.prometheus.is_none()
+        && std::io::stdout().is_terminal();
     let command_log = (live && matches!(cfg.targets, session::Targets::Command(_)))
         .then(|| std::env::temp_dir().join(format!("gozt-trace-{}.log", std::process::id())));
     cfg.command_output = command_log.clone();
@@ -127,6 +130,7 @@ fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
     }
 }
 pub mod event;
+pub mod exporter;
 pub mod session;
 pub mod stats;
 pub mod tracer;

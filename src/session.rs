@@ -39,6 +39,8 @@ pub struct SessionConfig {
     /// gozt's own (the live view owns the terminal); its stdin is then
     /// /dev/null.
     pub command_output: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address while tracing.
+    pub prometheus: Option<String>,
 }
 
 /// Watches a session while it runs: the live view.
@@ -197,6 +199,8 @@ struct Driver<'a, 'm> {
     targets: Vec<TargetInfo>,
     /// With --binary: the binary's path and Go version, for processes seen.
     binary_target: Option<(String, String)>,
+    metrics: Option<crate::exporter::Metrics>,
+    last_retain: Option<Instant>,
     sym: ProcSymbols<'a>,
     binary_of_pid: HashMap<u32, usize>,
     single_binary: Option<usize>,
@@ -242,6 +246,18 @@ impl EventSink for Driver<'_, '_> {
         if !self.seen_pids.contains(&ev.tgid) {
             self.seen_pids.push(ev.tgid);
         }
+        if let Some(m) = self.metrics.as_mut() {
+            let target = self
+                .targets
+                .iter()
+                .find(|t| t.pid == ev.tgid)
+                .map(|t| (t.binary.clone(), t.go_version.clone()))
+                .or_else(|| self.binary_target.clone());
+            if let Some((binary, version)) = target {
+                m.target(ev.tgid, &binary, &version);
+            }
+            m.observe(&ev);
+        }
         self.agg.add(&ev, &mut self.sym);
     }
 
@@ -276,6 +292,31 @@ impl EventSink for Driver<'_, '_> {
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return false;
+        }
+        if let Some(m) = self.metrics.as_mut() {
+            m.lost(lost);
+            // Series of exited targets go away; with --binary, processes
+            // that started running it get series before their first call.
+            if self
+                .last_retain
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(2))
+            {
+                if let Some((path, version)) = &self.binary_target {
+                    for pid in crate::process::running(std::path::Path::new(path)) {
+                        m.target(pid, path, version);
+                        if !self.seen_pids.contains(&pid) {
+                            self.seen_pids.push(pid);
+                        }
+                    }
+                }
+                let alive = m
+                    .target_pids()
+                    .into_iter()
+                    .filter(|&p| alive(p as i32))
+                    .collect();
+                m.retain_targets(&alive);
+                self.last_retain = Some(Instant::now());
+            }
         }
         if let Some(m) = self.monitor.as_mut() {
             let mut snap = Snapshot {
@@ -450,8 +491,27 @@ pub fn run(
         )),
         _ => None,
     };
+    let metrics = match &cfg.prometheus {
+        Some(addr) => {
+            let m = crate::exporter::Metrics::new(funcs.clone(), cfg.min_size, cfg.alert_threshold);
+            let bound =
+                crate::exporter::serve(addr, m.registry()).map_err(|e| SessionError::Listen {
+                    addr: addr.clone(),
+                    source: e,
+                })?;
+            eprintln!("gozt: serving metrics at http://{bound}/metrics");
+            let mut m = m;
+            for t in &targets {
+                m.target(t.pid, &t.binary, &t.go_version);
+            }
+            Some(m)
+        }
+        None => None,
+    };
     let mut driver = Driver {
         agg: Aggregator::new(funcs, cfg.min_size, cfg.alert_threshold),
+        metrics,
+        last_retain: None,
         monitor,
         started,
         targets,
@@ -531,6 +591,11 @@ pub enum SessionError {
     Trace(tracer::TraceError),
     #[error("{path}: no catalog function matches --codec/--func")]
     NothingSelected { path: String },
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 impl SessionError {
@@ -538,6 +603,7 @@ impl SessionError {
         match self {
             SessionError::Input(e) => e.exit_code(),
             SessionError::NothingSelected { .. } => 7,
+            SessionError::Listen { .. } => 13,
             SessionError::Trace(tracer::TraceError::NotRoot) => 10,
             SessionError::Trace(tracer::TraceError::NoBtf) => 11,
             SessionError::Trace(_) => 12,

@@ -56,7 +56,7 @@ const GOROUTINE_DIGITS: u8 = 1;
 /// Goroutines tracked at once; beyond, the least recently active are
 /// dropped from the per-goroutine tables (their calls stay in every other
 /// count), so memory stays bounded however long gozt runs.
-pub const MAX_GOROUTINES: usize = 10_000;
+pub const MAX_GOROUTINES: usize = 2_000;
 
 impl Acc {
     fn new() -> Acc {
@@ -104,15 +104,18 @@ impl Acc {
 }
 
 /// One call judged by the rules.
-struct Classified {
-    error: bool,
-    incompressible: bool,
-    eligible: bool,
-    bytes_in: u64,
-    bytes_out: u64,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classified {
+    pub error: bool,
+    pub incompressible: bool,
+    pub eligible: bool,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
 
-fn classify(ev: &CallEvent, entry: &Entry, min_size: u64) -> Classified {
+/// Judges one call: error, incompressible, eligible, and the byte counts
+/// that count (sizes the catalog says are observed).
+pub fn classify(ev: &CallEvent, entry: &Entry, min_size: u64) -> Classified {
     // Only sizes the catalog says are read per call count.
     let observed = |v: Option<u64>, size: crate::catalog::Size| {
         v.filter(|_| size != crate::catalog::Size::Unobserved)

@@ -6,9 +6,8 @@
 
 mod common;
 
-use gozt::catalog::entries;
 use gozt::event::{CallEvent, Lost};
-use gozt::stats::{Aggregator, FuncMeta, Symbolizer, TargetInfo};
+use gozt::stats::{Aggregator, Symbolizer, TargetInfo};
 
 struct Named;
 
@@ -19,15 +18,7 @@ impl Symbolizer for Named {
 }
 
 fn replayed() -> gozt::stats::Report {
-    let funcs: Vec<FuncMeta> = entries()
-        .into_iter()
-        .take(6)
-        .map(|e| FuncMeta {
-            function: e.symbol(),
-            entry: e,
-            target: 0,
-        })
-        .collect();
+    let funcs = common::catalog_funcs(6);
     let n = funcs.len() as u32;
     let mut agg = Aggregator::new(funcs, 1024, 0.003);
     for i in 0..200u64 {

@@ -177,3 +177,16 @@ pub fn golden(name: &str, got: &str) {
         "{name} differs from its golden file (GOZT_BLESS=1 rewrites it):\n{got}"
     );
 }
+
+/// The first `n` catalog functions as a session's function table.
+pub fn catalog_funcs(n: usize) -> Vec<gozt::stats::FuncMeta> {
+    gozt::catalog::entries()
+        .into_iter()
+        .take(n)
+        .map(|e| gozt::stats::FuncMeta {
+            function: e.symbol(),
+            entry: e,
+            target: 0,
+        })
+        .collect()
+}

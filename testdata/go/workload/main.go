@@ -45,6 +45,8 @@ type counts struct {
 	Incompressible uint64 `json:"incompressible"`
 	BytesIn        uint64 `json:"bytes_in"`
 	BytesOut       uint64 `json:"bytes_out"`
+	// Eligible for the failure rate: input > min-size, or an error.
+	Eligible uint64 `json:"eligible"`
 }
 
 type goroutineTruth struct {
@@ -99,6 +101,9 @@ func (r *recorder) add(fn string, in, out int, isErr bool, compress bool) {
 	}
 	c.Calls++
 	c.BytesIn += uint64(in)
+	if in > *minSize || isErr {
+		c.Eligible++
+	}
 	if isErr {
 		c.Errors++
 		return

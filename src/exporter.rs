@@ -1,0 +1,422 @@
+//! The Prometheus exporter: `--prometheus ADDR` serves `/metrics` in the
+//! Prometheus text exposition format (the `prometheus` crate encodes it).
+//!
+//! Series are per target process (`pid`, `binary`), function, codec and op —
+//! never per goroutine, so label sets stay bounded — and a target's series
+//! are removed once it has exited (with `--binary`, a restarted service gets
+//! new ones). Counters follow the report's rules (`stats::classify`).
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::{
+    CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::event::{CallEvent, Lost};
+use crate::stats::{classify, FuncMeta};
+
+/// The documented default address: loopback only.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:9433";
+
+/// Labels of every per-function series.
+const LABELS: [&str; 5] = ["pid", "binary", "function", "codec", "op"];
+
+/// Every metric gozt exports (the dashboard test checks queries against it).
+pub const METRICS: &[&str] = &[
+    "gozt_calls_total",
+    "gozt_errors_total",
+    "gozt_incompressible_total",
+    "gozt_failures_total",
+    "gozt_eligible_total",
+    "gozt_bytes_in_total",
+    "gozt_bytes_out_total",
+    "gozt_call_duration_seconds",
+    "gozt_lost_events_total",
+    "gozt_target_info",
+    "gozt_build_info",
+    "gozt_alert_threshold_ratio",
+    "gozt_min_size_bytes",
+];
+
+/// The metric families and what is needed to label a call.
+pub struct Metrics {
+    registry: Registry,
+    calls: IntCounterVec,
+    errors: IntCounterVec,
+    incompressible: IntCounterVec,
+    failures: IntCounterVec,
+    eligible: IntCounterVec,
+    bytes_in: IntCounterVec,
+    bytes_out: IntCounterVec,
+    duration: HistogramVec,
+    lost: CounterVec,
+    target_info: GaugeVec,
+    funcs: Vec<FuncMeta>,
+    min_size: u64,
+    /// pid -> (binary, Go version) of targets with series.
+    targets: BTreeMap<u32, (String, String)>,
+    lost_seen: Lost,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), &LABELS).expect("valid metric");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("registered once");
+    c
+}
+
+impl Metrics {
+    pub fn new(funcs: Vec<FuncMeta>, min_size: u64, threshold: f64) -> Metrics {
+        let registry = Registry::new();
+        let calls = counter(
+            &registry,
+            "gozt_calls_total",
+            "Completed calls of a compression function.",
+        );
+        let errors = counter(
+            &registry,
+            "gozt_errors_total",
+            "Calls that returned a non-nil error (io.EOF ending a stream read excluded).",
+        );
+        let incompressible = counter(
+            &registry,
+            "gozt_incompressible_total",
+            "Compress calls with input above gozt_min_size_bytes whose output was not smaller.",
+        );
+        let failures = counter(&registry, "gozt_failures_total", "errors + incompressible.");
+        let eligible = counter(
+            &registry,
+            "gozt_eligible_total",
+            "Calls with input above gozt_min_size_bytes, plus calls that returned an error.",
+        );
+        let bytes_in = counter(
+            &registry,
+            "gozt_bytes_in_total",
+            "Input bytes, for functions whose input size is observed per call.",
+        );
+        let bytes_out = counter(
+            &registry,
+            "gozt_bytes_out_total",
+            "Output bytes of calls without error, for functions whose output size is observed.",
+        );
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "gozt_call_duration_seconds",
+                "Latency of compression calls, entry to return.",
+            )
+            // 1 us to 16.8 s, by factors of 4.
+            .buckets(prometheus::exponential_buckets(1e-6, 4.0, 13).expect("valid buckets")),
+            &LABELS,
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(duration.clone()))
+            .expect("registered once");
+        let lost = CounterVec::new(
+            Opts::new(
+                "gozt_lost_events_total",
+                "Calls not measured or events dropped, by cause.",
+            ),
+            &["cause"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(lost.clone()))
+            .expect("registered once");
+        for cause in CAUSES {
+            lost.with_label_values(&[cause]).inc_by(0.0);
+        }
+        let target_info = GaugeVec::new(
+            Opts::new("gozt_target_info", "A traced process; always 1."),
+            &["pid", "binary", "go_version"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(target_info.clone()))
+            .expect("registered once");
+        let build = GaugeVec::new(
+            Opts::new("gozt_build_info", "The running gozt; always 1."),
+            &["version"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(build.clone()))
+            .expect("registered once");
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1.0);
+        let gauge = |name: &str, help: &str, v: f64| {
+            let g = Gauge::new(name, help).expect("valid metric");
+            g.set(v);
+            registry.register(Box::new(g)).expect("registered once");
+        };
+        gauge(
+            "gozt_alert_threshold_ratio",
+            "The failure-rate alert threshold (--alert-threshold) as a ratio.",
+            threshold,
+        );
+        gauge(
+            "gozt_min_size_bytes",
+            "Inputs larger than this are eligible for the failure rate (--min-size).",
+            min_size as f64,
+        );
+        Metrics {
+            registry,
+            calls,
+            errors,
+            incompressible,
+            failures,
+            eligible,
+            bytes_in,
+            bytes_out,
+            duration,
+            lost,
+            target_info,
+            funcs,
+            min_size,
+            targets: BTreeMap::new(),
+            lost_seen: Lost::default(),
+        }
+    }
+
+    /// Registers a target process, with every function's series at zero, so
+    /// that `rate()` sees its first calls.
+    pub fn target(&mut self, pid: u32, binary: &str, go_version: &str) {
+        if self.targets.contains_key(&pid) {
+            return;
+        }
+        let p = pid.to_string();
+        self.target_info
+            .with_label_values(&[&p, binary, go_version])
+            .set(1.0);
+        for meta in &self.funcs {
+            let labels = labels(&p, binary, meta);
+            for (vec, observed) in [
+                (&self.calls, true),
+                (&self.errors, true),
+                (&self.incompressible, true),
+                (&self.failures, true),
+                (&self.eligible, true),
+                (
+                    &self.bytes_in,
+                    meta.entry.bytes_in != crate::catalog::Size::Unobserved,
+                ),
+                (
+                    &self.bytes_out,
+                    meta.entry.bytes_out != crate::catalog::Size::Unobserved,
+                ),
+            ] {
+                if observed {
+                    vec.with_label_values(&labels).inc_by(0);
+                }
+            }
+            let _ = self.duration.with_label_values(&labels);
+        }
+        self.targets
+            .insert(pid, (binary.to_string(), go_version.to_string()));
+    }
+
+    /// Counts one completed call of a registered target.
+    pub fn observe(&mut self, ev: &CallEvent) {
+        let Some(meta) = self.funcs.get(ev.func_id as usize) else {
+            return;
+        };
+        let Some((binary, _)) = self.targets.get(&ev.tgid) else {
+            return;
+        };
+        let c = classify(ev, &meta.entry, self.min_size);
+        let pid = ev.tgid.to_string();
+        let labels = labels(&pid, binary, meta);
+        self.calls.with_label_values(&labels).inc();
+        self.errors
+            .with_label_values(&labels)
+            .inc_by(u64::from(c.error));
+        self.incompressible
+            .with_label_values(&labels)
+            .inc_by(u64::from(c.incompressible));
+        self.failures
+            .with_label_values(&labels)
+            .inc_by(u64::from(c.error) + u64::from(c.incompressible));
+        self.eligible
+            .with_label_values(&labels)
+            .inc_by(u64::from(c.eligible));
+        if meta.entry.bytes_in != crate::catalog::Size::Unobserved {
+            self.bytes_in.with_label_values(&labels).inc_by(c.bytes_in);
+        }
+        if meta.entry.bytes_out != crate::catalog::Size::Unobserved {
+            self.bytes_out
+                .with_label_values(&labels)
+                .inc_by(c.bytes_out);
+        }
+        self.duration
+            .with_label_values(&labels)
+            .observe(ev.duration_ns as f64 / 1e9);
+    }
+
+    /// Brings the loss counters up to `lost` (monotonic in a session).
+    pub fn lost(&mut self, lost: &Lost) {
+        let pairs = [
+            (lost.ringbuf_full, self.lost_seen.ringbuf_full),
+            (lost.inflight_full, self.lost_seen.inflight_full),
+            (lost.aged_out, self.lost_seen.aged_out),
+            (lost.abandoned, self.lost_seen.abandoned),
+            (lost.unmatched_returns, self.lost_seen.unmatched_returns),
+        ];
+        for (cause, (now, before)) in CAUSES.iter().zip(pairs) {
+            if now > before {
+                self.lost
+                    .with_label_values(&[cause])
+                    .inc_by((now - before) as f64);
+            }
+        }
+        self.lost_seen = *lost;
+    }
+
+    /// Removes the series of targets that are gone.
+    pub fn retain_targets(&mut self, alive: &HashSet<u32>) {
+        let gone: Vec<u32> = self
+            .targets
+            .keys()
+            .filter(|p| !alive.contains(p))
+            .copied()
+            .collect();
+        for pid in gone {
+            let Some((binary, version)) = self.targets.remove(&pid) else {
+                continue;
+            };
+            let p = pid.to_string();
+            let _ = self
+                .target_info
+                .remove_label_values(&[&p, &binary, &version]);
+            for meta in &self.funcs {
+                let labels = labels(&p, &binary, meta);
+                for vec in [
+                    &self.calls,
+                    &self.errors,
+                    &self.incompressible,
+                    &self.failures,
+                    &self.eligible,
+                    &self.bytes_in,
+                    &self.bytes_out,
+                ] {
+                    let _ = vec.remove_label_values(&labels);
+                }
+                let _ = self.duration.remove_label_values(&labels);
+            }
+        }
+    }
+
+    /// Target pids with series.
+    pub fn target_pids(&self) -> Vec<u32> {
+        self.targets.keys().copied().collect()
+    }
+
+    /// The exposition text.
+    pub fn encode(&self) -> String {
+        encode(&self.registry)
+    }
+
+    /// The registry, to serve from another thread.
+    pub fn registry(&self) -> Registry {
+        self.registry.clone()
+    }
+}
+
+/// The label values of one function's series, in LABELS order.
+fn labels<'a>(pid: &'a str, binary: &'a str, meta: &'a FuncMeta) -> [&'a str; 5] {
+    [
+        pid,
+        binary,
+        meta.function.as_str(),
+        meta.entry.codec.name(),
+        meta.entry.op.name(),
+    ]
+}
+
+/// `lost` causes, in the order of `Metrics::lost`.
+const CAUSES: [&str; 5] = [
+    "ringbuf_full",
+    "inflight_full",
+    "aged_out",
+    "abandoned",
+    "unmatched_returns",
+];
+
+fn encode(registry: &Registry) -> String {
+    let mut buf = Vec::new();
+    TextEncoder::new()
+        .encode(&registry.gather(), &mut buf)
+        .expect("text encoding into memory");
+    String::from_utf8(buf).expect("the text format is UTF-8")
+}
+
+/// Binds `addr` and serves `/metrics` from a background thread.
+pub fn serve(addr: &str, registry: Registry) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr)?;
+    let bound = listener.local_addr()?;
+    let registry = Arc::new(registry);
+    std::thread::Builder::new()
+        .name("gozt-metrics".into())
+        .spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let registry = Arc::clone(&registry);
+                // One short-lived thread per scrape: scrapes are rare.
+                let _ = std::thread::Builder::new()
+                    .name("gozt-scrape".into())
+                    .spawn(move || respond(stream, &registry));
+            }
+        })?;
+    Ok(bound)
+}
+
+/// Answers one HTTP/1.x request: GET /metrics, or 404.
+fn respond(stream: TcpStream, registry: &Registry) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(&stream);
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    // Skip the headers.
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    let mut parts = request.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = path.split('?').next().unwrap_or("");
+    let (status, content_type, body) = match (method, path) {
+        ("GET" | "HEAD", "/metrics") => (
+            "200 OK",
+            TextEncoder::new().format_type().to_string(),
+            encode(registry),
+        ),
+        ("GET" | "HEAD", "/") => (
+            "200 OK",
+            "text/plain; charset=utf-8".to_string(),
+            "gozt exporter: metrics at /metrics\n".to_string(),
+        ),
+        _ => (
+            "404 Not Found",
+            "text/plain; charset=utf-8".to_string(),
+            "not found\n".to_string(),
+        ),
+    };
+    let mut out = &stream;
+    let _ = write!(
+        out,
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    if method != "HEAD" {
+        let _ = out.write_all(body.as_bytes());
+    }
+    let _ = out.flush();
+}

@@ -1,0 +1,437 @@
+//! The Prometheus exporter and the fleet examples. Without root: the
+//! exporter's output passes `promtool check metrics` and counts replayed calls
+//! exactly; the example rules pass `promtool test rules`; the Grafana
+//! dashboard is dashboard JSON whose every query names a metric gozt exports
+//! or a recording rule of the examples. With root: a real Prometheus server on
+//! loopback scrapes `gozt attach --binary ... --prometheus` while the workload
+//! does known work, and the failure ratio it returns equals the workload's
+//! ground truth; a restarted target's old series go away. promtool and
+//! prometheus come from Debian's prometheus package; with CI=true their
+//! absence fails the run.
+
+mod common;
+
+use std::io::{BufRead, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gozt::event::{CallEvent, Lost};
+use gozt::exporter::{Metrics, METRICS};
+use serde_json::Value;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// Whether `tool` runs; with CI=true a missing tool fails the test.
+fn have(tool: &str) -> bool {
+    if Command::new(tool).arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but {tool} is missing (Debian package prometheus)"
+    );
+    eprintln!("skipping: no {tool}");
+    false
+}
+
+#[test]
+fn exporter_output_passes_promtool_and_counts_exactly() {
+    let funcs = common::catalog_funcs(usize::MAX);
+    let n = funcs.len() as u32;
+    let mut m = Metrics::new(funcs, 1024, 0.003);
+    m.target(4242, "/srv/app", "go1.27.3");
+    m.target(4343, "/srv/app", "go1.27.3");
+    for i in 0..1000u64 {
+        m.observe(&CallEvent {
+            tgid: if i % 3 == 0 { 4343 } else { 4242 },
+            goid: i % 7,
+            func_id: (i % u64::from(n)) as u32,
+            start_ns: i,
+            duration_ns: 1_000 + i * 997,
+            bytes_in: Some(2048),
+            bytes_out: Some(if i % 10 == 0 { 4096 } else { 512 }),
+            error: i % 25 == 0,
+            stack: vec![],
+        });
+    }
+    m.lost(&Lost {
+        unmatched_returns: 3,
+        ..Lost::default()
+    });
+    let text = m.encode();
+    let sum = |metric: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{metric}{{")))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    assert_eq!(sum("gozt_calls_total"), 1000.0);
+    assert_eq!(sum("gozt_errors_total"), 40.0);
+    assert_eq!(sum("gozt_call_duration_seconds_count"), 1000.0);
+    assert!(text.contains("gozt_lost_events_total{cause=\"unmatched_returns\"} 3"));
+    assert!(text
+        .contains("gozt_target_info{binary=\"/srv/app\",go_version=\"go1.27.3\",pid=\"4242\"} 1"));
+    // No goroutine id among the labels: series stay bounded.
+    assert!(!text.contains("goid"));
+    // Every family gozt documents is there.
+    for metric in METRICS {
+        assert!(text.contains(&format!("# TYPE {metric} ")), "{metric}");
+    }
+    // A target that exits takes its series with it.
+    m.retain_targets(&[4242].into_iter().collect());
+    let after = m.encode();
+    assert!(!after.contains("pid=\"4343\""));
+    assert!(after.contains("pid=\"4242\""));
+
+    if !have("promtool") {
+        return;
+    }
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn example_rules_and_config_pass_promtool() {
+    if !have("promtool") {
+        return;
+    }
+    let dir = examples().join("prometheus");
+    for args in [
+        &["check", "rules", "rules.yml"][..],
+        &["test", "rules", "rules_test.yml"][..],
+        &["check", "config", "--syntax-only", "prometheus.yml"][..],
+    ] {
+        let out = Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Metric names a PromQL expression reads (identifiers before `{`, `[` or
+/// `)` that are not functions, keywords or label names).
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let chars: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    let mut in_braces = false;
+    let mut in_string = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if in_string {
+            in_string = c != '"';
+            i += 1;
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' => in_braces = true,
+            '}' => in_braces = false,
+            _ => {}
+        }
+        if !in_braces && (c.is_ascii_alphabetic() || c == '_') {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_:".contains(chars[i])) {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let next = chars[i..].iter().find(|c| !c.is_whitespace());
+            let is_call = next == Some(&'(');
+            if (word.starts_with("gozt_") || word.contains(":gozt_")) && !is_call {
+                names.push(word);
+            }
+            continue;
+        }
+        i += 1;
+    }
+    names
+}
+
+#[test]
+fn grafana_dashboard_queries_only_exported_metrics() {
+    let path = examples().join("grafana/gozt-dashboard.json");
+    let dash: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .expect("the dashboard is JSON");
+    // The shape Grafana loads: a titled dashboard with a schema version and
+    // panels that each have a type, a position and queries.
+    assert!(dash["title"].is_string() && dash["uid"].is_string());
+    assert!(dash["schemaVersion"].as_u64().unwrap() >= 30);
+    let panels = dash["panels"].as_array().unwrap();
+    let rules = std::fs::read_to_string(examples().join("prometheus/rules.yml")).unwrap();
+    let recorded: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- record: "))
+        .collect();
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut queried = 0;
+    for p in panels {
+        let title = p["title"].as_str().unwrap();
+        kinds.insert(p["type"].as_str().unwrap().to_string());
+        for k in ["x", "y", "w", "h"] {
+            assert!(p["gridPos"][k].is_u64(), "{title}: gridPos.{k}");
+        }
+        let targets = p["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{title}: no query");
+        for t in targets {
+            let expr = t["expr"].as_str().unwrap();
+            let names = metric_names(expr);
+            assert!(!names.is_empty(), "{title}: {expr}");
+            for name in names {
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .filter(|b| *b == "gozt_call_duration_seconds")
+                    .unwrap_or(&name);
+                assert!(
+                    METRICS.contains(&base) || recorded.contains(&base),
+                    "{title}: {name} is neither exported by gozt nor recorded by rules.yml"
+                );
+                queried += 1;
+            }
+        }
+    }
+    assert!(kinds.contains("heatmap"), "a per-node failure-rate heatmap");
+    assert!(
+        panels.iter().any(|p| p["targets"][0]["expr"]
+            .as_str()
+            .unwrap()
+            .contains("histogram_quantile")),
+        "per-function latency panels"
+    );
+    assert!(queried >= 10);
+    // The template variable reads a metric gozt exports too.
+    let vars = dash["templating"]["list"].as_array().unwrap();
+    assert!(vars.iter().any(|v| v["definition"]
+        .as_str()
+        .unwrap_or("")
+        .contains("gozt_build_info")));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET `path` from `addr`; the body.
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    let (head, body) = resp.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.").then(|| body.to_string())
+}
+
+fn encode_query(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The value of an instant query that returns one sample.
+fn query(prom: &str, q: &str) -> Option<f64> {
+    let body = http_get(prom, &format!("/api/v1/query?query={}", encode_query(q)))?;
+    let v: Value = serde_json::from_str(&body).ok()?;
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Sums of the truth's counters over goroutines and functions.
+fn truth_sums(truth: &Value) -> (u64, u64, u64) {
+    let (mut calls, mut failures, mut eligible) = (0, 0, 0);
+    for g in truth["goroutines"].as_array().unwrap() {
+        for c in g["functions"].as_object().unwrap().values() {
+            calls += c["calls"].as_u64().unwrap();
+            failures += c["errors"].as_u64().unwrap() + c["incompressible"].as_u64().unwrap();
+            eligible += c["eligible"].as_u64().unwrap();
+        }
+    }
+    (calls, failures, eligible)
+}
+
+/// Starts a lingering workload, lets it work once `ready` says so, and
+/// returns it with its ground truth.
+fn workload(bin: &Path, goroutines: &str, ready: impl FnOnce(u32)) -> (Killed, Value) {
+    let mut child =
+        common::waiting_workload(bin, &["-linger", "-goroutines", goroutines, "-rounds", "2"]);
+    ready(child.id());
+    common::signal(child.id(), libc::SIGUSR1);
+    let truth = serde_json::Deserializer::from_reader(child.stdout.take().unwrap())
+        .into_iter::<Value>()
+        .next()
+        .unwrap()
+        .unwrap();
+    (Killed(child), truth)
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
+    if !common::privileged() || !have("prometheus") {
+        return;
+    }
+    let bin = common::toolchains()
+        .last()
+        .unwrap()
+        .join("workload-stripped");
+    let dir = std::env::temp_dir().join(format!("gozt-prom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let mut gozt = Killed(
+        Command::new(env!("CARGO_BIN_EXE_gozt"))
+            .args(["attach", "--prometheus", "127.0.0.1:0", "--json", "-o"])
+            .arg(dir.join("report.json"))
+            .arg("--binary")
+            .arg(&bin)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(gozt.0.stderr.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let exporter = line
+        .trim()
+        .strip_prefix("gozt: serving metrics at http://")
+        .and_then(|s| s.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    common::wait_for_attach();
+
+    let prom = format!("127.0.0.1:{}", free_port());
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: gozt\n    static_configs:\n      - targets: ['{exporter}']\n",
+            examples().join("prometheus/rules.yml").display()
+        ),
+    )
+    .unwrap();
+    let _server = Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={prom}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("Prometheus to be ready", || {
+        http_get(&prom, "/-/ready").is_some()
+    });
+
+    // A process started after gozt, with known failures. Prometheus sees its
+    // series at zero before its first call, so rate() counts every call.
+    let (first, truth) = workload(&bin, "3", |pid| {
+        wait_for("the new target's series at zero", || {
+            query(&prom, &format!("sum(gozt_calls_total{{pid=\"{pid}\"}})")) == Some(0.0)
+        })
+    });
+    let (calls, failures, eligible) = truth_sums(&truth);
+    assert!(failures > 0 && eligible > failures);
+    wait_for("Prometheus to scrape every call", || {
+        query(&prom, "sum(gozt_calls_total{job=\"gozt\"})") == Some(calls as f64)
+    });
+    assert_eq!(
+        query(&prom, "sum(gozt_failures_total{job=\"gozt\"})"),
+        Some(failures as f64)
+    );
+    assert_eq!(
+        query(&prom, "sum(gozt_eligible_total{job=\"gozt\"})"),
+        Some(eligible as f64)
+    );
+    let ratio = query(
+        &prom,
+        "sum(gozt_failures_total{job=\"gozt\"}) / sum(gozt_eligible_total{job=\"gozt\"})",
+    )
+    .unwrap();
+    assert_eq!(ratio, failures as f64 / eligible as f64);
+    // The example recording rule runs on what gozt exports: every call
+    // falls in its 5-minute window, so it gives the same ratio.
+    wait_for("the recording rule", || {
+        query(&prom, "instance:gozt_failure_ratio:rate5m").is_some_and(|v| (v - ratio).abs() < 1e-9)
+    });
+
+    // The service restarts: the old process's series go, the new one's come.
+    let old_pid = truth["pid"].as_u64().unwrap();
+    drop(first);
+    let (_second, truth2) = workload(&bin, "2", |_| {});
+    let new_pid = truth2["pid"].as_u64().unwrap();
+    let (calls2, _, _) = truth_sums(&truth2);
+    wait_for("the restarted target's series", || {
+        let Some(text) = http_get(&exporter, "/metrics") else {
+            return false;
+        };
+        let total: f64 = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("gozt_calls_total{") && l.contains(&format!("pid=\"{new_pid}\""))
+            })
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum();
+        !text.contains(&format!("pid=\"{old_pid}\"")) && total == calls2 as f64
+    });
+
+    common::signal(gozt.0.id(), libc::SIGINT);
+    assert!(gozt.0.wait().unwrap().success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
