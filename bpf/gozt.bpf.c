@@ -227,3 +227,11 @@ int gozt_ret(struct pt_regs *ctx)
 	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	return 0;
 }
+
+/* The benchmark floor: the same traps with nothing to do (gozt attach
+ * --probe-floor), and gozt's own trap-cost calibration. */
+SEC("uprobe.multi")
+int gozt_floor(struct pt_regs *ctx)
+{
+	return 0;
+}

@@ -72,6 +72,15 @@ pub struct TraceOptions {
     /// (ADDR defaults to 127.0.0.1:9433: loopback only unless told).
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = crate::exporter::DEFAULT_ADDR)]
     pub prometheus: Option<String>,
+    /// Keep the estimated cost to the targets within this share of their CPU
+    /// time (e.g. 1%) by attaching the probes in windows; counts are then
+    /// sampled, and the report says by what factor.
+    #[arg(long, value_name = "PERCENT")]
+    pub max_overhead: Option<String>,
+    /// Benchmarks only: attach an empty program at the same sites (the cost
+    /// of the traps alone); no calls are measured.
+    #[arg(long, hide = true)]
+    pub probe_floor: bool,
 }
 
 #[derive(Debug, Args)]

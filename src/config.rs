@@ -37,6 +37,15 @@ pub fn session(
     o: &crate::cli::TraceOptions,
 ) -> std::result::Result<crate::session::SessionConfig, String> {
     let threshold = parse_threshold(&o.alert_threshold)?;
+    let max_overhead = match &o.max_overhead {
+        Some(v) => {
+            let f = parse_fraction(v)
+                .filter(|f| *f > 0.0)
+                .ok_or_else(|| format!("invalid --max-overhead '{v}' (e.g. 1% or 0.01)"))?;
+            Some(f)
+        }
+        None => None,
+    };
     let codecs = if o.codec.is_empty() {
         None
     } else {
@@ -60,20 +69,23 @@ pub fn session(
         func_globs: o.funcs.clone(),
         command_output: None,
         prometheus: o.prometheus.clone(),
+        max_overhead,
+        probe_floor: o.probe_floor,
     })
 }
 
 /// `0.3%` -> 0.003; `0.003` -> 0.003.
 pub fn parse_threshold(s: &str) -> std::result::Result<f64, String> {
-    let bad = || format!("invalid --alert-threshold '{s}' (e.g. 0.3% or 0.003)");
+    parse_fraction(s).ok_or_else(|| format!("invalid --alert-threshold '{s}' (e.g. 0.3% or 0.003)"))
+}
+
+/// A fraction in 0..=1, written as a percentage (`1%`) or a ratio (`0.01`).
+fn parse_fraction(s: &str) -> Option<f64> {
     let v = match s.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map_err(|_| bad())? / 100.0,
-        None => s.trim().parse::<f64>().map_err(|_| bad())?,
+        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
+        None => s.trim().parse::<f64>().ok()?,
     };
-    if !(0.0..=1.0).contains(&v) {
-        return Err(bad());
-    }
-    Ok(v)
+    (0.0..=1.0).contains(&v).then_some(v)
 }
 
 #[cfg(test)]

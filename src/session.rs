@@ -41,6 +41,81 @@ pub struct SessionConfig {
     pub command_output: Option<PathBuf>,
     /// Serve Prometheus metrics on this address while tracing.
     pub prometheus: Option<String>,
+    /// Duty-cycle the probes so the estimated cost to the targets stays
+    /// within this fraction of their CPU time.
+    pub max_overhead: Option<f64>,
+    /// Benchmarks: attach an empty program at the same sites instead.
+    pub probe_floor: bool,
+}
+
+/// Duty cycling for `--max-overhead`, as a token bucket: the targets earn
+/// `budget` x their CPU time, each trap spends its measured cost (calls x 2
+/// traps, entry and RET); probes are attached while the balance is positive
+/// and detached until it is again. The balance is capped at one CPU-second's
+/// worth, so idle time does not pay for a later burst, and the cost stays
+/// within the budget over any stretch longer than a few polls.
+struct DutyCycle {
+    budget: f64,
+    trap_ns: f64,
+    tokens_ns: f64,
+    on: bool,
+    /// Calls completed since the last poll.
+    events: u64,
+    /// The targets' CPU time at the last poll (they may be gone at the end).
+    cpu_last: u64,
+    cpu_start: u64,
+    trap_ns_total: f64,
+}
+
+impl DutyCycle {
+    fn new(budget: f64, cpu_start: u64) -> DutyCycle {
+        DutyCycle {
+            budget,
+            trap_ns: 0.0,
+            tokens_ns: Self::cap(budget),
+            on: true,
+            events: 0,
+            cpu_last: cpu_start,
+            cpu_start,
+            trap_ns_total: 0.0,
+        }
+    }
+
+    fn cap(budget: f64) -> f64 {
+        budget * 1e9
+    }
+
+    /// Whether probes should be attached now, given the targets' CPU time.
+    fn wanted(&mut self, cpu_ns: u64) -> bool {
+        let earned = self.budget * cpu_ns.saturating_sub(self.cpu_last) as f64;
+        self.cpu_last = self.cpu_last.max(cpu_ns);
+        let spent = self.events as f64 * 2.0 * self.trap_ns;
+        self.events = 0;
+        self.trap_ns_total += spent;
+        self.tokens_ns = (self.tokens_ns + earned - spent).min(Self::cap(self.budget));
+        // A little hysteresis: back on with a tenth of the bucket.
+        self.on = if self.on {
+            self.tokens_ns > 0.0
+        } else {
+            self.tokens_ns >= Self::cap(self.budget) / 10.0
+        };
+        self.on
+    }
+}
+
+/// User plus system CPU time of `pids`, in nanoseconds.
+fn cpu_ns(pids: impl Iterator<Item = u32>) -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    pids.filter_map(|pid| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the name.
+        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    })
+    .sum::<u64>()
+        * (1_000_000_000 / tick)
 }
 
 /// Watches a session while it runs: the live view.
@@ -201,6 +276,8 @@ struct Driver<'a, 'm> {
     binary_target: Option<(String, String)>,
     metrics: Option<crate::exporter::Metrics>,
     last_retain: Option<Instant>,
+    duty: Option<DutyCycle>,
+    attached_at: Option<Instant>,
     sym: ProcSymbols<'a>,
     binary_of_pid: HashMap<u32, usize>,
     single_binary: Option<usize>,
@@ -246,6 +323,9 @@ impl EventSink for Driver<'_, '_> {
         if !self.seen_pids.contains(&ev.tgid) {
             self.seen_pids.push(ev.tgid);
         }
+        if let Some(d) = self.duty.as_mut() {
+            d.events += 1;
+        }
         if let Some(m) = self.metrics.as_mut() {
             let target = self
                 .targets
@@ -261,7 +341,30 @@ impl EventSink for Driver<'_, '_> {
         self.agg.add(&ev, &mut self.sym);
     }
 
+    fn trap_cost(&mut self, ns: f64) {
+        if let Some(d) = self.duty.as_mut() {
+            d.trap_ns = ns;
+        }
+    }
+
+    fn probes_wanted(&mut self) -> bool {
+        let pids: Vec<u32> = self
+            .targets
+            .iter()
+            .map(|t| t.pid)
+            .chain(self.seen_pids.iter().copied())
+            .collect();
+        match self.duty.as_mut() {
+            Some(d) => {
+                let cpu = cpu_ns(pids.into_iter());
+                d.wanted(cpu)
+            }
+            None => true,
+        }
+    }
+
     fn attached(&mut self) {
+        self.attached_at = Some(Instant::now());
         // Let the traced command exec now that its probes are in place.
         if let Some(mut pipe) = self.release.take() {
             // The child holds a write end too until exec, so close is not
@@ -508,8 +611,15 @@ pub fn run(
         }
         None => None,
     };
+    let target_pids: Vec<u32> = targets.iter().map(|t| t.pid).collect();
+    let cpu_start = cpu_ns(target_pids.iter().copied());
+    let duty = cfg
+        .max_overhead
+        .map(|budget| DutyCycle::new(budget, cpu_start));
     let mut driver = Driver {
         agg: Aggregator::new(funcs, cfg.min_size, cfg.alert_threshold),
+        duty,
+        attached_at: None,
         metrics,
         last_retain: None,
         monitor,
@@ -529,9 +639,28 @@ pub fn run(
         release,
         seen_pids: Vec::new(),
     };
-    let result = tracer::run(&attachments, &tracer::Options::default(), &mut driver);
-    let lost = match result {
-        Ok(lost) => lost,
+    let discovered = started.elapsed();
+    let mut opts = tracer::Options {
+        floor: cfg.probe_floor,
+        calibrate: cfg.max_overhead.is_some(),
+        ..tracer::Options::default()
+    };
+    if cfg.max_overhead.is_some() {
+        // Probes come off within a poll of the budget running out.
+        opts.poll_interval = Duration::from_millis(10);
+    }
+    let result = tracer::run(&attachments, &opts, &mut driver);
+    if std::env::var_os("GOZT_TIMING").is_some() {
+        if let Some(at) = driver.attached_at {
+            eprintln!(
+                "gozt: timing: discovery {:.1} ms, attach {:.1} ms",
+                discovered.as_secs_f64() * 1e3,
+                (at - started - discovered).as_secs_f64() * 1e3
+            );
+        }
+    }
+    let (lost, sampled) = match result {
+        Ok(r) => r,
         Err(e) => {
             if let Some(mut c) = driver.child.take() {
                 let _ = c.kill();
@@ -553,9 +682,25 @@ pub fn run(
         st.code()
             .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0))
     });
-    let report = driver
-        .agg
-        .report(targets, started.elapsed().as_secs_f64(), lost);
+    let total = started.elapsed();
+    let mut report = driver.agg.report(targets, total.as_secs_f64(), lost);
+    if let Some(d) = &driver.duty {
+        let pids = report.targets.iter().map(|t| t.pid);
+        let cpu = cpu_ns(pids).max(d.cpu_last).saturating_sub(d.cpu_start) as f64;
+        let traced = (total - discovered).as_secs_f64();
+        let on = sampled.on.as_secs_f64();
+        // With the calls of the last poll.
+        let traps = d.trap_ns_total + d.events as f64 * 2.0 * d.trap_ns;
+        report.sampling = Some(crate::stats::Sampling {
+            max_overhead: d.budget,
+            trap_ns: d.trap_ns.round() as u64,
+            attached_s: on,
+            traced_s: traced,
+            windows: sampled.windows,
+            factor: if on > 0.0 { traced / on } else { 0.0 },
+            estimated_overhead: if cpu > 0.0 { traps / cpu } else { 0.0 },
+        });
+    }
     Ok((report, status))
 }
 
@@ -613,7 +758,42 @@ impl SessionError {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::{glob_match, DutyCycle};
+
+    #[test]
+    fn duty_cycle_keeps_the_estimated_cost_within_budget() {
+        // A target burning one core, calling a probed function 50,000 times
+        // a second while attached; a trap costs 10 us: fully attached, the
+        // probes would cost 100 % of its time. Polls every 10 ms for 10 min.
+        let mut d = DutyCycle::new(0.01, 0);
+        d.trap_ns = 10_000.0;
+        let (mut cpu, mut on_polls) = (0u64, 0u64);
+        let polls = 60_000;
+        for _ in 0..polls {
+            cpu += 10_000_000;
+            let on = d.wanted(cpu);
+            if on {
+                d.events += 500;
+                on_polls += 1;
+            }
+        }
+        let cost = d.trap_ns_total / cpu as f64;
+        assert!(cost <= 0.0101, "cost {cost}");
+        assert!(cost >= 0.009, "the budget is used, not wasted: {cost}");
+        assert!(on_polls > 0 && on_polls < polls / 50, "{on_polls}");
+
+        // Cheap probes (1 call a second) stay attached all the time.
+        let mut d = DutyCycle::new(0.01, 0);
+        d.trap_ns = 10_000.0;
+        let mut cpu = 0;
+        for i in 0..1000 {
+            cpu += 10_000_000;
+            assert!(d.wanted(cpu), "poll {i}");
+            if i % 100 == 0 {
+                d.events += 1;
+            }
+        }
+    }
 
     #[test]
     fn globs() {

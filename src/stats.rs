@@ -320,6 +320,7 @@ impl Aggregator {
             goroutines_dropped: self.goroutines_dropped,
             callers,
             lost,
+            sampling: None,
         }
     }
 
@@ -491,6 +492,27 @@ pub struct Report {
     pub goroutines_dropped: u64,
     pub callers: Vec<CallerReport>,
     pub lost: Lost,
+    /// With --max-overhead: how the probes were duty-cycled; the counts are
+    /// of the attached windows only.
+    pub sampling: Option<Sampling>,
+}
+
+/// Duty cycling under `--max-overhead`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sampling {
+    /// The budget, as a fraction of the targets' CPU time.
+    pub max_overhead: f64,
+    /// Measured cost of one uprobe trap at start, in nanoseconds.
+    pub trap_ns: u64,
+    /// Seconds the probes were attached, out of `traced_s`.
+    pub attached_s: f64,
+    pub traced_s: f64,
+    /// Attached windows.
+    pub windows: u64,
+    /// traced_s / attached_s: multiply counts by it to estimate the whole run.
+    pub factor: f64,
+    /// Estimated trap time over the targets' CPU time, for the whole run.
+    pub estimated_overhead: f64,
 }
 
 #[cfg(test)]

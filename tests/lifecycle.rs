@@ -114,7 +114,8 @@ fn run_ending_by(end: End, dir: &Path) {
     let mut gozt = attach(pid, &out, extra);
     common::wait_for_attach();
     let progs = common::gozt_bpf_programs();
-    assert_eq!(progs.len(), 2, "{end:?}: {progs:?}");
+    // Entry, RET, and the floor program (benchmarks, calibration).
+    assert_eq!(progs.len(), 3, "{end:?}: {progs:?}");
     // While attached the probes are visible, so the checks below can fail.
     assert_eq!(links_of(&progs).len(), 2, "{end:?}: entry and RET links");
     assert_eq!(
@@ -321,4 +322,61 @@ fn bad_input_to_attach_and_trace() {
         7,
         "--func",
     );
+}
+
+#[test]
+fn max_overhead_samples_and_says_so() {
+    if !common::privileged() {
+        return;
+    }
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let bin = newest("workload-stripped");
+    let out = std::env::temp_dir().join(format!("gozt-budget-{}.json", std::process::id()));
+    let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .args(["trace", "--max-overhead", "0.5%", "--json", "-o"])
+        .arg(&out)
+        .arg("--")
+        .arg(&bin)
+        .args(["-goroutines", "4", "-rounds", "40", "-streams=false"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let truth: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    common::assert_schema_valid(&report, "--max-overhead");
+    let s = &report["sampling"];
+    assert_eq!(s["max_overhead"], 0.005);
+    // The trap cost was measured: microseconds, not nothing.
+    let trap = s["trap_ns"].as_u64().unwrap();
+    assert!((500..1_000_000).contains(&trap), "trap {trap} ns");
+    let (attached, traced) = (
+        s["attached_s"].as_f64().unwrap(),
+        s["traced_s"].as_f64().unwrap(),
+    );
+    assert!(attached > 0.0 && attached < traced, "{s}");
+    assert!(s["windows"].as_u64().unwrap() >= 2, "{s}");
+    assert!((s["factor"].as_f64().unwrap() - traced / attached).abs() < 1e-6);
+    // Probes were off part of the time: fewer calls than the program made,
+    // but some.
+    let truth_calls: u64 = truth["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["functions"].as_object().unwrap().values())
+        .map(|c| c["calls"].as_u64().unwrap())
+        .sum();
+    let seen = report["totals"]["calls"].as_u64().unwrap();
+    assert!(seen > 0 && seen < truth_calls, "{seen} of {truth_calls}");
+    let text = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .args(["trace", "--max-overhead", "1%", "--"])
+        .arg(&bin)
+        .args(["-goroutines", "1", "-rounds", "1", "-streams=false"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("sampled: probes attached"));
 }

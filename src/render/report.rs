@@ -54,6 +54,19 @@ pub fn text(r: &Report) -> String {
         r.alert_threshold * 100.0,
         if t.alert { "  ALERT" } else { "" }
     );
+    if let Some(s) = &r.sampling {
+        let _ = writeln!(
+            out,
+            "sampled: probes attached {:.1} of {:.1} s in {} windows (counts x {:.2} for the whole run), estimated cost {:.3}% of the targets' CPU (budget {:.3}%, {} ns per trap)",
+            s.attached_s,
+            s.traced_s,
+            s.windows,
+            s.factor,
+            s.estimated_overhead * 100.0,
+            s.max_overhead * 100.0,
+            s.trap_ns
+        );
+    }
     let l = &r.lost;
     let _ = writeln!(
         out,

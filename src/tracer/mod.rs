@@ -81,6 +81,12 @@ pub struct Options {
     pub poll_interval: Duration,
     /// In-flight calls older than this (panics, Goexit) are dropped and counted.
     pub max_call_age: Duration,
+    /// Attach the empty floor program instead (benchmarks: the cost of the
+    /// traps alone).
+    pub floor: bool,
+    /// Measure what one uprobe trap costs on this machine before attaching
+    /// (reported through `EventSink::trap_cost`).
+    pub calibrate: bool,
 }
 
 impl Default for Options {
@@ -90,6 +96,8 @@ impl Default for Options {
             ringbuf_bytes: 8 << 20,
             poll_interval: Duration::from_millis(50),
             max_call_age: Duration::from_secs(60),
+            floor: false,
+            calibrate: false,
         }
     }
 }
@@ -102,6 +110,13 @@ pub trait EventSink {
     fn keep_going(&mut self, lost: &Lost) -> bool;
     /// Called once everything is attached.
     fn attached(&mut self) {}
+    /// The measured cost of one uprobe trap (with `Options::calibrate`).
+    fn trap_cost(&mut self, _ns: f64) {}
+    /// Called after each poll: whether probes should be attached now (false
+    /// detaches them until it says true again).
+    fn probes_wanted(&mut self) -> bool {
+        true
+    }
 }
 
 fn check_privileges() -> Result<(), TraceError> {
@@ -124,7 +139,7 @@ pub fn run(
     attachments: &[Attachment],
     opts: &Options,
     sink: &mut dyn EventSink,
-) -> Result<Lost, TraceError> {
+) -> Result<(Lost, Sampled), TraceError> {
     check_privileges()?;
     let n_funcs: u32 = attachments
         .iter()
@@ -163,6 +178,112 @@ pub fn run(
             .map_err(load_err)?;
     }
 
+    if opts.calibrate {
+        sink.trap_cost(calibrate(&skel)?);
+    }
+    let mut links = attach_all(&skel, attachments, opts.floor)?;
+    let mut attached_at = Some(Instant::now());
+
+    let pending: Rc<RefCell<Vec<CallEvent>>> = Rc::default();
+    let mut builder = RingBufferBuilder::new();
+    let into = Rc::clone(&pending);
+    builder
+        .add(&skel.maps.events, move |data: &[u8]| {
+            if let Some(ev) = decode(data) {
+                into.borrow_mut().push(ev);
+            }
+            0
+        })
+        .map_err(load_err)?;
+    let ring = builder.build().map_err(load_err)?;
+    let drain = |sink: &mut dyn EventSink| {
+        let _ = ring.consume();
+        let events = std::mem::take(&mut *pending.borrow_mut());
+        for ev in events {
+            sink.event(ev);
+        }
+    };
+    sink.attached();
+
+    let mut lost = Lost::default();
+    let mut edge_unmatched = 0;
+    let mut sampled = Sampled {
+        on: Duration::ZERO,
+        windows: 1,
+    };
+    let mut last_sweep = Instant::now();
+    loop {
+        // Timer-driven: the programs submit without wakeups.
+        std::thread::sleep(opts.poll_interval);
+        drain(sink);
+        if last_sweep.elapsed() >= Duration::from_secs(1) {
+            lost.aged_out += sweep(&skel.maps.inflight, opts.max_call_age);
+            last_sweep = Instant::now();
+        }
+        read_counters(&skel, &mut lost);
+        lost.unmatched_returns -= edge_unmatched;
+        if !sink.keep_going(&lost) {
+            break;
+        }
+        // Duty cycling (--max-overhead): the sink says when probes should be
+        // in place.
+        match (sink.probes_wanted(), links.is_empty()) {
+            (false, false) => {
+                // RETs of calls made while the links go are not anomalies.
+                let before = unmatched(&skel);
+                links.clear();
+                edge_unmatched += unmatched(&skel) - before;
+                drain(sink);
+                // Calls cut by the window's end never reach a RET.
+                lost.in_flight_at_exit += clear(&skel.maps.inflight);
+                if let Some(t) = attached_at.take() {
+                    sampled.on += t.elapsed();
+                }
+            }
+            (true, true) => {
+                links = attach_all(&skel, attachments, opts.floor)?;
+                attached_at = Some(Instant::now());
+                sampled.windows += 1;
+            }
+            _ => {}
+        }
+    }
+    if let Some(t) = attached_at.take() {
+        sampled.on += t.elapsed();
+    }
+    // Detach first, then collect what is still buffered.
+    drop(links);
+    drain(sink);
+    read_counters(&skel, &mut lost);
+    lost.unmatched_returns -= edge_unmatched;
+    lost.in_flight_at_exit += skel.maps.inflight.keys().count() as u64;
+    Ok((lost, sampled))
+}
+
+/// How long probes were in place, in how many windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sampled {
+    pub on: Duration,
+    pub windows: u64,
+}
+
+/// RETs seen without an entry so far.
+fn unmatched(skel: &skel::GoztSkel<'_>) -> u64 {
+    skel.maps.bss_data.as_ref().map_or(0, |b| b.ret_unmatched)
+}
+
+/// Attaches the entry and RET programs (or the empty floor program at the
+/// same sites) for every attachment; the links detach when dropped.
+fn attach_all(
+    skel: &skel::GoztSkel<'_>,
+    attachments: &[Attachment],
+    floor: bool,
+) -> Result<Vec<libbpf_rs::Link>, TraceError> {
+    let (entry_prog, ret_prog) = if floor {
+        (&skel.progs.gozt_floor, &skel.progs.gozt_floor)
+    } else {
+        (&skel.progs.gozt_entry, &skel.progs.gozt_ret)
+    };
     let mut links = Vec::new();
     for a in attachments {
         let usable: Vec<&Site> = a.sites.iter().filter(|s| s.probe.usable()).collect();
@@ -197,61 +318,90 @@ pub fn run(
             reason: e.to_string(),
         };
         links.push(
-            skel.progs
-                .gozt_entry
+            entry_prog
                 .attach_uprobe_multi_with_opts(pid, &a.binary, "", entries)
                 .map_err(attach_err)?,
         );
         links.push(
-            skel.progs
-                .gozt_ret
+            ret_prog
                 .attach_uprobe_multi_with_opts(pid, &a.binary, "", rets)
                 .map_err(attach_err)?,
         );
     }
+    Ok(links)
+}
 
-    let pending: Rc<RefCell<Vec<CallEvent>>> = Rc::default();
-    let mut builder = RingBufferBuilder::new();
-    let into = Rc::clone(&pending);
-    builder
-        .add(&skel.maps.events, move |data: &[u8]| {
-            if let Some(ev) = decode(data) {
-                into.borrow_mut().push(ev);
-            }
-            0
-        })
-        .map_err(load_err)?;
-    let ring = builder.build().map_err(load_err)?;
-    let drain = |sink: &mut dyn EventSink| {
-        let _ = ring.consume();
-        let events = std::mem::take(&mut *pending.borrow_mut());
-        for ev in events {
-            sink.event(ev);
-        }
+/// What gozt probes in itself to time a trap.
+#[inline(never)]
+#[no_mangle]
+pub extern "C" fn gozt_calibration_target(x: u64) -> u64 {
+    std::hint::black_box(x).wrapping_mul(31)
+}
+
+/// The nanoseconds one uprobe trap with an empty program adds to a call, on
+/// this machine now: times calls of a function of gozt's own with and without
+/// the floor program on its entry.
+fn calibrate(skel: &skel::GoztSkel<'_>) -> Result<f64, TraceError> {
+    const CALLS: u64 = 4000;
+    let fail = |reason: String| TraceError::Attach {
+        path: "/proc/self/exe".into(),
+        reason: format!("trap-cost calibration: {reason}"),
     };
-    sink.attached();
+    let f: extern "C" fn(u64) -> u64 = std::hint::black_box(gozt_calibration_target);
+    let addr = f as usize as u64;
+    let (path, offset) = own_file_offset(addr).ok_or_else(|| fail("own code not mapped".into()))?;
+    let time = || {
+        let t = Instant::now();
+        for i in 0..CALLS {
+            std::hint::black_box(f(std::hint::black_box(i)));
+        }
+        t.elapsed()
+    };
+    let bare = time();
+    let link = skel
+        .progs
+        .gozt_floor
+        .attach_uprobe_multi_with_opts(
+            std::process::id() as i32,
+            &path,
+            "",
+            UprobeMultiOpts {
+                offsets: vec![offset as usize],
+                cookies: vec![0],
+                ..Default::default()
+            },
+        )
+        .map_err(|e| fail(e.to_string()))?;
+    let probed = time();
+    drop(link);
+    Ok(probed.saturating_sub(bare).as_nanos() as f64 / CALLS as f64)
+}
 
-    let mut lost = Lost::default();
-    let mut last_sweep = Instant::now();
-    loop {
-        // Timer-driven: the programs submit without wakeups.
-        std::thread::sleep(opts.poll_interval);
-        drain(sink);
-        if last_sweep.elapsed() >= Duration::from_secs(1) {
-            lost.aged_out += sweep(&skel.maps.inflight, opts.max_call_age);
-            last_sweep = Instant::now();
-        }
-        read_counters(&skel, &mut lost);
-        if !sink.keep_going(&lost) {
-            break;
-        }
+/// The file and offset that hold the code at `addr` of this process.
+fn own_file_offset(addr: u64) -> Option<(PathBuf, u64)> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let (range, perms, off) = (f.next()?, f.next()?, f.next()?);
+        let path = f.nth(2)?;
+        let (start, end) = range.split_once('-')?;
+        let (start, end) = (
+            u64::from_str_radix(start, 16).ok()?,
+            u64::from_str_radix(end, 16).ok()?,
+        );
+        let off = u64::from_str_radix(off, 16).ok()?;
+        (perms.contains('x') && (start..end).contains(&addr))
+            .then(|| (PathBuf::from(path), addr - start + off))
+    })
+}
+
+/// Deletes every in-flight entry; returns how many there were.
+fn clear(map: &libbpf_rs::Map<'_>) -> u64 {
+    let keys: Vec<Vec<u8>> = map.keys().collect();
+    for k in &keys {
+        let _ = map.delete(k);
     }
-    // Detach first, then collect what is still buffered.
-    drop(links);
-    drain(sink);
-    read_counters(&skel, &mut lost);
-    lost.in_flight_at_exit = skel.maps.inflight.keys().count() as u64;
-    Ok(lost)
+    keys.len() as u64
 }
 
 /// Copies the programs' loss counters (in .bss, memory-mapped) into `lost`.

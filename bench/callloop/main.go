@@ -1,0 +1,68 @@
+// Command callloop is gozt's overhead benchmark target: after SIGUSR1 (or at
+// once with -now) it calls github.com/golang/snappy.Encode on a fixed input
+// in a tight loop from -workers goroutines and prints how long a call took on
+// average, as JSON. Input size and call count come from flags.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	gsnappy "github.com/golang/snappy"
+)
+
+type result struct {
+	Pid       int     `json:"pid"`
+	Size      int     `json:"size"`
+	Calls     int     `json:"calls"`
+	Workers   int     `json:"workers"`
+	Seconds   float64 `json:"seconds"`
+	NsPerCall float64 `json:"ns_per_call"`
+	CallsPerS float64 `json:"calls_per_s"`
+}
+
+func main() {
+	size := flag.Int("size", 64, "input bytes per call")
+	calls := flag.Int("calls", 200000, "calls per worker")
+	workers := flag.Int("workers", 1, "goroutines calling in parallel")
+	now := flag.Bool("now", false, "start at once instead of waiting for SIGUSR1")
+	flag.Parse()
+
+	src := make([]byte, *size)
+	rand.New(rand.NewSource(1)).Read(src[:len(src)/2])
+	dsts := make([][]byte, *workers)
+	for i := range dsts {
+		dsts[i] = make([]byte, gsnappy.MaxEncodedLen(*size))
+	}
+	if !*now {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGUSR1)
+		fmt.Fprintf(os.Stderr, "callloop %d waiting for SIGUSR1\n", os.Getpid())
+		<-sig
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < *workers; w++ {
+		wg.Add(1)
+		go func(dst []byte) {
+			defer wg.Done()
+			for i := 0; i < *calls; i++ {
+				gsnappy.Encode(dst, src)
+			}
+		}(dsts[w])
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	total := *calls * *workers
+	json.NewEncoder(os.Stdout).Encode(result{
+		Pid: os.Getpid(), Size: *size, Calls: total, Workers: *workers, Seconds: secs,
+		NsPerCall: secs * 1e9 / float64(*calls), CallsPerS: float64(total) / secs,
+	})
+}

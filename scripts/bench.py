@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""gozt's overhead benchmark (run through scripts/bench.sh, as root).
+
+Prints one table, every number measured in this run, medians over repeats:
+  1. per-call cost to a Go program calling github.com/golang/snappy.Encode in
+     a tight loop, for several input sizes: bare; gozt attached (full per-call
+     data); the floor (the same traps with an empty BPF program on the same
+     sites: gozt --probe-floor); Debian's bpftrace doing what it can;
+  2. the highest call rate gozt sustains with both cores busy, and its losses;
+  3. discovery + attach time and peak RSS on a large stripped Go binary;
+  4. --max-overhead 1%: the target's measured slowdown against the budget.
+"""
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+GOZT = sys.argv[1]
+LOOP = sys.argv[2]
+BIG = sys.argv[3]
+REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
+FUNC = "github.com/golang/snappy.Encode"
+
+
+def start_loop(args):
+    """The call loop, waiting for SIGUSR1."""
+    p = subprocess.Popen([LOOP, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "waiting" in p.stderr.readline()
+    return p
+
+
+def finish_loop(p):
+    p.send_signal(signal.SIGUSR1)
+    out, _ = p.communicate()
+    return json.loads(out)
+
+
+def gozt_programs():
+    out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
+    return len(re.findall(r"name gozt_(entry|ret|floor)", out))
+
+
+def wait_attached(want):
+    deadline = time.time() + 15
+    while gozt_programs() < want:
+        assert time.time() < deadline, "gozt did not attach"
+        time.sleep(0.02)
+    time.sleep(0.3)
+
+
+def traced(args, gozt_args):
+    """Runs the loop under `gozt attach`; returns (loop result, gozt report)."""
+    p = start_loop(args)
+    with tempfile.NamedTemporaryFile(suffix=".json") as rep:
+        g = subprocess.Popen([GOZT, "attach", "--pid", str(p.pid), "--json", "-o", rep.name, *gozt_args],
+                             stderr=subprocess.DEVNULL)
+        wait_attached(2)
+        r = finish_loop(p)
+        g.wait()
+        report = json.load(open(rep.name))
+    return r, report
+
+
+def with_bpftrace(args):
+    p = start_loop(args)
+    prog = 'uprobe:%s:"%s" { @calls = count(); @bytes_in = sum(reg("si")); }' % (LOOP, FUNC)
+    b = subprocess.Popen(["bpftrace", "-e", prog], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert "Attaching" in b.stdout.readline()
+    time.sleep(0.3)
+    r = finish_loop(p)
+    b.send_signal(signal.SIGINT)
+    out, _ = b.communicate()
+    m = re.search(r"@calls: (\d+)", out)
+    assert m and int(m.group(1)) >= r["calls"], out
+    return r
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+rows = []
+
+
+def row(*cells):
+    rows.append(cells)
+
+
+def per_call():
+    row("per-call cost, snappy.Encode in a loop", "", "", "", "", "", "")
+    row("input", "bare ns", "floor ns", "gozt ns", "bpftrace ns", "gozt/floor", "gozt-bare / floor-bare")
+    for size in (64, 1024, 16384):
+        calls = str(20000)
+        bare = median(finish_loop(start_loop(["-size", str(size), "-calls", "2000000"]))["ns_per_call"]
+                      for _ in range(REPEATS))
+        floor = median(traced(["-size", str(size), "-calls", calls], ["--probe-floor"])[0]["ns_per_call"]
+                       for _ in range(REPEATS))
+        full = []
+        for _ in range(REPEATS):
+            r, rep = traced(["-size", str(size), "-calls", calls], [])
+            f = [x for x in rep["functions"] if x["function"] == FUNC][0]
+            assert f["calls"] == r["calls"], (f["calls"], r["calls"])
+            assert rep["lost"]["ringbuf_full"] == 0 and rep["lost"]["inflight_full"] == 0
+            full.append(r["ns_per_call"])
+        full = median(full)
+        bt = median(with_bpftrace(["-size", str(size), "-calls", calls])["ns_per_call"] for _ in range(REPEATS))
+        row(f"{size} B", f"{bare:.0f}", f"{floor:.0f}", f"{full:.0f}", f"{bt:.0f}",
+            f"{full / floor:.3f}", f"{(full - bare) / (floor - bare):.3f}")
+
+
+def max_rate():
+    row("", "", "", "", "", "", "")
+    row("sustained rate, 2 goroutines on 2 cores", "calls", "calls/s", "lost", "unmatched", "", "")
+    for size in (64, 4096):
+        r, rep = traced(["-size", str(size), "-calls", "100000", "-workers", "2"], [])
+        lost = sum(rep["lost"][k] for k in ("ringbuf_full", "inflight_full", "aged_out", "abandoned"))
+        f = [x for x in rep["functions"] if x["function"] == FUNC][0]
+        assert f["calls"] == r["calls"]
+        row(f"{size} B input", str(f["calls"]), f"{r['calls_per_s']:.0f}", str(lost),
+            str(rep["lost"]["unmatched_returns"]), "", "")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def startup():
+    row("", "", "", "", "", "", "")
+    size_mb = os.path.getsize(BIG) / 1e6
+    row(f"startup on {os.path.basename(BIG)} ({size_mb:.0f} MB, stripped)", "ms", "peak RSS MB", "", "", "", "")
+    probes = []
+    rss = []
+    for _ in range(REPEATS):
+        t = time.time()
+        out = subprocess.run(["/usr/bin/time", "-f", "%M", GOZT, "probes", BIG], capture_output=True, text=True)
+        probes.append((time.time() - t) * 1e3)
+        rss.append(int(out.stderr.strip().splitlines()[-1]) / 1024)
+    row("gozt probes (discovery)", f"{median(probes):.0f}", f"{median(rss):.1f}", "", "", "", "")
+    d = tempfile.mkdtemp()
+    cfg = os.path.join(d, "p.yml")
+    open(cfg, "w").write("global:\n  scrape_interval: 1h\n")
+    srv = subprocess.Popen([BIG, f"--config.file={cfg}", f"--storage.tsdb.path={d}/data",
+                            f"--web.listen-address=127.0.0.1:{free_port()}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2)
+    times, rss = [], []
+    for _ in range(REPEATS):
+        out = subprocess.run(["/usr/bin/time", "-f", "%M", GOZT, "attach", "--pid", str(srv.pid),
+                              "--duration", "100ms", "--json", "-o", "/dev/null"],
+                             capture_output=True, text=True, env={**os.environ, "GOZT_TIMING": "1"})
+        m = re.search(r"discovery ([\d.]+) ms, attach ([\d.]+) ms", out.stderr)
+        assert m, out.stderr
+        times.append(float(m.group(1)) + float(m.group(2)))
+        rss.append(int(out.stderr.strip().splitlines()[-1]) / 1024)
+    srv.terminate()
+    srv.wait()
+    row("gozt attach --pid (discovery + attach)", f"{median(times):.0f}", f"{median(rss):.1f}", "", "", "", "")
+
+
+def budget():
+    row("", "", "", "", "", "", "")
+    row("--max-overhead 1%, 64 B loop, 100M calls", "bare s", "gozt s", "slowdown", "gozt estimate", "attached", "factor")
+    args = ["-size", "64", "-calls", "100000000"]
+    bare = median(finish_loop(start_loop(args))["seconds"] for _ in range(REPEATS))
+    runs = []
+    for _ in range(REPEATS):
+        r, rep = traced(args, ["--max-overhead", "1%"])
+        runs.append((r["seconds"], rep["sampling"]))
+    secs = median(s for s, _ in runs)
+    s = sorted(runs, key=lambda x: x[0])[len(runs) // 2][1]
+    row("", f"{bare:.3f}", f"{secs:.3f}", f"{(secs / bare - 1) * 100:.2f}%",
+        f"{s['estimated_overhead'] * 100:.2f}%", f"{s['attached_s']:.2f} of {s['traced_s']:.2f} s",
+        f"{s['factor']:.1f}")
+
+
+def main():
+    per_call()
+    max_rate()
+    startup()
+    budget()
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+main()

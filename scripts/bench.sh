@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The overhead benchmark (root): builds gozt and the call-loop target, then prints one
+# table of per-call costs (bare, the uprobe floor, gozt, bpftrace), the sustained rate with
+# both cores busy, startup time and memory on a 50 MB stripped Go binary (Debian's
+# prometheus), and what --max-overhead 1% costs the target. Medians over BENCH_REPEATS (5).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
+scripts/toolchains.sh >/dev/null
+command -v bpftrace >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null
+cargo build --release --quiet
+loop="$GOZT_CACHE/bench/callloop"
+mkdir -p "$(dirname "$loop")"
+(cd bench/callloop && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= CGO_ENABLED=0 \
+  GOCACHE="$GOZT_CACHE/gocache/bench" "$GOZT_CACHE/go-1.27.3/bin/go" build -o "$loop" .)
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r)"
+echo "target: $loop (go1.27.3); bpftrace $(bpftrace --version | cut -d' ' -f2)"
+echo
+python3 scripts/bench.py target/release/gozt "$loop" /usr/bin/prometheus
