@@ -38,6 +38,8 @@ __u64 lost_inflight_full = 0;
 __u64 ret_unmatched = 0;
 __u64 entry_repeated = 0;
 __u64 entry_abandoned = 0;
+/* Every trap taken by gozt's programs, matched or not (--max-overhead). */
+__u64 traps = 0;
 
 /* Makes libbpf-cargo emit the Rust type of the event. */
 struct gozt_event gozt_event_type = {};
@@ -114,6 +116,7 @@ int gozt_entry(struct pt_regs *ctx)
 	struct gozt_func *f;
 	struct regs r;
 
+	__sync_fetch_and_add(&traps, 1);
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
 		return 0;
@@ -169,6 +172,7 @@ int gozt_ret(struct pt_regs *ctx)
 	__u64 now = bpf_ktime_get_ns(), fp;
 	int i;
 
+	__sync_fetch_and_add(&traps, 1);
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
 		return 0;

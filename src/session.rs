@@ -49,8 +49,9 @@ pub struct SessionConfig {
 }
 
 /// Duty cycling for `--max-overhead`, as a token bucket: the targets earn
-/// `budget` x their CPU time, each trap spends its measured cost (calls x 2
-/// traps, entry and RET); probes are attached while the balance is positive
+/// `budget` x their CPU time, each trap the programs count spends its measured
+/// cost (matched or not, during attach and detach too); probes are attached
+/// while the balance is positive
 /// and detached until it is again. The balance is capped at one CPU-second's
 /// worth, so idle time does not pay for a later burst, and the cost stays
 /// within the budget over any stretch longer than a few polls.
@@ -59,7 +60,10 @@ struct DutyCycle {
     trap_ns: f64,
     tokens_ns: f64,
     on: bool,
-    /// Calls completed since the last poll.
+    /// Traps counted by the programs so far, and at the last poll.
+    traps: u64,
+    traps_seen: u64,
+    /// Calls completed since the last poll (when traps are not counted).
     events: u64,
     /// The targets' CPU time at the last poll (they may be gone at the end).
     cpu_last: u64,
@@ -74,6 +78,8 @@ impl DutyCycle {
             trap_ns: 0.0,
             tokens_ns: Self::cap(budget),
             on: true,
+            traps: 0,
+            traps_seen: 0,
             events: 0,
             cpu_last: cpu_start,
             cpu_start,
@@ -89,7 +95,14 @@ impl DutyCycle {
     fn wanted(&mut self, cpu_ns: u64) -> bool {
         let earned = self.budget * cpu_ns.saturating_sub(self.cpu_last) as f64;
         self.cpu_last = self.cpu_last.max(cpu_ns);
-        let spent = self.events as f64 * 2.0 * self.trap_ns;
+        let traps = if self.traps > self.traps_seen {
+            self.traps - self.traps_seen
+        } else {
+            // No trap count (replayed): two traps per completed call.
+            self.events * 2
+        };
+        self.traps_seen = self.traps_seen.max(self.traps);
+        let spent = traps as f64 * self.trap_ns;
         self.events = 0;
         self.trap_ns_total += spent;
         self.tokens_ns = (self.tokens_ns + earned - spent).min(Self::cap(self.budget));
@@ -347,7 +360,7 @@ impl EventSink for Driver<'_, '_> {
         }
     }
 
-    fn probes_wanted(&mut self) -> bool {
+    fn probes_wanted(&mut self, traps: u64) -> bool {
         let pids: Vec<u32> = self
             .targets
             .iter()
@@ -357,6 +370,7 @@ impl EventSink for Driver<'_, '_> {
         match self.duty.as_mut() {
             Some(d) => {
                 let cpu = cpu_ns(pids.into_iter());
+                d.traps = traps;
                 d.wanted(cpu)
             }
             None => true,
@@ -689,7 +703,7 @@ pub fn run(
         let cpu = cpu_ns(pids).max(d.cpu_last).saturating_sub(d.cpu_start) as f64;
         let traced = (total - discovered).as_secs_f64();
         let on = sampled.on.as_secs_f64();
-        // With the calls of the last poll.
+        // With the calls delivered since the last poll.
         let traps = d.trap_ns_total + d.events as f64 * 2.0 * d.trap_ns;
         report.sampling = Some(crate::stats::Sampling {
             max_overhead: d.budget,

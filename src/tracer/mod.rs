@@ -112,9 +112,10 @@ pub trait EventSink {
     fn attached(&mut self) {}
     /// The measured cost of one uprobe trap (with `Options::calibrate`).
     fn trap_cost(&mut self, _ns: f64) {}
-    /// Called after each poll: whether probes should be attached now (false
-    /// detaches them until it says true again).
-    fn probes_wanted(&mut self) -> bool {
+    /// Called after each poll with the traps taken so far (entry and RET,
+    /// matched or not): whether probes should be attached now (false detaches
+    /// them until it says true again).
+    fn probes_wanted(&mut self, _traps: u64) -> bool {
         true
     }
 }
@@ -227,7 +228,8 @@ pub fn run(
         }
         // Duty cycling (--max-overhead): the sink says when probes should be
         // in place.
-        match (sink.probes_wanted(), links.is_empty()) {
+        let traps = skel.maps.bss_data.as_ref().map_or(0, |b| b.traps);
+        match (sink.probes_wanted(traps), links.is_empty()) {
             (false, false) => {
                 // RETs of calls made while the links go are not anomalies.
                 let before = unmatched(&skel);
@@ -252,7 +254,14 @@ pub fn run(
         sampled.on += t.elapsed();
     }
     // Detach first, then collect what is still buffered.
+    let detaching = Instant::now();
     drop(links);
+    if std::env::var_os("GOZT_TIMING").is_some() {
+        eprintln!(
+            "gozt: timing: detach {:.1} ms",
+            detaching.elapsed().as_secs_f64() * 1e3
+        );
+    }
     drain(sink);
     read_counters(&skel, &mut lost);
     lost.unmatched_returns -= edge_unmatched;
