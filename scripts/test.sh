@@ -19,8 +19,12 @@ export GOZT_TESTBINS
 echo "test programs: $GOZT_TESTBINS ($(($(date +%s) - start)) s so far)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test 2>&1 | tee "$log"
+set +e
+cargo test --no-fail-fast 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 echo "total $(($(date +%s) - start)) s"
 echo "tests: $passed passed, $failed failed"
+exit "$status"
