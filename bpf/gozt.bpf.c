@@ -217,16 +217,19 @@ int gozt_ret(struct pt_regs *ctx)
 	bpf_probe_read_user(&ev->stack[0], sizeof(__u64), (void *)r.sp);
 	fp = r.bp;
 	for (i = 1; i < GOZT_STACK_DEPTH; i++) {
-		__u64 next = 0, ret = 0;
+		/* One read per frame: the saved RBP, then the return address. */
+		struct {
+			__u64 next;
+			__u64 ret;
+		} frame = {};
 
-		if (!fp || bpf_probe_read_user(&ret, sizeof(ret), (void *)(fp + 8)) ||
-		    bpf_probe_read_user(&next, sizeof(next), (void *)fp)) {
+		if (!fp || bpf_probe_read_user(&frame, sizeof(frame), (void *)fp)) {
 			ev->stack[i] = 0;
 			fp = 0;
 			continue;
 		}
-		ev->stack[i] = ret;
-		fp = next;
+		ev->stack[i] = frame.ret;
+		fp = frame.next;
 	}
 	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	return 0;
