@@ -91,15 +91,29 @@ static __always_inline __u64 reg(const struct regs *r, __u8 i)
 }
 
 /* Builds the key of the current call; 0 on success. */
+/* Words of runtime.g read at once: g.stack.hi and g.goid both lie in the
+ * first 176 bytes in every Go version gozt knows (goid at 152 or 160). */
+#define GOZT_G_WORDS 22
+
 static __always_inline int make_key(const struct regs *r, const struct gozt_func *f,
 				    struct gozt_key *key)
 {
+	__u64 g[GOZT_G_WORDS];
+	__u32 goid_i = f->goid_off / 8, hi_i = f->stack_hi_off / 8;
 	__u64 goid = 0, hi = 0;
 
-	if (bpf_probe_read_user(&goid, sizeof(goid), (void *)(r->r14 + f->goid_off)))
-		return -1;
-	if (bpf_probe_read_user(&hi, sizeof(hi), (void *)(r->r14 + f->stack_hi_off)))
-		return -1;
+	if (goid_i < GOZT_G_WORDS && hi_i < GOZT_G_WORDS) {
+		/* One read instead of two. */
+		if (bpf_probe_read_user(g, sizeof(g), (void *)r->r14))
+			return -1;
+		goid = g[goid_i];
+		hi = g[hi_i];
+	} else {
+		if (bpf_probe_read_user(&goid, sizeof(goid), (void *)(r->r14 + f->goid_off)))
+			return -1;
+		if (bpf_probe_read_user(&hi, sizeof(hi), (void *)(r->r14 + f->stack_hi_off)))
+			return -1;
+	}
 	key->tgid = bpf_get_current_pid_tgid() >> 32;
 	key->pad = 0;
 	key->goid = goid;
