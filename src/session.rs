@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -230,6 +230,10 @@ struct ProcSymbols<'a> {
     /// pid -> (binary index, its executable's mappings).
     maps: HashMap<u32, (usize, Vec<Mapping>)>,
     cache: HashMap<(u32, u64), Option<String>>,
+    /// The binary each named target runs.
+    binary_of_pid: HashMap<u32, usize>,
+    /// With --binary, the one binary every process runs.
+    single_binary: Option<usize>,
 }
 
 impl ProcSymbols<'_> {
@@ -242,24 +246,33 @@ impl ProcSymbols<'_> {
         if exe.is_none() || exe != std::fs::canonicalize(&self.binaries[binary].path).ok() {
             return;
         }
-        let mut ranges = Vec::new();
-        for line in text.lines() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 6 || Some(PathBuf::from(f[5])) != exe {
-                continue;
-            }
-            let (Some((s, e)), Ok(off)) = (f[0].split_once('-'), u64::from_str_radix(f[2], 16))
-            else {
-                continue;
-            };
-            if let (Ok(s), Ok(e)) = (u64::from_str_radix(s, 16), u64::from_str_radix(e, 16)) {
-                ranges.push((s, e, off));
-            }
-        }
-        if !ranges.is_empty() {
+        if let Some(ranges) = exe_mappings(&text, exe.as_deref()) {
             self.maps.insert(pid, (binary, ranges));
         }
     }
+}
+
+/// The mappings of `exe` in a /proc/PID/maps text, once its text is mapped:
+/// exec switches /proc/PID/exe before it maps the segments, and until the
+/// executable one is in, the mappings are not yet the program's.
+fn exe_mappings(maps: &str, exe: Option<&Path>) -> Option<Vec<Mapping>> {
+    let exe = exe?;
+    let mut ranges = Vec::new();
+    let mut executable = false;
+    for line in maps.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 || Path::new(f[5]) != exe {
+            continue;
+        }
+        let (Some((s, e)), Ok(off)) = (f[0].split_once('-'), u64::from_str_radix(f[2], 16)) else {
+            continue;
+        };
+        if let (Ok(s), Ok(e)) = (u64::from_str_radix(s, 16), u64::from_str_radix(e, 16)) {
+            ranges.push((s, e, off));
+            executable |= f[1].contains('x');
+        }
+    }
+    executable.then_some(ranges)
 }
 
 impl Symbolizer for ProcSymbols<'_> {
@@ -267,14 +280,32 @@ impl Symbolizer for ProcSymbols<'_> {
         if let Some(hit) = self.cache.get(&(pid, addr)) {
             return hit.clone();
         }
-        let (bin, ranges) = self.maps.get(&pid)?;
-        let bin = &self.binaries[*bin];
-        let name = ranges
-            .iter()
-            .find(|(s, e, _)| addr >= *s && addr < *e)
-            .and_then(|(s, _, off)| bin.layout.vaddr_of_offset(addr - s + off))
-            .and_then(|v| bin.function_at(v))
-            .map(|f| f.name.clone());
+        let name = match self.maps.get(&pid) {
+            Some((bin, ranges)) => {
+                let bin = &self.binaries[*bin];
+                ranges
+                    .iter()
+                    .find(|(s, e, _)| addr >= *s && addr < *e)
+                    .and_then(|(s, _, off)| bin.layout.vaddr_of_offset(addr - s + off))
+                    .and_then(|v| bin.function_at(v))
+                    .map(|f| f.name.clone())
+            }
+            // A fixed-address executable needs no mappings: its runtime
+            // addresses are its link-time ones. A short-lived target may be
+            // gone before its mappings were read.
+            None => {
+                let b = self
+                    .binary_of_pid
+                    .get(&pid)
+                    .copied()
+                    .or(self.single_binary)?;
+                let bin = &self.binaries[b];
+                if bin.pie {
+                    return None;
+                }
+                bin.function_at(addr).map(|f| f.name.clone())
+            }
+        };
         self.cache.insert((pid, addr), name.clone());
         name
     }
@@ -292,8 +323,6 @@ struct Driver<'a, 'm> {
     duty: Option<DutyCycle>,
     attached_at: Option<Instant>,
     sym: ProcSymbols<'a>,
-    binary_of_pid: HashMap<u32, usize>,
-    single_binary: Option<usize>,
     deadline: Option<Instant>,
     pids: Vec<i32>,
     child: Option<std::process::Child>,
@@ -325,10 +354,11 @@ impl EventSink for Driver<'_, '_> {
     fn event(&mut self, ev: CallEvent) {
         if !self.sym.maps.contains_key(&ev.tgid) {
             let bin = self
+                .sym
                 .binary_of_pid
                 .get(&ev.tgid)
                 .copied()
-                .or(self.single_binary);
+                .or(self.sym.single_binary);
             if let Some(b) = bin {
                 self.sym.learn(ev.tgid, b);
             }
@@ -389,7 +419,7 @@ impl EventSink for Driver<'_, '_> {
             if let Some(&pid) = self.pids.first() {
                 let started = Instant::now();
                 while self.sym.maps.is_empty() && started.elapsed() < Duration::from_secs(2) {
-                    if let Some(&b) = self.binary_of_pid.get(&(pid as u32)) {
+                    if let Some(&b) = self.sym.binary_of_pid.get(&(pid as u32)) {
                         self.sym.learn(pid as u32, b);
                     }
                     std::thread::sleep(Duration::from_millis(1));
@@ -397,7 +427,7 @@ impl EventSink for Driver<'_, '_> {
             }
         }
         for &pid in &self.pids {
-            if let Some(&b) = self.binary_of_pid.get(&(pid as u32)) {
+            if let Some(&b) = self.sym.binary_of_pid.get(&(pid as u32)) {
                 self.sym.learn(pid as u32, b);
             }
         }
@@ -449,7 +479,7 @@ impl EventSink for Driver<'_, '_> {
         if let Some(child) = self.child.as_mut() {
             if let Some(pid) = self.pids.first() {
                 if !self.sym.maps.contains_key(&(*pid as u32)) {
-                    if let Some(&b) = self.binary_of_pid.get(&(*pid as u32)) {
+                    if let Some(&b) = self.sym.binary_of_pid.get(&(*pid as u32)) {
                         self.sym.learn(*pid as u32, b);
                     }
                 }
@@ -644,9 +674,9 @@ pub fn run(
             binaries: &binaries,
             maps: HashMap::new(),
             cache: HashMap::new(),
+            binary_of_pid,
+            single_binary: matches!(cfg.targets, Targets::Binary(_)).then_some(0),
         },
-        binary_of_pid,
-        single_binary: matches!(cfg.targets, Targets::Binary(_)).then_some(0),
         deadline: cfg.duration.map(|d| started + d),
         pids,
         child,
@@ -772,7 +802,8 @@ impl SessionError {
 
 #[cfg(test)]
 mod tests {
-    use super::{glob_match, DutyCycle};
+    use super::{exe_mappings, glob_match, DutyCycle};
+    use std::path::Path;
 
     #[test]
     fn duty_cycle_keeps_the_estimated_cost_within_budget() {
@@ -818,5 +849,28 @@ mod tests {
         assert!(glob_match("*.EncodeAll", "x.(*Encoder).EncodeAll"));
         assert!(!glob_match("*.Decode", "s2.DecodeAll"));
         assert!(glob_match("s?.Decode", "s2.Decode"));
+    }
+
+    const EXE: &str = "/srv/app";
+
+    #[test]
+    fn mappings_wait_for_the_text_segment() {
+        // Mid-exec: /proc/PID/exe already names the program, only its first
+        // (read-only) segment is mapped.
+        let partial = "00400000-00401000 r--p 00000000 08:01 12 /srv/app\n";
+        assert_eq!(exe_mappings(partial, Some(Path::new(EXE))), None);
+        let full = "00400000-00401000 r--p 00000000 08:01 12 /srv/app\n\
+                    00401000-00480000 r-xp 00001000 08:01 12 /srv/app\n\
+                    00480000-00490000 rw-p 00080000 08:01 12 /srv/app\n\
+                    7f0000000000-7f0000001000 r-xp 00000000 08:01 13 /lib/ld.so\n";
+        assert_eq!(
+            exe_mappings(full, Some(Path::new(EXE))),
+            Some(vec![
+                (0x400000, 0x401000, 0),
+                (0x401000, 0x480000, 0x1000),
+                (0x480000, 0x490000, 0x80000)
+            ])
+        );
+        assert_eq!(exe_mappings(full, None), None);
     }
 }
