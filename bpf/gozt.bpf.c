@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /* gozt: latency, sizes and failures of Go compression calls.
  *
- * gozt_entry runs at each probed function's entry, gozt_ret at each of its RET
- * instructions (never a uretprobe: they crash Go when stacks move). The attach
- * cookie is the function id, indexing `funcs`.
+ * gozt_site runs at each probed function's entry and at each of its RET
+ * instructions (never a uretprobe: they crash Go when stacks move), all from
+ * one uprobe.multi link per binary: detaching it removes every breakpoint
+ * before the one synchronisation, so no site keeps trapping while others go.
+ * The attach cookie is the function id, indexing `funcs`, with
+ * GOZT_COOKIE_RET set at RET sites.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -73,10 +76,10 @@ static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
  * saved a PC inside this function in g.sched, and nothing has run since but
  * the jump back to the entry. A new call after one that never returned finds
  * g.sched.pc elsewhere (the panic's recovery point, the last park). */
-static __always_inline int prologue_rerun(struct pt_regs *ctx, const struct regs *r,
+static __always_inline int prologue_rerun(__u64 entry, const struct regs *r,
 					  const struct gozt_func *f)
 {
-	__u64 pc = 0, entry = PT_REGS_IP(ctx);
+	__u64 pc = 0;
 
 	if (bpf_probe_read_user(&pc, sizeof(pc), (void *)(r->r14 + f->sched_pc_off)))
 		return 0;
@@ -121,25 +124,22 @@ static __always_inline int make_key(const struct regs *r, const struct gozt_func
 	return 0;
 }
 
-SEC("uprobe.multi")
-int gozt_entry(struct pt_regs *ctx)
+/* A probed function's entry: remembers the call under its key. */
+static __always_inline int on_entry(const struct regs *rp, __u64 ip, __u32 id)
 {
-	__u32 id = bpf_get_attach_cookie(ctx);
 	struct gozt_inflight call = {}, *seen;
+	struct regs r = *rp;
 	struct gozt_key key;
 	struct gozt_func *f;
-	struct regs r;
 
-	__sync_fetch_and_add(&traps, 1);
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
 		return 0;
-	copy_regs(ctx, &r);
 	if (make_key(&r, f, &key))
 		return 0;
 	seen = bpf_map_lookup_elem(&inflight, &key);
 	if (seen) {
-		if (seen->func_id == id && prologue_rerun(ctx, &r, f)) {
+		if (seen->func_id == id && prologue_rerun(ip, &r, f)) {
 			/* Same call: keep its start. */
 			__sync_fetch_and_add(&entry_repeated, 1);
 			return 0;
@@ -174,23 +174,20 @@ static __always_inline int is_eof(__u64 data)
 	return text[0] == 'E' && text[1] == 'O' && text[2] == 'F';
 }
 
-SEC("uprobe.multi")
-int gozt_ret(struct pt_regs *ctx)
+/* A RET of a probed function: the call's event, with its callers. */
+static __always_inline int on_ret(const struct regs *rp, __u64 now, __u32 id)
 {
-	__u32 id = bpf_get_attach_cookie(ctx);
 	struct gozt_inflight *call;
 	struct gozt_event *ev;
+	struct regs r = *rp;
 	struct gozt_key key;
 	struct gozt_func *f;
-	struct regs r;
-	__u64 now = bpf_ktime_get_ns(), fp;
+	__u64 fp;
 	int i;
 
-	__sync_fetch_and_add(&traps, 1);
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
 		return 0;
-	copy_regs(ctx, &r);
 	if (make_key(&r, f, &key))
 		return 0;
 	call = bpf_map_lookup_elem(&inflight, &key);
@@ -247,6 +244,21 @@ int gozt_ret(struct pt_regs *ctx)
 	}
 	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	return 0;
+}
+
+SEC("uprobe.multi")
+int gozt_site(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx), ip = PT_REGS_IP(ctx);
+	struct regs r;
+
+	__sync_fetch_and_add(&traps, 1);
+	/* Registers are copied once, here: clang may otherwise fold the two
+	 * handlers' context reads into a modified context pointer. */
+	copy_regs(ctx, &r);
+	if (cookie & GOZT_COOKIE_RET)
+		return on_ret(&r, bpf_ktime_get_ns(), (__u32)cookie);
+	return on_entry(&r, ip, (__u32)cookie);
 }
 
 /* The benchmark floor: the same traps with nothing to do (gozt attach

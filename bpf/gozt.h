@@ -20,6 +20,9 @@
 #define GOZT_EV_IN_VALID 0x2
 #define GOZT_EV_OUT_VALID 0x4
 
+/* Set in the attach cookie of RET sites; the low 32 bits are the function id. */
+#define GOZT_COOKIE_RET (1ULL << 32)
+
 /* What one probed function reads; index = attach cookie. */
 struct gozt_func {
 	__u32 goid_off;     /* runtime.g.goid */

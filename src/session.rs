@@ -14,7 +14,7 @@ use crate::event::{CallEvent, Lost};
 use crate::go_binary::GoBinary;
 use crate::probe_plan::{Plan, Probe};
 use crate::stats::{Aggregator, FuncMeta, Report, Symbolizer, TargetInfo};
-use crate::tracer::{self, Attachment, EventSink, Site};
+use crate::tracer::{self, Attachment, Cost, EventSink, Site};
 
 /// What to trace.
 #[derive(Debug, Clone)]
@@ -60,30 +60,32 @@ struct DutyCycle {
     trap_ns: f64,
     tokens_ns: f64,
     on: bool,
-    /// Traps counted by the programs so far, and at the last poll.
-    traps: u64,
-    traps_seen: u64,
+    /// What the probes cost so far, and at the last poll.
+    cost: Cost,
+    cost_seen: Cost,
     /// Calls completed since the last poll (when traps are not counted).
     events: u64,
-    /// The targets' CPU time at the last poll (they may be gone at the end).
+    /// The targets' CPU time while traced, at the last poll.
     cpu_last: u64,
-    cpu_start: u64,
-    trap_ns_total: f64,
+    /// Everything spent so far: traps at their measured cost, plus the
+    /// programs' own run time.
+    spent_ns_total: f64,
 }
 
 impl DutyCycle {
-    fn new(budget: f64, cpu_start: u64) -> DutyCycle {
+    fn new(budget: f64) -> DutyCycle {
         DutyCycle {
             budget,
             trap_ns: 0.0,
-            tokens_ns: Self::cap(budget),
+            // Starts with what re-attaching needs, not a full bucket: a
+            // burst at start would be spent beyond the budget.
+            tokens_ns: Self::cap(budget) / 10.0,
             on: true,
-            traps: 0,
-            traps_seen: 0,
+            cost: Cost::default(),
+            cost_seen: Cost::default(),
             events: 0,
-            cpu_last: cpu_start,
-            cpu_start,
-            trap_ns_total: 0.0,
+            cpu_last: 0,
+            spent_ns_total: 0.0,
         }
     }
 
@@ -91,20 +93,31 @@ impl DutyCycle {
         budget * 1e9
     }
 
-    /// Whether probes should be attached now, given the targets' CPU time.
-    fn wanted(&mut self, cpu_ns: u64) -> bool {
-        let earned = self.budget * cpu_ns.saturating_sub(self.cpu_last) as f64;
-        self.cpu_last = self.cpu_last.max(cpu_ns);
-        let traps = if self.traps > self.traps_seen {
-            self.traps - self.traps_seen
+    /// Takes in what the probes cost since the last call; returns it in ns.
+    fn spend(&mut self) -> f64 {
+        let traps = if self.cost.traps > self.cost_seen.traps {
+            self.cost.traps - self.cost_seen.traps
         } else {
             // No trap count (replayed): two traps per completed call.
             self.events * 2
         };
-        self.traps_seen = self.traps_seen.max(self.traps);
-        let spent = traps as f64 * self.trap_ns;
+        let run_ns = self
+            .cost
+            .bpf_run_ns
+            .saturating_sub(self.cost_seen.bpf_run_ns);
+        self.cost_seen.traps = self.cost_seen.traps.max(self.cost.traps);
+        self.cost_seen.bpf_run_ns = self.cost_seen.bpf_run_ns.max(self.cost.bpf_run_ns);
         self.events = 0;
-        self.trap_ns_total += spent;
+        let spent = traps as f64 * self.trap_ns + run_ns as f64;
+        self.spent_ns_total += spent;
+        spent
+    }
+
+    /// Whether probes should be attached now, given the targets' CPU time.
+    fn wanted(&mut self, cpu_ns: u64) -> bool {
+        let earned = self.budget * cpu_ns.saturating_sub(self.cpu_last) as f64;
+        self.cpu_last = self.cpu_last.max(cpu_ns);
+        let spent = self.spend();
         self.tokens_ns = (self.tokens_ns + earned - spent).min(Self::cap(self.budget));
         // A little hysteresis: back on with a tenth of the bucket.
         self.on = if self.on {
@@ -116,19 +129,38 @@ impl DutyCycle {
     }
 }
 
-/// User plus system CPU time of `pids`, in nanoseconds.
-fn cpu_ns(pids: impl Iterator<Item = u32>) -> u64 {
+/// CPU time the targets used while traced, summed over processes that come
+/// and go: each process counts from its first reading.
+#[derive(Default)]
+struct CpuMeter {
+    last: HashMap<u32, u64>,
+    total_ns: u64,
+}
+
+impl CpuMeter {
+    /// Reads `pids` (each once, however often listed); returns the total.
+    fn update(&mut self, pids: impl Iterator<Item = u32>) -> u64 {
+        let pids: std::collections::BTreeSet<u32> = pids.collect();
+        for pid in pids {
+            let Some(ns) = cpu_ns(pid) else { continue };
+            if let Some(prev) = self.last.insert(pid, ns) {
+                self.total_ns += ns.saturating_sub(prev);
+            }
+        }
+        self.total_ns
+    }
+}
+
+/// User plus system CPU time of `pid`, in nanoseconds.
+fn cpu_ns(pid: u32) -> Option<u64> {
     // SAFETY: sysconf has no preconditions.
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    pids.filter_map(|pid| {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let rest = stat.rsplit_once(')')?.1;
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the name.
-        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-    })
-    .sum::<u64>()
-        * (1_000_000_000 / tick)
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the name.
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * (1_000_000_000 / tick))
 }
 
 /// Watches a session while it runs: the live view.
@@ -321,6 +353,7 @@ struct Driver<'a, 'm> {
     metrics: Option<crate::exporter::Metrics>,
     last_retain: Option<Instant>,
     duty: Option<DutyCycle>,
+    cpu: CpuMeter,
     attached_at: Option<Instant>,
     sym: ProcSymbols<'a>,
     deadline: Option<Instant>,
@@ -390,7 +423,7 @@ impl EventSink for Driver<'_, '_> {
         }
     }
 
-    fn probes_wanted(&mut self, traps: u64) -> bool {
+    fn probes_wanted(&mut self, cost: Cost) -> bool {
         let pids: Vec<u32> = self
             .targets
             .iter()
@@ -399,8 +432,8 @@ impl EventSink for Driver<'_, '_> {
             .collect();
         match self.duty.as_mut() {
             Some(d) => {
-                let cpu = cpu_ns(pids.into_iter());
-                d.traps = traps;
+                let cpu = self.cpu.update(pids.into_iter());
+                d.cost = cost;
                 d.wanted(cpu)
             }
             None => true,
@@ -656,13 +689,13 @@ pub fn run(
         None => None,
     };
     let target_pids: Vec<u32> = targets.iter().map(|t| t.pid).collect();
-    let cpu_start = cpu_ns(target_pids.iter().copied());
-    let duty = cfg
-        .max_overhead
-        .map(|budget| DutyCycle::new(budget, cpu_start));
+    let mut cpu = CpuMeter::default();
+    cpu.update(target_pids.iter().copied());
+    let duty = cfg.max_overhead.map(DutyCycle::new);
     let mut driver = Driver {
         agg: Aggregator::new(funcs, cfg.min_size, cfg.alert_threshold),
         duty,
+        cpu,
         attached_at: None,
         metrics,
         last_retain: None,
@@ -728,13 +761,14 @@ pub fn run(
     });
     let total = started.elapsed();
     let mut report = driver.agg.report(targets, total.as_secs_f64(), lost);
-    if let Some(d) = &driver.duty {
+    if let Some(d) = driver.duty.as_mut() {
         let pids = report.targets.iter().map(|t| t.pid);
-        let cpu = cpu_ns(pids).max(d.cpu_last).saturating_sub(d.cpu_start) as f64;
+        let cpu = driver.cpu.update(pids).max(d.cpu_last) as f64;
         let traced = (total - discovered).as_secs_f64();
         let on = sampled.on.as_secs_f64();
-        // With the calls delivered since the last poll.
-        let traps = d.trap_ns_total + d.events as f64 * 2.0 * d.trap_ns;
+        // What the probes cost since the last poll, to the end.
+        d.cost = sampled.cost;
+        d.spend();
         report.sampling = Some(crate::stats::Sampling {
             max_overhead: d.budget,
             trap_ns: d.trap_ns.round() as u64,
@@ -742,7 +776,13 @@ pub fn run(
             traced_s: traced,
             windows: sampled.windows,
             factor: if on > 0.0 { traced / on } else { 0.0 },
-            estimated_overhead: if cpu > 0.0 { traps / cpu } else { 0.0 },
+            traps: sampled.cost.traps,
+            bpf_run_ns: sampled.cost.bpf_run_ns,
+            estimated_overhead: if cpu > 0.0 {
+                d.spent_ns_total / cpu
+            } else {
+                0.0
+            },
         });
     }
     Ok((report, status))
@@ -810,7 +850,7 @@ mod tests {
         // A target burning one core, calling a probed function 50,000 times
         // a second while attached; a trap costs 10 us: fully attached, the
         // probes would cost 100 % of its time. Polls every 10 ms for 10 min.
-        let mut d = DutyCycle::new(0.01, 0);
+        let mut d = DutyCycle::new(0.01);
         d.trap_ns = 10_000.0;
         let (mut cpu, mut on_polls) = (0u64, 0u64);
         let polls = 60_000;
@@ -822,13 +862,13 @@ mod tests {
                 on_polls += 1;
             }
         }
-        let cost = d.trap_ns_total / cpu as f64;
+        let cost = d.spent_ns_total / cpu as f64;
         assert!(cost <= 0.0101, "cost {cost}");
         assert!(cost >= 0.009, "the budget is used, not wasted: {cost}");
         assert!(on_polls > 0 && on_polls < polls / 50, "{on_polls}");
 
         // Cheap probes (1 call a second) stay attached all the time.
-        let mut d = DutyCycle::new(0.01, 0);
+        let mut d = DutyCycle::new(0.01);
         d.trap_ns = 10_000.0;
         let mut cpu = 0;
         for i in 0..1000 {

@@ -511,7 +511,12 @@ pub struct Sampling {
     pub windows: u64,
     /// traced_s / attached_s: multiply counts by it to estimate the whole run.
     pub factor: f64,
-    /// Estimated trap time over the targets' CPU time, for the whole run.
+    /// Traps taken at gozt's sites over the whole run.
+    pub traps: u64,
+    /// Time gozt's programs ran, from the kernel's BPF statistics.
+    pub bpf_run_ns: u64,
+    /// Estimated cost (traps at trap_ns, plus bpf_run_ns) over the targets'
+    /// CPU time, for the whole run.
     pub estimated_overhead: f64,
 }
 

@@ -114,10 +114,11 @@ fn run_ending_by(end: End, dir: &Path) {
     let mut gozt = attach(pid, &out, extra);
     common::wait_for_attach();
     let progs = common::gozt_bpf_programs();
-    // Entry, RET, and the floor program (benchmarks, calibration).
-    assert_eq!(progs.len(), 3, "{end:?}: {progs:?}");
+    // The site program, and the floor program (benchmarks, calibration).
+    assert_eq!(progs.len(), 2, "{end:?}: {progs:?}");
     // While attached the probes are visible, so the checks below can fail.
-    assert_eq!(links_of(&progs).len(), 2, "{end:?}: entry and RET links");
+    // One link holds the entries and RETs.
+    assert_eq!(links_of(&progs).len(), 1, "{end:?}: one link for all sites");
     assert_eq!(
         int3s(pid, &sites),
         sites.len(),
@@ -372,6 +373,28 @@ fn max_overhead_samples_and_says_so() {
         .sum();
     let seen = report["totals"]["calls"].as_u64().unwrap();
     assert!(seen > 0 && seen < truth_calls, "{seen} of {truth_calls}");
+    // Every call seen took two traps (its entry and RET); calls cut by a
+    // window's edge took one. The programs' own run time was measured.
+    let traps = s["traps"].as_u64().unwrap();
+    assert!(
+        traps >= 2 * seen && traps < 2 * truth_calls,
+        "{traps} traps, {seen} calls"
+    );
+    let run_ns = s["bpf_run_ns"].as_u64().unwrap();
+    assert!(
+        run_ns > 0 && run_ns < traps * 100_000,
+        "{run_ns} ns in gozt's programs"
+    );
+    // The estimate is of the target's CPU time, which no more than all
+    // cores can have given it.
+    let cpu_s = (traps as f64 * trap as f64 + run_ns as f64)
+        / s["estimated_overhead"].as_f64().unwrap()
+        / 1e9;
+    let cores = std::thread::available_parallelism().unwrap().get() as f64;
+    assert!(
+        cpu_s > 0.0 && cpu_s <= traced * cores,
+        "{cpu_s} s of CPU: {s}"
+    );
     let text = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .args(["trace", "--max-overhead", "1%", "--"])
         .arg(&bin)

@@ -26,6 +26,18 @@ type result struct {
 	Seconds   float64 `json:"seconds"`
 	NsPerCall float64 `json:"ns_per_call"`
 	CallsPerS float64 `json:"calls_per_s"`
+	// CPU time the process spent during the loop, in user and kernel mode:
+	// uprobe traps and their programs run in the kernel.
+	UserS   float64 `json:"user_s"`
+	SystemS float64 `json:"system_s"`
+}
+
+func cpu() (user, system float64) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	return float64(ru.Utime.Nano()) / 1e9, float64(ru.Stime.Nano()) / 1e9
 }
 
 func main() {
@@ -48,6 +60,7 @@ func main() {
 		<-sig
 	}
 	var wg sync.WaitGroup
+	user0, sys0 := cpu()
 	start := time.Now()
 	for w := 0; w < *workers; w++ {
 		wg.Add(1)
@@ -60,9 +73,11 @@ func main() {
 	}
 	wg.Wait()
 	secs := time.Since(start).Seconds()
+	user1, sys1 := cpu()
 	total := *calls * *workers
 	json.NewEncoder(os.Stdout).Encode(result{
 		Pid: os.Getpid(), Size: *size, Calls: total, Workers: *workers, Seconds: secs,
 		NsPerCall: secs * 1e9 / float64(*calls), CallsPerS: float64(total) / secs,
+		UserS: user1 - user0, SystemS: sys1 - sys0,
 	})
 }

@@ -57,14 +57,16 @@ pub fn text(r: &Report) -> String {
     if let Some(s) = &r.sampling {
         let _ = writeln!(
             out,
-            "sampled: probes attached {:.1} of {:.1} s in {} windows (counts x {:.2} for the whole run), estimated cost {:.3}% of the targets' CPU (budget {:.3}%, {} ns per trap)",
+            "sampled: probes attached {:.1} of {:.1} s in {} windows (counts x {:.2} for the whole run), estimated cost {:.3}% of the targets' CPU (budget {:.3}%: {} traps at {} ns, {:.1} ms in gozt's programs)",
             s.attached_s,
             s.traced_s,
             s.windows,
             s.factor,
             s.estimated_overhead * 100.0,
             s.max_overhead * 100.0,
-            s.trap_ns
+            s.traps,
+            s.trap_ns,
+            s.bpf_run_ns as f64 / 1e6
         );
     }
     let l = &r.lost;

@@ -8,6 +8,7 @@ pub mod skel;
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -54,6 +55,8 @@ const EOF_IS_SUCCESS: u8 = 0x4;
 const EV_ERROR: u32 = 0x1;
 const EV_IN_VALID: u32 = 0x2;
 const EV_OUT_VALID: u32 = 0x4;
+/// GOZT_COOKIE_RET: set in the attach cookie of RET sites.
+const COOKIE_RET: u64 = 1 << 32;
 
 /// One attachment: a probe of one binary, for one process or all (`pid` None).
 #[derive(Debug, Clone)]
@@ -112,11 +115,59 @@ pub trait EventSink {
     fn attached(&mut self) {}
     /// The measured cost of one uprobe trap (with `Options::calibrate`).
     fn trap_cost(&mut self, _ns: f64) {}
-    /// Called after each poll with the traps taken so far (entry and RET,
-    /// matched or not): whether probes should be attached now (false detaches
-    /// them until it says true again).
-    fn probes_wanted(&mut self, _traps: u64) -> bool {
+    /// Called after each poll with what the probes have cost the targets so
+    /// far: whether probes should be attached now (false detaches them until
+    /// it says true again).
+    fn probes_wanted(&mut self, _cost: Cost) -> bool {
         true
+    }
+}
+
+/// What the probes have cost the targets so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// Traps taken at gozt's sites (entry and RET, matched or not).
+    pub traps: u64,
+    /// Time gozt's programs ran, from the kernel's BPF statistics (with
+    /// `Options::calibrate`; 0 where the kernel keeps none).
+    pub bpf_run_ns: u64,
+}
+
+/// Keeps the kernel's BPF run-time statistics on while held (dropping the
+/// descriptor turns them off again unless somebody else holds one).
+fn enable_bpf_stats() -> Option<OwnedFd> {
+    // SAFETY: bpf_enable_stats takes a plain enum and returns a new
+    // descriptor or a negative error; nothing else is touched.
+    let fd = unsafe { libbpf_sys::bpf_enable_stats(libbpf_sys::BPF_STATS_RUN_TIME) };
+    // SAFETY: a non-negative return is a descriptor we now own.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Total run time of `prog` so far, from the kernel's statistics.
+fn run_time_ns(prog: &impl AsFd) -> u64 {
+    let mut info = libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+    // SAFETY: info is a bpf_prog_info of len bytes; the kernel writes at most
+    // len bytes into it and updates len.
+    let rc = unsafe {
+        libbpf_sys::bpf_prog_get_info_by_fd(prog.as_fd().as_raw_fd(), &mut info, &mut len)
+    };
+    if rc == 0 {
+        info.run_time_ns
+    } else {
+        0
+    }
+}
+
+/// The cost counters of a loaded skeleton.
+fn cost(skel: &skel::GoztSkel<'_>, stats: bool) -> Cost {
+    Cost {
+        traps: skel.maps.bss_data.as_ref().map_or(0, |b| b.traps),
+        bpf_run_ns: if stats {
+            run_time_ns(&skel.progs.gozt_site)
+        } else {
+            0
+        },
     }
 }
 
@@ -179,6 +230,8 @@ pub fn run(
             .map_err(load_err)?;
     }
 
+    // With a budget, gozt's own programs' run time counts against it.
+    let stats = opts.calibrate.then(enable_bpf_stats).flatten();
     if opts.calibrate {
         sink.trap_cost(calibrate(&skel)?);
     }
@@ -211,6 +264,7 @@ pub fn run(
     let mut sampled = Sampled {
         on: Duration::ZERO,
         windows: 1,
+        cost: Cost::default(),
     };
     let mut last_sweep = Instant::now();
     loop {
@@ -228,8 +282,10 @@ pub fn run(
         }
         // Duty cycling (--max-overhead): the sink says when probes should be
         // in place.
-        let traps = skel.maps.bss_data.as_ref().map_or(0, |b| b.traps);
-        match (sink.probes_wanted(traps), links.is_empty()) {
+        match (
+            sink.probes_wanted(cost(&skel, stats.is_some())),
+            links.is_empty(),
+        ) {
             (false, false) => {
                 // RETs of calls made while the links go are not anomalies.
                 let before = unmatched(&skel);
@@ -264,6 +320,7 @@ pub fn run(
     }
     drain(sink);
     read_counters(&skel, &mut lost);
+    sampled.cost = cost(&skel, stats.is_some());
     lost.unmatched_returns -= edge_unmatched;
     lost.in_flight_at_exit += skel.maps.inflight.keys().count() as u64;
     Ok((lost, sampled))
@@ -274,6 +331,8 @@ pub fn run(
 pub struct Sampled {
     pub on: Duration,
     pub windows: u64,
+    /// What the probes cost over the whole run.
+    pub cost: Cost,
 }
 
 /// RETs seen without an entry so far.
@@ -288,10 +347,10 @@ fn attach_all(
     attachments: &[Attachment],
     floor: bool,
 ) -> Result<Vec<libbpf_rs::Link>, TraceError> {
-    let (entry_prog, ret_prog) = if floor {
-        (&skel.progs.gozt_floor, &skel.progs.gozt_floor)
+    let prog = if floor {
+        &skel.progs.gozt_floor
     } else {
-        (&skel.progs.gozt_entry, &skel.progs.gozt_ret)
+        &skel.progs.gozt_site
     };
     let mut links = Vec::new();
     for a in attachments {
@@ -299,42 +358,32 @@ fn attach_all(
         if usable.is_empty() {
             continue;
         }
-        let entries = UprobeMultiOpts {
-            offsets: usable
-                .iter()
-                .map(|s| s.probe.file_offset as usize)
-                .collect(),
-            cookies: usable.iter().map(|s| u64::from(s.func_id)).collect(),
-            ..Default::default()
-        };
-        let (ret_offsets, ret_cookies): (Vec<usize>, Vec<u64>) = usable
+        // One link for the entries and RETs of every function: it attaches
+        // and detaches as a whole.
+        let (offsets, cookies): (Vec<usize>, Vec<u64>) = usable
             .iter()
             .flat_map(|s| {
-                s.probe
-                    .ret_offsets
-                    .iter()
-                    .map(|&o| (o as usize, u64::from(s.func_id)))
+                let id = u64::from(s.func_id);
+                std::iter::once((s.probe.file_offset as usize, id)).chain(
+                    s.probe
+                        .ret_offsets
+                        .iter()
+                        .map(move |&o| (o as usize, id | COOKIE_RET)),
+                )
             })
             .unzip();
-        let rets = UprobeMultiOpts {
-            offsets: ret_offsets,
-            cookies: ret_cookies,
+        let sites = UprobeMultiOpts {
+            offsets,
+            cookies,
             ..Default::default()
         };
         let pid = a.pid.unwrap_or(-1);
-        let attach_err = |e: libbpf_rs::Error| TraceError::Attach {
-            path: a.binary.display().to_string(),
-            reason: e.to_string(),
-        };
         links.push(
-            entry_prog
-                .attach_uprobe_multi_with_opts(pid, &a.binary, "", entries)
-                .map_err(attach_err)?,
-        );
-        links.push(
-            ret_prog
-                .attach_uprobe_multi_with_opts(pid, &a.binary, "", rets)
-                .map_err(attach_err)?,
+            prog.attach_uprobe_multi_with_opts(pid, &a.binary, "", sites)
+                .map_err(|e| TraceError::Attach {
+                    path: a.binary.display().to_string(),
+                    reason: e.to_string(),
+                })?,
         );
     }
     Ok(links)

@@ -83,11 +83,7 @@ pub fn gozt_bpf_programs() -> Vec<u32> {
         .expect("run bpftool");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| {
-            l.contains("name gozt_entry")
-                || l.contains("name gozt_ret")
-                || l.contains("name gozt_floor")
-        })
+        .filter(|l| l.contains("name gozt_site") || l.contains("name gozt_floor"))
         .filter_map(|l| l.split(':').next()?.trim().parse().ok())
         .collect()
 }
@@ -96,7 +92,7 @@ pub fn gozt_bpf_programs() -> Vec<u32> {
 /// attachments to finish.
 pub fn wait_for_attach() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while gozt_bpf_programs().len() < 3 {
+    while gozt_bpf_programs().len() < 2 {
         assert!(
             std::time::Instant::now() < deadline,
             "gozt did not load its BPF programs"
