@@ -67,6 +67,8 @@ struct DutyCycle {
     events: u64,
     /// The targets' CPU time while traced, at the last poll.
     cpu_last: u64,
+    /// What the probes cost per nanosecond of wall time when last attached.
+    rate_on: f64,
     /// Everything spent so far: traps at their measured cost, plus the
     /// programs' own run time.
     spent_ns_total: f64,
@@ -85,6 +87,7 @@ impl DutyCycle {
             cost_seen: Cost::default(),
             events: 0,
             cpu_last: 0,
+            rate_on: 0.0,
             spent_ns_total: 0.0,
         }
     }
@@ -114,18 +117,34 @@ impl DutyCycle {
     }
 
     /// Whether probes should be attached now, given the targets' CPU time.
-    fn wanted(&mut self, cpu_ns: u64) -> bool {
+    /// Whether probes should be attached now, given the targets' CPU time
+    /// and the wall time since the last call: None for off, or on until at
+    /// most the returned time from now, when the tokens would run out at the
+    /// rate the probes last cost.
+    fn wanted(&mut self, cpu_ns: u64, wall_ns: u64) -> Option<Duration> {
         let earned = self.budget * cpu_ns.saturating_sub(self.cpu_last) as f64;
         self.cpu_last = self.cpu_last.max(cpu_ns);
         let spent = self.spend();
+        if self.on && wall_ns > 0 {
+            self.rate_on = spent / wall_ns as f64;
+        }
         self.tokens_ns = (self.tokens_ns + earned - spent).min(Self::cap(self.budget));
-        // A little hysteresis: back on with a tenth of the bucket.
+        // Hysteresis: back on with half the bucket, so that windows are not
+        // all attach and detach.
         self.on = if self.on {
             self.tokens_ns > 0.0
         } else {
-            self.tokens_ns >= Self::cap(self.budget) / 10.0
+            self.tokens_ns >= Self::cap(self.budget) / 2.0
         };
-        self.on
+        if !self.on {
+            return None;
+        }
+        let left_ns = if self.rate_on > 0.0 {
+            (self.tokens_ns / self.rate_on).min(1e9)
+        } else {
+            1e9
+        };
+        Some(Duration::from_nanos(left_ns as u64))
     }
 }
 
@@ -354,6 +373,8 @@ struct Driver<'a, 'm> {
     last_retain: Option<Instant>,
     duty: Option<DutyCycle>,
     cpu: CpuMeter,
+    /// When the duty cycle was last asked.
+    last_wanted: Option<Instant>,
     attached_at: Option<Instant>,
     sym: ProcSymbols<'a>,
     deadline: Option<Instant>,
@@ -423,7 +444,7 @@ impl EventSink for Driver<'_, '_> {
         }
     }
 
-    fn probes_wanted(&mut self, cost: Cost) -> bool {
+    fn probes_wanted(&mut self, cost: Cost) -> Option<Duration> {
         let pids: Vec<u32> = self
             .targets
             .iter()
@@ -434,9 +455,12 @@ impl EventSink for Driver<'_, '_> {
             Some(d) => {
                 let cpu = self.cpu.update(pids.into_iter());
                 d.cost = cost;
-                d.wanted(cpu)
+                let now = Instant::now();
+                let wall = self.last_wanted.map_or(0, |t| (now - t).as_nanos() as u64);
+                self.last_wanted = Some(now);
+                d.wanted(cpu, wall)
             }
-            None => true,
+            None => Some(Duration::MAX),
         }
     }
 
@@ -696,6 +720,7 @@ pub fn run(
         agg: Aggregator::new(funcs, cfg.min_size, cfg.alert_threshold),
         duty,
         cpu,
+        last_wanted: None,
         attached_at: None,
         metrics,
         last_retain: None,
@@ -848,24 +873,40 @@ mod tests {
     #[test]
     fn duty_cycle_keeps_the_estimated_cost_within_budget() {
         // A target burning one core, calling a probed function 50,000 times
-        // a second while attached; a trap costs 10 us: fully attached, the
-        // probes would cost 100 % of its time. Polls every 10 ms for 10 min.
+        // a second while attached (100,000 traps); a trap costs 10 us: fully
+        // attached, the probes would cost 100 % of its time. Simulated for
+        // 10 min at 0.1 ms steps, with polls when the duty cycle asks for
+        // one (at least 1 ms apart, at most 10 ms).
         let mut d = DutyCycle::new(0.01);
         d.trap_ns = 10_000.0;
-        let (mut cpu, mut on_polls) = (0u64, 0u64);
-        let polls = 60_000;
-        for _ in 0..polls {
-            cpu += 10_000_000;
-            let on = d.wanted(cpu);
+        let step = 100_000u64;
+        let (mut now, mut cpu, mut traps) = (0u64, 0u64, 0u64);
+        let (mut next, mut last) = (0u64, 0u64);
+        let (mut on, mut on_ns, mut windows) = (true, 0u64, 1u64);
+        while now < 600_000_000_000 {
+            now += step;
+            cpu += step;
             if on {
-                d.events += 500;
-                on_polls += 1;
+                traps += step / 10_000;
+                on_ns += step;
+            }
+            if now >= next {
+                d.cost.traps = traps;
+                let w = d.wanted(cpu, now - last);
+                last = now;
+                windows += u64::from(w.is_some() && !on);
+                on = w.is_some();
+                let wait = w.map_or(10_000_000, |w| w.as_nanos() as u64);
+                next = now + wait.clamp(1_000_000, 10_000_000);
             }
         }
         let cost = d.spent_ns_total / cpu as f64;
-        assert!(cost <= 0.0101, "cost {cost}");
+        assert!(cost <= 0.01, "cost {cost}");
         assert!(cost >= 0.009, "the budget is used, not wasted: {cost}");
-        assert!(on_polls > 0 && on_polls < polls / 50, "{on_polls}");
+        // On about a hundredth of the time, in windows of several ms.
+        let share = on_ns as f64 / now as f64;
+        assert!((0.005..0.02).contains(&share), "on {share}");
+        assert!(on_ns / windows >= 2_000_000, "{windows} windows");
 
         // Cheap probes (1 call a second) stay attached all the time.
         let mut d = DutyCycle::new(0.01);
@@ -873,7 +914,7 @@ mod tests {
         let mut cpu = 0;
         for i in 0..1000 {
             cpu += 10_000_000;
-            assert!(d.wanted(cpu), "poll {i}");
+            assert!(d.wanted(cpu, 10_000_000).is_some(), "poll {i}");
             if i % 100 == 0 {
                 d.events += 1;
             }

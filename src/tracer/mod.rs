@@ -116,10 +116,10 @@ pub trait EventSink {
     /// The measured cost of one uprobe trap (with `Options::calibrate`).
     fn trap_cost(&mut self, _ns: f64) {}
     /// Called after each poll with what the probes have cost the targets so
-    /// far: whether probes should be attached now (false detaches them until
-    /// it says true again).
-    fn probes_wanted(&mut self, _cost: Cost) -> bool {
-        true
+    /// far: None detaches the probes (until it says otherwise); Some(d) has
+    /// them attached, and the next poll comes within d.
+    fn probes_wanted(&mut self, _cost: Cost) -> Option<Duration> {
+        Some(Duration::MAX)
     }
 }
 
@@ -267,9 +267,10 @@ pub fn run(
         cost: Cost::default(),
     };
     let mut last_sweep = Instant::now();
+    let mut next_poll = opts.poll_interval;
     loop {
         // Timer-driven: the programs submit without wakeups.
-        std::thread::sleep(opts.poll_interval);
+        std::thread::sleep(next_poll);
         drain(sink);
         if last_sweep.elapsed() >= Duration::from_secs(1) {
             lost.aged_out += sweep(&skel.maps.inflight, opts.max_call_age);
@@ -282,10 +283,11 @@ pub fn run(
         }
         // Duty cycling (--max-overhead): the sink says when probes should be
         // in place.
-        match (
-            sink.probes_wanted(cost(&skel, stats.is_some())),
-            links.is_empty(),
-        ) {
+        let wanted = sink.probes_wanted(cost(&skel, stats.is_some()));
+        next_poll = wanted.map_or(opts.poll_interval, |d| {
+            d.clamp(Duration::from_millis(1), opts.poll_interval)
+        });
+        match (wanted.is_some(), links.is_empty()) {
             (false, false) => {
                 // RETs of calls made while the links go are not anomalies.
                 let before = unmatched(&skel);
