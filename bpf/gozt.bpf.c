@@ -31,6 +31,13 @@ struct {
 } inflight SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct gozt_caller_key);
+	__type(value, __u8);
+} callers SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096);
 } events SEC(".maps");
@@ -138,7 +145,7 @@ static __always_inline int on_entry(const struct regs *rp, __u64 ip, __u32 id)
 	if (make_key(&r, f, &key))
 		return 0;
 	seen = bpf_map_lookup_elem(&inflight, &key);
-	if (seen) {
+	if (seen && !seen->done) {
 		if (seen->func_id == id && prologue_rerun(ip, &r, f)) {
 			/* Same call: keep its start. */
 			__sync_fetch_and_add(&entry_repeated, 1);
@@ -148,12 +155,22 @@ static __always_inline int on_entry(const struct regs *rp, __u64 ip, __u32 id)
 		 * (panic, Goexit). */
 		__sync_fetch_and_add(&entry_abandoned, 1);
 	}
-	call.start_ns = bpf_ktime_get_ns();
 	call.func_id = id;
 	if (!(f->flags & GOZT_IN_AT_RET))
 		call.in_bytes = reg(&r, f->in_reg);
 	call.minus = reg(&r, f->minus_reg);
-	if (bpf_map_update_elem(&inflight, &key, &call, BPF_ANY))
+	if (seen) {
+		/* Only this goroutine uses its key, and it runs on one CPU at a
+		 * time: the entry is written in place. */
+		seen->func_id = call.func_id;
+		seen->in_bytes = call.in_bytes;
+		seen->minus = call.minus;
+		seen->done = 0;
+		seen->start_ns = bpf_ktime_get_ns();
+		return 0;
+	}
+	call.start_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&inflight, &key, &call, BPF_NOEXIST))
 		__sync_fetch_and_add(&lost_inflight_full, 1);
 	return 0;
 }
@@ -177,6 +194,7 @@ static __always_inline int is_eof(__u64 data)
 /* A RET of a probed function: the call's event, with its callers. */
 static __always_inline int on_ret(const struct regs *rp, __u64 now, __u32 id)
 {
+	struct gozt_caller_key ck;
 	struct gozt_inflight *call;
 	struct gozt_event *ev;
 	struct regs r = *rp;
@@ -191,14 +209,14 @@ static __always_inline int on_ret(const struct regs *rp, __u64 now, __u32 id)
 	if (make_key(&r, f, &key))
 		return 0;
 	call = bpf_map_lookup_elem(&inflight, &key);
-	if (!call || call->func_id != id) {
+	if (!call || call->done || call->func_id != id) {
 		__sync_fetch_and_add(&ret_unmatched, 1);
 		return 0;
 	}
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		__sync_fetch_and_add(&lost_ringbuf_full, 1);
-		bpf_map_delete_elem(&inflight, &key);
+		call->done = 1;
 		return 0;
 	}
 	ev->start_ns = call->start_ns;
@@ -220,13 +238,17 @@ static __always_inline int on_ret(const struct regs *rp, __u64 now, __u32 id)
 		if (!((f->flags & GOZT_EOF_IS_SUCCESS) && is_eof(reg(&r, f->err_reg + 1))))
 			ev->flags |= GOZT_EV_ERROR;
 	}
-	bpf_map_delete_elem(&inflight, &key);
+	call->done = 1;
 
 	/* The return address, then the frame-pointer chain (RBP is the
-	 * caller's again at RET). */
-	ev->stack[0] = 0;
-	bpf_probe_read_user(&ev->stack[0], sizeof(__u64), (void *)r.sp);
-	fp = r.bp;
+	 * caller's again at RET), up to the first frame known to be a
+	 * caller's. */
+	ck.tgid = key.tgid;
+	ck.pad = 0;
+	ck.addr = 0;
+	bpf_probe_read_user(&ck.addr, sizeof(ck.addr), (void *)r.sp);
+	ev->stack[0] = ck.addr;
+	fp = bpf_map_lookup_elem(&callers, &ck) ? 0 : r.bp;
 	for (i = 1; i < GOZT_STACK_DEPTH; i++) {
 		/* One read per frame: the saved RBP, then the return address. */
 		struct {
@@ -240,7 +262,8 @@ static __always_inline int on_ret(const struct regs *rp, __u64 now, __u32 id)
 			continue;
 		}
 		ev->stack[i] = frame.ret;
-		fp = frame.next;
+		ck.addr = frame.ret;
+		fp = bpf_map_lookup_elem(&callers, &ck) ? 0 : frame.next;
 	}
 	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	return 0;

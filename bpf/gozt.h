@@ -48,12 +48,24 @@ struct gozt_key {
 	__u64 depth; /* g.stack.hi - SP: survives stack copies */
 };
 
+/* A call under way at its key; once its RET has run, `done` is set and the
+ * entry stays for the next call at that key (user space removes idle ones):
+ * the next call writes it in place, which costs far less than a map insert
+ * and delete per call. */
 struct gozt_inflight {
 	__u64 start_ns;
 	__u64 in_bytes;
 	__u64 minus;
 	__u32 func_id;
+	__u32 done;
+};
+
+/* A return address known to be a caller's, in the code of process tgid:
+ * the frame walk stops there (user space adds them as it names callers). */
+struct gozt_caller_key {
+	__u32 tgid;
 	__u32 pad;
+	__u64 addr;
 };
 
 /* One completed call. */

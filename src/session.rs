@@ -272,6 +272,10 @@ fn selected(cfg: &SessionConfig, p: &Probe) -> bool {
     codec_ok && func_ok && p.usable()
 }
 
+/// The most callers' return addresses the programs are told (their map's
+/// size in bpf/gozt.bpf.c).
+const MAX_KNOWN_CALLERS: usize = 4096;
+
 /// A mapping of the executable: start, end, file offset.
 type Mapping = (u64, u64, u64);
 
@@ -373,6 +377,9 @@ struct Driver<'a, 'm> {
     last_retain: Option<Instant>,
     duty: Option<DutyCycle>,
     cpu: CpuMeter,
+    /// Callers' return addresses told to the programs, and those to tell.
+    callers_known: std::collections::HashSet<(u32, u64)>,
+    callers_new: Vec<(u32, u64)>,
     /// When the duty cycle was last asked.
     last_wanted: Option<Instant>,
     attached_at: Option<Instant>,
@@ -435,7 +442,17 @@ impl EventSink for Driver<'_, '_> {
             }
             m.observe(&ev);
         }
-        self.agg.add(&ev, &mut self.sym);
+        if let Some(frame) = self.agg.add(&ev, &mut self.sym) {
+            if self.callers_known.len() < MAX_KNOWN_CALLERS
+                && self.callers_known.insert((ev.tgid, frame))
+            {
+                self.callers_new.push((ev.tgid, frame));
+            }
+        }
+    }
+
+    fn new_callers(&mut self) -> Vec<(u32, u64)> {
+        std::mem::take(&mut self.callers_new)
     }
 
     fn trap_cost(&mut self, ns: f64) {
@@ -721,6 +738,8 @@ pub fn run(
         duty,
         cpu,
         last_wanted: None,
+        callers_known: Default::default(),
+        callers_new: Vec::new(),
         attached_at: None,
         metrics,
         last_retain: None,

@@ -199,11 +199,10 @@ impl Aggregator {
         self.goroutines_dropped = 0;
     }
 
-    /// Adds one call; `sym` resolves its caller.
-    pub fn add(&mut self, ev: &CallEvent, sym: &mut dyn Symbolizer) {
-        let Some(meta) = self.funcs.get(ev.func_id as usize) else {
-            return;
-        };
+    /// Adds one call; `sym` resolves its caller. Returns the caller's frame
+    /// (the return address into it), when named.
+    pub fn add(&mut self, ev: &CallEvent, sym: &mut dyn Symbolizer) -> Option<u64> {
+        let meta = self.funcs.get(ev.func_id as usize)?;
         let c = classify(ev, &meta.entry, self.min_size);
         self.total.add(&c, ev.duration_ns);
         self.by_func
@@ -229,16 +228,20 @@ impl Aggregator {
             .entry(ev.func_id)
             .or_insert_with(Acc::per_goroutine)
             .add(&c, ev.duration_ns);
-        let caller = ev
-            .stack
-            .iter()
-            .filter_map(|&a| sym.function_at(ev.tgid, a.saturating_sub(1)))
-            .find(|f| !is_library(f))
-            .unwrap_or_else(|| "[unknown]".to_string());
+        let found = ev.stack.iter().find_map(|&a| {
+            sym.function_at(ev.tgid, a.saturating_sub(1))
+                .filter(|f| !is_library(f))
+                .map(|f| (a, f))
+        });
+        let (frame, caller) = match found {
+            Some((a, f)) => (Some(a), f),
+            None => (None, "[unknown]".to_string()),
+        };
         self.by_caller
             .entry((caller, ev.func_id))
             .or_insert_with(Acc::new)
             .add(&c, ev.duration_ns);
+        frame
     }
 
     /// Drops the least recently active tenth of the tracked goroutines.

@@ -20,7 +20,7 @@ use crate::catalog::{Loc, Point};
 use crate::event::{CallEvent, Lost};
 use crate::probe_plan::Probe;
 
-use skel::types::{gozt_event, gozt_func, gozt_inflight};
+use skel::types::{gozt_caller_key, gozt_event, gozt_func, gozt_inflight};
 use skel::GoztSkelBuilder;
 
 /// Why tracing could not start.
@@ -95,7 +95,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            inflight_entries: 16384,
+            inflight_entries: 65536,
             ringbuf_bytes: 8 << 20,
             poll_interval: Duration::from_millis(50),
             max_call_age: Duration::from_secs(60),
@@ -120,6 +120,11 @@ pub trait EventSink {
     /// them attached, and the next poll comes within d.
     fn probes_wanted(&mut self, _cost: Cost) -> Option<Duration> {
         Some(Duration::MAX)
+    }
+    /// Return addresses (pid, address) found to be callers' since the last
+    /// call: the programs stop walking frames there.
+    fn new_callers(&mut self) -> Vec<(u32, u64)> {
+        Vec::new()
     }
 }
 
@@ -278,6 +283,13 @@ pub fn run(
         }
         read_counters(&skel, &mut lost);
         lost.unmatched_returns -= edge_unmatched;
+        for (tgid, addr) in sink.new_callers() {
+            let key = gozt_caller_key { tgid, pad: 0, addr };
+            // SAFETY: gozt_caller_key is a plain-old-data C struct.
+            let bytes = unsafe { plain_bytes(&key) };
+            // When the map is full, frames are walked in full: no loss.
+            let _ = skel.maps.callers.update(bytes, &[1], MapFlags::ANY);
+        }
         if !sink.keep_going(&lost) {
             break;
         }
@@ -324,7 +336,7 @@ pub fn run(
     read_counters(&skel, &mut lost);
     sampled.cost = cost(&skel, stats.is_some());
     lost.unmatched_returns -= edge_unmatched;
-    lost.in_flight_at_exit += skel.maps.inflight.keys().count() as u64;
+    lost.in_flight_at_exit += under_way(&skel.maps.inflight);
     Ok((lost, sampled))
 }
 
@@ -456,12 +468,32 @@ fn own_file_offset(addr: u64) -> Option<(PathBuf, u64)> {
 }
 
 /// Deletes every in-flight entry; returns how many there were.
-fn clear(map: &libbpf_rs::Map<'_>) -> u64 {
-    let keys: Vec<Vec<u8>> = map.keys().collect();
-    for k in &keys {
-        let _ = map.delete(k);
+fn clear(map: &dyn MapCore) -> u64 {
+    let mut under_way = 0;
+    for (key, call) in entries(map) {
+        under_way += u64::from(call.done == 0);
+        let _ = map.delete(&key);
     }
-    keys.len() as u64
+    under_way
+}
+
+/// Calls still under way (entries whose RET has not run).
+fn under_way(map: &dyn MapCore) -> u64 {
+    entries(map).filter(|(_, c)| c.done == 0).count() as u64
+}
+
+/// The in-flight map's entries.
+fn entries(map: &dyn MapCore) -> impl Iterator<Item = (Vec<u8>, gozt_inflight)> + '_ {
+    let keys: Vec<Vec<u8>> = map.keys().collect();
+    keys.into_iter().filter_map(move |key| {
+        let value = map.lookup(&key, MapFlags::ANY).ok()??;
+        if value.len() < std::mem::size_of::<gozt_inflight>() {
+            return None;
+        }
+        // SAFETY: the value is one gozt_inflight, a plain C struct.
+        let call: gozt_inflight = unsafe { std::ptr::read_unaligned(value.as_ptr().cast()) };
+        Some((key, call))
+    })
 }
 
 /// Copies the programs' loss counters (in .bss, memory-mapped) into `lost`.
@@ -526,8 +558,11 @@ fn decode(data: &[u8]) -> Option<CallEvent> {
     })
 }
 
-/// Deletes in-flight calls older than `max_age`; returns how many.
+/// Deletes in-flight calls older than `max_age`, and returns how many; and
+/// entries whose call returned over a second ago, left for a next call at
+/// the same key that has not come.
 fn sweep(map: &dyn MapCore, max_age: Duration) -> u64 {
+    const IDLE: Duration = Duration::from_secs(1);
     // SAFETY: CLOCK_MONOTONIC is what bpf_ktime_get_ns reads.
     let now = unsafe {
         let mut ts: libc::timespec = std::mem::zeroed();
@@ -535,18 +570,13 @@ fn sweep(map: &dyn MapCore, max_age: Duration) -> u64 {
         ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
     };
     let mut aged = 0;
-    let keys: Vec<Vec<u8>> = map.keys().collect();
-    for key in keys {
-        let Ok(Some(value)) = map.lookup(&key, MapFlags::ANY) else {
-            continue;
-        };
-        if value.len() < std::mem::size_of::<gozt_inflight>() {
-            continue;
-        }
-        // SAFETY: the value is one gozt_inflight.
-        let call: gozt_inflight = unsafe { std::ptr::read_unaligned(value.as_ptr().cast()) };
-        if now.saturating_sub(call.start_ns) > max_age.as_nanos() as u64 && map.delete(&key).is_ok()
-        {
+    for (key, call) in entries(map) {
+        let age = now.saturating_sub(call.start_ns);
+        if call.done != 0 {
+            if age > IDLE.as_nanos() as u64 {
+                let _ = map.delete(&key);
+            }
+        } else if age > max_age.as_nanos() as u64 && map.delete(&key).is_ok() {
             aged += 1;
         }
     }
