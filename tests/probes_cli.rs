@@ -215,8 +215,23 @@ fn bad_flags() {
     assert_error(&["frobnicate"], 2, "unrecognized subcommand");
 }
 
-/// A fresh directory that everyone can read (the setpriv test runs as nobody).
-fn tempdir() -> std::path::PathBuf {
+/// A fresh directory that everyone can read (the setpriv test runs as
+/// nobody), removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> TempDir {
     use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!(
         "gozt-test-{}-{}",
@@ -229,5 +244,5 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let _ = testbins();
-    dir
+    TempDir(dir)
 }
