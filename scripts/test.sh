@@ -6,9 +6,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 start=$(date +%s)
-# Build outputs live with the toolchains, so a clean clone reuses them.
+# Build outputs live with the toolchains, so a clean clone reuses them: one target
+# directory per checkout path, because cargo's freshness check goes by file times and
+# paths relative to the package, so a build made at another path can look fresh here
+# while its tests still hold that path (env!("CARGO_MANIFEST_DIR")).
 export GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$GOZT_CACHE/target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$GOZT_CACHE/target-$(printf %s "$here" | sha256sum | cut -c1-12)}
 scripts/toolchains.sh
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
