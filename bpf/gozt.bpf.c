@@ -78,21 +78,6 @@ static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
 	out->bp = ctx->bp;
 }
 
-/* Whether this entry is the prologue running again after runtime.morestack
- * (stack growth, or a preemption request caught in the prologue): morestack
- * saved a PC inside this function in g.sched, and nothing has run since but
- * the jump back to the entry. A new call after one that never returned finds
- * g.sched.pc elsewhere (the panic's recovery point, the last park). */
-static __always_inline int prologue_rerun(__u64 entry, const struct regs *r,
-					  const struct gozt_func *f)
-{
-	__u64 pc = 0;
-
-	if (bpf_probe_read_user(&pc, sizeof(pc), (void *)(r->r14 + f->sched_pc_off)))
-		return 0;
-	return pc >= entry && pc - entry < f->size;
-}
-
 static __always_inline __u64 reg(const struct regs *r, __u8 i)
 {
 	if (i >= 9)
@@ -100,78 +85,121 @@ static __always_inline __u64 reg(const struct regs *r, __u8 i)
 	return r->r[i];
 }
 
-/* Builds the key of the current call; 0 on success. */
-/* Words of runtime.g read at once: g.stack.hi and g.goid both lie in the
- * first 176 bytes in every Go version gozt knows (goid at 152 or 160). */
+/* What gozt reads of runtime.g. */
+struct g_view {
+	__u64 goid;
+	__u64 stack_hi;
+	__u64 sched_pc;
+};
+
+/* Words of runtime.g read at once: g.stack.hi, g.sched.pc and g.goid lie in
+ * its first 176 bytes in every Go version gozt knows (goid at 152 or 160).
+ * A read of target memory costs far more than its size (about 100 ns here),
+ * so one read of all of them beats three small ones. */
 #define GOZT_G_WORDS 22
 
-static __always_inline int make_key(const struct regs *r, const struct gozt_func *f,
-				    struct gozt_key *key)
+static __always_inline int read_g(const struct regs *r, const struct gozt_func *f,
+				  struct g_view *v)
 {
+	__u32 goid_i = f->goid_off / 8, hi_i = f->stack_hi_off / 8, pc_i = f->sched_pc_off / 8;
 	__u64 g[GOZT_G_WORDS];
-	__u32 goid_i = f->goid_off / 8, hi_i = f->stack_hi_off / 8;
-	__u64 goid = 0, hi = 0;
 
-	if (goid_i < GOZT_G_WORDS && hi_i < GOZT_G_WORDS) {
-		/* One read instead of two. */
+	if (goid_i < GOZT_G_WORDS && hi_i < GOZT_G_WORDS && pc_i < GOZT_G_WORDS) {
 		if (bpf_probe_read_user(g, sizeof(g), (void *)r->r14))
 			return -1;
-		goid = g[goid_i];
-		hi = g[hi_i];
-	} else {
-		if (bpf_probe_read_user(&goid, sizeof(goid), (void *)(r->r14 + f->goid_off)))
-			return -1;
-		if (bpf_probe_read_user(&hi, sizeof(hi), (void *)(r->r14 + f->stack_hi_off)))
-			return -1;
+		v->goid = g[goid_i];
+		v->stack_hi = g[hi_i];
+		v->sched_pc = g[pc_i];
+		return 0;
 	}
-	key->tgid = bpf_get_current_pid_tgid() >> 32;
-	key->pad = 0;
-	key->goid = goid;
-	key->depth = hi - r->sp;
+	if (bpf_probe_read_user(&v->goid, sizeof(v->goid), (void *)(r->r14 + f->goid_off)) ||
+	    bpf_probe_read_user(&v->stack_hi, sizeof(v->stack_hi),
+				(void *)(r->r14 + f->stack_hi_off)) ||
+	    bpf_probe_read_user(&v->sched_pc, sizeof(v->sched_pc),
+				(void *)(r->r14 + f->sched_pc_off)))
+		return -1;
 	return 0;
 }
 
-/* A probed function's entry: remembers the call under its key. */
-static __always_inline int on_entry(const struct regs *rp, __u64 ip, __u32 id)
+/* Inserted for a goroutine's first call, then written in place. */
+const struct gozt_inflight empty_inflight = {};
+
+/* A probed function's entry: records the call in its goroutine's record. */
+static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 {
-	struct gozt_inflight call = {}, *seen;
-	struct regs r = *rp;
+	struct gozt_inflight *rec;
+	struct gozt_call *call;
 	struct gozt_key key;
 	struct gozt_func *f;
+	struct g_view v;
+	__u64 depth, now;
+	int i, slot = -1;
 
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
 		return 0;
-	if (make_key(&r, f, &key))
+	if (read_g(r, f, &v))
 		return 0;
-	seen = bpf_map_lookup_elem(&inflight, &key);
-	if (seen && !seen->done) {
-		if (seen->func_id == id && prologue_rerun(ip, &r, f)) {
-			/* Same call: keep its start. */
+	depth = v.stack_hi - r->sp;
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.pad = 0;
+	key.g = r->r14;
+	rec = bpf_map_lookup_elem(&inflight, &key);
+	if (!rec) {
+		bpf_map_update_elem(&inflight, &key, &empty_inflight, BPF_NOEXIST);
+		rec = bpf_map_lookup_elem(&inflight, &key);
+		if (!rec) {
+			__sync_fetch_and_add(&lost_inflight_full, 1);
+			return 0;
+		}
+	}
+	/* Only this goroutine uses its record, and it runs on one CPU at a
+	 * time: the record is written in place. */
+#pragma unroll
+	for (i = 0; i < GOZT_NEST; i++) {
+		struct gozt_call *c = &rec->calls[i];
+
+		if (!c->active) {
+			if (slot < 0)
+				slot = i;
+			continue;
+		}
+		/* A caller's call, still under way. */
+		if (c->goid == v.goid && c->depth < depth)
+			continue;
+		/* The same call again: runtime.morestack (stack growth, or a
+		 * preemption request caught in the prologue) saved a PC inside
+		 * this function in g.sched and jumped back to its entry. A new
+		 * call after one that never returned finds g.sched.pc elsewhere
+		 * (the panic's recovery point, the last park). */
+		if (c->goid == v.goid && c->depth == depth && c->func_id == id &&
+		    v.sched_pc >= ip && v.sched_pc - ip < f->size) {
 			__sync_fetch_and_add(&entry_repeated, 1);
 			return 0;
 		}
-		/* The frame was left without a RET: that call never returned
-		 * (panic, Goexit). */
+		/* This frame, or a deeper one, was left without a RET (panic,
+		 * Goexit), or g now runs another goroutine: that call never
+		 * returned. */
 		__sync_fetch_and_add(&entry_abandoned, 1);
+		c->active = 0;
+		if (slot < 0)
+			slot = i;
 	}
-	call.func_id = id;
-	if (!(f->flags & GOZT_IN_AT_RET))
-		call.in_bytes = reg(&r, f->in_reg);
-	call.minus = reg(&r, f->minus_reg);
-	if (seen) {
-		/* Only this goroutine uses its key, and it runs on one CPU at a
-		 * time: the entry is written in place. */
-		seen->func_id = call.func_id;
-		seen->in_bytes = call.in_bytes;
-		seen->minus = call.minus;
-		seen->done = 0;
-		seen->start_ns = bpf_ktime_get_ns();
+	if (slot < 0 || slot >= GOZT_NEST) {
+		__sync_fetch_and_add(&lost_inflight_full, 1);
 		return 0;
 	}
-	call.start_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&inflight, &key, &call, BPF_NOEXIST))
-		__sync_fetch_and_add(&lost_inflight_full, 1);
+	now = bpf_ktime_get_ns();
+	call = &rec->calls[slot];
+	call->func_id = id;
+	call->in_bytes = (f->flags & GOZT_IN_AT_RET) ? 0 : reg(r, f->in_reg);
+	call->minus = reg(r, f->minus_reg);
+	call->goid = v.goid;
+	call->depth = depth;
+	call->stack_hi = v.stack_hi;
+	call->start_ns = now;
+	call->active = 1;
+	rec->last_ns = now;
 	return 0;
 }
 
@@ -192,53 +220,82 @@ static __always_inline int is_eof(__u64 data)
 }
 
 /* A RET of a probed function: the call's event, with its callers. */
-static __always_inline int on_ret(const struct regs *rp, __u64 now, __u32 id)
+static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 {
+	struct gozt_call *call = NULL;
 	struct gozt_caller_key ck;
-	struct gozt_inflight *call;
+	struct gozt_inflight *rec;
 	struct gozt_event *ev;
-	struct regs r = *rp;
 	struct gozt_key key;
 	struct gozt_func *f;
-	__u64 fp;
+	struct g_view v;
+	__u64 fp, depth;
 	int i;
 
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
 		return 0;
-	if (make_key(&r, f, &key))
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.pad = 0;
+	key.g = r->r14;
+	rec = bpf_map_lookup_elem(&inflight, &key);
+	if (!rec) {
+		__sync_fetch_and_add(&ret_unmatched, 1);
 		return 0;
-	call = bpf_map_lookup_elem(&inflight, &key);
-	if (!call || call->done || call->func_id != id) {
+	}
+	/* SP is the entry's again at a RET; while the stack has not moved,
+	 * the entry's g.stack.hi gives the depth without reading g. */
+#pragma unroll
+	for (i = 0; i < GOZT_NEST; i++) {
+		struct gozt_call *c = &rec->calls[i];
+
+		if (c->active && c->func_id == id && c->stack_hi - r->sp == c->depth)
+			call = c;
+	}
+	if (!call) {
+		/* The stack was copied during the call. */
+		if (read_g(r, f, &v))
+			return 0;
+		depth = v.stack_hi - r->sp;
+#pragma unroll
+		for (i = 0; i < GOZT_NEST; i++) {
+			struct gozt_call *c = &rec->calls[i];
+
+			if (c->active && c->func_id == id && c->depth == depth &&
+			    c->goid == v.goid)
+				call = c;
+		}
+	}
+	if (!call) {
 		__sync_fetch_and_add(&ret_unmatched, 1);
 		return 0;
 	}
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		__sync_fetch_and_add(&lost_ringbuf_full, 1);
-		call->done = 1;
+		call->active = 0;
 		return 0;
 	}
 	ev->start_ns = call->start_ns;
 	ev->duration_ns = now - call->start_ns;
-	ev->goid = key.goid;
+	ev->goid = call->goid;
 	ev->tgid = key.tgid;
 	ev->func_id = id;
 	ev->flags = 0;
 	ev->pad = 0;
-	ev->bytes_in = (f->flags & GOZT_IN_AT_RET) ? reg(&r, f->in_reg) : call->in_bytes;
+	ev->bytes_in = (f->flags & GOZT_IN_AT_RET) ? reg(r, f->in_reg) : call->in_bytes;
 	if (f->in_reg != GOZT_REG_NONE)
 		ev->flags |= GOZT_EV_IN_VALID;
 	ev->bytes_out = 0;
 	if (f->out_reg != GOZT_REG_NONE) {
-		ev->bytes_out = reg(&r, f->out_reg) - call->minus;
+		ev->bytes_out = reg(r, f->out_reg) - call->minus;
 		ev->flags |= GOZT_EV_OUT_VALID;
 	}
-	if (f->err_reg != GOZT_REG_NONE && reg(&r, f->err_reg)) {
-		if (!((f->flags & GOZT_EOF_IS_SUCCESS) && is_eof(reg(&r, f->err_reg + 1))))
+	if (f->err_reg != GOZT_REG_NONE && reg(r, f->err_reg)) {
+		if (!((f->flags & GOZT_EOF_IS_SUCCESS) && is_eof(reg(r, f->err_reg + 1))))
 			ev->flags |= GOZT_EV_ERROR;
 	}
-	call->done = 1;
+	call->active = 0;
 
 	/* The return address, then the frame-pointer chain (RBP is the
 	 * caller's again at RET), up to the first frame known to be a
@@ -246,9 +303,9 @@ static __always_inline int on_ret(const struct regs *rp, __u64 now, __u32 id)
 	ck.tgid = key.tgid;
 	ck.pad = 0;
 	ck.addr = 0;
-	bpf_probe_read_user(&ck.addr, sizeof(ck.addr), (void *)r.sp);
+	bpf_probe_read_user(&ck.addr, sizeof(ck.addr), (void *)r->sp);
 	ev->stack[0] = ck.addr;
-	fp = bpf_map_lookup_elem(&callers, &ck) ? 0 : r.bp;
+	fp = bpf_map_lookup_elem(&callers, &ck) ? 0 : r->bp;
 	for (i = 1; i < GOZT_STACK_DEPTH; i++) {
 		/* One read per frame: the saved RBP, then the return address. */
 		struct {

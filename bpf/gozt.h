@@ -40,24 +40,39 @@ struct gozt_func {
 	__u32 size; /* bytes of code from the entry */
 };
 
-/* In-flight calls are keyed by goroutine and frame depth, never by thread. */
+/* Calls one goroutine can have in flight at once, nested (a stream's Write
+ * calling a block encoder, say). */
+#define GOZT_NEST 4
+
+/* In-flight calls are kept per goroutine, never per thread: the key is the
+ * goroutine's runtime.g (R14), and each call records its frame depth
+ * g.stack.hi - SP, which survives stack copies and separates recursive
+ * frames. */
 struct gozt_key {
 	__u32 tgid;
 	__u32 pad;
-	__u64 goid;
-	__u64 depth; /* g.stack.hi - SP: survives stack copies */
+	__u64 g;
 };
 
-/* A call under way at its key; once its RET has run, `done` is set and the
- * entry stays for the next call at that key (user space removes idle ones):
- * the next call writes it in place, which costs far less than a map insert
- * and delete per call. */
-struct gozt_inflight {
+/* One call under way; `active` is cleared when its RET has run. */
+struct gozt_call {
 	__u64 start_ns;
 	__u64 in_bytes;
 	__u64 minus;
+	__u64 goid;
+	__u64 depth;    /* g.stack.hi - SP at the entry */
+	__u64 stack_hi; /* g.stack.hi at the entry: at a RET on the same stack,
+			 * stack_hi - SP is the depth without reading g */
 	__u32 func_id;
-	__u32 done;
+	__u32 active;
+};
+
+/* A goroutine's calls under way. The record stays when they have returned,
+ * for the goroutine's next call, which writes it in place: far cheaper than a
+ * map insert and delete per call (user space removes idle records). */
+struct gozt_inflight {
+	__u64 last_ns; /* the latest entry */
+	struct gozt_call calls[GOZT_NEST];
 };
 
 /* A return address known to be a caller's, in the code of process tgid:

@@ -20,7 +20,7 @@ use crate::catalog::{Loc, Point};
 use crate::event::{CallEvent, Lost};
 use crate::probe_plan::Probe;
 
-use skel::types::{gozt_caller_key, gozt_event, gozt_func, gozt_inflight};
+use skel::types::{gozt_call, gozt_caller_key, gozt_event, gozt_func, gozt_inflight};
 use skel::GoztSkelBuilder;
 
 /// Why tracing could not start.
@@ -79,6 +79,8 @@ pub struct Attachment {
 /// Tuning.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Goroutines with a record of calls in flight (one per runtime.g seen
+    /// calling in the last second, about 300 bytes each in the kernel).
     pub inflight_entries: u32,
     pub ringbuf_bytes: u32,
     pub poll_interval: Duration,
@@ -95,7 +97,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            inflight_entries: 65536,
+            inflight_entries: 32768,
             ringbuf_bytes: 8 << 20,
             poll_interval: Duration::from_millis(50),
             max_call_age: Duration::from_secs(60),
@@ -467,23 +469,28 @@ fn own_file_offset(addr: u64) -> Option<(PathBuf, u64)> {
     })
 }
 
-/// Deletes every in-flight entry; returns how many there were.
+/// Calls of a goroutine's record still under way (their RET has not run).
+fn active(rec: &gozt_inflight) -> impl Iterator<Item = &gozt_call> {
+    rec.calls.iter().filter(|c| c.active != 0)
+}
+
+/// Deletes every goroutine's record; returns how many calls were under way.
 fn clear(map: &dyn MapCore) -> u64 {
     let mut under_way = 0;
-    for (key, call) in entries(map) {
-        under_way += u64::from(call.done == 0);
+    for (key, rec) in records(map) {
+        under_way += active(&rec).count() as u64;
         let _ = map.delete(&key);
     }
     under_way
 }
 
-/// Calls still under way (entries whose RET has not run).
+/// Calls still under way.
 fn under_way(map: &dyn MapCore) -> u64 {
-    entries(map).filter(|(_, c)| c.done == 0).count() as u64
+    records(map).map(|(_, r)| active(&r).count() as u64).sum()
 }
 
-/// The in-flight map's entries.
-fn entries(map: &dyn MapCore) -> impl Iterator<Item = (Vec<u8>, gozt_inflight)> + '_ {
+/// The in-flight map's records, one per goroutine.
+fn records(map: &dyn MapCore) -> impl Iterator<Item = (Vec<u8>, gozt_inflight)> + '_ {
     let keys: Vec<Vec<u8>> = map.keys().collect();
     keys.into_iter().filter_map(move |key| {
         let value = map.lookup(&key, MapFlags::ANY).ok()??;
@@ -491,8 +498,8 @@ fn entries(map: &dyn MapCore) -> impl Iterator<Item = (Vec<u8>, gozt_inflight)> 
             return None;
         }
         // SAFETY: the value is one gozt_inflight, a plain C struct.
-        let call: gozt_inflight = unsafe { std::ptr::read_unaligned(value.as_ptr().cast()) };
-        Some((key, call))
+        let rec: gozt_inflight = unsafe { std::ptr::read_unaligned(value.as_ptr().cast()) };
+        Some((key, rec))
     })
 }
 
@@ -558,9 +565,10 @@ fn decode(data: &[u8]) -> Option<CallEvent> {
     })
 }
 
-/// Deletes in-flight calls older than `max_age`, and returns how many; and
-/// entries whose call returned over a second ago, left for a next call at
-/// the same key that has not come.
+/// Deletes the records of goroutines whose calls under way are all older
+/// than `max_age`, and returns how many calls that drops; and records with
+/// nothing under way whose latest call began over a second ago, left for a
+/// next call of that goroutine that has not come.
 fn sweep(map: &dyn MapCore, max_age: Duration) -> u64 {
     const IDLE: Duration = Duration::from_secs(1);
     // SAFETY: CLOCK_MONOTONIC is what bpf_ktime_get_ns reads.
@@ -569,15 +577,16 @@ fn sweep(map: &dyn MapCore, max_age: Duration) -> u64 {
         libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
         ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
     };
+    let age = |ns: u64| Duration::from_nanos(now.saturating_sub(ns));
     let mut aged = 0;
-    for (key, call) in entries(map) {
-        let age = now.saturating_sub(call.start_ns);
-        if call.done != 0 {
-            if age > IDLE.as_nanos() as u64 {
+    for (key, rec) in records(map) {
+        let under_way = active(&rec).count() as u64;
+        if under_way == 0 {
+            if age(rec.last_ns) > IDLE {
                 let _ = map.delete(&key);
             }
-        } else if age > max_age.as_nanos() as u64 && map.delete(&key).is_ok() {
-            aged += 1;
+        } else if active(&rec).all(|c| age(c.start_ns) > max_age) && map.delete(&key).is_ok() {
+            aged += under_way;
         }
     }
     aged
