@@ -121,6 +121,14 @@ static __always_inline int read_g(const struct regs *r, const struct gozt_func *
 	return 0;
 }
 
+/* The key of the current goroutine's record. */
+static __always_inline void goroutine_key(const struct regs *r, struct gozt_key *key)
+{
+	key->tgid = bpf_get_current_pid_tgid() >> 32;
+	key->pad = 0;
+	key->g = r->r14;
+}
+
 /* Inserted for a goroutine's first call, then written in place. */
 const struct gozt_inflight empty_inflight = {};
 
@@ -141,9 +149,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	if (read_g(r, f, &v))
 		return 0;
 	depth = v.stack_hi - r->sp;
-	key.tgid = bpf_get_current_pid_tgid() >> 32;
-	key.pad = 0;
-	key.g = r->r14;
+	goroutine_key(r, &key);
 	rec = bpf_map_lookup_elem(&inflight, &key);
 	if (!rec) {
 		bpf_map_update_elem(&inflight, &key, &empty_inflight, BPF_NOEXIST);
@@ -235,9 +241,7 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
 		return 0;
-	key.tgid = bpf_get_current_pid_tgid() >> 32;
-	key.pad = 0;
-	key.g = r->r14;
+	goroutine_key(r, &key);
 	rec = bpf_map_lookup_elem(&inflight, &key);
 	if (!rec) {
 		__sync_fetch_and_add(&ret_unmatched, 1);
