@@ -5,7 +5,8 @@ Prints one table, every number measured in this run, medians over repeats:
   1. per-call cost to a Go program calling github.com/golang/snappy.Encode in
      a tight loop, for several input sizes: bare; gozt attached (full per-call
      data); the floor (the same traps with an empty BPF program on the same
-     sites: gozt --probe-floor); Debian's bpftrace doing what it can;
+     sites: gozt --probe-floor); Debian's bpftrace doing what it can; timed
+     in windows of one running loop, the modes in turn;
   2. the highest call rate gozt sustains with both cores busy, and its losses;
   3. discovery + attach time and peak RSS on a large stripped Go binary;
   4. --max-overhead 1%: the target's measured slowdown and added kernel time
@@ -27,7 +28,7 @@ LOOP = sys.argv[2]
 BIG = sys.argv[3]
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 BUDGET_CALLS = int(os.environ.get("BENCH_BUDGET_CALLS", "300000000"))
-PER_CALL_CALLS = int(os.environ.get("BENCH_PER_CALL_CALLS", "50000"))
+WINDOW_S = float(os.environ.get("BENCH_WINDOW_S", "2"))
 FUNC = "github.com/golang/snappy.Encode"
 
 
@@ -70,20 +71,6 @@ def traced(args, gozt_args):
     return r, report
 
 
-def with_bpftrace(args):
-    p = start_loop(args)
-    prog = 'uprobe:%s:"%s" { @calls = count(); @bytes_in = sum(reg("si")); }' % (LOOP, FUNC)
-    b = subprocess.Popen(["bpftrace", "-e", prog], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert "Attaching" in b.stdout.readline()
-    time.sleep(0.3)
-    r = finish_loop(p)
-    b.send_signal(signal.SIGINT)
-    out, _ = b.communicate()
-    m = re.search(r"@calls: (\d+)", out)
-    assert m and int(m.group(1)) >= r["calls"], out
-    return r
-
-
 def median(xs):
     return statistics.median(xs)
 
@@ -122,40 +109,96 @@ def bpf_run_ns(args, gozt_args):
     return total_ns / max(traps / 2, 1)
 
 
+def window(p, start, stop):
+    """Times one window of the running loop `p` with `start()`'s tracer in
+    place; returns (t0, t1) in Unix seconds."""
+    stopper = start(p)
+    t0 = time.time()
+    time.sleep(WINDOW_S)
+    t1 = time.time()
+    stop(stopper)
+    return t0, t1
+
+
+def gozt_window(extra):
+    def start(p):
+        g = subprocess.Popen([GOZT, "attach", "--pid", str(p.pid), "-o", "/dev/null", *extra],
+                             stderr=subprocess.DEVNULL)
+        wait_attached(2)
+        return g
+
+    def stop(g):
+        g.send_signal(signal.SIGINT)
+        g.wait()
+    return start, stop
+
+
+def bpftrace_window():
+    prog = 'uprobe:%s:"%s" { @calls = count(); @bytes_in = sum(reg("si")); }' % (LOOP, FUNC)
+
+    def start(p):
+        b = subprocess.Popen(["bpftrace", "-e", prog], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True)
+        assert "Attaching" in b.stdout.readline()
+        time.sleep(0.3)
+        return b
+
+    def stop(b):
+        b.send_signal(signal.SIGINT)
+        out, _ = b.communicate()
+        assert re.search(r"@calls: [1-9]", out), out
+    return start, stop
+
+
+def bare_window():
+    return (lambda p: time.sleep(0.3)), (lambda _: None)
+
+
 def per_call():
-    row("per-call cost, snappy.Encode in a loop", "", "", "", "", "", "")
+    """Per-call cost in windows of one running loop: bare, floor, gozt and
+    bpftrace in turn, REPEATS rounds; the loop notes the time every TICK
+    calls, so each window's ns per call comes from its own ticks, and each
+    ratio is of one round's adjacent windows."""
+    row(f"per-call cost, snappy.Encode in a loop ({REPEATS} rounds of {WINDOW_S:.0f} s windows)",
+        "", "", "", "", "", "")
     row("input", "bare ns", "floor ns", "gozt ns", "bpftrace ns", "gozt/floor", "gozt-bare / floor-bare")
+    modes = {
+        "bare": bare_window(),
+        "floor": gozt_window(["--probe-floor"]),
+        "gozt": gozt_window([]),
+        "bpftrace": bpftrace_window(),
+    }
+    tick = 1000
     floor_1k = None
     for size in (64, 1024, 16384):
-        loop = ["-size", str(size), "-calls", str(PER_CALL_CALLS)]
-        bare, floor, full, bt, ratio, extra = [], [], [], [], [], []
-        # Modes interleaved within each repeat, so drift on the machine hits
-        # them alike; the ratios are of each repeat's own floor and gozt run.
+        p = subprocess.Popen([LOOP, "-now", "-size", str(size), "-calls", str(10**12), "-ticks", str(tick)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        spans = {m: [] for m in modes}
         for _ in range(REPEATS):
-            b = finish_loop(start_loop(["-size", str(size), "-calls", "2000000"]))["ns_per_call"]
-            fl = traced(loop, ["--probe-floor"])[0]["ns_per_call"]
-            r, rep = traced(loop, [])
-            f = [x for x in rep["functions"] if x["function"] == FUNC][0]
-            assert f["calls"] == r["calls"], (f["calls"], r["calls"])
-            assert rep["lost"]["ringbuf_full"] == 0 and rep["lost"]["inflight_full"] == 0
-            g = r["ns_per_call"]
-            bare.append(b)
-            floor.append(fl)
-            full.append(g)
-            ratio.append(g / fl)
-            extra.append((g - b) / (fl - b))
-            bt.append(with_bpftrace(loop)["ns_per_call"])
+            for m, (start, stop) in modes.items():
+                spans[m].append(window(p, start, stop))
+        p.send_signal(signal.SIGUSR2)
+        out, _ = p.communicate()
+        ticks = json.loads(out)["ticks"]
+
+        def ns_per_call(span):
+            t0, t1 = span[0] * 1e9, span[1] * 1e9
+            inside = [t for t in ticks if t0 <= t <= t1]
+            assert len(inside) >= 3, "window too short for its ticks"
+            return (inside[-1] - inside[0]) / ((len(inside) - 1) * tick)
+        ns = {m: [ns_per_call(s) for s in spans[m]] for m in modes}
+        ratio = [g / f for g, f in zip(ns["gozt"], ns["floor"])]
+        extra = [(g - b) / (f - b) for g, f, b in zip(ns["gozt"], ns["floor"], ns["bare"])]
         if size == 1024:
-            floor_1k = median(floor)
-        row(f"{size} B", f"{median(bare):.0f}", f"{median(floor):.0f}", f"{median(full):.0f}",
-            f"{median(bt):.0f}", f"{median(ratio):.3f}", f"{median(extra):.3f}")
-        notes.append(f"gozt/floor per repeat, {size} B: " + " ".join(f"{x:.3f}" for x in ratio))
+            floor_1k = median(ns["floor"])
+        row(f"{size} B", *(f"{median(ns[m]):.0f}" for m in modes), f"{median(ratio):.3f}", f"{median(extra):.3f}")
+        notes.append(f"gozt/floor per round, {size} B: " + " ".join(f"{x:.3f}" for x in ratio))
     loop = ["-size", "1024", "-calls", "50000"]
     g = median(bpf_run_ns(loop, []) for _ in range(REPEATS))
     f = median(bpf_run_ns(loop, ["--probe-floor"]) for _ in range(REPEATS))
     row("BPF run time per call (bpf_stats)", "", f"{f:.0f}", f"{g:.0f}", "", "", "")
     # The part of a traced call gozt's code decides, against the 1024 B
-    # floor measured above: free of the wall-clock noise of the rows above.
+    # floor measured above.
     row("  floor + gozt's added BPF time", "", "", "", "", f"{(floor_1k + g - f) / floor_1k:.3f}", "")
 
 

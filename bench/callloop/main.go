@@ -1,7 +1,10 @@
 // Command callloop is gozt's overhead benchmark target: after SIGUSR1 (or at
 // once with -now) it calls github.com/golang/snappy.Encode on a fixed input
 // in a tight loop from -workers goroutines and prints how long a call took on
-// average, as JSON. Input size and call count come from flags.
+// average, as JSON. Input size and call count come from flags. With -ticks N
+// the first goroutine also notes the wall time after every N calls, so that
+// a benchmark can time windows of one run (bare, then trapped, then bare...),
+// and SIGUSR2 ends the loop.
 package main
 
 import (
@@ -12,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +34,8 @@ type result struct {
 	// uprobe traps and their programs run in the kernel.
 	UserS   float64 `json:"user_s"`
 	SystemS float64 `json:"system_s"`
+	// Unix nanoseconds after every -ticks calls of the first goroutine.
+	Ticks []int64 `json:"ticks,omitempty"`
 }
 
 func cpu() (user, system float64) {
@@ -45,6 +51,7 @@ func main() {
 	calls := flag.Int("calls", 200000, "calls per worker")
 	workers := flag.Int("workers", 1, "goroutines calling in parallel")
 	now := flag.Bool("now", false, "start at once instead of waiting for SIGUSR1")
+	every := flag.Int("ticks", 0, "note the time after every this many calls (first goroutine)")
 	flag.Parse()
 
 	src := make([]byte, *size)
@@ -59,25 +66,52 @@ func main() {
 		fmt.Fprintf(os.Stderr, "callloop %d waiting for SIGUSR1\n", os.Getpid())
 		<-sig
 	}
+	var ticks []int64
+	// With -ticks, SIGUSR2 ends the loop early (at a tick).
+	var stop atomic.Bool
+	if *every > 0 {
+		ticks = make([]int64, 0, *calls / *every + 1)
+		end := make(chan os.Signal, 1)
+		signal.Notify(end, syscall.SIGUSR2)
+		go func() {
+			<-end
+			stop.Store(true)
+		}()
+	}
+	made := make([]int, *workers)
 	var wg sync.WaitGroup
 	user0, sys0 := cpu()
 	start := time.Now()
 	for w := 0; w < *workers; w++ {
 		wg.Add(1)
-		go func(dst []byte) {
+		go func(w int) {
 			defer wg.Done()
+			dst := dsts[w]
 			for i := 0; i < *calls; i++ {
 				gsnappy.Encode(dst, src)
+				if *every > 0 && (i+1)%*every == 0 {
+					if w == 0 {
+						ticks = append(ticks, time.Now().UnixNano())
+					}
+					if stop.Load() {
+						made[w] = i + 1
+						return
+					}
+				}
 			}
-		}(dsts[w])
+			made[w] = *calls
+		}(w)
 	}
 	wg.Wait()
 	secs := time.Since(start).Seconds()
 	user1, sys1 := cpu()
-	total := *calls * *workers
+	total := 0
+	for _, n := range made {
+		total += n
+	}
 	json.NewEncoder(os.Stdout).Encode(result{
 		Pid: os.Getpid(), Size: *size, Calls: total, Workers: *workers, Seconds: secs,
-		NsPerCall: secs * 1e9 / float64(*calls), CallsPerS: float64(total) / secs,
-		UserS: user1 - user0, SystemS: sys1 - sys0,
+		NsPerCall: secs * 1e9 / float64(made[0]), CallsPerS: float64(total) / secs,
+		UserS: user1 - user0, SystemS: sys1 - sys0, Ticks: ticks,
 	})
 }
