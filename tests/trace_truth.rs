@@ -107,16 +107,31 @@ fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
 }
 
 /// What the workload printed, minus what differs between any two runs (pid
-/// and goroutine ids): the harm digest, the count of calls that never
-/// return, and each goroutine's function counts, sorted.
+/// and goroutine ids, stream Read call counts): the harm digest, the count
+/// of calls that never return, and each goroutine's function counts, sorted.
 fn run_invariant(truth: &Value) -> (Value, Value, Vec<String>) {
     let mut goroutines: Vec<String> = truth["goroutines"]
         .as_array()
         .unwrap()
         .iter()
         .map(|g| {
-            let fs: BTreeMap<&String, &Value> =
-                g["functions"].as_object().unwrap().iter().collect();
+            // How many Read calls a stream reader takes depends on
+            // scheduling (zstd's decoder hands over blocks from goroutines
+            // of its own: 9 or 10 Reads of the same 8192 bytes), so a
+            // Read's call count is not compared between two runs; gozt's
+            // counts are still checked exactly against each run's truth.
+            let fs: BTreeMap<&String, Value> = g["functions"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(name, f)| {
+                    let mut f = f.clone();
+                    if name.ends_with(".Read") {
+                        f.as_object_mut().unwrap().remove("calls");
+                    }
+                    (name, f)
+                })
+                .collect();
             serde_json::to_string(&fs).unwrap()
         })
         .collect();
