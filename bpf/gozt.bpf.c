@@ -30,12 +30,18 @@ struct {
 	__type(value, struct gozt_inflight);
 } inflight SEC(".maps");
 
+/* Tags of known callers (gozt.h); the size, a power of two, is set before
+ * load together with caller_mask. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct gozt_caller_key);
-	__type(value, __u8);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
 } callers SEC(".maps");
+
+/* Set before load: the callers map's size - 1, and the tag's multiplier. */
+const volatile __u32 caller_mask = 0;
+const volatile __u64 caller_mix = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -48,8 +54,14 @@ __u64 lost_inflight_full = 0;
 __u64 ret_unmatched = 0;
 __u64 entry_repeated = 0;
 __u64 entry_abandoned = 0;
-/* Every trap taken by gozt's programs, matched or not (--max-overhead). */
+/* Every trap taken by gozt's programs, matched or not (--max-overhead),
+ * counted here only when count_traps is set: where the kernel keeps BPF
+ * statistics, their run count is the same number at no cost per trap. */
 __u64 traps = 0;
+const volatile __u8 count_traps = 0;
+/* Return addresses read past a call's own, walking to a known caller: few
+ * once user space has named the call sites. */
+__u64 frames_walked = 0;
 
 /* Makes libbpf-cargo emit the Rust type of the event. */
 struct gozt_event gozt_event_type = {};
@@ -129,6 +141,48 @@ static __always_inline void goroutine_key(const struct regs *r, struct gozt_key 
 	key->g = r->r14;
 }
 
+/* True when addr, in process tgid, is a return address user space has
+ * already named a caller by. */
+static __always_inline int caller_known(__u32 tgid, __u64 addr)
+{
+	__u64 tag = addr ^ ((__u64)tgid << GOZT_CALLER_TGID_SHIFT), *slot;
+	__u32 i = (__u32)((tag * caller_mix) >> 32) & caller_mask;
+
+	slot = bpf_map_lookup_elem(&callers, &i);
+	return slot && *slot == tag;
+}
+
+/* The return address ([SP] at the entry), then the frame-pointer chain
+ * (RBP is still the caller's), up to the first frame known to be a
+ * caller's. */
+static __always_inline void read_callers(const struct regs *r, __u32 tgid, __u64 *stack)
+{
+	__u64 fp, walked = 0;
+	int i;
+
+	stack[0] = 0;
+	bpf_probe_read_user(&stack[0], sizeof(stack[0]), (void *)r->sp);
+	fp = caller_known(tgid, stack[0]) ? 0 : r->bp;
+	for (i = 1; i < GOZT_STACK_DEPTH; i++) {
+		/* One read per frame: the saved RBP, then the return address. */
+		struct {
+			__u64 next;
+			__u64 ret;
+		} frame = {};
+
+		if (!fp || bpf_probe_read_user(&frame, sizeof(frame), (void *)fp)) {
+			stack[i] = 0;
+			fp = 0;
+			continue;
+		}
+		walked++;
+		stack[i] = frame.ret;
+		fp = caller_known(tgid, frame.ret) ? 0 : frame.next;
+	}
+	if (walked)
+		__sync_fetch_and_add(&frames_walked, walked);
+}
+
 /* Inserted for a goroutine's first call, then written in place. */
 const struct gozt_inflight empty_inflight = {};
 
@@ -204,6 +258,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	call->depth = depth;
 	call->stack_hi = v.stack_hi;
 	call->start_ns = now;
+	read_callers(r, key.tgid, call->stack);
 	call->active = 1;
 	rec->last_ns = now;
 	return 0;
@@ -225,17 +280,16 @@ static __always_inline int is_eof(__u64 data)
 	return text[0] == 'E' && text[1] == 'O' && text[2] == 'F';
 }
 
-/* A RET of a probed function: the call's event, with its callers. */
+/* A RET of a probed function: the call's event. */
 static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 {
 	struct gozt_call *call = NULL;
-	struct gozt_caller_key ck;
 	struct gozt_inflight *rec;
 	struct gozt_event *ev;
 	struct gozt_key key;
 	struct gozt_func *f;
 	struct g_view v;
-	__u64 fp, depth;
+	__u64 depth;
 	int i;
 
 	f = bpf_map_lookup_elem(&funcs, &id);
@@ -299,33 +353,10 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 		if (!((f->flags & GOZT_EOF_IS_SUCCESS) && is_eof(reg(r, f->err_reg + 1))))
 			ev->flags |= GOZT_EV_ERROR;
 	}
+#pragma unroll
+	for (i = 0; i < GOZT_STACK_DEPTH; i++)
+		ev->stack[i] = call->stack[i];
 	call->active = 0;
-
-	/* The return address, then the frame-pointer chain (RBP is the
-	 * caller's again at RET), up to the first frame known to be a
-	 * caller's. */
-	ck.tgid = key.tgid;
-	ck.pad = 0;
-	ck.addr = 0;
-	bpf_probe_read_user(&ck.addr, sizeof(ck.addr), (void *)r->sp);
-	ev->stack[0] = ck.addr;
-	fp = bpf_map_lookup_elem(&callers, &ck) ? 0 : r->bp;
-	for (i = 1; i < GOZT_STACK_DEPTH; i++) {
-		/* One read per frame: the saved RBP, then the return address. */
-		struct {
-			__u64 next;
-			__u64 ret;
-		} frame = {};
-
-		if (!fp || bpf_probe_read_user(&frame, sizeof(frame), (void *)fp)) {
-			ev->stack[i] = 0;
-			fp = 0;
-			continue;
-		}
-		ev->stack[i] = frame.ret;
-		ck.addr = frame.ret;
-		fp = bpf_map_lookup_elem(&callers, &ck) ? 0 : frame.next;
-	}
 	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	return 0;
 }
@@ -336,7 +367,8 @@ int gozt_site(struct pt_regs *ctx)
 	__u64 cookie = bpf_get_attach_cookie(ctx), ip = PT_REGS_IP(ctx);
 	struct regs r;
 
-	__sync_fetch_and_add(&traps, 1);
+	if (count_traps)
+		__sync_fetch_and_add(&traps, 1);
 	/* Registers are copied once, here: clang may otherwise fold the two
 	 * handlers' context reads into a modified context pointer. */
 	copy_regs(ctx, &r);

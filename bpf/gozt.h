@@ -3,8 +3,8 @@
 #ifndef GOZT_H
 #define GOZT_H
 
-/* Frames kept per event for caller attribution: [SP] at RET, then the
- * frame-pointer chain. */
+/* Frames kept per call for caller attribution: the return address, then
+ * the frame-pointer chain. */
 #define GOZT_STACK_DEPTH 8
 
 /* Register indexes of Go's integer argument order (RAX RBX RCX RDI RSI R8 R9
@@ -65,6 +65,10 @@ struct gozt_call {
 			 * stack_hi - SP is the depth without reading g */
 	__u32 func_id;
 	__u32 active;
+	/* The callers, read at the entry, where they are the same as at the
+	 * RET: there they come right after the read of g, which costs less
+	 * than the first read of target memory in a program. */
+	__u64 stack[GOZT_STACK_DEPTH];
 };
 
 /* A goroutine's calls under way. The record stays when they have returned,
@@ -75,13 +79,14 @@ struct gozt_inflight {
 	struct gozt_call calls[GOZT_NEST];
 };
 
-/* A return address known to be a caller's, in the code of process tgid:
- * the frame walk stops there (user space adds them as it names callers). */
-struct gozt_caller_key {
-	__u32 tgid;
-	__u32 pad;
-	__u64 addr;
-};
+/* Return addresses known to be callers' live in `callers`, an array of
+ * tags, one per slot: the frame walk stops at them (user space adds them as
+ * it names callers). A cache, not a set: a slot holds the latest tag written
+ * to it, and a miss only means a longer walk. The tag of address addr in
+ * process tgid is addr ^ ((u64)tgid << GOZT_CALLER_TGID_SHIFT) (user-space
+ * addresses stay below 2^47), its slot (tag * caller_mix) >> 32, masked to
+ * the map's size; src/tracer/mod.rs computes the same. */
+#define GOZT_CALLER_TGID_SHIFT 47
 
 /* One completed call. */
 struct gozt_event {

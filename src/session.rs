@@ -272,8 +272,8 @@ fn selected(cfg: &SessionConfig, p: &Probe) -> bool {
     codec_ok && func_ok && p.usable()
 }
 
-/// The most callers' return addresses the programs are told (their map's
-/// size in bpf/gozt.bpf.c).
+/// The most callers' return addresses the programs are told (half the slots
+/// of their cache, tracer::Options::caller_slots).
 const MAX_KNOWN_CALLERS: usize = 4096;
 
 /// A mapping of the executable: start, end, file offset.

@@ -235,6 +235,61 @@ fn trace_and_attach_match_ground_truth_across_the_matrix() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Traces `rounds` rounds of the block APIs on 2 goroutines; returns the
+/// calls gozt saw and the caller frames its programs read past the return
+/// addresses (GOZT_TIMING).
+fn frames_walked(bin: &std::path::Path, out: &std::path::Path, rounds: u32) -> (u64, u64) {
+    let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .args(["trace", "--json", "-o", out.to_str().unwrap(), "--"])
+        .arg(bin)
+        .args([
+            "-goroutines",
+            "2",
+            "-streams=false",
+            "-rounds",
+            &rounds.to_string(),
+        ])
+        .env("GOZT_TIMING", "1")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}: gozt trace failed", bin.display());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let walked = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("gozt: timing: frames walked "))
+        .unwrap_or_else(|| panic!("no frame count in {stderr}"))
+        .parse()
+        .unwrap();
+    let calls = read_json(out)["totals"]["calls"].as_u64().unwrap();
+    (calls, walked)
+}
+
+/// Once user space has named a call site's caller, the programs stop
+/// walking frames there: over 40 rounds (about half a second), far fewer
+/// frames are read per call than in one round, which ends before the first
+/// poll names anything.
+#[test]
+fn frame_walks_stop_at_named_callers() {
+    if !common::privileged() {
+        return;
+    }
+    let bin = common::toolchains()
+        .last()
+        .unwrap()
+        .join("workload-stripped");
+    let out = std::env::temp_dir().join(format!("gozt-walk-{}.json", std::process::id()));
+    let (calls_1, walked_1) = frames_walked(&bin, &out, 1);
+    let (calls_40, walked_40) = frames_walked(&bin, &out, 40);
+    std::fs::remove_file(&out).unwrap();
+    assert_eq!(calls_40, 40 * calls_1);
+    assert!(walked_1 >= calls_1, "{walked_1} frames for {calls_1} calls");
+    // Walking every call would read 40 times the first run's frames.
+    assert!(
+        walked_40 < 20 * walked_1,
+        "{walked_40} frames walked in 40 rounds, {walked_1} in one"
+    );
+}
+
 #[test]
 fn not_root_and_no_btf_are_clear_errors() {
     if !common::privileged() {

@@ -20,7 +20,7 @@ use crate::catalog::{Loc, Point};
 use crate::event::{CallEvent, Lost};
 use crate::probe_plan::Probe;
 
-use skel::types::{gozt_call, gozt_caller_key, gozt_event, gozt_func, gozt_inflight};
+use skel::types::{gozt_call, gozt_event, gozt_func, gozt_inflight};
 use skel::GoztSkelBuilder;
 
 /// Why tracing could not start.
@@ -80,9 +80,11 @@ pub struct Attachment {
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Goroutines with a record of calls in flight (one per runtime.g seen
-    /// calling in the last second, about 300 bytes each in the kernel).
+    /// calling in the last second, about 500 bytes each in the kernel).
     pub inflight_entries: u32,
     pub ringbuf_bytes: u32,
+    /// Slots of the known-callers cache (a power of two, 8 bytes each).
+    pub caller_slots: u32,
     pub poll_interval: Duration,
     /// In-flight calls older than this (panics, Goexit) are dropped and counted.
     pub max_call_age: Duration,
@@ -99,6 +101,7 @@ impl Default for Options {
         Options {
             inflight_entries: 32768,
             ringbuf_bytes: 8 << 20,
+            caller_slots: 8192,
             poll_interval: Duration::from_millis(50),
             max_call_age: Duration::from_secs(60),
             floor: false,
@@ -150,8 +153,9 @@ fn enable_bpf_stats() -> Option<OwnedFd> {
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Total run time of `prog` so far, from the kernel's statistics.
-fn run_time_ns(prog: &impl AsFd) -> u64 {
+/// Total run time and run count of `prog` so far, from the kernel's
+/// statistics.
+fn run_stats(prog: &impl AsFd) -> (u64, u64) {
     let mut info = libbpf_sys::bpf_prog_info::default();
     let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
     // SAFETY: info is a bpf_prog_info of len bytes; the kernel writes at most
@@ -160,21 +164,22 @@ fn run_time_ns(prog: &impl AsFd) -> u64 {
         libbpf_sys::bpf_prog_get_info_by_fd(prog.as_fd().as_raw_fd(), &mut info, &mut len)
     };
     if rc == 0 {
-        info.run_time_ns
+        (info.run_time_ns, info.run_cnt)
     } else {
-        0
+        (0, 0)
     }
 }
 
 /// The cost counters of a loaded skeleton.
 fn cost(skel: &skel::GoztSkel<'_>, stats: bool) -> Cost {
-    Cost {
-        traps: skel.maps.bss_data.as_ref().map_or(0, |b| b.traps),
-        bpf_run_ns: if stats {
-            run_time_ns(&skel.progs.gozt_site)
-        } else {
-            0
-        },
+    if stats {
+        let (bpf_run_ns, traps) = run_stats(&skel.progs.gozt_site);
+        Cost { traps, bpf_run_ns }
+    } else {
+        Cost {
+            traps: skel.maps.bss_data.as_ref().map_or(0, |b| b.traps),
+            bpf_run_ns: 0,
+        }
     }
 }
 
@@ -219,6 +224,22 @@ pub fn run(
         .events
         .set_max_entries(opts.ringbuf_bytes)
         .map_err(load_err)?;
+    let caller_slots = opts.caller_slots.max(1).next_power_of_two();
+    open.maps
+        .callers
+        .set_max_entries(caller_slots)
+        .map_err(load_err)?;
+    if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
+        rodata.caller_mask = caller_slots - 1;
+        rodata.caller_mix = CALLER_MIX;
+    }
+    // With a budget, gozt's own programs' run time counts against it, and
+    // the statistics' run count is the number of traps; without them the
+    // programs count traps themselves.
+    let stats = opts.calibrate.then(enable_bpf_stats).flatten();
+    if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
+        rodata.count_traps = u8::from(opts.calibrate && stats.is_none());
+    }
     let skel = open.load().map_err(|e| {
         if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
             TraceError::NotRoot
@@ -237,8 +258,6 @@ pub fn run(
             .map_err(load_err)?;
     }
 
-    // With a budget, gozt's own programs' run time counts against it.
-    let stats = opts.calibrate.then(enable_bpf_stats).flatten();
     if opts.calibrate {
         sink.trap_cost(calibrate(&skel)?);
     }
@@ -286,11 +305,12 @@ pub fn run(
         read_counters(&skel, &mut lost);
         lost.unmatched_returns -= edge_unmatched;
         for (tgid, addr) in sink.new_callers() {
-            let key = gozt_caller_key { tgid, pad: 0, addr };
-            // SAFETY: gozt_caller_key is a plain-old-data C struct.
-            let bytes = unsafe { plain_bytes(&key) };
-            // When the map is full, frames are walked in full: no loss.
-            let _ = skel.maps.callers.update(bytes, &[1], MapFlags::ANY);
+            let (slot, tag) = caller_slot(tgid, addr, caller_slots - 1);
+            // A tag evicted from its slot only makes walks longer: no loss.
+            let _ =
+                skel.maps
+                    .callers
+                    .update(&slot.to_ne_bytes(), &tag.to_ne_bytes(), MapFlags::ANY);
         }
         if !sink.keep_going(&lost) {
             break;
@@ -336,6 +356,11 @@ pub fn run(
     }
     drain(sink);
     read_counters(&skel, &mut lost);
+    if std::env::var_os("GOZT_TIMING").is_some() {
+        if let Some(bss) = skel.maps.bss_data.as_ref() {
+            eprintln!("gozt: timing: frames walked {}", bss.frames_walked);
+        }
+    }
     sampled.cost = cost(&skel, stats.is_some());
     lost.unmatched_returns -= edge_unmatched;
     lost.in_flight_at_exit += under_way(&skel.maps.inflight);
@@ -513,6 +538,20 @@ fn read_counters(skel: &skel::GoztSkel<'_>, lost: &mut Lost) {
         lost.abandoned = bss.entry_abandoned;
     }
 }
+
+/// The multiplier of the known-callers cache's slot (rodata `caller_mix`).
+const CALLER_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The slot and tag of return address `addr` of process `tgid` in the
+/// known-callers cache, as bpf/gozt.bpf.c computes them (see gozt.h).
+fn caller_slot(tgid: u32, addr: u64, mask: u32) -> (u32, u64) {
+    let tag = addr ^ (u64::from(tgid) << GOZT_CALLER_TGID_SHIFT);
+    let slot = (tag.wrapping_mul(CALLER_MIX) >> 32) as u32 & mask;
+    (slot, tag)
+}
+
+/// gozt.h's GOZT_CALLER_TGID_SHIFT.
+const GOZT_CALLER_TGID_SHIFT: u32 = 47;
 
 fn func_config(site: &Site) -> gozt_func {
     let l = &site.probe.layout;
