@@ -4,9 +4,10 @@
 Prints one table, every number measured in this run, medians over repeats:
   1. per-call cost to a Go program calling github.com/golang/snappy.Encode in
      a tight loop, for several input sizes: bare; gozt attached (full per-call
-     data); the floor (the same traps with an empty BPF program on the same
-     sites: gozt --probe-floor); Debian's bpftrace doing what it can; timed
-     in windows of one running loop, the modes in turn;
+     data); the floor (the same traps at the same sites with a program that
+     returns at once: gozt's own, switched every ALT_MS ms, and the empty
+     program of gozt --probe-floor as a check); Debian's bpftrace doing what
+     it can; all timed in one running loop per size;
   2. the highest call rate gozt sustains with both cores busy, and its losses;
   3. discovery + attach time and peak RSS on a large stripped Go binary;
   4. --max-overhead 1%: the target's measured slowdown and added kernel time
@@ -30,6 +31,7 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 BUDGET_CALLS = int(os.environ.get("BENCH_BUDGET_CALLS", "300000000"))
 WINDOW_S = float(os.environ.get("BENCH_WINDOW_S", "2"))
 TICK = 100
+ALT_MS = int(os.environ.get("BENCH_ALT_MS", "100"))
 FUNC = "github.com/golang/snappy.Encode"
 
 
@@ -155,20 +157,36 @@ def bare_window():
     return (lambda p: time.sleep(0.3)), (lambda _: None)
 
 
+def alternate_window(p):
+    """gozt attached to the running loop `p` with --probe-alternate: full
+    tracing and the floor take turns every ALT_MS ms. Returns the switches,
+    [(mode, Unix ns)], the last one marking the end."""
+    g = subprocess.Popen([GOZT, "attach", "--pid", str(p.pid), "-o", "/dev/null",
+                          "--probe-alternate", f"{ALT_MS}ms"], stderr=subprocess.PIPE, text=True)
+    wait_attached(2)
+    time.sleep(2 * WINDOW_S)
+    g.send_signal(signal.SIGINT)
+    _, err = g.communicate()
+    switches = [(m, int(ns)) for m, ns in re.findall(r"gozt: alternate: (\w+) (\d+)", err)]
+    return switches[:-1] + [("end", switches[-1][1])]
+
+
 def per_call():
-    """Per-call cost in windows of one running loop: bare, floor, gozt and
-    bpftrace in turn, REPEATS rounds; the loop notes the time every TICK
-    calls. A window's ns per call is the median over its ticks: the VM now
-    and then stalls a vCPU for milliseconds, whatever runs, and those stalls
-    swamp a 5 % difference in a window's plain average (printed too). Each
-    ratio is of one round's adjacent windows."""
-    row(f"per-call cost, snappy.Encode in a loop ({REPEATS} rounds of {WINDOW_S:.0f} s windows; "
-        f"ns per call: median over {TICK}-call ticks)", "", "", "", "", "", "")
-    row("input", "bare ns", "floor ns", "gozt ns", "bpftrace ns", "gozt/floor", "same, window averages")
+    """Per-call cost, in one running loop per input size, REPEATS rounds of:
+    a bare window, a window of the empty floor program (--probe-floor), a
+    bpftrace window, and a window where gozt switches between full tracing
+    and the floor every ALT_MS ms (--probe-alternate). The loop notes the
+    time every TICK calls; a stretch's ns per call is the median over its
+    ticks. gozt/floor compares each full-tracing stretch with the floor
+    stretches on either side of it: this VM's speed drifts by several percent
+    over seconds, and stalls a vCPU now and then, whatever runs, which would
+    swamp a 5 % difference between windows seconds apart."""
+    row(f"per-call cost, snappy.Encode in a loop ({REPEATS} rounds; ns per call: median over {TICK}-call ticks; "
+        f"floor and gozt alternating every {ALT_MS} ms)", "", "", "", "", "", "")
+    row("input", "bare ns", "floor ns", "gozt ns", "bpftrace ns", "gozt/floor", "middle half of stretches")
     modes = {
         "bare": bare_window(),
-        "floor": gozt_window(["--probe-floor"]),
-        "gozt": gozt_window([]),
+        "empty": gozt_window(["--probe-floor"]),
         "bpftrace": bpftrace_window(),
     }
     floor_1k = None
@@ -176,40 +194,51 @@ def per_call():
         p = subprocess.Popen([LOOP, "-now", "-size", str(size), "-calls", str(10**9), "-ticks", str(TICK)],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         spans = {m: [] for m in modes}
+        alternations = []
         for _ in range(REPEATS):
             for m, (start, stop) in modes.items():
                 spans[m].append(window(p, start, stop))
+            alternations.append(alternate_window(p))
         p.send_signal(signal.SIGUSR2)
         out, _ = p.communicate()
         ticks = json.loads(out)["ticks"]
 
-        def inside(span):
-            t0, t1 = span[0] * 1e9, span[1] * 1e9
+        def typical(t0, t1, mean=False):
+            """ns per call from the ticks between Unix ns t0 and t1: their
+            median, or with `mean` their average (stalls included)."""
             ts = [t for t in ticks if t0 <= t <= t1]
-            assert len(ts) >= 10, "window too short for its ticks"
-            return ts
-
-        def typical(span):
-            ts = inside(span)
+            if len(ts) < 10:
+                return None
+            if mean:
+                return (ts[-1] - ts[0]) / ((len(ts) - 1) * TICK)
             return median(b - a for a, b in zip(ts, ts[1:])) / TICK
 
-        def average(span):
-            ts = inside(span)
-            return (ts[-1] - ts[0]) / ((len(ts) - 1) * TICK)
-        ns = {m: [typical(s) for s in spans[m]] for m in modes}
-        avg = {m: [average(s) for s in spans[m]] for m in modes}
-        ratio = [g / f for g, f in zip(ns["gozt"], ns["floor"])]
-        ratio_avg = [g / f for g, f in zip(avg["gozt"], avg["floor"])]
+        def ratios(switches, mean):
+            """gozt over the mean of the floors either side, per full-tracing
+            stretch. A stretch starts 2 ms after its switch, which a running
+            call may straddle; the first (callers not yet named) is left out."""
+            stretch = [(m, typical(a + 2e6, b, mean)) for (m, a), (_, b) in zip(switches, switches[1:])][1:]
+            return [g / ((f0 + f1) / 2) for (m0, f0), (m1, g), (m2, f1) in zip(stretch, stretch[1:], stretch[2:])
+                    if (m0, m1, m2) == ("floor", "gozt", "floor") and f0 and g and f1], stretch
+        ns = {m: [typical(a * 1e9, b * 1e9) for a, b in spans[m]] for m in modes}
+        floor, full, ratio, ratio_mean = [], [], [], []
+        for switches in alternations:
+            r, stretch = ratios(switches, False)
+            ratio += r
+            ratio_mean += ratios(switches, True)[0]
+            floor += [x for m, x in stretch if m == "floor" and x]
+            full += [x for m, x in stretch if m == "gozt" and x]
+        q = statistics.quantiles(ratio, n=4)
+        qm = statistics.quantiles(ratio_mean, n=4)
         if size == 1024:
-            floor_1k = median(ns["floor"])
-        row(f"{size} B", *(f"{median(ns[m]):.0f}" for m in modes), f"{median(ratio):.3f}",
-            f"{median(ratio_avg):.3f}")
-        notes.append(f"gozt/floor per round, {size} B: " + " ".join(f"{x:.3f}" for x in ratio)
-                     + "; from window averages: " + " ".join(f"{x:.3f}" for x in ratio_avg))
-        # Time lost to stalls, per mode: if gozt's user-space side slowed the
-        # loop in bursts, its windows would show more of it than the floor's.
-        notes.append(f"window average over median tick - 1 (stalls), {size} B: " + ", ".join(
-            f"{m} {median(a / t - 1 for a, t in zip(avg[m], ns[m])) * 100:.1f}%" for m in modes))
+            floor_1k = median(floor)
+        row(f"{size} B", f"{median(ns['bare']):.0f}", f"{median(floor):.0f}", f"{median(full):.0f}",
+            f"{median(ns['bpftrace']):.0f}", f"{median(ratio):.3f}", f"{q[0]:.3f}-{q[2]:.3f} of {len(ratio)}")
+        notes.append(f"{size} B: the empty floor program in its own windows took {median(ns['empty']):.0f} ns "
+                     f"per call (per round: {' '.join(f'{x:.0f}' for x in ns['empty'])}); the floor "
+                     f"alternating with gozt, {median(floor):.0f}; gozt/floor from the stretches' averages "
+                     f"(stalls included) instead of their median ticks: {median(ratio_mean):.3f} "
+                     f"(middle half {qm[0]:.3f}-{qm[2]:.3f})")
     loop = ["-size", "1024", "-calls", "50000"]
     g = median(bpf_run_ns(loop, []) for _ in range(REPEATS))
     f = median(bpf_run_ns(loop, ["--probe-floor"]) for _ in range(REPEATS))
@@ -309,9 +338,11 @@ def main():
     parts = {"per_call": per_call, "max_rate": max_rate, "startup": startup, "budget": budget}
     for name in os.environ.get("BENCH_PARTS", " ".join(parts)).split():
         parts[name]()
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    # Section titles (a first cell alone) neither set nor follow the widths.
+    cells = [r for r in rows if any(r[1:])]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(rows[0]))]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() if any(r[1:]) else r[0])
     for n in notes:
         print()
         print(n)

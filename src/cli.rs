@@ -81,6 +81,11 @@ pub struct TraceOptions {
     /// of the traps alone); no calls are measured.
     #[arg(long, hide = true)]
     pub probe_floor: bool,
+    /// Benchmarks only: every this often, switch between full tracing and
+    /// the floor (the program returning at once), printing each switch's
+    /// time on stderr, so that both are timed in one running target.
+    #[arg(long, hide = true, value_parser = humantime::parse_duration, conflicts_with = "probe_floor")]
+    pub probe_alternate: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

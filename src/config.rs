@@ -71,6 +71,7 @@ pub fn session(
         prometheus: o.prometheus.clone(),
         max_overhead,
         probe_floor: o.probe_floor,
+        probe_alternate: o.probe_alternate,
     })
 }
 

@@ -46,6 +46,8 @@ pub struct SessionConfig {
     pub max_overhead: Option<f64>,
     /// Benchmarks: attach an empty program at the same sites instead.
     pub probe_floor: bool,
+    /// Benchmarks: alternate between full tracing and the floor.
+    pub probe_alternate: Option<Duration>,
 }
 
 /// Duty cycling for `--max-overhead`, as a token bucket: the targets earn
@@ -763,6 +765,7 @@ pub fn run(
     let discovered = started.elapsed();
     let mut opts = tracer::Options {
         floor: cfg.probe_floor,
+        alternate: cfg.probe_alternate,
         calibrate: cfg.max_overhead.is_some(),
         ..tracer::Options::default()
     };

@@ -91,6 +91,9 @@ pub struct Options {
     /// Attach the empty floor program instead (benchmarks: the cost of the
     /// traps alone).
     pub floor: bool,
+    /// Switch between full tracing and the floor this often, saying when on
+    /// stderr (benchmarks: both timed in one running target).
+    pub alternate: Option<Duration>,
     /// Measure what one uprobe trap costs on this machine before attaching
     /// (reported through `EventSink::trap_cost`).
     pub calibrate: bool,
@@ -105,6 +108,7 @@ impl Default for Options {
             poll_interval: Duration::from_millis(50),
             max_call_age: Duration::from_secs(60),
             floor: false,
+            alternate: None,
             calibrate: false,
         }
     }
@@ -240,7 +244,7 @@ pub fn run(
     if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
         rodata.count_traps = u8::from(opts.calibrate && stats.is_none());
     }
-    let skel = open.load().map_err(|e| {
+    let mut skel = open.load().map_err(|e| {
         if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
             TraceError::NotRoot
         } else {
@@ -294,9 +298,24 @@ pub fn run(
     };
     let mut last_sweep = Instant::now();
     let mut next_poll = opts.poll_interval;
+    let mut switched = Instant::now();
+    if let Some(period) = opts.alternate {
+        next_poll = next_poll.min(period);
+        say_switch(false);
+    }
     loop {
         // Timer-driven: the programs submit without wakeups.
         std::thread::sleep(next_poll);
+        if let Some(period) = opts.alternate {
+            if switched.elapsed() >= period {
+                if let Some(bss) = skel.maps.bss_data.as_deref_mut() {
+                    let floor = bss.floor_now == 0;
+                    bss.floor_now = u32::from(floor);
+                    say_switch(floor);
+                }
+                switched = Instant::now();
+            }
+        }
         drain(sink);
         if last_sweep.elapsed() >= Duration::from_secs(1) {
             lost.aged_out += sweep(&skel.maps.inflight, opts.max_call_age);
@@ -365,6 +384,18 @@ pub fn run(
     lost.unmatched_returns -= edge_unmatched;
     lost.in_flight_at_exit += under_way(&skel.maps.inflight);
     Ok((lost, sampled))
+}
+
+/// Tells a benchmark when `--probe-alternate` switched (Unix ns): to the
+/// floor, or to full tracing.
+fn say_switch(floor: bool) {
+    let ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    eprintln!(
+        "gozt: alternate: {} {ns}",
+        if floor { "floor" } else { "gozt" }
+    );
 }
 
 /// How long probes were in place, in how many windows.
