@@ -297,10 +297,13 @@ pub fn run(
         cost: Cost::default(),
     };
     let mut last_sweep = Instant::now();
-    let mut next_poll = opts.poll_interval;
+    // --probe-alternate switches at a poll.
+    let poll_interval = opts
+        .alternate
+        .map_or(opts.poll_interval, |p| p.min(opts.poll_interval));
+    let mut next_poll = poll_interval;
     let mut switched = Instant::now();
-    if let Some(period) = opts.alternate {
-        next_poll = next_poll.min(period);
+    if opts.alternate.is_some() {
         say_switch(false);
     }
     loop {
@@ -337,8 +340,8 @@ pub fn run(
         // Duty cycling (--max-overhead): the sink says when probes should be
         // in place.
         let wanted = sink.probes_wanted(cost(&skel, stats.is_some()));
-        next_poll = wanted.map_or(opts.poll_interval, |d| {
-            d.clamp(Duration::from_millis(1), opts.poll_interval)
+        next_poll = wanted.map_or(poll_interval, |d| {
+            d.clamp(Duration::from_millis(1), poll_interval)
         });
         match (wanted.is_some(), links.is_empty()) {
             (false, false) => {
