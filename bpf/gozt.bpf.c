@@ -369,11 +369,13 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 SEC("uprobe.multi")
 int gozt_site(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx), ip = PT_REGS_IP(ctx);
+	__u64 cookie, ip;
 	struct regs r;
 
 	if (floor_now)
 		return 0;
+	cookie = bpf_get_attach_cookie(ctx);
+	ip = PT_REGS_IP(ctx);
 	if (count_traps)
 		__sync_fetch_and_add(&traps, 1);
 	/* Registers are copied once, here: clang may otherwise fold the two
