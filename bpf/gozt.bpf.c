@@ -147,12 +147,16 @@ static __always_inline void goroutine_key(const struct regs *r, struct gozt_key 
 }
 
 /* True when addr, in process tgid, is a return address user space has
- * already named a caller by. */
+ * already named a caller by: its tag is in one of its two slots (gozt.h). */
 static __always_inline int caller_known(__u32 tgid, __u64 addr)
 {
-	__u64 tag = addr ^ ((__u64)tgid << GOZT_CALLER_TGID_SHIFT), *slot;
+	__u64 tag = addr ^ ((__u64)tgid * caller_mix), *slot;
 	__u32 i = (__u32)((tag * caller_mix) >> 32) & caller_mask;
 
+	slot = bpf_map_lookup_elem(&callers, &i);
+	if (slot && *slot == tag)
+		return 1;
+	i ^= 1;
 	slot = bpf_map_lookup_elem(&callers, &i);
 	return slot && *slot == tag;
 }
@@ -254,8 +258,10 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 		__sync_fetch_and_add(&lost_inflight_full, 1);
 		return 0;
 	}
-	now = bpf_ktime_get_ns();
 	call = &rec->calls[slot];
+	/* Before the clock: the walk is gozt's time, not the call's. */
+	read_callers(r, key.tgid, call->stack);
+	now = bpf_ktime_get_ns();
 	call->func_id = id;
 	call->in_bytes = (f->flags & GOZT_IN_AT_RET) ? 0 : reg(r, f->in_reg);
 	call->minus = reg(r, f->minus_reg);
@@ -263,7 +269,6 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	call->depth = depth;
 	call->stack_hi = v.stack_hi;
 	call->start_ns = now;
-	read_callers(r, key.tgid, call->stack);
 	call->active = 1;
 	rec->last_ns = now;
 	return 0;

@@ -66,8 +66,8 @@ struct gozt_call {
 	__u32 func_id;
 	__u32 active;
 	/* The callers, read at the entry, where they are the same as at the
-	 * RET: there they come right after the read of g, which costs less
-	 * than the first read of target memory in a program. */
+	 * RET: there the read follows the one of g, and a second read of
+	 * target memory in a program costs less than the first. */
 	__u64 stack[GOZT_STACK_DEPTH];
 };
 
@@ -80,13 +80,16 @@ struct gozt_inflight {
 };
 
 /* Return addresses known to be callers' live in `callers`, an array of
- * tags, one per slot: the frame walk stops at them (user space adds them as
- * it names callers). A cache, not a set: a slot holds the latest tag written
- * to it, and a miss only means a longer walk. The tag of address addr in
- * process tgid is addr ^ ((u64)tgid << GOZT_CALLER_TGID_SHIFT) (user-space
- * addresses stay below 2^47), its slot (tag * caller_mix) >> 32, masked to
- * the map's size; src/tracer/mod.rs computes the same. */
-#define GOZT_CALLER_TGID_SHIFT 47
+ * tags: the frame walk stops at them (user space adds them as it names
+ * callers). The tag of address addr in process tgid is
+ * addr ^ (tgid * caller_mix); it goes in slot (tag * caller_mix) >> 32, masked
+ * to the map's size, or in the slot next to it (index ^ 1) when that one is
+ * taken; src/tracer/mod.rs computes the same. A cache, not a set: a tag that
+ * finds both slots taken is not stored, and a miss only makes a walk
+ * longer. Two (tgid, addr) pairs share a tag only if their addresses differ
+ * by exactly the xor of their tgids' products, which for two traced
+ * processes' return addresses does not happen in practice (the product's
+ * top 17 bits would have to agree). */
 
 /* One completed call. */
 struct gozt_event {

@@ -168,6 +168,7 @@ def alternate_window(p):
     g.send_signal(signal.SIGINT)
     _, err = g.communicate()
     switches = [(m, int(ns)) for m, ns in re.findall(r"gozt: alternate: (\w+) (\d+)", err)]
+    assert len(switches) >= 4, f"gozt --probe-alternate switched {len(switches)} times: {err}"
     return switches[:-1] + [("end", switches[-1][1])]
 
 
@@ -221,6 +222,7 @@ def per_call():
             return [g / ((f0 + f1) / 2) for (m0, f0), (m1, g), (m2, f1) in zip(stretch, stretch[1:], stretch[2:])
                     if (m0, m1, m2) == ("floor", "gozt", "floor") and f0 and g and f1], stretch
         ns = {m: [typical(a * 1e9, b * 1e9) for a, b in spans[m]] for m in modes}
+        assert all(x for xs in ns.values() for x in xs), "a window too short for its ticks"
         floor, full, ratio, ratio_mean = [], [], [], []
         for switches in alternations:
             r, stretch = ratios(switches, False)
@@ -228,6 +230,8 @@ def per_call():
             ratio_mean += ratios(switches, True)[0]
             floor += [x for m, x in stretch if m == "floor" and x]
             full += [x for m, x in stretch if m == "gozt" and x]
+        assert len(ratio) >= 4 and len(ratio_mean) >= 4, \
+            f"{len(ratio)} gozt stretches between floor ones: BENCH_WINDOW_S too short for BENCH_ALT_MS"
         q = statistics.quantiles(ratio, n=4)
         qm = statistics.quantiles(ratio_mean, n=4)
         if size == 1024:

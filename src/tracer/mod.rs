@@ -228,7 +228,8 @@ pub fn run(
         .events
         .set_max_entries(opts.ringbuf_bytes)
         .map_err(load_err)?;
-    let caller_slots = opts.caller_slots.max(1).next_power_of_two();
+    let caller_slots = opts.caller_slots.max(2).next_power_of_two();
+    let mut caller_tags = CallerSlots(vec![0; caller_slots as usize]);
     open.maps
         .callers
         .set_max_entries(caller_slots)
@@ -327,8 +328,10 @@ pub fn run(
         read_counters(&skel, &mut lost);
         lost.unmatched_returns -= edge_unmatched;
         for (tgid, addr) in sink.new_callers() {
-            let (slot, tag) = caller_slot(tgid, addr, caller_slots - 1);
-            // A tag evicted from its slot only makes walks longer: no loss.
+            // Without a slot the walks from there stay longer: no loss.
+            let Some((slot, tag)) = caller_tags.place(tgid, addr) else {
+                continue;
+            };
             let _ =
                 skel.maps
                     .callers
@@ -573,19 +576,34 @@ fn read_counters(skel: &skel::GoztSkel<'_>, lost: &mut Lost) {
     }
 }
 
-/// The multiplier of the known-callers cache's slot (rodata `caller_mix`).
+/// The multiplier of the known-callers cache's tags and slots (rodata
+/// `caller_mix`).
 const CALLER_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// The slot and tag of return address `addr` of process `tgid` in the
-/// known-callers cache, as bpf/gozt.bpf.c computes them (see gozt.h).
+/// The tag of return address `addr` of process `tgid` in the known-callers
+/// cache and its first slot (the other is `slot ^ 1`), as bpf/gozt.bpf.c
+/// computes them (see gozt.h).
 fn caller_slot(tgid: u32, addr: u64, mask: u32) -> (u32, u64) {
-    let tag = addr ^ (u64::from(tgid) << GOZT_CALLER_TGID_SHIFT);
+    let tag = addr ^ u64::from(tgid).wrapping_mul(CALLER_MIX);
     let slot = (tag.wrapping_mul(CALLER_MIX) >> 32) as u32 & mask;
     (slot, tag)
 }
 
-/// gozt.h's GOZT_CALLER_TGID_SHIFT.
-const GOZT_CALLER_TGID_SHIFT: u32 = 47;
+/// The known-callers cache as user space wrote it: the slot a new caller's
+/// tag goes in, of its two, or None when both hold other tags.
+struct CallerSlots(Vec<u64>);
+
+impl CallerSlots {
+    fn place(&mut self, tgid: u32, addr: u64) -> Option<(u32, u64)> {
+        let mask = self.0.len() as u32 - 1;
+        let (first, tag) = caller_slot(tgid, addr, mask);
+        let slot = [first, first ^ 1]
+            .into_iter()
+            .find(|&i| self.0[i as usize] == 0 || self.0[i as usize] == tag)?;
+        self.0[slot as usize] = tag;
+        Some((slot, tag))
+    }
+}
 
 fn func_config(site: &Site) -> gozt_func {
     let l = &site.probe.layout;
@@ -663,4 +681,25 @@ fn sweep(map: &dyn MapCore, max_age: Duration) -> u64 {
         }
     }
     aged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_caller_takes_the_free_one_of_its_two_slots() {
+        let mut slots = CallerSlots(vec![0; 8]);
+        let (first, tag) = caller_slot(7, 0x4a1234, 7);
+        assert_eq!(slots.place(7, 0x4a1234), Some((first, tag)));
+        // Again: the same slot, nothing new.
+        assert_eq!(slots.place(7, 0x4a1234), Some((first, tag)));
+        // Another process's same address is another tag.
+        assert_ne!(caller_slot(7 + (1 << 17), 0x4a1234, 7).1, tag);
+        // With both slots taken by other tags, a caller finds none.
+        let mut full = CallerSlots(vec![u64::MAX; 8]);
+        assert_eq!(full.place(7, 0x4a1234), None);
+        full.0[(first ^ 1) as usize] = 0;
+        assert_eq!(full.place(7, 0x4a1234), Some((first ^ 1, tag)));
+    }
 }
