@@ -3,10 +3,13 @@
  *
  * gozt_site runs at each probed function's entry and at each of its RET
  * instructions (never a uretprobe: they crash Go when stacks move), all from
- * one uprobe.multi link per binary: detaching it removes every breakpoint
- * before the one synchronisation, so no site keeps trapping while others go.
- * The attach cookie is the function id, indexing `funcs`, with
- * GOZT_COOKIE_RET set at RET sites.
+ * one uprobe.multi link per binary. The attach cookie is the function id,
+ * indexing `funcs`, with GOZT_COOKIE_RET set at RET sites. User space lists
+ * every RET before every entry in the link, so a call whose entry was seen
+ * always has its RETs in place.
+ *
+ * Each lost or unmeasured call is counted once, under one cause, in per-CPU
+ * counters (gozt.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -14,6 +17,14 @@
 #include "gozt.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* The caller tags of user space and of these programs agree (gozt.h). */
+_Static_assert(GOZT_CALLER_TAG(GOZT_CALLER_TEST_TGID, GOZT_CALLER_TEST_ADDR) ==
+		       GOZT_CALLER_TEST_TAG,
+	       "caller tag test vector");
+_Static_assert(GOZT_CALLER_SLOT(GOZT_CALLER_TEST_TAG, GOZT_CALLER_TEST_MASK) ==
+		       GOZT_CALLER_TEST_SLOT,
+	       "caller slot test vector");
 
 /* Sizes are set from user space before load. */
 struct {
@@ -30,6 +41,15 @@ struct {
 	__type(value, struct gozt_inflight);
 } inflight SEC(".maps");
 
+/* Goroutines with calls counted in inflight_full whose RETs are still to
+ * come: those RETs are not unmatched returns (each loss counted once). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct gozt_key);
+	__type(value, __u32);
+} dropped SEC(".maps");
+
 /* Tags of known callers (gozt.h); the size, a power of two, is set before
  * load together with caller_mask. */
 struct {
@@ -39,65 +59,69 @@ struct {
 	__type(value, __u64);
 } callers SEC(".maps");
 
-/* Set before load: the callers map's size - 1, and the tag's multiplier. */
+/* Set before load: the callers map's size - 1. */
 const volatile __u32 caller_mask = 0;
-const volatile __u64 caller_mix = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096);
 } events SEC(".maps");
 
-/* Loss and anomaly counters, read by user space. */
-__u64 lost_ringbuf_full = 0;
-__u64 lost_inflight_full = 0;
-__u64 ret_unmatched = 0;
-__u64 entry_repeated = 0;
-__u64 entry_abandoned = 0;
-/* Every trap taken by gozt's programs, matched or not (--max-overhead),
- * counted here only when count_traps is set: where the kernel keeps BPF
- * statistics, their run count is the same number at no cost per trap. */
-__u64 traps = 0;
+/* Read by user space, summed over the slots. */
+struct gozt_counters counters[GOZT_COUNTER_SLOTS] = {};
+
+/* Traps are counted here only when count_traps is set: where the kernel
+ * keeps BPF statistics, their run count is the same number at no cost. */
 const volatile __u8 count_traps = 0;
-/* Return addresses read past a call's own, walking to a known caller: few
- * once user space has named the call sites. */
-__u64 frames_walked = 0;
+
+/* Set by user space when tracing stops: entries record nothing more, and
+ * RETs that find no call are those of calls begun since (not losses). */
+__u32 stopping = 0;
 
 /* Benchmarks (gozt attach --probe-alternate): while set, gozt_site returns
  * at once, as the floor program does, so that user space can switch between
  * the two every few hundred milliseconds in one running target. */
 __u32 floor_now = 0;
 
-/* Makes libbpf-cargo emit the Rust type of the event. */
+/* Make libbpf-cargo emit the Rust types. */
 struct gozt_event gozt_event_type = {};
+struct gozt_inflight gozt_inflight_type = {};
+struct gozt_key gozt_key_type = {};
+
+#define COUNT(field)                                                                   \
+	__sync_fetch_and_add(                                                          \
+		&counters[bpf_get_smp_processor_id() & (GOZT_COUNTER_SLOTS - 1)].field, 1)
+#define COUNT_N(field, n)                                                              \
+	__sync_fetch_and_add(                                                          \
+		&counters[bpf_get_smp_processor_id() & (GOZT_COUNTER_SLOTS - 1)].field, n)
 
 /* The registers gozt reads, copied once out of the context. */
 struct regs {
-	__u64 r[9];
-	__u64 r14;
+	__u64 r[GOZT_INT_REGS];
+	__u64 g;
 	__u64 sp;
-	__u64 bp;
+	__u64 fp;
 };
 
 static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
 {
-	out->r[0] = ctx->ax;
-	out->r[1] = ctx->bx;
-	out->r[2] = ctx->cx;
-	out->r[3] = ctx->di;
-	out->r[4] = ctx->si;
-	out->r[5] = ctx->r8;
-	out->r[6] = ctx->r9;
-	out->r[7] = ctx->r10;
-	out->r[8] = ctx->r11;
-	out->r14 = ctx->r14;
+	out->r[GOZT_AMD64_RAX] = ctx->ax;
+	out->r[GOZT_AMD64_RBX] = ctx->bx;
+	out->r[GOZT_AMD64_RCX] = ctx->cx;
+	out->r[GOZT_AMD64_RDI] = ctx->di;
+	out->r[GOZT_AMD64_RSI] = ctx->si;
+	out->r[GOZT_AMD64_R8] = ctx->r8;
+	out->r[GOZT_AMD64_R9] = ctx->r9;
+	out->r[GOZT_AMD64_R10] = ctx->r10;
+	out->r[GOZT_AMD64_R11] = ctx->r11;
+	out->g = ctx->r14;
 	out->sp = ctx->sp;
-	out->bp = ctx->bp;
+	out->fp = ctx->bp;
 }
 
 static __always_inline __u64 reg(const struct regs *r, __u8 i)
 {
-	if (i >= 9)
+	if (i >= GOZT_INT_REGS)
 		return 0;
 	return r->r[i];
 }
@@ -109,12 +133,9 @@ struct g_view {
 	__u64 sched_pc;
 };
 
-/* Words of runtime.g read at once: g.stack.hi, g.sched.pc and g.goid lie in
- * its first 176 bytes in every Go version gozt knows (goid at 152 or 160).
- * A read of target memory costs far more than its size (about 100 ns here),
- * so one read of all of them beats three small ones. */
-#define GOZT_G_WORDS 22
-
+/* One read of target memory costs far more than its size (about 100 ns
+ * here), so g.stack.hi, g.sched.pc and g.goid come in one read when they lie
+ * in g's first GOZT_G_WORDS words, as in every Go version gozt knows. */
 static __always_inline int read_g(const struct regs *r, const struct gozt_func *f,
 				  struct g_view *v)
 {
@@ -122,18 +143,18 @@ static __always_inline int read_g(const struct regs *r, const struct gozt_func *
 	__u64 g[GOZT_G_WORDS];
 
 	if (goid_i < GOZT_G_WORDS && hi_i < GOZT_G_WORDS && pc_i < GOZT_G_WORDS) {
-		if (bpf_probe_read_user(g, sizeof(g), (void *)r->r14))
+		if (bpf_probe_read_user(g, sizeof(g), (void *)r->g))
 			return -1;
 		v->goid = g[goid_i];
 		v->stack_hi = g[hi_i];
 		v->sched_pc = g[pc_i];
 		return 0;
 	}
-	if (bpf_probe_read_user(&v->goid, sizeof(v->goid), (void *)(r->r14 + f->goid_off)) ||
+	if (bpf_probe_read_user(&v->goid, sizeof(v->goid), (void *)(r->g + f->goid_off)) ||
 	    bpf_probe_read_user(&v->stack_hi, sizeof(v->stack_hi),
-				(void *)(r->r14 + f->stack_hi_off)) ||
+				(void *)(r->g + f->stack_hi_off)) ||
 	    bpf_probe_read_user(&v->sched_pc, sizeof(v->sched_pc),
-				(void *)(r->r14 + f->sched_pc_off)))
+				(void *)(r->g + f->sched_pc_off)))
 		return -1;
 	return 0;
 }
@@ -143,15 +164,15 @@ static __always_inline void goroutine_key(const struct regs *r, struct gozt_key 
 {
 	key->tgid = bpf_get_current_pid_tgid() >> 32;
 	key->pad = 0;
-	key->g = r->r14;
+	key->g = r->g;
 }
 
 /* True when addr, in process tgid, is a return address user space has
  * already named a caller by: its tag is in one of its two slots (gozt.h). */
 static __always_inline int caller_known(__u32 tgid, __u64 addr)
 {
-	__u64 tag = addr ^ ((__u64)tgid * caller_mix), *slot;
-	__u32 i = (__u32)((tag * caller_mix) >> 32) & caller_mask;
+	__u64 tag = GOZT_CALLER_TAG(tgid, addr), *slot;
+	__u32 i = GOZT_CALLER_SLOT(tag, caller_mask);
 
 	slot = bpf_map_lookup_elem(&callers, &i);
 	if (slot && *slot == tag)
@@ -171,7 +192,7 @@ static __always_inline void read_callers(const struct regs *r, __u32 tgid, __u64
 
 	stack[0] = 0;
 	bpf_probe_read_user(&stack[0], sizeof(stack[0]), (void *)r->sp);
-	fp = caller_known(tgid, stack[0]) ? 0 : r->bp;
+	fp = caller_known(tgid, stack[0]) ? 0 : r->fp;
 	for (i = 1; i < GOZT_STACK_DEPTH; i++) {
 		/* One read per frame: the saved RBP, then the return address. */
 		struct {
@@ -189,10 +210,21 @@ static __always_inline void read_callers(const struct regs *r, __u32 tgid, __u64
 		fp = caller_known(tgid, frame.ret) ? 0 : frame.next;
 	}
 	if (walked)
-		__sync_fetch_and_add(&frames_walked, walked);
+		COUNT_N(frames_walked, walked);
 }
 
-/* Inserted for a goroutine's first call, then written in place. */
+/* A call that is not measured: its RET is told not to count it again. */
+static __always_inline void drop_call(struct gozt_key *key)
+{
+	__u32 one = 1, *n = bpf_map_lookup_elem(&dropped, key);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&dropped, key, &one, BPF_ANY);
+}
+
+/* Inserted for a goroutine's first call under way. */
 const struct gozt_inflight empty_inflight = {};
 
 /* A probed function's entry: records the call in its goroutine's record. */
@@ -206,24 +238,28 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	__u64 depth, now;
 	int i, slot = -1;
 
+	if (stopping)
+		return 0;
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
 		return 0;
-	if (read_g(r, f, &v))
-		return 0;
-	depth = v.stack_hi - r->sp;
 	goroutine_key(r, &key);
+	if (read_g(r, f, &v)) {
+		COUNT(read_failed);
+		drop_call(&key);
+		return 0;
+	}
+	depth = v.stack_hi - r->sp;
 	rec = bpf_map_lookup_elem(&inflight, &key);
 	if (!rec) {
 		bpf_map_update_elem(&inflight, &key, &empty_inflight, BPF_NOEXIST);
 		rec = bpf_map_lookup_elem(&inflight, &key);
 		if (!rec) {
-			__sync_fetch_and_add(&lost_inflight_full, 1);
+			COUNT(inflight_full);
+			drop_call(&key);
 			return 0;
 		}
 	}
-	/* Only this goroutine uses its record, and it runs on one CPU at a
-	 * time: the record is written in place. */
 #pragma unroll
 	for (i = 0; i < GOZT_NEST; i++) {
 		struct gozt_call *c = &rec->calls[i];
@@ -243,19 +279,20 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 		 * (the panic's recovery point, the last park). */
 		if (c->goid == v.goid && c->depth == depth && c->func_id == id &&
 		    v.sched_pc >= ip && v.sched_pc - ip < f->size) {
-			__sync_fetch_and_add(&entry_repeated, 1);
+			COUNT(entry_repeated);
 			return 0;
 		}
 		/* This frame, or a deeper one, was left without a RET (panic,
 		 * Goexit), or g now runs another goroutine: that call never
 		 * returned. */
-		__sync_fetch_and_add(&entry_abandoned, 1);
+		COUNT(entry_abandoned);
 		c->active = 0;
 		if (slot < 0)
 			slot = i;
 	}
 	if (slot < 0 || slot >= GOZT_NEST) {
-		__sync_fetch_and_add(&lost_inflight_full, 1);
+		COUNT(inflight_full);
+		drop_call(&key);
 		return 0;
 	}
 	call = &rec->calls[slot];
@@ -267,10 +304,8 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	call->minus = reg(r, f->minus_reg);
 	call->goid = v.goid;
 	call->depth = depth;
-	call->stack_hi = v.stack_hi;
 	call->start_ns = now;
 	call->active = 1;
-	rec->last_ns = now;
 	return 0;
 }
 
@@ -290,6 +325,27 @@ static __always_inline int is_eof(__u64 data)
 	return text[0] == 'E' && text[1] == 'O' && text[2] == 'F';
 }
 
+/* A RET that found no call of its own. */
+static __always_inline void ret_missed(struct gozt_key *key)
+{
+	__u32 *n;
+
+	if (stopping) {
+		COUNT(ret_stopping);
+		return;
+	}
+	n = bpf_map_lookup_elem(&dropped, key);
+	if (n && *n > 0) {
+		/* No fetching atomics: kernels before 5.12 lack them. */
+		__sync_fetch_and_add(n, -1);
+		if (*n == 0)
+			bpf_map_delete_elem(&dropped, key);
+		COUNT(ret_dropped);
+		return;
+	}
+	COUNT(ret_unmatched);
+}
+
 /* A RET of a probed function: the call's event. */
 static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 {
@@ -300,7 +356,7 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 	struct gozt_func *f;
 	struct g_view v;
 	__u64 depth;
-	int i;
+	int i, left = 0;
 
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
@@ -308,66 +364,64 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 	goroutine_key(r, &key);
 	rec = bpf_map_lookup_elem(&inflight, &key);
 	if (!rec) {
-		__sync_fetch_and_add(&ret_unmatched, 1);
+		ret_missed(&key);
 		return 0;
 	}
-	/* SP is the entry's again at a RET; while the stack has not moved,
-	 * the entry's g.stack.hi gives the depth without reading g. */
+	/* SP is the entry's again at a RET; g's current goid and stack (it
+	 * may have been copied during the call) name the call. */
+	if (read_g(r, f, &v)) {
+		COUNT(read_failed);
+		return 0;
+	}
+	depth = v.stack_hi - r->sp;
 #pragma unroll
 	for (i = 0; i < GOZT_NEST; i++) {
 		struct gozt_call *c = &rec->calls[i];
 
-		if (c->active && c->func_id == id && c->stack_hi - r->sp == c->depth)
+		if (!c->active)
+			continue;
+		if (!call && c->func_id == id && c->depth == depth && c->goid == v.goid)
 			call = c;
+		else
+			left++;
 	}
 	if (!call) {
-		/* The stack was copied during the call. */
-		if (read_g(r, f, &v))
-			return 0;
-		depth = v.stack_hi - r->sp;
-#pragma unroll
-		for (i = 0; i < GOZT_NEST; i++) {
-			struct gozt_call *c = &rec->calls[i];
-
-			if (c->active && c->func_id == id && c->depth == depth &&
-			    c->goid == v.goid)
-				call = c;
-		}
-	}
-	if (!call) {
-		__sync_fetch_and_add(&ret_unmatched, 1);
+		ret_missed(&key);
 		return 0;
 	}
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		__sync_fetch_and_add(&lost_ringbuf_full, 1);
-		call->active = 0;
-		return 0;
-	}
-	ev->start_ns = call->start_ns;
-	ev->duration_ns = now - call->start_ns;
-	ev->goid = call->goid;
-	ev->tgid = key.tgid;
-	ev->func_id = id;
-	ev->flags = 0;
-	ev->pad = 0;
-	ev->bytes_in = (f->flags & GOZT_IN_AT_RET) ? reg(r, f->in_reg) : call->in_bytes;
-	if (f->in_reg != GOZT_REG_NONE)
-		ev->flags |= GOZT_EV_IN_VALID;
-	ev->bytes_out = 0;
-	if (f->out_reg != GOZT_REG_NONE) {
-		ev->bytes_out = reg(r, f->out_reg) - call->minus;
-		ev->flags |= GOZT_EV_OUT_VALID;
-	}
-	if (f->err_reg != GOZT_REG_NONE && reg(r, f->err_reg)) {
-		if (!((f->flags & GOZT_EOF_IS_SUCCESS) && is_eof(reg(r, f->err_reg + 1))))
-			ev->flags |= GOZT_EV_ERROR;
-	}
+	if (ev) {
+		ev->start_ns = call->start_ns;
+		ev->duration_ns = now - call->start_ns;
+		ev->goid = call->goid;
+		ev->tgid = key.tgid;
+		ev->func_id = id;
+		ev->flags = 0;
+		ev->pad = 0;
+		ev->bytes_in = (f->flags & GOZT_IN_AT_RET) ? reg(r, f->in_reg) : call->in_bytes;
+		if (f->in_reg != GOZT_REG_NONE)
+			ev->flags |= GOZT_EV_IN_VALID;
+		ev->bytes_out = 0;
+		if (f->out_reg != GOZT_REG_NONE) {
+			ev->bytes_out = reg(r, f->out_reg) - call->minus;
+			ev->flags |= GOZT_EV_OUT_VALID;
+		}
+		if (f->err_reg != GOZT_REG_NONE && reg(r, f->err_reg)) {
+			if (!((f->flags & GOZT_EOF_IS_SUCCESS) && is_eof(reg(r, f->err_reg + 1))))
+				ev->flags |= GOZT_EV_ERROR;
+		}
 #pragma unroll
-	for (i = 0; i < GOZT_STACK_DEPTH; i++)
-		ev->stack[i] = call->stack[i];
+		for (i = 0; i < GOZT_STACK_DEPTH; i++)
+			ev->stack[i] = call->stack[i];
+		bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+	} else {
+		COUNT(ringbuf_full);
+	}
 	call->active = 0;
-	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+	/* The goroutine's last call under way has returned: its record goes,
+	 * deleted by the only party that uses it. */
+	if (!left)
+		bpf_map_delete_elem(&inflight, &key);
 	return 0;
 }
 
@@ -382,7 +436,7 @@ int gozt_site(struct pt_regs *ctx)
 	cookie = bpf_get_attach_cookie(ctx);
 	ip = PT_REGS_IP(ctx);
 	if (count_traps)
-		__sync_fetch_and_add(&traps, 1);
+		COUNT(traps);
 	/* Registers are copied once, here: clang may otherwise fold the two
 	 * handlers' context reads into a modified context pointer. */
 	copy_regs(ctx, &r);

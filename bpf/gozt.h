@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Every type shared by gozt's BPF programs and user space. */
+/* Every type and constant shared by gozt's BPF programs and user space.
+ * build.rs turns each `#define GOZT_* <integer>` below into a Rust constant
+ * (src/tracer/consts.rs); the structs reach Rust through the skeleton. */
 #ifndef GOZT_H
 #define GOZT_H
 
@@ -7,13 +9,33 @@
  * the frame-pointer chain. */
 #define GOZT_STACK_DEPTH 8
 
-/* Register indexes of Go's integer argument order (RAX RBX RCX RDI RSI R8 R9
- * R10 R11); GOZT_REG_NONE when a value is not read. */
+/* Calls one goroutine can have in flight at once, nested (a stream's Write
+ * calling a block encoder, say). */
+#define GOZT_NEST 4
+
+/* Slots of the per-CPU counters; CPUs beyond share slots (the counters are
+ * added atomically, so sharing is correct, only slower). A power of two. */
+#define GOZT_COUNTER_SLOTS 256
+
+/* Go's integer argument and result registers on amd64, in the register
+ * ABI's assignment order (RAX RBX RCX RDI RSI R8 R9 R10 R11): the index of
+ * each in struct regs (gozt.bpf.c) and in gozt_func's register fields. */
+#define GOZT_AMD64_RAX 0
+#define GOZT_AMD64_RBX 1
+#define GOZT_AMD64_RCX 2
+#define GOZT_AMD64_RDI 3
+#define GOZT_AMD64_RSI 4
+#define GOZT_AMD64_R8 5
+#define GOZT_AMD64_R9 6
+#define GOZT_AMD64_R10 7
+#define GOZT_AMD64_R11 8
+#define GOZT_INT_REGS 9
+/* A value that is not read. */
 #define GOZT_REG_NONE 0xff
 
 /* gozt_func.flags */
-#define GOZT_IN_AT_RET 0x1           /* bytes_in is read at RET, not entry */
-#define GOZT_EOF_IS_SUCCESS 0x4      /* an io.EOF error is the end of a stream */
+#define GOZT_IN_AT_RET 0x1      /* bytes_in is read at RET, not entry */
+#define GOZT_EOF_IS_SUCCESS 0x4 /* an io.EOF error is the end of a stream */
 
 /* gozt_event.flags */
 #define GOZT_EV_ERROR 0x1
@@ -21,7 +43,32 @@
 #define GOZT_EV_OUT_VALID 0x4
 
 /* Set in the attach cookie of RET sites; the low 32 bits are the function id. */
-#define GOZT_COOKIE_RET (1ULL << 32)
+#define GOZT_COOKIE_RET 0x100000000
+
+/* Words of runtime.g read at once: g.stack.hi, g.sched.pc and g.goid lie in
+ * its first 176 bytes in every Go version gozt knows (goid at 152 or 160). */
+#define GOZT_G_WORDS 22
+
+/* Known callers. The frame walk stops at return addresses user space has
+ * already named; they live in `callers`, an array of tags. The tag of
+ * address addr in process tgid is GOZT_CALLER_TAG; it goes in slot
+ * GOZT_CALLER_SLOT (masked to the map's size), or in the slot next to it
+ * (index ^ 1) when that one is taken. A cache, not a set: a tag that finds
+ * both slots taken is not stored, and a miss only makes a walk longer. Two
+ * (tgid, addr) pairs share a tag only if their addresses differ by exactly
+ * the xor of their tgids' products, which for two traced processes' return
+ * addresses does not happen in practice. */
+#define GOZT_CALLER_MIX 0x9e3779b97f4a7c15
+#define GOZT_CALLER_TAG(tgid, addr) ((__u64)(addr) ^ ((__u64)(tgid) * (__u64)GOZT_CALLER_MIX))
+#define GOZT_CALLER_SLOT(tag, mask) ((__u32)(((__u64)(tag) * (__u64)GOZT_CALLER_MIX) >> 32) & (mask))
+/* One test vector, checked by the C compiler (gozt.bpf.c) and by Rust's
+ * tests (src/tracer/callers.rs): both sides hash alike or neither builds
+ * green. */
+#define GOZT_CALLER_TEST_TGID 4242
+#define GOZT_CALLER_TEST_ADDR 0x4a1234
+#define GOZT_CALLER_TEST_TAG 0xb33f03bf407601ce
+#define GOZT_CALLER_TEST_MASK 8191
+#define GOZT_CALLER_TEST_SLOT 2761
 
 /* What one probed function reads; index = attach cookie. */
 struct gozt_func {
@@ -40,14 +87,10 @@ struct gozt_func {
 	__u32 size; /* bytes of code from the entry */
 };
 
-/* Calls one goroutine can have in flight at once, nested (a stream's Write
- * calling a block encoder, say). */
-#define GOZT_NEST 4
-
 /* In-flight calls are kept per goroutine, never per thread: the key is the
- * goroutine's runtime.g (R14), and each call records its frame depth
- * g.stack.hi - SP, which survives stack copies and separates recursive
- * frames. */
+ * goroutine's runtime.g (R14), and each call records its goid and frame
+ * depth g.stack.hi - SP, which survives stack copies and separates
+ * recursive frames. */
 struct gozt_key {
 	__u32 tgid;
 	__u32 pad;
@@ -60,9 +103,7 @@ struct gozt_call {
 	__u64 in_bytes;
 	__u64 minus;
 	__u64 goid;
-	__u64 depth;    /* g.stack.hi - SP at the entry */
-	__u64 stack_hi; /* g.stack.hi at the entry: at a RET on the same stack,
-			 * stack_hi - SP is the depth without reading g */
+	__u64 depth; /* g.stack.hi - SP at the entry */
 	__u32 func_id;
 	__u32 active;
 	/* The callers, read at the entry, where they are the same as at the
@@ -71,25 +112,29 @@ struct gozt_call {
 	__u64 stack[GOZT_STACK_DEPTH];
 };
 
-/* A goroutine's calls under way. The record stays when they have returned,
- * for the goroutine's next call, which writes it in place: far cheaper than a
- * map insert and delete per call (user space removes idle records). */
+/* A goroutine's calls under way. Only that goroutine's programs touch its
+ * record, and a goroutine runs on one CPU at a time: the record is inserted
+ * by the entry of its first call and deleted by the RET of its last, so no
+ * other party ever holds a pointer into it. */
 struct gozt_inflight {
-	__u64 last_ns; /* the latest entry */
 	struct gozt_call calls[GOZT_NEST];
 };
 
-/* Return addresses known to be callers' live in `callers`, an array of
- * tags: the frame walk stops at them (user space adds them as it names
- * callers). The tag of address addr in process tgid is
- * addr ^ (tgid * caller_mix); it goes in slot (tag * caller_mix) >> 32, masked
- * to the map's size, or in the slot next to it (index ^ 1) when that one is
- * taken; src/tracer/mod.rs computes the same. A cache, not a set: a tag that
- * finds both slots taken is not stored, and a miss only makes a walk
- * longer. Two (tgid, addr) pairs share a tag only if their addresses differ
- * by exactly the xor of their tgids' products, which for two traced
- * processes' return addresses does not happen in practice (the product's
- * top 17 bits would have to agree). */
+/* Counters, one set per CPU slot (user space sums them). Each lost or
+ * unmeasured call is counted once, under one cause. */
+struct gozt_counters {
+	__u64 ringbuf_full;    /* measured, but its event found the ring full */
+	__u64 inflight_full;   /* not measured: no record or no free slot */
+	__u64 ret_unmatched;   /* a RET without its entry (call begun before attach) */
+	__u64 ret_dropped;     /* the RET of a call counted in inflight_full */
+	__u64 ret_stopping;    /* a RET without entry while entries are off */
+	__u64 entry_repeated;  /* a prologue run again after morestack */
+	__u64 entry_abandoned; /* a call that never returned (panic, Goexit) */
+	__u64 read_failed;     /* not measured: runtime.g unreadable */
+	__u64 traps;           /* every trap, when counted here (count_traps) */
+	__u64 frames_walked;   /* frames read past a call's return address */
+	__u64 pad[6];          /* one slot per 128 bytes: no false sharing */
+};
 
 /* One completed call. */
 struct gozt_event {

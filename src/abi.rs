@@ -9,69 +9,7 @@
 //! string two (ptr, len), a slice three (ptr, len, cap), an interface two
 //! (type or itab, data). The goroutine pointer `g` lives in R14.
 
-use serde::Serialize;
-
-/// The integer argument registers, in assignment order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Reg {
-    Rax,
-    Rbx,
-    Rcx,
-    Rdi,
-    Rsi,
-    R8,
-    R9,
-    R10,
-    R11,
-}
-
-/// Assignment order of integer registers.
-pub const INT_REGS: [Reg; 9] = [
-    Reg::Rax,
-    Reg::Rbx,
-    Reg::Rcx,
-    Reg::Rdi,
-    Reg::Rsi,
-    Reg::R8,
-    Reg::R9,
-    Reg::R10,
-    Reg::R11,
-];
-
-/// The register holding the current goroutine's `g` on amd64.
-pub const G_REGISTER: &str = "r14";
-
-impl Reg {
-    /// The DWARF register number (System V x86-64 numbering).
-    pub fn dwarf_number(self) -> u16 {
-        match self {
-            Reg::Rax => 0,
-            Reg::Rcx => 2,
-            Reg::Rbx => 3,
-            Reg::Rsi => 4,
-            Reg::Rdi => 5,
-            Reg::R8 => 8,
-            Reg::R9 => 9,
-            Reg::R10 => 10,
-            Reg::R11 => 11,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Reg::Rax => "rax",
-            Reg::Rbx => "rbx",
-            Reg::Rcx => "rcx",
-            Reg::Rdi => "rdi",
-            Reg::Rsi => "rsi",
-            Reg::R8 => "r8",
-            Reg::R9 => "r9",
-            Reg::R10 => "r10",
-            Reg::R11 => "r11",
-        }
-    }
-}
+pub use crate::arch::{Reg, G_REGISTER, INT_REGS};
 
 /// The shapes of Go values that appear in catalog signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

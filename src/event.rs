@@ -25,15 +25,21 @@ pub struct CallEvent {
 pub struct Lost {
     /// The ring buffer was full: the call was measured but its event dropped.
     pub ringbuf_full: u64,
-    /// The in-flight map was full: the call was not measured.
+    /// The in-flight map was full, or the goroutine had GOZT_NEST calls
+    /// under way: the call was not measured.
     pub inflight_full: u64,
-    /// In-flight calls that never returned within the age limit (panic,
-    /// runtime.Goexit) and were dropped.
+    /// runtime.g could not be read at the entry or the RET: the call was
+    /// not measured.
+    pub read_failed: u64,
+    /// Calls still under way, after more than the age limit (60 s), when
+    /// tracing stopped or their process exited: left by a panic or
+    /// runtime.Goexit.
     pub aged_out: u64,
     /// Calls that never returned (panic, runtime.Goexit), found when a new
     /// call took their goroutine frame.
     pub abandoned: u64,
-    /// Calls still in flight when tracing stopped.
+    /// Calls still under way (for less than the age limit) when tracing
+    /// stopped or their process exited.
     pub in_flight_at_exit: u64,
     /// RETs without a matching entry (calls already running at attach time).
     pub unmatched_returns: u64,

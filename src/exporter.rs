@@ -7,10 +7,7 @@
 //! new ones). Counters follow the report's rules (`stats::classify`).
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use prometheus::{
     CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts,
@@ -356,67 +353,51 @@ fn encode(registry: &Registry) -> String {
     String::from_utf8(buf).expect("the text format is UTF-8")
 }
 
-/// Binds `addr` and serves `/metrics` from a background thread.
+/// Binds `addr` and serves `/metrics` from a background thread (tiny_http:
+/// scrapes are rare, so one thread answers them in turn).
 pub fn serve(addr: &str, registry: Registry) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)?;
-    let bound = listener.local_addr()?;
-    let registry = Arc::new(registry);
+    let server = tiny_http::Server::http(addr).map_err(std::io::Error::other)?;
+    let bound = server
+        .server_addr()
+        .to_ip()
+        .ok_or_else(|| std::io::Error::other("not an IP address"))?;
     std::thread::Builder::new()
         .name("gozt-metrics".into())
         .spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let registry = Arc::clone(&registry);
-                // One short-lived thread per scrape: scrapes are rare.
-                let _ = std::thread::Builder::new()
-                    .name("gozt-scrape".into())
-                    .spawn(move || respond(stream, &registry));
+            for request in server.incoming_requests() {
+                let _ = respond(request, &registry);
             }
         })?;
     Ok(bound)
 }
 
-/// Answers one HTTP/1.x request: GET /metrics, or 404.
-fn respond(stream: TcpStream, registry: &Registry) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(&stream);
-    let mut request = String::new();
-    if reader.read_line(&mut request).is_err() {
-        return;
-    }
-    // Skip the headers.
-    let mut line = String::new();
-    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-        line.clear();
-    }
-    let mut parts = request.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = path.split('?').next().unwrap_or("");
-    let (status, content_type, body) = match (method, path) {
-        ("GET" | "HEAD", "/metrics") => (
-            "200 OK",
+/// Answers one request: GET (or HEAD) /metrics, a pointer at /, else 404.
+fn respond(request: tiny_http::Request, registry: &Registry) -> std::io::Result<()> {
+    use tiny_http::{Header, Method, Response};
+    let path = request.url().split('?').next().unwrap_or("");
+    let get = matches!(request.method(), Method::Get | Method::Head);
+    let (status, content_type, body) = match (get, path) {
+        (true, "/metrics") => (
+            200,
             TextEncoder::new().format_type().to_string(),
             encode(registry),
         ),
-        ("GET" | "HEAD", "/") => (
-            "200 OK",
+        (true, "/") => (
+            200,
             "text/plain; charset=utf-8".to_string(),
             "gozt exporter: metrics at /metrics\n".to_string(),
         ),
         _ => (
-            "404 Not Found",
+            404,
             "text/plain; charset=utf-8".to_string(),
             "not found\n".to_string(),
         ),
     };
-    let mut out = &stream;
-    let _ = write!(
-        out,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    if method != "HEAD" {
-        let _ = out.write_all(body.as_bytes());
-    }
-    let _ = out.flush();
+    let header = Header::from_bytes("Content-Type", content_type)
+        .map_err(|()| std::io::Error::other("bad header"))?;
+    request.respond(
+        Response::from_string(body)
+            .with_status_code(status)
+            .with_header(header),
+    )
 }

@@ -1,10 +1,16 @@
 //! gozt: a bpftrace-style profiler for the compression paths of running Go
 //! programs.
 //!
-//! Data flows one way: binary ([`go_binary`]) -> plan ([`probe_plan`]) ->
-//! renderers ([`render`]).
+//! Data flows one way. The read-only half: binary ([`go_binary`]) -> catalog
+//! and ABI ([`catalog`], [`abi`], [`arch`]) -> plan ([`probe_plan`]) ->
+//! renderers ([`render`]). The runtime half: targets ([`session::targets`])
+//! -> tracer ([`tracer`], the only privileged code) -> events ([`event`]) ->
+//! driver ([`session::driver`]) -> aggregation ([`stats`]) -> report model ->
+//! renderers, the live view ([`tui`], through [`monitor`]) and the exporter
+//! ([`exporter`]); processes are seen through [`os`].
 
 pub mod abi;
+pub mod arch;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -131,6 +137,8 @@ fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
 }
 pub mod event;
 pub mod exporter;
+pub mod monitor;
+pub mod os;
 pub mod session;
 pub mod stats;
 pub mod tracer;

@@ -32,24 +32,6 @@ pub fn exe_path(pid: i32) -> Result<PathBuf> {
     }
 }
 
-/// Processes whose executable is `path` (compared as canonical paths; the
-/// file identity, device and inode, when both can be read).
-pub fn running(path: &std::path::Path) -> Vec<u32> {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(want) = std::fs::metadata(path) else {
-        return Vec::new();
-    };
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::metadata(format!("/proc/{pid}/exe"))
-                .is_ok_and(|m| m.dev() == want.dev() && m.ino() == want.ino())
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,13 +43,6 @@ mod tests {
             exe_path(pid).unwrap(),
             PathBuf::from(format!("/proc/{pid}/exe"))
         );
-    }
-
-    #[test]
-    fn finds_processes_by_executable() {
-        let me = std::fs::read_link("/proc/self/exe").unwrap();
-        assert!(running(&me).contains(&std::process::id()));
-        assert!(running(std::path::Path::new("/nonexistent")).is_empty());
     }
 
     #[test]

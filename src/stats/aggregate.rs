@@ -1,34 +1,16 @@
-//! Aggregation of call events into the report model: per function, per
-//! goroutine (pid, goid) and per caller, with HDR latency percentiles and log2
-//! buckets, and the failure rules.
-//!
-//! Rules: `errors` are calls that returned a non-nil error; `incompressible`
-//! are compress calls with input > min-size whose output was not smaller;
-//! `failures` = errors + incompressible; `eligible` = calls with input >
-//! min-size plus calls that returned an error; `failure_rate` = failures /
-//! eligible; `alert` when the rate exceeds the threshold.
+//! Aggregation of call events: per function, per goroutine (pid, goid) and
+//! per caller, with HDR latency percentiles and log2 buckets.
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
-use crate::catalog::{Api, Codec, Entry, Op};
+use super::model::{
+    Bucket, CallerReport, Counters, FunctionReport, GoroutineReport, Latency, Report, TargetInfo,
+};
+use super::rules::{classify, Classified};
+use super::{FuncMeta, Symbolizer};
 use crate::event::{CallEvent, Lost};
-
-/// A function of the session, indexed by `CallEvent::func_id`.
-#[derive(Debug, Clone)]
-pub struct FuncMeta {
-    pub function: String,
-    pub entry: Entry,
-    /// Index of the target (binary) it belongs to.
-    pub target: usize,
-}
-
-/// Turns a runtime return address of process `pid` into a function name.
-pub trait Symbolizer {
-    fn function_at(&mut self, pid: u32, addr: u64) -> Option<String>;
-}
 
 /// Counters and latencies of a set of calls.
 #[derive(Debug, Clone)]
@@ -100,49 +82,6 @@ impl Acc {
         self.sum_ns += u128::from(d);
         let b = &mut self.log2[63 - d.leading_zeros() as usize];
         *b = b.saturating_add(1);
-    }
-}
-
-/// One call judged by the rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Classified {
-    pub error: bool,
-    pub incompressible: bool,
-    pub eligible: bool,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-}
-
-/// Judges one call: error, incompressible, eligible, and the byte counts
-/// that count (sizes the catalog says are observed).
-pub fn classify(ev: &CallEvent, entry: &Entry, min_size: u64) -> Classified {
-    // Only sizes the catalog says are read per call count.
-    let observed = |v: Option<u64>, size: crate::catalog::Size| {
-        v.filter(|_| size != crate::catalog::Size::Unobserved)
-    };
-    let ev_out = observed(ev.bytes_out, entry.bytes_out);
-    let bytes_in = observed(ev.bytes_in, entry.bytes_in).unwrap_or(0);
-    let mut bytes_out = if ev.error { 0 } else { ev_out.unwrap_or(0) };
-    let mut incompressible = false;
-    if !ev.error && entry.op == Op::Compress && bytes_in > min_size {
-        if let Some(out) = ev_out {
-            if entry.zero_out_is_incompressible && out == 0 {
-                // The library declined to compress: the caller stores the input.
-                bytes_out = bytes_in;
-                incompressible = true;
-            } else {
-                incompressible = out >= bytes_in;
-            }
-        }
-    } else if !ev.error && entry.zero_out_is_incompressible && ev_out == Some(0) {
-        bytes_out = bytes_in;
-    }
-    Classified {
-        error: ev.error,
-        incompressible,
-        eligible: bytes_in > min_size || ev.error,
-        bytes_in,
-        bytes_out,
     }
 }
 
@@ -398,129 +337,6 @@ fn histogram(acc: &Acc) -> Vec<Bucket> {
             count: u64::from(count),
         })
         .collect()
-}
-
-/// A traced process.
-#[derive(Debug, Clone, Serialize)]
-pub struct TargetInfo {
-    pub pid: u32,
-    pub binary: String,
-    pub go_version: String,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct Counters {
-    pub calls: u64,
-    pub errors: u64,
-    pub incompressible: u64,
-    pub failures: u64,
-    pub eligible: u64,
-    pub failure_rate: f64,
-    pub alert: bool,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct Latency {
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-    pub mean: u64,
-}
-
-/// One log2 bucket: `min..=max` nanoseconds.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct Bucket {
-    pub min: u64,
-    pub max: u64,
-    pub count: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FunctionReport {
-    pub function: String,
-    pub codec: Codec,
-    pub op: Op,
-    pub api: Api,
-    #[serde(flatten)]
-    pub counters: Counters,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    /// False when the function's input (or output) size is not visible per
-    /// call, e.g. the output of a stream Write: the byte count is then 0.
-    pub bytes_in_observed: bool,
-    pub bytes_out_observed: bool,
-    /// Time spent in these calls, summed.
-    pub time_ns: u64,
-    pub latency_ns: Latency,
-    pub histogram: Vec<Bucket>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct GoroutineReport {
-    pub pid: u32,
-    pub goid: u64,
-    #[serde(flatten)]
-    pub counters: Counters,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    /// Time spent in these calls, summed.
-    pub time_ns: u64,
-    pub latency_ns: Latency,
-    pub functions: Vec<FunctionReport>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CallerReport {
-    pub caller: String,
-    pub function: String,
-    pub calls: u64,
-    pub latency_ns: Latency,
-}
-
-/// The report model every renderer consumes.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub targets: Vec<TargetInfo>,
-    pub duration_s: f64,
-    pub min_size: u64,
-    pub alert_threshold: f64,
-    pub totals: Counters,
-    pub functions: Vec<FunctionReport>,
-    pub goroutines: Vec<GoroutineReport>,
-    /// Goroutines no longer listed: beyond MAX_GOROUTINES tracked at once,
-    /// the least recently active are dropped from `goroutines` (their calls
-    /// stay in every other count).
-    pub goroutines_dropped: u64,
-    pub callers: Vec<CallerReport>,
-    pub lost: Lost,
-    /// With --max-overhead: how the probes were duty-cycled; the counts are
-    /// of the attached windows only.
-    pub sampling: Option<Sampling>,
-}
-
-/// Duty cycling under `--max-overhead`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Sampling {
-    /// The budget, as a fraction of the targets' CPU time.
-    pub max_overhead: f64,
-    /// Measured cost of one uprobe trap at start, in nanoseconds.
-    pub trap_ns: u64,
-    /// Seconds the probes were attached, out of `traced_s`.
-    pub attached_s: f64,
-    pub traced_s: f64,
-    /// Attached windows.
-    pub windows: u64,
-    /// traced_s / attached_s: multiply counts by it to estimate the whole run.
-    pub factor: f64,
-    /// Traps taken at gozt's sites over the whole run.
-    pub traps: u64,
-    /// Time gozt's programs ran, from the kernel's BPF statistics.
-    pub bpf_run_ns: u64,
-    /// Estimated cost (traps at trap_ns, plus bpf_run_ns) over the targets'
-    /// CPU time, for the whole run.
-    pub estimated_overhead: f64,
 }
 
 #[cfg(test)]

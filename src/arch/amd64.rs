@@ -1,0 +1,106 @@
+//! amd64 under Go's register ABI (Go 1.17+): integer arguments and results in
+//! RAX, RBX, RCX, RDI, RSI, R8, R9, R10, R11, `g` in R14, the frame pointer in
+//! RBP. Register indexes shared with the BPF programs come from bpf/gozt.h.
+
+use serde::Serialize;
+
+use crate::go_binary::code::{self, CodeFacts};
+use crate::tracer::consts;
+
+/// The integer argument registers, in assignment order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reg {
+    Rax,
+    Rbx,
+    Rcx,
+    Rdi,
+    Rsi,
+    R8,
+    R9,
+    R10,
+    R11,
+}
+
+/// Assignment order of integer registers.
+pub const INT_REGS: [Reg; 9] = [
+    Reg::Rax,
+    Reg::Rbx,
+    Reg::Rcx,
+    Reg::Rdi,
+    Reg::Rsi,
+    Reg::R8,
+    Reg::R9,
+    Reg::R10,
+    Reg::R11,
+];
+
+const _: () = assert!(INT_REGS.len() as u64 == consts::GOZT_INT_REGS);
+
+/// The register holding the current goroutine's `g`.
+pub const G_REGISTER: &str = "r14";
+
+impl Reg {
+    /// The DWARF register number (System V x86-64 numbering).
+    pub fn dwarf_number(self) -> u16 {
+        match self {
+            Reg::Rax => 0,
+            Reg::Rcx => 2,
+            Reg::Rbx => 3,
+            Reg::Rsi => 4,
+            Reg::Rdi => 5,
+            Reg::R8 => 8,
+            Reg::R9 => 9,
+            Reg::R10 => 10,
+            Reg::R11 => 11,
+        }
+    }
+
+    /// The register's index in the BPF programs' register copy (gozt.h).
+    pub fn bpf_index(self) -> u8 {
+        (match self {
+            Reg::Rax => consts::GOZT_AMD64_RAX,
+            Reg::Rbx => consts::GOZT_AMD64_RBX,
+            Reg::Rcx => consts::GOZT_AMD64_RCX,
+            Reg::Rdi => consts::GOZT_AMD64_RDI,
+            Reg::Rsi => consts::GOZT_AMD64_RSI,
+            Reg::R8 => consts::GOZT_AMD64_R8,
+            Reg::R9 => consts::GOZT_AMD64_R9,
+            Reg::R10 => consts::GOZT_AMD64_R10,
+            Reg::R11 => consts::GOZT_AMD64_R11,
+        }) as u8
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Reg::Rax => "rax",
+            Reg::Rbx => "rbx",
+            Reg::Rcx => "rcx",
+            Reg::Rdi => "rdi",
+            Reg::Rsi => "rsi",
+            Reg::R8 => "r8",
+            Reg::R9 => "r9",
+            Reg::R10 => "r10",
+            Reg::R11 => "r11",
+        }
+    }
+}
+
+/// RETs and jumps out of one function's code at `addr`.
+pub fn scan_code(code: &[u8], addr: u64) -> CodeFacts {
+    code::scan(code, addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bpf_indexes_follow_the_abi_order() {
+        // The programs copy registers into the slots gozt.h names; the ABI
+        // assigns them in INT_REGS order: both must be the same order.
+        for (i, r) in INT_REGS.iter().enumerate() {
+            assert_eq!(r.bpf_index() as usize, i, "{r:?}");
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! The session's loop: polls its event source, feeds the aggregator (and the
+//! exporter), hands newly named callers back to the source, asks the OS
+//! layer about processes, drives the monitor and the duty cycle, and decides
+//! when to stop. Nothing below it calls up: the source is polled.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::duty::{CpuMeter, DutyCycle};
+use super::symbols::ProcSymbols;
+use super::targets::Gate;
+use crate::event::{CallEvent, Lost};
+use crate::exporter::Metrics;
+use crate::monitor::{Monitor, Snapshot};
+use crate::os::Os;
+use crate::stats::{Aggregator, TargetInfo};
+use crate::tracer::{Cost, TraceError, Tracer};
+
+/// What the driver polls: the tracer, or replayed events in tests.
+pub trait Source {
+    /// Appends the calls completed since the last poll.
+    fn poll(&mut self, out: &mut Vec<CallEvent>);
+    fn lost(&self) -> Lost;
+    fn cost(&self) -> Cost;
+    /// Return addresses (pid, address) named as callers' since last time.
+    fn add_callers(&mut self, found: &[(u32, u64)]);
+    /// A target has exited: its calls under way never return.
+    fn forget_process(&mut self, tgid: u32);
+    fn attached(&self) -> bool;
+    /// Detaches, letting calls under way return for up to `drain` first;
+    /// those still under way are counted as never returned.
+    fn pause(&mut self, drain: Duration);
+    fn resume(&mut self) -> Result<(), TraceError>;
+    /// Benchmarks: the floor program's behaviour at the same sites.
+    fn set_floor(&mut self, floor: bool);
+}
+
+impl Source for Tracer<'_> {
+    fn poll(&mut self, out: &mut Vec<CallEvent>) {
+        Tracer::poll(self, out);
+    }
+    fn lost(&self) -> Lost {
+        Tracer::lost(self)
+    }
+    fn cost(&self) -> Cost {
+        Tracer::cost(self)
+    }
+    fn add_callers(&mut self, found: &[(u32, u64)]) {
+        Tracer::add_callers(self, found);
+    }
+    fn forget_process(&mut self, tgid: u32) {
+        Tracer::forget_process(self, tgid);
+    }
+    fn attached(&self) -> bool {
+        Tracer::attached(self)
+    }
+    fn pause(&mut self, drain: Duration) {
+        self.stop(drain);
+        self.clear();
+    }
+    fn resume(&mut self) -> Result<(), TraceError> {
+        self.reattach()
+    }
+    fn set_floor(&mut self, floor: bool) {
+        Tracer::set_floor(self, floor);
+    }
+}
+
+/// The most callers' return addresses the programs are told (half the slots
+/// of their cache, tracer::Options::caller_slots).
+const MAX_KNOWN_CALLERS: usize = 4096;
+
+/// How long the calls under way get to return when tracing stops, and when
+/// a duty-cycle window ends.
+pub const STOP_DRAIN: Duration = Duration::from_millis(250);
+const WINDOW_DRAIN: Duration = Duration::from_millis(5);
+
+/// How long probes were in place, in how many windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sampled {
+    pub on: Duration,
+    pub windows: u64,
+    /// What the probes cost over the whole run.
+    pub cost: Cost,
+}
+
+/// Tuning of the loop.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    pub poll_interval: Duration,
+    /// Benchmarks: switch between full tracing and the floor this often.
+    pub alternate: Option<Duration>,
+}
+
+/// The loop's state.
+pub struct Driver<'a> {
+    pub os: &'a dyn Os,
+    pub stop: Arc<AtomicBool>,
+    pub agg: Aggregator,
+    pub sym: ProcSymbols<'a>,
+    /// The targets named on the command line (or started).
+    pub named: Vec<TargetInfo>,
+    /// With --binary: its path and Go version, for the processes seen.
+    pub binary_target: Option<(String, String)>,
+    /// Processes seen running the binary (--binary), in order.
+    pub seen: Vec<u32>,
+    pub metrics: Option<Metrics>,
+    pub duty: Option<DutyCycle>,
+    pub cpu: CpuMeter,
+    pub deadline: Option<Instant>,
+    pub command: Option<Gate>,
+    pub pace: Pace,
+    /// When the counts started (the start, or the monitor's last reset).
+    pub epoch: Instant,
+    /// Losses before the monitor's last reset.
+    pub lost_base: Lost,
+    callers_known: HashSet<(u32, u64)>,
+    gone: HashSet<u32>,
+    last_scan: Option<Instant>,
+    last_wanted: Option<Instant>,
+    events: Vec<CallEvent>,
+}
+
+impl<'a> Driver<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        os: &'a dyn Os,
+        stop: Arc<AtomicBool>,
+        agg: Aggregator,
+        sym: ProcSymbols<'a>,
+        named: Vec<TargetInfo>,
+        binary_target: Option<(String, String)>,
+        pace: Pace,
+    ) -> Driver<'a> {
+        Driver {
+            os,
+            stop,
+            agg,
+            sym,
+            named,
+            binary_target,
+            seen: Vec::new(),
+            metrics: None,
+            duty: None,
+            cpu: CpuMeter::default(),
+            deadline: None,
+            command: None,
+            pace,
+            epoch: Instant::now(),
+            lost_base: Lost::default(),
+            callers_known: HashSet::new(),
+            gone: HashSet::new(),
+            last_scan: None,
+            last_wanted: None,
+            events: Vec::new(),
+        }
+    }
+
+    /// Every target so far: those named, plus with --binary every process
+    /// seen running it.
+    pub fn targets(&self) -> Vec<TargetInfo> {
+        let mut targets = self.named.clone();
+        if let Some((path, version)) = &self.binary_target {
+            targets.extend(self.seen.iter().map(|&pid| TargetInfo {
+                pid,
+                binary: path.clone(),
+                go_version: version.clone(),
+            }));
+        }
+        targets
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.named
+            .iter()
+            .map(|t| t.pid)
+            .chain(self.seen.iter().copied())
+            .collect()
+    }
+
+    /// Once the probes are attached: lets a traced command exec and learns
+    /// the mappings of the named targets.
+    pub fn attached(&mut self) {
+        let named: Vec<u32> = self.named.iter().map(|t| t.pid).collect();
+        if let Some(gate) = self.command.as_mut() {
+            gate.open();
+            // Learn the command's mappings as soon as it has exec'd: a short
+            // run may be over (a zombie without maps) by the first poll.
+            let pid = gate.pid();
+            let started = Instant::now();
+            while !self.sym.knows(pid) && started.elapsed() < Duration::from_secs(2) {
+                self.sym.learn(self.os, pid);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        for pid in named {
+            self.sym.learn(self.os, pid);
+        }
+    }
+
+    /// Takes one completed call.
+    pub fn event(&mut self, ev: &CallEvent, new_callers: &mut Vec<(u32, u64)>) {
+        if !self.sym.knows(ev.tgid) {
+            self.sym.learn(self.os, ev.tgid);
+        }
+        if self.binary_target.is_some()
+            && !self.seen.contains(&ev.tgid)
+            && !self.named.iter().any(|t| t.pid == ev.tgid)
+        {
+            self.seen.push(ev.tgid);
+        }
+        if let Some(d) = self.duty.as_mut() {
+            d.events += 1;
+        }
+        if let Some(m) = self.metrics.as_mut() {
+            let target = self
+                .named
+                .iter()
+                .find(|t| t.pid == ev.tgid)
+                .map(|t| (t.binary.clone(), t.go_version.clone()))
+                .or_else(|| self.binary_target.clone());
+            if let Some((binary, version)) = target {
+                m.target(ev.tgid, &binary, &version);
+            }
+            m.observe(ev);
+        }
+        if let Some(frame) = self.agg.add(ev, &mut self.sym) {
+            if self.callers_known.len() < MAX_KNOWN_CALLERS
+                && self.callers_known.insert((ev.tgid, frame))
+            {
+                new_callers.push((ev.tgid, frame));
+            }
+        }
+    }
+
+    /// Drains `src` into the aggregation.
+    pub fn drain(&mut self, src: &mut dyn Source) {
+        let mut events = std::mem::take(&mut self.events);
+        src.poll(&mut events);
+        let mut new_callers = Vec::new();
+        for ev in &events {
+            self.event(ev, &mut new_callers);
+        }
+        events.clear();
+        self.events = events;
+        if !new_callers.is_empty() {
+            src.add_callers(&new_callers);
+        }
+    }
+
+    /// Losses since the counts started.
+    pub fn lost_since_epoch(&self, lost: Lost) -> Lost {
+        let b = &self.lost_base;
+        Lost {
+            ringbuf_full: lost.ringbuf_full.saturating_sub(b.ringbuf_full),
+            inflight_full: lost.inflight_full.saturating_sub(b.inflight_full),
+            read_failed: lost.read_failed.saturating_sub(b.read_failed),
+            aged_out: lost.aged_out.saturating_sub(b.aged_out),
+            abandoned: lost.abandoned.saturating_sub(b.abandoned),
+            in_flight_at_exit: lost.in_flight_at_exit.saturating_sub(b.in_flight_at_exit),
+            unmatched_returns: lost.unmatched_returns.saturating_sub(b.unmatched_returns),
+            repeated_entries: lost.repeated_entries.saturating_sub(b.repeated_entries),
+        }
+    }
+
+    /// Whether the session goes on; `lost` is what the source has counted.
+    fn keep_going(
+        &mut self,
+        src: &mut dyn Source,
+        lost: Lost,
+        monitor: &mut Option<&mut dyn Monitor>,
+    ) -> bool {
+        if self.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
+        // Every 2 s: processes that started running the binary, and those
+        // that have exited (their calls under way never return; their
+        // exporter series go).
+        if self
+            .last_scan
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(2))
+        {
+            self.last_scan = Some(Instant::now());
+            if let Some((path, version)) = self.binary_target.clone() {
+                for pid in self.os.running(std::path::Path::new(&path)) {
+                    if !self.seen.contains(&pid) && !self.gone.contains(&pid) {
+                        self.seen.push(pid);
+                    }
+                    if let Some(m) = self.metrics.as_mut() {
+                        m.target(pid, &path, &version);
+                    }
+                }
+            }
+            let exited: Vec<u32> = self
+                .pids()
+                .into_iter()
+                .filter(|p| !self.gone.contains(p) && !self.os.alive(*p))
+                .collect();
+            for pid in exited {
+                // Its last events are in the buffer: take them first.
+                self.drain(src);
+                src.forget_process(pid);
+                self.gone.insert(pid);
+            }
+            if let Some(m) = self.metrics.as_mut() {
+                let alive: HashSet<u32> = m
+                    .target_pids()
+                    .into_iter()
+                    .filter(|p| !self.gone.contains(p))
+                    .collect();
+                m.retain_targets(&alive);
+            }
+        }
+        if let Some(m) = self.metrics.as_mut() {
+            m.lost(&lost);
+        }
+        if let Some(m) = monitor.as_deref_mut() {
+            let (targets, since) = (self.targets(), self.lost_since_epoch(lost));
+            let mut snap = Snapshot::new(&mut self.agg, targets, since, self.epoch.elapsed());
+            let go_on = m.tick(&mut snap);
+            if snap.was_reset() {
+                self.epoch = Instant::now();
+                self.lost_base = lost;
+            }
+            if !go_on {
+                return false;
+            }
+        }
+        if let Some(gate) = self.command.as_mut() {
+            return !matches!(gate.child.try_wait(), Ok(Some(_)));
+        }
+        if !self.named.is_empty() {
+            return self.named.iter().any(|t| self.os.alive(t.pid));
+        }
+        true
+    }
+
+    /// Runs until the end (duration, signal, targets gone, the monitor);
+    /// stops the source cleanly. Returns how long probes were in place.
+    pub fn run(
+        &mut self,
+        src: &mut dyn Source,
+        mut monitor: Option<&mut dyn Monitor>,
+    ) -> Result<Sampled, TraceError> {
+        let mut sampled = Sampled {
+            on: Duration::ZERO,
+            windows: 1,
+            cost: Cost::default(),
+        };
+        let mut attached_at = Some(Instant::now());
+        // --probe-alternate switches at a poll.
+        let poll_interval = self
+            .pace
+            .alternate
+            .map_or(self.pace.poll_interval, |p| p.min(self.pace.poll_interval));
+        let mut next_poll = poll_interval;
+        let mut switched = Instant::now();
+        let mut floor = false;
+        if self.pace.alternate.is_some() {
+            say_switch(false);
+        }
+        loop {
+            // Timer-driven: the programs submit without wakeups.
+            std::thread::sleep(next_poll);
+            if let Some(period) = self.pace.alternate {
+                if switched.elapsed() >= period {
+                    floor = !floor;
+                    src.set_floor(floor);
+                    say_switch(floor);
+                    switched = Instant::now();
+                }
+            }
+            self.drain(src);
+            let lost = src.lost();
+            if !self.keep_going(src, lost, &mut monitor) {
+                break;
+            }
+            // Duty cycling (--max-overhead): when probes should be in place.
+            let wanted = self.probes_wanted(src.cost());
+            next_poll = wanted.map_or(poll_interval, |d| {
+                d.clamp(Duration::from_millis(1), poll_interval)
+            });
+            match (wanted.is_some(), src.attached()) {
+                (false, true) => {
+                    src.pause(WINDOW_DRAIN);
+                    self.drain(src);
+                    if let Some(t) = attached_at.take() {
+                        sampled.on += t.elapsed();
+                    }
+                }
+                (true, false) => {
+                    src.resume()?;
+                    attached_at = Some(Instant::now());
+                    sampled.windows += 1;
+                }
+                _ => {}
+            }
+        }
+        if let Some(t) = attached_at.take() {
+            sampled.on += t.elapsed();
+        }
+        let detaching = Instant::now();
+        src.pause(STOP_DRAIN);
+        if std::env::var_os("GOZT_TIMING").is_some() {
+            eprintln!(
+                "gozt: timing: detach {:.1} ms",
+                detaching.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        self.drain(src);
+        sampled.cost = src.cost();
+        Ok(sampled)
+    }
+
+    /// What the duty cycle wants: None for probes off, or on until at most
+    /// the returned time from now.
+    fn probes_wanted(&mut self, cost: Cost) -> Option<Duration> {
+        let pids = self.pids();
+        let Some(d) = self.duty.as_mut() else {
+            return Some(Duration::MAX);
+        };
+        let cpu = self.cpu.update(self.os, pids.into_iter());
+        d.cost = cost;
+        let now = Instant::now();
+        let wall = self.last_wanted.map_or(0, |t| (now - t).as_nanos() as u64);
+        self.last_wanted = Some(now);
+        d.wanted(cpu, wall)
+    }
+}
+
+/// Tells a benchmark when `--probe-alternate` switched (Unix ns): to the
+/// floor, or to full tracing.
+fn say_switch(floor: bool) {
+    let ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    eprintln!(
+        "gozt: alternate: {} {ns}",
+        if floor { "floor" } else { "gozt" }
+    );
+}

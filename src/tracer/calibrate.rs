@@ -1,0 +1,98 @@
+//! What tracing costs: the price of one uprobe trap on this machine, timed on
+//! a function of gozt's own, and the kernel's BPF run-time statistics.
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use libbpf_rs::UprobeMultiOpts;
+
+use super::skel::GoztSkel;
+use super::TraceError;
+
+/// Keeps the kernel's BPF run-time statistics on while held (dropping the
+/// descriptor turns them off again unless somebody else holds one).
+pub fn enable_bpf_stats() -> Option<OwnedFd> {
+    // SAFETY: bpf_enable_stats takes a plain enum and returns a new
+    // descriptor or a negative error; nothing else is touched.
+    let fd = unsafe { libbpf_sys::bpf_enable_stats(libbpf_sys::BPF_STATS_RUN_TIME) };
+    // SAFETY: a non-negative return is a descriptor we now own.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Total run time and run count of `prog` so far, from the kernel's
+/// statistics. By hand: libbpf-rs 0.27 reads a program's info only while
+/// iterating every program of the machine.
+pub fn run_stats(prog: &impl AsFd) -> (u64, u64) {
+    let mut info = libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+    // SAFETY: info is a bpf_prog_info of len bytes; the kernel writes at most
+    // len bytes into it and updates len.
+    let rc = unsafe {
+        libbpf_sys::bpf_prog_get_info_by_fd(prog.as_fd().as_raw_fd(), &mut info, &mut len)
+    };
+    if rc == 0 {
+        (info.run_time_ns, info.run_cnt)
+    } else {
+        (0, 0)
+    }
+}
+
+/// What gozt probes in itself to time a trap.
+#[inline(never)]
+#[no_mangle]
+pub extern "C" fn gozt_calibration_target(x: u64) -> u64 {
+    std::hint::black_box(x).wrapping_mul(31)
+}
+
+/// The nanoseconds one uprobe trap with an empty program adds to a call, on
+/// this machine now: times calls of a function of gozt's own with and without
+/// the floor program on its entry.
+pub fn trap_cost(skel: &GoztSkel<'_>) -> Result<f64, TraceError> {
+    const CALLS: u64 = 4000;
+    let fail = |reason: String| TraceError::Attach {
+        path: "/proc/self/exe".into(),
+        reason: format!("trap-cost calibration: {reason}"),
+    };
+    let f: extern "C" fn(u64) -> u64 = std::hint::black_box(gozt_calibration_target);
+    let addr = f as usize as u64;
+    let (path, offset) = own_file_offset(addr).ok_or_else(|| fail("own code not mapped".into()))?;
+    let time = || {
+        let t = Instant::now();
+        for i in 0..CALLS {
+            std::hint::black_box(f(std::hint::black_box(i)));
+        }
+        t.elapsed()
+    };
+    let bare = time();
+    let link = skel
+        .progs
+        .gozt_floor
+        .attach_uprobe_multi_with_opts(
+            std::process::id() as i32,
+            &path,
+            "",
+            UprobeMultiOpts {
+                offsets: vec![offset as usize],
+                cookies: vec![0],
+                ..Default::default()
+            },
+        )
+        .map_err(|e| fail(e.to_string()))?;
+    let probed = time();
+    drop(link);
+    Ok(probed.saturating_sub(bare).as_nanos() as f64 / CALLS as f64)
+}
+
+/// The file and offset that hold the code at `addr` of this process.
+fn own_file_offset(addr: u64) -> Option<(PathBuf, u64)> {
+    let maps = procfs::process::Process::myself().ok()?.maps().ok()?;
+    maps.into_iter().find_map(|m| {
+        let procfs::process::MMapPath::Path(path) = m.pathname else {
+            return None;
+        };
+        let (start, end) = m.address;
+        (m.perms.contains(procfs::process::MMPermissions::EXECUTE) && (start..end).contains(&addr))
+            .then(|| (path, addr - start + m.offset))
+    })
+}

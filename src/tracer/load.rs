@@ -1,0 +1,129 @@
+//! Opening, sizing, configuring and loading the programs: map sizes and
+//! rodata are set between open and load, and each function's [`FuncSpec`]
+//! is written into `funcs`.
+
+use std::mem::MaybeUninit;
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, OpenObject};
+
+use super::consts::{GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_REG_NONE};
+use super::skel::types::gozt_func;
+use super::skel::{GoztSkel, GoztSkelBuilder};
+use super::{Options, TraceError};
+
+/// What the programs read of one function, as plain data: registers are
+/// indexes in the Go register ABI's integer order (`gozt.h`), offsets are
+/// those of `runtime.g` in the function's binary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FuncSpec {
+    pub id: u32,
+    pub in_reg: Option<u8>,
+    /// Read at RET instead of at the entry.
+    pub in_at_ret: bool,
+    pub out_reg: Option<u8>,
+    /// Read at the entry and subtracted from the output (appended bytes).
+    pub minus_reg: Option<u8>,
+    /// The first word of the returned error.
+    pub err_reg: Option<u8>,
+    /// An io.EOF error is the normal end of a stream.
+    pub eof_is_success: bool,
+    /// Bytes of code from the entry.
+    pub size: u64,
+    pub goid_offset: u64,
+    pub stack_hi_offset: u64,
+    pub sched_pc_offset: u64,
+}
+
+impl FuncSpec {
+    fn config(&self) -> gozt_func {
+        let reg = |r: Option<u8>| r.unwrap_or(GOZT_REG_NONE as u8);
+        let mut flags = 0u8;
+        if self.in_at_ret {
+            flags |= GOZT_IN_AT_RET as u8;
+        }
+        if self.eof_is_success {
+            flags |= GOZT_EOF_IS_SUCCESS as u8;
+        }
+        gozt_func {
+            goid_off: self.goid_offset as u32,
+            stack_hi_off: self.stack_hi_offset as u32,
+            in_reg: reg(self.in_reg),
+            out_reg: reg(self.out_reg),
+            minus_reg: reg(self.minus_reg),
+            err_reg: reg(self.err_reg),
+            flags,
+            pad: [0; 3],
+            sched_pc_off: self.sched_pc_offset as u32,
+            size: u32::try_from(self.size).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// Root and BTF, before anything is opened.
+pub fn check_privileges() -> Result<(), TraceError> {
+    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
+        || std::env::var_os("GOZT_SIMULATE_NO_BTF").is_some()
+    {
+        return Err(TraceError::NoBtf);
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(TraceError::NotRoot);
+    }
+    Ok(())
+}
+
+/// Opens and loads the skeleton for `funcs`, with `caller_slots` slots of
+/// known callers (a power of two).
+pub fn load<'obj>(
+    storage: &'obj mut MaybeUninit<OpenObject>,
+    funcs: &[FuncSpec],
+    opts: &Options,
+    caller_slots: u32,
+    count_traps: bool,
+) -> Result<GoztSkel<'obj>, TraceError> {
+    let load_err = |e: libbpf_rs::Error| TraceError::Load(e.to_string());
+    let n_funcs = funcs.iter().map(|f| f.id + 1).max().unwrap_or(1);
+    let mut open = GoztSkelBuilder::default().open(storage).map_err(load_err)?;
+    open.maps.funcs.set_max_entries(n_funcs).map_err(load_err)?;
+    open.maps
+        .inflight
+        .set_max_entries(opts.inflight_entries)
+        .map_err(load_err)?;
+    open.maps
+        .events
+        .set_max_entries(opts.ringbuf_bytes)
+        .map_err(load_err)?;
+    open.maps
+        .callers
+        .set_max_entries(caller_slots)
+        .map_err(load_err)?;
+    if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
+        rodata.caller_mask = caller_slots - 1;
+        rodata.count_traps = u8::from(count_traps);
+    }
+    let skel = open.load().map_err(|e| {
+        if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+            TraceError::NotRoot
+        } else {
+            TraceError::Load(e.to_string())
+        }
+    })?;
+    for f in funcs {
+        let cfg = f.config();
+        // SAFETY: gozt_func is a plain-old-data C struct generated from
+        // gozt.h; the slice covers exactly the value.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&cfg as *const gozt_func).cast::<u8>(),
+                std::mem::size_of::<gozt_func>(),
+            )
+        };
+        skel.maps
+            .funcs
+            .update(&f.id.to_ne_bytes(), bytes, MapFlags::ANY)
+            .map_err(load_err)?;
+    }
+    Ok(skel)
+}

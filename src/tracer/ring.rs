@@ -1,0 +1,64 @@
+//! The ring buffer of completed calls, drained into the caller's buffer (the
+//! programs submit without wakeups: user space polls on a timer).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use libbpf_rs::{RingBuffer, RingBufferBuilder};
+
+use super::consts::{GOZT_EV_ERROR, GOZT_EV_IN_VALID, GOZT_EV_OUT_VALID};
+use super::skel::types::gozt_event;
+use super::skel::GoztSkel;
+use crate::event::CallEvent;
+
+/// The events map, read.
+pub struct Ring<'obj> {
+    ring: RingBuffer<'obj>,
+    pending: Rc<RefCell<Vec<CallEvent>>>,
+}
+
+impl<'obj> Ring<'obj> {
+    pub fn new(skel: &GoztSkel<'obj>) -> libbpf_rs::Result<Ring<'obj>> {
+        let pending: Rc<RefCell<Vec<CallEvent>>> = Rc::default();
+        let into = Rc::clone(&pending);
+        let mut builder = RingBufferBuilder::new();
+        builder.add(&skel.maps.events, move |data: &[u8]| {
+            if let Some(ev) = decode(data) {
+                into.borrow_mut().push(ev);
+            }
+            0
+        })?;
+        Ok(Ring {
+            ring: builder.build()?,
+            pending,
+        })
+    }
+
+    /// Appends every event submitted so far to `out`.
+    pub fn drain(&self, out: &mut Vec<CallEvent>) {
+        let _ = self.ring.consume();
+        out.append(&mut self.pending.borrow_mut());
+    }
+}
+
+/// One ring-buffer record as a call event.
+pub fn decode(data: &[u8]) -> Option<CallEvent> {
+    if data.len() < std::mem::size_of::<gozt_event>() {
+        return None;
+    }
+    // SAFETY: the ring buffer record holds one gozt_event written by the BPF
+    // program; read_unaligned copes with the buffer's alignment.
+    let ev: gozt_event = unsafe { std::ptr::read_unaligned(data.as_ptr().cast()) };
+    let flag = |f: u64| u64::from(ev.flags) & f != 0;
+    Some(CallEvent {
+        tgid: ev.tgid,
+        goid: ev.goid,
+        func_id: ev.func_id,
+        start_ns: ev.start_ns,
+        duration_ns: ev.duration_ns,
+        bytes_in: flag(GOZT_EV_IN_VALID).then_some(ev.bytes_in),
+        bytes_out: flag(GOZT_EV_OUT_VALID).then_some(ev.bytes_out),
+        error: flag(GOZT_EV_ERROR),
+        stack: ev.stack.iter().copied().take_while(|&a| a != 0).collect(),
+    })
+}
