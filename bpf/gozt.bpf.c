@@ -34,9 +34,15 @@ struct {
 	__type(value, struct gozt_func);
 } funcs SEC(".maps");
 
+/* One record per goroutine runtime.g that has made a traced call. Go never
+ * frees a g (dead ones are kept for reuse by new goroutines), so a process
+ * has at most as many records as it ever had goroutines at once: records
+ * stay until their process exits, and a g's next goroutine writes its calls
+ * in place. Not preallocated: memory follows the goroutines seen. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct gozt_key);
 	__type(value, struct gozt_inflight);
 } inflight SEC(".maps");
@@ -356,7 +362,7 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 	struct gozt_func *f;
 	struct g_view v;
 	__u64 depth;
-	int i, left = 0;
+	int i;
 
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
@@ -378,12 +384,8 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 	for (i = 0; i < GOZT_NEST; i++) {
 		struct gozt_call *c = &rec->calls[i];
 
-		if (!c->active)
-			continue;
-		if (!call && c->func_id == id && c->depth == depth && c->goid == v.goid)
+		if (c->active && c->func_id == id && c->depth == depth && c->goid == v.goid)
 			call = c;
-		else
-			left++;
 	}
 	if (!call) {
 		ret_missed(&key);
@@ -418,10 +420,6 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 		COUNT(ringbuf_full);
 	}
 	call->active = 0;
-	/* The goroutine's last call under way has returned: its record goes,
-	 * deleted by the only party that uses it. */
-	if (!left)
-		bpf_map_delete_elem(&inflight, &key);
 	return 0;
 }
 

@@ -112,10 +112,11 @@ struct gozt_call {
 	__u64 stack[GOZT_STACK_DEPTH];
 };
 
-/* A goroutine's calls under way. Only that goroutine's programs touch its
- * record, and a goroutine runs on one CPU at a time: the record is inserted
- * by the entry of its first call and deleted by the RET of its last, so no
- * other party ever holds a pointer into it. */
+/* A goroutine's calls under way. Only the programs of the goroutine running
+ * on its g touch the record, and a goroutine runs on one CPU at a time: it
+ * is written in place, and user space deletes it only once no program can
+ * run for it (its process has exited, or the probes are detached), so no
+ * party ever writes through a pointer to a deleted record. */
 struct gozt_inflight {
 	struct gozt_call calls[GOZT_NEST];
 };

@@ -23,7 +23,7 @@ echo "test programs: $GOZT_TESTBINS ($(($(date +%s) - start)) s so far)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --no-fail-fast 2>&1 | tee "$log"
+cargo test --no-fail-fast -- --include-ignored 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')

@@ -319,10 +319,13 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
 }
 
 #[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
-    if !common::privileged() || !have("prometheus") {
-        return;
-    }
+    common::require_privileged();
+    assert!(
+        have("prometheus"),
+        "the prometheus server is needed (scripts/toolchains.sh)"
+    );
     let bin = common::toolchains()
         .last()
         .unwrap()

@@ -49,10 +49,9 @@ impl Drop for Session {
 }
 
 #[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
-    if !common::privileged() {
-        return;
-    }
+    common::require_privileged();
     if Command::new("tmux").arg("-V").output().is_err() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),

@@ -4,7 +4,8 @@
 // average, as JSON. Input size and call count come from flags. With -ticks N
 // the first goroutine also notes the wall time after every N calls, so that
 // a benchmark can time windows of one run (bare, then trapped, then bare...),
-// and SIGUSR2 ends the loop.
+// and SIGUSR2 ends the loop. With -spawn every call runs on a goroutine of its
+// own, one after another, as an HTTP server runs a handler per request.
 package main
 
 import (
@@ -52,6 +53,7 @@ func main() {
 	workers := flag.Int("workers", 1, "goroutines calling in parallel")
 	now := flag.Bool("now", false, "start at once instead of waiting for SIGUSR1")
 	every := flag.Int("ticks", 0, "note the time after every this many calls (first goroutine)")
+	spawn := flag.Bool("spawn", false, "make each call on a new goroutine")
 	flag.Parse()
 
 	src := make([]byte, *size)
@@ -87,8 +89,17 @@ func main() {
 		go func(w int) {
 			defer wg.Done()
 			dst := dsts[w]
+			done := make(chan struct{})
 			for i := 0; i < *calls; i++ {
-				gsnappy.Encode(dst, src)
+				if *spawn {
+					go func() {
+						gsnappy.Encode(dst, src)
+						done <- struct{}{}
+					}()
+					<-done
+				} else {
+					gsnappy.Encode(dst, src)
+				}
 				if *every > 0 && (i+1)%*every == 0 {
 					if w == 0 {
 						ticks = append(ticks, time.Now().UnixNano())

@@ -90,6 +90,8 @@ pub struct Sampled {
 #[derive(Debug, Clone)]
 pub struct Pace {
     pub poll_interval: Duration,
+    /// How often processes are looked for (--binary) and checked for exit.
+    pub scan_interval: Duration,
     /// Benchmarks: switch between full tracing and the floor this often.
     pub alternate: Option<Duration>,
 }
@@ -278,12 +280,12 @@ impl<'a> Driver<'a> {
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return false;
         }
-        // Every 2 s: processes that started running the binary, and those
+        // Every few seconds: processes that started running the binary, and those
         // that have exited (their calls under way never return; their
         // exporter series go).
         if self
             .last_scan
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(2))
+            .is_none_or(|t| t.elapsed() >= self.pace.scan_interval)
         {
             self.last_scan = Some(Instant::now());
             if let Some((path, version)) = self.binary_target.clone() {
@@ -443,4 +445,188 @@ fn say_switch(floor: bool) {
         "gozt: alternate: {} {ns}",
         if floor { "floor" } else { "gozt" }
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::path::{Path, PathBuf};
+    use std::rc::Rc;
+
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::os::Mapping;
+
+    /// Processes that live until told otherwise.
+    #[derive(Default)]
+    struct FakeOs {
+        alive: Rc<RefCell<HashSet<u32>>>,
+        running: RefCell<Vec<u32>>,
+    }
+
+    impl Os for FakeOs {
+        fn alive(&self, pid: u32) -> bool {
+            self.alive.borrow().contains(&pid)
+        }
+        fn cpu_ns(&self, _: u32) -> Option<u64> {
+            Some(0)
+        }
+        fn exe(&self, _: u32) -> Option<PathBuf> {
+            None
+        }
+        fn exe_mappings(&self, _: u32) -> Option<Vec<Mapping>> {
+            None
+        }
+        fn running(&self, _: &Path) -> Vec<u32> {
+            self.running.borrow().clone()
+        }
+    }
+
+    /// What the driver did to its source.
+    #[derive(Default)]
+    struct Log {
+        forgotten: Vec<u32>,
+        pauses: Vec<Duration>,
+    }
+
+    /// Replays batches of events, one batch per poll; then, with `on_empty`,
+    /// acts once (a process exits, a signal arrives).
+    struct Replay {
+        batches: VecDeque<Vec<CallEvent>>,
+        log: Rc<RefCell<Log>>,
+        on_empty: Option<Box<dyn FnMut()>>,
+    }
+
+    impl Source for Replay {
+        fn poll(&mut self, out: &mut Vec<CallEvent>) {
+            match self.batches.pop_front() {
+                Some(b) => out.extend(b),
+                None => {
+                    if let Some(mut f) = self.on_empty.take() {
+                        f();
+                    }
+                }
+            }
+        }
+        fn lost(&self) -> Lost {
+            Lost::default()
+        }
+        fn cost(&self) -> Cost {
+            Cost::default()
+        }
+        fn add_callers(&mut self, _: &[(u32, u64)]) {}
+        fn forget_process(&mut self, tgid: u32) {
+            self.log.borrow_mut().forgotten.push(tgid);
+        }
+        fn attached(&self) -> bool {
+            true
+        }
+        fn pause(&mut self, drain: Duration) {
+            self.log.borrow_mut().pauses.push(drain);
+        }
+        fn resume(&mut self) -> Result<(), TraceError> {
+            Ok(())
+        }
+        fn set_floor(&mut self, _: bool) {}
+    }
+
+    fn call(tgid: u32, goid: u64) -> CallEvent {
+        CallEvent {
+            tgid,
+            goid,
+            func_id: 0,
+            start_ns: goid,
+            duration_ns: 1000,
+            bytes_in: Some(4096),
+            bytes_out: Some(1000),
+            error: false,
+            stack: vec![],
+        }
+    }
+
+    fn driver<'a>(os: &'a FakeOs, named: &[u32], binary: bool) -> Driver<'a> {
+        let funcs = crate::catalog::entries()
+            .into_iter()
+            .take(1)
+            .map(|e| crate::stats::FuncMeta {
+                function: e.symbol(),
+                entry: e,
+                target: 0,
+            })
+            .collect();
+        Driver::new(
+            os,
+            Arc::new(AtomicBool::new(false)),
+            Aggregator::new(funcs, 1024, 0.003),
+            ProcSymbols::new(&[], HashMap::new(), None),
+            named
+                .iter()
+                .map(|&pid| TargetInfo {
+                    pid,
+                    binary: "/srv/app".into(),
+                    go_version: "go1.27.3".into(),
+                })
+                .collect(),
+            binary.then(|| ("/srv/app".to_string(), "go1.27.3".to_string())),
+            Pace {
+                poll_interval: Duration::from_millis(1),
+                scan_interval: Duration::from_millis(1),
+                alternate: None,
+            },
+        )
+    }
+
+    #[test]
+    fn the_session_ends_when_its_targets_exit_and_their_calls_under_way_are_forgotten() {
+        let os = FakeOs::default();
+        os.alive.borrow_mut().extend([7, 8]);
+        let log = Rc::new(RefCell::new(Log::default()));
+        let alive = Rc::clone(&os.alive);
+        let mut src = Replay {
+            batches: VecDeque::from([vec![call(7, 1), call(8, 2)], vec![call(7, 1)]]),
+            log: Rc::clone(&log),
+            // Both targets exit once their calls are replayed.
+            on_empty: Some(Box::new(move || alive.borrow_mut().clear())),
+        };
+        let mut d = driver(&os, &[7, 8], false);
+        d.run(&mut src, None).unwrap();
+        let r = d.agg.report(d.targets(), 1.0, Lost::default());
+        assert_eq!(r.totals.calls, 3, "every replayed call counted");
+        assert_eq!(r.goroutines.len(), 2);
+        let mut forgotten = log.borrow().forgotten.clone();
+        forgotten.sort_unstable();
+        assert_eq!(forgotten, vec![7, 8], "each exited target forgotten once");
+        assert_eq!(
+            log.borrow().pauses,
+            vec![STOP_DRAIN],
+            "a clean stop at the end"
+        );
+    }
+
+    #[test]
+    fn binary_mode_lists_every_process_seen_and_stops_on_the_flag() {
+        let os = FakeOs::default();
+        os.alive.borrow_mut().extend([20, 21]);
+        os.running.borrow_mut().extend([20, 21]);
+        let log = Rc::new(RefCell::new(Log::default()));
+        let mut d = driver(&os, &[], true);
+        let stop = Arc::clone(&d.stop);
+        let mut src = Replay {
+            // Only 20 calls; 21 runs the binary but makes no call.
+            batches: VecDeque::from([vec![call(20, 1)], vec![], vec![]]),
+            log: Rc::clone(&log),
+            on_empty: Some(Box::new(move || stop.store(true, Ordering::SeqCst))),
+        };
+        d.run(&mut src, None).unwrap();
+        let pids: Vec<u32> = d.targets().iter().map(|t| t.pid).collect();
+        assert_eq!(
+            pids,
+            vec![20, 21],
+            "processes without calls are targets too"
+        );
+        assert!(log.borrow().forgotten.is_empty(), "nothing exited");
+        assert_eq!(log.borrow().pauses, vec![STOP_DRAIN]);
+    }
 }

@@ -179,6 +179,7 @@ pub fn run(
         } else {
             Duration::from_millis(50)
         },
+        scan_interval: Duration::from_secs(2),
         alternate: cfg.probe_alternate,
     };
     let mut driver = Driver::new(

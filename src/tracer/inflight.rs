@@ -1,9 +1,8 @@
 //! The in-flight map as user space sees it. The programs insert a
-//! goroutine's record at its first call under way and delete it at the RET
-//! of its last, so user space never deletes a record a program may be
-//! using: it only reads them, and deletes those of processes that have
-//! exited (no program runs for them) and, once the probes are detached,
-//! all of them.
+//! goroutine's record at its first call and write it in place from then on;
+//! user space never deletes a record a program may be using: it reads them,
+//! and deletes those of processes that have exited (no program runs for
+//! them) and, once the probes are detached, all of them.
 
 use std::time::Duration;
 
@@ -71,16 +70,38 @@ fn count(rec: &gozt_inflight, now_ns: u64, max_age: Duration, into: &mut UnderWa
     }
 }
 
-/// Calls under way now, of every process (or of `tgid`).
-pub fn under_way(map: &dyn MapCore, tgid: Option<u32>, max_age: Duration) -> UnderWay {
+/// The keys of records with calls under way for less than `max_age`.
+pub fn young(map: &dyn MapCore, max_age: Duration) -> Vec<Vec<u8>> {
     let now = monotonic_ns();
-    let mut n = UnderWay::default();
-    for (_, key, rec) in records(map) {
-        if tgid.is_none_or(|t| t == key.tgid) {
+    records(map)
+        .into_iter()
+        .filter_map(|(raw, _, rec)| {
+            let mut n = UnderWay::default();
             count(&rec, now, max_age, &mut n);
-        }
-    }
-    n
+            (n.young > 0).then_some(raw)
+        })
+        .collect()
+}
+
+/// Which of `keys` still have calls under way for less than `max_age`.
+pub fn still_young(map: &dyn MapCore, keys: &[Vec<u8>], max_age: Duration) -> Vec<Vec<u8>> {
+    let now = monotonic_ns();
+    keys.iter()
+        .filter(|raw| {
+            let Ok(Some(value)) = map.lookup(raw, MapFlags::ANY) else {
+                return false;
+            };
+            if value.len() < std::mem::size_of::<gozt_inflight>() {
+                return false;
+            }
+            // SAFETY: the value is one gozt_inflight, a plain C struct.
+            let rec = unsafe { std::ptr::read_unaligned(value.as_ptr().cast::<gozt_inflight>()) };
+            let mut n = UnderWay::default();
+            count(&rec, now, max_age, &mut n);
+            n.young > 0
+        })
+        .cloned()
+        .collect()
 }
 
 /// Deletes the records of `tgid` (all when None), which no program may use

@@ -52,8 +52,8 @@ pub enum TraceError {
 /// Tuning.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Goroutines with calls under way at once (about 500 bytes each in the
-    /// kernel).
+    /// Goroutines (runtime.g) with a record, over all traced processes:
+    /// about 500 bytes each in the kernel, allocated as they are seen.
     pub inflight_entries: u32,
     pub ringbuf_bytes: u32,
     /// Slots of the known-callers cache (a power of two, 8 bytes each).
@@ -73,7 +73,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            inflight_entries: 32768,
+            inflight_entries: 1 << 18,
             ringbuf_bytes: 8 << 20,
             caller_slots: 8192,
             max_call_age: Duration::from_secs(60),
@@ -195,11 +195,12 @@ impl<'obj> Tracer<'obj> {
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
             bss.stopping = 1;
         }
+        // Only the goroutines with calls under way are watched as they drain.
         let deadline = Instant::now() + drain;
-        while Instant::now() < deadline
-            && inflight::under_way(&self.skel.maps.inflight, None, self.max_call_age).young > 0
-        {
+        let mut waiting = inflight::young(&self.skel.maps.inflight, self.max_call_age);
+        while !waiting.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
+            waiting = inflight::still_young(&self.skel.maps.inflight, &waiting, self.max_call_age);
         }
         self.links.clear();
     }

@@ -10,11 +10,20 @@ import (
 	"bytes"
 	stdgzip "compress/gzip"
 	"errors"
+	"flag"
 	"hash/crc32"
 	"runtime"
 	"sync"
 
 	gsnappy "github.com/golang/snappy"
+)
+
+var (
+	harmDepths = flag.Int("harm-depths", 400, "harm: recursions before the panics, at depths 0, stride, 2*stride...")
+	harmStride = flag.Int("harm-stride", 1, "harm: depth step between recursions")
+	harmAfter  = flag.Int("harm-after", 20, "harm: recursions after the panics")
+	harmPanics = flag.Int("harm-panics", 5, "harm: writes per goroutine that panic and never return")
+	harmNested = flag.Bool("harm-nested", true, "harm: gzip writing into gzip")
 )
 
 // bomb is an io.Writer that never returns: it panics, or ends its goroutine.
@@ -99,7 +108,7 @@ func abandonedWrite(src []byte) (recovered bool) {
 // harm runs the scenario on `goroutines` goroutines and returns a digest of
 // everything computed and the number of calls that never return.
 func harm(t *truth, mu *sync.Mutex, goroutines int) (digest uint32, abandoned int) {
-	const panics = 5
+	panics := *harmPanics
 	results := make([]uint32, goroutines)
 	var wg sync.WaitGroup
 	for i := 0; i < goroutines; i++ {
@@ -109,17 +118,19 @@ func harm(t *truth, mu *sync.Mutex, goroutines int) (digest uint32, abandoned in
 			r := &recorder{g: &goroutineTruth{Goid: goid(), Functions: map[string]*counts{}}}
 			src := compressible(3000+100*i, int64(i))
 			var sum uint32
-			for depth := 0; depth < 400; depth++ {
-				sum = sum*17 + deep(r, depth, src)
+			for depth := 0; depth < *harmDepths; depth++ {
+				sum = sum*17 + deep(r, depth**harmStride, src)
 			}
-			sum = sum*17 + nestedGzip(r, compressible(300<<10, int64(i)))
+			if *harmNested {
+				sum = sum*17 + nestedGzip(r, compressible(300<<10, int64(i)))
+			}
 			for p := 0; p < panics; p++ {
 				if !abandonedWrite(src[:100+p]) {
 					panic("the bomb did not go off")
 				}
 			}
 			// The frames the panics left are reused by these calls.
-			for depth := 0; depth < 20; depth++ {
+			for depth := 0; depth < *harmAfter; depth++ {
 				sum = sum*17 + deep(r, depth, src)
 			}
 			results[i] = sum

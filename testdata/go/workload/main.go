@@ -27,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	gsnappy "github.com/golang/snappy"
 	kflate "github.com/klauspost/compress/flate"
@@ -462,6 +463,8 @@ func main() {
 	wait := flag.Bool("wait", false, "wait for SIGUSR1 before working (for attach mode)")
 	doStreams := flag.Bool("streams", true, "also drive the stream APIs, on a goroutine of their own")
 	harmGoroutines := flag.Int("harm", 0, "also run the harm scenario on this many goroutines")
+	idleGoroutines := flag.Int("idle", 0, "also run the idle-and-wake scenario on this many goroutines")
+	idleFor := flag.Duration("idle-for", 1500*time.Millisecond, "how long the idle goroutines wait")
 	linger := flag.Bool("linger", false, "after printing the truth, stay alive until SIGTERM")
 	flag.Parse()
 	if *wait {
@@ -509,6 +512,9 @@ func main() {
 	}
 	if *harmGoroutines > 0 {
 		t.HarmDigest, t.Abandoned = harm(&t, &mu, *harmGoroutines)
+	}
+	if *idleGoroutines > 0 {
+		idleAndWake(&t, &mu, *idleGoroutines, *idleFor)
 	}
 	wg.Wait()
 	sort.Slice(t.Goroutines, func(a, b int) bool { return t.Goroutines[a].Goid < t.Goroutines[b].Goid })
