@@ -241,36 +241,12 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-/// Shell-style glob with `*` and `?`.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 fn selected(cfg: &SessionConfig, p: &Probe) -> bool {
     let codec_ok = cfg
         .codecs
         .as_ref()
         .is_none_or(|cs| cs.contains(&p.entry.codec));
-    let func_ok =
-        cfg.func_globs.is_empty() || cfg.func_globs.iter().any(|g| glob_match(g, &p.function));
+    let func_ok = crate::select::matches(&cfg.func_globs, &p.function);
     codec_ok && func_ok && p.usable()
 }
 
@@ -686,6 +662,7 @@ pub fn run(
         if sites.is_empty() {
             return Err(SessionError::NothingSelected {
                 path: path.display().to_string(),
+                available: crate::select::available(bin),
             });
         }
         attachments.push(Attachment {
@@ -865,8 +842,12 @@ pub enum SessionError {
     Input(#[from] Error),
     #[error(transparent)]
     Trace(tracer::TraceError),
-    #[error("{path}: no catalog function matches --codec/--func")]
-    NothingSelected { path: String },
+    #[error("{path}: no function matches --codec/--func; it has {} (see gozt probes {path})", .available.join(", "))]
+    NothingSelected {
+        path: String,
+        /// The short names of the functions gozt can probe there.
+        available: Vec<String>,
+    },
     #[error("cannot serve metrics on {addr}: {source}")]
     Listen {
         addr: String,
@@ -889,7 +870,7 @@ impl SessionError {
 
 #[cfg(test)]
 mod tests {
-    use super::{exe_mappings, glob_match, DutyCycle};
+    use super::{exe_mappings, DutyCycle};
     use std::path::Path;
 
     #[test]
@@ -941,17 +922,6 @@ mod tests {
                 d.events += 1;
             }
         }
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match(
-            "*zstd*",
-            "github.com/klauspost/compress/zstd.(*Encoder).EncodeAll"
-        ));
-        assert!(glob_match("*.EncodeAll", "x.(*Encoder).EncodeAll"));
-        assert!(!glob_match("*.Decode", "s2.DecodeAll"));
-        assert!(glob_match("s?.Decode", "s2.Decode"));
     }
 
     const EXE: &str = "/srv/app";

@@ -1,8 +1,9 @@
 //! The live view as a person sees it: the real gozt binary runs `attach` in
 //! a tmux pane against the workload, and the test reads the screen with
 //! capture-pane and types with send-keys. The view must show the target, the
-//! exact call counts of the work the program then does, switch panes, and on
-//! `q` give the terminal back and print the final report. Needs root, BPF
+//! exact call counts of the work the program then does at 80x24, keep them
+//! when the terminal grows to 120x40 (with every column), switch panes, and
+//! on `q` give the terminal back and print the final report. Needs root, BPF
 //! and tmux; with CI=true their absence fails the run.
 
 mod common;
@@ -90,7 +91,7 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
 
     let name = format!("gozt-tui-{}", std::process::id());
     let shell = format!(
-        "{} attach --pid {pid}; echo gozt-exit=$?; sleep 600",
+        "{} attach -p {pid}; echo gozt-exit=$?; sleep 600",
         env!("CARGO_BIN_EXE_gozt")
     );
     tmux(&[
@@ -99,9 +100,9 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
         "-s",
         &name,
         "-x",
-        "100",
+        "80",
         "-y",
-        "30",
+        "24",
         &shell,
     ]);
     let session = Session(name.clone());
@@ -130,23 +131,48 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
         }
     }
     let total: u64 = per_function.values().sum();
+    // Each function's row shows its exact count, at 80x24 and once the
+    // terminal has grown to 120x40.
+    let check = |s: &str, width: usize| {
+        for (f, calls) in &per_function {
+            let short = gozt::tui::short_name(f);
+            let row = s
+                .lines()
+                .find(|l| l.contains(short))
+                .unwrap_or_else(|| panic!("{short} missing:\n{s}"));
+            assert!(
+                row.split_whitespace().any(|w| w == calls.to_string()),
+                "{short}: {calls} calls expected in {row:?}"
+            );
+        }
+        assert!(s.contains("goroutines (3) by time"), "{s}");
+        assert!(s.contains("ALERT"), "{s}");
+        assert!(s.contains("CALLS▼"), "{s}");
+        assert!(s.contains("? help"), "{s}");
+        assert!(
+            s.lines().all(|l| l.chars().count() <= width),
+            "wider than {width}:\n{s}"
+        );
+    };
     let s = screen_until(&name, "the exact total", |s| {
         s.contains(&format!(" {total} calls "))
     });
-    // Each function's row shows its exact count.
-    for (f, calls) in &per_function {
-        let short = gozt::tui::short_name(f);
-        let row = s
-            .lines()
-            .find(|l| l.contains(short))
-            .unwrap_or_else(|| panic!("{short} missing:\n{s}"));
-        assert!(
-            row.split_whitespace().any(|w| w == calls.to_string()),
-            "{short}: {calls} calls expected in {row:?}"
-        );
+    check(&s, 80);
+    assert!(
+        !s.contains("RATIO"),
+        "80 columns have no room for RATIO:\n{s}"
+    );
+    tmux(&["resize-window", "-t", &name, "-x", "120", "-y", "40"]);
+    let s = screen_until(&name, "the view at 120x40", |s| {
+        s.contains("RATIO") && s.lines().count() >= 40
+    });
+    check(&s, 120);
+    let header = s.lines().find(|l| l.contains("CALLS▼")).unwrap();
+    for title in [
+        "CODEC", "OP", "CALLS/S", "P50", "P99", "MAX", "IN", "OUT", "RATIO", "FAIL%",
+    ] {
+        assert!(header.contains(title), "{title} at 120 columns: {header}");
     }
-    assert!(s.contains("goroutines (3) by time"), "{s}");
-    assert!(s.contains("ALERT"), "{s}");
 
     // Tab: the goroutines pane, with one goroutine's functions on the right.
     tmux(&["send-keys", "-t", &name, "Tab"]);
