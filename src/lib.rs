@@ -100,15 +100,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), RunError> {
         }
         Command::Trace(t) => trace(session::Targets::Command(t.command), &t.common, out),
         Command::Completions(c) => Ok(write_out(out, &manual::completions(c.shell))?),
-        Command::Man(m) => match m.dir {
-            None => Ok(write_out(out, &manual::man_page())?),
-            Some(dir) => {
-                let pages = manual::write_man_pages(&dir)?;
-                let list: Vec<String> =
-                    pages.iter().map(|p| format!("{}\n", p.display())).collect();
-                Ok(write_out(out, list.concat().as_bytes())?)
-            }
-        },
+        Command::Man(m) => Ok(write_out(out, &manual::man(m.dir.as_deref())?)?),
         Command::Probes(args) => {
             let exe = config::Executable::resolve(args.path, args.pid)?;
             let bin = go_binary::GoBinary::open(&exe.open_path)?;

@@ -15,6 +15,19 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     out
 }
 
+/// `gozt man`: gozt.1 as roff; with a directory, the pages written into it
+/// and the list of their paths, one a line.
+pub fn man(dir: Option<&Path>) -> Result<Vec<u8>> {
+    match dir {
+        None => Ok(man_page()),
+        Some(dir) => Ok(write_man_pages(dir)?
+            .iter()
+            .map(|p| format!("{}\n", p.display()))
+            .collect::<String>()
+            .into_bytes()),
+    }
+}
+
 /// gozt.1 as roff.
 pub fn man_page() -> Vec<u8> {
     let mut out = Vec::new();

@@ -41,6 +41,17 @@ fn screen_until(session: &str, what: &str, pred: impl Fn(&str) -> bool) -> Strin
 
 struct Session(String);
 
+/// The workload, killed if the test fails before it ends (it would
+/// otherwise linger, holding what the test inherited, such as a lock).
+struct Workload(std::process::Child);
+
+impl Drop for Workload {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -66,24 +77,26 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
         .last()
         .unwrap()
         .join("workload-stripped");
-    let mut target = Command::new(&bin)
-        .args([
-            "-wait",
-            "-linger",
-            "-goroutines",
-            "3",
-            "-rounds",
-            "2",
-            "-streams=false",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = target.id();
+    let mut target = Workload(
+        Command::new(&bin)
+            .args([
+                "-wait",
+                "-linger",
+                "-goroutines",
+                "3",
+                "-rounds",
+                "2",
+                "-streams=false",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = target.0.id();
     let mut line = String::new();
     std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(target.stderr.as_mut().unwrap()),
+        &mut std::io::BufReader::new(target.0.stderr.as_mut().unwrap()),
         &mut line,
     )
     .unwrap();
@@ -119,7 +132,7 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
 
     // The work starts; its ground truth comes on the workload's stdout.
     common::signal(pid, libc::SIGUSR1);
-    let truth: Value = serde_json::Deserializer::from_reader(target.stdout.take().unwrap())
+    let truth: Value = serde_json::Deserializer::from_reader(target.0.stdout.take().unwrap())
         .into_iter::<Value>()
         .next()
         .unwrap()
@@ -195,6 +208,6 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
     );
     drop(session);
     common::signal(pid, libc::SIGTERM);
-    assert!(target.wait().unwrap().success());
+    assert!(target.0.wait().unwrap().success());
     assert_eq!(common::gozt_bpf_programs_after_exit(), Vec::<u32>::new());
 }
