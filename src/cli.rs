@@ -1,13 +1,36 @@
 //! Command-line syntax (clap derive). Parsing only validates shapes; the
-//! `config` module resolves what the flags mean.
+//! `config` module resolves what the flags mean. [`usage_error`] turns a
+//! parse error into gozt's one line, with a hint for the usual mistakes.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+/// The rule of every percentage flag, for the help texts.
+macro_rules! share_rule {
+    () => {
+        "Percentages (--alert-threshold, --max-overhead): N% from 0% to 100%, or a ratio \
+         below 1 (0.003 = 0.3%); a bare number of 1 or more is refused (did you mean 1%?)."
+    };
+}
 
 /// bpftrace-style profiler for the compression paths of running Go programs.
 #[derive(Debug, Parser)]
-#[command(name = "gozt", version, about, propagate_version = true)]
+#[command(
+    name = "gozt",
+    version,
+    about,
+    propagate_version = true,
+    arg_required_else_help = true,
+    after_help = "Examples:
+  gozt probes ./server                  the functions gozt would trace, no root needed
+  gozt attach -p 1234                   live view of process 1234 (root)
+  gozt attach -p 1234 --duration 30s    trace 30 s, then print the report
+  gozt trace -- ./server -port 8080     start a command and trace it
+
+Run gozt COMMAND --help for each command's options and examples."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -17,20 +40,66 @@ pub struct Cli {
 pub enum Command {
     /// List the compression functions of a Go binary and where gozt would
     /// probe them (entry and every RET), without privileges.
+    #[command(after_help = "Examples:
+  gozt probes ./server                  the probe table of a binary
+  gozt probes -p 1234                   the binary process 1234 runs
+  gozt probes --json ./server | jq .probes")]
     Probes(ProbesArgs),
     /// Trace running processes: by pid, or every process running a binary.
+    #[command(after_help = concat!("Examples:
+  gozt attach -p 1234                   live view (in a terminal, without --duration)
+  gozt attach -p 1234 -p 5678 --duration 30s
+                                        30 s, then the text report
+  gozt attach -p 1234 --func 'zstd.(*Encoder).EncodeAll' --json -o report.json
+  gozt attach --binary /usr/local/bin/app --prometheus 9433
+                                        metrics on 127.0.0.1:9433 (:9433: all interfaces)
+
+", share_rule!()))]
     Attach(AttachArgs),
     /// Start a command and trace it from its first instruction.
+    #[command(after_help = concat!("Examples:
+  gozt trace -- ./server -port 8080     live view; the command's output goes to a log
+  gozt trace --duration 10s --codec zstd,gzip -- ./bench
+  gozt trace --json -o - -- ./batch-job > report.json
+
+", share_rule!()))]
     Trace(TraceArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  gozt completions bash > /usr/share/bash-completion/completions/gozt
+  gozt completions zsh > /usr/local/share/zsh/site-functions/_gozt
+  gozt completions fish > ~/.config/fish/completions/gozt.fish")]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one per command into a directory.
+    #[command(after_help = "Examples:
+  gozt man | man -l -
+  gozt man --dir /usr/local/share/man/man1   gozt.1, gozt-attach.1, ...")]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write gozt.1 and a page per command (gozt-attach.1, ...) here
+    /// instead of printing gozt.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["pids", "binary"])))]
 pub struct AttachArgs {
     /// A process to trace (repeatable).
-    #[arg(long = "pid", required_unless_present = "binary")]
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
     pub pids: Vec<i32>,
     /// Trace every process running this executable, including later ones.
-    #[arg(long, conflicts_with = "pids")]
+    #[arg(long, value_name = "PATH", conflicts_with = "pids")]
     pub binary: Option<PathBuf>,
     #[command(flatten)]
     pub common: TraceOptions,
@@ -41,7 +110,7 @@ pub struct TraceArgs {
     #[command(flatten)]
     pub common: TraceOptions,
     /// The command and its arguments (after `--`).
-    #[arg(last = true, required = true)]
+    #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
@@ -53,28 +122,38 @@ pub struct TraceOptions {
     /// Print the report as JSON (docs/report.schema.json).
     #[arg(long)]
     pub json: bool,
-    /// Write the report to FILE instead of stdout.
-    #[arg(short = 'o', long = "output")]
+    /// Write the report to FILE instead of stdout (`-` is stdout); checked
+    /// before tracing starts.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Raw nanoseconds and bytes in the text report, instead of human units
+    /// (us, ms, K, M).
+    #[arg(long)]
+    pub ns: bool,
     /// Calls with input larger than this many bytes count toward the failure rate.
     #[arg(long, default_value_t = 1024)]
     pub min_size: u64,
-    /// Failure rate above which gozt alerts, e.g. 0.3% or 0.003.
-    #[arg(long, default_value = "0.3%")]
+    /// Failure rate above which gozt alerts: a percentage (0.3%) or a ratio
+    /// below 1 (0.003).
+    #[arg(long, value_name = "PERCENT", default_value = "0.3%")]
     pub alert_threshold: String,
     /// Only these codecs (comma-separated: zstd,gzip,flate,zlib,snappy,s2,lz4).
     #[arg(long, value_delimiter = ',')]
     pub codec: Vec<String>,
-    /// Only functions matching this glob (repeatable), e.g. '*zstd*'.
-    #[arg(long = "func")]
+    /// Only functions matching this glob (repeatable): a full symbol, the
+    /// short name the outputs show ('zstd.(*Encoder).EncodeAll'), or a glob
+    /// over either ('zstd.*', '*Decode*').
+    #[arg(long = "func", value_name = "GLOB")]
     pub funcs: Vec<String>,
-    /// Serve Prometheus metrics at http://ADDR/metrics while tracing, headless
-    /// (ADDR defaults to 127.0.0.1:9433: loopback only unless told).
+    /// Serve Prometheus metrics at http://ADDR/metrics while tracing,
+    /// headless. ADDR: PORT binds 127.0.0.1:PORT, :PORT every interface
+    /// (0.0.0.0:PORT), HOST:PORT as given; without ADDR, 127.0.0.1:9433.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = crate::exporter::DEFAULT_ADDR)]
     pub prometheus: Option<String>,
     /// Keep the estimated cost to the targets within this share of their CPU
-    /// time (e.g. 1%) by attaching the probes in windows; counts are then
-    /// sampled, and the report says by what factor.
+    /// time (a percentage, 1%, or a ratio below 1, 0.01) by attaching the
+    /// probes in windows; counts are then sampled, and the report says by
+    /// what factor.
     #[arg(long, value_name = "PERCENT")]
     pub max_overhead: Option<String>,
     /// Benchmarks only: attach an empty program at the same sites (the cost
@@ -94,9 +173,71 @@ pub struct ProbesArgs {
     #[arg(required_unless_present = "pid", conflicts_with = "pid")]
     pub path: Option<PathBuf>,
     /// Read the executable of a running process (through /proc/PID/exe).
-    #[arg(long)]
+    #[arg(short = 'p', long, value_name = "PID")]
     pub pid: Option<i32>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The name of the subcommand in `args` (the program name first), if any:
+/// the first argument that is not a flag.
+fn subcommand(args: &[String]) -> Option<&str> {
+    args.iter()
+        .skip(1)
+        .map(String::as_str)
+        .find(|a| !a.starts_with('-'))
+        .filter(|a| ["probes", "attach", "trace", "completions", "man"].contains(a))
+}
+
+/// A parse error as gozt's one line (without the `gozt: ` prefix): clap's
+/// message and tips, or for the usual mistakes what to write instead.
+pub fn usage_error(e: &clap::Error, args: &[String]) -> String {
+    let sub = subcommand(args);
+    let see = match sub {
+        Some(s) => format!(" (see gozt {s} --help)"),
+        None => " (see gozt --help)".to_string(),
+    };
+    let invalid = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let hint = match (e.kind(), sub, invalid) {
+        (ErrorKind::UnknownArgument, Some("attach"), Some(a)) if a.parse::<u32>().is_ok() => {
+            Some(format!(
+                "unexpected argument '{a}'; to trace process {a}, write -p {a} or --pid {a}"
+            ))
+        }
+        (ErrorKind::UnknownArgument, Some("trace"), Some(a)) if !a.starts_with('-') => {
+            Some(format!(
+                "unexpected argument '{a}'; the command goes after --: gozt trace [OPTIONS] -- {a} [ARGS...]"
+            ))
+        }
+        (ErrorKind::MissingRequiredArgument, Some("attach"), _) => Some(
+            "attach: a target is required: -p/--pid PID (repeatable) or --binary PATH".to_string(),
+        ),
+        (ErrorKind::MissingRequiredArgument, Some("trace"), _) => Some(
+            "trace: a command is required after --: gozt trace [OPTIONS] -- CMD [ARGS...]".to_string(),
+        ),
+        (ErrorKind::MissingRequiredArgument, Some("probes"), _) => {
+            Some("probes: a Go executable is required: gozt probes PATH, or -p/--pid PID".to_string())
+        }
+        _ => None,
+    };
+    let message = hint.unwrap_or_else(|| {
+        // clap's message and its tips, without the usage block.
+        let rendered = e.render().to_string();
+        let lines: Vec<&str> = rendered
+            .lines()
+            .map(str::trim)
+            .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+            .filter(|l| !l.is_empty())
+            .collect();
+        let joined = lines.join("; ");
+        joined
+            .strip_prefix("error: ")
+            .unwrap_or(&joined)
+            .to_string()
+    });
+    format!("{message}{see}")
 }

@@ -1,8 +1,9 @@
-//! Resolves parsed flags into what to do: which executable, from which process.
+//! Resolves parsed flags into what to do: which executable, from which
+//! process; percentages, the `--prometheus` address, `-o`.
 
 use std::path::PathBuf;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::process;
 
 /// The executable a command reads.
@@ -36,12 +37,13 @@ pub fn session(
     targets: crate::session::Targets,
     o: &crate::cli::TraceOptions,
 ) -> std::result::Result<crate::session::SessionConfig, String> {
-    let threshold = parse_threshold(&o.alert_threshold)?;
+    let threshold = parse_share("--alert-threshold", &o.alert_threshold)?;
     let max_overhead = match &o.max_overhead {
         Some(v) => {
-            let f = parse_fraction(v)
-                .filter(|f| *f > 0.0)
-                .ok_or_else(|| format!("invalid --max-overhead '{v}' (e.g. 1% or 0.01)"))?;
+            let f = parse_share("--max-overhead", v)?;
+            if f <= 0.0 {
+                return Err(format!("invalid --max-overhead '{v}': it must be above 0%"));
+            }
             Some(f)
         }
         None => None,
@@ -60,6 +62,8 @@ pub fn session(
                 .collect::<std::result::Result<Vec<_>, _>>()?,
         )
     };
+    crate::select::validate(&o.funcs)?;
+    let prometheus = o.prometheus.as_deref().map(listen_address).transpose()?;
     Ok(crate::session::SessionConfig {
         targets,
         duration: o.duration,
@@ -68,36 +72,215 @@ pub fn session(
         codecs,
         func_globs: o.funcs.clone(),
         command_output: None,
-        prometheus: o.prometheus.clone(),
+        prometheus,
         max_overhead,
         probe_floor: o.probe_floor,
         probe_alternate: o.probe_alternate,
     })
 }
 
-/// `0.3%` -> 0.003; `0.003` -> 0.003.
-pub fn parse_threshold(s: &str) -> std::result::Result<f64, String> {
-    parse_fraction(s).ok_or_else(|| format!("invalid --alert-threshold '{s}' (e.g. 0.3% or 0.003)"))
+/// How the text report is written, from `--ns`.
+pub fn text_options(o: &crate::cli::TraceOptions) -> crate::render::report::TextOptions {
+    crate::render::report::TextOptions { raw_ns: o.ns }
 }
 
-/// A fraction in 0..=1, written as a percentage (`1%`) or a ratio (`0.01`).
-fn parse_fraction(s: &str) -> Option<f64> {
-    let v = match s.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
-        None => s.trim().parse::<f64>().ok()?,
+/// The one reading of every percentage flag: `N%` with N from 0 to 100, or
+/// a ratio from 0 up to (not including) 1. A bare number of 1 or more is
+/// refused with a hint (`1` is not taken as 100%, nor as 1%).
+pub fn parse_share(flag: &str, s: &str) -> std::result::Result<f64, String> {
+    let t = s.trim();
+    let number = |n: &str| n.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    let bad = || {
+        format!(
+            "invalid {flag} '{s}': expected a percentage like 0.3% or a ratio below 1 like 0.003"
+        )
     };
-    (0.0..=1.0).contains(&v).then_some(v)
+    if let Some(p) = t.strip_suffix('%') {
+        let p = number(p).ok_or_else(bad)?;
+        if !(0.0..=100.0).contains(&p) {
+            return Err(format!(
+                "invalid {flag} '{s}': a percentage is from 0% to 100%"
+            ));
+        }
+        return Ok(p / 100.0);
+    }
+    let v = number(t).ok_or_else(bad)?;
+    match v {
+        v if (0.0..1.0).contains(&v) => Ok(v),
+        v if (1.0..=100.0).contains(&v) => Err(format!(
+            "invalid {flag} '{s}': a bare number is a ratio below 1; did you mean {t}%?"
+        )),
+        _ => Err(bad()),
+    }
+}
+
+/// `--prometheus` as an address to bind: `PORT` is loopback
+/// (127.0.0.1:PORT), `:PORT` every interface (0.0.0.0:PORT), `HOST:PORT`
+/// (`[V6]:PORT` for IPv6) as given.
+pub fn listen_address(s: &str) -> std::result::Result<String, String> {
+    let port = |p: &str| p.parse::<u16>().is_ok();
+    if port(s) {
+        return Ok(format!("127.0.0.1:{s}"));
+    }
+    if let Some(p) = s.strip_prefix(':').filter(|p| port(p)) {
+        return Ok(format!("0.0.0.0:{p}"));
+    }
+    let host_port = match s.rsplit_once(':') {
+        Some((h, p)) if h.starts_with('[') => h.ends_with(']') && h.len() > 2 && port(p),
+        Some((h, p)) => !h.is_empty() && !h.contains(':') && port(p),
+        None => false,
+    };
+    if host_port {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "invalid --prometheus '{s}': expected PORT (loopback), :PORT (all interfaces) or HOST:PORT"
+        ))
+    }
+}
+
+/// Where `-o` sends the report: a file opened before tracing starts, so
+/// that a bad path fails at once; `None` (no `-o`, or `-o -`) is stdout.
+pub struct Output {
+    path: PathBuf,
+    file: std::fs::File,
+    /// gozt made the file: it is removed again if no report is written.
+    created: bool,
+    written: bool,
+}
+
+impl Output {
+    /// Opens (or creates) `path` for writing, without truncating it yet:
+    /// an earlier report there survives a run that fails.
+    pub fn open(path: Option<&std::path::Path>) -> Result<Option<Output>> {
+        let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+            return Ok(None);
+        };
+        let io = |e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let mut created = true;
+        let file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                created = false;
+                std::fs::OpenOptions::new().write(true).open(path)
+            }
+            other => other,
+        }
+        .map_err(io)?;
+        Ok(Some(Output {
+            path: path.to_path_buf(),
+            file,
+            created,
+            written: false,
+        }))
+    }
+
+    /// Replaces the file's content with `bytes`.
+    pub fn write(mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write as _;
+        let regular = self.file.metadata().is_ok_and(|m| m.is_file());
+        let result = (if regular {
+            self.file.set_len(0)
+        } else {
+            Ok(())
+        })
+        .and_then(|()| self.file.write_all(bytes))
+        .and_then(|()| self.file.flush());
+        self.written = true;
+        result.map_err(|e| Error::Io {
+            path: self.path.clone(),
+            source: e,
+        })
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if self.created && !self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_threshold;
+    use super::{listen_address, parse_share, Output};
 
     #[test]
-    fn thresholds() {
-        assert_eq!(parse_threshold("0.3%").unwrap(), 0.003);
-        assert_eq!(parse_threshold("0.01").unwrap(), 0.01);
-        assert!(parse_threshold("abc").is_err());
-        assert!(parse_threshold("150%").is_err());
+    fn shares_are_read_one_way() {
+        let p = |s| parse_share("--alert-threshold", s);
+        assert_eq!(p("0.3%").unwrap(), 0.003);
+        assert_eq!(p("1%").unwrap(), 0.01);
+        assert_eq!(p("100%").unwrap(), 1.0);
+        assert_eq!(p("0.01").unwrap(), 0.01);
+        assert_eq!(p("0").unwrap(), 0.0);
+        assert_eq!(
+            p("1").unwrap_err(),
+            "invalid --alert-threshold '1': a bare number is a ratio below 1; did you mean 1%?"
+        );
+        assert!(p("3").unwrap_err().ends_with("did you mean 3%?"));
+        assert!(p("150%").unwrap_err().contains("from 0% to 100%"));
+        assert!(p("abc").unwrap_err().contains("expected a percentage"));
+        assert!(p("-0.1").is_err());
+        assert!(p("150").is_err());
+        assert!(p("NaN").is_err());
+        assert!(parse_share("--max-overhead", "1")
+            .unwrap_err()
+            .starts_with("invalid --max-overhead '1'"));
+    }
+
+    #[test]
+    fn prometheus_addresses() {
+        assert_eq!(listen_address("9443").unwrap(), "127.0.0.1:9443");
+        assert_eq!(listen_address(":9434").unwrap(), "0.0.0.0:9434");
+        assert_eq!(listen_address("0.0.0.0:9433").unwrap(), "0.0.0.0:9433");
+        assert_eq!(listen_address("localhost:0").unwrap(), "localhost:0");
+        assert_eq!(listen_address("[::1]:9433").unwrap(), "[::1]:9433");
+        for bad in [
+            "",
+            "abc",
+            "99999",
+            ":",
+            "host:",
+            "::1",
+            "[::1]",
+            "host:port",
+        ] {
+            assert!(listen_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn output_is_opened_first_and_removed_if_unused() {
+        let dir = std::env::temp_dir().join(format!("gozt-out-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(Output::open(Some(std::path::Path::new("-")))
+            .unwrap()
+            .is_none());
+        assert!(Output::open(None).unwrap().is_none());
+        assert!(Output::open(Some(&dir)).is_err(), "a directory");
+        assert!(Output::open(Some(&dir.join("no/such/dir"))).is_err());
+        // Unused: a new file is removed, an old one keeps its content.
+        let new = dir.join("new.txt");
+        drop(Output::open(Some(&new)).unwrap());
+        assert!(!new.exists());
+        let old = dir.join("old.txt");
+        std::fs::write(&old, "earlier report").unwrap();
+        drop(Output::open(Some(&old)).unwrap());
+        assert_eq!(std::fs::read_to_string(&old).unwrap(), "earlier report");
+        // Written: the content is replaced.
+        Output::open(Some(&old))
+            .unwrap()
+            .unwrap()
+            .write(b"new")
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&old).unwrap(), "new");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

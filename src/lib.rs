@@ -16,9 +16,11 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod go_binary;
+pub mod manual;
 pub mod probe_plan;
 pub mod process;
 pub mod render;
+pub mod select;
 
 use std::io::Write;
 
@@ -56,6 +58,8 @@ fn trace(
     out: &mut dyn Write,
 ) -> Result<(), RunError> {
     let mut cfg = config::session(targets, o).map_err(RunError::Usage)?;
+    // A bad -o fails now, not after the trace; `-o -` is stdout.
+    let output = config::Output::open(o.output.as_deref())?;
     // Live view when a person watches: stdout a terminal, no --json, no
     // --duration, no --prometheus.
     let live = !o.json
@@ -82,15 +86,10 @@ fn trace(
     let text = if o.json {
         render::report::json(&report)
     } else {
-        render::report::text(&report)
+        render::report::text(&report, &config::text_options(o))
     };
-    match &o.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| {
-            RunError::Input(Error::Io {
-                path: path.clone(),
-                source: e,
-            })
-        }),
+    match output {
+        Some(file) => Ok(file.write(text.as_bytes())?),
         None => Ok(write_out(out, text.as_bytes())?),
     }
 }
@@ -106,6 +105,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), RunError> {
             trace(targets, &a.common, out)
         }
         Command::Trace(t) => trace(session::Targets::Command(t.command), &t.common, out),
+        Command::Completions(c) => Ok(write_out(out, &manual::completions(c.shell))?),
+        Command::Man(m) => Ok(write_out(out, &manual::man(m.dir.as_deref())?)?),
         Command::Probes(args) => {
             let exe = config::Executable::resolve(args.path, args.pid)?;
             let bin = go_binary::GoBinary::open(&exe.open_path)?;

@@ -1,31 +1,37 @@
-//! The `gozt` binary: parse, run, map errors to exit codes.
+//! The `gozt` binary: parse, run, map errors to exit codes. Every error is
+//! one line on stderr starting `gozt: `; bad flags exit 2.
 
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match gozt::cli::Cli::try_parse() {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match gozt::cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => {
-            if !e.use_stderr() {
-                // --help and --version.
+        Err(e) => match e.kind() {
+            // gozt's version, from every command (`gozt attach -V` too).
+            ErrorKind::DisplayVersion => {
+                println!("gozt {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            ErrorKind::DisplayHelp => {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            // One line: clap's message up to its first blank line (a list
-            // of missing arguments included), without the usage block.
-            let rendered = e.render().to_string();
-            let message: Vec<&str> = rendered
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            let message = message.join(" ");
-            let message = message.strip_prefix("error: ").unwrap_or(&message);
-            eprintln!("gozt: {message} (see gozt --help)");
-            return ExitCode::from(2);
-        }
+            // `gozt` alone: the usage and the commands, on stderr.
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
+            _ => {
+                eprintln!("gozt: {}", gozt::cli::usage_error(&e, &args));
+                return ExitCode::from(2);
+            }
+        },
     };
     let result: anyhow::Result<()> =
         gozt::run(cli, &mut std::io::stdout().lock()).map_err(anyhow::Error::from);

@@ -335,7 +335,7 @@ fn max_overhead_samples_and_says_so() {
         .arg(&out)
         .arg("--")
         .arg(&bin)
-        .args(["-goroutines", "4", "-rounds", "40", "-streams=false"])
+        .args(["-goroutines", "4", "-rounds", "100", "-streams=false"])
         .output()
         .unwrap();
     assert!(

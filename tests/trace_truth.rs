@@ -12,8 +12,13 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
 use serde_json::Value;
+
+/// BPF tests count gozt's programs machine-wide, and the big ones take both
+/// cores: one at a time.
+static BPF: Mutex<()> = Mutex::new(());
 
 fn read_json(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -30,6 +35,8 @@ const CALLERS: &[&str] = &[
     "main.deep",
     "main.nestedGzip",
     "main.countingWriter.Write",
+    "main.idleAndWake.func1",
+    "main.idleAndWake.func1.1",
 ];
 
 /// Asserts that `report` holds exactly the workload's `truth`; returns the
@@ -44,17 +51,26 @@ fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
         .iter()
         .filter(|g| g["pid"] == pid)
         .collect();
-    // A report lists at most gozt's cap of goroutines one by one (the least
-    // recently active dropped first, and counted); every other count holds
-    // them all.
+    // A report lists at most gozt's cap of goroutines one by one: the least
+    // recently active are dropped (and counted), and one that calls again
+    // is listed again with its calls since; every other count holds them
+    // all.
     let dropped = report["goroutines_dropped"].as_u64().unwrap() as usize;
-    assert_eq!(
-        report_gs.len() + dropped,
-        truth_gs.len(),
-        "{what}: goroutines listed + dropped"
-    );
     if truth_gs.len() <= gozt::stats::MAX_GOROUTINES {
         assert_eq!(dropped, 0, "{what}: goroutines dropped below the cap");
+        assert_eq!(report_gs.len(), truth_gs.len(), "{what}: goroutines");
+    } else {
+        assert!(
+            report_gs.len() <= gozt::stats::MAX_GOROUTINES,
+            "{what}: {} goroutines listed",
+            report_gs.len()
+        );
+        assert!(
+            report_gs.len() + dropped >= truth_gs.len(),
+            "{what}: {} listed + {dropped} dropped of {}",
+            report_gs.len(),
+            truth_gs.len()
+        );
     }
     let mut total_calls = 0;
     // Per function, over every goroutine: (calls, errors, incompressible,
@@ -86,23 +102,37 @@ fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
             .iter()
             .map(|f| f["function"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            rfs.len(),
-            tfs.len(),
+        assert!(
+            rfs.len() == tfs.len() || (dropped > 0 && rfs.len() < tfs.len()),
             "{what}: goroutine {} functions: {names:?}",
             tg["goid"]
         );
         for (name, counts) in tfs {
-            let rf = rfs
-                .iter()
-                .find(|f| f["function"] == name.as_str())
-                .unwrap_or_else(|| panic!("{what}: {name} missing in goroutine {}", tg["goid"]));
-            for key in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"] {
-                assert_eq!(
-                    rf[key], counts[key],
-                    "{what}: goroutine {} {name} {key}",
+            let Some(rf) = rfs.iter().find(|f| f["function"] == name.as_str()) else {
+                assert!(
+                    dropped > 0,
+                    "{what}: {name} missing in goroutine {}",
                     tg["goid"]
                 );
+                continue;
+            };
+            for key in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"] {
+                if dropped == 0 {
+                    assert_eq!(
+                        rf[key], counts[key],
+                        "{what}: goroutine {} {name} {key}",
+                        tg["goid"]
+                    );
+                } else {
+                    // Listed again after a drop: its calls since.
+                    assert!(
+                        rf[key].as_u64() <= counts[key].as_u64(),
+                        "{what}: goroutine {} {name} {key}: {} of {}",
+                        tg["goid"],
+                        rf[key],
+                        counts[key]
+                    );
+                }
             }
         }
     }
@@ -231,6 +261,7 @@ fn attach_mode(bin: &std::path::Path, out: &std::path::Path) -> Value {
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn trace_and_attach_match_ground_truth_across_the_matrix() {
     common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("gozt-trace-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("report.json");
@@ -312,6 +343,7 @@ fn frames_walked(bin: &std::path::Path, out: &std::path::Path, rounds: u32) -> (
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn frame_walks_stop_at_named_callers() {
     common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     let bin = common::toolchains()
         .last()
         .unwrap()
@@ -332,6 +364,7 @@ fn frame_walks_stop_at_named_callers() {
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn not_root_and_no_btf_are_clear_errors() {
     common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     let bin = common::toolchains()[0].join("workload-stripped");
     let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .env("GOZT_SIMULATE_NO_BTF", "1")
@@ -375,6 +408,7 @@ fn trace_large(bin: &std::path::Path, out: &std::path::Path, args: &[&str]) -> V
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn thirty_thousand_idle_goroutines_wake_and_every_call_counts() {
     common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     let bin = common::toolchains()
         .last()
         .unwrap()
@@ -395,6 +429,7 @@ fn thirty_thousand_idle_goroutines_wake_and_every_call_counts() {
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn ten_thousand_goroutines_of_harm_are_counted_exactly() {
     common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     let bin = common::toolchains()
         .last()
         .unwrap()

@@ -1,8 +1,9 @@
 //! The live view as a person sees it: the real gozt binary runs `attach` in
 //! a tmux pane against the workload, and the test reads the screen with
 //! capture-pane and types with send-keys. The view must show the target, the
-//! exact call counts of the work the program then does, switch panes, and on
-//! `q` give the terminal back and print the final report. Needs root, BPF
+//! exact call counts of the work the program then does at 80x24, keep them
+//! when the terminal grows to 120x40 (with every column), switch panes, and
+//! on `q` give the terminal back and print the final report. Needs root, BPF
 //! and tmux; with CI=true their absence fails the run.
 
 mod common;
@@ -40,6 +41,17 @@ fn screen_until(session: &str, what: &str, pred: impl Fn(&str) -> bool) -> Strin
 
 struct Session(String);
 
+/// The workload, killed if the test fails before it ends (it would
+/// otherwise linger, holding what the test inherited, such as a lock).
+struct Workload(std::process::Child);
+
+impl Drop for Workload {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -64,24 +76,26 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
         .last()
         .unwrap()
         .join("workload-stripped");
-    let mut target = Command::new(&bin)
-        .args([
-            "-wait",
-            "-linger",
-            "-goroutines",
-            "3",
-            "-rounds",
-            "2",
-            "-streams=false",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = target.id();
+    let mut target = Workload(
+        Command::new(&bin)
+            .args([
+                "-wait",
+                "-linger",
+                "-goroutines",
+                "3",
+                "-rounds",
+                "2",
+                "-streams=false",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = target.0.id();
     let mut line = String::new();
     std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(target.stderr.as_mut().unwrap()),
+        &mut std::io::BufReader::new(target.0.stderr.as_mut().unwrap()),
         &mut line,
     )
     .unwrap();
@@ -89,7 +103,7 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
 
     let name = format!("gozt-tui-{}", std::process::id());
     let shell = format!(
-        "{} attach --pid {pid}; echo gozt-exit=$?; sleep 600",
+        "{} attach -p {pid}; echo gozt-exit=$?; sleep 600",
         env!("CARGO_BIN_EXE_gozt")
     );
     tmux(&[
@@ -98,9 +112,9 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
         "-s",
         &name,
         "-x",
-        "100",
+        "80",
         "-y",
-        "30",
+        "24",
         &shell,
     ]);
     let session = Session(name.clone());
@@ -117,7 +131,7 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
 
     // The work starts; its ground truth comes on the workload's stdout.
     common::signal(pid, libc::SIGUSR1);
-    let truth: Value = serde_json::Deserializer::from_reader(target.stdout.take().unwrap())
+    let truth: Value = serde_json::Deserializer::from_reader(target.0.stdout.take().unwrap())
         .into_iter::<Value>()
         .next()
         .unwrap()
@@ -129,23 +143,48 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
         }
     }
     let total: u64 = per_function.values().sum();
+    // Each function's row shows its exact count, at 80x24 and once the
+    // terminal has grown to 120x40.
+    let check = |s: &str, width: usize| {
+        for (f, calls) in &per_function {
+            let short = gozt::tui::short_name(f);
+            let row = s
+                .lines()
+                .find(|l| l.contains(short))
+                .unwrap_or_else(|| panic!("{short} missing:\n{s}"));
+            assert!(
+                row.split_whitespace().any(|w| w == calls.to_string()),
+                "{short}: {calls} calls expected in {row:?}"
+            );
+        }
+        assert!(s.contains("goroutines (3) by time"), "{s}");
+        assert!(s.contains("ALERT"), "{s}");
+        assert!(s.contains("CALLS▼"), "{s}");
+        assert!(s.contains("? help"), "{s}");
+        assert!(
+            s.lines().all(|l| l.chars().count() <= width),
+            "wider than {width}:\n{s}"
+        );
+    };
     let s = screen_until(&name, "the exact total", |s| {
         s.contains(&format!(" {total} calls "))
     });
-    // Each function's row shows its exact count.
-    for (f, calls) in &per_function {
-        let short = gozt::tui::short_name(f);
-        let row = s
-            .lines()
-            .find(|l| l.contains(short))
-            .unwrap_or_else(|| panic!("{short} missing:\n{s}"));
-        assert!(
-            row.split_whitespace().any(|w| w == calls.to_string()),
-            "{short}: {calls} calls expected in {row:?}"
-        );
+    check(&s, 80);
+    assert!(
+        !s.contains("RATIO"),
+        "80 columns have no room for RATIO:\n{s}"
+    );
+    tmux(&["resize-window", "-t", &name, "-x", "120", "-y", "40"]);
+    let s = screen_until(&name, "the view at 120x40", |s| {
+        s.contains("RATIO") && s.lines().count() >= 40
+    });
+    check(&s, 120);
+    let header = s.lines().find(|l| l.contains("CALLS▼")).unwrap();
+    for title in [
+        "CODEC", "OP", "CALLS/S", "P50", "P99", "MAX", "IN", "OUT", "RATIO", "FAIL%",
+    ] {
+        assert!(header.contains(title), "{title} at 120 columns: {header}");
     }
-    assert!(s.contains("goroutines (3) by time"), "{s}");
-    assert!(s.contains("ALERT"), "{s}");
 
     // Tab: the goroutines pane, with one goroutine's functions on the right.
     tmux(&["send-keys", "-t", &name, "Tab"]);
@@ -168,6 +207,6 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
     );
     drop(session);
     common::signal(pid, libc::SIGTERM);
-    assert!(target.wait().unwrap().success());
+    assert!(target.0.wait().unwrap().success());
     assert_eq!(common::gozt_bpf_programs_after_exit(), Vec::<u32>::new());
 }

@@ -1,7 +1,9 @@
 //! The live view without a terminal or root: reports built from replayed
-//! events are drawn on ratatui's TestBackend at 100x30 and at 80x24 and
+//! events are drawn on ratatui's TestBackend at 100x30, 80x24 and 60x15 and
 //! compared with golden snapshots (tests/golden/tui_*.txt; `GOZT_BLESS=1`
-//! rewrites them), and each key does what the help says.
+//! rewrites them), and each key does what the help says. Long goroutine
+//! ids, a histogram longer than its pane, the sort arrow on every column
+//! and the failure rate's two windows each have a test.
 
 mod common;
 
@@ -113,7 +115,7 @@ fn key(c: char) -> KeyEvent {
 }
 
 #[test]
-fn snapshots_at_100x30_and_80x24() {
+fn snapshots_at_100x30_80x24_and_60x15() {
     let mut app = watched();
     common::golden("tui_100x30.txt", &screen(&mut app, 100, 30));
     let small = screen(&mut app, 80, 24);
@@ -130,10 +132,182 @@ fn snapshots_at_100x30_and_80x24() {
     }
     assert!(small.contains("goroutines (6)"), "{small}");
     assert!(small.contains("q quit"), "{small}");
+    // 60x15 is usable too: the top functions, the goroutines, the detail
+    // and the keys (help included) still show.
+    let tiny = screen(&mut app, 60, 15);
+    common::golden("tui_60x15.txt", &tiny);
+    assert!(tiny.contains("ALERT"), "{tiny}");
+    assert!(
+        tiny.contains("snappy.Decode") && tiny.contains("CALLS▼"),
+        "{tiny}"
+    );
+    assert!(tiny.contains("goroutines (6)"), "{tiny}");
+    assert!(tiny.contains("? help"), "{tiny}");
+    assert!(
+        tiny.contains("32.8us-65.5us"),
+        "the histogram's mode: {tiny}"
+    );
+    assert!(tiny.lines().all(|l| l.chars().count() <= 60));
     app.key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
     common::golden("tui_goroutine_80x24.txt", &screen(&mut app, 80, 24));
 }
 
+#[test]
+fn from_120_columns_every_column_shows() {
+    let mut app = watched();
+    let s = screen(&mut app, 120, 40);
+    let header = s.lines().find(|l| l.contains("FUNCTION")).unwrap();
+    for c in gozt::tui::Column::ALL {
+        assert!(header.contains(c.title()), "{c:?}: {header}");
+    }
+}
+
+#[test]
+fn below_60x15_the_functions_still_show() {
+    let mut app = watched();
+    let s = screen(&mut app, 40, 10);
+    for f in ["snappy.Decode", "snappy.Encode", "zstd.(*Decoder).Deco"] {
+        assert!(s.contains(f), "{f}: {s}");
+    }
+    assert!(!s.contains("goroutines"), "no room for the goroutines: {s}");
+}
+
+#[test]
+fn the_sort_arrow_shows_on_every_column_at_every_width() {
+    let mut app = watched();
+    for _ in 0..gozt::tui::Column::ALL.len() {
+        app.key(key('s'));
+        for w in [60, 80, 100] {
+            let s = screen(&mut app, w, 24);
+            let title = format!("{}▼", app.sort.title());
+            assert!(s.contains(&title), "{title} at {w} columns:\n{s}");
+        }
+    }
+}
+
+#[test]
+fn failure_rates_last_second_and_since_start_use_one_formula() {
+    let mut app = watched();
+    let s = screen(&mut app, 100, 30);
+    // snappy.Decode: 20 errors in each second's 300 calls, 80 in 1200:
+    // both windows say 6.67 %, as its FAIL% cell does.
+    let rate = gozt::tui::format::percent(gozt::tui::failure_rate(20, 300), 2);
+    assert_eq!(rate, "6.67%");
+    assert!(s.contains("FAIL% last 1s 6.67%, since start 6.67%"), "{s}");
+    let row = s.lines().find(|l| l.contains("snappy.Decode ")).unwrap();
+    assert!(row.contains(" 6.67%"), "{row}");
+    // A second of no failures: the last second says 0, since start less.
+    let mut agg = aggregator();
+    session(&mut agg, 0, 4800);
+    clean_second(&mut agg);
+    app.update(report(&agg, 4), Lost::default(), Duration::from_secs(4));
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("FAIL% last 1s 0.00%, since start 5.33%"), "{s}");
+}
+
+/// Adds one second of 1200 calls without a failure to `agg`.
+fn clean_second(agg: &mut Aggregator) {
+    for i in 0..1200u64 {
+        let ev = ok_call(10 + i % 6, (i % 4) as u32, 2_000 + (i * 7919) % 90_000);
+        agg.add(&ev, &mut Named);
+    }
+}
+
+/// A call that compressed 4096 bytes to 1500 without an error.
+fn ok_call(goid: u64, func_id: u32, duration_ns: u64) -> CallEvent {
+    CallEvent {
+        tgid: 4242,
+        goid,
+        func_id,
+        start_ns: 0,
+        duration_ns,
+        bytes_in: Some(4096),
+        bytes_out: Some(1500),
+        error: false,
+        stack: vec![0x401000],
+    }
+}
+
+#[test]
+fn long_goroutine_ids_are_whole_and_distinct() {
+    let mut agg = aggregator();
+    for (i, goid) in [1_202_210u64, 1_202_211, 120_221, 98_765_432_101]
+        .into_iter()
+        .enumerate()
+    {
+        for _ in 0..=i {
+            agg.add(&ok_call(goid, 0, 10_000 * (i as u64 + 1)), &mut Named);
+        }
+    }
+    let mut app = App::new();
+    app.update(report(&agg, 1), Lost::default(), Duration::from_secs(1));
+    for (w, h) in [(80, 24), (60, 15)] {
+        let s = screen(&mut app, w, h);
+        for id in ["1202210", "1202211", "120221", "98765432101"] {
+            assert!(
+                s.lines().any(|l| l.contains(&format!("│{id} "))),
+                "{id} at {w}x{h}:\n{s}"
+            );
+        }
+    }
+    common::golden("tui_goids_80x24.txt", &screen(&mut app, 80, 24));
+}
+
+#[test]
+fn a_histogram_longer_than_its_pane_says_what_is_cut() {
+    // One function, latencies from 1 us to 8 ms: 14 log2 buckets, and a
+    // p99 far out in the tail.
+    let mut agg = aggregator();
+    for i in 0..2000u64 {
+        // Doubling from 1.5 us: most calls in the first buckets, one in a
+        // hundred at 6 ms.
+        let bucket = match i % 100 {
+            0..=49 => i % 4,
+            50..=89 => 4 + i % 4,
+            90..=98 => 8 + i % 4,
+            _ => 12,
+        };
+        agg.add(&ok_call(10 + i % 3, 0, 1_500 << bucket), &mut Named);
+    }
+    let mut app = App::new();
+    app.update(report(&agg, 1), Lost::default(), Duration::from_secs(1));
+    let s = screen(&mut app, 80, 24);
+    common::golden("tui_tail_80x24.txt", &s);
+    let r = report(&agg, 1);
+    let f = &r.functions[0];
+    assert!(f.histogram.len() > 10, "{:?}", f.histogram);
+    // The last bucket shown and the mark below it: the calls above it.
+    let mark = s
+        .lines()
+        .find(|l| l.contains("more above"))
+        .unwrap_or_else(|| panic!("no tail mark:\n{s}"));
+    let at = mark.find("more above").unwrap();
+    let bound = mark[at + "more above ".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches('│');
+    // The calls in the buckets past the last one shown.
+    let last = f
+        .histogram
+        .iter()
+        .find(|b| gozt::tui::nanos(b.max + 1) == bound)
+        .unwrap_or_else(|| panic!("{bound}: no such bucket bound"));
+    let hidden: u64 = f
+        .histogram
+        .iter()
+        .filter(|b| b.min > last.max)
+        .map(|b| b.count)
+        .sum();
+    assert!(hidden > 0);
+    assert!(
+        mark.contains(&format!("… {hidden} more above {bound}")),
+        "{mark}"
+    );
+    // 100x40 has room for every bucket: no mark.
+    let big = screen(&mut app, 100, 40);
+    assert!(!big.contains("more above"), "{big}");
+}
 #[test]
 fn header_shows_rates_alert_and_loss() {
     let mut app = watched();

@@ -1,9 +1,45 @@
 //! The trace report as text (bcc funclatency-style log2 histograms, then
 //! goroutine and caller tables) and as JSON (schema: docs/report.schema.json).
+//!
+//! The text fits [`WIDTH`] columns: lines of several fields wrap, and a
+//! name too long for its line is written short (`zstd.(*Encoder).EncodeAll`,
+//! as the live view shows it), then cut in the middle. Durations and sizes
+//! are in the live view's units (`6.09ms`, `228K`), or raw nanoseconds and
+//! bytes with [`TextOptions::raw_ns`]; what a stream API does not observe is
+//! "n/a".
 
 use std::fmt::Write as _;
 
 use crate::stats::{Bucket, Counters, Report};
+use crate::tui::format::{bytes, fit, nanos, percent, short_name};
+
+/// The widest line of the text report.
+pub const WIDTH: usize = 100;
+
+/// How the text report is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Nanoseconds and bytes as raw numbers (`--ns`), not in human units.
+    pub raw_ns: bool,
+}
+
+impl TextOptions {
+    fn time(self, ns: u64) -> String {
+        if self.raw_ns {
+            ns.to_string()
+        } else {
+            nanos(ns)
+        }
+    }
+
+    fn size(self, n: u64, observed: bool) -> String {
+        match (observed, self.raw_ns) {
+            (false, _) => "n/a".to_string(),
+            (true, true) => n.to_string(),
+            (true, false) => bytes(n),
+        }
+    }
+}
 
 /// Pretty JSON.
 pub fn json(r: &Report) -> String {
@@ -13,19 +49,58 @@ pub fn json(r: &Report) -> String {
 }
 
 fn rate(c: &Counters) -> String {
-    format!("{:.3}%", c.failure_rate * 100.0)
+    percent(c.failure_rate, 3)
 }
 
-fn hist(out: &mut String, buckets: &[Bucket]) {
+/// `first` then `parts`, `sep` apart, wrapped at [`WIDTH`] between parts;
+/// wrapped lines are indented by `indent`.
+fn fields(out: &mut String, first: &str, parts: &[String], sep: &str, indent: usize) {
+    let mut line = first.to_string();
+    for p in parts {
+        let blank = line.trim().is_empty();
+        if !blank && line.chars().count() + sep.len() + p.chars().count() > WIDTH {
+            let _ = writeln!(out, "{line}");
+            line = " ".repeat(indent);
+        } else if !line.is_empty() && !line.ends_with(' ') {
+            line.push_str(sep);
+        }
+        line.push_str(p);
+    }
+    let _ = writeln!(out, "{line}");
+}
+
+/// `name` as long as `room` allows: in full, else its short name, else
+/// cut in the middle.
+fn name_in(name: &str, room: usize) -> String {
+    if name.chars().count() <= room {
+        name.to_string()
+    } else {
+        fit(short_name(name), room)
+    }
+}
+
+fn hist(out: &mut String, buckets: &[Bucket], o: TextOptions) {
     let max = buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
-    let _ = writeln!(out, "{:>24} : {:<8} distribution", "nsecs", "count");
+    let (unit, w) = if o.raw_ns {
+        ("nsecs", 10)
+    } else {
+        ("latency", 8)
+    };
+    let _ = writeln!(
+        out,
+        "{:>w$} : {:<8} distribution",
+        unit,
+        "count",
+        w = 2 * w + 4
+    );
     for b in buckets {
         let stars = (b.count * 40).div_ceil(max) as usize;
         let _ = writeln!(
             out,
-            "{:>10} -> {:<10} : {:<8} |{:<40}|",
-            b.min,
-            b.max,
+            "{:>w$} -> {:<w$} : {:<8} |{:<40}|",
+            o.time(b.min),
+            // bcc's inclusive bound raw; in units, where the next begins.
+            o.time(if o.raw_ns { b.max } else { b.max + 1 }),
             b.count,
             "*".repeat(stars)
         );
@@ -36,103 +111,155 @@ fn hist(out: &mut String, buckets: &[Bucket]) {
 const TOP_GOROUTINES: usize = 20;
 
 /// The human report.
-pub fn text(r: &Report) -> String {
+pub fn text(r: &Report, o: &TextOptions) -> String {
+    let o = *o;
     let mut out = String::new();
     for t in &r.targets {
-        let _ = writeln!(out, "target pid {} {} ({})", t.pid, t.binary, t.go_version);
+        let line = format!("target pid {} {} ({})", t.pid, t.binary, t.go_version);
+        let _ = writeln!(out, "{}", fit(&line, WIDTH));
     }
     let t = &r.totals;
     let _ = writeln!(
         out,
-        "traced {:.1}s: {} calls, {} errors, {} incompressible, failure rate {} of {} eligible (threshold {:.3}%){}",
-        r.duration_s,
-        t.calls,
-        t.errors,
-        t.incompressible,
+        "traced {:.1}s: {} calls, {} errors, {} incompressible",
+        r.duration_s, t.calls, t.errors, t.incompressible
+    );
+    let _ = writeln!(
+        out,
+        "failure rate {} of {} eligible (threshold {}){}",
         rate(t),
         t.eligible,
-        r.alert_threshold * 100.0,
+        percent(r.alert_threshold, 3),
         if t.alert { "  ALERT" } else { "" }
     );
     if let Some(s) = &r.sampling {
-        let _ = writeln!(
-            out,
-            "sampled: probes attached {:.1} of {:.1} s in {} windows (counts x {:.2} for the whole run), estimated cost {:.3}% of the targets' CPU (budget {:.3}%: {} traps at {} ns, {:.1} ms in gozt's programs)",
-            s.attached_s,
-            s.traced_s,
-            s.windows,
-            s.factor,
-            s.estimated_overhead * 100.0,
-            s.max_overhead * 100.0,
-            s.traps,
-            s.trap_ns,
-            s.bpf_run_ns as f64 / 1e6
+        fields(
+            &mut out,
+            "sampled: ",
+            &[
+                format!(
+                    "probes attached {:.1} of {:.1} s in {} windows (counts x {:.2} for the whole run),",
+                    s.attached_s, s.traced_s, s.windows, s.factor
+                ),
+                format!(
+                    "estimated cost {} of the targets' CPU (budget {}:",
+                    percent(s.estimated_overhead, 3),
+                    percent(s.max_overhead, 3)
+                ),
+                format!(
+                    "{} traps at {}, {} in gozt's programs)",
+                    s.traps,
+                    o.time(s.trap_ns),
+                    o.time(s.bpf_run_ns)
+                ),
+            ],
+            " ",
+            2,
         );
     }
     let l = &r.lost;
-    let _ = writeln!(
-        out,
-        "lost: {} ring buffer full, {} in-flight map full, {} aged out, {} abandoned, {} in flight at exit, {} unmatched returns",
-        l.ringbuf_full, l.inflight_full, l.aged_out, l.abandoned, l.in_flight_at_exit, l.unmatched_returns
+    fields(
+        &mut out,
+        "lost: ",
+        &[
+            format!("{} ring buffer full,", l.ringbuf_full),
+            format!("{} in-flight map full,", l.inflight_full),
+            format!("{} aged out,", l.aged_out),
+            format!("{} abandoned,", l.abandoned),
+            format!("{} in flight at exit,", l.in_flight_at_exit),
+            format!("{} unmatched returns", l.unmatched_returns),
+        ],
+        " ",
+        6,
     );
     for f in &r.functions {
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{} ({} {} {})",
-            f.function,
-            f.codec.name(),
-            f.op.name(),
-            f.api.name()
-        );
-        let bytes = |n: u64, seen: bool| {
-            if seen {
-                n.to_string()
-            } else {
-                "n/a".to_string()
-            }
-        };
-        let _ = writeln!(
-            out,
-            "  calls {}  errors {}  incompressible {}  failure rate {}{}  in {} B  out {} B",
-            f.counters.calls,
-            f.counters.errors,
-            f.counters.incompressible,
-            rate(&f.counters),
-            if f.counters.alert { " ALERT" } else { "" },
-            bytes(f.bytes_in, f.bytes_in_observed),
-            bytes(f.bytes_out, f.bytes_out_observed),
+        let kind = format!(" ({} {} {})", f.codec.name(), f.op.name(), f.api.name());
+        let room = WIDTH - kind.len();
+        let _ = writeln!(out, "{}{kind}", name_in(&f.function, room));
+        let c = &f.counters;
+        fields(
+            &mut out,
+            "",
+            &[
+                format!("  calls {}", c.calls),
+                format!("errors {}", c.errors),
+                format!("incompressible {}", c.incompressible),
+                format!(
+                    "failure rate {}{}",
+                    rate(c),
+                    if c.alert { " ALERT" } else { "" }
+                ),
+                format!("bytes in {}", o.size(f.bytes_in, f.bytes_in_observed)),
+                format!("out {}", o.size(f.bytes_out, f.bytes_out_observed)),
+            ],
+            "  ",
+            2,
         );
         let q = &f.latency_ns;
-        let _ = writeln!(
-            out,
-            "  latency ns: p50 {} p90 {} p99 {} p99.9 {} max {} mean {}",
-            q.p50, q.p90, q.p99, q.p999, q.max, q.mean
+        let what = if o.raw_ns {
+            "  latency ns: "
+        } else {
+            "  latency: "
+        };
+        fields(
+            &mut out,
+            what,
+            &[
+                format!("p50 {}", o.time(q.p50)),
+                format!("p90 {}", o.time(q.p90)),
+                format!("p99 {}", o.time(q.p99)),
+                format!("p99.9 {}", o.time(q.p999)),
+                format!("max {}", o.time(q.max)),
+                format!("mean {}", o.time(q.mean)),
+            ],
+            " ",
+            4,
         );
-        hist(&mut out, &f.histogram);
+        hist(&mut out, &f.histogram, o);
     }
     let _ = writeln!(out);
-    // Goroutines that spent the most time compressing first; a busy server
-    // has thousands, the JSON report holds them all.
+    goroutines(&mut out, r, o);
+    let _ = writeln!(out);
+    callers(&mut out, r, o);
+    out
+}
+
+/// The goroutines that spent the most time compressing first; a busy
+/// server has thousands, the JSON report holds them all.
+fn goroutines(out: &mut String, r: &Report, o: TextOptions) {
     let mut goroutines: Vec<_> = r.goroutines.iter().collect();
     goroutines.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(a.goid.cmp(&b.goid)));
+    let top = &goroutines[..goroutines.len().min(TOP_GOROUTINES)];
+    // Ids are never cut: the column is as wide as the longest.
+    let gw = top
+        .iter()
+        .map(|g| g.goid.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let (p99, time, tw) = if o.raw_ns {
+        ("P99_NS", "TIME_NS", 14)
+    } else {
+        ("P99", "TIME", 8)
+    };
     let _ = writeln!(
         out,
-        "{:>7} {:>8} {:>7} {:>6} {:>6} {:>8} {:>10} {:>9}",
-        "PID", "GOID", "CALLS", "ERRORS", "INCOMP", "FAIL%", "P99_NS", "TIME_MS"
+        "{:>7} {:>gw$} {:>9} {:>7} {:>7} {:>8} {:>tw$} {:>tw$}",
+        "PID", "GOID", "CALLS", "ERRORS", "INCOMP", "FAIL%", p99, time
     );
-    for g in goroutines.iter().take(TOP_GOROUTINES) {
+    for g in top {
         let _ = writeln!(
             out,
-            "{:>7} {:>8} {:>7} {:>6} {:>6} {:>8} {:>10} {:>9.3}",
+            "{:>7} {:>gw$} {:>9} {:>7} {:>7} {:>8} {:>tw$} {:>tw$}",
             g.pid,
             g.goid,
             g.counters.calls,
             g.counters.errors,
             g.counters.incompressible,
             rate(&g.counters),
-            g.latency_ns.p99,
-            g.time_ns as f64 / 1e6
+            o.time(g.latency_ns.p99),
+            o.time(g.time_ns)
         );
     }
     if goroutines.len() > TOP_GOROUTINES {
@@ -149,14 +276,29 @@ pub fn text(r: &Report) -> String {
             r.goroutines_dropped
         );
     }
-    let _ = writeln!(out);
-    let _ = writeln!(out, "{:>8} {:>12}  CALLER -> FUNCTION", "CALLS", "P99_NS");
+}
+
+/// Calls per caller: names in full when the line has room, else short.
+fn callers(out: &mut String, r: &Report, o: TextOptions) {
+    let (p99, pw) = if o.raw_ns { ("P99_NS", 12) } else { ("P99", 8) };
+    let _ = writeln!(out, "{:>8} {:>pw$}  CALLER -> FUNCTION", "CALLS", p99);
     for c in &r.callers {
-        let _ = writeln!(
-            out,
-            "{:>8} {:>12}  {} -> {}",
-            c.calls, c.latency_ns.p99, c.caller, c.function
-        );
+        let prefix = format!("{:>8} {:>pw$}  ", c.calls, o.time(c.latency_ns.p99));
+        let room = WIDTH - prefix.chars().count() - " -> ".len();
+        let len = |s: &str| s.chars().count();
+        let (mut caller, mut function) = (c.caller.clone(), c.function.clone());
+        // The function's short name first (its full name heads its section
+        // above), then the caller's, then both cut.
+        if len(&caller) + len(&function) > room {
+            function = short_name(&c.function).to_string();
+        }
+        if len(&caller) + len(&function) > room {
+            caller = short_name(&c.caller).to_string();
+        }
+        if len(&caller) + len(&function) > room {
+            function = fit(&function, room.saturating_sub(len(&caller)).max(room / 2));
+            caller = fit(&caller, room - len(&function));
+        }
+        let _ = writeln!(out, "{prefix}{caller} -> {function}");
     }
-    out
 }

@@ -52,29 +52,6 @@ pub struct SessionConfig {
     pub probe_alternate: Option<Duration>,
 }
 
-/// Shell-style glob with `*` and `?`.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 /// Ctrl-C, SIGTERM and SIGHUP set the session's stop flag while it runs.
 struct Signals(Vec<signal_hook::SigId>);
 
@@ -268,8 +245,12 @@ pub enum SessionError {
     Input(#[from] Error),
     #[error(transparent)]
     Trace(tracer::TraceError),
-    #[error("{path}: no catalog function matches --codec/--func")]
-    NothingSelected { path: String },
+    #[error("{path}: no function matches --codec/--func; it has {} (see gozt probes {path})", .available.join(", "))]
+    NothingSelected {
+        path: String,
+        /// The short names of the functions gozt can probe there.
+        available: Vec<String>,
+    },
     #[error("cannot serve metrics on {addr}: {source}")]
     Listen {
         addr: String,
@@ -287,21 +268,5 @@ impl SessionError {
             SessionError::Trace(tracer::TraceError::NoBtf) => 11,
             SessionError::Trace(_) => 12,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match(
-            "*zstd*",
-            "github.com/klauspost/compress/zstd.(*Encoder).EncodeAll"
-        ));
-        assert!(glob_match("*.EncodeAll", "x.(*Encoder).EncodeAll"));
-        assert!(!glob_match("*.Decode", "s2.DecodeAll"));
-        assert!(glob_match("s?.Decode", "s2.Decode"));
     }
 }

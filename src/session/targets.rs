@@ -122,11 +122,7 @@ fn selected(cfg: &SessionConfig, p: &Probe) -> bool {
         .codecs
         .as_ref()
         .is_none_or(|cs| cs.contains(&p.entry.codec));
-    let func_ok = cfg.func_globs.is_empty()
-        || cfg
-            .func_globs
-            .iter()
-            .any(|g| super::glob_match(g, &p.function));
+    let func_ok = crate::select::matches(&cfg.func_globs, &p.function);
     codec_ok && func_ok && p.usable()
 }
 
@@ -232,6 +228,7 @@ pub fn resolve(cfg: &SessionConfig) -> Result<Resolved, SessionError> {
             kill(&mut command);
             return Err(SessionError::NothingSelected {
                 path: path.display().to_string(),
+                available: crate::select::available(&bin),
             });
         }
         r.sites.push(sites);

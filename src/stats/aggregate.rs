@@ -268,11 +268,7 @@ impl Aggregator {
 
     fn counters(&self, acc: &Acc) -> Counters {
         let failures = acc.errors + acc.incompressible;
-        let failure_rate = if acc.eligible == 0 {
-            0.0
-        } else {
-            failures as f64 / acc.eligible as f64
-        };
+        let failure_rate = super::rules::failure_rate(failures, acc.eligible);
         Counters {
             calls: acc.calls,
             errors: acc.errors,

@@ -13,7 +13,7 @@ pub mod rules;
 
 pub use aggregate::{Aggregator, MAX_GOROUTINES};
 pub use model::*;
-pub use rules::{classify, Classified};
+pub use rules::{classify, failure_rate, Classified};
 
 use crate::catalog::Entry;
 

@@ -46,3 +46,13 @@ pub fn classify(ev: &CallEvent, entry: &Entry, min_size: u64) -> Classified {
         bytes_out,
     }
 }
+
+/// The failure rate: failures over eligible calls, 0 with none eligible. The
+/// one definition, for the reports, the live view and its sparkline.
+pub fn failure_rate(failures: u64, eligible: u64) -> f64 {
+    if eligible == 0 {
+        0.0
+    } else {
+        failures as f64 / eligible as f64
+    }
+}

@@ -116,7 +116,7 @@ func harm(t *truth, mu *sync.Mutex, goroutines int) (digest uint32, abandoned in
 		go func(i int) {
 			defer wg.Done()
 			r := &recorder{g: &goroutineTruth{Goid: goid(), Functions: map[string]*counts{}}}
-			src := compressible(3000+100*i, int64(i))
+			src := compressible(3000+100*(i%20), int64(i))
 			var sum uint32
 			for depth := 0; depth < *harmDepths; depth++ {
 				sum = sum*17 + deep(r, depth**harmStride, src)

@@ -1,0 +1,137 @@
+//! Human units and names, shared by the live view and the text report:
+//! durations and byte sizes with three significant digits, percentages,
+//! and the short function names both show.
+
+/// `github.com/klauspost/compress/zstd.(*Encoder).EncodeAll` -> `zstd.(*Encoder).EncodeAll`:
+/// the last element of the package path, then the rest of the symbol.
+pub fn short_name(f: &str) -> &str {
+    let pkg_end = f.find(".(").or_else(|| f.rfind('.')).unwrap_or(0);
+    match f[..pkg_end].rfind('/') {
+        Some(i) => &f[i + 1..],
+        None => f,
+    }
+}
+
+/// `/srv/bin/demo-service` -> `demo-service`.
+pub fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// `v` (at least 1) with three significant digits, then `unit`.
+fn three_digits(v: f64, unit: &str) -> String {
+    if v < 10.0 {
+        format!("{v:.2}{unit}")
+    } else if v < 100.0 {
+        format!("{v:.1}{unit}")
+    } else {
+        format!("{v:.0}{unit}")
+    }
+}
+
+/// 1234567 -> "1.23ms": three significant digits and a unit (ns, us, ms, s).
+pub fn nanos(ns: u64) -> String {
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    let (v, unit) = if ns < 999_500 {
+        (ns as f64 / 1e3, "us")
+    } else if ns < 999_500_000 {
+        (ns as f64 / 1e6, "ms")
+    } else {
+        (ns as f64 / 1e9, "s")
+    };
+    three_digits(v, unit)
+}
+
+/// 6144000 -> "6.14M": three significant digits and a decimal unit (K, M,
+/// G, T, P); below 1000, the number of bytes.
+pub fn bytes(n: u64) -> String {
+    if n < 1_000 {
+        return n.to_string();
+    }
+    let mut v = n as f64;
+    let mut unit = "";
+    for u in ["K", "M", "G", "T", "P"] {
+        // 999.5K rounds to 1000K: that is 1.00M.
+        if v < 999.5 {
+            break;
+        }
+        v /= 1_000.0;
+        unit = u;
+    }
+    three_digits(v, unit)
+}
+
+/// A rate (0..=1) as a percentage with `decimals` places: `0.0667` -> `6.67%`.
+pub fn percent(rate: f64, decimals: usize) -> String {
+    format!("{:.*}%", decimals, rate * 100.0)
+}
+
+/// `s` cut to `width` characters, its middle replaced by `…` (the end of
+/// a Go symbol, its function, is what tells names apart).
+pub fn fit(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let tail = (width - 1) * 2 / 3;
+    let head = width - 1 - tail;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(nanos(999), "999ns");
+        assert_eq!(nanos(1_500), "1.50us");
+        assert_eq!(nanos(123_456), "123us");
+        assert_eq!(nanos(999_499), "999us");
+        assert_eq!(nanos(999_500), "1.00ms");
+        assert_eq!(nanos(6_086_655), "6.09ms");
+        assert_eq!(nanos(12_345_678), "12.3ms");
+        assert_eq!(nanos(2_500_000_000), "2.50s");
+        assert_eq!(bytes(999), "999");
+        assert_eq!(bytes(6_144_000), "6.14M");
+        assert_eq!(bytes(211_304_337), "211M");
+        assert_eq!(bytes(999_999), "1.00M");
+        assert_eq!(bytes(226_019_848_000), "226G");
+        assert_eq!(percent(0.066_666, 2), "6.67%");
+        assert_eq!(percent(0.003, 3), "0.300%");
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            short_name("github.com/klauspost/compress/zstd.(*Encoder).EncodeAll"),
+            "zstd.(*Encoder).EncodeAll"
+        );
+        assert_eq!(
+            short_name("github.com/golang/snappy.Encode"),
+            "snappy.Encode"
+        );
+        assert_eq!(
+            short_name("compress/gzip.(*Writer).Write"),
+            "gzip.(*Writer).Write"
+        );
+        assert_eq!(short_name("main.main"), "main.main");
+        assert_eq!(base_name("/srv/bin/demo-service"), "demo-service");
+    }
+
+    #[test]
+    fn fit_keeps_both_ends() {
+        assert_eq!(fit("short", 10), "short");
+        let f = fit("github.com/org/service/internal/store.(*Blob).flush", 20);
+        assert_eq!(f.chars().count(), 20);
+        assert!(f.starts_with("github") && f.ends_with(".flush"), "{f}");
+        assert!(f.contains('…'));
+    }
+}

@@ -1,0 +1,373 @@
+//! The live view's state: the latest report, calls per second and the
+//! failure rate of each past second, the sort, the panes and selections.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use ratatui::widgets::TableState;
+
+use crate::event::Lost;
+use crate::stats::{Counters, FunctionReport, GoroutineReport, Report};
+
+use super::format::short_name;
+
+/// Seconds of failure-rate history kept per function.
+const HISTORY_SECONDS: usize = 120;
+
+/// The failure rate of the reports, for FAIL% (since the start) and for each
+/// second of the sparkline (the last second's counts).
+pub use crate::stats::failure_rate;
+
+/// The failure rate of counters since the start.
+pub fn counters_rate(c: &Counters) -> f64 {
+    failure_rate(c.failures, c.eligible)
+}
+
+/// Which table has the selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Functions,
+    Goroutines,
+}
+
+/// Columns of the functions table; `s` cycles the sort through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Function,
+    Codec,
+    Op,
+    Calls,
+    Rate,
+    P50,
+    P99,
+    Max,
+    BytesIn,
+    BytesOut,
+    Ratio,
+    Errors,
+    Incompressible,
+    FailureRate,
+}
+
+impl Column {
+    pub const ALL: [Column; 14] = [
+        Column::Function,
+        Column::Codec,
+        Column::Op,
+        Column::Calls,
+        Column::Rate,
+        Column::P50,
+        Column::P99,
+        Column::Max,
+        Column::BytesIn,
+        Column::BytesOut,
+        Column::Ratio,
+        Column::Errors,
+        Column::Incompressible,
+        Column::FailureRate,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Function => "FUNCTION",
+            Column::Codec => "CODEC",
+            Column::Op => "OP",
+            Column::Calls => "CALLS",
+            Column::Rate => "CALLS/S",
+            Column::P50 => "P50",
+            Column::P99 => "P99",
+            Column::Max => "MAX",
+            Column::BytesIn => "IN",
+            Column::BytesOut => "OUT",
+            Column::Ratio => "RATIO",
+            Column::Errors => "ERR",
+            Column::Incompressible => "INCOMP",
+            Column::FailureRate => "FAIL%",
+        }
+    }
+
+    /// The width of the column's values.
+    fn value_width(self) -> u16 {
+        match self {
+            Column::Function => 24,
+            Column::Codec => 6,
+            Column::Op => 4,
+            Column::Calls | Column::Rate => 7,
+            Column::P50 | Column::P99 | Column::Max | Column::BytesIn | Column::BytesOut => 6,
+            Column::Ratio => 5,
+            Column::Errors => 5,
+            Column::Incompressible => 6,
+            Column::FailureRate => 7,
+        }
+    }
+
+    /// The column's width: its values, or its title and the sort arrow,
+    /// whichever is wider, so the arrow always shows.
+    pub fn width(self) -> u16 {
+        self.value_width().max(self.title().len() as u16 + 1)
+    }
+
+    /// Which columns stay when the terminal is narrow, most important first.
+    pub fn priority(self) -> u8 {
+        match self {
+            Column::Function => 0,
+            Column::Calls => 1,
+            Column::FailureRate => 2,
+            Column::P99 => 3,
+            Column::Rate => 4,
+            Column::Errors => 5,
+            Column::Incompressible => 6,
+            Column::P50 => 7,
+            Column::Max => 8,
+            Column::Ratio => 9,
+            Column::BytesIn => 10,
+            Column::BytesOut => 11,
+            Column::Codec => 12,
+            Column::Op => 13,
+        }
+    }
+
+    /// The next (or with `back`, previous) column in the sort cycle.
+    pub fn step(self, back: bool) -> Column {
+        let n = Column::ALL.len();
+        let i = Column::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        Column::ALL[if back { (i + n - 1) % n } else { (i + 1) % n }]
+    }
+}
+
+/// Per-function counts at the start of the current one-second window.
+#[derive(Debug, Clone, Default)]
+struct Mark {
+    at: Duration,
+    /// Calls, failures and eligible calls.
+    calls: HashMap<String, (u64, u64, u64)>,
+    total_calls: u64,
+}
+
+/// The state of the live view.
+pub struct App {
+    pub(super) report: Option<Report>,
+    pub(super) lost: Lost,
+    pub(super) elapsed: Duration,
+    mark: Mark,
+    /// Calls per second over the last whole second, per function and total.
+    pub(super) rates: HashMap<String, f64>,
+    pub(super) total_rate: f64,
+    /// The failure rate of each past second, per function.
+    pub(super) history: HashMap<String, VecDeque<f64>>,
+    pub pane: Pane,
+    pub sort: Column,
+    pub paused: bool,
+    pub help: bool,
+    /// Selections follow their function and goroutine as rows re-sort.
+    pub(super) sel_function: Option<String>,
+    pub(super) sel_goroutine: Option<(u32, u64)>,
+    pub(super) functions: TableState,
+    pub(super) goroutines: TableState,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+impl App {
+    pub fn new() -> App {
+        App {
+            report: None,
+            lost: Lost::default(),
+            elapsed: Duration::ZERO,
+            mark: Mark::default(),
+            rates: HashMap::new(),
+            total_rate: 0.0,
+            history: HashMap::new(),
+            pane: Pane::Functions,
+            sort: Column::Calls,
+            paused: false,
+            help: false,
+            sel_function: None,
+            sel_goroutine: None,
+            functions: TableState::default().with_selected(Some(0)),
+            goroutines: TableState::default().with_selected(Some(0)),
+        }
+    }
+
+    /// Takes a new snapshot of the session (ignored while paused).
+    pub fn update(&mut self, report: Report, lost: Lost, elapsed: Duration) {
+        if self.paused {
+            return;
+        }
+        let window = elapsed.saturating_sub(self.mark.at);
+        if window >= Duration::from_secs(1) || self.report.is_none() {
+            let secs = window.as_secs_f64().max(1e-9);
+            let mut now = HashMap::new();
+            for f in &report.functions {
+                let c = &f.counters;
+                let (calls0, fail0, elig0) = self
+                    .mark
+                    .calls
+                    .get(&f.function)
+                    .copied()
+                    .unwrap_or_default();
+                if self.report.is_some() {
+                    self.rates.insert(
+                        f.function.clone(),
+                        c.calls.saturating_sub(calls0) as f64 / secs,
+                    );
+                    let h = self.history.entry(f.function.clone()).or_default();
+                    h.push_back(failure_rate(
+                        c.failures.saturating_sub(fail0),
+                        c.eligible.saturating_sub(elig0),
+                    ));
+                    if h.len() > HISTORY_SECONDS {
+                        h.pop_front();
+                    }
+                }
+                now.insert(f.function.clone(), (c.calls, c.failures, c.eligible));
+            }
+            if self.report.is_some() {
+                self.total_rate =
+                    report.totals.calls.saturating_sub(self.mark.total_calls) as f64 / secs;
+            }
+            self.mark = Mark {
+                at: elapsed,
+                calls: now,
+                total_calls: report.totals.calls,
+            };
+        }
+        self.report = Some(report);
+        self.lost = lost;
+        self.elapsed = elapsed;
+    }
+
+    /// Forgets every count (after the session reset its aggregation).
+    pub fn reset(&mut self) {
+        self.report = None;
+        self.mark = Mark::default();
+        self.rates.clear();
+        self.total_rate = 0.0;
+        self.history.clear();
+        self.sel_function = None;
+        self.sel_goroutine = None;
+    }
+
+    pub(super) fn function_index(&self, names: &[String]) -> usize {
+        self.sel_function
+            .as_ref()
+            .and_then(|s| names.iter().position(|n| n == s))
+            .unwrap_or(0)
+    }
+
+    pub(super) fn goroutine_index(&self, ids: &[(u32, u64)]) -> usize {
+        self.sel_goroutine
+            .and_then(|s| ids.iter().position(|i| *i == s))
+            .unwrap_or(0)
+    }
+
+    /// Calls per second of `function` over the last whole second.
+    pub(super) fn rate(&self, function: &str) -> f64 {
+        self.rates.get(function).copied().unwrap_or(0.0)
+    }
+
+    /// Functions in display order.
+    pub(super) fn sorted_functions(&self) -> Vec<&FunctionReport> {
+        let Some(r) = &self.report else {
+            return Vec::new();
+        };
+        let mut fs: Vec<&FunctionReport> = r.functions.iter().collect();
+        let key = |f: &FunctionReport| -> f64 {
+            match self.sort {
+                Column::Function | Column::Codec | Column::Op => 0.0,
+                Column::Calls => f.counters.calls as f64,
+                Column::Rate => self.rate(&f.function),
+                Column::P50 => f.latency_ns.p50 as f64,
+                Column::P99 => f.latency_ns.p99 as f64,
+                Column::Max => f.latency_ns.max as f64,
+                Column::BytesIn => f.bytes_in as f64,
+                Column::BytesOut => f.bytes_out as f64,
+                Column::Ratio => ratio(f).unwrap_or(-1.0),
+                Column::Errors => f.counters.errors as f64,
+                Column::Incompressible => f.counters.incompressible as f64,
+                Column::FailureRate => counters_rate(&f.counters),
+            }
+        };
+        fs.sort_by(|a, b| match self.sort {
+            Column::Function => short_name(&a.function).cmp(short_name(&b.function)),
+            Column::Codec => a.codec.name().cmp(b.codec.name()),
+            Column::Op => a.op.name().cmp(b.op.name()),
+            // Largest first; ties by name, so the order is stable.
+            _ => key(b)
+                .total_cmp(&key(a))
+                .then_with(|| a.function.cmp(&b.function)),
+        });
+        fs
+    }
+
+    /// Goroutines by time spent compressing, most first.
+    pub(super) fn sorted_goroutines(&self) -> Vec<&GoroutineReport> {
+        let Some(r) = &self.report else {
+            return Vec::new();
+        };
+        let mut gs: Vec<&GoroutineReport> = r.goroutines.iter().collect();
+        gs.sort_by(|a, b| {
+            b.time_ns
+                .cmp(&a.time_ns)
+                .then((a.pid, a.goid).cmp(&(b.pid, b.goid)))
+        });
+        gs
+    }
+
+    /// The selected function's full name (the first row until one is
+    /// chosen, or when the chosen one is gone after a reset).
+    pub fn selected_function(&self) -> Option<String> {
+        let names = self.function_names();
+        names.get(self.function_index(&names)).cloned()
+    }
+
+    /// The selected goroutine, (pid, goid).
+    pub fn selected_goroutine(&self) -> Option<(u32, u64)> {
+        let ids = self.goroutine_ids();
+        ids.get(self.goroutine_index(&ids)).copied()
+    }
+
+    pub(super) fn function_names(&self) -> Vec<String> {
+        self.sorted_functions()
+            .iter()
+            .map(|f| f.function.clone())
+            .collect()
+    }
+
+    pub(super) fn goroutine_ids(&self) -> Vec<(u32, u64)> {
+        self.sorted_goroutines()
+            .iter()
+            .map(|g| (g.pid, g.goid))
+            .collect()
+    }
+}
+
+/// Output over input, when both are observed (compress: below 1 is good).
+pub fn ratio(f: &FunctionReport) -> Option<f64> {
+    (f.bytes_in_observed && f.bytes_out_observed && f.bytes_in > 0)
+        .then(|| f.bytes_out as f64 / f.bytes_in as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{failure_rate, Column};
+
+    #[test]
+    fn one_failure_rate() {
+        assert_eq!(failure_rate(0, 0), 0.0);
+        assert_eq!(failure_rate(1, 4), 0.25);
+    }
+
+    #[test]
+    fn every_column_has_room_for_its_title_and_the_arrow() {
+        for c in Column::ALL {
+            assert!(c.width() as usize > c.title().len(), "{c:?}");
+        }
+        assert_eq!(Column::FailureRate.step(false), Column::Function);
+        assert_eq!(Column::Function.step(true), Column::FailureRate);
+    }
+}

@@ -1,0 +1,557 @@
+//! Drawing the live view: the header, the functions table, the goroutines
+//! and the detail of the selection, the key line and the help, laid out for
+//! terminals from 60x15 up (smaller ones keep the header and functions).
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Sparkline, Table};
+use ratatui::Frame;
+
+use super::format::{base_name, bytes, fit, nanos, percent, short_name};
+use super::state::{counters_rate, ratio, App, Column, Pane};
+use crate::stats::{Bucket, FunctionReport};
+
+/// The fewest rows the goroutines and detail panes are drawn in; with
+/// less room the functions table takes the whole body.
+const BOTTOM_MIN: u16 = 6;
+
+/// The columns that fit in `budget` cells (one cell between columns), most
+/// important first, by index in `cols` (width, priority); the first always
+/// stays.
+fn fitting(cols: &[(u16, u8)], mut budget: u16) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..cols.len()).collect();
+    order.sort_by_key(|&i| cols[i].1);
+    let mut shown = Vec::new();
+    for i in order {
+        let w = cols[i].0;
+        if w < budget || shown.is_empty() {
+            budget = budget.saturating_sub(w + 1);
+            shown.push(i);
+        }
+    }
+    shown.sort_unstable();
+    shown
+}
+
+fn bold(s: &str) -> Span<'static> {
+    Span::styled(s.to_string(), Style::new().add_modifier(Modifier::BOLD))
+}
+
+/// The first of `lines` that fits in `width` cells, else the last.
+fn first_fitting(lines: Vec<Line<'static>>, width: u16) -> Line<'static> {
+    let n = lines.len();
+    lines
+        .into_iter()
+        .enumerate()
+        .find(|(i, l)| l.width() <= width as usize || i + 1 == n)
+        .map(|(_, l)| l)
+        .unwrap_or_default()
+}
+
+impl App {
+    /// Draws the whole view.
+    pub fn draw(&mut self, frame: &mut Frame<'_>) {
+        let area = frame.area();
+        let body = area.height.saturating_sub(3);
+        // The functions table takes what its rows need, up to half the body
+        // or all but ten rows, whichever is more; below it the goroutines
+        // and the detail, when they have room.
+        let rows = self.report.as_ref().map_or(0, |r| r.functions.len()) as u16;
+        let table_height = if body >= 5 + BOTTOM_MIN {
+            (rows + 3).clamp(5, (body / 2).max(body.saturating_sub(10)).max(5))
+        } else {
+            body
+        };
+        let [header, functions, bottom, footer] = Layout::vertical([
+            Constraint::Length(2),
+            Constraint::Length(table_height),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        self.draw_header(frame, header);
+        self.draw_functions(frame, functions);
+        if bottom.height >= BOTTOM_MIN {
+            let [goroutines, detail] =
+                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(bottom);
+            self.draw_goroutines(frame, goroutines);
+            match self.pane {
+                Pane::Functions => self.draw_function_detail(frame, detail),
+                Pane::Goroutines => self.draw_goroutine_detail(frame, detail),
+            }
+        }
+        let sort = format!("sort ({})", self.sort.title());
+        let keys = vec![
+            key_line("  ", "↑↓/jk", &sort),
+            key_line(" ", "jk", &sort),
+            key_line(" ", "jk", "sort"),
+        ];
+        frame.render_widget(Paragraph::new(first_fitting(keys, footer.width)), footer);
+        if self.help {
+            draw_help(frame, area);
+        }
+    }
+
+    fn draw_header(&self, frame: &mut Frame<'_>, area: Rect) {
+        let Some(r) = &self.report else {
+            frame.render_widget(Paragraph::new("gozt: attaching..."), area);
+            return;
+        };
+        let targets = |version: bool| {
+            let v = |go: &str| {
+                if version {
+                    format!(" ({go})")
+                } else {
+                    String::new()
+                }
+            };
+            match r.targets.as_slice() {
+                [] => "waiting for a process".to_string(),
+                [t] => format!("pid {} {}{}", t.pid, base_name(&t.binary), v(&t.go_version)),
+                [t, rest @ ..] => format!(
+                    "pid {} {}{} +{} more",
+                    t.pid,
+                    base_name(&t.binary),
+                    v(&t.go_version),
+                    rest.len()
+                ),
+            }
+        };
+        let secs = self.elapsed.as_secs();
+        let clock = format!(
+            "  {:02}:{:02}:{:02}  {:.0} calls/s",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            self.total_rate
+        );
+        let paused = if self.paused {
+            Span::styled(
+                "  PAUSED",
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            )
+        } else {
+            Span::raw("")
+        };
+        let line1 = |version: bool| {
+            Line::from(vec![
+                bold("gozt "),
+                Span::raw(targets(version)),
+                Span::raw(clock.clone()),
+                paused.clone(),
+            ])
+        };
+        let t = &r.totals;
+        let state = if t.alert {
+            Span::styled(
+                " ALERT ",
+                Style::new()
+                    .fg(Color::White)
+                    .bg(Color::Red)
+                    .add_modifier(Modifier::BOLD),
+            )
+        } else {
+            Span::styled(" OK ", Style::new().fg(Color::Black).bg(Color::Green))
+        };
+        let l = &self.lost;
+        let lost = l.ringbuf_full + l.inflight_full + l.aged_out + l.abandoned;
+        let (rate, threshold) = (percent(counters_rate(t), 3), percent(r.alert_threshold, 3));
+        let cmp = if t.alert { ">" } else { "<=" };
+        let line2 = |text: String| Line::from(vec![state.clone(), Span::raw(text)]);
+        let lines = vec![
+            first_fitting(vec![line1(true), line1(false)], area.width),
+            first_fitting(
+                vec![
+                    line2(format!(
+                        " failures {rate} {cmp} {threshold} of {} eligible  {} calls  lost {lost}",
+                        t.eligible, t.calls
+                    )),
+                    line2(format!(
+                        " fail {rate} {cmp} {threshold} of {}  {} calls  lost {lost}",
+                        t.eligible, t.calls
+                    )),
+                ],
+                area.width,
+            ),
+        ];
+        frame.render_widget(Paragraph::new(lines), area);
+    }
+
+    fn draw_functions(&mut self, frame: &mut Frame<'_>, area: Rect) {
+        // As many columns as fit, most important first (the sorted one
+        // right after the names, so its arrow always shows), in their
+        // natural order.
+        let cols: Vec<(u16, u8)> = Column::ALL
+            .iter()
+            .map(|&c| {
+                let p = match c {
+                    Column::Function => 0,
+                    c if c == self.sort => 1,
+                    c => c.priority() + 1,
+                };
+                (c.width(), p)
+            })
+            .collect();
+        let shown: Vec<Column> = fitting(&cols, area.width.saturating_sub(2))
+            .into_iter()
+            .map(|i| Column::ALL[i])
+            .collect();
+        let header = Row::new(shown.iter().map(|c| {
+            if *c == self.sort {
+                format!("{}▼", c.title())
+            } else {
+                c.title().to_string()
+            }
+        }))
+        .style(Style::new().add_modifier(Modifier::BOLD));
+        let rows: Vec<Row> = self
+            .sorted_functions()
+            .into_iter()
+            .map(|f| {
+                let rate = self.rate(&f.function);
+                alert_row(
+                    Row::new(shown.iter().map(|c| cell(*c, f, rate))),
+                    f.counters.alert,
+                )
+            })
+            .collect();
+        let n = rows.len();
+        let widths: Vec<Constraint> = shown
+            .iter()
+            .map(|c| match c {
+                Column::Function => Constraint::Min(c.width().min(area.width.saturating_sub(2))),
+                _ => Constraint::Length(c.width()),
+            })
+            .collect();
+        let table = Table::new(rows, widths)
+            .header(header)
+            .block(pane_block(
+                format!("functions ({n})"),
+                self.pane == Pane::Functions,
+            ))
+            .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+        let names = self.function_names();
+        self.functions
+            .select((n > 0).then(|| self.function_index(&names)));
+        frame.render_stateful_widget(table, area, &mut self.functions);
+    }
+
+    fn draw_goroutines(&mut self, frame: &mut Frame<'_>, area: Rect) {
+        let gs = self.sorted_goroutines();
+        let many_pids = gs.iter().any(|g| g.pid != gs[0].pid);
+        let ids: Vec<String> = gs
+            .iter()
+            .map(|g| {
+                if many_pids {
+                    format!("{}/{}", g.pid, g.goid)
+                } else {
+                    g.goid.to_string()
+                }
+            })
+            .collect();
+        // Ids are never cut: the column is as wide as the longest.
+        let id_width = ids.iter().map(String::len).max().unwrap_or(0).max(4) as u16;
+        let titles = ["GOID", "CALLS", "TIME", "P99", "FAIL"];
+        let cols = [(id_width, 0), (7, 1), (6, 2), (6, 3), (5, 4)];
+        let shown = fitting(&cols, area.width.saturating_sub(2));
+        let rows: Vec<Row> = gs
+            .iter()
+            .zip(&ids)
+            .map(|(g, id)| {
+                let cells = [
+                    id.clone(),
+                    g.counters.calls.to_string(),
+                    nanos(g.time_ns),
+                    nanos(g.latency_ns.p99),
+                    g.counters.failures.to_string(),
+                ];
+                alert_row(
+                    Row::new(shown.iter().map(|&i| cells[i].clone())),
+                    g.counters.alert,
+                )
+            })
+            .collect();
+        let n = rows.len();
+        let table = Table::new(rows, shown.iter().map(|&i| Constraint::Length(cols[i].0)))
+            .header(
+                Row::new(shown.iter().map(|&i| titles[i]))
+                    .style(Style::new().add_modifier(Modifier::BOLD)),
+            )
+            .block(pane_block(
+                format!("goroutines ({n}) by time"),
+                self.pane == Pane::Goroutines,
+            ))
+            .row_highlight_style(if self.pane == Pane::Goroutines {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::new()
+            });
+        let ids: Vec<(u32, u64)> = gs.iter().map(|g| (g.pid, g.goid)).collect();
+        self.goroutines
+            .select((n > 0).then(|| self.goroutine_index(&ids)));
+        frame.render_stateful_widget(table, area, &mut self.goroutines);
+    }
+
+    fn draw_function_detail(&self, frame: &mut Frame<'_>, area: Rect) {
+        let name = self.selected_function();
+        let block = Block::new()
+            .borders(Borders::ALL)
+            .title(name.as_deref().map_or("function", short_name).to_string());
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let (Some(name), Some(r)) = (name, &self.report) else {
+            return;
+        };
+        let Some(f) = r.functions.iter().find(|f| f.function == name) else {
+            return;
+        };
+        let mut callers: Vec<_> = r.callers.iter().filter(|c| c.function == name).collect();
+        callers.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.caller.cmp(&b.caller)));
+        // The histogram gets what the sparkline and a third for the
+        // callers leave.
+        let callers_rows = (callers.len().max(1) as u16).min(inner.height.saturating_sub(2) / 3);
+        let hist_rows = inner.height.saturating_sub(2 + callers_rows).max(1);
+        let hist_lines = histogram(&f.histogram, hist_rows as usize, inner.width);
+        let [hist, spark_title, spark, callers_area] = Layout::vertical([
+            Constraint::Length(hist_lines.len() as u16),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Fill(1),
+        ])
+        .areas(inner);
+        frame.render_widget(Paragraph::new(hist_lines), hist);
+        let history: Vec<f64> = self
+            .history
+            .get(&name)
+            .map(|h| h.iter().copied().collect())
+            .unwrap_or_default();
+        let (last, all) = (
+            percent(history.last().copied().unwrap_or(0.0), 2),
+            percent(counters_rate(&f.counters), 2),
+        );
+        let title = first_fitting(
+            vec![
+                Line::from(format!("FAIL% last 1s {last}, since start {all}")),
+                Line::from(format!("FAIL% last 1s {last}, all {all}")),
+            ],
+            spark_title.width,
+        );
+        frame.render_widget(Paragraph::new(title), spark_title);
+        // The sparkline in basis points, at least 1 % full scale.
+        let points: Vec<u64> = history
+            .iter()
+            .map(|r| (r * 10_000.0).round() as u64)
+            .collect();
+        let shown = &points[points.len().saturating_sub(spark.width as usize)..];
+        frame.render_widget(
+            Sparkline::default()
+                .data(shown)
+                .max(shown.iter().copied().max().unwrap_or(0).max(100))
+                .style(Style::new().fg(if f.counters.alert {
+                    Color::Red
+                } else {
+                    Color::Green
+                })),
+            spark,
+        );
+        let width = callers_area.width.saturating_sub(8) as usize;
+        let lines: Vec<Line> = callers
+            .iter()
+            .take(callers_area.height as usize)
+            .map(|c| Line::from(format!("{:>7} {}", c.calls, fit(&c.caller, width))))
+            .collect();
+        frame.render_widget(Paragraph::new(lines), callers_area);
+    }
+
+    fn draw_goroutine_detail(&self, frame: &mut Frame<'_>, area: Rect) {
+        let sel = self.selected_goroutine();
+        let title = sel.map_or("goroutine".to_string(), |(pid, goid)| {
+            format!("goroutine {goid} (pid {pid})")
+        });
+        let g = sel.and_then(|(pid, goid)| {
+            self.report
+                .as_ref()?
+                .goroutines
+                .iter()
+                .find(|g| g.pid == pid && g.goid == goid)
+        });
+        let rows: Vec<Row> = g
+            .map(|g| {
+                let mut fs: Vec<&FunctionReport> = g.functions.iter().collect();
+                fs.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(a.function.cmp(&b.function)));
+                fs.into_iter()
+                    .map(|f| {
+                        Row::new(vec![
+                            short_name(&f.function).to_string(),
+                            f.counters.calls.to_string(),
+                            nanos(f.latency_ns.p99),
+                            f.counters.failures.to_string(),
+                        ])
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Min(10),
+                Constraint::Length(7),
+                Constraint::Length(7),
+                Constraint::Length(5),
+            ],
+        )
+        .header(
+            Row::new(["FUNCTION", "CALLS", "P99", "FAIL"])
+                .style(Style::new().add_modifier(Modifier::BOLD)),
+        )
+        .block(Block::new().borders(Borders::ALL).title(title));
+        frame.render_widget(table, area);
+    }
+}
+
+/// The log2 latency histogram in `rows` lines of `width` cells, around its
+/// mode; where buckets do not fit, a line says how many calls are cut off
+/// below or above.
+fn histogram(buckets: &[Bucket], rows: usize, width: u16) -> Vec<Line<'static>> {
+    let len = buckets.len();
+    let peak = buckets.iter().map(|b| b.count).max().unwrap_or(1).max(1);
+    let mode = buckets.iter().position(|b| b.count == peak).unwrap_or(0);
+    // The most buckets that fit with the marks their window needs.
+    let window = |k: usize| {
+        let start = mode.saturating_sub(k / 2).min(len.saturating_sub(k));
+        (start, (start + k).min(len))
+    };
+    let mut k = len.min(rows);
+    while k > 1 {
+        let (start, end) = window(k);
+        let marks = usize::from(start > 0) + usize::from(end < len);
+        if k + marks <= rows {
+            break;
+        }
+        k -= 1;
+    }
+    let (start, end) = window(k);
+    let bar_width = width.saturating_sub(22) as u64;
+    let mut lines = Vec::new();
+    let more = |n: u64, side: &str, at: u64| {
+        Line::from(format!("… {n} more {side} {}", nanos(at))).style(Style::new().fg(Color::Yellow))
+    };
+    if start > 0 {
+        let n = buckets[..start].iter().map(|b| b.count).sum();
+        lines.push(more(n, "below", buckets[start].min));
+    }
+    for b in &buckets[start..end] {
+        let stars = (b.count * bar_width).div_ceil(peak) as usize;
+        lines.push(Line::from(format!(
+            "{:>6}-{:<6} {:>6} {}",
+            nanos(b.min),
+            nanos(b.max + 1),
+            b.count,
+            "█".repeat(stars)
+        )));
+    }
+    if end < len {
+        let n = buckets[end..].iter().map(|b| b.count).sum();
+        lines.push(more(n, "above", buckets[end - 1].max + 1));
+    }
+    lines
+}
+
+/// The key line: each key in bold, then what it does, `sep` apart.
+fn key_line(sep: &str, movement: &str, sort: &str) -> Line<'static> {
+    let keys = [
+        ("q", "quit"),
+        (movement, "move"),
+        ("Tab", "pane"),
+        ("s", sort),
+        ("p", "pause"),
+        ("r", "reset"),
+        ("?", "help"),
+    ];
+    let mut spans = vec![Span::raw(" ")];
+    for (i, (key, what)) in keys.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(sep.to_string()));
+        }
+        spans.push(bold(key));
+        spans.push(Span::raw(format!(" {what}")));
+    }
+    Line::from(spans)
+}
+
+fn alert_row(row: Row<'_>, alert: bool) -> Row<'_> {
+    if alert {
+        row.style(Style::new().fg(Color::Red))
+    } else {
+        row
+    }
+}
+
+fn pane_block(title: String, active: bool) -> Block<'static> {
+    let block = Block::new().borders(Borders::ALL).title(title);
+    if active {
+        block.border_style(Style::new().fg(Color::Cyan))
+    } else {
+        block
+    }
+}
+
+fn draw_help(frame: &mut Frame<'_>, area: Rect) {
+    let text = [
+        "q, Ctrl-C   quit, then print the final report",
+        "↑ ↓  j k    move the selection",
+        "PgUp PgDn   move by ten; g G first, last",
+        "Tab         switch between functions and goroutines",
+        "s, S        sort functions by the next (previous) column",
+        "p           pause the view (tracing goes on)",
+        "r           reset every count",
+        "?           this help; any key closes it",
+        "",
+        "failures = errors + incompressible (input > --min-size,",
+        "output not smaller); failure rate = failures / eligible:",
+        "FAIL% since the start, the sparkline each second's.",
+    ];
+    let w = (text.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16 + 4).min(area.width);
+    let h = (text.len() as u16 + 2).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(
+            text.iter()
+                .map(|l| Line::from(format!(" {l}")))
+                .collect::<Vec<_>>(),
+        )
+        .block(Block::new().borders(Borders::ALL).title("help")),
+        popup,
+    );
+}
+
+fn cell(c: Column, f: &FunctionReport, rate: f64) -> String {
+    let observed = |n: u64, seen: bool| if seen { bytes(n) } else { "-".into() };
+    match c {
+        Column::Function => short_name(&f.function).to_string(),
+        Column::Codec => f.codec.name().to_string(),
+        Column::Op => match f.op.name() {
+            "compress" => "comp".into(),
+            _ => "dec".into(),
+        },
+        Column::Calls => f.counters.calls.to_string(),
+        Column::Rate => format!("{rate:.0}"),
+        Column::P50 => nanos(f.latency_ns.p50),
+        Column::P99 => nanos(f.latency_ns.p99),
+        Column::Max => nanos(f.latency_ns.max),
+        Column::BytesIn => observed(f.bytes_in, f.bytes_in_observed),
+        Column::BytesOut => observed(f.bytes_out, f.bytes_out_observed),
+        Column::Ratio => ratio(f).map_or("-".into(), |r| format!("{r:.2}")),
+        Column::Errors => f.counters.errors.to_string(),
+        Column::Incompressible => f.counters.incompressible.to_string(),
+        Column::FailureRate => percent(counters_rate(&f.counters), 2),
+    }
+}
