@@ -94,6 +94,21 @@ impl Acc {
         self.sum_ns += u128::from(d);
     }
 
+    /// `n` latencies of `d` ns.
+    fn record_n(&mut self, d: u64, n: u64) {
+        let mut left = n;
+        // At most FEW + 1 one by one: then the histogram exists.
+        while left > 0 && self.hist.is_none() {
+            self.record(d);
+            left -= 1;
+        }
+        if let (Some(h), true) = (self.hist.as_mut(), left > 0) {
+            if h.record_n(d, left).is_err() {
+                h.saturating_record_n(d, left);
+            }
+        }
+    }
+
     fn record(&mut self, d: u64) {
         let n = usize::from(self.n_few);
         if self.hist.is_none() && n < FEW {
@@ -116,6 +131,37 @@ impl Acc {
         if h.record(d).is_err() {
             h.saturating_record(d);
         }
+    }
+
+    /// The calls of `accs` together.
+    fn sum<'a>(accs: impl Iterator<Item = &'a Acc>, digits: u8) -> Acc {
+        let mut all = Acc::with_digits(digits);
+        for a in accs {
+            all.calls += a.calls;
+            all.errors += a.errors;
+            all.incompressible += a.incompressible;
+            all.eligible += a.eligible;
+            all.bytes_in += a.bytes_in;
+            all.bytes_out += a.bytes_out;
+            all.max_ns = all.max_ns.max(a.max_ns);
+            all.min_ns = all.min_ns.min(a.min_ns);
+            all.sum_ns += a.sum_ns;
+            match &a.hist {
+                None => {
+                    for &v in &a.few[..usize::from(a.n_few)] {
+                        all.record(v);
+                    }
+                }
+                Some(h) => {
+                    // A histogram's values are bucketed: their buckets' own
+                    // values go in.
+                    for v in h.iter_recorded() {
+                        all.record_n(v.value_iterated_to(), v.count_at_value());
+                    }
+                }
+            }
+        }
+        all
     }
 
     /// The latency at quantile `q`: exact while few, else the histogram's.
@@ -141,7 +187,7 @@ pub struct Aggregator {
     total: Acc,
     by_func: BTreeMap<u32, Acc>,
     /// Least recently active first out, beyond `max_goroutines`.
-    by_goroutine: LruCache<(u32, u64), Box<GoroutineAcc>>,
+    by_goroutine: LruCache<(u32, u64), GoroutineAcc>,
     /// By (caller, function id); callers are indexes into `caller_names`.
     by_caller: BTreeMap<(u32, u32), Acc>,
     caller_names: Vec<String>,
@@ -154,11 +200,9 @@ pub struct Aggregator {
 }
 
 /// One goroutine's counts, overall and per function.
-struct GoroutineAcc {
-    all: Acc,
-    /// By function id, in order; a goroutine calls few functions.
-    functions: Vec<(u32, Acc)>,
-}
+/// By function id, in order: a goroutine calls few functions, and its
+/// totals are theirs, added up when reported.
+type GoroutineAcc = Vec<(u32, Acc)>;
 
 impl Aggregator {
     pub fn new(funcs: Vec<FuncMeta>, min_size: u64, threshold: f64) -> Aggregator {
@@ -205,12 +249,8 @@ impl Aggregator {
             .add(&c, ev.duration_ns);
         let key = (ev.tgid, ev.goid);
         if self.by_goroutine.get(&key).is_none() {
-            let fresh = Box::new(GoroutineAcc {
-                all: Acc::per_goroutine(),
-                functions: Vec::new(),
-            });
             // Full: the least recently active goroutine goes.
-            if self.by_goroutine.push(key, fresh).is_some() {
+            if self.by_goroutine.push(key, Vec::new()).is_some() {
                 self.goroutines_dropped += 1;
             }
         }
@@ -218,15 +258,14 @@ impl Aggregator {
             .by_goroutine
             .get_mut(&key)
             .expect("just looked up or inserted");
-        g.all.add(&c, ev.duration_ns);
-        let at = match g.functions.binary_search_by_key(&ev.func_id, |(id, _)| *id) {
+        let at = match g.binary_search_by_key(&ev.func_id, |(id, _)| *id) {
             Ok(i) => i,
             Err(i) => {
-                g.functions.insert(i, (ev.func_id, Acc::per_goroutine()));
+                g.insert(i, (ev.func_id, Acc::per_goroutine()));
                 i
             }
         };
-        g.functions[at].1.add(&c, ev.duration_ns);
+        g[at].1.add(&c, ev.duration_ns);
         let found = ev
             .stack
             .iter()
@@ -286,24 +325,29 @@ impl Aggregator {
             .map(|(&id, acc)| func_report(id, acc))
             .collect();
         functions.sort_by(|a, b| a.function.cmp(&b.function));
-        let mut tracked: Vec<(&(u32, u64), &Box<GoroutineAcc>)> =
-            self.by_goroutine.iter().collect();
+        let mut tracked: Vec<(&(u32, u64), &GoroutineAcc)> = self.by_goroutine.iter().collect();
         tracked.sort_unstable_by_key(|(k, _)| **k);
         let goroutines = tracked
             .into_iter()
-            .map(|(&(pid, goid), g)| GoroutineReport {
-                pid,
-                goid,
-                counters: self.counters(&g.all),
-                bytes_in: g.all.bytes_in,
-                bytes_out: g.all.bytes_out,
-                time_ns: g.all.sum_ns as u64,
-                latency_ns: latency(&g.all),
-                functions: g
-                    .functions
-                    .iter()
-                    .map(|(id, a)| func_report(*id, a))
-                    .collect(),
+            .map(|(&(pid, goid), g)| {
+                let summed;
+                let all = match g.as_slice() {
+                    [(_, one)] => one,
+                    _ => {
+                        summed = Acc::sum(g.iter().map(|(_, a)| a), GOROUTINE_DIGITS);
+                        &summed
+                    }
+                };
+                GoroutineReport {
+                    pid,
+                    goid,
+                    counters: self.counters(all),
+                    bytes_in: all.bytes_in,
+                    bytes_out: all.bytes_out,
+                    time_ns: all.sum_ns as u64,
+                    latency_ns: latency(all),
+                    functions: g.iter().map(|(id, a)| func_report(*id, a)).collect(),
+                }
             })
             .collect();
         let mut by_caller: Vec<(&(u32, u32), &Acc)> = self.by_caller.iter().collect();
