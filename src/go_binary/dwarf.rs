@@ -1,14 +1,17 @@
 //! DWARF facts gozt needs: the `runtime.g` field offsets, and the formal
 //! parameters of the functions it probes (to check the ABI layouts it derives).
 //!
-//! Go compresses its `.debug_*` sections (SHF_COMPRESSED); `object` inflates
-//! them. Everything read here is copied into owned values.
+//! Go compresses its `.debug_*` sections (SHF_COMPRESSED, zlib). They are
+//! inflated here through a reader that stops at the size the section header
+//! declares, and that size is checked against [`MAX_INFLATED`] first: the
+//! input decides how much is asked for, so nothing is reserved on its word.
+//! Everything read here is copied into owned values.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::io::Read;
 
 use gimli::{AttributeValue, EndianSlice, LittleEndian};
-use object::{Object, ObjectSection};
+use object::{CompressionFormat, Object, ObjectSection};
 
 type Slice<'a> = EndianSlice<'a, LittleEndian>;
 
@@ -35,29 +38,41 @@ pub struct GOffsets {
     pub sched_pc: Option<u64>,
 }
 
+/// The most DWARF gozt inflates for one binary, all sections together. Go's
+/// largest programs carry a few hundred MiB.
+pub const MAX_INFLATED: u64 = 1 << 30;
+
 /// The DWARF of one binary, inflated.
 pub struct Dwarf {
-    sections: gimli::DwarfSections<Cow<'static, [u8]>>,
+    sections: gimli::DwarfSections<Vec<u8>>,
 }
 
 impl Dwarf {
-    /// Loads the DWARF sections; `None` when the binary has no `.debug_info`.
-    pub fn load(file: &object::File<'_>) -> Option<Dwarf> {
-        file.section_by_name(".debug_info")?;
-        let sections = gimli::DwarfSections::load(|id| -> Result<_, ()> {
-            Ok(file
-                .section_by_name(id.name())
-                .and_then(|s| s.uncompressed_data().ok())
-                .map(|d| Cow::Owned(d.into_owned()))
-                .unwrap_or(Cow::Borrowed(&[][..])))
-        })
-        .ok()?;
-        Some(Dwarf { sections })
+    /// Loads the DWARF sections; `Ok(None)` when the binary has no
+    /// `.debug_info`, an error when a section cannot be inflated or would
+    /// inflate past the cap.
+    pub fn load(file: &object::File<'_>) -> Result<Option<Dwarf>, String> {
+        if file.section_by_name(".debug_info").is_none() {
+            return Ok(None);
+        }
+        let mut budget = MAX_INFLATED;
+        let sections = gimli::DwarfSections::load(|id| -> Result<_, String> {
+            match file.section_by_name(id.name()) {
+                Some(s) => section_bytes(&s, id.name(), &mut budget),
+                None => Ok(Vec::new()),
+            }
+        })?;
+        Ok(Some(Dwarf { sections }))
     }
 
     fn dwarf(&self) -> gimli::Dwarf<Slice<'_>> {
-        self.sections
-            .borrow(|s| EndianSlice::new(s.as_ref(), LittleEndian))
+        let mut dwarf = self
+            .sections
+            .borrow(|s| EndianSlice::new(s.as_slice(), LittleEndian));
+        // Go's units share one abbreviation table: parse it once, not once
+        // per unit and pass.
+        dwarf.populate_abbreviations_cache(gimli::AbbreviationsCacheStrategy::Duplicates);
+        dwarf
     }
 
     /// `runtime.g.goid`, `runtime.g.stack.hi` and `runtime.g.sched.pc`
@@ -163,6 +178,63 @@ impl Dwarf {
         }
         out
     }
+}
+
+/// The contents of one section, inflated if compressed.
+fn section_bytes(
+    section: &object::Section<'_, '_>,
+    name: &str,
+    budget: &mut u64,
+) -> Result<Vec<u8>, String> {
+    let c = section
+        .compressed_data()
+        .map_err(|e| format!("DWARF: {name}: {e}"))?;
+    inflate(name, &c, budget)
+}
+
+/// `c`'s bytes, inflated. `budget` is what is left of [`MAX_INFLATED`]; the
+/// declared size is checked against it before anything is inflated, and the
+/// inflated size must equal the declared one.
+fn inflate(
+    name: &str,
+    c: &object::CompressedData<'_>,
+    budget: &mut u64,
+) -> Result<Vec<u8>, String> {
+    let declared = c.uncompressed_size;
+    let stream: Box<dyn Read + '_> = match c.format {
+        CompressionFormat::None => return Ok(c.data.to_vec()),
+        CompressionFormat::Zlib => Box::new(flate2::read::ZlibDecoder::new(c.data)),
+        CompressionFormat::Zstandard => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(c.data)
+                .map_err(|e| format!("DWARF: {name}: zstd: {e}"))?,
+        ),
+        other => return Err(format!("DWARF: {name}: unsupported compression {other:?}")),
+    };
+    if declared > *budget {
+        return Err(format!(
+            "DWARF: {name} declares {declared} bytes uncompressed; gozt inflates at most {MAX_INFLATED} bytes of DWARF"
+        ));
+    }
+    // Deflate expands at most ~1032:1, so the input bounds a first reservation;
+    // the declared size bounds the rest.
+    let mut out = Vec::with_capacity(declared.min(c.data.len() as u64 * 4) as usize);
+    stream
+        .take(declared + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("DWARF: {name}: cannot inflate: {e}"))?;
+    let got = out.len() as u64;
+    if got > declared {
+        return Err(format!(
+            "DWARF: {name} inflates to more than the {declared} bytes its header declares"
+        ));
+    }
+    if got < declared {
+        return Err(format!(
+            "DWARF: {name} inflates to {got} bytes, not the {declared} its header declares"
+        ));
+    }
+    *budget -= declared;
+    Ok(out)
 }
 
 fn name_of(
@@ -283,4 +355,62 @@ fn entry_location(
         regs.push(r);
     }
     (!regs.is_empty()).then_some(regs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(data).unwrap();
+        z.finish().unwrap()
+    }
+
+    fn compressed(data: &[u8], declared: u64) -> object::CompressedData<'_> {
+        object::CompressedData {
+            format: CompressionFormat::Zlib,
+            data,
+            uncompressed_size: declared,
+        }
+    }
+
+    #[test]
+    fn inflates_what_the_header_declares() {
+        let z = zlib(&[7u8; 100_000]);
+        let mut budget = MAX_INFLATED;
+        let out = inflate(".debug_info", &compressed(&z, 100_000), &mut budget).unwrap();
+        assert_eq!(out, vec![7u8; 100_000]);
+        assert_eq!(budget, MAX_INFLATED - 100_000);
+    }
+
+    #[test]
+    fn refuses_sizes_past_the_cap_before_inflating() {
+        let z = zlib(&[7u8; 1000]);
+        let mut budget = MAX_INFLATED;
+        let err = inflate(".debug_info", &compressed(&z, 1 << 40), &mut budget).unwrap_err();
+        assert_eq!(
+            err,
+            format!("DWARF: .debug_info declares 1099511627776 bytes uncompressed; gozt inflates at most {MAX_INFLATED} bytes of DWARF")
+        );
+        // The cap is for all sections together.
+        let mut budget = 999;
+        assert!(inflate(".debug_loc", &compressed(&z, 1000), &mut budget).is_err());
+    }
+
+    #[test]
+    fn refuses_sizes_that_are_not_the_inflated_size() {
+        let z = zlib(&[7u8; 1000]);
+        let mut budget = MAX_INFLATED;
+        let err = inflate(".debug_info", &compressed(&z, 1 << 29), &mut budget).unwrap_err();
+        assert!(
+            err.contains("inflates to 1000 bytes, not the 536870912"),
+            "{err}"
+        );
+        let err = inflate(".debug_info", &compressed(&z, 10), &mut budget).unwrap_err();
+        assert!(err.contains("more than the 10 bytes"), "{err}");
+        let err = inflate(".debug_info", &compressed(&z[..20], 1000), &mut budget).unwrap_err();
+        assert!(err.contains(".debug_info"), "{err}");
+    }
 }
