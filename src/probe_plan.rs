@@ -108,6 +108,9 @@ impl Plan {
                 .layout
                 .text_file_offset(f.addr)
                 .ok_or_else(|| malformed("entry not in an executable segment"))?;
+            if bin.layout.text_span(f.addr, f.size).is_none() {
+                return Err(malformed("code runs past its executable segment"));
+            }
             let facts = match decoded.entry((f.addr, f.size)) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
@@ -117,15 +120,12 @@ impl Plan {
                     e.insert(code::scan(bytes, f.addr))
                 }
             };
-            let ret_offsets = facts
+            // The RETs lie in the function, which lies in one segment.
+            let ret_offsets: Vec<u64> = facts
                 .rets
                 .iter()
-                .map(|&a| {
-                    bin.layout
-                        .text_file_offset(a)
-                        .ok_or_else(|| malformed("RET outside text"))
-                })
-                .collect::<Result<Vec<_>>>()?;
+                .map(|&a| a - f.addr + file_offset)
+                .collect();
             let probe_instead = if ret_offsets.is_empty() {
                 facts
                     .jumps_out

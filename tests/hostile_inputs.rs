@@ -299,6 +299,29 @@ fn d5_a_fifo_is_refused_without_blocking() {
 }
 
 #[test]
+fn a_file_past_the_size_cap_is_refused_unread() {
+    let dir = TempDir::new("large");
+    // Sparse: an ELF header, then a hole up to one byte past 4 GiB.
+    let path = dir.write("large", &read(&bin("go1.19", "workload-stripped"))[..64]);
+    let max = gozt::go_binary::MAX_FILE;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(max + 1)
+        .unwrap();
+    assert_refused(
+        &probes(&path, false),
+        &path,
+        3,
+        &format!(
+            "{} bytes; gozt reads executables of up to {max} bytes",
+            max + 1
+        ),
+    );
+}
+
+#[test]
 fn d6_paths_are_escaped_in_the_table_and_in_errors() {
     let dir = TempDir::new("d6-path");
     let src = bin("go1.27", "workload-stripped");

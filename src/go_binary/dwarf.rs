@@ -42,6 +42,10 @@ pub struct GOffsets {
 /// largest programs carry a few hundred MiB.
 pub const MAX_INFLATED: u64 = 1 << 30;
 
+/// Formal parameters read per function: catalog functions have a handful, so
+/// more only makes the check fail, and each costs a location-list walk.
+const MAX_PARAMS: usize = 64;
+
 /// The DWARF of one binary, inflated.
 pub struct Dwarf {
     sections: gimli::DwarfSections<Vec<u8>>,
@@ -145,7 +149,10 @@ impl Dwarf {
                 let depth = entry.depth();
                 if let Some((_, d, low_pc, params)) = current.as_mut() {
                     if depth > *d {
-                        if depth == *d + 1 && entry.tag() == gimli::DW_TAG_formal_parameter {
+                        if depth == *d + 1
+                            && entry.tag() == gimli::DW_TAG_formal_parameter
+                            && params.len() < MAX_PARAMS
+                        {
                             params.push(param(&dwarf, &unit, &types, entry, *low_pc));
                         }
                         continue;

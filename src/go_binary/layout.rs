@@ -64,6 +64,14 @@ impl Layout {
         Some(vaddr - s.vaddr + s.file_offset)
     }
 
+    /// File offset of `vaddr` if all of `[vaddr, vaddr + len)` lies in the
+    /// file-backed part of one executable segment: then every address of the
+    /// range maps by the same difference, with no search per address.
+    pub fn text_span(&self, vaddr: u64, len: u64) -> Option<u64> {
+        let s = self.segment_of(vaddr, true)?;
+        (len <= s.file_size - (vaddr - s.vaddr)).then(|| vaddr - s.vaddr + s.file_offset)
+    }
+
     /// The virtual address that file offset `offset` is mapped at, if any.
     pub fn vaddr_of_offset(&self, offset: u64) -> Option<u64> {
         self.segments
@@ -131,5 +139,8 @@ mod tests {
         assert!(l.bytes(&data, 0x401ff0, 0x20).is_none());
         assert!(l.bytes(&data, 0x401ff0, u64::MAX).is_none());
         assert!(l.bytes(&data, u64::MAX, 1).is_none());
+        assert_eq!(l.text_span(0x401ff0, 0x10), Some(0x1ff0));
+        assert_eq!(l.text_span(0x401ff0, 0x11), None);
+        assert_eq!(l.text_span(0x403000, 0x10), None);
     }
 }
