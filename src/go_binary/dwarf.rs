@@ -166,7 +166,9 @@ impl Dwarf {
                 let Some(name) = name_of(&dwarf, &unit, entry) else {
                     continue;
                 };
-                if !functions.contains(name.as_str()) {
+                // One subprogram per function: a second of the same name
+                // (which Go does not write) is not read again.
+                if !functions.contains(name.as_str()) || out.contains_key(&name) {
                     continue;
                 }
                 // Go 1.25+ writes DWARF 5, where low_pc is an index (addrx).
