@@ -1,4 +1,5 @@
-//! A mutation fuzzer for the binary reader: matrix binaries with bits flipped
+//! A mutation fuzzer for the binary reader: matrix binaries (and a tiny
+//! hand-built Go binary) with bits flipped
 //! in their pclntab, build info, symtab, DWARF, text and headers, length and
 //! offset fields set to extremes, symbol entries copied over one another, and
 //! truncations; each mutant goes through the real `gozt probes` (and
@@ -77,6 +78,10 @@ struct Base {
 impl Base {
     fn load(path: &Path) -> Base {
         let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Base::new(path.to_path_buf(), data)
+    }
+
+    fn new(path: PathBuf, data: Vec<u8>) -> Base {
         let u16_at = |o: usize| u16::from_le_bytes([data[o], data[o + 1]]) as usize;
         let u64_at = |o: usize| hostile::u64_at(&data, o) as usize;
         let mut regions = vec![
@@ -123,7 +128,7 @@ impl Base {
         regions.retain(|r| r.len > 0 && r.start + r.len <= data.len());
         let symtab = section(&data, ".symtab");
         Base {
-            path: path.to_path_buf(),
+            path,
             data,
             regions,
             symtab,
@@ -299,7 +304,19 @@ fn corpus() -> Vec<Base> {
                 .map(PathBuf::from),
         );
     }
-    paths.iter().map(|p| Base::load(p)).collect()
+    let mut bases: Vec<Base> = paths.iter().map(|p| Base::load(p)).collect();
+    // And a Go binary of a few hundred bytes, compressed DWARF included.
+    let tiny = hostile::tiny_go(
+        1,
+        vec![hostile::TinySection {
+            name: ".debug_info",
+            flags: 0x800,
+            addr: 0,
+            data: hostile::zlib_section(&[0; 100], 100),
+        }],
+    );
+    bases.push(Base::new(PathBuf::from("(tiny Go binary)"), tiny));
+    bases
 }
 
 #[test]

@@ -15,7 +15,8 @@ use std::path::Path;
 
 use hostile::{
     contract, find, function_entries, matrix_bin as bin, probes, put_u32, put_u64, section,
-    section_addr, symbol_entry, u32_at, u64_at, Run, TempDir, SYM_SIZE,
+    section_addr, symbol_entry, tiny_go, u32_at, u64_at, zlib_section, Run, TempDir, TinySection,
+    SYM_SIZE,
 };
 
 fn read(path: &Path) -> Vec<u8> {
@@ -72,6 +73,47 @@ fn d1_a_huge_function_count_is_refused_before_allocating() {
         let run = probes(&path, false);
         assert_eq!(run.code, Some(5), "{}", run.stderr());
     }
+}
+
+#[test]
+fn d1_d2_need_only_a_few_hundred_bytes() {
+    let dir = TempDir::new("tiny");
+    // Whole, the tiny binary reads as Go with nothing to probe.
+    let whole = tiny_go(1, Vec::new());
+    refused(
+        &dir,
+        "whole",
+        &whole,
+        7,
+        "no compression functions found (go1.21.0, 1 functions searched)",
+    );
+    let d1 = tiny_go(0xffff_ffff, Vec::new());
+    assert!(d1.len() < 600, "{} bytes", d1.len());
+    refused(
+        &dir,
+        "d1",
+        &d1,
+        5,
+        "malformed Go binary: pclntab declares 4294967295 functions; its function table at 0x58 has room for 2",
+    );
+    // A compressed .debug_info whose header declares 3 GiB.
+    let d2 = tiny_go(
+        1,
+        vec![TinySection {
+            name: ".debug_info",
+            flags: 0x800,
+            addr: 0,
+            data: zlib_section(&[0; 100], 3 << 30),
+        }],
+    );
+    assert!(d2.len() < 700, "{} bytes", d2.len());
+    refused(
+        &dir,
+        "d2",
+        &d2,
+        5,
+        "malformed Go binary: DWARF: .debug_info declares 3221225472 bytes uncompressed",
+    );
 }
 
 #[test]

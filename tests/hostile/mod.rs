@@ -289,3 +289,130 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// One section of a [`tiny_elf`].
+pub struct TinySection<'a> {
+    pub name: &'a str,
+    /// `SHF_*` flags: `SHF_ALLOC` (2) for loaded data, `SHF_COMPRESSED`
+    /// (0x800) for a compressed one.
+    pub flags: u64,
+    pub addr: u64,
+    pub data: Vec<u8>,
+}
+
+/// A minimal x86-64 ELF executable: the header, `sections` as PROGBITS, a
+/// section name table and the section headers; no segments. Small files
+/// that hold just the structures a defect needs.
+pub fn tiny_elf(sections: &[TinySection<'_>]) -> Vec<u8> {
+    let mut out = vec![0u8; 64];
+    let mut names = vec![0u8];
+    let mut headers = vec![[0u8; 64]];
+    let mut header = |name: &str, kind: u32, flags: u64, addr: u64, off: usize, size: usize| {
+        let mut h = [0u8; 64];
+        h[0..4].copy_from_slice(&(names.len() as u32).to_le_bytes());
+        names.extend_from_slice(name.as_bytes());
+        names.push(0);
+        h[4..8].copy_from_slice(&kind.to_le_bytes());
+        h[8..16].copy_from_slice(&flags.to_le_bytes());
+        h[16..24].copy_from_slice(&addr.to_le_bytes());
+        h[24..32].copy_from_slice(&(off as u64).to_le_bytes());
+        h[32..40].copy_from_slice(&(size as u64).to_le_bytes());
+        h[48..56].copy_from_slice(&1u64.to_le_bytes());
+        headers.push(h);
+    };
+    for s in sections {
+        header(s.name, 1, s.flags, s.addr, out.len(), s.data.len());
+        out.extend_from_slice(&s.data);
+    }
+    let names_off = out.len();
+    header(".shstrtab", 3, 0, 0, names_off, 0);
+    let names_len = names.len();
+    headers.last_mut().unwrap()[32..40].copy_from_slice(&(names_len as u64).to_le_bytes());
+    out.extend_from_slice(&names);
+    out.resize(out.len().next_multiple_of(8), 0);
+    let shoff = out.len();
+    for h in &headers {
+        out.extend_from_slice(h);
+    }
+    out[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+    put_u32(&mut out, 16, 2 | (62 << 16)); // ET_EXEC, EM_X86_64
+    put_u32(&mut out, 20, 1);
+    put_u64(&mut out, 40, shoff as u64);
+    let halves: [u16; 6] = [
+        64,
+        56,
+        0,
+        64,
+        headers.len() as u16,
+        headers.len() as u16 - 1,
+    ];
+    for (i, h) in halves.iter().enumerate() {
+        out[52 + 2 * i..54 + 2 * i].copy_from_slice(&h.to_le_bytes());
+    }
+    out
+}
+
+/// `.go.buildinfo` in the Go 1.18+ inline format, with no module info.
+pub fn tiny_buildinfo(version: &str) -> Vec<u8> {
+    let mut b = b"\xff Go buildinf:\x08\x02".to_vec();
+    b.resize(32, 0);
+    b.push(version.len() as u8);
+    b.extend_from_slice(version.as_bytes());
+    b.push(0);
+    b
+}
+
+/// A Go 1.20+ `.gopclntab` declaring `nfunc` functions, holding one
+/// (`main.main`, 64 bytes at `text`).
+pub fn tiny_pclntab(nfunc: u64, text: u64) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&0xffff_fff1u32.to_le_bytes());
+    t.extend_from_slice(&[0, 0, 1, 8]);
+    // nfunc, nfiles, textStart, funcname, cu, filetab, pctab, pcln.
+    for w in [nfunc, 0, text, 72, 0, 0, 0, 88] {
+        t.extend_from_slice(&w.to_le_bytes());
+    }
+    t.extend_from_slice(b"main.main\0");
+    t.resize(88, 0);
+    // Two entries {entryOff, funcOff}, then the _func {entryOff, nameOff}.
+    for w in [0u32, 16, 64, 0, 0, 0] {
+        t.extend_from_slice(&w.to_le_bytes());
+    }
+    t
+}
+
+/// A Go binary of a few hundred bytes: build info, a pclntab declaring
+/// `nfunc` functions (holding one), and `extra` sections.
+pub fn tiny_go(nfunc: u64, extra: Vec<TinySection<'static>>) -> Vec<u8> {
+    let mut sections = vec![
+        TinySection {
+            name: ".go.buildinfo",
+            flags: 2,
+            addr: 0x50_0000,
+            data: tiny_buildinfo("go1.21.0"),
+        },
+        TinySection {
+            name: ".gopclntab",
+            flags: 2,
+            addr: 0x51_0000,
+            data: tiny_pclntab(nfunc, 0x40_1000),
+        },
+    ];
+    sections.extend(extra);
+    tiny_elf(&sections)
+}
+
+/// A `SHF_COMPRESSED` section's contents: an `Elf64_Chdr` declaring
+/// `declared` bytes, then `payload` deflated.
+pub fn zlib_section(payload: &[u8], declared: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    for w in [1u32, 0] {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    for w in [declared, 1] {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    let mut z = flate2::write::ZlibEncoder::new(out, flate2::Compression::best());
+    std::io::Write::write_all(&mut z, payload).unwrap();
+    z.finish().unwrap()
+}
