@@ -1,5 +1,5 @@
-//! A mutation fuzzer for the binary reader: matrix binaries (and a tiny
-//! hand-built Go binary) with bits flipped
+//! A mutation fuzzer for the binary reader: matrix binaries (one with its
+//! DWARF uncompressed, and a tiny hand-built Go binary) with bits flipped
 //! in their pclntab, build info, symtab, DWARF, text and headers, length and
 //! offset fields set to extremes, symbol entries copied over one another, and
 //! truncations; each mutant goes through the real `gozt probes` (and
@@ -316,6 +316,23 @@ fn corpus() -> Vec<Base> {
         }],
     );
     bases.push(Base::new(PathBuf::from("(tiny Go binary)"), tiny));
+    // And one with its DWARF stored plain, so that flips reach the DWARF
+    // parser rather than the inflater.
+    let src = hostile::matrix_bin("go1.23", "workload-default");
+    let plain = hostile::TempDir::new("fuzz-plain");
+    let out = plain.join("workload-default-plain");
+    let status = std::process::Command::new("objcopy")
+        .arg("--decompress-debug-sections")
+        .arg(&src)
+        .arg(&out)
+        .status()
+        .expect("objcopy (binutils)");
+    assert!(status.success());
+    let data = std::fs::read(&out).unwrap();
+    bases.push(Base::new(
+        PathBuf::from(format!("{} (DWARF uncompressed)", src.display())),
+        data,
+    ));
     bases
 }
 
