@@ -117,6 +117,56 @@ fn d1_d2_need_only_a_few_hundred_bytes() {
 }
 
 #[test]
+fn units_pointing_into_one_long_abbreviation_table_are_refused() {
+    // Found while fixing D2: 30,000 DWARF units, each pointing at its own
+    // place in one table of 30,000 declarations and no end. gimli parses a
+    // unit's table from its offset to the table's end: quadratic, a hang for
+    // a file of 90 KiB (the sections are compressed).
+    let dir = TempDir::new("abbrev");
+    let (mut abbrev, mut starts) = (Vec::new(), Vec::new());
+    for code in 1..=30_000u32 {
+        starts.push(abbrev.len() as u32);
+        let mut c = code;
+        while c >= 0x80 {
+            abbrev.push((c & 0x7f) as u8 | 0x80);
+            c >>= 7;
+        }
+        abbrev.push(c as u8);
+        // DW_TAG_compile_unit, no children, DW_AT_name as a string.
+        abbrev.extend_from_slice(&[0x11, 0, 0x03, 0x08, 0, 0]);
+    }
+    let mut info = Vec::new();
+    for &start in &starts {
+        // unit_length 7, DWARF 4, the abbreviation offset, 8-byte addresses.
+        info.extend_from_slice(&7u32.to_le_bytes());
+        info.extend_from_slice(&4u16.to_le_bytes());
+        info.extend_from_slice(&start.to_le_bytes());
+        info.push(8);
+    }
+    let section = |name, data: &[u8]| TinySection {
+        name,
+        flags: 0x800,
+        addr: 0,
+        data: zlib_section(data, data.len() as u64),
+    };
+    let data = tiny_go(
+        1,
+        vec![
+            section(".debug_abbrev", &abbrev),
+            section(".debug_info", &info),
+        ],
+    );
+    assert!(data.len() < 100 << 10, "{} bytes", data.len());
+    refused(
+        &dir,
+        "abbrev",
+        &data,
+        5,
+        "malformed Go binary: DWARF: the abbreviation table at 0x0 runs into the one at 0x7",
+    );
+}
+
+#[test]
 fn d2_compressed_dwarf_is_inflated_only_up_to_its_cap() {
     let dir = TempDir::new("d2");
     let mut data = read(&bin("go1.19", "workload-default"));

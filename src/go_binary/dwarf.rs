@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
-use gimli::{AttributeValue, EndianSlice, LittleEndian};
+use gimli::{AttributeValue, EndianSlice, LittleEndian, Section};
 use object::{CompressionFormat, Object, ObjectSection};
 
 type Slice<'a> = EndianSlice<'a, LittleEndian>;
@@ -66,16 +66,49 @@ impl Dwarf {
                 None => Ok(Vec::new()),
             }
         })?;
-        Ok(Some(Dwarf { sections }))
+        let dwarf = Dwarf { sections };
+        dwarf.check_abbreviation_tables()?;
+        Ok(Some(dwarf))
+    }
+
+    /// Checks that no unit's abbreviation table runs into another's. gimli
+    /// parses a unit's table from its offset to the table's 0 code: with
+    /// units pointing into one long table at many offsets, that is quadratic.
+    /// Tables that do not overlap are parsed once each, in linear time.
+    fn check_abbreviation_tables(&self) -> Result<(), String> {
+        let dwarf = self.dwarf_uncached();
+        let mut offsets = Vec::new();
+        let mut units = dwarf.units();
+        while let Ok(Some(header)) = units.next() {
+            offsets.push(header.debug_abbrev_offset().0);
+        }
+        offsets.sort_unstable();
+        offsets.dedup();
+        let abbrev = dwarf.debug_abbrev.reader().slice();
+        for (i, &off) in offsets.iter().enumerate() {
+            let next = offsets.get(i + 1).copied();
+            if abbreviation_table_end(abbrev, off, next.unwrap_or(abbrev.len())).is_none() {
+                return Err(match next {
+                    Some(next) => format!(
+                        "DWARF: the abbreviation table at {off:#x} runs into the one at {next:#x}"
+                    ),
+                    None => format!("DWARF: the abbreviation table at {off:#x} is truncated"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn dwarf_uncached(&self) -> gimli::Dwarf<Slice<'_>> {
+        self.sections
+            .borrow(|s| EndianSlice::new(s.as_slice(), LittleEndian))
     }
 
     fn dwarf(&self) -> gimli::Dwarf<Slice<'_>> {
-        let mut dwarf = self
-            .sections
-            .borrow(|s| EndianSlice::new(s.as_slice(), LittleEndian));
-        // Go's units share one abbreviation table: parse it once, not once
-        // per unit and pass.
-        dwarf.populate_abbreviations_cache(gimli::AbbreviationsCacheStrategy::Duplicates);
+        let mut dwarf = self.dwarf_uncached();
+        // Go's units share one abbreviation table: parse each table once, not
+        // once per unit and pass.
+        dwarf.populate_abbreviations_cache(gimli::AbbreviationsCacheStrategy::All);
         dwarf
     }
 
@@ -186,6 +219,57 @@ impl Dwarf {
             }
         }
         out
+    }
+}
+
+/// Where the abbreviation table at `off` in `abbrev` ends: just past its 0
+/// code, or at `limit` when that is the end of the section (gimli reads the
+/// end of the section as the end of the table). `None` when the table runs
+/// past `limit`. Reads no further than `limit` plus one attribute.
+fn abbreviation_table_end(abbrev: &[u8], off: usize, limit: usize) -> Option<usize> {
+    let mut at = off;
+    let leb = |at: &mut usize| -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..).step_by(7) {
+            let b = *abbrev.get(*at)?;
+            *at += 1;
+            if shift < 64 {
+                value |= u64::from(b & 0x7f) << shift;
+            }
+            if b & 0x80 == 0 {
+                return Some(value);
+            }
+            if *at > limit {
+                return None;
+            }
+        }
+        None
+    };
+    loop {
+        if at == limit && limit == abbrev.len() {
+            return Some(at);
+        }
+        if at >= limit {
+            return None;
+        }
+        // code, tag, DW_CHILDREN_*, then (name, form) pairs to (0, 0).
+        if leb(&mut at)? == 0 {
+            return Some(at);
+        }
+        leb(&mut at)?;
+        at += 1;
+        loop {
+            let (name, form) = (leb(&mut at)?, leb(&mut at)?);
+            if (name, form) == (0, 0) {
+                break;
+            }
+            if form == u64::from(gimli::DW_FORM_implicit_const.0) {
+                leb(&mut at)?;
+            }
+            if at > limit {
+                return None;
+            }
+        }
     }
 }
 
@@ -383,6 +467,39 @@ mod tests {
             data,
             uncompressed_size: declared,
         }
+    }
+
+    /// Abbreviation declarations `code` (a compile unit with a string name),
+    /// without the table's 0 code.
+    fn declarations(codes: std::ops::Range<u8>) -> Vec<u8> {
+        codes.flat_map(|c| [c, 0x11, 0, 0x03, 0x08, 0, 0]).collect()
+    }
+
+    #[test]
+    fn abbreviation_tables_end_at_their_zero_code() {
+        let mut t = declarations(1..4);
+        t.push(0);
+        let second = t.len();
+        t.extend(declarations(1..3));
+        t.push(0);
+        assert_eq!(abbreviation_table_end(&t, 0, second), Some(second));
+        assert_eq!(abbreviation_table_end(&t, second, t.len()), Some(t.len()));
+        // The last table may end with the section, as gimli allows.
+        let open = declarations(1..3);
+        assert_eq!(
+            abbreviation_table_end(&open, 0, open.len()),
+            Some(open.len())
+        );
+        // A table that runs on into the next one.
+        let long = declarations(1..40);
+        assert_eq!(abbreviation_table_end(&long, 0, 14), None);
+        assert_eq!(abbreviation_table_end(&long, 0, 13), None);
+        // Implicit constants carry a value; an endless LEB stops at the limit.
+        let implicit = [1, 0x11, 0, 0x03, 0x21, 0x7f, 0, 0, 0];
+        assert_eq!(abbreviation_table_end(&implicit, 0, 9), Some(9));
+        let endless = [0x80u8; 64];
+        assert_eq!(abbreviation_table_end(&endless, 0, 8), None);
+        assert_eq!(abbreviation_table_end(&endless, 0, 64), None);
     }
 
     #[test]
