@@ -46,6 +46,9 @@ pub const MAX_INFLATED: u64 = 1 << 30;
 /// more only makes the check fail, and each costs a location-list walk.
 const MAX_PARAMS: usize = 64;
 
+/// Entries of one location list walked to find where a parameter starts.
+const MAX_LOCATIONS: usize = 4096;
+
 /// The DWARF of one binary, inflated.
 pub struct Dwarf {
     sections: gimli::DwarfSections<Vec<u8>>,
@@ -425,11 +428,19 @@ fn entry_location(
     let expr = match value {
         AttributeValue::Exprloc(e) => e,
         other => {
+            // A parameter's list has an entry per range its home changes in;
+            // the walk stops at MAX_LOCATIONS (lists may be shared, and each
+            // parameter walks its own).
             let mut iter = dwarf.attr_locations(unit, other).ok()??;
+            let mut walked = 0;
             loop {
                 let loc = iter.next().ok()??;
                 if loc.range.begin <= pc && pc < loc.range.end {
                     break loc.data;
+                }
+                walked += 1;
+                if walked == MAX_LOCATIONS {
+                    return None;
                 }
             }
         }
