@@ -255,7 +255,8 @@ pub fn find(data: &[u8], (off, size): (usize, usize), needle: &[u8]) -> Option<u
 }
 
 /// A fresh directory that everyone can read (a test may run gozt as
-/// nobody), removed when dropped.
+/// nobody), removed when dropped unless `$GOZT_TEST_KEEP` is set (to keep
+/// the inputs the tests built, e.g. to time an older gozt on them).
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
@@ -286,6 +287,10 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if std::env::var_os("GOZT_TEST_KEEP").is_some() {
+            eprintln!("kept {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
