@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use hostile::{contract, probes, section, Run, SYM_SIZE};
 
-/// Mutants per `cargo test` run: about 15 s on two idle cores (debug build).
+/// Mutants per `cargo test` run: 15-30 s on two cores (debug build).
 const CI_ITERATIONS: u64 = 600;
 const CI_SEED: u64 = 0x676f_7a74_0014;
 
