@@ -2,8 +2,12 @@
 //!
 //! Every kind renders as one line that names the file or process and says what
 //! is wrong; callers match on the kind, the CLI maps it to [`Error::exit_code`].
+//! Paths and text read from a binary are escaped when rendered
+//! ([`crate::go_binary::text`]), so a crafted name cannot break the line.
 
 use std::path::PathBuf;
+
+use crate::go_binary::text::{self, escape};
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -12,36 +16,56 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file does not exist.
-    #[error("{}: no such file", .path.display())]
+    #[error("{}: no such file", text::path(.path))]
     NotFound { path: PathBuf },
     /// The file exists but cannot be read.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {}", text::path(.path), escape(&.source.to_string()))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    /// Larger than any executable gozt reads.
+    #[error("{}: {size} bytes; gozt reads executables of up to {max} bytes", text::path(.path))]
+    TooLarge { path: PathBuf, size: u64, max: u64 },
     /// The file is not an ELF object.
-    #[error("{}: not an ELF file", .path.display())]
+    #[error("{}: not an ELF file", text::path(.path))]
     NotElf { path: PathBuf },
+    /// Not a regular file (a directory, FIFO, device or socket).
+    #[error("{}: not an ELF file ({kind})", text::path(.path))]
+    NotRegular { path: PathBuf, kind: &'static str },
     /// An ELF file for an architecture gozt does not trace.
-    #[error("{}: unsupported architecture {arch} (gozt traces x86-64 Go binaries)", .path.display())]
+    #[error("{}: unsupported architecture {arch} (gozt traces x86-64 Go binaries)", text::path(.path))]
     UnsupportedArch { path: PathBuf, arch: String },
     /// An ELF file without Go's pclntab or build info.
-    #[error("{}: not a Go binary (no .gopclntab and no Go build info)", .path.display())]
-    NotGo { path: PathBuf },
+    #[error("{}: not a Go binary ({missing})", text::path(.path))]
+    NotGo {
+        path: PathBuf,
+        missing: &'static str,
+    },
+    /// A Go shared library (`-buildmode=c-shared` or `shared`).
+    #[error(
+        "{}: a Go shared library ({}); gozt reads Go executables (static or PIE), not libraries",
+        text::path(.path),
+        escape(.version)
+    )]
+    GoLibrary { path: PathBuf, version: String },
     /// A Go binary built before the register ABI (Go 1.17).
-    #[error("{}: built with {version}; gozt needs go1.17 or newer (register ABI)", .path.display())]
+    #[error("{}: built with {}; gozt needs go1.17 or newer (register ABI)", text::path(.path), escape(.version))]
     GoTooOld { path: PathBuf, version: String },
     /// A Go binary in which no catalog function was found.
-    #[error("{}: no compression functions found ({version}, {functions} functions searched)", .path.display())]
+    #[error(
+        "{}: no compression functions found ({}, {functions} functions searched)",
+        text::path(.path),
+        escape(.version)
+    )]
     NoCompression {
         path: PathBuf,
         version: String,
         functions: usize,
     },
     /// A structure inside the binary is inconsistent.
-    #[error("{}: malformed Go binary: {what}", .path.display())]
+    #[error("{}: malformed Go binary: {}", text::path(.path), escape(.what))]
     Malformed { path: PathBuf, what: String },
     /// The process does not exist (or has exited).
     #[error("process {pid} not found (exited, or never existed)")]
@@ -55,9 +79,9 @@ impl Error {
     /// The process exit code for this kind; documented in the README.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::NotFound { .. } | Error::Io { .. } => 3,
-            Error::NotElf { .. } | Error::UnsupportedArch { .. } => 4,
-            Error::NotGo { .. } | Error::Malformed { .. } => 5,
+            Error::NotFound { .. } | Error::Io { .. } | Error::TooLarge { .. } => 3,
+            Error::NotElf { .. } | Error::NotRegular { .. } | Error::UnsupportedArch { .. } => 4,
+            Error::NotGo { .. } | Error::GoLibrary { .. } | Error::Malformed { .. } => 5,
             Error::GoTooOld { .. } => 6,
             Error::NoCompression { .. } => 7,
             Error::NoSuchProcess { .. } => 8,
@@ -70,5 +94,23 @@ impl Error {
             path: path.to_path_buf(),
             what: what.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_one_line_whatever_the_input() {
+        let e = Error::malformed(
+            std::path::Path::new("/tmp/a\nb"),
+            "function main.\x1b[2Jf: bad",
+        );
+        assert_eq!(
+            e.to_string(),
+            "/tmp/a\\nb: malformed Go binary: function main.\\x1b[2Jf: bad"
+        );
+        assert_eq!(e.exit_code(), 5);
     }
 }

@@ -71,6 +71,20 @@ impl Plan {
             .iter()
             .filter_map(|f| catalog.get(catalog::unvendored(&f.name)).map(|e| (f, *e)))
             .collect();
+        // A Go function has one symbol: the same name at a second address is
+        // a forged table, and each copy would be decoded and probed.
+        let mut seen: HashMap<&str, u64> = HashMap::new();
+        for (f, _) in &matches {
+            if let Some(first) = seen.insert(&f.name, f.addr) {
+                return Err(Error::malformed(
+                    &bin.path,
+                    format!(
+                        "{} is named by symbols at {first:#x} and {:#x}",
+                        f.name, f.addr
+                    ),
+                ));
+            }
+        }
         if matches.is_empty() {
             return Err(Error::NoCompression {
                 path: bin.path.clone(),
@@ -84,25 +98,34 @@ impl Plan {
         });
 
         let mut probes = Vec::with_capacity(matches.len());
+        // Each function's code is decoded once, however many names it has.
+        let mut decoded: HashMap<(u64, u64), code::CodeFacts> = HashMap::new();
         for (f, entry) in matches {
             let malformed = |what: &str| Error::malformed(&bin.path, format!("{}: {what}", f.name));
+            bin.check_extent(f)
+                .map_err(|what| Error::malformed(&bin.path, what))?;
             let file_offset = bin
                 .layout
                 .text_file_offset(f.addr)
                 .ok_or_else(|| malformed("entry not in an executable segment"))?;
-            let bytes = bin
-                .code(f)
-                .ok_or_else(|| malformed("code not in the file"))?;
-            let facts = code::scan(bytes, f.addr);
-            let ret_offsets = facts
+            if bin.layout.text_span(f.addr, f.size).is_none() {
+                return Err(malformed("code runs past its executable segment"));
+            }
+            let facts = match decoded.entry((f.addr, f.size)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let bytes = bin
+                        .code(f)
+                        .ok_or_else(|| malformed("code not in the file"))?;
+                    e.insert(code::scan(bytes, f.addr))
+                }
+            };
+            // The RETs lie in the function, which lies in one segment.
+            let ret_offsets: Vec<u64> = facts
                 .rets
                 .iter()
-                .map(|&a| {
-                    bin.layout
-                        .text_file_offset(a)
-                        .ok_or_else(|| malformed("RET outside text"))
-                })
-                .collect::<Result<Vec<_>>>()?;
+                .map(|&a| a - f.addr + file_offset)
+                .collect();
             let probe_instead = if ret_offsets.is_empty() {
                 facts
                     .jumps_out

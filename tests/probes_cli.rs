@@ -2,11 +2,13 @@
 //! clear line with a documented exit code for each kind of bad input.
 
 mod common;
+mod hostile;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{gozt, testbins, toolchains};
+use common::{gozt, toolchains};
+use hostile::TempDir;
 
 fn newest() -> std::path::PathBuf {
     toolchains().pop().unwrap()
@@ -156,7 +158,7 @@ fn go_older_than_the_register_abi() {
             .position(|w| w == b"go1.19.8")
             .expect("version string in the build info");
     data[at..at + 8].copy_from_slice(b"go1.16.8");
-    let dir = tempdir();
+    let dir = TempDir::new("test");
     let old = dir.join("go116");
     std::fs::write(&old, data).unwrap();
     assert_error(
@@ -192,7 +194,7 @@ fn pid_gone() {
 fn pid_not_permitted() {
     // An unprivileged gozt cannot open the executable of a root process.
     let me = env!("CARGO_BIN_EXE_gozt");
-    let dir = tempdir();
+    let dir = TempDir::new("test");
     let copy = dir.join("gozt");
     std::fs::copy(me, &copy).unwrap();
     let out = Command::new("setpriv")
@@ -213,36 +215,4 @@ fn bad_flags() {
     assert_error(&["probes"], 2, "required");
     assert_error(&["probes", "--pid", "abc"], 2, "invalid value 'abc'");
     assert_error(&["frobnicate"], 2, "unrecognized subcommand");
-}
-
-/// A fresh directory that everyone can read (the setpriv test runs as
-/// nobody), removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn join(&self, name: &str) -> std::path::PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempdir() -> TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!(
-        "gozt-test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _ = testbins();
-    TempDir(dir)
 }

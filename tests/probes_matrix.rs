@@ -1,6 +1,7 @@
 //! `gozt probes` across the toolchain x build-mode matrix: stripped binaries
 //! must give exactly what their symtab/DWARF twins give, the goid table must
-//! agree with DWARF, and the derived ABI layouts must agree with DWARF.
+//! agree with DWARF, and the derived ABI layouts must agree with DWARF, which
+//! must read the same stored plain, zlib- or zstd-compressed.
 
 mod common;
 
@@ -224,4 +225,35 @@ fn vendored_builds_resolve_and_record_modules() {
                 .any(|m| m.main && m.path == "gozt.example/vendored"));
         }
     }
+}
+
+#[test]
+fn dwarf_reads_the_same_uncompressed_zlib_or_zstd() {
+    // Go writes zlib; objcopy can store the same DWARF plain or as zstd.
+    let src = common::toolchains()[1].join("workload-default");
+    let dir = std::env::temp_dir().join(format!("gozt-dwarf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (want_bin, want) = open(&src);
+    assert_eq!(want_bin.offset_source, OffsetSource::Dwarf);
+    for (name, flag) in [
+        ("plain", "--decompress-debug-sections"),
+        ("zstd", "--compress-debug-sections=zstd"),
+    ] {
+        let out = dir.join(name);
+        let status = std::process::Command::new("objcopy")
+            .arg(flag)
+            .arg(&src)
+            .arg(&out)
+            .status()
+            .expect("objcopy (binutils)");
+        assert!(status.success(), "objcopy {flag}");
+        let (bin, plan) = open(&out);
+        assert_eq!(bin.offset_source, OffsetSource::Dwarf, "{name}");
+        assert_eq!(bin.goid_offset, want_bin.goid_offset, "{name}");
+        assert_eq!(sites(&plan), sites(&want), "{name}");
+        let checks =
+            |p: &Plan| -> Vec<AbiCheck> { p.probes.iter().map(|p| p.abi_check.clone()).collect() };
+        assert_eq!(checks(&plan), checks(&want), "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

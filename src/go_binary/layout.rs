@@ -41,21 +41,35 @@ impl Layout {
         Layout { segments }
     }
 
+    /// The segment whose file-backed part holds `vaddr`.
+    fn segment_of(&self, vaddr: u64, executable: bool) -> Option<&Segment> {
+        self.segments.iter().find(|s| {
+            (s.executable || !executable)
+                && vaddr >= s.vaddr
+                && vaddr - s.vaddr < s.file_size
+                && s.file_offset.checked_add(s.file_size).is_some()
+        })
+    }
+
     /// File offset of `vaddr` if it lies in the file-backed part of a segment.
     pub fn file_offset(&self, vaddr: u64) -> Option<u64> {
-        self.segments
-            .iter()
-            .find(|s| vaddr >= s.vaddr && vaddr - s.vaddr < s.file_size)
-            .map(|s| vaddr - s.vaddr + s.file_offset)
+        let s = self.segment_of(vaddr, false)?;
+        Some(vaddr - s.vaddr + s.file_offset)
     }
 
     /// File offset of `vaddr` if it lies in an executable segment: the only
     /// place a uprobe can go.
     pub fn text_file_offset(&self, vaddr: u64) -> Option<u64> {
-        self.segments
-            .iter()
-            .find(|s| s.executable && vaddr >= s.vaddr && vaddr - s.vaddr < s.file_size)
-            .map(|s| vaddr - s.vaddr + s.file_offset)
+        let s = self.segment_of(vaddr, true)?;
+        Some(vaddr - s.vaddr + s.file_offset)
+    }
+
+    /// File offset of `vaddr` if all of `[vaddr, vaddr + len)` lies in the
+    /// file-backed part of one executable segment: then every address of the
+    /// range maps by the same difference, with no search per address.
+    pub fn text_span(&self, vaddr: u64, len: u64) -> Option<u64> {
+        let s = self.segment_of(vaddr, true)?;
+        (len <= s.file_size - (vaddr - s.vaddr)).then(|| vaddr - s.vaddr + s.file_offset)
     }
 
     /// The virtual address that file offset `offset` is mapped at, if any.
@@ -63,20 +77,20 @@ impl Layout {
         self.segments
             .iter()
             .find(|s| offset >= s.file_offset && offset - s.file_offset < s.file_size)
-            .map(|s| offset - s.file_offset + s.vaddr)
+            .and_then(|s| (offset - s.file_offset).checked_add(s.vaddr))
     }
 
-    /// `len` bytes of the file at `vaddr`, if they are all file-backed.
+    /// `len` bytes of the file at `vaddr`, if they are all file-backed (in one
+    /// segment, inside `data`). Sizes come from the binary: nothing here
+    /// trusts them to fit.
     pub fn bytes<'d>(&self, data: &'d [u8], vaddr: u64, len: u64) -> Option<&'d [u8]> {
-        let off = self.file_offset(vaddr)?;
-        let seg = self
-            .segments
-            .iter()
-            .find(|s| vaddr >= s.vaddr && vaddr - s.vaddr < s.file_size)?;
-        if vaddr + len > seg.vaddr + seg.file_size {
+        let seg = self.segment_of(vaddr, false)?;
+        let start = vaddr - seg.vaddr;
+        if len > seg.file_size - start {
             return None;
         }
-        data.get(off as usize..(off + len) as usize)
+        let off = usize::try_from(start + seg.file_offset).ok()?;
+        data.get(off..off.checked_add(usize::try_from(len).ok()?)?)
     }
 }
 
@@ -123,5 +137,10 @@ mod tests {
         let data = vec![0u8; 0x3000];
         assert_eq!(l.bytes(&data, 0x401ff0, 0x10).map(<[u8]>::len), Some(0x10));
         assert!(l.bytes(&data, 0x401ff0, 0x20).is_none());
+        assert!(l.bytes(&data, 0x401ff0, u64::MAX).is_none());
+        assert!(l.bytes(&data, u64::MAX, 1).is_none());
+        assert_eq!(l.text_span(0x401ff0, 0x10), Some(0x1ff0));
+        assert_eq!(l.text_span(0x401ff0, 0x11), None);
+        assert_eq!(l.text_span(0x403000, 0x10), None);
     }
 }

@@ -45,6 +45,10 @@ pub struct Pclntab {
     pub functions: Vec<Func>,
 }
 
+/// Longest function name read (Go's longest generic instantiations are a few
+/// KiB); a name without a NUL within this many bytes is malformed.
+const MAX_NAME: usize = 64 << 10;
+
 struct Reader<'a> {
     data: &'a [u8],
     ptr_size: usize,
@@ -53,13 +57,13 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn u32(&self, off: usize) -> Option<u32> {
         Some(u32::from_le_bytes(
-            self.data.get(off..off + 4)?.try_into().ok()?,
+            self.data.get(off..off.checked_add(4)?)?.try_into().ok()?,
         ))
     }
     fn ptr(&self, off: usize) -> Option<u64> {
         match self.ptr_size {
             8 => Some(u64::from_le_bytes(
-                self.data.get(off..off + 8)?.try_into().ok()?,
+                self.data.get(off..off.checked_add(8)?)?.try_into().ok()?,
             )),
             4 => self.u32(off).map(u64::from),
             _ => None,
@@ -69,15 +73,55 @@ impl Reader<'_> {
     fn word(&self, i: usize) -> Option<u64> {
         self.ptr(8 + i * self.ptr_size)
     }
+    /// Header word `i` as an offset into the table, which it must lie in.
+    fn offset(&self, i: usize, what: &str) -> Result<usize, String> {
+        let w = self
+            .word(i)
+            .ok_or_else(|| "pclntab header truncated".to_string())?;
+        match usize::try_from(w) {
+            Ok(off) if off < self.data.len() => Ok(off),
+            _ => Err(format!(
+                "pclntab {what} offset {w:#x} outside the {}-byte table",
+                self.data.len()
+            )),
+        }
+    }
+    /// The NUL-terminated name at `off`, at most [`MAX_NAME`] bytes long.
     fn cstr(&self, off: usize) -> Option<&str> {
         let rest = self.data.get(off..)?;
+        let rest = &rest[..rest.len().min(MAX_NAME + 1)];
         let end = rest.iter().position(|&b| b == 0)?;
         std::str::from_utf8(&rest[..end]).ok()
     }
 }
 
+/// How a table's entries are read.
+struct Table {
+    /// Offset of the function table.
+    pcln: usize,
+    /// Bytes per entry.
+    entry_size: usize,
+}
+
+impl Table {
+    /// Checks that `nfunc + 1` entries fit in `len` bytes: the count is the
+    /// input's to choose, so nothing is allocated before this holds.
+    fn check(&self, nfunc: u64, len: usize) -> Result<usize, String> {
+        let room = (len - self.pcln) / self.entry_size;
+        match usize::try_from(nfunc) {
+            Ok(n) if n < room => Ok(n),
+            _ => Err(format!(
+                "pclntab declares {nfunc} functions; its function table at {:#x} has room for {}",
+                self.pcln,
+                room.saturating_sub(1)
+            )),
+        }
+    }
+}
+
 /// Parses the table at `vaddr`. `regions` are the binary's data sections, searched
-/// for the module data when the header has no text start.
+/// for the module data when the header has no text start. Every count and
+/// offset is checked against the table before it is used.
 pub fn parse(data: &[u8], vaddr: u64, regions: &[&[u8]]) -> Result<Pclntab, String> {
     if data.len() < 16 {
         return Err("pclntab too short".into());
@@ -88,21 +132,20 @@ pub fn parse(data: &[u8], vaddr: u64, regions: &[&[u8]]) -> Result<Pclntab, Stri
         return Err(format!("pclntab pointer size {ptr_size}"));
     }
     let r = Reader { data, ptr_size };
-    let field = |i| {
-        r.word(i)
-            .ok_or_else(|| "pclntab header truncated".to_string())
-    };
-    let nfunc = field(0)? as usize;
+    let nfunc = r.word(0).ok_or("pclntab header truncated")?;
     match magic {
         MAGIC_116 => {
-            let funcname = field(2)? as usize;
-            let pcln = field(6)? as usize;
-            let entry_size = 2 * ptr_size;
+            let funcname = r.offset(2, "funcname")?;
+            let table = Table {
+                pcln: r.offset(6, "function table")?,
+                entry_size: 2 * ptr_size,
+            };
+            let nfunc = table.check(nfunc, data.len())?;
             let entry = |i: usize| -> Option<(u64, u64)> {
-                let off = pcln + i * entry_size;
+                let off = table.pcln + i * table.entry_size;
                 Some((r.ptr(off)?, r.ptr(off + ptr_size)?))
             };
-            let functions = collect(nfunc, &r, funcname, pcln, ptr_size, entry)?;
+            let functions = collect(nfunc, &r, funcname, table.pcln, ptr_size, entry)?;
             Ok(Pclntab {
                 magic,
                 text_start: TextStart::Absolute,
@@ -110,13 +153,17 @@ pub fn parse(data: &[u8], vaddr: u64, regions: &[&[u8]]) -> Result<Pclntab, Stri
             })
         }
         MAGIC_118 | MAGIC_120 => {
-            let header_text = field(2)?;
-            let funcname = field(3)? as usize;
-            let pcln = field(7)? as usize;
+            let header_text = r.word(2).ok_or("pclntab header truncated")?;
+            let funcname = r.offset(3, "funcname")?;
+            let table = Table {
+                pcln: r.offset(7, "function table")?,
+                entry_size: 8,
+            };
+            let nfunc = table.check(nfunc, data.len())?;
             let text_start = if header_text != 0 {
                 TextStart::Header(header_text)
             } else {
-                let first_entry = r.u32(pcln).ok_or("function table truncated")?;
+                let first_entry = r.u32(table.pcln).ok_or("function table truncated")?;
                 TextStart::Moduledata(
                     moduledata_text(vaddr, funcname as u64, first_entry, ptr_size, regions)
                         .ok_or("text start not in the pclntab header and runtime.firstmoduledata not found")?,
@@ -127,10 +174,13 @@ pub fn parse(data: &[u8], vaddr: u64, regions: &[&[u8]]) -> Result<Pclntab, Stri
                 TextStart::Absolute => 0,
             };
             let entry = |i: usize| -> Option<(u64, u64)> {
-                let off = pcln + i * 8;
-                Some((base + u64::from(r.u32(off)?), u64::from(r.u32(off + 4)?)))
+                let off = table.pcln + i * 8;
+                Some((
+                    base.checked_add(u64::from(r.u32(off)?))?,
+                    u64::from(r.u32(off + 4)?),
+                ))
             };
-            let functions = collect(nfunc, &r, funcname, pcln, 4, entry)?;
+            let functions = collect(nfunc, &r, funcname, table.pcln, 4, entry)?;
             Ok(Pclntab {
                 magic,
                 text_start,
@@ -141,8 +191,10 @@ pub fn parse(data: &[u8], vaddr: u64, regions: &[&[u8]]) -> Result<Pclntab, Stri
     }
 }
 
-/// Builds the function list from `nfunc + 1` table entries; `name_field` is the
-/// offset of `nameOff` inside `_func`.
+/// Builds the function list from `nfunc + 1` table entries (which the caller
+/// checked fit); `name_field` is the offset of `nameOff` inside `_func`. The
+/// names copied out may total no more than the table's size: more means they
+/// overlap, which Go's linker never writes.
 fn collect(
     nfunc: usize,
     r: &Reader<'_>,
@@ -152,15 +204,26 @@ fn collect(
     entry: impl Fn(usize) -> Option<(u64, u64)>,
 ) -> Result<Vec<Func>, String> {
     let mut functions = Vec::with_capacity(nfunc);
-    let (mut addr, mut func_off) = entry(0).ok_or("function table truncated")?;
+    let mut name_bytes = 0usize;
+    let (mut addr, mut func_off) = entry(0).ok_or("function table entry out of range")?;
     for i in 0..nfunc {
-        let (next_addr, next_func_off) = entry(i + 1).ok_or("function table truncated")?;
-        let name_off = r
-            .u32(pcln + func_off as usize + name_field)
-            .ok_or("_func record out of range")? as usize;
-        let name = r
-            .cstr(funcname + name_off)
-            .ok_or("function name out of range")?;
+        let (next_addr, next_func_off) = entry(i + 1).ok_or("function table entry out of range")?;
+        let name_off = usize::try_from(func_off)
+            .ok()
+            .and_then(|o| pcln.checked_add(o)?.checked_add(name_field))
+            .and_then(|o| r.u32(o))
+            .ok_or_else(|| format!("_func record {i} out of range"))?;
+        let name = funcname
+            .checked_add(name_off as usize)
+            .and_then(|o| r.cstr(o))
+            .ok_or_else(|| format!("name of function {i} out of range"))?;
+        name_bytes += name.len() + 1;
+        if name_bytes > r.data.len() {
+            return Err(format!(
+                "function names total more than the {}-byte table",
+                r.data.len()
+            ));
+        }
         if next_addr < addr {
             return Err(format!("function table not sorted at {name}"));
         }
@@ -202,9 +265,10 @@ fn moduledata_text(
         let mut off = 0usize;
         while off + (TEXT + 1) * ptr_size <= region.len() {
             let b = &region[off..];
-            if word(b, 0) == Some(pclntab) && word(b, FUNCNAMETAB) == Some(pclntab + funcname) {
+            if word(b, 0) == Some(pclntab) && word(b, FUNCNAMETAB) == pclntab.checked_add(funcname)
+            {
                 let text = word(b, TEXT)?;
-                if word(b, MINPC) == Some(text + u64::from(first_entry)) {
+                if word(b, MINPC) == text.checked_add(u64::from(first_entry)) {
                     return Some(text);
                 }
             }
@@ -295,5 +359,42 @@ mod tests {
         let mut t = table(0x401000, true);
         t[0] = 0xfb;
         assert!(parse(&t, 0, &[]).unwrap_err().contains("magic"));
+    }
+
+    #[test]
+    fn refuses_counts_the_table_cannot_hold() {
+        for nfunc in [1000u64, 0xffff_ffff, u64::MAX / 8, u64::MAX] {
+            let mut t = table(0x401000, true);
+            t[8..16].copy_from_slice(&nfunc.to_le_bytes());
+            let err = parse(&t, 0, &[]).unwrap_err();
+            assert!(
+                err.contains(&format!("declares {nfunc} functions")),
+                "{nfunc}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_offsets_outside_the_table() {
+        // funcname, then the function table offset, set past the end.
+        for word in [3usize, 7] {
+            let mut t = table(0x401000, true);
+            let len = t.len() as u64;
+            t[8 + word * 8..16 + word * 8].copy_from_slice(&len.to_le_bytes());
+            let err = parse(&t, 0, &[]).unwrap_err();
+            assert!(err.contains("outside the"), "{err}");
+        }
+        // A name offset far past the end, and a _func offset that overflows.
+        let mut t = table(0x401000, true);
+        t[0x80 + 0x30 + 4..0x80 + 0x30 + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(parse(&t, 0, &[])
+            .unwrap_err()
+            .contains("name of function 1"));
+        let mut t = table(0x401000, true);
+        t[0x84..0x88].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(parse(&t, 0, &[]).unwrap_err().contains("_func record 0"));
+        // A text start that overflows the entries.
+        let t = table(u64::MAX - 0x10, true);
+        assert!(parse(&t, 0, &[]).unwrap_err().contains("out of range"));
     }
 }

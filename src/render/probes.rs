@@ -1,4 +1,7 @@
 //! `gozt probes` output: a table for people, JSON for machines.
+//!
+//! Names, versions and paths come from the binary: the table shows them
+//! escaped ([`text::escape`]), JSON through serde's escaping.
 
 use std::fmt::Write as _;
 
@@ -6,6 +9,7 @@ use serde::Serialize;
 
 use crate::abi::G_REGISTER;
 use crate::catalog::{Api, Codec, Loc, Op, Value};
+use crate::go_binary::text::{self, escape};
 use crate::go_binary::{GoBinary, Module, OffsetSource, SymbolSource};
 use crate::probe_plan::{AbiCheck, Plan, Probe};
 
@@ -121,7 +125,7 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
         SymbolSource::Pclntab => "stripped: symbols from .gopclntab",
     };
     let kind = if bin.pie { "PIE" } else { "static address" };
-    let _ = writeln!(out, "binary   {}", bin.path.display());
+    let _ = writeln!(out, "binary   {}", text::path(&bin.path));
     if let Some(pid) = pid {
         let _ = writeln!(out, "pid      {pid}");
     }
@@ -132,7 +136,7 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
     let _ = writeln!(
         out,
         "go       {}, amd64, {kind}, {src}",
-        bin.build.go_version
+        escape(&bin.build.go_version)
     );
     let _ = writeln!(
         out,
@@ -147,9 +151,14 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
         let replaced = m
             .replaced_by
             .as_deref()
-            .map(|r| format!(" => {r}"))
+            .map(|r| format!(" => {}", escape(r)))
             .unwrap_or_default();
-        let _ = writeln!(out, "{label:<8} {} {}{replaced}", m.path, m.version);
+        let _ = writeln!(
+            out,
+            "{label:<8} {} {}{replaced}",
+            escape(&m.path),
+            escape(&m.version)
+        );
     }
     let _ = writeln!(out);
 
@@ -193,7 +202,7 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
     let _ = writeln!(out, "{}FUNCTION", line(&header));
     for (r, p) in rows.iter().zip(&plan.probes) {
         let cells: Vec<&str> = r.iter().map(String::as_str).collect();
-        let _ = writeln!(out, "{}{}", line(&cells), p.function);
+        let _ = writeln!(out, "{}{}", line(&cells), escape(&p.function));
     }
     let _ = writeln!(out);
     let usable = plan.probes.iter().filter(|p| p.usable()).count();
@@ -215,13 +224,19 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
             } else {
                 p.probe_instead.join(", ")
             };
-            let _ = writeln!(out, "no RET in {}: probe {instead} instead", p.function);
+            let _ = writeln!(
+                out,
+                "no RET in {}: probe {} instead",
+                escape(&p.function),
+                escape(&instead)
+            );
         }
         if let AbiCheck::Mismatch { reason } = &p.abi_check {
             let _ = writeln!(
                 out,
-                "skipped {}: DWARF disagrees with the catalog: {reason}",
-                p.function
+                "skipped {}: DWARF disagrees with the catalog: {}",
+                escape(&p.function),
+                escape(reason)
             );
         }
     }
