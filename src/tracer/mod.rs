@@ -68,6 +68,8 @@ pub struct Options {
     /// Keep the kernel's BPF run-time statistics (the cost of gozt's
     /// programs, and the trap count, for `--max-overhead`).
     pub stats: bool,
+    /// Pass libbpf's own log on to stderr (`-v`); without, it is dropped.
+    pub verbose: bool,
 }
 
 impl Default for Options {
@@ -79,6 +81,7 @@ impl Default for Options {
             max_call_age: Duration::from_secs(60),
             floor: false,
             stats: false,
+            verbose: false,
         }
     }
 }
@@ -132,6 +135,7 @@ impl<'obj> Tracer<'obj> {
         opts: &Options,
     ) -> Result<Tracer<'obj>, TraceError> {
         load::check_privileges()?;
+        load::libbpf_log(opts.verbose);
         let callers = CallerSlots::new(opts.caller_slots);
         // With a budget, gozt's own programs' run time counts against it,
         // and the statistics' run count is the number of traps; without them
