@@ -256,6 +256,10 @@ pub fn usage_error(e: &clap::Error, args: &[String]) -> String {
         (ErrorKind::MissingRequiredArgument, Some("trace"), _) => Some(
             "trace: a command is required after --: gozt trace [OPTIONS] -- CMD [ARGS...]".to_string(),
         ),
+        (ErrorKind::MissingRequiredArgument, Some("report"), _) => Some(
+            "report: a saved JSON report is required: gozt report FILE.json (from --json -o FILE.json)"
+                .to_string(),
+        ),
         (ErrorKind::MissingRequiredArgument, Some("probes"), _) => {
             Some("probes: a Go executable is required: gozt probes PATH, or -p/--pid PID".to_string())
         }

@@ -75,6 +75,8 @@ struct IntervalWriter<'d, 'a> {
     to: &'d mut Destination<'a>,
     json: bool,
     text: render::report::TextOptions,
+    /// Times to the millisecond: intervals under a second.
+    millis: bool,
     written: usize,
     error: Option<Error>,
 }
@@ -84,7 +86,7 @@ impl session::IntervalSink for IntervalWriter<'_, '_> {
         let s = if self.json {
             render::interval::json(r)
         } else {
-            render::interval::text(r, &self.text, self.written == 0)
+            render::interval::text(r, &self.text, self.written == 0, self.millis)
         };
         self.written += 1;
         match self.to.append(s.as_bytes()) {
@@ -123,6 +125,9 @@ fn trace(
         to: &mut to,
         json: o.json,
         text: text_options,
+        millis: o
+            .interval
+            .is_some_and(|i| i < std::time::Duration::from_secs(1)),
         written: 0,
         error: None,
     };

@@ -351,9 +351,13 @@ fn interval_lines_follow_their_schema_and_fit_100_columns() {
         .map(|f| f["calls"].as_u64().unwrap())
         .sum();
     assert_eq!(calls, 200);
-    let first = gozt::render::interval::text(&iv, &TextOptions::default(), true);
-    let next = gozt::render::interval::text(&iv, &RAW, false);
+    let first = gozt::render::interval::text(&iv, &TextOptions::default(), true, true);
+    let next = gozt::render::interval::text(&iv, &RAW, false, false);
     common::golden("interval.txt", &format!("{first}{next}"));
+    assert!(
+        first.contains("\n2026-11-30T12:00:10.000Z 1.5s: "),
+        "{first}"
+    );
     assert_fits(&first);
     assert_fits(&next);
     // One line per function called; the header wraps only when long.

@@ -45,17 +45,18 @@ fn function_line(f: &IntervalFunction, o: &TextOptions) -> String {
     )
 }
 
-/// The interval's end as the text shows it: to the second when the
-/// interval is a second or more (the JSON keeps the milliseconds).
-fn time(r: &IntervalReport) -> String {
-    match (r.interval_s >= 1.0, r.time.find('.'), r.time.ends_with('Z')) {
-        (true, Some(dot), true) => format!("{}Z", &r.time[..dot]),
+/// The interval's end as the text shows it: to the second, or with
+/// `millis` to the millisecond (as the JSON always has it).
+fn time(r: &IntervalReport, millis: bool) -> String {
+    match (millis, r.time.find('.'), r.time.ends_with('Z')) {
+        (false, Some(dot), true) => format!("{}Z", &r.time[..dot]),
         _ => r.time.clone(),
     }
 }
 
-/// One interval as text; `first` adds the titles.
-pub fn text(r: &IntervalReport, o: &TextOptions, first: bool) -> String {
+/// One interval as text; `first` adds the titles; `millis` gives the time
+/// to the millisecond (for intervals under a second).
+pub fn text(r: &IntervalReport, o: &TextOptions, first: bool, millis: bool) -> String {
     let mut out = if first { titles(o) } else { String::new() };
     let t = &r.totals;
     let l = &r.lost;
@@ -77,7 +78,7 @@ pub fn text(r: &IntervalReport, o: &TextOptions, first: bool) -> String {
     if t.alert {
         parts.push("ALERT".to_string());
     }
-    let first = format!("{} {:.1}s: ", time(r), r.interval_s);
+    let first = format!("{} {:.1}s: ", time(r, millis), r.interval_s);
     fields(&mut out, &first, &parts, " ", 2);
     for f in &r.functions {
         let _ = writeln!(out, "{}", function_line(f, o));
