@@ -109,21 +109,15 @@ impl Drop for Live {
 /// Browses a saved report in the live view until `q` (or Ctrl-C): every
 /// key works as in a session, and `r` shows the report again from the top.
 pub fn browse(report: Report) -> std::io::Result<()> {
-    let elapsed = Duration::from_secs_f64(report.duration_s.max(0.0));
-    let show = |app: &mut App| {
-        let paused = std::mem::replace(&mut app.paused, false);
-        app.update(report.clone(), report.lost, elapsed);
-        app.paused = paused;
-    };
     let mut app = App::new();
-    show(&mut app);
+    app.show_saved(report.clone());
     let mut terminal = ratatui::try_init()?;
     let result = (|| loop {
         terminal.draw(|f| app.draw(f))?;
         if let Event::Key(key) = event::read()? {
             match app.key(key) {
                 Action::Quit => return Ok(()),
-                Action::Reset => show(&mut app),
+                Action::Reset => app.show_saved(report.clone()),
                 Action::None => {}
             }
         }
