@@ -61,11 +61,12 @@ struct Destination<'a> {
 
 impl Destination<'_> {
     /// Writes `bytes` after what was written before (the first write
-    /// replaces an `-o` file's content), flushed.
-    fn append(&mut self, bytes: &[u8]) -> Result<()> {
+    /// replaces an `-o` file's content), flushed. False when stdout is a
+    /// pipe whose reader has gone (`gozt ... --interval 1s | head`).
+    fn append(&mut self, bytes: &[u8]) -> Result<bool> {
         match self.file.as_mut() {
-            Some(file) => file.append(bytes),
-            None => write_out(self.stdout, bytes),
+            Some(file) => file.append(bytes).map(|()| true),
+            None => write_open(self.stdout, bytes),
         }
     }
 }
@@ -90,7 +91,7 @@ impl session::IntervalSink for IntervalWriter<'_, '_> {
         };
         self.written += 1;
         match self.to.append(s.as_bytes()) {
-            Ok(()) => true,
+            Ok(open) => open,
             Err(e) => {
                 self.error = Some(e);
                 false
@@ -162,7 +163,8 @@ fn trace(
             }
         }
     };
-    Ok(to.append(text.as_bytes())?)
+    to.append(text.as_bytes())?;
+    Ok(())
 }
 
 /// `gozt report FILE`: a saved report as text, or in the live view.
@@ -214,14 +216,19 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), RunError> {
 }
 
 fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
+    write_open(out, bytes).map(|_| ())
+}
+
+/// Writes `bytes` to stdout; false when its reader has gone: a closed pipe
+/// (`gozt probes x | head`) is not an error.
+fn write_open(out: &mut dyn Write, bytes: &[u8]) -> Result<bool> {
     match out.write_all(bytes).and_then(|()| out.flush()) {
-        // A closed pipe (`gozt probes x | head`) is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(Error::Io {
             path: "<stdout>".into(),
             source: e,
         }),
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
     }
 }
 pub mod event;

@@ -518,12 +518,7 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
     let out = dir.join("report.json");
 
     let mut gozt = attach(pid, &out, &["--duration", "2s"]);
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(gozt.stderr.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let line = common::first_line(gozt.stderr.as_mut().unwrap());
     assert_eq!(
         int3s(pid, &sites),
         sites.len(),
@@ -571,6 +566,24 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
             bin.display()
         )
     );
+    // -q silences the metrics address too.
+    let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .args([
+            "attach",
+            "-q",
+            "--prometheus",
+            "127.0.0.1:0",
+            "--duration",
+            "1s",
+        ])
+        .args(["--json", "-o"])
+        .arg(&out)
+        .args(["-p", &pid.to_string()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{said}");
+    assert_eq!(said, "", "-q with --prometheus");
     for t in [&mut target, &mut second] {
         t.kill().unwrap();
         t.wait().unwrap();
@@ -671,6 +684,31 @@ fn interval_reports_add_up_to_the_final_report() {
     {
         assert!(l.chars().count() <= 100, "{l}");
     }
+
+    // A reader that goes away (`| head -1`) ends the run, cleanly.
+    let mut target = common::waiting_workload(&bin, &[]);
+    let mut gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .args(["attach", "-q", "--interval", "200ms", "-p"])
+        .arg(target.id().to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = common::first_line(&mut gozt.stdout.take().unwrap());
+    assert!(first.starts_with("# each interval"), "{first}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = gozt.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = gozt.kill();
+            panic!("gozt went on without a reader");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    target.kill().unwrap();
+    target.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -115,14 +115,23 @@ pub fn waiting_workload(bin: &Path, args: &[&str]) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start the workload");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stderr.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let line = first_line(child.stderr.as_mut().unwrap());
     assert!(line.contains("waiting"), "{line}");
     child
+}
+
+/// The first line `from` gives (with its newline), read byte by byte so
+/// that nothing after it is taken from the pipe.
+pub fn first_line(from: &mut impl std::io::Read) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while from.read(&mut byte).unwrap() == 1 {
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    String::from_utf8(line).unwrap()
 }
 
 /// Sends `sig` to `pid`.
