@@ -208,6 +208,10 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
     assert!(s.contains("gozt-exit=0"), "{s}");
     assert!(s.contains(&format!("target pid {pid} ")), "{s}");
     assert!(s.contains("lost: 0 ring buffer full"), "{s}");
+    assert!(
+        !s.contains("gozt: attached"),
+        "no banner with the live view: {s}"
+    );
     assert_eq!(
         tmux(&["display-message", "-p", "-t", &name, "#{alternate_on}"]).trim(),
         "0",
