@@ -3,15 +3,18 @@
  *
  * gozt_site runs at each probed function's entry and at each of its RET
  * instructions (never a uretprobe: they crash Go when stacks move), all from
- * one uprobe.multi link per binary. The attach cookie is the function id,
- * indexing `funcs`, with GOZT_COOKIE_RET set at RET sites. User space lists
- * every RET before every entry in the link, so a call whose entry was seen
- * always has its RETs in place.
+ * one uprobe.multi link per binary (gozt_site, kernels 6.6+), or from one
+ * classic uprobe per site: with attach cookies (gozt_site_cookie, 5.15+), or
+ * without (gozt_site_ip, which finds its site from the trap's address). The
+ * cookie is the function id, indexing `funcs`, with GOZT_COOKIE_RET set at
+ * RET sites. User space attaches every RET before every entry, so a call
+ * whose entry was seen always has its RETs in place.
  *
  * Each lost or unmeasured call is counted once, under one cause, in per-CPU
  * counters (gozt.h).
  */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "gozt.h"
@@ -67,6 +70,15 @@ struct {
 
 /* Set before load: the callers map's size - 1. */
 const volatile __u32 caller_mask = 0;
+
+/* Kernels without attach cookies: (inode, file offset) of each site ->
+ * its cookie. Sized by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct gozt_site_key);
+	__type(value, __u64);
+} sites SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -423,16 +435,12 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 	return 0;
 }
 
-SEC("uprobe.multi")
-int gozt_site(struct pt_regs *ctx)
+/* Every program's work, once the site's cookie is known. */
+static __always_inline int site(struct pt_regs *ctx, __u64 cookie)
 {
-	__u64 cookie, ip;
+	__u64 ip = PT_REGS_IP(ctx);
 	struct regs r;
 
-	if (floor_now)
-		return 0;
-	cookie = bpf_get_attach_cookie(ctx);
-	ip = PT_REGS_IP(ctx);
 	if (count_traps)
 		COUNT(traps);
 	/* Registers are copied once, here: clang may otherwise fold the two
@@ -443,10 +451,91 @@ int gozt_site(struct pt_regs *ctx)
 	return on_entry(&r, ip, (__u32)cookie);
 }
 
+SEC("uprobe.multi")
+int gozt_site(struct pt_regs *ctx)
+{
+	if (floor_now)
+		return 0;
+	return site(ctx, bpf_get_attach_cookie(ctx));
+}
+
+SEC("uprobe")
+int gozt_site_cookie(struct pt_regs *ctx)
+{
+	if (floor_now)
+		return 0;
+	return site(ctx, bpf_get_attach_cookie(ctx));
+}
+
+/* The mappings of kernels before 6.1 (a list, since replaced by a maple
+ * tree), where the programs without cookies run. */
+struct vm_area_struct___old {
+	unsigned long vm_start;
+	unsigned long vm_end;
+	struct vm_area_struct___old *vm_next;
+	unsigned long vm_pgoff;
+	struct file *vm_file;
+} __attribute__((preserve_access_index));
+
+struct mm_struct___old {
+	struct vm_area_struct___old *mmap;
+} __attribute__((preserve_access_index));
+
+/* The cookie of the site that trapped, from its address: the mapping that
+ * holds it gives the file and the offset. 0 when not found. */
+static __always_inline __u64 cookie_of_ip(__u64 ip)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vm_area_struct___old *vma;
+	struct mm_struct___old *mm;
+	struct gozt_site_key key;
+	__u64 *cookie;
+	int i;
+
+	mm = (struct mm_struct___old *)BPF_CORE_READ(task, mm);
+	if (!mm)
+		return 0;
+	vma = BPF_CORE_READ(mm, mmap);
+	for (i = 0; i < GOZT_VMA_WALK && vma; i++) {
+		unsigned long start = BPF_CORE_READ(vma, vm_start);
+
+		if (ip >= start && ip < BPF_CORE_READ(vma, vm_end)) {
+			key.ino = BPF_CORE_READ(vma, vm_file, f_inode, i_ino);
+			key.offset = ip - start + ((__u64)BPF_CORE_READ(vma, vm_pgoff) << 12);
+			cookie = bpf_map_lookup_elem(&sites, &key);
+			return cookie ? *cookie : 0;	/* GOZT_COOKIE_KNOWN set */
+		}
+		vma = BPF_CORE_READ(vma, vm_next);
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int gozt_site_ip(struct pt_regs *ctx)
+{
+	__u64 cookie;
+
+	if (floor_now)
+		return 0;
+	cookie = cookie_of_ip(PT_REGS_IP(ctx));
+	if (!(cookie & GOZT_COOKIE_KNOWN)) {
+		COUNT(site_unknown);
+		return 0;
+	}
+	return site(ctx, cookie & ~GOZT_COOKIE_KNOWN);
+}
+
 /* The benchmark floor: the same traps with nothing to do (gozt attach
  * --probe-floor), and gozt's own trap-cost calibration. */
 SEC("uprobe.multi")
 int gozt_floor(struct pt_regs *ctx)
+{
+	return 0;
+}
+
+/* The floor for classic uprobes. */
+SEC("uprobe")
+int gozt_floor_classic(struct pt_regs *ctx)
 {
 	return 0;
 }

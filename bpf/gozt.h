@@ -44,6 +44,14 @@
 
 /* Set in the attach cookie of RET sites; the low 32 bits are the function id. */
 #define GOZT_COOKIE_RET 0x100000000
+/* Set in every cookie of the `sites` map, so that 0 means no site. */
+#define GOZT_COOKIE_KNOWN 0x200000000
+
+/* Kernels without attach cookies (before 5.15): the site of a trap comes
+ * from its address, through the mapping that holds it (the first
+ * GOZT_VMA_WALK mappings of the process are searched: the executable's come
+ * first), as (inode, file offset) -> cookie in `sites`. */
+#define GOZT_VMA_WALK 16
 
 /* Words of runtime.g read at once: g.stack.hi, g.sched.pc and g.goid lie in
  * its first 176 bytes in every Go version gozt knows (goid at 152 or 160). */
@@ -134,7 +142,15 @@ struct gozt_counters {
 	__u64 read_failed;     /* not measured: runtime.g unreadable */
 	__u64 traps;           /* every trap, when counted here (count_traps) */
 	__u64 frames_walked;   /* frames read past a call's return address */
-	__u64 pad[6];          /* one slot per 128 bytes: no false sharing */
+	__u64 site_unknown;    /* a trap whose site was not found (no cookie) */
+	__u64 pad[5];          /* one slot per 128 bytes: no false sharing */
+};
+
+/* A probe site of a binary: its file's inode and the site's file offset
+ * (the `sites` map, on kernels without attach cookies). */
+struct gozt_site_key {
+	__u64 ino;
+	__u64 offset;
 };
 
 /* One completed call. */

@@ -456,3 +456,66 @@ fn ten_thousand_goroutines_of_harm_are_counted_exactly() {
     assert_matches_truth(&read_json(&out), &truth, "harm x 10000");
     std::fs::remove_file(&out).unwrap();
 }
+
+/// The classic-uprobe path of kernels without uprobe.multi (5.15 to 6.5),
+/// forced on this kernel for one function (a classic uprobe's detach waits
+/// for a synchronisation per site on recent kernels): its counts per
+/// goroutine equal the workload's truth.
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn classic_uprobes_with_cookies_match_ground_truth() {
+    common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    const FUNC: &str = "github.com/golang/snappy.Encode";
+    let bin = common::toolchains()
+        .last()
+        .unwrap()
+        .join("workload-pie-stripped");
+    let out = std::env::temp_dir().join(format!("gozt-classic-{}.json", std::process::id()));
+    let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .env("GOZT_ATTACH", "uprobe_cookie")
+        .env("GOZT_TIMING", "1")
+        .args(["trace", "--json", "--func", "snappy.Encode", "-o"])
+        .arg(&out)
+        .arg("--")
+        .arg(&bin)
+        .args(["-goroutines", "3", "-rounds", "2", "-streams=false"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("(uprobe_cookie,"), "{stderr}");
+    let truth: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let report = read_json(&out);
+    std::fs::remove_file(&out).unwrap();
+    let mut checked = 0;
+    for tg in truth["goroutines"].as_array().unwrap() {
+        let want = &tg["functions"][FUNC];
+        let rg = report["goroutines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["goid"] == tg["goid"])
+            .unwrap_or_else(|| panic!("goroutine {} missing", tg["goid"]));
+        let got = rg["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["function"] == FUNC)
+            .unwrap();
+        for key in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"] {
+            assert_eq!(got[key], want[key], "goroutine {} {key}", tg["goid"]);
+        }
+        checked += want["calls"].as_u64().unwrap();
+    }
+    assert!(checked > 0);
+    assert_eq!(report["totals"]["calls"], checked);
+    for key in [
+        "ringbuf_full",
+        "inflight_full",
+        "unmatched_returns",
+        "abandoned",
+    ] {
+        assert_eq!(report["lost"][key], 0, "lost {key}");
+    }
+}

@@ -172,6 +172,7 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
         &[
             format!("{} ring buffer full,", l.ringbuf_full),
             format!("{} in-flight map full,", l.inflight_full),
+            format!("{} g unreadable,", l.read_failed),
             format!("{} aged out,", l.aged_out),
             format!("{} abandoned,", l.abandoned),
             format!("{} in flight at exit,", l.in_flight_at_exit),

@@ -134,10 +134,18 @@ pub fn run(
         None => None,
     };
 
+    let sites: usize = resolved
+        .sites
+        .iter()
+        .map(|b| b.entries.len() + b.rets.len())
+        .sum();
     let opts = tracer::Options {
         floor: cfg.probe_floor,
         stats: cfg.max_overhead.is_some(),
         verbose: cfg.verbose,
+        // A binary's sites under two inodes at most (an overlay's and its
+        // file's).
+        site_entries: u32::try_from(2 * sites).unwrap_or(u32::MAX),
         ..tracer::Options::default()
     };
     let mut storage = MaybeUninit::uninit();
@@ -213,9 +221,10 @@ pub fn run(
     driver.attached();
     if std::env::var_os("GOZT_TIMING").is_some() {
         eprintln!(
-            "gozt: timing: discovery {:.1} ms, attach {:.1} ms",
+            "gozt: timing: discovery {:.1} ms, attach {:.1} ms ({}, {sites} sites)",
             discovered.as_secs_f64() * 1e3,
-            (attached - discovered).as_secs_f64() * 1e3
+            (attached - discovered).as_secs_f64() * 1e3,
+            tracer.method().name()
         );
     }
     let result = driver.run(&mut tracer, monitor);
@@ -350,6 +359,7 @@ impl SessionError {
             SessionError::Listen { .. } => 13,
             SessionError::Trace(tracer::TraceError::NotRoot) => 10,
             SessionError::Trace(tracer::TraceError::NoBtf) => 11,
+            SessionError::Trace(tracer::TraceError::Kernel(_)) => 15,
             SessionError::Trace(_) => 12,
         }
     }

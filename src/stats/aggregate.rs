@@ -2,8 +2,10 @@
 //! per caller, with HDR latency percentiles and log2 buckets.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 
 use hdrhistogram::Histogram;
+use lru::LruCache;
 
 use super::model::{
     Bucket, CallerReport, Counters, FunctionReport, GoroutineReport, Latency, Meta, Report,
@@ -22,13 +24,22 @@ struct Acc {
     eligible: u64,
     bytes_in: u64,
     bytes_out: u64,
-    hist: Histogram<u64>,
+    /// Latencies: the first few exactly, then an HDR histogram of `digits`
+    /// significant digits (most goroutines of a server make one call or a
+    /// few, and a histogram is the dearest part of tracking one).
+    few: [u64; FEW],
+    n_few: u8,
+    hist: Option<Histogram<u64>>,
+    digits: u8,
     /// Exact, unlike the histogram's bucketed values.
     max_ns: u64,
     min_ns: u64,
     sum_ns: u128,
     log2: [u32; 64],
 }
+
+/// Latencies kept exactly before an Acc takes a histogram.
+const FEW: usize = 8;
 
 /// Significant digits of the histograms of functions, callers and the total.
 const FINE_DIGITS: u8 = 3;
@@ -58,8 +69,10 @@ impl Acc {
             eligible: 0,
             bytes_in: 0,
             bytes_out: 0,
-            // Auto-resizing: it grows only as far as the values recorded.
-            hist: Histogram::new(digits).expect("valid precision"),
+            few: [0; FEW],
+            n_few: 0,
+            hist: None,
+            digits,
             max_ns: 0,
             min_ns: u64::MAX,
             sum_ns: 0,
@@ -75,14 +88,48 @@ impl Acc {
         self.bytes_in += c.bytes_in;
         self.bytes_out += c.bytes_out;
         let d = duration_ns.max(1);
-        if self.hist.record(d).is_err() {
-            self.hist.saturating_record(d);
-        }
+        self.record(d);
         self.max_ns = self.max_ns.max(d);
         self.min_ns = self.min_ns.min(d);
         self.sum_ns += u128::from(d);
         let b = &mut self.log2[63 - d.leading_zeros() as usize];
         *b = b.saturating_add(1);
+    }
+
+    fn record(&mut self, d: u64) {
+        let n = usize::from(self.n_few);
+        if self.hist.is_none() && n < FEW {
+            self.few[n] = d;
+            self.n_few += 1;
+            return;
+        }
+        let digits = self.digits;
+        let few = &self.few[..n];
+        let h = self.hist.get_or_insert_with(|| {
+            // Auto-resizing: it grows only as far as the values recorded.
+            let mut h = Histogram::new(digits).expect("valid precision");
+            for &v in few {
+                h.saturating_record(v);
+            }
+            h
+        });
+        if h.record(d).is_err() {
+            h.saturating_record(d);
+        }
+    }
+
+    /// The latency at quantile `q`: exact while few, else the histogram's.
+    fn quantile(&self, q: f64) -> u64 {
+        match &self.hist {
+            Some(h) => h.value_at_quantile(q),
+            None => {
+                let n = usize::from(self.n_few);
+                let mut v = self.few;
+                v[..n].sort_unstable();
+                let i = ((q * n as f64).ceil() as usize).clamp(1, n.max(1)) - 1;
+                v[i]
+            }
+        }
     }
 }
 
@@ -93,7 +140,8 @@ pub struct Aggregator {
     threshold: f64,
     total: Acc,
     by_func: BTreeMap<u32, Acc>,
-    by_goroutine: BTreeMap<(u32, u64), GoroutineAcc>,
+    /// Least recently active first out, beyond `max_goroutines`.
+    by_goroutine: LruCache<(u32, u64), GoroutineAcc>,
     by_caller: BTreeMap<(String, u32), Acc>,
     /// Goroutines dropped from `by_goroutine` to stay within MAX_GOROUTINES.
     goroutines_dropped: u64,
@@ -106,9 +154,6 @@ pub struct Aggregator {
 struct GoroutineAcc {
     all: Acc,
     functions: BTreeMap<u32, Acc>,
-    /// When it last finished a call (monotonic ns), for dropping the least
-    /// recently active.
-    last_ns: u64,
 }
 
 impl Aggregator {
@@ -119,7 +164,7 @@ impl Aggregator {
             threshold,
             total: Acc::new(),
             by_func: BTreeMap::new(),
-            by_goroutine: BTreeMap::new(),
+            by_goroutine: LruCache::new(cap(MAX_GOROUTINES)),
             by_caller: BTreeMap::new(),
             goroutines_dropped: 0,
             max_goroutines: MAX_GOROUTINES,
@@ -140,6 +185,7 @@ impl Aggregator {
     /// Tracks at most `n` goroutines at once (at least 1).
     pub fn with_max_goroutines(mut self, n: usize) -> Aggregator {
         self.max_goroutines = n.max(1);
+        self.by_goroutine = LruCache::new(cap(self.max_goroutines));
         self
     }
 
@@ -170,21 +216,22 @@ impl Aggregator {
         if self.functions_only {
             return None;
         }
-        if !self.by_goroutine.contains_key(&(ev.tgid, ev.goid))
-            && self.by_goroutine.len() >= self.max_goroutines
-        {
-            self.drop_least_active_goroutines();
+        let key = (ev.tgid, ev.goid);
+        if self.by_goroutine.get(&key).is_none() {
+            let fresh = GoroutineAcc {
+                all: Acc::per_goroutine(),
+                functions: BTreeMap::new(),
+            };
+            // Full: the least recently active goroutine goes.
+            if self.by_goroutine.push(key, fresh).is_some() {
+                self.goroutines_dropped += 1;
+            }
         }
         let g = self
             .by_goroutine
-            .entry((ev.tgid, ev.goid))
-            .or_insert_with(|| GoroutineAcc {
-                all: Acc::per_goroutine(),
-                functions: BTreeMap::new(),
-                last_ns: 0,
-            });
+            .get_mut(&key)
+            .expect("just looked up or inserted");
         g.all.add(&c, ev.duration_ns);
-        g.last_ns = g.last_ns.max(ev.start_ns.saturating_add(ev.duration_ns));
         g.functions
             .entry(ev.func_id)
             .or_insert_with(Acc::per_goroutine)
@@ -203,21 +250,6 @@ impl Aggregator {
             .or_insert_with(Acc::new)
             .add(&c, ev.duration_ns);
         frame
-    }
-
-    /// Drops the least recently active tenth of the tracked goroutines.
-    fn drop_least_active_goroutines(&mut self) {
-        let mut by_age: Vec<(u64, (u32, u64))> = self
-            .by_goroutine
-            .iter()
-            .map(|(k, g)| (g.last_ns, *k))
-            .collect();
-        by_age.sort_unstable();
-        let n = (self.max_goroutines / 10).max(1).min(by_age.len());
-        for (_, k) in &by_age[..n] {
-            self.by_goroutine.remove(k);
-        }
-        self.goroutines_dropped += n as u64;
     }
 
     /// The report model.
@@ -245,9 +277,10 @@ impl Aggregator {
             .map(|(&id, acc)| func_report(id, acc))
             .collect();
         functions.sort_by(|a, b| a.function.cmp(&b.function));
-        let goroutines = self
-            .by_goroutine
-            .iter()
+        let mut tracked: Vec<(&(u32, u64), &GoroutineAcc)> = self.by_goroutine.iter().collect();
+        tracked.sort_unstable_by_key(|(k, _)| **k);
+        let goroutines = tracked
+            .into_iter()
             .map(|(&(pid, goid), g)| GoroutineReport {
                 pid,
                 goid,
@@ -304,6 +337,10 @@ impl Aggregator {
     }
 }
 
+fn cap(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n.max(1)).expect("at least 1")
+}
+
 /// Compression libraries and the Go runtime: skipped when naming the caller.
 fn is_library(function: &str) -> bool {
     let f = crate::catalog::unvendored(function);
@@ -328,7 +365,7 @@ fn latency(acc: &Acc) -> Latency {
             0
         } else {
             // HDR values are bucket edges: keep them within the exact range.
-            acc.hist.value_at_quantile(p).clamp(acc.min_ns, acc.max_ns)
+            acc.quantile(p).clamp(acc.min_ns, acc.max_ns)
         }
     };
     Latency {
@@ -505,6 +542,8 @@ mod tests {
         // Exact mean; bucketed percentiles stay within the exact range.
         assert_eq!(f.latency_ns.mean, (1500 + 3000 + 900) / 3);
         assert!(f.latency_ns.p999 <= 3000 && f.latency_ns.p50 >= 900);
+        // Few calls: percentiles are exact (900, 1500, 3000).
+        assert_eq!((f.latency_ns.p50, f.latency_ns.p90), (1500, 3000));
         let lz = r
             .functions
             .iter()

@@ -1,8 +1,10 @@
-//! Attaching the programs at a binary's sites. One uprobe.multi link per
-//! binary holds every entry and RET (the attach cookie is the function id,
-//! with GOZT_COOKIE_RET at RETs); the kernel registers and unregisters its
-//! offsets in the order given, and every RET comes before every entry, so a
-//! call whose entry is seen always has its RETs in place.
+//! Attaching the programs at a binary's sites, by the kernel's method: one
+//! uprobe.multi link per binary holds every entry and RET (the kernel
+//! registers and unregisters its offsets in the order given), or one classic
+//! uprobe per site. Either way every RET comes before every entry, so a call
+//! whose entry is seen always has its RETs in place. The cookie is the
+//! function id, with GOZT_COOKIE_RET at RETs; without attach cookies the
+//! `sites` map gives it by (inode, file offset).
 
 use std::path::PathBuf;
 
@@ -36,8 +38,16 @@ impl BinarySites {
     }
 }
 
-/// Attaches `prog` at every site of `sites`; the links detach when dropped.
-pub fn attach(
+fn attach_error(b: &BinarySites, e: libbpf_rs::Error) -> TraceError {
+    TraceError::Attach {
+        path: b.binary.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Attaches `prog` at every site of `sites`, one uprobe.multi link per
+/// binary; the links detach when dropped.
+pub fn attach_multi(
     prog: &libbpf_rs::ProgramMut<'_>,
     sites: &[BinarySites],
 ) -> Result<Vec<Link>, TraceError> {
@@ -51,13 +61,74 @@ pub fn attach(
         };
         let link = prog
             .attach_uprobe_multi_with_opts(b.pid.unwrap_or(-1), &b.binary, "", opts)
-            .map_err(|e| TraceError::Attach {
-                path: b.binary.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| attach_error(b, e))?;
         links.push(link);
     }
     Ok(links)
+}
+
+/// Attaches `prog` at every site of `sites` as classic uprobes, one link per
+/// site, with its cookie when `cookies`.
+pub fn attach_classic(
+    prog: &libbpf_rs::ProgramMut<'_>,
+    sites: &[BinarySites],
+    cookies: bool,
+) -> Result<Vec<Link>, TraceError> {
+    let mut links = Vec::new();
+    for b in sites.iter().filter(|b| !b.entries.is_empty()) {
+        let (offsets, site_cookies) = b.offsets_and_cookies();
+        for (offset, cookie) in offsets.into_iter().zip(site_cookies) {
+            let opts = libbpf_rs::UprobeOpts {
+                cookie: if cookies { cookie } else { 0 },
+                ..Default::default()
+            };
+            let link = prog
+                .attach_uprobe_with_opts(b.pid.unwrap_or(-1), &b.binary, offset, opts)
+                .map_err(|e| attach_error(b, e))?;
+            links.push(link);
+        }
+    }
+    Ok(links)
+}
+
+/// Detaches every link. A classic uprobe waits for the kernel's
+/// synchronisation as it goes (about 100 ms here), so many are dropped from
+/// threads at once and share it; one uprobe.multi link waits once.
+pub fn detach(links: Vec<Link>) {
+    const THREADS: usize = 128;
+    if links.len() <= 1 {
+        return;
+    }
+    let per = links.len().div_ceil(THREADS);
+    let mut links = links;
+    std::thread::scope(|s| {
+        while !links.is_empty() {
+            let chunk: Vec<Link> = links.drain(..per.min(links.len())).collect();
+            s.spawn(move || drop(chunk));
+        }
+    });
+}
+
+/// The inodes a binary's mappings may carry: the file's, and for a process,
+/// those of its mappings of it (an overlay mounts one file over another).
+pub fn inodes(b: &BinarySites) -> Vec<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut inodes: Vec<u64> = std::fs::metadata(&b.binary)
+        .map(|m| m.ino())
+        .into_iter()
+        .collect();
+    if let Some(pid) = b.pid {
+        let maps = procfs::process::Process::new(pid).and_then(|p| Ok((p.exe()?, p.maps()?)));
+        if let Ok((exe, maps)) = maps {
+            inodes.extend(maps.into_iter().filter_map(|m| match m.pathname {
+                procfs::process::MMapPath::Path(p) if p == exe => Some(m.inode),
+                _ => None,
+            }));
+        }
+    }
+    inodes.sort_unstable();
+    inodes.dedup();
+    inodes
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use libbpf_rs::UprobeMultiOpts;
 
+use super::kernel::AttachMethod;
 use super::skel::GoztSkel;
 use super::TraceError;
 
@@ -48,7 +49,7 @@ pub extern "C" fn gozt_calibration_target(x: u64) -> u64 {
 /// The nanoseconds one uprobe trap with an empty program adds to a call, on
 /// this machine now: times calls of a function of gozt's own with and without
 /// the floor program on its entry.
-pub fn trap_cost(skel: &GoztSkel<'_>) -> Result<f64, TraceError> {
+pub fn trap_cost(skel: &GoztSkel<'_>, method: AttachMethod) -> Result<f64, TraceError> {
     const CALLS: u64 = 4000;
     let fail = |reason: String| TraceError::Attach {
         path: "/proc/self/exe".into(),
@@ -65,11 +66,10 @@ pub fn trap_cost(skel: &GoztSkel<'_>) -> Result<f64, TraceError> {
         t.elapsed()
     };
     let bare = time();
-    let link = skel
-        .progs
-        .gozt_floor
-        .attach_uprobe_multi_with_opts(
-            std::process::id() as i32,
+    let pid = std::process::id() as i32;
+    let link = match method {
+        AttachMethod::UprobeMulti => skel.progs.gozt_floor.attach_uprobe_multi_with_opts(
+            pid,
             &path,
             "",
             UprobeMultiOpts {
@@ -77,15 +77,22 @@ pub fn trap_cost(skel: &GoztSkel<'_>) -> Result<f64, TraceError> {
                 cookies: vec![0],
                 ..Default::default()
             },
-        )
-        .map_err(|e| fail(e.to_string()))?;
+        ),
+        _ => skel.progs.gozt_floor_classic.attach_uprobe_with_opts(
+            pid,
+            &path,
+            offset as usize,
+            libbpf_rs::UprobeOpts::default(),
+        ),
+    }
+    .map_err(|e| fail(e.to_string()))?;
     let probed = time();
     drop(link);
     Ok(probed.saturating_sub(bare).as_nanos() as f64 / CALLS as f64)
 }
 
 /// The file and offset that hold the code at `addr` of this process.
-fn own_file_offset(addr: u64) -> Option<(PathBuf, u64)> {
+pub fn own_file_offset(addr: u64) -> Option<(PathBuf, u64)> {
     let maps = procfs::process::Process::myself().ok()?.maps().ok()?;
     maps.into_iter().find_map(|m| {
         let procfs::process::MMapPath::Path(path) = m.pathname else {

@@ -10,6 +10,7 @@ use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject};
 
 use super::consts::{GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_REG_NONE};
+use super::kernel::AttachMethod;
 use super::skel::types::gozt_func;
 use super::skel::{GoztSkel, GoztSkelBuilder};
 use super::{Options, TraceError};
@@ -103,6 +104,7 @@ pub fn load<'obj>(
     storage: &'obj mut MaybeUninit<OpenObject>,
     funcs: &[FuncSpec],
     opts: &Options,
+    method: AttachMethod,
     caller_slots: u32,
     count_traps: bool,
 ) -> Result<GoztSkel<'obj>, TraceError> {
@@ -121,6 +123,22 @@ pub fn load<'obj>(
     open.maps
         .callers
         .set_max_entries(caller_slots)
+        .map_err(load_err)?;
+    // Only the programs of the attach method load: the others may use what
+    // this kernel lacks (uprobe.multi, attach cookies, its mappings' list).
+    let multi = method == AttachMethod::UprobeMulti;
+    open.progs.gozt_site.set_autoload(multi);
+    open.progs.gozt_floor.set_autoload(multi);
+    open.progs
+        .gozt_site_cookie
+        .set_autoload(method == AttachMethod::UprobeCookie);
+    open.progs
+        .gozt_site_ip
+        .set_autoload(method == AttachMethod::UprobeAddress);
+    open.progs.gozt_floor_classic.set_autoload(!multi);
+    open.maps
+        .sites
+        .set_max_entries(opts.site_entries.max(1))
         .map_err(load_err)?;
     if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
         rodata.caller_mask = caller_slots - 1;

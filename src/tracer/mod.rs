@@ -14,6 +14,7 @@ pub mod calibrate;
 pub mod callers;
 pub mod consts;
 pub mod inflight;
+pub mod kernel;
 pub mod load;
 pub mod ring;
 pub mod skel;
@@ -28,6 +29,7 @@ pub use attach::BinarySites;
 pub use calibrate::gozt_calibration_target;
 use callers::CallerSlots;
 use inflight::UnderWay;
+pub use kernel::AttachMethod;
 pub use load::FuncSpec;
 use ring::Ring;
 
@@ -47,6 +49,8 @@ pub enum TraceError {
     Load(String),
     #[error("attaching uprobes to {path} failed: {reason}")]
     Attach { path: String, reason: String },
+    #[error("this kernel cannot run gozt: {0}")]
+    Kernel(String),
 }
 
 /// Tuning.
@@ -56,6 +60,9 @@ pub struct Options {
     /// about 500 bytes each in the kernel, allocated as they are seen.
     pub inflight_entries: u32,
     pub ringbuf_bytes: u32,
+    /// Probe sites over all binaries (the `sites` map, for kernels without
+    /// attach cookies).
+    pub site_entries: u32,
     /// Slots of the known-callers cache (a power of two, 8 bytes each).
     pub caller_slots: u32,
     /// Calls under way longer than this when counted at the end are
@@ -77,6 +84,7 @@ impl Default for Options {
         Options {
             inflight_entries: 1 << 18,
             ringbuf_bytes: 8 << 20,
+            site_entries: 1,
             caller_slots: 8192,
             max_call_age: Duration::from_secs(60),
             floor: false,
@@ -109,11 +117,13 @@ pub struct Counters {
     pub read_failed: u64,
     pub traps: u64,
     pub frames_walked: u64,
+    pub site_unknown: u64,
 }
 
 /// Loaded programs, and their links while attached.
 pub struct Tracer<'obj> {
     skel: GoztSkel<'obj>,
+    method: AttachMethod,
     ring: Ring<'obj>,
     links: Vec<Link>,
     sites: Vec<BinarySites>,
@@ -135,17 +145,20 @@ impl<'obj> Tracer<'obj> {
         opts: &Options,
     ) -> Result<Tracer<'obj>, TraceError> {
         load::check_privileges()?;
+        // Before the kernel is probed: its failed attempts stay quiet.
         load::libbpf_log(opts.verbose);
+        let method = kernel::probe()?;
         let callers = CallerSlots::new(opts.caller_slots);
         // With a budget, gozt's own programs' run time counts against it,
         // and the statistics' run count is the number of traps; without them
         // the programs count traps themselves.
         let stats = opts.stats.then(calibrate::enable_bpf_stats).flatten();
         let count_traps = opts.stats && stats.is_none();
-        let skel = load::load(storage, funcs, opts, callers.slots(), count_traps)?;
+        let skel = load::load(storage, funcs, opts, method, callers.slots(), count_traps)?;
         let ring = Ring::new(&skel).map_err(|e| TraceError::Load(e.to_string()))?;
         Ok(Tracer {
             skel,
+            method,
             ring,
             links: Vec::new(),
             sites: Vec::new(),
@@ -157,15 +170,52 @@ impl<'obj> Tracer<'obj> {
         })
     }
 
+    /// How the programs attach on this kernel.
+    pub fn method(&self) -> AttachMethod {
+        self.method
+    }
+
     /// Measures what one uprobe trap costs on this machine now (ns).
     pub fn trap_cost(&self) -> Result<f64, TraceError> {
-        calibrate::trap_cost(&self.skel)
+        calibrate::trap_cost(&self.skel, self.method)
     }
 
     /// Attaches at `sites` (kept for later re-attachment).
     pub fn attach(&mut self, sites: Vec<BinarySites>) -> Result<(), TraceError> {
         self.sites = sites;
+        if self.method == AttachMethod::UprobeAddress {
+            self.fill_sites()?;
+        }
         self.reattach()
+    }
+
+    /// Without attach cookies: each site's cookie by (inode, file offset).
+    fn fill_sites(&mut self) -> Result<(), TraceError> {
+        for b in &self.sites {
+            let (offsets, cookies) = b.offsets_and_cookies();
+            for ino in attach::inodes(b) {
+                for (&offset, &cookie) in offsets.iter().zip(&cookies) {
+                    let key = skel::types::gozt_site_key {
+                        ino,
+                        offset: offset as u64,
+                    };
+                    // SAFETY: gozt_site_key is a plain C struct of two u64.
+                    let key = unsafe {
+                        std::slice::from_raw_parts(
+                            (&key as *const skel::types::gozt_site_key).cast::<u8>(),
+                            std::mem::size_of::<skel::types::gozt_site_key>(),
+                        )
+                    };
+                    let value = cookie | consts::GOZT_COOKIE_KNOWN;
+                    self.skel
+                        .maps
+                        .sites
+                        .update(key, &value.to_ne_bytes(), MapFlags::ANY)
+                        .map_err(|e| TraceError::Load(format!("the sites map: {e}")))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Attaches again at the sites of the last `attach`, if detached.
@@ -176,12 +226,22 @@ impl<'obj> Tracer<'obj> {
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
             bss.stopping = 0;
         }
-        let prog = if self.floor {
-            &self.skel.progs.gozt_floor
-        } else {
-            &self.skel.progs.gozt_site
+        let progs = &self.skel.progs;
+        self.links = match (self.method, self.floor) {
+            (AttachMethod::UprobeMulti, false) => {
+                attach::attach_multi(&progs.gozt_site, &self.sites)?
+            }
+            (AttachMethod::UprobeMulti, true) => {
+                attach::attach_multi(&progs.gozt_floor, &self.sites)?
+            }
+            (AttachMethod::UprobeCookie, false) => {
+                attach::attach_classic(&progs.gozt_site_cookie, &self.sites, true)?
+            }
+            (AttachMethod::UprobeAddress, false) => {
+                attach::attach_classic(&progs.gozt_site_ip, &self.sites, false)?
+            }
+            (_, true) => attach::attach_classic(&progs.gozt_floor_classic, &self.sites, false)?,
         };
-        self.links = attach::attach(prog, &self.sites)?;
         Ok(())
     }
 
@@ -206,7 +266,7 @@ impl<'obj> Tracer<'obj> {
             std::thread::sleep(Duration::from_millis(2));
             waiting = inflight::still_young(&self.skel.maps.inflight, &waiting, self.max_call_age);
         }
-        self.links.clear();
+        attach::detach(std::mem::take(&mut self.links));
     }
 
     /// Appends the calls completed since the last poll to `out`.
@@ -229,6 +289,7 @@ impl<'obj> Tracer<'obj> {
                 c.read_failed += s.read_failed;
                 c.traps += s.traps;
                 c.frames_walked += s.frames_walked;
+                c.site_unknown += s.site_unknown;
             }
         }
         c
@@ -252,7 +313,13 @@ impl<'obj> Tracer<'obj> {
     /// What the probes have cost so far.
     pub fn cost(&self) -> Cost {
         if self.stats.is_some() {
-            let (bpf_run_ns, traps) = calibrate::run_stats(&self.skel.progs.gozt_site);
+            let progs = &self.skel.progs;
+            let prog = match self.method {
+                AttachMethod::UprobeMulti => &progs.gozt_site,
+                AttachMethod::UprobeCookie => &progs.gozt_site_cookie,
+                AttachMethod::UprobeAddress => &progs.gozt_site_ip,
+            };
+            let (bpf_run_ns, traps) = calibrate::run_stats(prog);
             Cost { traps, bpf_run_ns }
         } else {
             Cost {

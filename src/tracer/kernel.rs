@@ -1,0 +1,230 @@
+//! What the running kernel offers, probed at start (never guessed from its
+//! version, since distributions backport): BTF, uprobes and the ring buffer,
+//! which gozt needs; and how to attach, best first — one `uprobe.multi` link
+//! per binary (6.6+), classic uprobes with attach cookies (5.15+), or
+//! classic uprobes whose program finds its site from the trap's address.
+
+use std::ffi::CString;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use serde::{Deserialize, Serialize};
+
+use super::TraceError;
+
+/// How the programs are attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachMethod {
+    /// One uprobe.multi link per binary, cookies for the sites (6.6+).
+    UprobeMulti,
+    /// One classic uprobe per site, each with its cookie (5.15+).
+    UprobeCookie,
+    /// One classic uprobe per site; the program finds the site from the
+    /// trap's address through the mapping that holds it.
+    UprobeAddress,
+}
+
+impl AttachMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            AttachMethod::UprobeMulti => "uprobe_multi",
+            AttachMethod::UprobeCookie => "uprobe_cookie",
+            AttachMethod::UprobeAddress => "uprobe_address",
+        }
+    }
+
+    fn parse(s: &str) -> Option<AttachMethod> {
+        [
+            AttachMethod::UprobeMulti,
+            AttachMethod::UprobeCookie,
+            AttachMethod::UprobeAddress,
+        ]
+        .into_iter()
+        .find(|m| m.name() == s)
+    }
+}
+
+/// The features gozt cannot do without, then the best attach method.
+/// `GOZT_ATTACH=uprobe_multi|uprobe_cookie|uprobe_address` picks a method
+/// the kernel has (tests run every method on one kernel).
+pub fn probe() -> Result<AttachMethod, TraceError> {
+    let missing = |what: &str| TraceError::Kernel(what.to_string());
+    if !std::path::Path::new("/sys/bus/event_source/devices/uprobe/type").exists() {
+        return Err(missing(
+            "no uprobes (/sys/bus/event_source/devices/uprobe missing: CONFIG_UPROBE_EVENTS)",
+        ));
+    }
+    // SAFETY: the probe loads and frees a map of the given type; a null
+    // options pointer is allowed.
+    let ringbuf = unsafe {
+        libbpf_sys::libbpf_probe_bpf_map_type(libbpf_sys::BPF_MAP_TYPE_RINGBUF, std::ptr::null())
+    };
+    if ringbuf != 1 {
+        return Err(missing("no BPF ring buffer (Linux 5.8 or newer is needed)"));
+    }
+    let best = if uprobe_multi() {
+        AttachMethod::UprobeMulti
+    } else if attach_cookie() {
+        AttachMethod::UprobeCookie
+    } else if mappings_listed() {
+        AttachMethod::UprobeAddress
+    } else {
+        return Err(missing(
+            "neither attach cookies nor a list of mappings to find a site by its address",
+        ));
+    };
+    match std::env::var("GOZT_ATTACH").ok().as_deref() {
+        None | Some("") => Ok(best),
+        Some(name) => {
+            let wanted = AttachMethod::parse(name).ok_or_else(|| {
+                missing(&format!(
+                    "GOZT_ATTACH={name}: not a method (uprobe_multi, uprobe_cookie, uprobe_address)"
+                ))
+            })?;
+            let has = match wanted {
+                AttachMethod::UprobeMulti => best == AttachMethod::UprobeMulti,
+                AttachMethod::UprobeCookie => best != AttachMethod::UprobeAddress,
+                AttachMethod::UprobeAddress => mappings_listed(),
+            };
+            if has {
+                Ok(wanted)
+            } else {
+                Err(missing(&format!(
+                    "GOZT_ATTACH={name}: this kernel lacks it"
+                )))
+            }
+        }
+    }
+}
+
+/// Whether the kernel keeps a process's mappings in a list
+/// (`mm_struct.mmap`, before the maple tree of 6.1), which the program
+/// without cookies walks: read from the kernel's BTF.
+fn mappings_listed() -> bool {
+    // SAFETY: libbpf parses /sys/kernel/btf/vmlinux into a struct it owns,
+    // freed below; the type and member records it returns point into it and
+    // are read before the free. A struct's members follow its btf_type.
+    unsafe {
+        let btf = libbpf_sys::btf__load_vmlinux_btf();
+        if btf.is_null() {
+            return false;
+        }
+        let id = libbpf_sys::btf__find_by_name_kind(
+            btf,
+            c"mm_struct".as_ptr(),
+            libbpf_sys::BTF_KIND_STRUCT,
+        );
+        let mut found = false;
+        if id > 0 {
+            let t = libbpf_sys::btf__type_by_id(btf, id as u32);
+            if !t.is_null() {
+                let vlen = ((*t).info & 0xffff) as usize;
+                let members = t.add(1).cast::<libbpf_sys::btf_member>();
+                found = (0..vlen).any(|i| {
+                    let name = libbpf_sys::btf__name_by_offset(btf, (*members.add(i)).name_off);
+                    !name.is_null() && std::ffi::CStr::from_ptr(name).to_bytes() == b"mmap"
+                });
+            }
+        }
+        libbpf_sys::btf__free(btf);
+        found
+    }
+}
+
+/// Whether BPF programs of uprobes can read their attach cookie.
+fn attach_cookie() -> bool {
+    // SAFETY: the probe loads a tiny program calling the helper; a null
+    // options pointer is allowed.
+    unsafe {
+        libbpf_sys::libbpf_probe_bpf_helper(
+            libbpf_sys::BPF_PROG_TYPE_KPROBE,
+            libbpf_sys::BPF_FUNC_get_attach_cookie,
+            std::ptr::null(),
+        ) == 1
+    }
+}
+
+/// Whether a uprobe.multi link can be made: one for a tiny program at a
+/// function of gozt's own, closed at once.
+fn uprobe_multi() -> bool {
+    let f: extern "C" fn(u64) -> u64 = super::calibrate::gozt_calibration_target;
+    let Some((path, offset)) = super::calibrate::own_file_offset(f as *const () as u64) else {
+        return false;
+    };
+    let Ok(path) = CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // r0 = 0; exit
+    let mut insns = [libbpf_sys::bpf_insn::default(); 2];
+    insns[0].code = 0xb7;
+    insns[1].code = 0x95;
+    let opts = libbpf_sys::bpf_prog_load_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
+        expected_attach_type: libbpf_sys::BPF_TRACE_UPROBE_MULTI,
+        ..Default::default()
+    };
+    let mut opts = opts;
+    // SAFETY: two valid instructions and sized options; the result is a new
+    // descriptor or a negative error.
+    let prog = unsafe {
+        libbpf_sys::bpf_prog_load(
+            libbpf_sys::BPF_PROG_TYPE_KPROBE,
+            c"gozt_probe".as_ptr(),
+            c"GPL".as_ptr(),
+            insns.as_ptr(),
+            insns.len() as _,
+            &mut opts,
+        )
+    };
+    if prog < 0 {
+        return false;
+    }
+    // SAFETY: a non-negative return is a descriptor we now own.
+    let prog = unsafe { OwnedFd::from_raw_fd(prog) };
+    let offsets = [offset as std::os::raw::c_ulong];
+    let mut link_opts = libbpf_sys::bpf_link_create_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
+        ..Default::default()
+    };
+    link_opts.__bindgen_anon_1.uprobe_multi =
+        libbpf_sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_3 {
+            cnt: 1,
+            path: path.as_ptr(),
+            offsets: offsets.as_ptr(),
+            pid: std::process::id(),
+            ..Default::default()
+        };
+    // SAFETY: the options point at live values for the duration of the call.
+    let link = unsafe {
+        libbpf_sys::bpf_link_create(
+            std::os::fd::AsRawFd::as_raw_fd(&prog),
+            0,
+            libbpf_sys::BPF_TRACE_UPROBE_MULTI,
+            &link_opts,
+        )
+    };
+    if link < 0 {
+        return false;
+    }
+    // SAFETY: a non-negative return is a descriptor we now own; dropping it
+    // detaches the link.
+    drop(unsafe { OwnedFd::from_raw_fd(link) });
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_names_round_trip() {
+        for m in [
+            AttachMethod::UprobeMulti,
+            AttachMethod::UprobeCookie,
+            AttachMethod::UprobeAddress,
+        ] {
+            assert_eq!(AttachMethod::parse(m.name()), Some(m));
+        }
+        assert_eq!(AttachMethod::parse("kprobe"), None);
+    }
+}
