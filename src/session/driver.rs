@@ -76,7 +76,9 @@ const MAX_KNOWN_CALLERS: usize = 4096;
 /// How long the calls under way get to return when tracing stops, and when
 /// a duty-cycle window ends.
 pub const STOP_DRAIN: Duration = Duration::from_millis(250);
-const WINDOW_DRAIN: Duration = Duration::from_millis(5);
+/// A duty-cycle window ends at once: its budget is spent (calls cut there
+/// count as never returned).
+const WINDOW_DRAIN: Duration = Duration::ZERO;
 
 /// How long probes were in place, in how many windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,8 +35,10 @@ struct Acc {
     max_ns: u64,
     min_ns: u64,
     sum_ns: u128,
-    log2: [u32; 64],
 }
+
+/// The caller of calls whose frames name none.
+const UNKNOWN: &str = "[unknown]";
 
 /// Latencies kept exactly before an Acc takes a histogram.
 const FEW: usize = 8;
@@ -76,7 +78,6 @@ impl Acc {
             max_ns: 0,
             min_ns: u64::MAX,
             sum_ns: 0,
-            log2: [0; 64],
         }
     }
 
@@ -92,8 +93,6 @@ impl Acc {
         self.max_ns = self.max_ns.max(d);
         self.min_ns = self.min_ns.min(d);
         self.sum_ns += u128::from(d);
-        let b = &mut self.log2[63 - d.leading_zeros() as usize];
-        *b = b.saturating_add(1);
     }
 
     fn record(&mut self, d: u64) {
@@ -109,7 +108,9 @@ impl Acc {
             // Auto-resizing: it grows only as far as the values recorded.
             let mut h = Histogram::new(digits).expect("valid precision");
             for &v in few {
-                h.saturating_record(v);
+                if h.record(v).is_err() {
+                    h.saturating_record(v);
+                }
             }
             h
         });
@@ -141,8 +142,13 @@ pub struct Aggregator {
     total: Acc,
     by_func: BTreeMap<u32, Acc>,
     /// Least recently active first out, beyond `max_goroutines`.
-    by_goroutine: LruCache<(u32, u64), GoroutineAcc>,
-    by_caller: BTreeMap<(String, u32), Acc>,
+    by_goroutine: LruCache<(u32, u64), Box<GoroutineAcc>>,
+    /// By (caller, function id); callers are indexes into `caller_names`.
+    by_caller: BTreeMap<(u32, u32), Acc>,
+    caller_names: Vec<String>,
+    /// Each return address seen (pid, address): the caller it names, or
+    /// None for the libraries' and the runtime's frames and unknown ones.
+    frames: std::collections::HashMap<(u32, u64), Option<u32>>,
     /// Goroutines dropped from `by_goroutine` to stay within MAX_GOROUTINES.
     goroutines_dropped: u64,
     max_goroutines: usize,
@@ -153,7 +159,8 @@ pub struct Aggregator {
 /// One goroutine's counts, overall and per function.
 struct GoroutineAcc {
     all: Acc,
-    functions: BTreeMap<u32, Acc>,
+    /// By function id, in order; a goroutine calls few functions.
+    functions: Vec<(u32, Acc)>,
 }
 
 impl Aggregator {
@@ -166,6 +173,8 @@ impl Aggregator {
             by_func: BTreeMap::new(),
             by_goroutine: LruCache::new(cap(MAX_GOROUTINES)),
             by_caller: BTreeMap::new(),
+            caller_names: vec![UNKNOWN.to_string()],
+            frames: std::collections::HashMap::new(),
             goroutines_dropped: 0,
             max_goroutines: MAX_GOROUTINES,
             functions_only: false,
@@ -218,10 +227,10 @@ impl Aggregator {
         }
         let key = (ev.tgid, ev.goid);
         if self.by_goroutine.get(&key).is_none() {
-            let fresh = GoroutineAcc {
+            let fresh = Box::new(GoroutineAcc {
                 all: Acc::per_goroutine(),
-                functions: BTreeMap::new(),
-            };
+                functions: Vec::new(),
+            });
             // Full: the least recently active goroutine goes.
             if self.by_goroutine.push(key, fresh).is_some() {
                 self.goroutines_dropped += 1;
@@ -232,24 +241,46 @@ impl Aggregator {
             .get_mut(&key)
             .expect("just looked up or inserted");
         g.all.add(&c, ev.duration_ns);
-        g.functions
-            .entry(ev.func_id)
-            .or_insert_with(Acc::per_goroutine)
-            .add(&c, ev.duration_ns);
-        let found = ev.stack.iter().find_map(|&a| {
-            sym.function_at(ev.tgid, a.saturating_sub(1))
-                .filter(|f| !is_library(f))
-                .map(|f| (a, f))
-        });
+        let at = match g.functions.binary_search_by_key(&ev.func_id, |(id, _)| *id) {
+            Ok(i) => i,
+            Err(i) => {
+                g.functions.insert(i, (ev.func_id, Acc::per_goroutine()));
+                i
+            }
+        };
+        g.functions[at].1.add(&c, ev.duration_ns);
+        let found = ev
+            .stack
+            .iter()
+            .find_map(|&a| self.caller_at(ev.tgid, a, sym).map(|i| (a, i)));
         let (frame, caller) = match found {
-            Some((a, f)) => (Some(a), f),
-            None => (None, "[unknown]".to_string()),
+            Some((a, i)) => (Some(a), i),
+            None => (None, 0),
         };
         self.by_caller
             .entry((caller, ev.func_id))
             .or_insert_with(Acc::new)
             .add(&c, ev.duration_ns);
         frame
+    }
+
+    /// The caller a return address names, once per address.
+    fn caller_at(&mut self, pid: u32, addr: u64, sym: &mut dyn Symbolizer) -> Option<u32> {
+        if let Some(&known) = self.frames.get(&(pid, addr)) {
+            return known;
+        }
+        let caller = sym
+            .function_at(pid, addr.saturating_sub(1))
+            .filter(|f| !is_library(f))
+            .map(|f| match self.caller_names.iter().position(|n| *n == f) {
+                Some(i) => i as u32,
+                None => {
+                    self.caller_names.push(f);
+                    (self.caller_names.len() - 1) as u32
+                }
+            });
+        self.frames.insert((pid, addr), caller);
+        caller
     }
 
     /// The report model.
@@ -277,7 +308,8 @@ impl Aggregator {
             .map(|(&id, acc)| func_report(id, acc))
             .collect();
         functions.sort_by(|a, b| a.function.cmp(&b.function));
-        let mut tracked: Vec<(&(u32, u64), &GoroutineAcc)> = self.by_goroutine.iter().collect();
+        let mut tracked: Vec<(&(u32, u64), &Box<GoroutineAcc>)> =
+            self.by_goroutine.iter().collect();
         tracked.sort_unstable_by_key(|(k, _)| **k);
         let goroutines = tracked
             .into_iter()
@@ -292,15 +324,18 @@ impl Aggregator {
                 functions: g
                     .functions
                     .iter()
-                    .map(|(&id, a)| func_report(id, a))
+                    .map(|(id, a)| func_report(*id, a))
                     .collect(),
             })
             .collect();
-        let callers = self
-            .by_caller
-            .iter()
+        let mut by_caller: Vec<(&(u32, u32), &Acc)> = self.by_caller.iter().collect();
+        by_caller.sort_by(|(a, _), (b, _)| {
+            (&self.caller_names[a.0 as usize], a.1).cmp(&(&self.caller_names[b.0 as usize], b.1))
+        });
+        let callers = by_caller
+            .into_iter()
             .map(|((caller, id), acc)| CallerReport {
-                caller: caller.clone(),
+                caller: self.caller_names[*caller as usize].clone(),
                 function: self.funcs[*id as usize].function.clone(),
                 calls: acc.calls,
                 latency_ns: latency(acc),
@@ -382,15 +417,30 @@ fn latency(acc: &Acc) -> Latency {
     }
 }
 
+/// Log2 buckets of the latencies. HDR histograms split values at every power
+/// of two, so their buckets fall whole into log2 ones: exact either way.
 fn histogram(acc: &Acc) -> Vec<Bucket> {
-    acc.log2
-        .iter()
+    let mut log2 = [0u64; 64];
+    let band = |v: u64| 63 - v.max(1).leading_zeros() as usize;
+    match &acc.hist {
+        Some(h) => {
+            for v in h.iter_recorded() {
+                log2[band(h.lowest_equivalent(v.value_iterated_to()))] += v.count_at_value();
+            }
+        }
+        None => {
+            for &v in &acc.few[..usize::from(acc.n_few)] {
+                log2[band(v)] += 1;
+            }
+        }
+    }
+    log2.iter()
         .enumerate()
         .filter(|(_, &n)| n > 0)
         .map(|(i, &count)| Bucket {
             min: 1u64 << i,
             max: (1u64 << i).saturating_mul(2) - 1,
-            count: u64::from(count),
+            count,
         })
         .collect()
 }

@@ -261,7 +261,11 @@ impl<'obj> Tracer<'obj> {
         }
         // Only the goroutines with calls under way are watched as they drain.
         let deadline = Instant::now() + drain;
-        let mut waiting = inflight::young(&self.skel.maps.inflight, self.max_call_age);
+        let mut waiting = if drain.is_zero() {
+            Vec::new()
+        } else {
+            inflight::young(&self.skel.maps.inflight, self.max_call_age)
+        };
         while !waiting.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
             waiting = inflight::still_young(&self.skel.maps.inflight, &waiting, self.max_call_age);
