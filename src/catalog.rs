@@ -5,12 +5,12 @@
 //! from the signature under the register ABI ([`crate::abi`]), and the probe
 //! plan checks them against DWARF when the binary has it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::abi::{self, GoType, Reg, ValueLoc};
 
 /// Compression format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Codec {
     Zstd,
@@ -51,7 +51,7 @@ impl Codec {
 }
 
 /// Direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Op {
     Compress,
@@ -68,7 +68,7 @@ impl Op {
 }
 
 /// One-shot (whole buffer in, whole buffer out) or stream (io.Writer/Reader).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Api {
     Oneshot,

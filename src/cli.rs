@@ -53,6 +53,9 @@ pub enum Command {
   gozt attach -p 1234 --func 'zstd.(*Encoder).EncodeAll' --json -o report.json
   gozt attach --binary /usr/local/bin/app --prometheus 9433
                                         metrics on 127.0.0.1:9433 (:9433: all interfaces)
+  gozt attach -p 1234 --interval 10s    a compact report every 10 s, until Ctrl-C
+  gozt attach -p 1234 --interval 10s --json -o run.jsonl
+                                        JSON Lines: one per interval, the final report last
 
 ", share_rule!()))]
     Attach(AttachArgs),
@@ -64,6 +67,14 @@ pub enum Command {
 
 ", share_rule!()))]
     Trace(TraceArgs),
+    /// Render a saved JSON report (--json, or --interval --json's last
+    /// line) as the text report, or browse it in the live view.
+    #[command(after_help = "Examples:
+  gozt report report.json               the text report of a saved run
+  gozt report --ns report.json          with raw nanoseconds and bytes
+  gozt report --live report.json        browse it in the live view (q quits)
+  gozt report intervals.jsonl           the final report of --interval --json")]
+    Report(ReportArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   gozt completions bash > /usr/share/bash-completion/completions/gozt
@@ -75,6 +86,20 @@ pub enum Command {
   gozt man | man -l -
   gozt man --dir /usr/local/share/man/man1   gozt.1, gozt-attach.1, ...")]
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A JSON report gozt wrote (with --json), or the JSON Lines of
+    /// --interval --json.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Browse it in the live view instead (needs a terminal).
+    #[arg(long)]
+    pub live: bool,
+    /// Raw nanoseconds and bytes in the text report, instead of human units.
+    #[arg(long, conflicts_with = "live")]
+    pub ns: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +155,18 @@ pub struct TraceOptions {
     /// (us, ms, K, M).
     #[arg(long)]
     pub ns: bool,
+    /// Every this often (e.g. 10s), print a compact report of the calls of
+    /// that interval, timestamped; headless (no live view). With --json,
+    /// one JSON object a line (JSON Lines), the final report last.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub interval: Option<std::time::Duration>,
+    /// No start banner on stderr (nor the metrics address); errors still
+    /// print.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Also print libbpf's own log on stderr (each line `gozt: libbpf: `).
+    #[arg(short = 'v', long, conflicts_with = "quiet")]
+    pub verbose: bool,
     /// Calls with input larger than this many bytes count toward the failure rate.
     #[arg(long, default_value_t = 1024)]
     pub min_size: u64,
@@ -187,7 +224,7 @@ fn subcommand(args: &[String]) -> Option<&str> {
         .skip(1)
         .map(String::as_str)
         .find(|a| !a.starts_with('-'))
-        .filter(|a| ["probes", "attach", "trace", "completions", "man"].contains(a))
+        .filter(|a| ["probes", "attach", "trace", "report", "completions", "man"].contains(a))
 }
 
 /// A parse error as gozt's one line (without the `gozt: ` prefix): clap's
@@ -218,6 +255,10 @@ pub fn usage_error(e: &clap::Error, args: &[String]) -> String {
         ),
         (ErrorKind::MissingRequiredArgument, Some("trace"), _) => Some(
             "trace: a command is required after --: gozt trace [OPTIONS] -- CMD [ARGS...]".to_string(),
+        ),
+        (ErrorKind::MissingRequiredArgument, Some("report"), _) => Some(
+            "report: a saved JSON report is required: gozt report FILE.json (from --json -o FILE.json)"
+                .to_string(),
         ),
         (ErrorKind::MissingRequiredArgument, Some("probes"), _) => {
             Some("probes: a Go executable is required: gozt probes PATH, or -p/--pid PID".to_string())

@@ -64,6 +64,12 @@ pub fn session(
     };
     crate::select::validate(&o.funcs)?;
     let prometheus = o.prometheus.as_deref().map(listen_address).transpose()?;
+    if let Some(i) = o.interval.filter(|i| *i < MIN_INTERVAL) {
+        return Err(format!(
+            "invalid --interval '{}': it must be at least 100ms",
+            humantime::format_duration(i)
+        ));
+    }
     Ok(crate::session::SessionConfig {
         targets,
         duration: o.duration,
@@ -76,8 +82,14 @@ pub fn session(
         max_overhead,
         probe_floor: o.probe_floor,
         probe_alternate: o.probe_alternate,
+        interval: o.interval,
+        quiet: o.quiet,
+        verbose: o.verbose,
     })
 }
+
+/// The shortest `--interval`.
+const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How the text report is written, from `--ns`.
 pub fn text_options(o: &crate::cli::TraceOptions) -> crate::render::report::TextOptions {
@@ -183,9 +195,16 @@ impl Output {
 
     /// Replaces the file's content with `bytes`.
     pub fn write(mut self, bytes: &[u8]) -> Result<()> {
+        self.append(bytes)
+    }
+
+    /// Writes `bytes` after what this run wrote before (the first write
+    /// replaces the file's content), flushed: `--interval` appends each
+    /// interval as it comes.
+    pub fn append(&mut self, bytes: &[u8]) -> Result<()> {
         use std::io::Write as _;
         let regular = self.file.metadata().is_ok_and(|m| m.is_file());
-        let result = (if regular {
+        let result = (if regular && !self.written {
             self.file.set_len(0)
         } else {
             Ok(())
@@ -281,6 +300,12 @@ mod tests {
             .write(b"new")
             .unwrap();
         assert_eq!(std::fs::read_to_string(&old).unwrap(), "new");
+        // Appended: the first write replaces, the next ones follow it.
+        let mut o = Output::open(Some(&old)).unwrap().unwrap();
+        o.append(b"one\n").unwrap();
+        o.append(b"two\n").unwrap();
+        drop(o);
+        assert_eq!(std::fs::read_to_string(&old).unwrap(), "one\ntwo\n");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

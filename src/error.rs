@@ -70,6 +70,9 @@ pub enum Error {
     /// The process does not exist (or has exited).
     #[error("process {pid} not found (exited, or never existed)")]
     NoSuchProcess { pid: i32 },
+    /// A file given to `gozt report` that holds no gozt JSON report.
+    #[error("{}: not a gozt JSON report ({what})", .path.display())]
+    NotReport { path: PathBuf, what: String },
     /// The process exists but its executable cannot be opened.
     #[error("process {pid}: permission denied opening /proc/{pid}/exe (run gozt as root)")]
     ProcessPermission { pid: i32 },
@@ -86,6 +89,7 @@ impl Error {
             Error::NoCompression { .. } => 7,
             Error::NoSuchProcess { .. } => 8,
             Error::ProcessPermission { .. } => 9,
+            Error::NotReport { .. } => 14,
         }
     }
 

@@ -1,6 +1,6 @@
 //! What the tracer produces: one record per completed call, and loss counters.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One completed call of a probed function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct CallEvent {
 }
 
 /// Events lost or calls not measured, by cause.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lost {
     /// The ring buffer was full: the call was measured but its event dropped.
     pub ringbuf_full: u64,

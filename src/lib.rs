@@ -20,6 +20,7 @@ pub mod manual;
 pub mod probe_plan;
 pub mod process;
 pub mod render;
+pub mod saved;
 pub mod select;
 
 use std::io::Write;
@@ -52,6 +53,53 @@ impl RunError {
     }
 }
 
+/// Where a run's reports go: `-o FILE`, or stdout.
+struct Destination<'a> {
+    file: Option<config::Output>,
+    stdout: &'a mut dyn Write,
+}
+
+impl Destination<'_> {
+    /// Writes `bytes` after what was written before (the first write
+    /// replaces an `-o` file's content), flushed. False when stdout is a
+    /// pipe whose reader has gone (`gozt ... --interval 1s | head`).
+    fn append(&mut self, bytes: &[u8]) -> Result<bool> {
+        match self.file.as_mut() {
+            Some(file) => file.append(bytes).map(|()| true),
+            None => write_open(self.stdout, bytes),
+        }
+    }
+}
+
+/// `--interval` reports, written as they come.
+struct IntervalWriter<'d, 'a> {
+    to: &'d mut Destination<'a>,
+    json: bool,
+    text: render::report::TextOptions,
+    /// Times to the millisecond: intervals under a second.
+    millis: bool,
+    written: usize,
+    error: Option<Error>,
+}
+
+impl session::IntervalSink for IntervalWriter<'_, '_> {
+    fn interval(&mut self, r: &stats::IntervalReport) -> bool {
+        let s = if self.json {
+            render::interval::json(r)
+        } else {
+            render::interval::text(r, &self.text, self.written == 0, self.millis)
+        };
+        self.written += 1;
+        match self.to.append(s.as_bytes()) {
+            Ok(open) => open,
+            Err(e) => {
+                self.error = Some(e);
+                false
+            }
+        }
+    }
+}
+
 fn trace(
     targets: session::Targets,
     o: &cli::TraceOptions,
@@ -59,39 +107,80 @@ fn trace(
 ) -> Result<(), RunError> {
     let mut cfg = config::session(targets, o).map_err(RunError::Usage)?;
     // A bad -o fails now, not after the trace; `-o -` is stdout.
-    let output = config::Output::open(o.output.as_deref())?;
+    let mut to = Destination {
+        file: config::Output::open(o.output.as_deref())?,
+        stdout: out,
+    };
     // Live view when a person watches: stdout a terminal, no --json, no
-    // --duration, no --prometheus.
+    // --duration, no --prometheus, no --interval.
     let live = !o.json
         && o.duration.is_none()
         && o.prometheus.is_none()
+        && o.interval.is_none()
         && std::io::stdout().is_terminal();
     let command_log = (live && matches!(cfg.targets, session::Targets::Command(_)))
         .then(|| std::env::temp_dir().join(format!("gozt-trace-{}.log", std::process::id())));
     cfg.command_output = command_log.clone();
+    let text_options = config::text_options(o);
+    let mut intervals = IntervalWriter {
+        to: &mut to,
+        json: o.json,
+        text: text_options,
+        millis: o
+            .interval
+            .is_some_and(|i| i < std::time::Duration::from_secs(1)),
+        written: 0,
+        error: None,
+    };
     let (report, _status) = if live {
         let mut view = tui::term::Live::new();
-        let result = session::run(&cfg, Some(&mut view));
+        let result = session::run(&cfg, Some(&mut view), None);
         view.restore();
         if let Some(e) = view.error.take() {
             eprintln!("gozt: {e}; the report follows");
         }
         result?
     } else {
-        session::run(&cfg, None)?
+        session::run(&cfg, None, Some(&mut intervals))?
     };
+    if let Some(e) = intervals.error.take() {
+        return Err(e.into());
+    }
+    let wrote_intervals = intervals.written > 0;
     if let Some(log) = &command_log {
         eprintln!("gozt: the command's output is in {}", log.display());
     }
-    let text = if o.json {
-        render::report::json(&report)
-    } else {
-        render::report::text(&report, &config::text_options(o))
+    let text = match (o.json, o.interval.is_some()) {
+        // JSON Lines: the final report is the last line.
+        (true, true) => render::report::json_line(&report),
+        (true, false) => render::report::json(&report),
+        (false, _) => {
+            let t = render::report::text(&report, &text_options);
+            if wrote_intervals {
+                format!("\n{t}")
+            } else {
+                t
+            }
+        }
     };
-    match output {
-        Some(file) => Ok(file.write(text.as_bytes())?),
-        None => Ok(write_out(out, text.as_bytes())?),
+    to.append(text.as_bytes())?;
+    Ok(())
+}
+
+/// `gozt report FILE`: a saved report as text, or in the live view.
+fn report(args: &cli::ReportArgs, out: &mut dyn Write) -> Result<(), RunError> {
+    let report = saved::read(&args.file)?;
+    if args.live {
+        if !std::io::stdout().is_terminal() {
+            return Err(RunError::Usage(
+                "report --live needs a terminal on stdout (without --live: the text report)"
+                    .to_string(),
+            ));
+        }
+        return tui::term::browse(report).map_err(|e| RunError::Usage(format!("terminal: {e}")));
     }
+    let text = render::report::text(&report, &render::report::TextOptions { raw_ns: args.ns });
+    Ok(write_out(out, text.as_bytes())?)
 }
 
 /// Runs a parsed command line, writing results to `out`.
@@ -105,6 +194,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), RunError> {
             trace(targets, &a.common, out)
         }
         Command::Trace(t) => trace(session::Targets::Command(t.command), &t.common, out),
+        Command::Report(r) => report(&r, out),
         Command::Completions(c) => Ok(write_out(out, &manual::completions(c.shell))?),
         Command::Man(m) => Ok(write_out(out, &manual::man(m.dir.as_deref())?)?),
         Command::Probes(args) => {
@@ -126,14 +216,19 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), RunError> {
 }
 
 fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
+    write_open(out, bytes).map(|_| ())
+}
+
+/// Writes `bytes` to stdout; false when its reader has gone: a closed pipe
+/// (`gozt probes x | head`) is not an error.
+fn write_open(out: &mut dyn Write, bytes: &[u8]) -> Result<bool> {
     match out.write_all(bytes).and_then(|()| out.flush()) {
-        // A closed pipe (`gozt probes x | head`) is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(Error::Io {
             path: "<stdout>".into(),
             source: e,
         }),
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
     }
 }
 pub mod event;

@@ -1,17 +1,24 @@
 //! What a live view sees of a running session, and how it is called: the
-//! session drives a [`Monitor`] after every poll with a [`Snapshot`]. Both the
-//! session and the views depend on this module, not on each other.
+//! session drives a [`Monitor`] after every poll with a [`Snapshot`], and
+//! hands each `--interval` report to an [`IntervalSink`]. Both the session
+//! and the views depend on this module, not on each other.
 
 use std::time::Duration;
 
 use crate::event::Lost;
-use crate::stats::{Aggregator, Report, TargetInfo};
+use crate::stats::{Aggregator, IntervalReport, Report, TargetInfo};
 
 /// Watches a session while it runs: the live view.
 pub trait Monitor {
     /// Called after every poll of the tracer (every 50 ms); false ends the
     /// session.
     fn tick(&mut self, snap: &mut Snapshot<'_>) -> bool;
+}
+
+/// Takes the report of each interval (`--interval`) as it ends.
+pub trait IntervalSink {
+    /// False ends the session (the output is gone).
+    fn interval(&mut self, report: &IntervalReport) -> bool;
 }
 
 /// The session as a monitor sees it.

@@ -8,7 +8,7 @@ use common::gozt;
 
 #[test]
 fn every_command_help_ends_with_examples() {
-    for cmd in ["probes", "attach", "trace", "completions", "man"] {
+    for cmd in ["probes", "attach", "trace", "report", "completions", "man"] {
         let (status, stdout, stderr) = gozt(&[cmd, "--help"]);
         assert_eq!(status, 0, "{cmd}: {stderr}");
         let examples = stdout

@@ -41,6 +41,11 @@ const CASES: &[(&[&str], i32)] = &[
     ),
     (&["attach", "-p", "1", "-o", "/"], 3),
     (&["completions", "tcsh"], 2),
+    (&["attach", "-p", "1", "--interval", "10ms"], 2),
+    (&["attach", "-p", "1", "--interval", "often"], 2),
+    (&["attach", "-p", "1", "-q", "-v"], 2),
+    (&["report"], 2),
+    (&["report", "--live", "--ns", "x.json"], 2),
 ];
 
 #[test]

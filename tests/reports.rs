@@ -3,7 +3,10 @@
 //! report that lost or gained a field, so the real-run checks in the BPF
 //! tests can fail; the text and JSON renderings equal their golden files
 //! (tests/golden/; `GOZT_BLESS=1 cargo test --test reports` rewrites them),
-//! and the text fits 100 columns, long names included.
+//! and the text fits 100 columns, long names included. `gozt report`
+//! renders every golden JSON back into the text of the report it was made
+//! from, and says when a file is not a report; `--interval` lines follow
+//! their schema (docs/interval.schema.json) and fit 100 columns.
 
 mod common;
 
@@ -46,7 +49,19 @@ fn replayed() -> gozt::stats::Report {
         binary: "/srv/app".into(),
         go_version: "go1.27.3".into(),
     }];
-    agg.report(targets, 1.5, lost)
+    let mut report = agg.report(targets, 1.5, lost);
+    // Fixed, so that the golden files do not change from run to run.
+    report.meta = gozt::stats::Meta {
+        gozt_version: "0.0.0-golden".into(),
+        host: "golden-host".into(),
+        kernel: "6.12.0-golden".into(),
+        started: "2026-11-30T12:00:00.000Z".into(),
+        ended: "2026-11-30T12:00:01.500Z".into(),
+        command_line: ["gozt", "attach", "-p", "4242", "--json"]
+            .map(String::from)
+            .to_vec(),
+    };
+    report
 }
 
 fn replayed_report() -> serde_json::Value {
@@ -180,4 +195,189 @@ fn the_schema_rejects_an_undocumented_field() {
     let mut report = replayed_report();
     report["lost"]["dropped_somewhere"] = 1.into();
     common::assert_schema_valid(&report, "extra field");
+}
+
+#[test]
+#[should_panic(expected = "breaks the schema")]
+fn the_schema_requires_the_metadata() {
+    let mut report = replayed_report();
+    report["meta"].as_object_mut().unwrap().remove("host");
+    common::assert_schema_valid(&report, "no host");
+}
+
+#[test]
+#[should_panic(expected = "breaks the schema")]
+fn the_schema_rejects_a_time_that_is_not_rfc_3339() {
+    let mut report = replayed_report();
+    report["meta"]["started"] = "30/11/2026 12:00".into();
+    common::assert_schema_valid(&report, "bad time");
+}
+
+fn golden_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+/// Every golden JSON report, read back, renders as the report it was made
+/// from; and `gozt report` prints that text (`--ns`: raw).
+#[test]
+fn gozt_report_round_trips_every_golden_json() {
+    let original = replayed();
+    let mut jsons: Vec<_> = std::fs::read_dir(golden_path(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    jsons.sort();
+    assert!(!jsons.is_empty());
+    for path in &jsons {
+        let saved = gozt::saved::read(path).unwrap();
+        assert_eq!(saved.meta, original.meta, "{}", path.display());
+        for o in [TextOptions::default(), RAW] {
+            assert_eq!(text(&saved, &o), text(&original, &o), "{}", path.display());
+        }
+        // Serialized again, it is the same file.
+        assert_eq!(
+            gozt::render::report::json(&saved),
+            std::fs::read_to_string(path).unwrap()
+        );
+        let file = path.to_str().unwrap();
+        let (code, out, err) = common::gozt(&["report", file]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, text(&original, &TextOptions::default()));
+        let (code, out, err) = common::gozt(&["report", "--ns", file]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, text(&original, &RAW));
+    }
+}
+
+fn interval_of(report: &gozt::stats::Report) -> gozt::stats::IntervalReport {
+    gozt::stats::IntervalReport::new(report, "2026-11-30T12:00:10.000Z".into())
+}
+
+/// The JSON Lines of --interval --json: the final report is the last line.
+#[test]
+fn gozt_report_takes_the_last_line_of_json_lines() {
+    let dir = std::env::temp_dir().join(format!("gozt-saved-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = replayed();
+    let line = gozt::render::interval::json(&interval_of(&original));
+    let lines = dir.join("run.jsonl");
+    std::fs::write(
+        &lines,
+        format!("{line}{line}{}", gozt::render::report::json_line(&original)),
+    )
+    .unwrap();
+    let (code, out, err) = common::gozt(&["report", lines.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, text(&original, &TextOptions::default()));
+    // A run that ended before its final report.
+    let cut = dir.join("cut.jsonl");
+    std::fs::write(&cut, format!("{line}{line}")).unwrap();
+    assert_not_a_report(&cut, "interval report");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn assert_not_a_report(path: &std::path::Path, needle: &str) {
+    let (code, out, err) = common::gozt(&["report", path.to_str().unwrap()]);
+    assert_eq!(code, 14, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "gozt: {}: not a gozt JSON report (",
+            path.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains(needle), "{needle}: {err}");
+}
+
+#[test]
+fn gozt_report_says_what_is_wrong_with_a_file() {
+    let dir = std::env::temp_dir().join(format!("gozt-notreport-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, _, err) = common::gozt(&["report", dir.join("absent.json").to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.ends_with("absent.json: no such file\n"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+    let (code, _, err) = common::gozt(&["report", dir.to_str().unwrap()]);
+    assert_eq!(code, 3, "a directory: {err}");
+    assert_eq!(err.lines().count(), 1);
+    let cases: &[(&str, &str, &str)] = &[
+        ("empty.json", "", "empty"),
+        ("text.json", "traced 1.5s: 200 calls\n", "not JSON"),
+        (
+            "probes.json",
+            "{\"binary\": \"/srv/app\", \"probes\": []}",
+            "missing field",
+        ),
+        ("cut.json", "{\"targets\": [", "not JSON"),
+    ];
+    for (name, content, needle) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        assert_not_a_report(&path, needle);
+    }
+    // A report of the wrong shape is not taken either.
+    let mut report = replayed_report();
+    report["totals"]["calls"] = "many".into();
+    let path = dir.join("shape.json");
+    std::fs::write(&path, report.to_string()).unwrap();
+    assert_not_a_report(&path, "invalid type");
+    // --live needs a terminal: here stdout is a pipe.
+    let golden = golden_path("replayed.json");
+    let (code, out, err) = common::gozt(&["report", "--live", golden.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("needs a terminal"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn interval_lines_follow_their_schema_and_fit_100_columns() {
+    let report = replayed();
+    let iv = interval_of(&report);
+    let line = gozt::render::interval::json(&iv);
+    assert_eq!(line.lines().count(), 1, "one line: {line}");
+    let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+    common::assert_interval_schema_valid(&value, "replayed interval");
+    assert_eq!(value["type"], "interval");
+    assert_eq!(value["totals"]["calls"], 200);
+    let calls: u64 = value["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["calls"].as_u64().unwrap())
+        .sum();
+    assert_eq!(calls, 200);
+    let first = gozt::render::interval::text(&iv, &TextOptions::default(), true, true);
+    let next = gozt::render::interval::text(&iv, &RAW, false, false);
+    common::golden("interval.txt", &format!("{first}{next}"));
+    assert!(
+        first.contains("\n2026-11-30T12:00:10.000Z 1.5s: "),
+        "{first}"
+    );
+    assert_fits(&first);
+    assert_fits(&next);
+    // One line per function called; the header wraps only when long.
+    let lines: Vec<&str> = next.lines().collect();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("  zstd.")).count(),
+        report.functions.len()
+    );
+    assert!(lines[1..].iter().all(|l| l.starts_with("  ")), "{next}");
+    assert!(
+        next.starts_with("2026-11-30T12:00:10Z 1.5s: 200 calls, "),
+        "{next}"
+    );
+}
+
+#[test]
+#[should_panic(expected = "breaks the schema")]
+fn the_interval_schema_rejects_an_undocumented_field() {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&gozt::render::interval::json(&interval_of(&replayed()))).unwrap();
+    value["functions"][0]["histogram"] = serde_json::json!([]);
+    common::assert_interval_schema_valid(&value, "extra field");
 }

@@ -4,7 +4,8 @@
 //! exact call counts of the work the program then does at 80x24, keep them
 //! when the terminal grows to 120x40 (with every column), switch panes, and
 //! on `q` give the terminal back and print the final report. Needs root, BPF
-//! and tmux; with CI=true their absence fails the run.
+//! and tmux; with CI=true their absence fails the run. `gozt report --live`
+//! browses a saved report the same way, without root.
 
 mod common;
 
@@ -39,7 +40,34 @@ fn screen_until(session: &str, what: &str, pred: impl Fn(&str) -> bool) -> Strin
     }
 }
 
+/// Whether tmux is here; with CI=true its absence fails the run.
+fn has_tmux() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but tmux is missing"
+    );
+    eprintln!("skipping: no tmux");
+    false
+}
+
 struct Session(String);
+
+impl Session {
+    /// A detached tmux session `name` of `size` running `gozt ARGS`, then
+    /// saying gozt's exit code (`gozt-exit=N`) and staying.
+    fn start(name: &str, size: (u16, u16), args: &str) -> Session {
+        let shell = format!(
+            "{} {args}; echo gozt-exit=$?; sleep 600",
+            env!("CARGO_BIN_EXE_gozt")
+        );
+        let (x, y) = (size.0.to_string(), size.1.to_string());
+        tmux(&["new-session", "-d", "-s", name, "-x", &x, "-y", &y, &shell]);
+        Session(name.to_string())
+    }
+}
 
 /// The workload, killed if the test fails before it ends (it would
 /// otherwise linger, holding what the test inherited, such as a lock).
@@ -64,12 +92,7 @@ impl Drop for Session {
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
     common::require_privileged();
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but tmux is missing"
-        );
-        eprintln!("skipping: no tmux");
+    if !has_tmux() {
         return;
     }
     let bin = common::toolchains()
@@ -102,22 +125,7 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
     assert!(line.contains("waiting"), "{line}");
 
     let name = format!("gozt-tui-{}", std::process::id());
-    let shell = format!(
-        "{} attach -p {pid}; echo gozt-exit=$?; sleep 600",
-        env!("CARGO_BIN_EXE_gozt")
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &shell,
-    ]);
-    let session = Session(name.clone());
+    let session = Session::start(&name, (80, 24), &format!("attach -p {pid}"));
     common::wait_for_attach();
     let s = screen_until(&name, "the live header", |s| {
         s.contains(&format!("gozt pid {pid} workload-stripped"))
@@ -200,6 +208,10 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
     assert!(s.contains("gozt-exit=0"), "{s}");
     assert!(s.contains(&format!("target pid {pid} ")), "{s}");
     assert!(s.contains("lost: 0 ring buffer full"), "{s}");
+    assert!(
+        !s.contains("gozt: attached"),
+        "no banner with the live view: {s}"
+    );
     assert_eq!(
         tmux(&["display-message", "-p", "-t", &name, "#{alternate_on}"]).trim(),
         "0",
@@ -209,4 +221,66 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
     common::signal(pid, libc::SIGTERM);
     assert!(target.0.wait().unwrap().success());
     assert_eq!(common::gozt_bpf_programs_after_exit(), Vec::<u32>::new());
+}
+
+/// `gozt report --live` on a saved report (no root, no tracing): the view
+/// shows the report's exact counts and its average calls per second, the
+/// keys work, and `q` gives the terminal back with exit 0.
+#[test]
+fn a_saved_report_is_browsed_in_the_live_view_and_q_quits() {
+    if !has_tmux() {
+        return;
+    }
+    let saved = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/replayed.json");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let name = format!("gozt-saved-{}", std::process::id());
+    let _session = Session::start(
+        &name,
+        (100, 30),
+        &format!("report --live {}", saved.display()),
+    );
+    let s = screen_until(&name, "the saved report", |s| {
+        s.contains("gozt pid 4242 app")
+    });
+    let calls = report["totals"]["calls"].as_u64().unwrap();
+    let secs = report["duration_s"].as_f64().unwrap();
+    assert!(s.contains(&format!(" {calls} calls ")), "{s}");
+    assert!(
+        s.contains(&format!("{:.0} calls/s", calls as f64 / secs)),
+        "{s}"
+    );
+    for f in report["functions"].as_array().unwrap() {
+        let short = gozt::tui::short_name(f["function"].as_str().unwrap());
+        let row = s
+            .lines()
+            .find(|l| l.contains(short))
+            .unwrap_or_else(|| panic!("{short} missing:\n{s}"));
+        let want = f["calls"].to_string();
+        assert!(
+            row.split_whitespace().any(|w| w == want),
+            "{short}: {} calls expected in {row:?}",
+            f["calls"]
+        );
+    }
+    assert!(s.contains("CALLS▼"), "{s}");
+    // s: the sort moves to the next column; Tab: the goroutines pane.
+    tmux(&["send-keys", "-t", &name, "s"]);
+    screen_until(&name, "the sort on CALLS/S", |s| s.contains("CALLS/S▼"));
+    tmux(&["send-keys", "-t", &name, "Tab"]);
+    screen_until(&name, "a goroutine's breakdown", |s| {
+        s.contains("goroutine ") && s.contains("(pid 4242)")
+    });
+    // r shows the report again; q quits.
+    tmux(&["send-keys", "-t", &name, "r"]);
+    screen_until(&name, "the report again", |s| {
+        s.contains(&format!(" {calls} calls "))
+    });
+    tmux(&["send-keys", "-t", &name, "q"]);
+    let s = screen_until(&name, "gozt to exit", |s| s.contains("gozt-exit="));
+    assert!(s.contains("gozt-exit=0"), "{s}");
+    assert_eq!(
+        tmux(&["display-message", "-p", "-t", &name, "#{alternate_on}"]).trim(),
+        "0",
+        "the terminal is restored"
+    );
 }

@@ -1,4 +1,6 @@
 //! Renderers: pure functions from gozt's models to text and JSON.
 
+pub mod banner;
+pub mod interval;
 pub mod probes;
 pub mod report;

@@ -24,7 +24,8 @@ pub struct TextOptions {
 }
 
 impl TextOptions {
-    fn time(self, ns: u64) -> String {
+    /// A duration in nanoseconds, in units or raw.
+    pub fn time(self, ns: u64) -> String {
         if self.raw_ns {
             ns.to_string()
         } else {
@@ -48,13 +49,20 @@ pub fn json(r: &Report) -> String {
     s
 }
 
+/// JSON on one line: the last line of `--interval --json`'s JSON Lines.
+pub fn json_line(r: &Report) -> String {
+    let mut s = serde_json::to_string(r).expect("the report serializes");
+    s.push('\n');
+    s
+}
+
 fn rate(c: &Counters) -> String {
     percent(c.failure_rate, 3)
 }
 
 /// `first` then `parts`, `sep` apart, wrapped at [`WIDTH`] between parts;
 /// wrapped lines are indented by `indent`.
-fn fields(out: &mut String, first: &str, parts: &[String], sep: &str, indent: usize) {
+pub(crate) fn fields(out: &mut String, first: &str, parts: &[String], sep: &str, indent: usize) {
     let mut line = first.to_string();
     for p in parts {
         let blank = line.trim().is_empty();

@@ -1,21 +1,22 @@
 //! The session's loop: polls its event source, feeds the aggregator (and the
-//! exporter), hands newly named callers back to the source, asks the OS
+//! exporter, and with `--interval` a second aggregator that starts again
+//! each interval), hands newly named callers back to the source, asks the OS
 //! layer about processes, drives the monitor and the duty cycle, and decides
 //! when to stop. Nothing below it calls up: the source is polled.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::duty::{CpuMeter, DutyCycle};
 use super::symbols::ProcSymbols;
 use super::targets::Gate;
 use crate::event::{CallEvent, Lost};
 use crate::exporter::Metrics;
-use crate::monitor::{Monitor, Snapshot};
+use crate::monitor::{IntervalSink, Monitor, Snapshot};
 use crate::os::Os;
-use crate::stats::{Aggregator, TargetInfo};
+use crate::stats::{Aggregator, IntervalReport, TargetInfo};
 use crate::tracer::{Cost, TraceError, Tracer};
 
 /// What the driver polls: the tracer, or replayed events in tests.
@@ -98,6 +99,79 @@ pub struct Pace {
     pub alternate: Option<Duration>,
 }
 
+/// `--interval`: the calls since the last interval report, and where each
+/// report goes.
+pub struct Intervals<'a> {
+    every: Duration,
+    agg: Aggregator,
+    began: Instant,
+    /// When this interval ends: a multiple of `every` from the start, so
+    /// that the reports do not drift by the poll.
+    ends: Instant,
+    /// Losses before this interval.
+    lost_base: Lost,
+    sink: &'a mut dyn IntervalSink,
+    /// The sink's output is gone: no more reports.
+    closed: bool,
+}
+
+impl<'a> Intervals<'a> {
+    /// Reports of `every`, counted like `agg`, to `sink`.
+    pub fn new(every: Duration, agg: &Aggregator, sink: &'a mut dyn IntervalSink) -> Self {
+        Intervals {
+            every,
+            agg: agg.functions_only(),
+            began: Instant::now(),
+            ends: Instant::now() + every,
+            lost_base: Lost::default(),
+            sink,
+            closed: false,
+        }
+    }
+
+    fn due(&self) -> bool {
+        !self.closed && Instant::now() >= self.ends
+    }
+
+    /// Reports the interval so far and starts the next; `lost` is what the
+    /// source has counted. False when the output is gone.
+    fn report(&mut self, lost: Lost) -> bool {
+        let now = Instant::now();
+        let seconds = (now - self.began).as_secs_f64();
+        let report = self
+            .agg
+            .report(Vec::new(), seconds, lost_minus(lost, self.lost_base));
+        let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        self.closed = !self.sink.interval(&IntervalReport::new(&report, time));
+        self.agg.reset();
+        self.began = now;
+        self.ends = (self.ends + self.every).max(now);
+        self.lost_base = lost;
+        !self.closed
+    }
+
+    /// At the end: the rest of the last interval, if it had calls.
+    fn finish(&mut self, lost: Lost) {
+        if !self.closed && self.agg.calls() > 0 {
+            self.report(lost);
+        }
+    }
+}
+
+/// `lost` less what `base` had counted.
+fn lost_minus(lost: Lost, b: Lost) -> Lost {
+    Lost {
+        ringbuf_full: lost.ringbuf_full.saturating_sub(b.ringbuf_full),
+        inflight_full: lost.inflight_full.saturating_sub(b.inflight_full),
+        read_failed: lost.read_failed.saturating_sub(b.read_failed),
+        aged_out: lost.aged_out.saturating_sub(b.aged_out),
+        abandoned: lost.abandoned.saturating_sub(b.abandoned),
+        in_flight_at_exit: lost.in_flight_at_exit.saturating_sub(b.in_flight_at_exit),
+        unmatched_returns: lost.unmatched_returns.saturating_sub(b.unmatched_returns),
+        repeated_entries: lost.repeated_entries.saturating_sub(b.repeated_entries),
+    }
+}
+
 /// The loop's state.
 pub struct Driver<'a> {
     pub os: &'a dyn Os,
@@ -120,6 +194,8 @@ pub struct Driver<'a> {
     pub epoch: Instant,
     /// Losses before the monitor's last reset.
     pub lost_base: Lost,
+    /// With --interval: the calls of the current interval.
+    pub intervals: Option<Intervals<'a>>,
     callers_known: HashSet<(u32, u64)>,
     gone: HashSet<u32>,
     last_scan: Option<Instant>,
@@ -154,6 +230,7 @@ impl<'a> Driver<'a> {
             pace,
             epoch: Instant::now(),
             lost_base: Lost::default(),
+            intervals: None,
             callers_known: HashSet::new(),
             gone: HashSet::new(),
             last_scan: None,
@@ -230,6 +307,9 @@ impl<'a> Driver<'a> {
             }
             m.observe(ev);
         }
+        if let Some(iv) = self.intervals.as_mut() {
+            iv.agg.add(ev, &mut self.sym);
+        }
         if let Some(frame) = self.agg.add(ev, &mut self.sym) {
             if self.callers_known.len() < MAX_KNOWN_CALLERS
                 && self.callers_known.insert((ev.tgid, frame))
@@ -256,16 +336,15 @@ impl<'a> Driver<'a> {
 
     /// Losses since the counts started.
     pub fn lost_since_epoch(&self, lost: Lost) -> Lost {
-        let b = &self.lost_base;
-        Lost {
-            ringbuf_full: lost.ringbuf_full.saturating_sub(b.ringbuf_full),
-            inflight_full: lost.inflight_full.saturating_sub(b.inflight_full),
-            read_failed: lost.read_failed.saturating_sub(b.read_failed),
-            aged_out: lost.aged_out.saturating_sub(b.aged_out),
-            abandoned: lost.abandoned.saturating_sub(b.abandoned),
-            in_flight_at_exit: lost.in_flight_at_exit.saturating_sub(b.in_flight_at_exit),
-            unmatched_returns: lost.unmatched_returns.saturating_sub(b.unmatched_returns),
-            repeated_entries: lost.repeated_entries.saturating_sub(b.repeated_entries),
+        lost_minus(lost, self.lost_base)
+    }
+
+    /// With --interval: reports the interval if it has ended. False when
+    /// its output is gone.
+    fn interval_ended(&mut self, lost: Lost) -> bool {
+        match self.intervals.as_mut() {
+            Some(iv) if iv.due() => iv.report(lost),
+            _ => true,
         }
     }
 
@@ -381,7 +460,7 @@ impl<'a> Driver<'a> {
             }
             self.drain(src);
             let lost = src.lost();
-            if !self.keep_going(src, lost, &mut monitor) {
+            if !self.interval_ended(lost) || !self.keep_going(src, lost, &mut monitor) {
                 break;
             }
             // Duty cycling (--max-overhead): when probes should be in place.
@@ -417,6 +496,9 @@ impl<'a> Driver<'a> {
             );
         }
         self.drain(src);
+        if let Some(iv) = self.intervals.as_mut() {
+            iv.finish(src.lost());
+        }
         sampled.cost = src.cost();
         Ok(sampled)
     }
@@ -605,6 +687,53 @@ mod tests {
             vec![STOP_DRAIN],
             "a clean stop at the end"
         );
+    }
+
+    /// Keeps every interval report.
+    #[derive(Default)]
+    struct Kept(Vec<IntervalReport>);
+
+    impl IntervalSink for Kept {
+        fn interval(&mut self, r: &IntervalReport) -> bool {
+            self.0.push(r.clone());
+            true
+        }
+    }
+
+    #[test]
+    fn each_interval_reports_its_own_calls_and_together_they_are_the_whole_run() {
+        let os = FakeOs::default();
+        os.alive.borrow_mut().insert(7);
+        let log = Rc::new(RefCell::new(Log::default()));
+        let alive = Rc::clone(&os.alive);
+        let batches = vec![
+            vec![call(7, 1), call(7, 2)],
+            vec![call(7, 3)],
+            vec![call(7, 1), call(7, 4), call(7, 5)],
+        ];
+        let mut src = Replay {
+            batches: batches.clone().into(),
+            log: Rc::clone(&log),
+            on_empty: Some(Box::new(move || alive.borrow_mut().clear())),
+        };
+        let mut kept = Kept::default();
+        let mut d = driver(&os, &[7], false);
+        // Every poll ends an interval.
+        d.intervals = Some(Intervals::new(Duration::ZERO, &d.agg, &mut kept));
+        d.run(&mut src, None).unwrap();
+        let total = d.agg.report(d.targets(), 1.0, Lost::default()).totals.calls;
+        drop(d);
+        let calls: Vec<u64> = kept.0.iter().map(|r| r.totals.calls).collect();
+        let with_calls: Vec<u64> = calls.iter().copied().filter(|&c| c > 0).collect();
+        assert_eq!(with_calls, vec![2, 1, 3], "each interval its own calls");
+        assert_eq!(calls.iter().sum::<u64>(), total);
+        assert_eq!(total, 6);
+        for r in &kept.0 {
+            assert_eq!(r.kind, "interval");
+            let per_function: u64 = r.functions.iter().map(|f| f.counters.calls).sum();
+            assert_eq!(per_function, r.totals.calls);
+            assert!(r.time.ends_with('Z') && r.time.contains('T'), "{}", r.time);
+        }
     }
 
     #[test]

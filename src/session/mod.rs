@@ -14,17 +14,17 @@ use std::mem::MaybeUninit;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-pub use crate::monitor::{Monitor, Snapshot};
+pub use crate::monitor::{IntervalSink, Monitor, Snapshot};
 pub use targets::Targets;
 
 use crate::catalog::Codec;
 use crate::error::Error;
 use crate::os::{Os, ProcOs};
-use crate::stats::{Aggregator, Report};
+use crate::stats::{Aggregator, Meta, Report, TargetInfo};
 use crate::tracer::{self, Tracer};
-use driver::{Driver, Pace};
+use driver::{Driver, Intervals, Pace};
 use duty::DutyCycle;
 use symbols::ProcSymbols;
 
@@ -50,6 +50,12 @@ pub struct SessionConfig {
     pub probe_floor: bool,
     /// Benchmarks: alternate between full tracing and the floor.
     pub probe_alternate: Option<Duration>,
+    /// Report each interval of this length to the session's interval sink.
+    pub interval: Option<Duration>,
+    /// No start banner (nor the metrics address) on stderr.
+    pub quiet: bool,
+    /// libbpf's own log on stderr.
+    pub verbose: bool,
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP set the session's stop flag while it runs.
@@ -77,11 +83,13 @@ impl Drop for Signals {
     }
 }
 
-/// Runs a session, shown live by `monitor` if given, and returns its report
-/// and the traced command's exit status (trace mode).
+/// Runs a session, shown live by `monitor` if given (else headless, with a
+/// start banner unless quiet), each `--interval` reported to `intervals`,
+/// and returns its report and the traced command's exit status (trace mode).
 pub fn run(
     cfg: &SessionConfig,
     monitor: Option<&mut dyn Monitor>,
+    intervals: Option<&mut dyn IntervalSink>,
 ) -> Result<(Report, Option<i32>), SessionError> {
     // Privileges first: without them nothing else can work.
     tracer::load::check_privileges().map_err(SessionError::Trace)?;
@@ -115,7 +123,9 @@ pub fn run(
                     },
                 )
             })?;
-            eprintln!("gozt: serving metrics at http://{bound}/metrics");
+            if !cfg.quiet {
+                eprintln!("gozt: serving metrics at http://{bound}/metrics");
+            }
             for t in &resolved.targets {
                 m.target(t.pid, &t.binary, &t.go_version);
             }
@@ -132,6 +142,7 @@ pub fn run(
     let opts = tracer::Options {
         floor: cfg.probe_floor,
         stats: cfg.max_overhead.is_some(),
+        verbose: cfg.verbose,
         // A binary's sites under two inodes at most (an overlay's and its
         // file's).
         site_entries: u32::try_from(2 * sites).unwrap_or(u32::MAX),
@@ -147,10 +158,31 @@ pub fn run(
             .map_err(|e| fail(&mut command, SessionError::Trace(e)))?;
     }
     let discovered = started.elapsed();
+    let probes: usize = resolved
+        .sites
+        .iter()
+        .map(|s| s.entries.len() + s.rets.len())
+        .sum();
     tracer
         .attach(std::mem::take(&mut resolved.sites))
-        .map_err(|e| fail(&mut command, SessionError::Trace(e)))?;
+        .map_err(|e| fail(&mut command, attach_error(e, &resolved.targets, &os)))?;
     let attached = started.elapsed();
+    if monitor.is_none() && !cfg.quiet {
+        let binary = match &cfg.targets {
+            Targets::Binary(path) => Some((path.display().to_string(), os.running(path).len())),
+            _ => None,
+        };
+        eprintln!(
+            "{}",
+            crate::render::banner::banner(&crate::render::banner::Banner {
+                probes,
+                functions: resolved.funcs.len(),
+                targets: &resolved.targets,
+                binary: binary.as_ref().map(|(p, n)| (p.as_str(), *n)),
+                duration: cfg.duration,
+            })
+        );
+    }
 
     let sym = ProcSymbols::new(
         &resolved.binaries,
@@ -183,6 +215,9 @@ pub fn run(
     driver.duty = duty;
     driver.deadline = cfg.duration.map(|d| started + d);
     driver.command = command;
+    if let (Some(every), Some(sink)) = (cfg.interval, intervals) {
+        driver.intervals = Some(Intervals::new(every, &driver.agg, sink));
+    }
     driver.attached();
     if std::env::var_os("GOZT_TIMING").is_some() {
         eprintln!(
@@ -216,9 +251,10 @@ pub fn run(
     });
     let lost = driver.lost_since_epoch(tracer.lost());
     let targets = driver.targets();
-    let mut report = driver
-        .agg
-        .report(targets, driver.epoch.elapsed().as_secs_f64(), lost);
+    let counted = driver.epoch.elapsed();
+    let mut report = driver.agg.report(targets, counted.as_secs_f64(), lost);
+    let ended = SystemTime::now();
+    report.meta = meta(ended - counted, ended);
     if let Some(d) = driver.duty.as_mut() {
         let pids = report.targets.iter().map(|t| t.pid);
         let cpu = driver.cpu.update(&os as &dyn Os, pids).max(d.cpu_last) as f64;
@@ -245,6 +281,54 @@ pub fn run(
         });
     }
     Ok((report, status))
+}
+
+/// Why attaching failed: a named process that has exited since it was read
+/// is gone (exit 8), not a BPF failure.
+fn attach_error(e: tracer::TraceError, targets: &[TargetInfo], os: &dyn Os) -> SessionError {
+    match targets.iter().find(|t| !os.alive(t.pid)) {
+        Some(t) => SessionError::Input(Error::NoSuchProcess { pid: t.pid as i32 }),
+        None => SessionError::Trace(e),
+    }
+}
+
+/// The report's metadata: gozt, this host and kernel, the counts' start
+/// and end, gozt's command line.
+pub fn meta(started: SystemTime, ended: SystemTime) -> Meta {
+    let (host, kernel) = uname();
+    let time = |t| humantime::format_rfc3339_millis(t).to_string();
+    Meta {
+        gozt_version: env!("CARGO_PKG_VERSION").to_string(),
+        host,
+        kernel,
+        started: time(started),
+        ended: time(ended),
+        command_line: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+    }
+}
+
+/// The host name and the kernel release, from uname(2).
+fn uname() -> (String, String) {
+    // SAFETY: utsname is plain C data, all zeroes a valid value; uname
+    // writes NUL-terminated strings into it and reads nothing.
+    let u = unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return (String::new(), String::new());
+        }
+        u
+    };
+    let text = |field: &[libc::c_char]| {
+        let bytes: Vec<u8> = field
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    (text(&u.nodename), text(&u.release))
 }
 
 /// Errors of a session: bad input, or the tracer could not run.
@@ -278,5 +362,76 @@ impl SessionError {
             SessionError::Trace(tracer::TraceError::Kernel(_)) => 15,
             SessionError::Trace(_) => 12,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::os::Mapping;
+
+    /// Process 7 lives, 8 has exited.
+    struct Seven;
+
+    impl Os for Seven {
+        fn alive(&self, pid: u32) -> bool {
+            pid == 7
+        }
+        fn cpu_ns(&self, _: u32) -> Option<u64> {
+            None
+        }
+        fn exe(&self, _: u32) -> Option<PathBuf> {
+            None
+        }
+        fn exe_mappings(&self, _: u32) -> Option<Vec<Mapping>> {
+            None
+        }
+        fn running(&self, _: &Path) -> Vec<u32> {
+            Vec::new()
+        }
+    }
+
+    fn target(pid: u32) -> TargetInfo {
+        TargetInfo {
+            pid,
+            binary: "/srv/app".into(),
+            go_version: "go1.27.3".into(),
+        }
+    }
+
+    fn failed() -> tracer::TraceError {
+        tracer::TraceError::Attach {
+            path: "/srv/app".into(),
+            reason: "No such process".into(),
+        }
+    }
+
+    #[test]
+    fn a_target_that_exits_during_attach_is_not_found_not_a_bpf_failure() {
+        let gone = attach_error(failed(), &[target(7), target(8)], &Seven);
+        assert_eq!(gone.exit_code(), 8);
+        assert_eq!(
+            gone.to_string(),
+            "process 8 not found (exited, or never existed)"
+        );
+        let bpf = attach_error(failed(), &[target(7)], &Seven);
+        assert_eq!(bpf.exit_code(), 12, "{bpf}");
+        assert_eq!(attach_error(failed(), &[], &Seven).exit_code(), 12);
+    }
+
+    #[test]
+    fn the_metadata_names_gozt_the_host_and_the_times() {
+        let t = std::time::UNIX_EPOCH + Duration::from_millis(1_764_590_400_250);
+        let m = meta(t, t + Duration::from_secs(10));
+        assert_eq!(m.gozt_version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(m.started, "2025-12-01T12:00:00.250Z");
+        assert_eq!(m.ended, "2025-12-01T12:00:10.250Z");
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        assert_eq!(m.kernel, release.trim());
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(m.host, host.trim());
+        assert!(!m.command_line.is_empty());
     }
 }

@@ -8,7 +8,8 @@ use hdrhistogram::Histogram;
 use lru::LruCache;
 
 use super::model::{
-    Bucket, CallerReport, Counters, FunctionReport, GoroutineReport, Latency, Report, TargetInfo,
+    Bucket, CallerReport, Counters, FunctionReport, GoroutineReport, Latency, Meta, Report,
+    TargetInfo,
 };
 use super::rules::{classify, Classified};
 use super::{FuncMeta, Symbolizer};
@@ -197,6 +198,8 @@ pub struct Aggregator {
     /// Goroutines dropped from `by_goroutine` to stay within MAX_GOROUTINES.
     goroutines_dropped: u64,
     max_goroutines: usize,
+    /// Counts the total and each function only: no goroutines, no callers.
+    functions_only: bool,
 }
 
 /// One goroutine's counts, overall and per function.
@@ -218,6 +221,17 @@ impl Aggregator {
             frames: std::collections::HashMap::new(),
             goroutines_dropped: 0,
             max_goroutines: MAX_GOROUTINES,
+            functions_only: false,
+        }
+    }
+
+    /// An empty aggregator of the same functions and rules that counts
+    /// only the total and each function (no goroutines, no callers): what
+    /// an `--interval` report shows.
+    pub fn functions_only(&self) -> Aggregator {
+        Aggregator {
+            functions_only: true,
+            ..Aggregator::new(self.funcs.clone(), self.min_size, self.threshold)
         }
     }
 
@@ -237,6 +251,11 @@ impl Aggregator {
         self.goroutines_dropped = 0;
     }
 
+    /// Calls added since the start (or the last reset).
+    pub fn calls(&self) -> u64 {
+        self.total.calls
+    }
+
     /// Adds one call; `sym` resolves its caller. Returns the caller's frame
     /// (the return address into it), when named.
     pub fn add(&mut self, ev: &CallEvent, sym: &mut dyn Symbolizer) -> Option<u64> {
@@ -247,6 +266,9 @@ impl Aggregator {
             .entry(ev.func_id)
             .or_insert_with(Acc::new)
             .add(&c, ev.duration_ns);
+        if self.functions_only {
+            return None;
+        }
         let key = (ev.tgid, ev.goid);
         if self.by_goroutine.get(&key).is_none() {
             // Full: the least recently active goroutine goes.
@@ -364,6 +386,7 @@ impl Aggregator {
             })
             .collect();
         Report {
+            meta: Meta::default(),
             targets,
             duration_s,
             min_size: self.min_size,
@@ -505,15 +528,48 @@ mod tests {
         }
     }
 
-    #[test]
-    fn goroutines_beyond_the_cap_are_dropped_least_recent_first() {
+    /// zstd's EncodeAll as the only function.
+    fn encode_all() -> Vec<FuncMeta> {
         let e = *entries().iter().find(|e| e.name == "EncodeAll").unwrap();
-        let funcs = vec![FuncMeta {
+        vec![FuncMeta {
             function: e.symbol(),
             entry: e,
             target: 0,
-        }];
-        let mut agg = Aggregator::new(funcs, 1024, 0.003).with_max_goroutines(100);
+        }]
+    }
+
+    #[test]
+    fn a_functions_only_aggregator_counts_the_same_calls_without_goroutines_or_callers() {
+        let mut full = Aggregator::new(encode_all(), 1024, 0.003);
+        let mut part = full.functions_only();
+        let mut sym = NoSymbols;
+        for i in 0..10u64 {
+            let call = ev(
+                0,
+                i % 3,
+                4096,
+                Some(if i == 4 { 5000 } else { 100 }),
+                false,
+                1000 + i,
+            );
+            full.add(&call, &mut sym);
+            assert_eq!(part.add(&call, &mut sym), None, "no caller named");
+        }
+        let (f, p) = (
+            full.report(vec![], 1.0, Lost::default()),
+            part.report(vec![], 1.0, Lost::default()),
+        );
+        assert_eq!(p.totals, f.totals);
+        assert_eq!(p.totals.incompressible, 1);
+        assert_eq!(p.functions[0].counters, f.functions[0].counters);
+        assert_eq!(p.functions[0].latency_ns, f.functions[0].latency_ns);
+        assert!(p.goroutines.is_empty() && p.callers.is_empty());
+        assert_eq!(f.goroutines.len(), 3);
+    }
+
+    #[test]
+    fn goroutines_beyond_the_cap_are_dropped_least_recent_first() {
+        let mut agg = Aggregator::new(encode_all(), 1024, 0.003).with_max_goroutines(100);
         let mut sym = NoSymbols;
         for goid in 0..250u64 {
             let mut call = ev(0, goid, 4096, Some(100), false, 1000);

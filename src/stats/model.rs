@@ -1,20 +1,20 @@
 //! The report model every renderer consumes (text, JSON, the live view,
 //! Prometheus): plain data, serialized as docs/report.schema.json.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Api, Codec, Op};
 use crate::event::Lost;
 
 /// A traced process.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetInfo {
     pub pid: u32,
     pub binary: String,
     pub go_version: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Counters {
     pub calls: u64,
     pub errors: u64,
@@ -25,7 +25,7 @@ pub struct Counters {
     pub alert: bool,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Latency {
     pub p50: u64,
     pub p90: u64,
@@ -36,14 +36,14 @@ pub struct Latency {
 }
 
 /// One log2 bucket: `min..=max` nanoseconds.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Bucket {
     pub min: u64,
     pub max: u64,
     pub count: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FunctionReport {
     pub function: String,
     pub codec: Codec,
@@ -63,7 +63,7 @@ pub struct FunctionReport {
     pub histogram: Vec<Bucket>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GoroutineReport {
     pub pid: u32,
     pub goid: u64,
@@ -77,7 +77,7 @@ pub struct GoroutineReport {
     pub functions: Vec<FunctionReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallerReport {
     pub caller: String,
     pub function: String,
@@ -85,9 +85,29 @@ pub struct CallerReport {
     pub latency_ns: Latency,
 }
 
+/// Where and when a report was made, and by what.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Meta {
+    /// The version of gozt that traced.
+    pub gozt_version: String,
+    /// The host name of the machine traced.
+    pub host: String,
+    /// Its kernel release (`uname -r`).
+    pub kernel: String,
+    /// When the counts started and ended, RFC 3339 in UTC.
+    pub started: String,
+    pub ended: String,
+    /// gozt's own command line, argv[0] first.
+    pub command_line: Vec<String>,
+}
+
 /// The report model every renderer consumes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
+    /// Empty in reports built without a session (and in saved reports from
+    /// before it was added).
+    #[serde(default)]
+    pub meta: Meta,
     pub targets: Vec<TargetInfo>,
     pub duration_s: f64,
     pub min_size: u64,
@@ -107,7 +127,7 @@ pub struct Report {
 }
 
 /// Duty cycling under `--max-overhead`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sampling {
     /// The budget, as a fraction of the targets' CPU time.
     pub max_overhead: f64,
@@ -127,4 +147,61 @@ pub struct Sampling {
     /// Estimated cost (traps at trap_ns, plus bpf_run_ns) over the targets'
     /// CPU time, for the whole run.
     pub estimated_overhead: f64,
+}
+
+/// One function's calls in one interval (`--interval`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntervalFunction {
+    pub function: String,
+    pub codec: Codec,
+    pub op: Op,
+    #[serde(flatten)]
+    pub counters: Counters,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub latency_ns: Latency,
+}
+
+/// The calls of one interval (`--interval`), not cumulative: one JSON line
+/// each, as docs/interval.schema.json says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntervalReport {
+    /// Always "interval": tells these lines from the final report.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The interval's end, RFC 3339 in UTC.
+    pub time: String,
+    /// Its length in seconds (the last one ends with the run, sooner).
+    pub interval_s: f64,
+    pub totals: Counters,
+    /// The functions called in the interval, by name.
+    pub functions: Vec<IntervalFunction>,
+    /// Losses in the interval.
+    pub lost: Lost,
+}
+
+impl IntervalReport {
+    /// The interval whose calls `report` holds, ended at `time`.
+    pub fn new(report: &Report, time: String) -> IntervalReport {
+        IntervalReport {
+            kind: "interval".to_string(),
+            time,
+            interval_s: report.duration_s,
+            totals: report.totals,
+            functions: report
+                .functions
+                .iter()
+                .map(|f| IntervalFunction {
+                    function: f.function.clone(),
+                    codec: f.codec,
+                    op: f.op,
+                    counters: f.counters,
+                    bytes_in: f.bytes_in,
+                    bytes_out: f.bytes_out,
+                    latency_ns: f.latency_ns,
+                })
+                .collect(),
+            lost: report.lost,
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! Opening, sizing, configuring and loading the programs: map sizes and
 //! rodata are set between open and load, and each function's [`FuncSpec`]
-//! is written into `funcs`.
+//! is written into `funcs`. libbpf's own log (warnings, the verifier's log
+//! on a failed load) reaches stderr only with `-v`, each line prefixed
+//! `gozt: libbpf: `; gozt's error stays its one line.
 
 use std::mem::MaybeUninit;
 
@@ -59,6 +61,27 @@ impl FuncSpec {
             size: u32::try_from(self.size).unwrap_or(u32::MAX),
         }
     }
+}
+
+/// Where libbpf's log goes from now on: with `verbose`, its warnings and
+/// information to stderr, a line at a time; else nowhere.
+pub fn libbpf_log(verbose: bool) {
+    let print: Option<(libbpf_rs::PrintLevel, libbpf_rs::PrintCallback)> =
+        verbose.then_some((libbpf_rs::PrintLevel::Info, print_libbpf as _));
+    libbpf_rs::set_print(print);
+}
+
+fn print_libbpf(_level: libbpf_rs::PrintLevel, msg: String) {
+    for line in libbpf_lines(&msg) {
+        eprintln!("gozt: libbpf: {line}");
+    }
+}
+
+/// The lines of one libbpf message, without its own `libbpf: ` prefix.
+fn libbpf_lines(msg: &str) -> impl Iterator<Item = &str> {
+    msg.lines()
+        .map(|l| l.strip_prefix("libbpf: ").unwrap_or(l).trim_end())
+        .filter(|l| !l.is_empty())
 }
 
 /// Root and BTF, before anything is opened.
@@ -144,4 +167,24 @@ pub fn load<'obj>(
             .map_err(load_err)?;
     }
     Ok(skel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::libbpf_lines;
+
+    #[test]
+    fn libbpf_messages_become_lines_without_their_prefix() {
+        let msg = "libbpf: prog 'gozt_site': BPF program load failed: Permission denied\n\
+                   -- BEGIN PROG LOAD LOG --\n0: (bf) r6 = r1\n\n";
+        let lines: Vec<&str> = libbpf_lines(msg).collect();
+        assert_eq!(
+            lines,
+            [
+                "prog 'gozt_site': BPF program load failed: Permission denied",
+                "-- BEGIN PROG LOAD LOG --",
+                "0: (bf) r6 = r1"
+            ]
+        );
+    }
 }

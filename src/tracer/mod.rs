@@ -75,6 +75,8 @@ pub struct Options {
     /// Keep the kernel's BPF run-time statistics (the cost of gozt's
     /// programs, and the trap count, for `--max-overhead`).
     pub stats: bool,
+    /// Pass libbpf's own log on to stderr (`-v`); without, it is dropped.
+    pub verbose: bool,
 }
 
 impl Default for Options {
@@ -87,6 +89,7 @@ impl Default for Options {
             max_call_age: Duration::from_secs(60),
             floor: false,
             stats: false,
+            verbose: false,
         }
     }
 }
@@ -142,6 +145,8 @@ impl<'obj> Tracer<'obj> {
         opts: &Options,
     ) -> Result<Tracer<'obj>, TraceError> {
         load::check_privileges()?;
+        // Before the kernel is probed: its failed attempts stay quiet.
+        load::libbpf_log(opts.verbose);
         let method = kernel::probe()?;
         let callers = CallerSlots::new(opts.caller_slots);
         // With a budget, gozt's own programs' run time counts against it,

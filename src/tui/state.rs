@@ -241,6 +241,23 @@ impl App {
         self.elapsed = elapsed;
     }
 
+    /// Shows a saved report (`gozt report --live`): its counts, and as
+    /// calls per second their averages over the run (it has no
+    /// second-by-second history, so the sparkline stays empty).
+    pub fn show_saved(&mut self, report: Report) {
+        let secs = report.duration_s.max(1e-9);
+        let elapsed = Duration::from_secs_f64(report.duration_s.max(0.0));
+        let paused = std::mem::replace(&mut self.paused, false);
+        self.update(report.clone(), report.lost, elapsed);
+        self.paused = paused;
+        self.rates = report
+            .functions
+            .iter()
+            .map(|f| (f.function.clone(), f.counters.calls as f64 / secs))
+            .collect();
+        self.total_rate = report.totals.calls as f64 / secs;
+    }
+
     /// Forgets every count (after the session reset its aggregation).
     pub fn reset(&mut self) {
         self.report = None;

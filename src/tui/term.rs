@@ -2,6 +2,7 @@
 //! (ratatui's init, whose panic hook restores the terminal), keys read from
 //! crossterm between the session's polls, and a redraw five times a second.
 //! Dropping `Live` restores the terminal, so every exit path does.
+//! [`browse`] shows a saved report the same way, without a session.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use ratatui::DefaultTerminal;
 
 use super::{Action, App};
 use crate::session::{Monitor, Snapshot};
+use crate::stats::Report;
 
 /// How often the view is redrawn.
 const REFRESH: Duration = Duration::from_millis(200);
@@ -102,4 +104,24 @@ impl Drop for Live {
     fn drop(&mut self) {
         self.restore();
     }
+}
+
+/// Browses a saved report in the live view until `q` (or Ctrl-C): every
+/// key works as in a session, and `r` shows the report again from the top.
+pub fn browse(report: Report) -> std::io::Result<()> {
+    let mut app = App::new();
+    app.show_saved(report.clone());
+    let mut terminal = ratatui::try_init()?;
+    let result = (|| loop {
+        terminal.draw(|f| app.draw(f))?;
+        if let Event::Key(key) = event::read()? {
+            match app.key(key) {
+                Action::Quit => return Ok(()),
+                Action::Reset => app.show_saved(report.clone()),
+                Action::None => {}
+            }
+        }
+    })();
+    ratatui::restore();
+    result
 }

@@ -115,14 +115,23 @@ pub fn waiting_workload(bin: &Path, args: &[&str]) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start the workload");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stderr.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let line = first_line(child.stderr.as_mut().unwrap());
     assert!(line.contains("waiting"), "{line}");
     child
+}
+
+/// The first line `from` gives (with its newline), read byte by byte so
+/// that nothing after it is taken from the pipe.
+pub fn first_line(from: &mut impl std::io::Read) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while from.read(&mut byte).unwrap() == 1 {
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    String::from_utf8(line).unwrap()
 }
 
 /// Sends `sig` to `pid`.
@@ -144,22 +153,44 @@ pub fn gozt_bpf_programs_after_exit() -> Vec<u32> {
     }
 }
 
-/// Checks a JSON report against the checked-in schema, docs/report.schema.json.
-pub fn assert_schema_valid(report: &serde_json::Value, what: &str) {
-    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
-    let validator = SCHEMA.get_or_init(|| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
-        let schema = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        jsonschema::validator_for(&schema).expect("a valid JSON schema")
-    });
-    let errors: Vec<String> = validator
-        .iter_errors(report)
+/// A checked-in schema of docs/, compiled once per name.
+fn validator(name: &'static str) -> &'static jsonschema::Validator {
+    static SCHEMAS: OnceLock<std::sync::Mutex<Vec<(&str, &'static jsonschema::Validator)>>> =
+        OnceLock::new();
+    let mut all = SCHEMAS.get_or_init(Default::default).lock().unwrap();
+    if let Some((_, v)) = all.iter().find(|(n, _)| *n == name) {
+        return v;
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(name);
+    let schema = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let v: &'static jsonschema::Validator = Box::leak(Box::new(
+        jsonschema::validator_for(&schema).expect("a valid JSON schema"),
+    ));
+    all.push((name, v));
+    v
+}
+
+fn assert_valid(schema: &'static str, value: &serde_json::Value, what: &str) {
+    let errors: Vec<String> = validator(schema)
+        .iter_errors(value)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(
         errors.is_empty(),
-        "{what}: report breaks the schema: {errors:#?}"
+        "{what}: report breaks the schema {schema}: {errors:#?}"
     );
+}
+
+/// Checks a JSON report against the checked-in schema, docs/report.schema.json.
+pub fn assert_schema_valid(report: &serde_json::Value, what: &str) {
+    assert_valid("report.schema.json", report, what);
+}
+
+/// Checks one `--interval --json` line against docs/interval.schema.json.
+pub fn assert_interval_schema_valid(line: &serde_json::Value, what: &str) {
+    assert_valid("interval.schema.json", line, what);
 }
 
 /// Compares `got` with tests/golden/`name`, or rewrites the file when

@@ -1,0 +1,129 @@
+//! The start banner of a headless run, on stderr once the probes are in
+//! place (bpftrace's "Attaching N probes...", bcc's "Hit Ctrl-C to end").
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::stats::TargetInfo;
+
+/// What the banner says.
+pub struct Banner<'a> {
+    /// Sites attached: entries and RETs.
+    pub probes: usize,
+    pub functions: usize,
+    /// The processes named (or the command started).
+    pub targets: &'a [TargetInfo],
+    /// With --binary: its path, and how many processes run it now.
+    pub binary: Option<(&'a str, usize)>,
+    pub duration: Option<Duration>,
+}
+
+/// Processes listed by pid at most; the others are counted.
+const LISTED: usize = 3;
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The banner's one line, `gozt: ` first.
+pub fn banner(b: &Banner<'_>) -> String {
+    let probes = format!(
+        "{} ({}: entries and RETs)",
+        plural(b.probes, "probe", "probes"),
+        plural(b.functions, "function", "functions")
+    );
+    let into = match b.binary {
+        Some((path, running)) => format!(
+            "{path}, {} now (and those that start later)",
+            plural(running, "process runs it", "processes run it")
+        ),
+        None => {
+            let named: Vec<String> = b
+                .targets
+                .iter()
+                .take(LISTED)
+                .map(|t| {
+                    let name = Path::new(&t.binary)
+                        .file_name()
+                        .map_or(t.binary.clone(), |n| n.to_string_lossy().into_owned());
+                    format!("{} {name}", t.pid)
+                })
+                .collect();
+            let more = b.targets.len().saturating_sub(LISTED);
+            format!(
+                "{} (pid{} {}{})",
+                plural(b.targets.len(), "process", "processes"),
+                if b.targets.len() == 1 { "" } else { "s" },
+                named.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )
+        }
+    };
+    let end = match b.duration {
+        Some(d) => format!(
+            "Tracing for {}; Ctrl-C ends sooner",
+            humantime::format_duration(d)
+        ),
+        None => "Hit Ctrl-C to end".to_string(),
+    };
+    format!("gozt: attached {probes} in {into}. {end}.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(pid: u32, binary: &str) -> TargetInfo {
+        TargetInfo {
+            pid,
+            binary: binary.into(),
+            go_version: "go1.27.3".into(),
+        }
+    }
+
+    #[test]
+    fn the_banner_says_what_is_traced_and_how_it_ends() {
+        let one = [target(1234, "/srv/demo-service")];
+        let b = Banner {
+            probes: 46,
+            functions: 8,
+            targets: &one,
+            binary: None,
+            duration: None,
+        };
+        assert_eq!(
+            banner(&b),
+            "gozt: attached 46 probes (8 functions: entries and RETs) in 1 process \
+             (pid 1234 demo-service). Hit Ctrl-C to end."
+        );
+        let many: Vec<TargetInfo> = (1..=5).map(|p| target(p, "/srv/app")).collect();
+        let b = Banner {
+            probes: 1,
+            functions: 1,
+            targets: &many,
+            binary: None,
+            duration: Some(Duration::from_secs(30)),
+        };
+        assert_eq!(
+            banner(&b),
+            "gozt: attached 1 probe (1 function: entries and RETs) in 5 processes \
+             (pids 1 app, 2 app, 3 app and 2 more). Tracing for 30s; Ctrl-C ends sooner."
+        );
+        let b = Banner {
+            probes: 46,
+            functions: 8,
+            targets: &[],
+            binary: Some(("/usr/local/bin/app", 2)),
+            duration: None,
+        };
+        assert_eq!(
+            banner(&b),
+            "gozt: attached 46 probes (8 functions: entries and RETs) in /usr/local/bin/app, \
+             2 processes run it now (and those that start later). Hit Ctrl-C to end."
+        );
+    }
+}
