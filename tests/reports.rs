@@ -60,6 +60,7 @@ fn replayed() -> gozt::stats::Report {
         command_line: ["gozt", "attach", "-p", "4242", "--json"]
             .map(String::from)
             .to_vec(),
+        attach_method: "uprobe_multi".into(),
     };
     report
 }

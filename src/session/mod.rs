@@ -254,7 +254,7 @@ pub fn run(
     let counted = driver.epoch.elapsed();
     let mut report = driver.agg.report(targets, counted.as_secs_f64(), lost);
     let ended = SystemTime::now();
-    report.meta = meta(ended - counted, ended);
+    report.meta = meta(ended - counted, ended, tracer.method());
     if let Some(d) = driver.duty.as_mut() {
         let pids = report.targets.iter().map(|t| t.pid);
         let cpu = driver.cpu.update(&os as &dyn Os, pids).max(d.cpu_last) as f64;
@@ -294,7 +294,7 @@ fn attach_error(e: tracer::TraceError, targets: &[TargetInfo], os: &dyn Os) -> S
 
 /// The report's metadata: gozt, this host and kernel, the counts' start
 /// and end, gozt's command line.
-pub fn meta(started: SystemTime, ended: SystemTime) -> Meta {
+pub fn meta(started: SystemTime, ended: SystemTime, method: tracer::AttachMethod) -> Meta {
     let (host, kernel) = uname();
     let time = |t| humantime::format_rfc3339_millis(t).to_string();
     Meta {
@@ -306,6 +306,7 @@ pub fn meta(started: SystemTime, ended: SystemTime) -> Meta {
         command_line: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
+        attach_method: method.name().to_string(),
     }
 }
 
@@ -424,7 +425,11 @@ mod tests {
     #[test]
     fn the_metadata_names_gozt_the_host_and_the_times() {
         let t = std::time::UNIX_EPOCH + Duration::from_millis(1_764_590_400_250);
-        let m = meta(t, t + Duration::from_secs(10));
+        let m = meta(
+            t,
+            t + Duration::from_secs(10),
+            tracer::AttachMethod::UprobeMulti,
+        );
         assert_eq!(m.gozt_version, env!("CARGO_PKG_VERSION"));
         assert_eq!(m.started, "2025-12-01T12:00:00.250Z");
         assert_eq!(m.ended, "2025-12-01T12:00:10.250Z");

@@ -99,6 +99,11 @@ pub struct Meta {
     pub ended: String,
     /// gozt's own command line, argv[0] first.
     pub command_line: Vec<String>,
+    /// How the probes were attached on this kernel: `uprobe_multi` (6.6+),
+    /// `uprobe_cookie` (5.15+) or `uprobe_address` (5.10+); empty when
+    /// nothing was traced (a saved report of an older gozt).
+    #[serde(default)]
+    pub attach_method: String,
 }
 
 /// The report model every renderer consumes.
