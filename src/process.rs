@@ -19,7 +19,11 @@ pub fn exe_path(pid: i32) -> Result<PathBuf> {
             }
             Some(1) | Some(13) => {
                 if std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                    Err(Error::ProcessPermission { pid })
+                    Err(Error::ProcessPermission {
+                        pid,
+                        // SAFETY: geteuid has no preconditions.
+                        as_root: unsafe { libc::geteuid() } == 0,
+                    })
                 } else {
                     Err(Error::NoSuchProcess { pid })
                 }
