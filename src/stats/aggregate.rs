@@ -203,9 +203,36 @@ pub struct Aggregator {
 }
 
 /// One goroutine's counts, overall and per function.
-/// By function id, in order: a goroutine calls few functions, and its
-/// totals are theirs, added up when reported.
-type GoroutineAcc = Vec<(u32, Acc)>;
+/// A goroutine's calls by function: its first function's inline (most
+/// goroutines call one), others after it; its totals are theirs, added up
+/// when reported.
+struct GoroutineAcc {
+    first: (u32, Acc),
+    more: Vec<(u32, Acc)>,
+}
+
+impl GoroutineAcc {
+    fn get_mut(&mut self, func_id: u32) -> &mut Acc {
+        if self.first.0 == func_id {
+            return &mut self.first.1;
+        }
+        let at = match self.more.iter().position(|(id, _)| *id == func_id) {
+            Some(i) => i,
+            None => {
+                self.more.push((func_id, Acc::per_goroutine()));
+                self.more.len() - 1
+            }
+        };
+        &mut self.more[at].1
+    }
+
+    /// By function id.
+    fn functions(&self) -> Vec<&(u32, Acc)> {
+        let mut all: Vec<&(u32, Acc)> = std::iter::once(&self.first).chain(&self.more).collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all
+    }
+}
 
 impl Aggregator {
     pub fn new(funcs: Vec<FuncMeta>, min_size: u64, threshold: f64) -> Aggregator {
@@ -270,24 +297,21 @@ impl Aggregator {
             return None;
         }
         let key = (ev.tgid, ev.goid);
-        if self.by_goroutine.get(&key).is_none() {
-            // Full: the least recently active goroutine goes.
-            if self.by_goroutine.push(key, Vec::new()).is_some() {
-                self.goroutines_dropped += 1;
+        match self.by_goroutine.get_mut(&key) {
+            Some(g) => g.get_mut(ev.func_id).add(&c, ev.duration_ns),
+            None => {
+                let mut acc = Acc::per_goroutine();
+                acc.add(&c, ev.duration_ns);
+                let fresh = GoroutineAcc {
+                    first: (ev.func_id, acc),
+                    more: Vec::new(),
+                };
+                // Full: the least recently active goroutine goes.
+                if self.by_goroutine.push(key, fresh).is_some() {
+                    self.goroutines_dropped += 1;
+                }
             }
         }
-        let g = self
-            .by_goroutine
-            .get_mut(&key)
-            .expect("just looked up or inserted");
-        let at = match g.binary_search_by_key(&ev.func_id, |(id, _)| *id) {
-            Ok(i) => i,
-            Err(i) => {
-                g.insert(i, (ev.func_id, Acc::per_goroutine()));
-                i
-            }
-        };
-        g[at].1.add(&c, ev.duration_ns);
         let found = ev
             .stack
             .iter()
@@ -352,11 +376,12 @@ impl Aggregator {
         let goroutines = tracked
             .into_iter()
             .map(|(&(pid, goid), g)| {
+                let fs = g.functions();
                 let summed;
-                let all = match g.as_slice() {
+                let all = match fs.as_slice() {
                     [(_, one)] => one,
                     _ => {
-                        summed = Acc::sum(g.iter().map(|(_, a)| a), GOROUTINE_DIGITS);
+                        summed = Acc::sum(fs.iter().map(|(_, a)| a), GOROUTINE_DIGITS);
                         &summed
                     }
                 };
@@ -368,7 +393,7 @@ impl Aggregator {
                     bytes_out: all.bytes_out,
                     time_ns: all.sum_ns as u64,
                     latency_ns: latency(all),
-                    functions: g.iter().map(|(id, a)| func_report(*id, a)).collect(),
+                    functions: fs.iter().map(|(id, a)| func_report(*id, a)).collect(),
                 }
             })
             .collect();
