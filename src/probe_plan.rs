@@ -117,7 +117,7 @@ impl Plan {
                     let bytes = bin
                         .code(f)
                         .ok_or_else(|| malformed("code not in the file"))?;
-                    e.insert(code::scan(bytes, f.addr))
+                    e.insert(crate::arch::scan_code(bytes, f.addr))
                 }
             };
             // The RETs lie in the function, which lies in one segment.

@@ -39,7 +39,7 @@ use skel::GoztSkel;
 /// Why tracing could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("gozt must run as root (or with CAP_BPF and CAP_PERFMON) to load BPF programs")]
+    #[error("must run as root (or with CAP_BPF and CAP_PERFMON) to load BPF programs")]
     NotRoot,
     #[error(
         "kernel has no BTF (/sys/kernel/btf/vmlinux missing): gozt's CO-RE programs cannot load"
