@@ -339,6 +339,42 @@ def startup():
     row("gozt attach --pid (discovery + attach)", f"{median(times):.0f}", f"{median(rss):.1f}", "", "", "", "")
 
 
+def methods():
+    """Each attach method this kernel has (GOZT_ATTACH forces one): attach
+    time on the large binary, and BPF run time per traced call."""
+    row("", "", "", "", "", "", "")
+    row("attach methods on this kernel", "attach ms", "sites", "BPF ns per call", "", "", "")
+    d = tempfile.mkdtemp()
+    cfg = os.path.join(d, "p.yml")
+    open(cfg, "w").write("global:\n  scrape_interval: 1h\n")
+    srv = subprocess.Popen([BIG, f"--config.file={cfg}", f"--storage.tsdb.path={d}/data",
+                            f"--web.listen-address=127.0.0.1:{free_port()}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2)
+    try:
+        for method in ("uprobe_multi", "uprobe_cookie"):
+            os.environ["GOZT_ATTACH"] = method
+            times, sites = [], ""
+            for _ in range(REPEATS):
+                out = subprocess.run([GOZT, "attach", "--pid", str(srv.pid), "--duration", "100ms", "--json",
+                                      "-o", "/dev/null"], capture_output=True, text=True,
+                                     env={**os.environ, "GOZT_TIMING": "1"})
+                m = re.search(r"attach ([\d.]+) ms \((\w+), (\d+) sites\)", out.stderr)
+                if not m:
+                    break
+                times.append(float(m.group(1)))
+                sites = m.group(3)
+            if not times:
+                row(method, "not on this kernel", "", "", "", "", "")
+                continue
+            ns = median([bpf_run_ns(["-size", "1024", "-calls", "100000"], []) for _ in range(REPEATS)])
+            row(method, f"{median(times):.1f}", sites, f"{ns:.0f}", "", "", "")
+    finally:
+        os.environ.pop("GOZT_ATTACH", None)
+        srv.terminate()
+        srv.wait()
+
+
 def budget():
     row("", "", "", "", "", "", "")
     row(f"--max-overhead 1%, 64 B loop, {BUDGET_CALLS // 1000000}M calls", "bare s", "gozt s", "slowdown",
@@ -374,7 +410,7 @@ def budget():
 def main():
     # BENCH_PARTS picks parts of the table (all by default).
     parts = {"per_call": per_call, "max_rate": max_rate, "cpu": cpu_per_event, "startup": startup,
-             "budget": budget}
+             "methods": methods, "budget": budget}
     for name in os.environ.get("BENCH_PARTS", " ".join(parts)).split():
         parts[name]()
     # Section titles (a first cell alone) neither set nor follow the widths.

@@ -4,7 +4,6 @@
 //! per binary (6.6+), classic uprobes with attach cookies (5.15+), or
 //! classic uprobes whose program finds its site from the trap's address.
 
-use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use serde::{Deserialize, Serialize};
@@ -144,26 +143,22 @@ fn attach_cookie() -> bool {
     }
 }
 
-/// Whether a uprobe.multi link can be made: one for a tiny program at a
-/// function of gozt's own, closed at once.
+/// Whether uprobe.multi links work, with the process filter gozt needs
+/// (the first kernels with them filtered by thread, not process: a Go
+/// program's calls on its other threads would be missed). Nothing is
+/// attached: a link for a directory fails with EBADF on kernels that know the
+/// link type, and one with pid -1 as well fails with EINVAL once the filter
+/// is by process (as libbpf probes it).
 fn uprobe_multi() -> bool {
-    let f: extern "C" fn(u64) -> u64 = super::calibrate::gozt_calibration_target;
-    let Some((path, offset)) = super::calibrate::own_file_offset(f as *const () as u64) else {
-        return false;
-    };
-    let Ok(path) = CString::new(path.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
     // r0 = 0; exit
     let mut insns = [libbpf_sys::bpf_insn::default(); 2];
     insns[0].code = 0xb7;
     insns[1].code = 0x95;
-    let opts = libbpf_sys::bpf_prog_load_opts {
+    let mut opts = libbpf_sys::bpf_prog_load_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
         expected_attach_type: libbpf_sys::BPF_TRACE_UPROBE_MULTI,
         ..Default::default()
     };
-    let mut opts = opts;
     // SAFETY: two valid instructions and sized options; the result is a new
     // descriptor or a negative error.
     let prog = unsafe {
@@ -181,35 +176,38 @@ fn uprobe_multi() -> bool {
     }
     // SAFETY: a non-negative return is a descriptor we now own.
     let prog = unsafe { OwnedFd::from_raw_fd(prog) };
-    let offsets = [offset as std::os::raw::c_ulong];
-    let mut link_opts = libbpf_sys::bpf_link_create_opts {
-        sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
-        ..Default::default()
-    };
-    link_opts.__bindgen_anon_1.uprobe_multi =
-        libbpf_sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_3 {
-            cnt: 1,
-            path: path.as_ptr(),
-            offsets: offsets.as_ptr(),
-            pid: std::process::id(),
+    let link_error = |pid: i32| -> Option<i32> {
+        let offsets: [std::os::raw::c_ulong; 1] = [0];
+        let mut link_opts = libbpf_sys::bpf_link_create_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
             ..Default::default()
         };
-    // SAFETY: the options point at live values for the duration of the call.
-    let link = unsafe {
-        libbpf_sys::bpf_link_create(
-            std::os::fd::AsRawFd::as_raw_fd(&prog),
-            0,
-            libbpf_sys::BPF_TRACE_UPROBE_MULTI,
-            &link_opts,
-        )
+        link_opts.__bindgen_anon_1.uprobe_multi =
+            libbpf_sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_3 {
+                cnt: 1,
+                path: c"/".as_ptr(),
+                offsets: offsets.as_ptr(),
+                pid: pid as u32,
+                ..Default::default()
+            };
+        // SAFETY: the options point at live values for the duration of the
+        // call; a link, should one be made, is closed at once.
+        let link = unsafe {
+            libbpf_sys::bpf_link_create(
+                std::os::fd::AsRawFd::as_raw_fd(&prog),
+                -1,
+                libbpf_sys::BPF_TRACE_UPROBE_MULTI,
+                &link_opts,
+            )
+        };
+        if link >= 0 {
+            // SAFETY: a descriptor we now own, closed here.
+            drop(unsafe { OwnedFd::from_raw_fd(link) });
+            return None;
+        }
+        std::io::Error::last_os_error().raw_os_error()
     };
-    if link < 0 {
-        return false;
-    }
-    // SAFETY: a non-negative return is a descriptor we now own; dropping it
-    // detaches the link.
-    drop(unsafe { OwnedFd::from_raw_fd(link) });
-    true
+    link_error(0) == Some(libc::EBADF) && link_error(-1) == Some(libc::EINVAL)
 }
 
 #[cfg(test)]
