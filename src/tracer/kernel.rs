@@ -73,6 +73,14 @@ pub fn probe() -> Result<AttachMethod, TraceError> {
         ));
     };
     match std::env::var("GOZT_ATTACH").ok().as_deref() {
+        None | Some("") if best != AttachMethod::UprobeMulti && ret_probes_crash() => {
+            Err(missing(&format!(
+                "Linux {}: uprobes at RET instructions crash Go programs on this kernel series \
+                 (reproduced on Debian's 6.1 with the kernel's own tracefs uprobes, no BPF); \
+                 gozt was checked on 5.10, 6.12 and 6.18 (GOZT_ATTACH=uprobe_cookie tries anyway)",
+                release()
+            )))
+        }
         None | Some("") => Ok(best),
         Some(name) => {
             let wanted = AttachMethod::parse(name).ok_or_else(|| {
@@ -98,11 +106,12 @@ pub fn probe() -> Result<AttachMethod, TraceError> {
 
 /// Whether the kernel keeps a process's mappings in a list
 /// (`mm_struct.mmap`, before the maple tree of 6.1), which the program
-/// without cookies walks: read from the kernel's BTF.
+/// without cookies walks: read from the kernel's BTF (the field sits in an
+/// anonymous struct inside mm_struct on those kernels).
 fn mappings_listed() -> bool {
     // SAFETY: libbpf parses /sys/kernel/btf/vmlinux into a struct it owns,
     // freed below; the type and member records it returns point into it and
-    // are read before the free. A struct's members follow its btf_type.
+    // are read before the free.
     unsafe {
         let btf = libbpf_sys::btf__load_vmlinux_btf();
         if btf.is_null() {
@@ -113,21 +122,58 @@ fn mappings_listed() -> bool {
             c"mm_struct".as_ptr(),
             libbpf_sys::BTF_KIND_STRUCT,
         );
-        let mut found = false;
-        if id > 0 {
-            let t = libbpf_sys::btf__type_by_id(btf, id as u32);
-            if !t.is_null() {
-                let vlen = ((*t).info & 0xffff) as usize;
-                let members = t.add(1).cast::<libbpf_sys::btf_member>();
-                found = (0..vlen).any(|i| {
-                    let name = libbpf_sys::btf__name_by_offset(btf, (*members.add(i)).name_off);
-                    !name.is_null() && std::ffi::CStr::from_ptr(name).to_bytes() == b"mmap"
-                });
-            }
-        }
+        let found = id > 0 && has_member(btf, id as u32, b"mmap", 4);
         libbpf_sys::btf__free(btf);
         found
     }
+}
+
+/// Whether struct or union `id` of `btf` has a member `name`, directly or
+/// in an anonymous struct or union member (`depth` levels down at most).
+///
+/// # Safety
+/// `btf` must be a live BTF object of libbpf's.
+unsafe fn has_member(btf: *const libbpf_sys::btf, id: u32, name: &[u8], depth: u32) -> bool {
+    const KIND_STRUCT: u32 = 4;
+    const KIND_UNION: u32 = 5;
+    // SAFETY: the caller's btf is live; libbpf returns null or a record of
+    // it, and a struct's or union's members follow its btf_type.
+    unsafe {
+        let t = libbpf_sys::btf__type_by_id(btf, id);
+        if t.is_null() {
+            return false;
+        }
+        let kind = ((*t).info >> 24) & 0x1f;
+        if kind != KIND_STRUCT && kind != KIND_UNION {
+            return false;
+        }
+        let vlen = ((*t).info & 0xffff) as usize;
+        let members = t.add(1).cast::<libbpf_sys::btf_member>();
+        (0..vlen).any(|i| {
+            let m = &*members.add(i);
+            if m.name_off == 0 {
+                return depth > 0 && has_member(btf, m.type_, name, depth - 1);
+            }
+            let n = libbpf_sys::btf__name_by_offset(btf, m.name_off);
+            !n.is_null() && std::ffi::CStr::from_ptr(n).to_bytes() == name
+        })
+    }
+}
+
+/// The kernel's release (`uname -r`).
+fn release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Kernels whose uprobes at RET instructions were seen to crash Go
+/// programs: Linux 6.1 (Debian 12's), where a classic uprobe at
+/// snappy.Encode's entry and RET, made through tracefs with no BPF at all,
+/// crashed the test workload (a PC of 0xfffffffff91406) in one run of
+/// three; 5.10 and 6.12 ran the same and gozt's whole matrix cleanly.
+fn ret_probes_crash() -> bool {
+    release().starts_with("6.1.")
 }
 
 /// Whether BPF programs of uprobes can read their attach cookie.
