@@ -2,9 +2,12 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+
+use serde_json::Value;
 
 /// The directory of built test programs: `$GOZT_TESTBINS`, or what
 /// `scripts/build-testdata.sh` builds (cached by content hash).
@@ -153,6 +156,22 @@ pub fn gozt_bpf_programs_after_exit() -> Vec<u32> {
     }
 }
 
+/// The virtual addresses of every probe site (entries and RETs) in a plan
+/// of `gozt probes --json` (for a process, or a non-PIE binary).
+pub fn probe_sites(plan: &Value) -> Vec<u64> {
+    let mut sites = Vec::new();
+    for p in plan["probes"].as_array().unwrap() {
+        let addr = p["address"].as_u64().unwrap();
+        let base = addr - p["file_offset"].as_u64().unwrap();
+        sites.push(addr);
+        for r in p["ret_offsets"].as_array().unwrap() {
+            sites.push(base + r.as_u64().unwrap());
+        }
+    }
+    assert!(sites.len() > 40, "{} sites", sites.len());
+    sites
+}
+
 /// A checked-in schema of docs/, compiled once per name.
 fn validator(name: &'static str) -> &'static jsonschema::Validator {
     static SCHEMAS: OnceLock<std::sync::Mutex<Vec<(&str, &'static jsonschema::Validator)>>> =
@@ -223,4 +242,157 @@ pub fn catalog_funcs(n: usize) -> Vec<gozt::stats::FuncMeta> {
             target: 0,
         })
         .collect()
+}
+
+/// The callers the workload's code has: every event's first frame outside
+/// the libraries must be one of them.
+const CALLERS: &[&str] = &[
+    "main.zstdRound",
+    "main.blockRound",
+    "main.streamRound",
+    "main.roundTrip",
+    "main.readAll",
+    "main.deep",
+    "main.nestedGzip",
+    "main.countingWriter.Write",
+    "main.idleAndWake.func1",
+    "main.idleAndWake.func1.1",
+];
+
+/// Asserts that `report` holds exactly the workload's `truth`; returns the
+/// report's count of repeated entries (prologues run again after morestack).
+pub fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
+    assert_schema_valid(report, what);
+    let pid = truth["pid"].as_u64().unwrap();
+    let truth_gs = truth["goroutines"].as_array().unwrap();
+    let report_gs: Vec<&Value> = report["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["pid"] == pid)
+        .collect();
+    // A report lists at most gozt's cap of goroutines one by one: the least
+    // recently active are dropped (and counted), and one that calls again
+    // is listed again with its calls since; every other count holds them
+    // all.
+    let dropped = report["goroutines_dropped"].as_u64().unwrap() as usize;
+    if truth_gs.len() <= gozt::stats::MAX_GOROUTINES {
+        assert_eq!(dropped, 0, "{what}: goroutines dropped below the cap");
+        assert_eq!(report_gs.len(), truth_gs.len(), "{what}: goroutines");
+    } else {
+        assert!(
+            report_gs.len() <= gozt::stats::MAX_GOROUTINES,
+            "{what}: {} goroutines listed",
+            report_gs.len()
+        );
+        assert!(
+            report_gs.len() + dropped >= truth_gs.len(),
+            "{what}: {} listed + {dropped} dropped of {}",
+            report_gs.len(),
+            truth_gs.len()
+        );
+    }
+    let mut total_calls = 0;
+    // Per function, over every goroutine: (calls, errors, incompressible,
+    // bytes in, bytes out).
+    let mut per_function: BTreeMap<String, [u64; 5]> = BTreeMap::new();
+    for tg in truth_gs {
+        for (name, counts) in tg["functions"].as_object().unwrap() {
+            let sums = per_function.entry(name.clone()).or_default();
+            for (i, key) in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"]
+                .iter()
+                .enumerate()
+            {
+                sums[i] += counts[*key].as_u64().unwrap();
+            }
+        }
+        total_calls += tg["functions"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|c| c["calls"].as_u64().unwrap())
+            .sum::<u64>();
+        let Some(rg) = report_gs.iter().find(|g| g["goid"] == tg["goid"]) else {
+            assert!(dropped > 0, "{what}: goroutine {} missing", tg["goid"]);
+            continue;
+        };
+        let tfs = tg["functions"].as_object().unwrap();
+        let rfs = rg["functions"].as_array().unwrap();
+        let names: Vec<&str> = rfs
+            .iter()
+            .map(|f| f["function"].as_str().unwrap())
+            .collect();
+        assert!(
+            rfs.len() == tfs.len() || (dropped > 0 && rfs.len() < tfs.len()),
+            "{what}: goroutine {} functions: {names:?}",
+            tg["goid"]
+        );
+        for (name, counts) in tfs {
+            let Some(rf) = rfs.iter().find(|f| f["function"] == name.as_str()) else {
+                assert!(
+                    dropped > 0,
+                    "{what}: {name} missing in goroutine {}",
+                    tg["goid"]
+                );
+                continue;
+            };
+            for key in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"] {
+                if dropped == 0 {
+                    assert_eq!(
+                        rf[key], counts[key],
+                        "{what}: goroutine {} {name} {key}",
+                        tg["goid"]
+                    );
+                } else {
+                    // Listed again after a drop: its calls since.
+                    assert!(
+                        rf[key].as_u64() <= counts[key].as_u64(),
+                        "{what}: goroutine {} {name} {key}: {} of {}",
+                        tg["goid"],
+                        rf[key],
+                        counts[key]
+                    );
+                }
+            }
+        }
+    }
+    let report_fs = report["functions"].as_array().unwrap();
+    for (name, sums) in &per_function {
+        let rf = report_fs
+            .iter()
+            .find(|f| f["function"] == name.as_str())
+            .unwrap_or_else(|| panic!("{what}: function {name} missing"));
+        for (i, key) in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"]
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(rf[*key], sums[i], "{what}: {name} {key}");
+        }
+    }
+    assert_eq!(
+        report["totals"]["calls"].as_u64().unwrap(),
+        total_calls,
+        "{what}: total calls"
+    );
+    let lost = &report["lost"];
+    for key in ["ringbuf_full", "inflight_full", "unmatched_returns"] {
+        assert_eq!(lost[key], 0, "{what}: lost {key}");
+    }
+    // Calls that never return are found when their frame is reused, age
+    // out, or are still in flight at the end: together, exactly the truth's.
+    let never_returned = ["abandoned", "aged_out", "in_flight_at_exit"]
+        .iter()
+        .map(|k| lost[*k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(
+        never_returned,
+        truth["abandoned"].as_u64().unwrap_or(0),
+        "{what}: calls that never returned ({lost})"
+    );
+    // Callers are named from the binary (pclntab when stripped).
+    for c in report["callers"].as_array().unwrap() {
+        let caller = c["caller"].as_str().unwrap();
+        assert!(CALLERS.contains(&caller), "{what}: caller {caller}");
+    }
+    lost["repeated_entries"].as_u64().unwrap()
 }
