@@ -44,8 +44,12 @@ impl AttachMethod {
 }
 
 /// The features gozt cannot do without, then the best attach method.
+/// Classic uprobes are used only when `GOZT_ATTACH` asks for them: on the
+/// kernels without uprobe.multi that gozt's matrix boots (Debian's 5.10 and
+/// 6.1, emulated), uprobes at RET instructions crashed Go programs now and
+/// then, made through tracefs as well, with no BPF at all.
 /// `GOZT_ATTACH=uprobe_multi|uprobe_cookie|uprobe_address` picks a method
-/// the kernel has (tests run every method on one kernel).
+/// the kernel has (tests run the others on a kernel that has them all).
 pub fn probe() -> Result<AttachMethod, TraceError> {
     let missing = |what: &str| TraceError::Kernel(what.to_string());
     if !std::path::Path::new("/sys/bus/event_source/devices/uprobe/type").exists() {
@@ -73,14 +77,13 @@ pub fn probe() -> Result<AttachMethod, TraceError> {
         ));
     };
     match std::env::var("GOZT_ATTACH").ok().as_deref() {
-        None | Some("") if best != AttachMethod::UprobeMulti && ret_probes_crash() => {
-            Err(missing(&format!(
-                "Linux {}: uprobes at RET instructions crash Go programs on this kernel series \
-                 (reproduced on Debian's 6.1 with the kernel's own tracefs uprobes, no BPF); \
-                 gozt was checked on 5.10, 6.12 and 6.18 (GOZT_ATTACH=uprobe_cookie tries anyway)",
-                release()
-            )))
-        }
+        None | Some("") if best != AttachMethod::UprobeMulti => Err(missing(&format!(
+            "Linux {} has no uprobe.multi (6.6+), and before it classic uprobes at RET \
+             instructions crashed Go programs in gozt's kernel matrix (Debian's 5.10 and 6.1, \
+             with tracefs uprobes too, no BPF): not used unless GOZT_ATTACH={} is set",
+            release(),
+            best.name()
+        ))),
         None | Some("") => Ok(best),
         Some(name) => {
             let wanted = AttachMethod::parse(name).ok_or_else(|| {
@@ -165,15 +168,6 @@ fn release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
-}
-
-/// Kernels whose uprobes at RET instructions were seen to crash Go
-/// programs: Linux 6.1 (Debian 12's), where a classic uprobe at
-/// snappy.Encode's entry and RET, made through tracefs with no BPF at all,
-/// crashed the test workload (a PC of 0xfffffffff91406) in one run of
-/// three; 5.10 and 6.12 ran the same and gozt's whole matrix cleanly.
-fn ret_probes_crash() -> bool {
-    release().starts_with("6.1.")
 }
 
 /// Whether BPF programs of uprobes can read their attach cookie.
