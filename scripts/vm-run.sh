@@ -26,6 +26,11 @@ vmlinuz=$(ls "$kdir"/boot/vmlinuz-* 2>/dev/null | head -1 || true)
 outdir=$(cd "$outdir" && pwd)
 [[ -f "$script" && -x "$script" ]] || die "no executable script $script"
 script=$(cd "$(dirname "$script")" && pwd)/$(basename "$script")
+# The guest sees the host's root, but empty tmpfs over these (and $GOZT_CACHE shared again).
+case "$script" in
+  "$GOZT_CACHE"/*) ;;
+  /var/tmp/* | /var/cache/* | /var/log/* | /run/*) die "$script is under a directory the guest does not see" ;;
+esac
 [[ -x "$GOZT_CACHE/vng/bin/vng" ]] || die "no virtme-ng under $GOZT_CACHE/vng (run scripts/kernels.sh)"
 export PATH="$GOZT_CACHE/vng/bin:$PATH"
 
