@@ -128,7 +128,11 @@ fn check_guest(kernel: &str, out: &Path, sites: &[u64], vm_status: Option<i32>) 
         let what = format!("kernel {kernel}, trace workload-{build}");
         let stderr = read(out, &format!("stderr-{build}"));
         let status = read(out, &format!("status-{build}"));
-        assert_eq!(status, "0", "{what}: gozt exited {status}: {stderr}");
+        let timed_out = if status == "124" { " (timed out)" } else { "" };
+        assert_eq!(
+            status, "0",
+            "{what}: gozt exited {status}{timed_out}: {stderr}"
+        );
         let truth = read_json(out, &format!("truth-{build}.json"), &what);
         let report = read_json(out, &format!("report-{build}.json"), &what);
         common::assert_matches_truth(&report, &truth, &what);
