@@ -14,6 +14,8 @@ set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 out=$1 gozt=$2 bindir=$3
 failed=0
+# A step that hangs fails (exit 124) instead of holding the VM.
+step_timeout=${GOZT_VM_STEP_TIMEOUT:-180}
 fail() {
   echo "vm-guest: $*" >&2
   failed=1
@@ -36,7 +38,7 @@ gozt_progs() {
 
 for build in pie-stripped default; do
   start=$(date +%s%N)
-  GOZT_TIMING=1 "$gozt" trace --json -o "$out/report-$build.json" -- "$bindir/workload-$build" \
+  GOZT_TIMING=1 timeout -k 10 "$step_timeout" "$gozt" trace --json -o "$out/report-$build.json" -- "$bindir/workload-$build" \
     -goroutines 4 -rounds 3 -harm 3 >"$out/truth-$build.json" 2>"$out/stderr-$build"
   status=$?
   echo "$status" >"$out/status-$build"
@@ -68,7 +70,7 @@ for _ in $(seq 200); do
   sleep 0.1
 done
 grep -q waiting "$out/lifecycle-workload" || fail "the waiting workload did not start"
-GOZT_TIMING=1 "$gozt" attach --pid "$wpid" --duration 15s --json -o "$out/lifecycle-report.json" \
+GOZT_TIMING=1 timeout -k 10 "$step_timeout" "$gozt" attach --pid "$wpid" --duration 15s --json -o "$out/lifecycle-report.json" \
   2>"$out/stderr-attach" &
 gpid=$!
 # Attached once gozt prints its attach time (GOZT_TIMING), or gone.
@@ -90,8 +92,11 @@ done
 gozt_progs >"$out/progs-after"
 int3s "$wpid" >"$out/int3-after"
 kill -USR1 "$wpid"
+(sleep "$step_timeout" && kill -KILL "$wpid") 2>/dev/null &
+watchdog=$!
 wait "$wpid"
 echo "$?" >"$out/status-workload"
+kill "$watchdog" 2>/dev/null
 [[ "$(cat "$out/status-attach")" == 0 ]] || fail "gozt attach exited $(cat "$out/status-attach")"
 [[ -s "$out/progs-after" ]] && fail "BPF programs left: $(cat "$out/progs-after")"
 [[ "$(cat "$out/int3-after")" == 0 ]] || fail "$(cat "$out/int3-after") INT3s left in the target"

@@ -26,6 +26,11 @@ vmlinuz=$(ls "$kdir"/boot/vmlinuz-* 2>/dev/null | head -1 || true)
 outdir=$(cd "$outdir" && pwd)
 [[ -f "$script" && -x "$script" ]] || die "no executable script $script"
 script=$(cd "$(dirname "$script")" && pwd)/$(basename "$script")
+# The guest sees the host's root, but empty tmpfs over these (and $GOZT_CACHE shared again).
+case "$script" in
+  "$GOZT_CACHE"/*) ;;
+  /var/tmp/* | /var/cache/* | /var/log/* | /run/*) die "$script is under a directory the guest does not see" ;;
+esac
 [[ -x "$GOZT_CACHE/vng/bin/vng" ]] || die "no virtme-ng under $GOZT_CACHE/vng (run scripts/kernels.sh)"
 export PATH="$GOZT_CACHE/vng/bin:$PATH"
 
@@ -74,12 +79,15 @@ fi
 
 # QEMU opens stdout and stderr separately: give it pipes, never one file twice.
 boot() {
-  "${lock[@]}" vng "${vng_args[@]}" "$@" --run "$vmlinuz" -- /bin/bash "$cmd" </dev/null 2> >(cat >&2) | cat
+  "${lock[@]}" timeout -k 10 "$vm_timeout" vng "${vng_args[@]}" "$@" --run "$vmlinuz" -- /bin/bash "$cmd" </dev/null 2> >(cat >&2) | cat
   return "${PIPESTATUS[0]}"
 }
+# A VM that hangs ends, and says so.
+vm_timeout=${GOZT_VM_TIMEOUT:-900}
 set +e
 boot
 status=$?
+((status != 124)) || echo "vm-run: the $kernel VM timed out after $vm_timeout s" >&2
 if [[ ! -e "$mark" ]]; then
   # vng says why it did not start the VM only when verbose: once more, verbose.
   echo "vm-run: vng exited $status before the guest ran; again with -v:" >&2

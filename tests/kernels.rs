@@ -10,6 +10,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -102,16 +103,20 @@ fn check_kernel(kernel: &str, refused: bool) {
         }
     });
     let release = std::fs::read_to_string(out.join("kernel")).unwrap_or_else(|_| kernel.into());
-    match &checked {
-        Ok(said) => eprintln!(
+    let line = match &checked {
+        Ok(said) => format!(
             "kernel {}: {said}; boot and run {secs:.0} s: pass",
             release.trim()
         ),
-        Err(_) => eprintln!(
+        Err(_) => format!(
             "kernel {}: boot and run {secs:.0} s: FAIL (above)",
             release.trim()
         ),
-    }
+    };
+    // Past libtest's capture: the matrix's summary shows in every run.
+    std::io::stderr()
+        .write_all(format!("{line}\n").as_bytes())
+        .unwrap();
     if let Err(e) = checked {
         std::panic::resume_unwind(e);
     }
@@ -173,7 +178,11 @@ fn check_guest(kernel: &str, out: &Path, sites: &[u64], vm_status: Option<i32>) 
         let what = format!("kernel {kernel}, trace workload-{build}");
         let stderr = read(out, &format!("stderr-{build}"));
         let status = read(out, &format!("status-{build}"));
-        assert_eq!(status, "0", "{what}: gozt exited {status}: {stderr}");
+        let timed_out = if status == "124" { " (timed out)" } else { "" };
+        assert_eq!(
+            status, "0",
+            "{what}: gozt exited {status}{timed_out}: {stderr}"
+        );
         let truth = read_json(out, &format!("truth-{build}.json"), &what);
         let report = read_json(out, &format!("report-{build}.json"), &what);
         common::assert_matches_truth(&report, &truth, &what);
