@@ -7,6 +7,15 @@
 //! after gozt exits no gozt BPF program may remain nor any INT3 at the target's probe sites
 //! (which must all hold one while attached). Needs root; a kernel or a VM that is missing
 //! fails the run.
+//!
+//! Built only with `--features kernel-matrix` (scripts/kernel-matrix.sh), not in CI's run:
+//! the guests are emulated (QEMU TCG; Debian's kernels do not boot under this host's KVM),
+//! and emulated single-steps of a uprobe's displaced instruction now and then resume the
+//! target at a wrong address — seen on 6.12 with uprobe.multi too, at
+//! `lz4.CompressBlock+6`, inside the entry's 8-byte `lea` — so the target crashes there
+//! whatever gozt does. A test that fails by the emulator's dice would make CI's verdict
+//! random.
+#![cfg(feature = "kernel-matrix")]
 
 mod common;
 
@@ -123,9 +132,7 @@ fn check_kernel(kernel: &str, refused: bool) {
     std::fs::remove_dir_all(&out).unwrap();
 }
 
-/// On a kernel gozt refuses (no uprobe.multi: classic uprobes at RET
-/// instructions crashed Go programs on 5.10 and 6.1, even made through
-/// tracefs with no BPF): every run ends
+/// On a kernel gozt refuses by default (no uprobe.multi): every run ends
 /// before any probe with one line and exit 15, the traced command never
 /// runs, and the attached target is untouched and completes its work.
 fn check_refused(kernel: &str, out: &Path, sites: &[u64]) -> String {
@@ -139,7 +146,7 @@ fn check_refused(kernel: &str, out: &Path, sites: &[u64]) -> String {
         );
         assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
         assert!(
-            stderr.starts_with("gozt: ") && stderr.contains("crashed Go programs"),
+            stderr.starts_with("gozt: ") && stderr.contains("has no uprobe.multi"),
             "{what}: {stderr}"
         );
         assert_eq!(

@@ -44,10 +44,10 @@ impl AttachMethod {
 }
 
 /// The features gozt cannot do without, then the best attach method.
-/// Classic uprobes are used only when `GOZT_ATTACH` asks for them: on the
-/// kernels without uprobe.multi that gozt's matrix boots (Debian's 5.10 and
-/// 6.1, emulated), uprobes at RET instructions crashed Go programs now and
-/// then, made through tracefs as well, with no BPF at all.
+/// Classic uprobes are used only when `GOZT_ATTACH` asks for them: the
+/// kernels that need them could only be booted emulated here, where
+/// single-steps go wrong now and then whatever traces (see tests/kernels.rs),
+/// so their safety on those kernels is not established.
 /// `GOZT_ATTACH=uprobe_multi|uprobe_cookie|uprobe_address` picks a method
 /// the kernel has (tests run the others on a kernel that has them all).
 pub fn probe() -> Result<AttachMethod, TraceError> {
@@ -78,9 +78,8 @@ pub fn probe() -> Result<AttachMethod, TraceError> {
     };
     match std::env::var("GOZT_ATTACH").ok().as_deref() {
         None | Some("") if best != AttachMethod::UprobeMulti => Err(missing(&format!(
-            "Linux {} has no uprobe.multi (6.6+), and before it classic uprobes at RET \
-             instructions crashed Go programs in gozt's kernel matrix (Debian's 5.10 and 6.1, \
-             with tracefs uprobes too, no BPF): not used unless GOZT_ATTACH={} is set",
+            "Linux {} has no uprobe.multi (6.6+); gozt's classic-uprobe methods for older \
+             kernels are not yet verified on real hardware, so they run only with GOZT_ATTACH={}",
             release(),
             best.name()
         ))),
