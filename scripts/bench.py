@@ -306,6 +306,18 @@ def free_port():
     return port
 
 
+def big_server():
+    """The large binary (Debian's prometheus) running, idle, on loopback."""
+    d = tempfile.mkdtemp()
+    cfg = os.path.join(d, "p.yml")
+    open(cfg, "w").write("global:\n  scrape_interval: 1h\n")
+    srv = subprocess.Popen([BIG, f"--config.file={cfg}", f"--storage.tsdb.path={d}/data",
+                            f"--web.listen-address=127.0.0.1:{free_port()}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2)
+    return srv
+
+
 def startup():
     row("", "", "", "", "", "", "")
     size_mb = os.path.getsize(BIG) / 1e6
@@ -318,13 +330,7 @@ def startup():
         probes.append((time.time() - t) * 1e3)
         rss.append(int(out.stderr.strip().splitlines()[-1]) / 1024)
     row("gozt probes (discovery)", f"{median(probes):.0f}", f"{median(rss):.1f}", "", "", "", "")
-    d = tempfile.mkdtemp()
-    cfg = os.path.join(d, "p.yml")
-    open(cfg, "w").write("global:\n  scrape_interval: 1h\n")
-    srv = subprocess.Popen([BIG, f"--config.file={cfg}", f"--storage.tsdb.path={d}/data",
-                            f"--web.listen-address=127.0.0.1:{free_port()}"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(2)
+    srv = big_server()
     times, rss = [], []
     for _ in range(REPEATS):
         out = subprocess.run(["/usr/bin/time", "-f", "%M", GOZT, "attach", "--pid", str(srv.pid),
@@ -344,13 +350,7 @@ def methods():
     time on the large binary, and BPF run time per traced call."""
     row("", "", "", "", "", "", "")
     row("attach methods on this kernel", "attach ms", "sites", "BPF ns per call", "", "", "")
-    d = tempfile.mkdtemp()
-    cfg = os.path.join(d, "p.yml")
-    open(cfg, "w").write("global:\n  scrape_interval: 1h\n")
-    srv = subprocess.Popen([BIG, f"--config.file={cfg}", f"--storage.tsdb.path={d}/data",
-                            f"--web.listen-address=127.0.0.1:{free_port()}"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(2)
+    srv = big_server()
     try:
         for method in ("uprobe_multi", "uprobe_cookie"):
             os.environ["GOZT_ATTACH"] = method

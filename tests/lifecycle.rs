@@ -28,18 +28,7 @@ fn newest(name: &str) -> PathBuf {
 fn probe_sites(pid: u32) -> Vec<u64> {
     let (code, out, err) = common::gozt(&["probes", "--json", "--pid", &pid.to_string()]);
     assert_eq!(code, 0, "{err}");
-    let plan: Value = serde_json::from_str(&out).unwrap();
-    let mut sites = Vec::new();
-    for p in plan["probes"].as_array().unwrap() {
-        let addr = p["address"].as_u64().unwrap();
-        let base = addr - p["file_offset"].as_u64().unwrap();
-        sites.push(addr);
-        for r in p["ret_offsets"].as_array().unwrap() {
-            sites.push(base + r.as_u64().unwrap());
-        }
-    }
-    assert!(sites.len() > 40, "{} sites", sites.len());
-    sites
+    common::probe_sites(&serde_json::from_str(&out).unwrap())
 }
 
 /// How many of `sites` hold an INT3 in the live process's memory.
