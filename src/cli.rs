@@ -164,6 +164,10 @@ pub struct TraceOptions {
     /// print.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// A BTF file for kernels built without their own
+    /// (/sys/kernel/btf/vmlinux): gozt's CO-RE programs are relocated against it.
+    #[arg(long, value_name = "PATH")]
+    pub btf: Option<std::path::PathBuf>,
     /// Also print libbpf's own log on stderr (each line `gozt: libbpf: `).
     #[arg(short = 'v', long, conflicts_with = "quiet")]
     pub verbose: bool,

@@ -85,6 +85,7 @@ pub fn session(
         interval: o.interval,
         quiet: o.quiet,
         verbose: o.verbose,
+        btf: o.btf.clone(),
     })
 }
 

@@ -225,6 +225,36 @@ fn not_root_and_no_btf_are_clear_errors() {
     assert!(stderr.contains("kernel has no BTF"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
+    // Without the kernel's BTF, a BTF file given by --btf serves CO-RE: the
+    // same program then traces, exactly.
+    let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .env("GOZT_SIMULATE_NO_BTF", "1")
+        .args(["trace", "--json", "--btf", "/sys/kernel/btf/vmlinux", "--"])
+        .arg(&bin)
+        .args(["-goroutines", "1", "-rounds", "1", "-streams=false"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    // The workload's truth, then the report (both JSON, one after the other).
+    let mut values = serde_json::Deserializer::from_str(&stdout).into_iter::<Value>();
+    let truth = values.next().unwrap().unwrap();
+    let report = values.next().unwrap().unwrap();
+    assert_matches_truth(&report, &truth, "--btf");
+    let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .args(["trace", "--btf", "/nonexistent/vmlinux", "--"])
+        .arg(&bin)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(11), "{stderr}");
+    assert!(
+        stderr.starts_with("gozt: --btf /nonexistent/vmlinux: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
     for args in [&["trace", "--"][..], &["attach", "--binary"][..]] {
         let run = Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])

@@ -56,6 +56,8 @@ pub struct SessionConfig {
     pub quiet: bool,
     /// libbpf's own log on stderr.
     pub verbose: bool,
+    /// CO-RE against this BTF file instead of the kernel's.
+    pub btf: Option<PathBuf>,
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP set the session's stop flag while it runs.
@@ -92,7 +94,7 @@ pub fn run(
     intervals: Option<&mut dyn IntervalSink>,
 ) -> Result<(Report, Option<i32>), SessionError> {
     // Privileges first: without them nothing else can work.
-    tracer::load::check_privileges().map_err(SessionError::Trace)?;
+    tracer::load::check_privileges(cfg.btf.as_deref()).map_err(SessionError::Trace)?;
     let stop = Arc::new(AtomicBool::new(false));
     let _signals = Signals::register(&stop);
     let started = Instant::now();
@@ -143,6 +145,7 @@ pub fn run(
         floor: cfg.probe_floor,
         stats: cfg.max_overhead.is_some(),
         verbose: cfg.verbose,
+        btf: cfg.btf.clone(),
         // A binary's sites under two inodes at most (an overlay's and its
         // file's).
         site_entries: u32::try_from(2 * sites).unwrap_or(u32::MAX),
@@ -360,6 +363,7 @@ impl SessionError {
             SessionError::Listen { .. } => 13,
             SessionError::Trace(tracer::TraceError::NotRoot) => 10,
             SessionError::Trace(tracer::TraceError::NoBtf) => 11,
+            SessionError::Trace(tracer::TraceError::BtfFile { .. }) => 11,
             SessionError::Trace(tracer::TraceError::Kernel(_)) => 15,
             SessionError::Trace(_) => 12,
         }

@@ -50,7 +50,7 @@ impl AttachMethod {
 /// so their safety on those kernels is not established.
 /// `GOZT_ATTACH=uprobe_multi|uprobe_cookie|uprobe_address` picks a method
 /// the kernel has (tests run the others on a kernel that has them all).
-pub fn probe() -> Result<AttachMethod, TraceError> {
+pub fn probe(btf: Option<&std::path::Path>) -> Result<AttachMethod, TraceError> {
     let missing = |what: &str| TraceError::Kernel(what.to_string());
     if !std::path::Path::new("/sys/bus/event_source/devices/uprobe/type").exists() {
         return Err(missing(
@@ -69,7 +69,7 @@ pub fn probe() -> Result<AttachMethod, TraceError> {
         AttachMethod::UprobeMulti
     } else if attach_cookie() {
         AttachMethod::UprobeCookie
-    } else if mappings_listed() {
+    } else if mappings_listed(btf) {
         AttachMethod::UprobeAddress
     } else {
         return Err(missing(
@@ -93,7 +93,7 @@ pub fn probe() -> Result<AttachMethod, TraceError> {
             let has = match wanted {
                 AttachMethod::UprobeMulti => best == AttachMethod::UprobeMulti,
                 AttachMethod::UprobeCookie => best != AttachMethod::UprobeAddress,
-                AttachMethod::UprobeAddress => mappings_listed(),
+                AttachMethod::UprobeAddress => mappings_listed(btf),
             };
             if has {
                 Ok(wanted)
@@ -110,12 +110,17 @@ pub fn probe() -> Result<AttachMethod, TraceError> {
 /// (`mm_struct.mmap`, before the maple tree of 6.1), which the program
 /// without cookies walks: read from the kernel's BTF (the field sits in an
 /// anonymous struct inside mm_struct on those kernels).
-fn mappings_listed() -> bool {
+fn mappings_listed(btf_file: Option<&std::path::Path>) -> bool {
     // SAFETY: libbpf parses /sys/kernel/btf/vmlinux into a struct it owns,
     // freed below; the type and member records it returns point into it and
     // are read before the free.
     unsafe {
-        let btf = libbpf_sys::btf__load_vmlinux_btf();
+        let btf = match btf_file
+            .and_then(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok())
+        {
+            Some(path) => libbpf_sys::btf__parse(path.as_ptr(), std::ptr::null_mut()),
+            None => libbpf_sys::btf__load_vmlinux_btf(),
+        };
         if btf.is_null() {
             return false;
         }

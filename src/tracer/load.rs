@@ -84,12 +84,27 @@ fn libbpf_lines(msg: &str) -> impl Iterator<Item = &str> {
         .filter(|l| !l.is_empty())
 }
 
-/// Root and BTF, before anything is opened.
-pub fn check_privileges() -> Result<(), TraceError> {
-    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
-        || std::env::var_os("GOZT_SIMULATE_NO_BTF").is_some()
-    {
-        return Err(TraceError::NoBtf);
+/// Root and BTF (the kernel's, or the file given), before anything is
+/// opened.
+pub fn check_privileges(btf: Option<&std::path::Path>) -> Result<(), TraceError> {
+    match btf {
+        Some(path) => {
+            let fail = |reason: String| TraceError::BtfFile {
+                path: crate::go_binary::text::path(path).to_string(),
+                reason,
+            };
+            let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+            if !meta.is_file() {
+                return Err(fail("not a file".into()));
+            }
+        }
+        None => {
+            if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
+                || std::env::var_os("GOZT_SIMULATE_NO_BTF").is_some()
+            {
+                return Err(TraceError::NoBtf);
+            }
+        }
     }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -110,7 +125,22 @@ pub fn load<'obj>(
 ) -> Result<GoztSkel<'obj>, TraceError> {
     let load_err = |e: libbpf_rs::Error| TraceError::Load(e.to_string());
     let n_funcs = funcs.iter().map(|f| f.id + 1).max().unwrap_or(1);
-    let mut open = GoztSkelBuilder::default().open(storage).map_err(load_err)?;
+    let mut open = match &opts.btf {
+        // CO-RE against the given BTF (libbpf keeps its own copy of the path).
+        Some(path) => {
+            let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+                .map_err(|_| TraceError::Load("--btf: a path with a NUL byte".into()))?;
+            let open_opts = libbpf_sys::bpf_object_open_opts {
+                sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _,
+                btf_custom_path: path.as_ptr(),
+                ..Default::default()
+            };
+            GoztSkelBuilder::default()
+                .open_opts(open_opts, storage)
+                .map_err(load_err)?
+        }
+        None => GoztSkelBuilder::default().open(storage).map_err(load_err)?,
+    };
     open.maps.funcs.set_max_entries(n_funcs).map_err(load_err)?;
     open.maps
         .inflight

@@ -51,6 +51,8 @@ pub enum TraceError {
     Attach { path: String, reason: String },
     #[error("this kernel cannot run gozt: {0}")]
     Kernel(String),
+    #[error("--btf {path}: {reason}")]
+    BtfFile { path: String, reason: String },
 }
 
 /// Tuning.
@@ -77,6 +79,8 @@ pub struct Options {
     pub stats: bool,
     /// Pass libbpf's own log on to stderr (`-v`); without, it is dropped.
     pub verbose: bool,
+    /// CO-RE against this BTF file instead of /sys/kernel/btf/vmlinux.
+    pub btf: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -90,6 +94,7 @@ impl Default for Options {
             floor: false,
             stats: false,
             verbose: false,
+            btf: None,
         }
     }
 }
@@ -144,10 +149,10 @@ impl<'obj> Tracer<'obj> {
         funcs: &[FuncSpec],
         opts: &Options,
     ) -> Result<Tracer<'obj>, TraceError> {
-        load::check_privileges()?;
+        load::check_privileges(opts.btf.as_deref())?;
         // Before the kernel is probed: its failed attempts stay quiet.
         load::libbpf_log(opts.verbose);
-        let method = kernel::probe()?;
+        let method = kernel::probe(opts.btf.as_deref())?;
         let callers = CallerSlots::new(opts.caller_slots);
         // With a budget, gozt's own programs' run time counts against it,
         // and the statistics' run count is the number of traps; without them
