@@ -96,6 +96,11 @@ const volatile __u8 count_traps = 0;
  * RETs that find no call are those of calls begun since (not losses). */
 __u32 stopping = 0;
 
+/* Set by user space while the probes are being attached: a RET that finds
+ * no call then belongs to a call begun before its entry's probe was in
+ * place (the RETs go in first), not a loss. */
+__u32 attaching = 0;
+
 /* Benchmarks (gozt attach --probe-alternate): while set, gozt_site returns
  * at once, as the floor program does, so that user space can switch between
  * the two every few hundred milliseconds in one running target. */
@@ -348,7 +353,7 @@ static __always_inline void ret_missed(struct gozt_key *key)
 {
 	__u32 *n;
 
-	if (stopping) {
+	if (stopping || attaching) {
 		COUNT(ret_stopping);
 		return;
 	}

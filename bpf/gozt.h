@@ -136,7 +136,7 @@ struct gozt_counters {
 	__u64 inflight_full;   /* not measured: no record or no free slot */
 	__u64 ret_unmatched;   /* a RET without its entry (call begun before attach) */
 	__u64 ret_dropped;     /* the RET of a call counted in inflight_full */
-	__u64 ret_stopping;    /* a RET without entry while entries are off */
+	__u64 ret_stopping;    /* a RET without entry while entries are off or going on */
 	__u64 entry_repeated;  /* a prologue run again after morestack */
 	__u64 entry_abandoned; /* a call that never returned (panic, Goexit) */
 	__u64 read_failed;     /* not measured: runtime.g unreadable */

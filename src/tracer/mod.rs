@@ -230,6 +230,7 @@ impl<'obj> Tracer<'obj> {
         }
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
             bss.stopping = 0;
+            bss.attaching = 1;
         }
         let progs = &self.skel.progs;
         self.links = match (self.method, self.floor) {
@@ -247,6 +248,9 @@ impl<'obj> Tracer<'obj> {
             }
             (_, true) => attach::attach_classic(&progs.gozt_floor_classic, &self.sites, false)?,
         };
+        if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
+            bss.attaching = 0;
+        }
         Ok(())
     }
 
