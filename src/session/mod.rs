@@ -100,14 +100,8 @@ pub fn run(
     let started = Instant::now();
     let os = ProcOs;
     let mut resolved = targets::resolve(cfg)?;
-    let mut command = resolved.command.take();
-    let fail = |command: &mut Option<targets::Gate>, e: SessionError| {
-        if let Some(mut g) = command.take() {
-            let _ = g.child.kill();
-            let _ = g.child.wait();
-        }
-        e
-    };
+    // On an error below, the command is dropped: killed (targets::Gate).
+    let command = resolved.command.take();
 
     let metrics = match &cfg.prometheus {
         Some(addr) => {
@@ -116,15 +110,11 @@ pub fn run(
                 cfg.min_size,
                 cfg.alert_threshold,
             );
-            let bound = crate::exporter::serve(addr, m.registry()).map_err(|e| {
-                fail(
-                    &mut command,
-                    SessionError::Listen {
-                        addr: addr.clone(),
-                        source: e,
-                    },
-                )
-            })?;
+            let bound =
+                crate::exporter::serve(addr, m.registry()).map_err(|e| SessionError::Listen {
+                    addr: addr.clone(),
+                    source: e,
+                })?;
             if !cfg.quiet {
                 eprintln!("gozt: serving metrics at http://{bound}/metrics");
             }
@@ -152,13 +142,11 @@ pub fn run(
         ..tracer::Options::default()
     };
     let mut storage = MaybeUninit::uninit();
-    let mut tracer = Tracer::load(&mut storage, &resolved.specs, &opts)
-        .map_err(|e| fail(&mut command, SessionError::Trace(e)))?;
+    let mut tracer =
+        Tracer::load(&mut storage, &resolved.specs, &opts).map_err(SessionError::Trace)?;
     let mut duty = cfg.max_overhead.map(DutyCycle::new);
     if let Some(d) = duty.as_mut() {
-        d.trap_ns = tracer
-            .trap_cost()
-            .map_err(|e| fail(&mut command, SessionError::Trace(e)))?;
+        d.trap_ns = tracer.trap_cost().map_err(SessionError::Trace)?;
     }
     let discovered = started.elapsed();
     let probes: usize = resolved
@@ -168,7 +156,7 @@ pub fn run(
         .sum();
     tracer
         .attach(std::mem::take(&mut resolved.sites))
-        .map_err(|e| fail(&mut command, attach_error(e, &resolved.targets, &os)))?;
+        .map_err(|e| attach_error(e, &resolved.targets, &os))?;
     let attached = started.elapsed();
     if monitor.is_none() && !cfg.quiet {
         let binary = match &cfg.targets {
@@ -235,23 +223,14 @@ pub fn run(
         let c = tracer.counters();
         eprintln!("gozt: timing: frames walked {}", c.frames_walked);
         eprintln!(
-            "gozt: timing: RETs of calls begun after the stop {}, of calls not measured {}",
-            c.ret_stopping, c.ret_dropped
+            "gozt: timing: RETs of calls begun after the stop {}, of calls not measured {}; \
+             traps at no known site {}",
+            c.ret_stopping, c.ret_dropped, c.site_unknown
         );
     }
-    let sampled = result.map_err(|e| fail(&mut driver.command, SessionError::Trace(e)))?;
+    let sampled = result.map_err(SessionError::Trace)?;
     // Trace mode: gozt stops with its command; Ctrl-C reaches both.
-    let status = driver.command.take().map(|mut g| {
-        let st = match g.child.try_wait() {
-            Ok(Some(st)) => st,
-            _ => {
-                let _ = g.child.kill();
-                g.child.wait().expect("wait for the traced command")
-            }
-        };
-        st.code()
-            .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0))
-    });
+    let status = driver.command.take().map(targets::Gate::finish);
     let lost = driver.lost_since_epoch(tracer.lost());
     let targets = driver.targets();
     let counted = driver.epoch.elapsed();

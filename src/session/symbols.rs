@@ -58,12 +58,6 @@ impl<'a> ProcSymbols<'a> {
             self.maps.insert(pid, (b, ranges));
         }
     }
-
-    /// Forgets an exited process.
-    pub fn forget(&mut self, pid: u32) {
-        self.maps.remove(&pid);
-        self.cache.retain(|(p, _), _| *p != pid);
-    }
 }
 
 impl Symbolizer for ProcSymbols<'_> {

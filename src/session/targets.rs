@@ -46,10 +46,20 @@ pub struct Resolved {
 
 /// A started command held before `exec`: its shell reads one byte from fd 3,
 /// which [`Gate::open`] writes once the probes are attached. If gozt fails
-/// first, the pipe closes unwritten and the command never runs.
+/// first, the pipe closes unwritten and the command never runs; a gate
+/// dropped before [`Gate::finish`] kills its command and reaps it, on every
+/// path.
 pub struct Gate {
     pub child: std::process::Child,
     release: Option<std::io::PipeWriter>,
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        // Once finished the child is reaped: both calls then do nothing.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Gate {
@@ -113,6 +123,21 @@ impl Gate {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The command's exit status as a shell reports it (128 + the signal
+    /// that ended it); a command still running is killed first (gozt stops
+    /// with it).
+    pub fn finish(mut self) -> i32 {
+        let st = match self.child.try_wait() {
+            Ok(Some(st)) => st,
+            _ => {
+                let _ = self.child.kill();
+                self.child.wait().expect("wait for the traced command")
+            }
+        };
+        st.code()
+            .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0))
     }
 }
 
@@ -182,13 +207,8 @@ fn executables(cfg: &SessionConfig) -> Result<(Vec<Exe>, Option<Gate>), Error> {
 /// Resolves the session's targets: binaries read, plans built, functions
 /// selected.
 pub fn resolve(cfg: &SessionConfig) -> Result<Resolved, SessionError> {
-    let (exes, mut command) = executables(cfg)?;
-    let kill = |command: &mut Option<Gate>| {
-        if let Some(mut g) = command.take() {
-            let _ = g.child.kill();
-            let _ = g.child.wait();
-        }
-    };
+    // On an error below, the command is dropped: killed before its exec.
+    let (exes, command) = executables(cfg)?;
     let mut r = Resolved {
         binaries: Vec::new(),
         funcs: Vec::new(),
@@ -200,14 +220,8 @@ pub fn resolve(cfg: &SessionConfig) -> Result<Resolved, SessionError> {
         command: None,
     };
     for (i, (path, pid)) in exes.iter().enumerate() {
-        let built = GoBinary::open(path).and_then(|bin| Ok((Plan::build(&bin)?, bin)));
-        let (plan, bin) = match built {
-            Ok(b) => b,
-            Err(e) => {
-                kill(&mut command);
-                return Err(e.into());
-            }
-        };
+        let bin = GoBinary::open(path)?;
+        let plan = Plan::build(&bin)?;
         let mut sites = BinarySites {
             binary: path.clone(),
             pid: *pid,
@@ -225,7 +239,6 @@ pub fn resolve(cfg: &SessionConfig) -> Result<Resolved, SessionError> {
             });
         }
         if sites.entries.is_empty() {
-            kill(&mut command);
             return Err(SessionError::NothingSelected {
                 path: path.display().to_string(),
                 available: crate::select::available(&bin),

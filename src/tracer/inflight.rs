@@ -19,12 +19,6 @@ pub struct UnderWay {
     pub old: u64,
 }
 
-impl UnderWay {
-    pub fn total(&self) -> u64 {
-        self.young + self.old
-    }
-}
-
 /// CLOCK_MONOTONIC in nanoseconds: what bpf_ktime_get_ns reads.
 pub fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime writes one timespec.
@@ -35,6 +29,16 @@ pub fn monotonic_ns() -> u64 {
     }
 }
 
+/// The record at key `raw`, if any.
+fn record(map: &dyn MapCore, raw: &[u8]) -> Option<gozt_inflight> {
+    let value = map.lookup(raw, MapFlags::ANY).ok()??;
+    if value.len() < std::mem::size_of::<gozt_inflight>() {
+        return None;
+    }
+    // SAFETY: the value is one gozt_inflight, a plain C struct.
+    Some(unsafe { std::ptr::read_unaligned(value.as_ptr().cast::<gozt_inflight>()) })
+}
+
 /// The map's records: (key bytes, key, record).
 fn records(map: &dyn MapCore) -> Vec<(Vec<u8>, gozt_key, gozt_inflight)> {
     let keys: Vec<Vec<u8>> = map.keys().collect();
@@ -43,18 +47,9 @@ fn records(map: &dyn MapCore) -> Vec<(Vec<u8>, gozt_key, gozt_inflight)> {
             if raw.len() < std::mem::size_of::<gozt_key>() {
                 return None;
             }
-            let value = map.lookup(&raw, MapFlags::ANY).ok()??;
-            if value.len() < std::mem::size_of::<gozt_inflight>() {
-                return None;
-            }
-            // SAFETY: the key is one gozt_key and the value one
-            // gozt_inflight, plain C structs.
-            let (key, rec) = unsafe {
-                (
-                    std::ptr::read_unaligned(raw.as_ptr().cast::<gozt_key>()),
-                    std::ptr::read_unaligned(value.as_ptr().cast::<gozt_inflight>()),
-                )
-            };
+            let rec = record(map, &raw)?;
+            // SAFETY: the key is one gozt_key, a plain C struct.
+            let key = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast::<gozt_key>()) };
             Some((raw, key, rec))
         })
         .collect()
@@ -70,35 +65,21 @@ fn count(rec: &gozt_inflight, now_ns: u64, max_age: Duration, into: &mut UnderWa
     }
 }
 
-/// The keys of records with calls under way for less than `max_age`.
-pub fn young(map: &dyn MapCore, max_age: Duration) -> Vec<Vec<u8>> {
-    let now = monotonic_ns();
-    records(map)
-        .into_iter()
-        .filter_map(|(raw, _, rec)| {
-            let mut n = UnderWay::default();
-            count(&rec, now, max_age, &mut n);
-            (n.young > 0).then_some(raw)
-        })
-        .collect()
+/// The keys of all records.
+pub fn keys(map: &dyn MapCore) -> Vec<Vec<u8>> {
+    map.keys().collect()
 }
 
-/// Which of `keys` still have calls under way for less than `max_age`.
-pub fn still_young(map: &dyn MapCore, keys: &[Vec<u8>], max_age: Duration) -> Vec<Vec<u8>> {
+/// Which of `keys` have calls under way for less than `max_age`.
+pub fn young(map: &dyn MapCore, keys: &[Vec<u8>], max_age: Duration) -> Vec<Vec<u8>> {
     let now = monotonic_ns();
     keys.iter()
         .filter(|raw| {
-            let Ok(Some(value)) = map.lookup(raw, MapFlags::ANY) else {
-                return false;
-            };
-            if value.len() < std::mem::size_of::<gozt_inflight>() {
-                return false;
-            }
-            // SAFETY: the value is one gozt_inflight, a plain C struct.
-            let rec = unsafe { std::ptr::read_unaligned(value.as_ptr().cast::<gozt_inflight>()) };
-            let mut n = UnderWay::default();
-            count(&rec, now, max_age, &mut n);
-            n.young > 0
+            record(map, raw).is_some_and(|rec| {
+                let mut n = UnderWay::default();
+                count(&rec, now, max_age, &mut n);
+                n.young > 0
+            })
         })
         .cloned()
         .collect()

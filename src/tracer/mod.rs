@@ -232,26 +232,30 @@ impl<'obj> Tracer<'obj> {
             bss.stopping = 0;
             bss.attaching = 1;
         }
-        let progs = &self.skel.progs;
-        self.links = match (self.method, self.floor) {
-            (AttachMethod::UprobeMulti, false) => {
-                attach::attach_multi(&progs.gozt_site, &self.sites)?
-            }
-            (AttachMethod::UprobeMulti, true) => {
-                attach::attach_multi(&progs.gozt_floor, &self.sites)?
-            }
-            (AttachMethod::UprobeCookie, false) => {
-                attach::attach_classic(&progs.gozt_site_cookie, &self.sites, true)?
-            }
-            (AttachMethod::UprobeAddress, false) => {
-                attach::attach_classic(&progs.gozt_site_ip, &self.sites, false)?
-            }
-            (_, true) => attach::attach_classic(&progs.gozt_floor_classic, &self.sites, false)?,
+        let prog = self.program(self.floor);
+        self.links = match self.method {
+            AttachMethod::UprobeMulti => attach::attach_multi(prog, &self.sites)?,
+            AttachMethod::UprobeCookie => attach::attach_classic(prog, &self.sites, true)?,
+            AttachMethod::UprobeAddress => attach::attach_classic(prog, &self.sites, false)?,
         };
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
             bss.attaching = 0;
         }
         Ok(())
+    }
+
+    /// The program at the sites for this method: gozt's, or the floor
+    /// (the floor's cookies are ignored, so one classic floor serves both
+    /// classic methods).
+    fn program(&self, floor: bool) -> &libbpf_rs::ProgramMut<'obj> {
+        let progs = &self.skel.progs;
+        match (self.method, floor) {
+            (AttachMethod::UprobeMulti, false) => &progs.gozt_site,
+            (AttachMethod::UprobeMulti, true) => &progs.gozt_floor,
+            (AttachMethod::UprobeCookie, false) => &progs.gozt_site_cookie,
+            (AttachMethod::UprobeAddress, false) => &progs.gozt_site_ip,
+            (_, true) => &progs.gozt_floor_classic,
+        }
     }
 
     pub fn attached(&self) -> bool {
@@ -270,14 +274,15 @@ impl<'obj> Tracer<'obj> {
         }
         // Only the goroutines with calls under way are watched as they drain.
         let deadline = Instant::now() + drain;
+        let map = &self.skel.maps.inflight;
         let mut waiting = if drain.is_zero() {
             Vec::new()
         } else {
-            inflight::young(&self.skel.maps.inflight, self.max_call_age)
+            inflight::young(map, &inflight::keys(map), self.max_call_age)
         };
         while !waiting.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
-            waiting = inflight::still_young(&self.skel.maps.inflight, &waiting, self.max_call_age);
+            waiting = inflight::young(map, &waiting, self.max_call_age);
         }
         attach::detach(std::mem::take(&mut self.links));
     }
@@ -326,13 +331,7 @@ impl<'obj> Tracer<'obj> {
     /// What the probes have cost so far.
     pub fn cost(&self) -> Cost {
         if self.stats.is_some() {
-            let progs = &self.skel.progs;
-            let prog = match self.method {
-                AttachMethod::UprobeMulti => &progs.gozt_site,
-                AttachMethod::UprobeCookie => &progs.gozt_site_cookie,
-                AttachMethod::UprobeAddress => &progs.gozt_site_ip,
-            };
-            let (bpf_run_ns, traps) = calibrate::run_stats(prog);
+            let (bpf_run_ns, traps) = calibrate::run_stats(self.program(false));
             Cost { traps, bpf_run_ns }
         } else {
             Cost {
