@@ -152,10 +152,7 @@ fn a_bad_output_fails_first_and_an_old_report_survives() {
 /// at `gozt probes`, before anything is loaded.
 #[test]
 fn an_empty_selection_lists_the_short_names() {
-    let bin = common::toolchains()
-        .pop()
-        .unwrap()
-        .join("workload-stripped");
+    let bin = common::newest("workload-stripped");
     let bin = bin.to_str().unwrap();
     for args in [
         &["attach", "--binary", bin, "--func", "nomatch*"][..],

@@ -20,10 +20,6 @@ use serde_json::Value;
 /// BPF tests count gozt's programs machine-wide: one at a time.
 static BPF: Mutex<()> = Mutex::new(());
 
-fn newest(name: &str) -> PathBuf {
-    common::toolchains().last().unwrap().join(name)
-}
-
 /// Virtual addresses of every probe site (entries and RETs) of `pid`.
 fn probe_sites(pid: u32) -> Vec<u64> {
     let (code, out, err) = common::gozt(&["probes", "--json", "--pid", &pid.to_string()]);
@@ -90,7 +86,7 @@ enum End {
 /// One run of attach that ends by `end`; checks the report and leftovers,
 /// then that the target still works.
 fn run_ending_by(end: End, dir: &Path) {
-    let bin = newest("workload-stripped");
+    let bin = common::newest("workload-stripped");
     let mut target = common::waiting_workload(&bin, &["-goroutines", "2", "-rounds", "1"]);
     let pid = target.id();
     let sites = probe_sites(pid);
@@ -218,7 +214,7 @@ fn assert_truth(report: &Value, truth: &Value) {
 fn binary_mode_follows_processes_that_start_later() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
-    let bin = newest("workload-pie-stripped");
+    let bin = common::newest("workload-pie-stripped");
     let out = std::env::temp_dir().join(format!("gozt-binary-{}.json", std::process::id()));
     let mut gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .args(["attach", "--json", "-o", out.to_str().unwrap(), "--binary"])
@@ -279,7 +275,7 @@ fn bad_input_to_attach_and_trace() {
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
     // Go without compression code.
-    let plain = newest("nocompress-stripped");
+    let plain = common::newest("nocompress-stripped");
     let plain = plain.to_str().unwrap();
     assert_error(
         &["attach", "--binary", plain],
@@ -290,7 +286,7 @@ fn bad_input_to_attach_and_trace() {
     // Nothing to run, or nothing there.
     assert_error(&["trace", "--", "/nonexistent/gozt"], 3, "no such file");
     // Bad flags.
-    let workload = newest("workload-stripped");
+    let workload = common::newest("workload-stripped");
     let workload = workload.to_str().unwrap();
     assert_error(&["attach"], 2, "--pid");
     assert_error(
@@ -317,7 +313,7 @@ fn bad_input_to_attach_and_trace() {
 fn max_overhead_samples_and_says_so() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
-    let bin = newest("workload-stripped");
+    let bin = common::newest("workload-stripped");
     let out = std::env::temp_dir().join(format!("gozt-budget-{}.json", std::process::id()));
     let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .args(["trace", "--max-overhead", "0.5%", "--json", "-o"])
@@ -400,7 +396,7 @@ fn a_clean_stop_of_a_busy_target_counts_no_unmatched_returns() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     const CALLING: u64 = 2;
-    let bin = newest("workload-stripped");
+    let bin = common::newest("workload-stripped");
     let dir = std::env::temp_dir().join(format!("gozt-busy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for end in [End::Duration, End::Sigterm] {
@@ -496,7 +492,7 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
     let (_one, dir) = bpf_test("banner");
     // A copy of its own, so that `running it now` counts only ours.
     let bin = dir.join("banner-workload");
-    std::fs::copy(newest("workload-stripped"), &bin).unwrap();
+    std::fs::copy(common::newest("workload-stripped"), &bin).unwrap();
     let mut target = common::waiting_workload(&bin, &["-goroutines", "1", "-rounds", "1"]);
     let pid = target.id();
     let sites = probe_sites(pid);
@@ -589,7 +585,7 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn interval_reports_add_up_to_the_final_report() {
     let (_one, dir) = bpf_test("interval");
-    let bin = newest("workload-stripped");
+    let bin = common::newest("workload-stripped");
     let out = dir.join("run.jsonl");
     let run = trace_intervals(&bin, &["--json", "-o", out.to_str().unwrap()]);
     let truth: Value = serde_json::from_slice(&run.stdout).unwrap();
@@ -709,7 +705,7 @@ fn interval_reports_add_up_to_the_final_report() {
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn a_target_that_exits_during_attach_is_not_found() {
     let (_one, dir) = bpf_test("gone");
-    let bin = newest("workload-stripped");
+    let bin = common::newest("workload-stripped");
     let out = dir.join("report.json");
     let run = |delay_ms: u64, verbose: bool| -> (i32, String, u32) {
         let mut target = common::waiting_workload(&bin, &[]);

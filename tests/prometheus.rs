@@ -326,10 +326,7 @@ fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
         have("prometheus"),
         "the prometheus server is needed (scripts/toolchains.sh)"
     );
-    let bin = common::toolchains()
-        .last()
-        .unwrap()
-        .join("workload-stripped");
+    let bin = common::newest("workload-stripped");
     let dir = std::env::temp_dir().join(format!("gozt-prom-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 

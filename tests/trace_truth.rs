@@ -192,10 +192,7 @@ fn frames_walked(bin: &std::path::Path, out: &std::path::Path, rounds: u32) -> (
 fn frame_walks_stop_at_named_callers() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
-    let bin = common::toolchains()
-        .last()
-        .unwrap()
-        .join("workload-stripped");
+    let bin = common::newest("workload-stripped");
     let out = std::env::temp_dir().join(format!("gozt-walk-{}.json", std::process::id()));
     let (calls_1, walked_1) = frames_walked(&bin, &out, 1);
     let (calls_100, walked_100) = frames_walked(&bin, &out, 100);
@@ -287,10 +284,7 @@ fn trace_large(bin: &std::path::Path, out: &std::path::Path, args: &[&str]) -> V
 fn thirty_thousand_idle_goroutines_wake_and_every_call_counts() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
-    let bin = common::toolchains()
-        .last()
-        .unwrap()
-        .join("workload-pie-stripped");
+    let bin = common::newest("workload-pie-stripped");
     let out = std::env::temp_dir().join(format!("gozt-idle-{}.json", std::process::id()));
     let truth = trace_large(&bin, &out, &["-idle", "30000"]);
     assert_eq!(truth["goroutines"].as_array().unwrap().len(), 30000);
@@ -308,10 +302,7 @@ fn thirty_thousand_idle_goroutines_wake_and_every_call_counts() {
 fn ten_thousand_goroutines_of_harm_are_counted_exactly() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
-    let bin = common::toolchains()
-        .last()
-        .unwrap()
-        .join("workload-pie-stripped");
+    let bin = common::newest("workload-pie-stripped");
     let out = std::env::temp_dir().join(format!("gozt-harm-{}.json", std::process::id()));
     let truth = trace_large(
         &bin,
@@ -345,10 +336,7 @@ fn classic_uprobes_with_cookies_match_ground_truth() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     const FUNC: &str = "github.com/golang/snappy.Encode";
-    let bin = common::toolchains()
-        .last()
-        .unwrap()
-        .join("workload-pie-stripped");
+    let bin = common::newest("workload-pie-stripped");
     let out = std::env::temp_dir().join(format!("gozt-classic-{}.json", std::process::id()));
     let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .env("GOZT_ATTACH", "uprobe_cookie")

@@ -95,10 +95,7 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
     if !has_tmux() {
         return;
     }
-    let bin = common::toolchains()
-        .last()
-        .unwrap()
-        .join("workload-stripped");
+    let bin = common::newest("workload-stripped");
     let mut target = Workload(
         Command::new(&bin)
             .args([

@@ -48,6 +48,12 @@ pub fn toolchains() -> Vec<PathBuf> {
     dirs
 }
 
+/// Test program `name` (`workload-stripped`, ...) built by the newest
+/// toolchain.
+pub fn newest(name: &str) -> PathBuf {
+    toolchains().last().unwrap().join(name)
+}
+
 /// Runs the gozt binary with `args`; returns (exit code, stdout, stderr).
 pub fn gozt(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_gozt"))
@@ -73,12 +79,6 @@ pub fn require_privileged() {
         root && btf,
         "BPF tests need root and BTF (root: {root}, BTF: {btf})"
     );
-}
-
-/// Whether this process runs as root.
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// The ids of gozt's loaded BPF programs, from `bpftool prog show`.
