@@ -369,8 +369,17 @@ static __always_inline void ret_missed(struct gozt_key *key)
 	COUNT(ret_unmatched);
 }
 
+/* The current process's start time: its thread group leader's, in ns
+ * since boot (what /proc/PID/stat gives in clock ticks). */
+static __always_inline __u64 proc_start_ns(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, group_leader, start_boottime);
+}
+
 /* A RET of a probed function: the call's event. */
-static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
+static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u32 id)
 {
 	struct gozt_call *call = NULL;
 	struct gozt_inflight *rec;
@@ -414,6 +423,8 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 		ev->duration_ns = now - call->start_ns;
 		ev->goid = call->goid;
 		ev->tgid = key.tgid;
+		ev->proc_start_ns = proc_start_ns();
+		ev->ret_ip = ip;
 		ev->func_id = id;
 		ev->flags = 0;
 		ev->pad = 0;
@@ -452,7 +463,7 @@ static __always_inline int site(struct pt_regs *ctx, __u64 cookie)
 	 * handlers' context reads into a modified context pointer. */
 	copy_regs(ctx, &r);
 	if (cookie & GOZT_COOKIE_RET)
-		return on_ret(&r, bpf_ktime_get_ns(), (__u32)cookie);
+		return on_ret(&r, ip, bpf_ktime_get_ns(), (__u32)cookie);
 	return on_entry(&r, ip, (__u32)cookie);
 }
 

@@ -161,6 +161,14 @@ struct gozt_event {
 	__u64 bytes_in;
 	__u64 bytes_out;
 	__u64 stack[GOZT_STACK_DEPTH];
+	/* The process's identity with tgid: its start time (the thread group
+	 * leader's start_boottime, ns since boot; /proc/PID/stat's starttime
+	 * is this in clock ticks), so a reused pid is another process. */
+	__u64 proc_start_ns;
+	/* The address of the RET that ended the call: with the function's RET
+	 * offsets it gives a PIE's load address, for processes gone before
+	 * their mappings were read. */
+	__u64 ret_ip;
 	__u32 tgid;
 	__u32 func_id;
 	__u32 flags;

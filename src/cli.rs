@@ -118,14 +118,19 @@ pub struct ManArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("target").required(true).args(["pids", "binary"])))]
+#[command(group(ArgGroup::new("target").required(true).args(["pids", "binary", "name"])))]
 pub struct AttachArgs {
     /// A process to trace (repeatable).
     #[arg(short = 'p', long = "pid", value_name = "PID")]
     pub pids: Vec<i32>,
-    /// Trace every process running this executable, including later ones.
+    /// Trace every process running this executable, including later ones:
+    /// this file, or this path as a containerized process sees it.
     #[arg(long, value_name = "PATH", conflicts_with = "pids")]
     pub binary: Option<PathBuf>,
+    /// Trace every process with this comm or executable base name, and
+    /// later ones running the same files.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["pids", "binary"])]
+    pub name: Option<String>,
     #[command(flatten)]
     pub common: TraceOptions,
 }
@@ -255,7 +260,8 @@ pub fn usage_error(e: &clap::Error, args: &[String]) -> String {
             ))
         }
         (ErrorKind::MissingRequiredArgument, Some("attach"), _) => Some(
-            "attach: a target is required: -p/--pid PID (repeatable) or --binary PATH".to_string(),
+            "attach: a target is required: -p/--pid PID (repeatable), --binary PATH or --name NAME"
+                .to_string(),
         ),
         (ErrorKind::MissingRequiredArgument, Some("trace"), _) => Some(
             "trace: a command is required after --: gozt trace [OPTIONS] -- CMD [ARGS...]".to_string(),

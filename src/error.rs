@@ -70,6 +70,9 @@ pub enum Error {
     /// The process does not exist (or has exited).
     #[error("process {pid} not found (exited, or never existed)")]
     NoSuchProcess { pid: i32 },
+    /// `--name`: no process has that comm or executable base name.
+    #[error("no process named {} (by comm or executable base name)", escape(.name))]
+    NoProcessNamed { name: String },
     /// A file given to `gozt report` that holds no gozt JSON report.
     #[error("{}: not a gozt JSON report ({what})", .path.display())]
     NotReport { path: PathBuf, what: String },
@@ -87,7 +90,7 @@ impl Error {
             Error::NotGo { .. } | Error::GoLibrary { .. } | Error::Malformed { .. } => 5,
             Error::GoTooOld { .. } => 6,
             Error::NoCompression { .. } => 7,
-            Error::NoSuchProcess { .. } => 8,
+            Error::NoSuchProcess { .. } | Error::NoProcessNamed { .. } => 8,
             Error::ProcessPermission { .. } => 9,
             Error::NotReport { .. } => 14,
         }

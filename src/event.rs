@@ -6,6 +6,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallEvent {
     pub tgid: u32,
+    /// With `tgid`, the process's identity: its start time in ns since boot
+    /// (0 when not known), so that a reused pid is another process.
+    pub proc_start_ns: u64,
+    /// The runtime address of the RET that ended the call (0 when not
+    /// known).
+    pub ret_ip: u64,
     pub goid: u64,
     /// Index into the session's function table.
     pub func_id: u32,

@@ -55,8 +55,8 @@ pub struct Metrics {
     target_info: GaugeVec,
     funcs: Vec<FuncMeta>,
     min_size: u64,
-    /// pid -> (binary, Go version) of targets with series.
-    targets: BTreeMap<u32, (String, String)>,
+    /// pid -> (binary, Go version, container id) of targets with series.
+    targets: BTreeMap<u32, (String, String, String)>,
     lost_seen: Lost,
 }
 
@@ -130,8 +130,11 @@ impl Metrics {
             lost.with_label_values(&[cause]).inc_by(0.0);
         }
         let target_info = GaugeVec::new(
-            Opts::new("gozt_target_info", "A traced process; always 1."),
-            &["pid", "binary", "go_version"],
+            Opts::new(
+                "gozt_target_info",
+                "A traced process (container_id empty outside containers); always 1.",
+            ),
+            &["pid", "binary", "go_version", "container_id"],
         )
         .expect("valid metric");
         registry
@@ -184,13 +187,14 @@ impl Metrics {
 
     /// Registers a target process, with every function's series at zero, so
     /// that `rate()` sees its first calls.
-    pub fn target(&mut self, pid: u32, binary: &str, go_version: &str) {
+    pub fn target(&mut self, pid: u32, binary: &str, go_version: &str, container_id: Option<&str>) {
         if self.targets.contains_key(&pid) {
             return;
         }
         let p = pid.to_string();
+        let container = container_id.unwrap_or("");
         self.target_info
-            .with_label_values(&[&p, binary, go_version])
+            .with_label_values(&[&p, binary, go_version, container])
             .set(1.0);
         for meta in &self.funcs {
             let labels = labels(&p, binary, meta);
@@ -215,8 +219,14 @@ impl Metrics {
             }
             let _ = self.duration.with_label_values(&labels);
         }
-        self.targets
-            .insert(pid, (binary.to_string(), go_version.to_string()));
+        self.targets.insert(
+            pid,
+            (
+                binary.to_string(),
+                go_version.to_string(),
+                container.to_string(),
+            ),
+        );
     }
 
     /// Counts one completed call of a registered target.
@@ -224,7 +234,7 @@ impl Metrics {
         let Some(meta) = self.funcs.get(ev.func_id as usize) else {
             return;
         };
-        let Some((binary, _)) = self.targets.get(&ev.tgid) else {
+        let Some((binary, _, _)) = self.targets.get(&ev.tgid) else {
             return;
         };
         let c = classify(ev, &meta.entry, self.min_size);
@@ -284,13 +294,13 @@ impl Metrics {
             .copied()
             .collect();
         for pid in gone {
-            let Some((binary, version)) = self.targets.remove(&pid) else {
+            let Some((binary, version, container)) = self.targets.remove(&pid) else {
                 continue;
             };
             let p = pid.to_string();
             let _ = self
                 .target_info
-                .remove_label_values(&[&p, &binary, &version]);
+                .remove_label_values(&[&p, &binary, &version, &container]);
             for meta in &self.funcs {
                 let labels = labels(&p, &binary, meta);
                 for vec in [

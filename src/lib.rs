@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod go_binary;
+pub mod identity;
 pub mod manual;
 pub mod probe_plan;
 pub mod process;
@@ -187,9 +188,10 @@ fn report(args: &cli::ReportArgs, out: &mut dyn Write) -> Result<(), RunError> {
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), RunError> {
     match cli.command {
         Command::Attach(a) => {
-            let targets = match a.binary {
-                Some(b) => session::Targets::Binary(b),
-                None => session::Targets::Pids(a.pids),
+            let targets = match (a.binary, a.name) {
+                (Some(b), _) => session::Targets::Binary(b),
+                (None, Some(n)) => session::Targets::Name(n),
+                (None, None) => session::Targets::Pids(a.pids),
             };
             trace(targets, &a.common, out)
         }

@@ -3,7 +3,9 @@
 //! a fake in its place, so the session's logic runs without root or real
 //! processes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+pub use crate::identity::{FileId, ProcId, ProcessFacts};
 
 /// One mapping of a file: start and end address, file offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +15,16 @@ pub struct Mapping {
     pub offset: u64,
 }
 
+/// A process's mappings of its executable, found by the file they map
+/// (device and inode), not by any path.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExeMappings {
+    /// The (device, inode) pairs /proc/PID/maps gives them (an overlay's
+    /// file maps as the file beneath it).
+    pub files: Vec<FileId>,
+    pub ranges: Vec<Mapping>,
+}
+
 /// The questions a session asks about processes.
 pub trait Os {
     /// Whether `pid` still runs: it exists and is not a zombie (a dead
@@ -20,15 +32,17 @@ pub trait Os {
     fn alive(&self, pid: u32) -> bool;
     /// User plus system CPU time of `pid`, in nanoseconds.
     fn cpu_ns(&self, pid: u32) -> Option<u64>;
-    /// The executable `pid` runs, as /proc/PID/exe names it.
-    fn exe(&self, pid: u32) -> Option<PathBuf>;
+    /// Who `pid` is and what it runs.
+    fn facts(&self, pid: u32) -> Option<ProcessFacts>;
     /// The mappings of `pid`'s executable, once its text is mapped: exec
     /// switches /proc/PID/exe before it maps the segments, and until the
     /// executable one is in, the mappings are not yet the program's.
-    fn exe_mappings(&self, pid: u32) -> Option<Vec<Mapping>>;
+    fn exe_mappings(&self, pid: u32) -> Option<ExeMappings>;
     /// Processes whose executable is the file `path` (same device and
-    /// inode).
-    fn running(&self, path: &Path) -> Vec<u32>;
+    /// inode), or is `path` as the process itself sees it (in its own mount
+    /// namespace and root), or (with `name`) whose comm or executable's
+    /// base name is `name`.
+    fn running(&self, want: &crate::identity::Wanted) -> Vec<ProcId>;
 }
 
 /// The real system.
@@ -51,41 +65,66 @@ impl Os for ProcOs {
         Some((stat.utime + stat.stime) * (1_000_000_000 / tick))
     }
 
-    fn exe(&self, pid: u32) -> Option<PathBuf> {
-        procfs::process::Process::new(pid as i32).ok()?.exe().ok()
+    fn facts(&self, pid: u32) -> Option<ProcessFacts> {
+        crate::identity::read_facts(Path::new(&format!("/proc/{pid}")), pid)
     }
 
-    fn exe_mappings(&self, pid: u32) -> Option<Vec<Mapping>> {
+    fn exe_mappings(&self, pid: u32) -> Option<ExeMappings> {
+        use std::os::unix::fs::MetadataExt;
         let process = procfs::process::Process::new(pid as i32).ok()?;
-        let exe = process.exe().ok()?;
+        let exe = std::fs::metadata(format!("/proc/{pid}/exe")).ok()?;
+        let exe = FileId {
+            dev: exe.dev(),
+            ino: exe.ino(),
+        };
+        let exe_name = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
         let maps = process.maps().ok()?;
-        executable_mappings(maps.into_iter().filter_map(|m| match m.pathname {
-            procfs::process::MMapPath::Path(p) if p == exe => Some((
+        // The executable's (device, inode) as the maps give them: the
+        // mapping whose map_files link is the exe file, else the one of the
+        // same name (both names come from this process's view of the files).
+        let mut files: Vec<FileId> = Vec::new();
+        for m in &maps {
+            let procfs::process::MMapPath::Path(p) = &m.pathname else {
+                continue;
+            };
+            let id = FileId {
+                dev: libc::makedev(m.dev.0 as u32, m.dev.1 as u32),
+                ino: m.inode,
+            };
+            let link = format!("/proc/{pid}/map_files/{:x}-{:x}", m.address.0, m.address.1);
+            let same_file =
+                std::fs::metadata(&link).is_ok_and(|f| f.dev() == exe.dev && f.ino() == exe.ino);
+            let same_name = exe_name.as_ref().is_some_and(|e| e == p);
+            if (same_file || same_name || id == exe) && !files.contains(&id) {
+                files.push(id);
+            }
+        }
+        let ranges = executable_mappings(maps.into_iter().filter_map(|m| {
+            let id = FileId {
+                dev: libc::makedev(m.dev.0 as u32, m.dev.1 as u32),
+                ino: m.inode,
+            };
+            files.contains(&id).then_some((
                 Mapping {
                     start: m.address.0,
                     end: m.address.1,
                     offset: m.offset,
                 },
                 m.perms.contains(procfs::process::MMPermissions::EXECUTE),
-            )),
-            _ => None,
-        }))
+            ))
+        }))?;
+        Some(ExeMappings { files, ranges })
     }
 
-    fn running(&self, path: &Path) -> Vec<u32> {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(want) = std::fs::metadata(path) else {
-            return Vec::new();
-        };
+    fn running(&self, want: &crate::identity::Wanted) -> Vec<ProcId> {
         let Ok(all) = procfs::process::all_processes() else {
             return Vec::new();
         };
         all.filter_map(Result::ok)
-            .filter(|p| {
-                std::fs::metadata(format!("/proc/{}/exe", p.pid))
-                    .is_ok_and(|m| m.dev() == want.dev() && m.ino() == want.ino())
+            .filter_map(|p| {
+                let facts = self.facts(p.pid as u32)?;
+                want.matches(&facts).then_some(facts.id)
             })
-            .map(|p| p.pid as u32)
             .collect()
     }
 }
@@ -129,16 +168,28 @@ mod tests {
 
     #[test]
     fn the_real_system_answers_about_this_process() {
+        use crate::identity::Wanted;
         let os = ProcOs;
         let me = std::process::id();
         assert!(os.alive(me));
         assert!(!os.alive(u32::MAX >> 1));
         assert!(os.cpu_ns(me).is_some());
-        let exe = os.exe(me).unwrap();
-        assert!(os.running(&exe).contains(&me));
-        assert!(os.running(Path::new("/nonexistent")).is_empty());
+        let facts = os.facts(me).unwrap();
+        assert_eq!(facts.id.pid, me);
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        assert_eq!(facts.exe, exe.display().to_string());
+        let by_path = Wanted::binary(&exe);
+        assert!(os.running(&by_path).contains(&facts.id));
+        let nowhere = Wanted::binary(Path::new("/nonexistent"));
+        assert!(os.running(&nowhere).is_empty());
         let maps = os.exe_mappings(me).unwrap();
         let here = the_real_system_answers_about_this_process as *const () as u64;
-        assert!(maps.iter().any(|m| (m.start..m.end).contains(&here)));
+        assert!(maps.ranges.iter().any(|m| (m.start..m.end).contains(&here)));
+        let file = std::fs::metadata(&exe).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert!(maps.files.contains(&FileId {
+            dev: file.dev(),
+            ino: file.ino()
+        }));
     }
 }

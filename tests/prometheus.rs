@@ -43,11 +43,13 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
     let funcs = common::catalog_funcs(usize::MAX);
     let n = funcs.len() as u32;
     let mut m = Metrics::new(funcs, 1024, 0.003);
-    m.target(4242, "/srv/app", "go1.27.3");
-    m.target(4343, "/srv/app", "go1.27.3");
+    m.target(4242, "/srv/app", "go1.27.3", None);
+    m.target(4343, "/srv/app", "go1.27.3", Some("4c01db0b339c"));
     for i in 0..1000u64 {
         m.observe(&CallEvent {
             tgid: if i % 3 == 0 { 4343 } else { 4242 },
+            proc_start_ns: 0,
+            ret_ip: 0,
             goid: i % 7,
             func_id: (i % u64::from(n)) as u32,
             start_ns: i,
@@ -73,8 +75,12 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
     assert_eq!(sum("gozt_errors_total"), 40.0);
     assert_eq!(sum("gozt_call_duration_seconds_count"), 1000.0);
     assert!(text.contains("gozt_lost_events_total{cause=\"unmatched_returns\"} 3"));
-    assert!(text
-        .contains("gozt_target_info{binary=\"/srv/app\",go_version=\"go1.27.3\",pid=\"4242\"} 1"));
+    assert!(text.contains(
+        "gozt_target_info{binary=\"/srv/app\",container_id=\"\",go_version=\"go1.27.3\",pid=\"4242\"} 1"
+    ));
+    assert!(text.contains(
+        "gozt_target_info{binary=\"/srv/app\",container_id=\"4c01db0b339c\",go_version=\"go1.27.3\",pid=\"4343\"} 1"
+    ));
     // No goroutine id among the labels: series stay bounded.
     assert!(!text.contains("goid"));
     // Every family gozt documents is there.

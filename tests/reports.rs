@@ -29,6 +29,8 @@ fn replayed() -> gozt::stats::Report {
     for i in 0..200u64 {
         let ev = CallEvent {
             tgid: 4242,
+            proc_start_ns: 0,
+            ret_ip: 0,
             goid: 1 + i % 23,
             func_id: (i % u64::from(n)) as u32,
             start_ns: i * 1000,
@@ -48,6 +50,7 @@ fn replayed() -> gozt::stats::Report {
         pid: 4242,
         binary: "/srv/app".into(),
         go_version: "go1.27.3".into(),
+        ..TargetInfo::default()
     }];
     let mut report = agg.report(targets, 1.5, lost);
     // Fixed, so that the golden files do not change from run to run.
@@ -140,6 +143,8 @@ fn long_names_and_large_numbers_fit_100_columns() {
     for i in 0..50u64 {
         let ev = CallEvent {
             tgid: 4_194_304,
+            proc_start_ns: 0,
+            ret_ip: 0,
             goid: 12_022_100_000 + i,
             func_id: 0,
             start_ns: i,
@@ -155,6 +160,7 @@ fn long_names_and_large_numbers_fit_100_columns() {
         pid: 4_194_304,
         binary: "/opt/acme-corp/object-storage-gateway/releases/2026-11-30T23-59-59Z/bin/object-storage-gateway-server".into(),
         go_version: "go1.27.3".into(),
+        ..TargetInfo::default()
     }];
     let report = agg.report(targets, 86_400.0, Lost::default());
     for o in [TextOptions::default(), RAW] {

@@ -35,6 +35,8 @@ fn session(agg: &mut Aggregator, from: u64, to: u64) {
         let func_id = (i % 4) as u32;
         let ev = CallEvent {
             tgid: 4242,
+            proc_start_ns: 0,
+            ret_ip: 0,
             goid: 10 + i % 6,
             func_id,
             start_ns: i * 1000,
@@ -82,6 +84,7 @@ fn report(agg: &Aggregator, secs: u64) -> Report {
         pid: 4242,
         binary: "/srv/demo-service".into(),
         go_version: "go1.27.3".into(),
+        ..TargetInfo::default()
     }];
     agg.report(targets, secs as f64, Lost::default())
 }
@@ -217,6 +220,8 @@ fn clean_second(agg: &mut Aggregator) {
 fn ok_call(goid: u64, func_id: u32, duration_ns: u64) -> CallEvent {
     CallEvent {
         tgid: 4242,
+        proc_start_ns: 0,
+        ret_ip: 0,
         goid,
         func_id,
         start_ns: 0,

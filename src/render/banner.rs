@@ -82,6 +82,7 @@ mod tests {
             pid,
             binary: binary.into(),
             go_version: "go1.27.3".into(),
+            ..TargetInfo::default()
         }
     }
 

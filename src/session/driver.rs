@@ -11,9 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::duty::{CpuMeter, DutyCycle};
 use super::symbols::ProcSymbols;
-use super::targets::Gate;
+use super::targets::{target_info, BinaryTarget, Gate};
 use crate::event::{CallEvent, Lost};
 use crate::exporter::Metrics;
+use crate::identity::{ProcId, ProcessFacts};
 use crate::monitor::{IntervalSink, Monitor, Snapshot};
 use crate::os::Os;
 use crate::stats::{Aggregator, IntervalReport, TargetInfo};
@@ -180,10 +181,11 @@ pub struct Driver<'a> {
     pub sym: ProcSymbols<'a>,
     /// The targets named on the command line (or started).
     pub named: Vec<TargetInfo>,
-    /// With --binary: its path and Go version, for the processes seen.
-    pub binary_target: Option<(String, String)>,
-    /// Processes seen running the binary (--binary), in order.
-    pub seen: Vec<u32>,
+    /// With --binary or --name: which processes, running what.
+    pub binary_target: Option<BinaryTarget>,
+    /// Processes seen running the binary (--binary, --name), in order,
+    /// with what was read of them while they ran.
+    pub seen: Vec<(ProcId, Option<ProcessFacts>)>,
     pub metrics: Option<Metrics>,
     pub duty: Option<DutyCycle>,
     pub cpu: CpuMeter,
@@ -196,8 +198,8 @@ pub struct Driver<'a> {
     pub lost_base: Lost,
     /// With --interval: the calls of the current interval.
     pub intervals: Option<Intervals<'a>>,
-    callers_known: HashSet<(u32, u64)>,
-    gone: HashSet<u32>,
+    callers_known: HashSet<(ProcId, u64)>,
+    gone: HashSet<ProcId>,
     last_scan: Option<Instant>,
     last_wanted: Option<Instant>,
     events: Vec<CallEvent>,
@@ -211,7 +213,7 @@ impl<'a> Driver<'a> {
         agg: Aggregator,
         sym: ProcSymbols<'a>,
         named: Vec<TargetInfo>,
-        binary_target: Option<(String, String)>,
+        binary_target: Option<BinaryTarget>,
         pace: Pace,
     ) -> Driver<'a> {
         Driver {
@@ -243,22 +245,68 @@ impl<'a> Driver<'a> {
     /// seen running it.
     pub fn targets(&self) -> Vec<TargetInfo> {
         let mut targets = self.named.clone();
-        if let Some((path, version)) = &self.binary_target {
-            targets.extend(self.seen.iter().map(|&pid| TargetInfo {
-                pid,
-                binary: path.clone(),
-                go_version: version.clone(),
+        if let Some(bt) = &self.binary_target {
+            targets.extend(self.seen.iter().map(|(id, facts)| {
+                let (name, version) = bt
+                    .binary_of(facts.as_ref())
+                    .map(|b| (b.name.clone(), b.go_version.clone()))
+                    .unwrap_or_default();
+                let mut t = target_info(id.pid, name, version, facts.as_ref());
+                t.start_ticks = id.start_ticks;
+                if t.start_time.is_none() {
+                    t.start_time = crate::identity::start_time(*id);
+                }
+                t
             }));
         }
         targets
     }
 
-    fn pids(&self) -> Vec<u32> {
+    /// Every target's identity.
+    fn ids(&self) -> Vec<ProcId> {
         self.named
             .iter()
-            .map(|t| t.pid)
-            .chain(self.seen.iter().copied())
+            .map(|t| ProcId {
+                pid: t.pid,
+                start_ticks: t.start_ticks,
+            })
+            .chain(self.seen.iter().map(|(id, _)| *id))
             .collect()
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.ids().into_iter().map(|id| id.pid).collect()
+    }
+
+    /// Whether process `id` still runs (not another one on its pid).
+    fn lives(&self, id: ProcId) -> bool {
+        self.os.alive(id.pid)
+            && (id.start_ticks == 0
+                || self
+                    .os
+                    .facts(id.pid)
+                    .is_none_or(|f| f.id.start_ticks == id.start_ticks))
+    }
+
+    /// A process seen running the binary (--binary, --name), once.
+    fn saw(&mut self, id: ProcId) {
+        if self.seen.iter().any(|(s, _)| *s == id)
+            || self.gone.contains(&id)
+            || self.named.iter().any(|t| t.pid == id.pid)
+        {
+            return;
+        }
+        let facts = self
+            .os
+            .facts(id.pid)
+            .filter(|f| id.start_ticks == 0 || f.id == id);
+        if let (Some(m), Some(bt)) = (self.metrics.as_mut(), self.binary_target.as_ref()) {
+            if let Some(b) = bt.binary_of(facts.as_ref()) {
+                let container = facts.as_ref().and_then(|f| f.container_id.clone());
+                m.target(id.pid, &b.name, &b.go_version, container.as_deref());
+            }
+        }
+        self.seen.push((id, facts));
     }
 
     /// Once the probes are attached: lets a traced command exec and learns
@@ -279,31 +327,35 @@ impl<'a> Driver<'a> {
         for pid in named {
             self.sym.learn(self.os, pid);
         }
+        // A traced command is known once it has exec'd its program.
+        for t in &mut self.named {
+            if let Some(f) = self.os.facts(t.pid) {
+                *t = target_info(t.pid, t.binary.clone(), t.go_version.clone(), Some(&f));
+            }
+        }
     }
 
     /// Takes one completed call.
     pub fn event(&mut self, ev: &CallEvent, new_callers: &mut Vec<(u32, u64)>) {
-        if !self.sym.knows(ev.tgid) {
-            self.sym.learn(self.os, ev.tgid);
+        let id = ProcId::of_event(ev.tgid, ev.proc_start_ns);
+        if self.sym.observe(self.os, ev) {
+            // Another process has the pid now: what was named for the
+            // last one is not this one's.
+            self.agg.forget_frames(ev.tgid);
+            if let Some(iv) = self.intervals.as_mut() {
+                iv.agg.forget_frames(ev.tgid);
+            }
+            self.callers_known.retain(|(p, _)| p.pid != ev.tgid);
         }
-        if self.binary_target.is_some()
-            && !self.seen.contains(&ev.tgid)
-            && !self.named.iter().any(|t| t.pid == ev.tgid)
-        {
-            self.seen.push(ev.tgid);
+        if self.binary_target.is_some() {
+            self.saw(id);
         }
         if let Some(d) = self.duty.as_mut() {
             d.events += 1;
         }
         if let Some(m) = self.metrics.as_mut() {
-            let target = self
-                .named
-                .iter()
-                .find(|t| t.pid == ev.tgid)
-                .map(|t| (t.binary.clone(), t.go_version.clone()))
-                .or_else(|| self.binary_target.clone());
-            if let Some((binary, version)) = target {
-                m.target(ev.tgid, &binary, &version);
+            if let Some(t) = self.named.iter().find(|t| t.pid == ev.tgid) {
+                m.target(ev.tgid, &t.binary, &t.go_version, t.container_id.as_deref());
             }
             m.observe(ev);
         }
@@ -312,7 +364,7 @@ impl<'a> Driver<'a> {
         }
         if let Some(frame) = self.agg.add(ev, &mut self.sym) {
             if self.callers_known.len() < MAX_KNOWN_CALLERS
-                && self.callers_known.insert((ev.tgid, frame))
+                && self.callers_known.insert((id, frame))
             {
                 new_callers.push((ev.tgid, frame));
             }
@@ -369,34 +421,30 @@ impl<'a> Driver<'a> {
             .is_none_or(|t| t.elapsed() >= self.pace.scan_interval)
         {
             self.last_scan = Some(Instant::now());
-            if let Some((path, version)) = self.binary_target.clone() {
-                for pid in self.os.running(std::path::Path::new(&path)) {
-                    if !self.seen.contains(&pid) && !self.gone.contains(&pid) {
-                        self.seen.push(pid);
-                    }
-                    if let Some(m) = self.metrics.as_mut() {
-                        m.target(pid, &path, &version);
-                    }
+            if let Some(bt) = self.binary_target.as_ref() {
+                for id in self.os.running(&bt.wanted) {
+                    self.saw(id);
                 }
             }
-            let exited: Vec<u32> = self
-                .pids()
+            let exited: Vec<ProcId> = self
+                .ids()
                 .into_iter()
-                .filter(|p| !self.gone.contains(p) && !self.os.alive(*p))
+                .filter(|id| !self.gone.contains(id) && !self.lives(*id))
                 .collect();
-            for pid in exited {
+            for id in exited {
                 // Its last events are in the buffer: take them first.
                 self.drain(src);
-                src.forget_process(pid);
-                self.gone.insert(pid);
+                src.forget_process(id.pid);
+                self.gone.insert(id);
             }
+            let live: HashSet<u32> = self
+                .ids()
+                .into_iter()
+                .filter(|id| !self.gone.contains(id))
+                .map(|id| id.pid)
+                .collect();
             if let Some(m) = self.metrics.as_mut() {
-                let alive: HashSet<u32> = m
-                    .target_pids()
-                    .into_iter()
-                    .filter(|p| !self.gone.contains(p))
-                    .collect();
-                m.retain_targets(&alive);
+                m.retain_targets(&live);
             }
         }
         if let Some(m) = self.metrics.as_mut() {
@@ -535,13 +583,14 @@ fn say_switch(floor: bool) {
 mod tests {
     use std::cell::RefCell;
     use std::collections::VecDeque;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::rc::Rc;
 
     use std::collections::HashMap;
 
     use super::*;
-    use crate::os::Mapping;
+    use crate::identity::Wanted;
+    use crate::os::ExeMappings;
 
     /// Processes that live until told otherwise.
     #[derive(Default)]
@@ -557,14 +606,21 @@ mod tests {
         fn cpu_ns(&self, _: u32) -> Option<u64> {
             Some(0)
         }
-        fn exe(&self, _: u32) -> Option<PathBuf> {
+        fn facts(&self, _: u32) -> Option<ProcessFacts> {
             None
         }
-        fn exe_mappings(&self, _: u32) -> Option<Vec<Mapping>> {
+        fn exe_mappings(&self, _: u32) -> Option<ExeMappings> {
             None
         }
-        fn running(&self, _: &Path) -> Vec<u32> {
-            self.running.borrow().clone()
+        fn running(&self, _: &Wanted) -> Vec<ProcId> {
+            self.running
+                .borrow()
+                .iter()
+                .map(|&pid| ProcId {
+                    pid,
+                    start_ticks: 0,
+                })
+                .collect()
         }
     }
 
@@ -619,6 +675,8 @@ mod tests {
     fn call(tgid: u32, goid: u64) -> CallEvent {
         CallEvent {
             tgid,
+            proc_start_ns: 0,
+            ret_ip: 0,
             goid,
             func_id: 0,
             start_ns: goid,
@@ -644,16 +702,24 @@ mod tests {
             os,
             Arc::new(AtomicBool::new(false)),
             Aggregator::new(funcs, 1024, 0.003),
-            ProcSymbols::new(&[], HashMap::new(), None),
+            ProcSymbols::new(&[], HashMap::new(), false),
             named
                 .iter()
                 .map(|&pid| TargetInfo {
                     pid,
                     binary: "/srv/app".into(),
                     go_version: "go1.27.3".into(),
+                    ..TargetInfo::default()
                 })
                 .collect(),
-            binary.then(|| ("/srv/app".to_string(), "go1.27.3".to_string())),
+            binary.then(|| BinaryTarget {
+                wanted: Wanted::binary(Path::new("/srv/app")),
+                binaries: vec![super::super::targets::BinaryName {
+                    name: "/srv/app".into(),
+                    go_version: "go1.27.3".into(),
+                    file: None,
+                }],
+            }),
             Pace {
                 poll_interval: Duration::from_millis(1),
                 scan_interval: Duration::from_millis(1),

@@ -99,7 +99,7 @@ pub fn run(
     let _signals = Signals::register(&stop);
     let started = Instant::now();
     let os = ProcOs;
-    let mut resolved = targets::resolve(cfg)?;
+    let mut resolved = targets::resolve(cfg, &os)?;
     // On an error below, the command is dropped: killed (targets::Gate).
     let command = resolved.command.take();
 
@@ -119,7 +119,7 @@ pub fn run(
                 eprintln!("gozt: serving metrics at http://{bound}/metrics");
             }
             for t in &resolved.targets {
-                m.target(t.pid, &t.binary, &t.go_version);
+                m.target(t.pid, &t.binary, &t.go_version, t.container_id.as_deref());
             }
             Some(m)
         }
@@ -159,10 +159,10 @@ pub fn run(
         .map_err(|e| attach_error(e, &resolved.targets, &os))?;
     let attached = started.elapsed();
     if monitor.is_none() && !cfg.quiet {
-        let binary = match &cfg.targets {
-            Targets::Binary(path) => Some((path.display().to_string(), os.running(path).len())),
-            _ => None,
-        };
+        let binary = resolved.binary_target.as_ref().map(|bt| {
+            let names: Vec<&str> = bt.binaries.iter().map(|b| b.name.as_str()).collect();
+            (names.join(", "), os.running(&bt.wanted).len())
+        });
         eprintln!(
             "{}",
             crate::render::banner::banner(&crate::render::banner::Banner {
@@ -178,8 +178,10 @@ pub fn run(
     let sym = ProcSymbols::new(
         &resolved.binaries,
         resolved.binary_of_pid.clone(),
-        matches!(cfg.targets, Targets::Binary(_)).then_some(0),
-    );
+        resolved.binary_target.is_some(),
+    )
+    .with_files(resolved.files.clone())
+    .with_rets(std::mem::take(&mut resolved.rets));
     let pace = Pace {
         // With a budget, probes come off within a poll of its running out.
         poll_interval: if cfg.max_overhead.is_some() {
@@ -351,10 +353,7 @@ impl SessionError {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
-
     use super::*;
-    use crate::os::Mapping;
 
     /// Process 7 lives, 8 has exited.
     struct Seven;
@@ -366,13 +365,13 @@ mod tests {
         fn cpu_ns(&self, _: u32) -> Option<u64> {
             None
         }
-        fn exe(&self, _: u32) -> Option<PathBuf> {
+        fn facts(&self, _: u32) -> Option<crate::identity::ProcessFacts> {
             None
         }
-        fn exe_mappings(&self, _: u32) -> Option<Vec<Mapping>> {
+        fn exe_mappings(&self, _: u32) -> Option<crate::os::ExeMappings> {
             None
         }
-        fn running(&self, _: &Path) -> Vec<u32> {
+        fn running(&self, _: &crate::identity::Wanted) -> Vec<crate::identity::ProcId> {
             Vec::new()
         }
     }
@@ -382,6 +381,7 @@ mod tests {
             pid,
             binary: "/srv/app".into(),
             go_version: "go1.27.3".into(),
+            ..TargetInfo::default()
         }
     }
 

@@ -13,16 +13,75 @@ use super::{SessionConfig, SessionError};
 use crate::catalog::{Loc, Point};
 use crate::error::Error;
 use crate::go_binary::GoBinary;
+use crate::identity::{FileId, ProcessFacts, Wanted};
+use crate::os::Os;
 use crate::probe_plan::{Plan, Probe};
 use crate::stats::{FuncMeta, TargetInfo};
 use crate::tracer::{BinarySites, FuncSpec};
+
+/// `--binary` and `--name`: the processes wanted, and the binaries they
+/// run, by binary index: a name for reports and the Go version.
+#[derive(Debug, Clone)]
+pub struct BinaryTarget {
+    pub wanted: Wanted,
+    pub binaries: Vec<BinaryName>,
+}
+
+/// A binary of a `--binary`/`--name` session.
+#[derive(Debug, Clone)]
+pub struct BinaryName {
+    pub name: String,
+    pub go_version: String,
+    pub file: Option<FileId>,
+}
+
+impl BinaryTarget {
+    /// The binary `facts`'s process runs: the one of the same file, else
+    /// the first.
+    pub fn binary_of(&self, facts: Option<&ProcessFacts>) -> Option<&BinaryName> {
+        let file = facts.and_then(|f| f.exe_file);
+        self.binaries
+            .iter()
+            .find(|b| file.is_some() && b.file == file)
+            .or(self.binaries.first())
+    }
+}
+
+/// A target's facts in the report: who it is, what it runs.
+pub fn target_info(
+    pid: u32,
+    binary: String,
+    go_version: String,
+    facts: Option<&ProcessFacts>,
+) -> TargetInfo {
+    let mut t = TargetInfo {
+        pid,
+        binary,
+        go_version,
+        ..TargetInfo::default()
+    };
+    if let Some(f) = facts {
+        t.ns_pid = f.ns_pid;
+        t.container_id = f.container_id.clone();
+        t.exe = f.exe.clone();
+        t.exe_deleted = f.exe_deleted;
+        t.start_ticks = f.id.start_ticks;
+        t.start_time = crate::identity::start_time(f.id);
+    }
+    t
+}
 
 /// What to trace.
 #[derive(Debug, Clone)]
 pub enum Targets {
     Pids(Vec<i32>),
-    /// Every process running this executable, including later ones.
+    /// Every process running this executable, including later ones: the
+    /// file at this path on gozt's side (same device and inode), or this
+    /// path as a process sees it in its own mount namespace and root.
     Binary(PathBuf),
+    /// Every process whose comm or executable's base name is this,
+    /// including later ones running the same files.
+    Name(String),
     /// Start this command and trace it from its first instruction.
     Command(Vec<String>),
 }
@@ -38,8 +97,13 @@ pub struct Resolved {
     /// The processes named on the command line (or started).
     pub targets: Vec<TargetInfo>,
     pub binary_of_pid: HashMap<u32, usize>,
-    /// With --binary: its path and Go version, for the processes seen.
-    pub binary_target: Option<(String, String)>,
+    /// With --binary or --name: which processes, and each binary's name
+    /// and Go version for the processes seen running it.
+    pub binary_target: Option<BinaryTarget>,
+    /// Each binary's file as gozt read it, by binary index.
+    pub files: Vec<Option<FileId>>,
+    /// By function id: its binary and its RETs' link-time addresses.
+    pub rets: Vec<(usize, Vec<u64>)>,
     /// Trace mode: the command, held before exec.
     pub command: Option<Gate>,
 }
@@ -180,8 +244,29 @@ pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary) -> FuncSpec {
 /// An executable to attach to, for one process or all.
 type Exe = (PathBuf, Option<i32>);
 
+/// The executables of the processes `wanted`, one per file: the file at
+/// `host` if it exists, then each other file those processes run (read
+/// through /proc/PID/exe), with a representative process.
+fn wanted_files(os: &dyn Os, wanted: &Wanted, host: Option<&PathBuf>) -> Vec<Exe> {
+    let mut files: Vec<Option<FileId>> = Vec::new();
+    let mut exes = Vec::new();
+    if let Some(path) = host.filter(|p| p.exists()) {
+        files.push(FileId::of(path));
+        exes.push((path.clone(), None));
+    }
+    for id in os.running(wanted) {
+        let exe = PathBuf::from(format!("/proc/{}/exe", id.pid));
+        let file = FileId::of(&exe);
+        if file.is_some() && !files.contains(&file) {
+            files.push(file);
+            exes.push((exe, None));
+        }
+    }
+    exes
+}
+
 /// Which executables to attach to; and the command.
-fn executables(cfg: &SessionConfig) -> Result<(Vec<Exe>, Option<Gate>), Error> {
+fn executables(cfg: &SessionConfig, os: &dyn Os) -> Result<(Vec<Exe>, Option<Gate>), Error> {
     match &cfg.targets {
         Targets::Pids(list) => Ok((
             list.iter()
@@ -189,7 +274,20 @@ fn executables(cfg: &SessionConfig) -> Result<(Vec<Exe>, Option<Gate>), Error> {
                 .collect::<Result<_, Error>>()?,
             None,
         )),
-        Targets::Binary(path) => Ok((vec![(path.clone(), None)], None)),
+        Targets::Binary(path) => {
+            let exes = wanted_files(os, &Wanted::binary(path), Some(path));
+            if exes.is_empty() {
+                return Err(Error::NotFound { path: path.clone() });
+            }
+            Ok((exes, None))
+        }
+        Targets::Name(name) => {
+            let exes = wanted_files(os, &Wanted::name(name), None);
+            if exes.is_empty() {
+                return Err(Error::NoProcessNamed { name: name.clone() });
+            }
+            Ok((exes, None))
+        }
         Targets::Command(argv) => {
             let path = which::which(&argv[0]).map_err(|_| Error::NotFound {
                 path: PathBuf::from(&argv[0]),
@@ -206,9 +304,9 @@ fn executables(cfg: &SessionConfig) -> Result<(Vec<Exe>, Option<Gate>), Error> {
 
 /// Resolves the session's targets: binaries read, plans built, functions
 /// selected.
-pub fn resolve(cfg: &SessionConfig) -> Result<Resolved, SessionError> {
+pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionError> {
     // On an error below, the command is dropped: killed before its exec.
-    let (exes, command) = executables(cfg)?;
+    let (exes, command) = executables(cfg, os)?;
     let mut r = Resolved {
         binaries: Vec::new(),
         funcs: Vec::new(),
@@ -217,6 +315,8 @@ pub fn resolve(cfg: &SessionConfig) -> Result<Resolved, SessionError> {
         targets: Vec::new(),
         binary_of_pid: HashMap::new(),
         binary_target: None,
+        files: Vec::new(),
+        rets: Vec::new(),
         command: None,
     };
     for (i, (path, pid)) in exes.iter().enumerate() {
@@ -232,6 +332,13 @@ pub fn resolve(cfg: &SessionConfig) -> Result<Resolved, SessionError> {
             r.specs.push(func_spec(id, &p, &bin));
             sites.entries.push((p.file_offset, id));
             sites.rets.extend(p.ret_offsets.iter().map(|&o| (o, id)));
+            r.rets.push((
+                i,
+                p.ret_offsets
+                    .iter()
+                    .filter_map(|&o| bin.layout.vaddr_of_offset(o))
+                    .collect(),
+            ));
             r.funcs.push(FuncMeta {
                 function: p.function.clone(),
                 entry: p.entry,
@@ -244,25 +351,59 @@ pub fn resolve(cfg: &SessionConfig) -> Result<Resolved, SessionError> {
                 available: crate::select::available(&bin),
             });
         }
+        // The inodes its mappings may carry: the file's, and for a
+        // process, those of its mappings of it (an overlay maps the file
+        // beneath its own).
+        let file = FileId::of(path);
+        sites.inodes.extend(file.map(|f| f.ino));
+        if let Some(m) = pid.and_then(|p| os.exe_mappings(p as u32)) {
+            sites.inodes.extend(m.files.iter().map(|f| f.ino));
+        }
+        sites.inodes.sort_unstable();
+        sites.inodes.dedup();
         r.sites.push(sites);
+        r.files.push(file);
         if let Some(pid) = pid {
             r.binary_of_pid.insert(*pid as u32, i);
-            r.targets.push(TargetInfo {
-                pid: *pid as u32,
-                binary: std::fs::read_link(path)
+            let facts = os.facts(*pid as u32);
+            r.targets.push(target_info(
+                *pid as u32,
+                std::fs::read_link(path)
                     .unwrap_or_else(|_| path.clone())
                     .display()
                     .to_string(),
-                go_version: bin.build.go_version.clone(),
-            });
+                bin.build.go_version.clone(),
+                facts.as_ref(),
+            ));
         }
         r.binaries.push(bin);
     }
-    if let Targets::Binary(path) = &cfg.targets {
-        r.binary_target = Some((
-            path.display().to_string(),
-            r.binaries[0].build.go_version.clone(),
-        ));
+    let wanted = match &cfg.targets {
+        Targets::Binary(path) => Some(Wanted::binary(path)),
+        Targets::Name(name) => Some(Wanted::name(name)),
+        _ => None,
+    };
+    if let Some(wanted) = wanted {
+        let binaries = exes
+            .iter()
+            .zip(&r.binaries)
+            .zip(&r.files)
+            .map(|(((path, _), bin), file)| BinaryName {
+                // A file read through a process is named as it sees it.
+                name: match (&cfg.targets, path.starts_with("/proc")) {
+                    (Targets::Binary(p), false) => p.display().to_string(),
+                    _ => os
+                        .running(&wanted)
+                        .into_iter()
+                        .filter_map(|id| os.facts(id.pid))
+                        .find(|f| f.exe_file == *file)
+                        .map_or_else(|| path.display().to_string(), |f| f.exe),
+                },
+                go_version: bin.build.go_version.clone(),
+                file: *file,
+            })
+            .collect();
+        r.binary_target = Some(BinaryTarget { wanted, binaries });
     }
     r.command = command;
     Ok(r)

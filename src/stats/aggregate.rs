@@ -283,6 +283,12 @@ impl Aggregator {
         self.total.calls
     }
 
+    /// Forgets the callers named for `pid`'s return addresses: the pid is
+    /// another process's now.
+    pub fn forget_frames(&mut self, pid: u32) {
+        self.frames.retain(|(p, _), _| *p != pid);
+    }
+
     /// Adds one call; `sym` resolves its caller. Returns the caller's frame
     /// (the return address into it), when named.
     pub fn add(&mut self, ev: &CallEvent, sym: &mut dyn Symbolizer) -> Option<u64> {
@@ -542,6 +548,8 @@ mod tests {
     ) -> CallEvent {
         CallEvent {
             tgid: 7,
+            proc_start_ns: 0,
+            ret_ip: 0,
             goid,
             func_id,
             start_ns: 0,

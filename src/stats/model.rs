@@ -6,12 +6,34 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{Api, Codec, Op};
 use crate::event::Lost;
 
-/// A traced process.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A traced process: the pid and start time identify it (a pid reused by
+/// another process is another target).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TargetInfo {
+    /// Its pid on the host (gozt's pid namespace).
     pub pid: u32,
     pub binary: String,
     pub go_version: String,
+    /// Its pid in its own pid namespace (a container's process 1, say).
+    #[serde(default)]
+    pub ns_pid: Option<u32>,
+    /// The container it runs in, from its cgroup (docker, containerd/CRI,
+    /// CRI-O, podman, systemd-nspawn), or null.
+    #[serde(default)]
+    pub container_id: Option<String>,
+    /// Its executable as the process itself sees it (its own mount
+    /// namespace and root); empty when it could not be read.
+    #[serde(default)]
+    pub exe: String,
+    /// The executable was deleted or replaced on disk while it ran.
+    #[serde(default)]
+    pub exe_deleted: bool,
+    /// When it started (RFC 3339, UTC), and the same in clock ticks since
+    /// boot (/proc/PID/stat's starttime): with the pid, its identity.
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub start_ticks: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]

@@ -21,6 +21,10 @@ pub struct BinarySites {
     pub pid: Option<i32>,
     pub entries: Vec<(u64, u32)>,
     pub rets: Vec<(u64, u32)>,
+    /// The inodes its mappings may carry (kernels without attach cookies
+    /// find a site by inode and offset): the file's, and an overlay's
+    /// file's beneath it, as the session read them.
+    pub inodes: Vec<u64>,
 }
 
 impl BinarySites {
@@ -109,28 +113,6 @@ pub fn detach(links: Vec<Link>) {
     });
 }
 
-/// The inodes a binary's mappings may carry: the file's, and for a process,
-/// those of its mappings of it (an overlay mounts one file over another).
-pub fn inodes(b: &BinarySites) -> Vec<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let mut inodes: Vec<u64> = std::fs::metadata(&b.binary)
-        .map(|m| m.ino())
-        .into_iter()
-        .collect();
-    if let Some(pid) = b.pid {
-        let maps = procfs::process::Process::new(pid).and_then(|p| Ok((p.exe()?, p.maps()?)));
-        if let Ok((exe, maps)) = maps {
-            inodes.extend(maps.into_iter().filter_map(|m| match m.pathname {
-                procfs::process::MMapPath::Path(p) if p == exe => Some(m.inode),
-                _ => None,
-            }));
-        }
-    }
-    inodes.sort_unstable();
-    inodes.dedup();
-    inodes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +124,7 @@ mod tests {
             pid: None,
             entries: vec![(0x100, 0), (0x200, 1)],
             rets: vec![(0x150, 0), (0x250, 1), (0x260, 1)],
+            inodes: vec![],
         };
         let (offsets, cookies) = b.offsets_and_cookies();
         assert_eq!(offsets, vec![0x150, 0x250, 0x260, 0x100, 0x200]);

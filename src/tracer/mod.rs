@@ -198,7 +198,7 @@ impl<'obj> Tracer<'obj> {
     fn fill_sites(&mut self) -> Result<(), TraceError> {
         for b in &self.sites {
             let (offsets, cookies) = b.offsets_and_cookies();
-            for ino in attach::inodes(b) {
+            for &ino in &b.inodes {
                 for (&offset, &cookie) in offsets.iter().zip(&cookies) {
                     let key = skel::types::gozt_site_key {
                         ino,

@@ -52,6 +52,8 @@ pub fn decode(data: &[u8]) -> Option<CallEvent> {
     let flag = |f: u64| u64::from(ev.flags) & f != 0;
     Some(CallEvent {
         tgid: ev.tgid,
+        proc_start_ns: ev.proc_start_ns,
+        ret_ip: ev.ret_ip,
         goid: ev.goid,
         func_id: ev.func_id,
         start_ns: ev.start_ns,
