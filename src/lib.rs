@@ -101,11 +101,12 @@ impl session::IntervalSink for IntervalWriter<'_, '_> {
     }
 }
 
+/// Traces; returns gozt's exit code: 0, or the traced command's status.
 fn trace(
     targets: session::Targets,
     o: &cli::TraceOptions,
     out: &mut dyn Write,
-) -> Result<(), RunError> {
+) -> Result<u8, RunError> {
     let mut cfg = config::session(targets, o).map_err(RunError::Usage)?;
     // A bad -o fails now, not after the trace; `-o -` is stdout.
     let mut to = Destination {
@@ -133,7 +134,7 @@ fn trace(
         written: 0,
         error: None,
     };
-    let (report, _status) = if live {
+    let (report, status) = if live {
         let mut view = tui::term::Live::new();
         let result = session::run(&cfg, Some(&mut view), None);
         view.restore();
@@ -165,7 +166,17 @@ fn trace(
         }
     };
     to.append(text.as_bytes())?;
-    Ok(())
+    for w in &report.warnings {
+        eprintln!("gozt: warning: {w}");
+    }
+    // `trace` exits with its command's status; gozt's own failures above
+    // have their own codes.
+    Ok(status.map_or(0, exit_status))
+}
+
+/// A command's exit status as gozt's: 0-255 as is; out of range, 255.
+fn exit_status(status: i32) -> u8 {
+    u8::try_from(status).unwrap_or(255)
 }
 
 /// `gozt report FILE`: a saved report as text, or in the live view.
@@ -184,8 +195,9 @@ fn report(args: &cli::ReportArgs, out: &mut dyn Write) -> Result<(), RunError> {
     Ok(write_out(out, text.as_bytes())?)
 }
 
-/// Runs a parsed command line, writing results to `out`.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), RunError> {
+/// Runs a parsed command line, writing results to `out`; returns the exit
+/// code of a success: 0, or for `trace` its command's exit status.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, RunError> {
     match cli.command {
         Command::Attach(a) => {
             let targets = match (a.binary, a.name) {
@@ -196,9 +208,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), RunError> {
             trace(targets, &a.common, out)
         }
         Command::Trace(t) => trace(session::Targets::Command(t.command), &t.common, out),
-        Command::Report(r) => report(&r, out),
-        Command::Completions(c) => Ok(write_out(out, &manual::completions(c.shell))?),
-        Command::Man(m) => Ok(write_out(out, &manual::man(m.dir.as_deref())?)?),
+        Command::Report(r) => report(&r, out).map(|()| 0),
+        Command::Completions(c) => Ok(write_out(out, &manual::completions(c.shell)).map(|()| 0)?),
+        Command::Man(m) => Ok(write_out(out, &manual::man(m.dir.as_deref())?).map(|()| 0)?),
         Command::Probes(args) => {
             let exe = config::Executable::resolve(args.path, args.pid)?;
             let bin = go_binary::GoBinary::open(&exe.open_path)?;
@@ -212,7 +224,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), RunError> {
             } else {
                 render::probes::table(&bin, &plan, exe.pid)
             };
-            Ok(write_out(out, text.as_bytes())?)
+            Ok(write_out(out, text.as_bytes()).map(|()| 0)?)
         }
     }
 }

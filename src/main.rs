@@ -33,10 +33,11 @@ fn main() -> ExitCode {
             }
         },
     };
-    let result: anyhow::Result<()> =
+    let result: anyhow::Result<u8> =
         gozt::run(cli, &mut std::io::stdout().lock()).map_err(anyhow::Error::from);
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        // 0, or what `gozt trace`'s command exited with.
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("gozt: {e}");
             let code = e

@@ -46,13 +46,27 @@ fn replayed() -> gozt::stats::Report {
         abandoned: 2,
         ..Lost::default()
     };
+    // A process in a container: its own pid 1, its cgroup's id, the path
+    // it sees, its file deleted since it started.
     let targets = vec![TargetInfo {
         pid: 4242,
         binary: "/srv/app".into(),
         go_version: "go1.27.3".into(),
-        ..TargetInfo::default()
+        ns_pid: Some(1),
+        container_id: Some(
+            "4c01db0b339c7a2c9c6d5b1d8a6c4b5e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c".into(),
+        ),
+        exe: "/usr/local/bin/app".into(),
+        exe_deleted: true,
+        start_time: Some("2026-11-30T11:59:58.120Z".into()),
+        start_ticks: 987_654,
     }];
     let mut report = agg.report(targets, 1.5, lost);
+    report.warnings = vec![
+        "pid 4242 [ns pid 1, container 4c01db0b339c]: its executable /usr/local/bin/app was \
+         deleted or replaced on disk while it ran (traced through the file it runs)"
+            .into(),
+    ];
     // Fixed, so that the golden files do not change from run to run.
     report.meta = gozt::stats::Meta {
         gozt_version: "0.0.0-golden".into(),

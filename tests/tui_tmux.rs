@@ -237,7 +237,7 @@ fn a_saved_report_is_browsed_in_the_live_view_and_q_quits() {
         &format!("report --live {}", saved.display()),
     );
     let s = screen_until(&name, "the saved report", |s| {
-        s.contains("gozt pid 4242 app")
+        s.contains("gozt pid 4242 [ns pid 1, container 4c01db0b339c] app")
     });
     let calls = report["totals"]["calls"].as_u64().unwrap();
     let secs = report["duration_s"].as_f64().unwrap();

@@ -4,3 +4,4 @@ pub mod banner;
 pub mod interval;
 pub mod probes;
 pub mod report;
+pub mod target;

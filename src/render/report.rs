@@ -123,8 +123,9 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
     let o = *o;
     let mut out = String::new();
     for t in &r.targets {
-        let line = format!("target pid {} {} ({})", t.pid, t.binary, t.go_version);
-        let _ = writeln!(out, "{}", fit(&line, WIDTH));
+        for line in super::target::lines(t) {
+            let _ = writeln!(out, "{}", fit(&line, WIDTH));
+        }
     }
     let t = &r.totals;
     let _ = writeln!(
@@ -181,6 +182,13 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
         " ",
         6,
     );
+    if let Some(status) = r.command_exit_status {
+        let _ = writeln!(out, "command exited with status {status}");
+    }
+    for w in &r.warnings {
+        let words: Vec<String> = w.split(' ').map(str::to_string).collect();
+        fields(&mut out, "warning:", &words, " ", 9);
+    }
     for f in &r.functions {
         let _ = writeln!(out);
         let kind = format!(" ({} {} {})", f.codec.name(), f.op.name(), f.api.name());

@@ -434,7 +434,12 @@ impl<'a> Driver<'a> {
             for id in exited {
                 // Its last events are in the buffer: take them first.
                 self.drain(src);
-                src.forget_process(id.pid);
+                // The programs know processes by pid: one that another
+                // process runs now keeps its calls under way (the exited
+                // one's age out).
+                if !self.os.alive(id.pid) {
+                    src.forget_process(id.pid);
+                }
                 self.gone.insert(id);
             }
             let live: HashSet<u32> = self

@@ -9,6 +9,7 @@ pub mod driver;
 pub mod duty;
 pub mod symbols;
 pub mod targets;
+pub mod warnings;
 
 use std::mem::MaybeUninit;
 use std::path::PathBuf;
@@ -237,6 +238,13 @@ pub fn run(
     let targets = driver.targets();
     let counted = driver.epoch.elapsed();
     let mut report = driver.agg.report(targets, counted.as_secs_f64(), lost);
+    report.warnings = warnings::of(
+        &cfg.targets,
+        driver.binary_target.as_ref(),
+        &report.targets,
+        &driver.sym,
+    );
+    report.command_exit_status = status;
     let ended = SystemTime::now();
     report.meta = meta(ended - counted, ended, tracer.method());
     if let Some(d) = driver.duty.as_mut() {

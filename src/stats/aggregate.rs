@@ -188,7 +188,9 @@ pub struct Aggregator {
     total: Acc,
     by_func: BTreeMap<u32, Acc>,
     /// Least recently active first out, beyond `max_goroutines`.
-    by_goroutine: LruCache<(u32, u64), GoroutineAcc>,
+    /// By (pid, process start in ticks, goid): a reused pid is another
+    /// process.
+    by_goroutine: LruCache<(u32, u64, u64), GoroutineAcc>,
     /// By (caller, function id); callers are indexes into `caller_names`.
     by_caller: BTreeMap<(u32, u32), Acc>,
     caller_names: Vec<String>,
@@ -302,7 +304,8 @@ impl Aggregator {
         if self.functions_only {
             return None;
         }
-        let key = (ev.tgid, ev.goid);
+        let start = crate::identity::ProcId::of_event(ev.tgid, ev.proc_start_ns).start_ticks;
+        let key = (ev.tgid, start, ev.goid);
         match self.by_goroutine.get_mut(&key) {
             Some(g) => g.get_mut(ev.func_id).add(&c, ev.duration_ns),
             None => {
@@ -377,11 +380,12 @@ impl Aggregator {
             .map(|(&id, acc)| func_report(id, acc))
             .collect();
         functions.sort_by(|a, b| a.function.cmp(&b.function));
-        let mut tracked: Vec<(&(u32, u64), &GoroutineAcc)> = self.by_goroutine.iter().collect();
+        let mut tracked: Vec<(&(u32, u64, u64), &GoroutineAcc)> =
+            self.by_goroutine.iter().collect();
         tracked.sort_unstable_by_key(|(k, _)| **k);
         let goroutines = tracked
             .into_iter()
-            .map(|(&(pid, goid), g)| {
+            .map(|(&(pid, start_ticks, goid), g)| {
                 let fs = g.functions();
                 let summed;
                 let all = match fs.as_slice() {
@@ -393,6 +397,7 @@ impl Aggregator {
                 };
                 GoroutineReport {
                     pid,
+                    start_ticks,
                     goid,
                     counters: self.counters(all),
                     bytes_in: all.bytes_in,
@@ -429,6 +434,8 @@ impl Aggregator {
             callers,
             lost,
             sampling: None,
+            warnings: Vec::new(),
+            command_exit_status: None,
         }
     }
 

@@ -88,6 +88,10 @@ pub struct FunctionReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GoroutineReport {
     pub pid: u32,
+    /// Its process's start (clock ticks since boot; 0 when not known): with
+    /// the pid, the process, as in `targets`.
+    #[serde(default)]
+    pub start_ticks: u64,
     pub goid: u64,
     #[serde(flatten)]
     pub counters: Counters,
@@ -151,6 +155,15 @@ pub struct Report {
     /// With --max-overhead: how the probes were duty-cycled; the counts are
     /// of the attached windows only.
     pub sampling: Option<Sampling>,
+    /// What the reader should know of the run (also on stderr): no target
+    /// matched, a target's binary deleted or replaced, callers that could
+    /// not be named and why.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// `gozt trace`: the command's exit status (128 + the signal that
+    /// ended it), which gozt exits with.
+    #[serde(default)]
+    pub command_exit_status: Option<i32>,
 }
 
 /// Duty cycling under `--max-overhead`.

@@ -109,10 +109,17 @@ impl App {
             };
             match r.targets.as_slice() {
                 [] => "waiting for a process".to_string(),
-                [t] => format!("pid {} {}{}", t.pid, base_name(&t.binary), v(&t.go_version)),
-                [t, rest @ ..] => format!(
-                    "pid {} {}{} +{} more",
+                [t] => format!(
+                    "pid {}{} {}{}",
                     t.pid,
+                    crate::render::target::tags(t),
+                    base_name(&t.binary),
+                    v(&t.go_version)
+                ),
+                [t, rest @ ..] => format!(
+                    "pid {}{} {}{} +{} more",
+                    t.pid,
+                    crate::render::target::tags(t),
                     base_name(&t.binary),
                     v(&t.go_version),
                     rest.len()
