@@ -123,8 +123,8 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
     let o = *o;
     let mut out = String::new();
     for t in &r.targets {
-        for line in super::target::lines(t) {
-            let _ = writeln!(out, "{}", fit(&line, WIDTH));
+        for line in super::target::lines(t, WIDTH) {
+            let _ = writeln!(out, "{line}");
         }
     }
     let t = &r.totals;

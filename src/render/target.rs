@@ -3,6 +3,7 @@
 //! its container, its executable as it sees it, whether that was deleted.
 
 use crate::stats::TargetInfo;
+use crate::tui::format::fit;
 
 /// Characters of a container id shown (as `docker ps` shows them).
 const SHORT_ID: usize = 12;
@@ -38,18 +39,18 @@ pub fn short_id(id: &str) -> &str {
 /// 4c01db0b339c] /usr/local/bin/app (go1.25.5)`, then, when the process
 /// sees its executable elsewhere or it was deleted, `  runs PATH
 /// (deleted)`.
-pub fn lines(t: &TargetInfo) -> Vec<String> {
-    let mut out = vec![format!(
-        "target pid {}{} {} ({})",
-        t.pid,
-        tags(t),
-        t.binary,
-        t.go_version
-    )];
+/// At most `width` columns each: a long path is cut in its middle, the
+/// identity never.
+pub fn lines(t: &TargetInfo, width: usize) -> Vec<String> {
+    let head = format!("target pid {}{} ", t.pid, tags(t));
+    let tail = format!(" ({})", t.go_version);
+    let room = width.saturating_sub(head.len() + tail.len()).max(8);
+    let mut out = vec![format!("{head}{}{tail}", fit(&t.binary, room))];
     let elsewhere = !t.exe.is_empty() && t.exe != t.binary;
     if elsewhere || t.exe_deleted {
         let deleted = if t.exe_deleted { " (deleted)" } else { "" };
-        out.push(format!("  runs {}{deleted}", t.exe));
+        let room = width.saturating_sub(7 + deleted.len()).max(8);
+        out.push(format!("  runs {}{deleted}", fit(&t.exe, room)));
     }
     out
 }
@@ -70,7 +71,7 @@ mod tests {
             exe: "/srv/app".into(),
             ..TargetInfo::default()
         };
-        assert_eq!(lines(&host), ["target pid 4242 /srv/app (go1.27.3)"]);
+        assert_eq!(lines(&host, 100), ["target pid 4242 /srv/app (go1.27.3)"]);
         let boxed = TargetInfo {
             pid: 31337,
             binary: "/proc/31337/exe".into(),
@@ -81,7 +82,7 @@ mod tests {
             ..host.clone()
         };
         assert_eq!(
-            lines(&boxed),
+            lines(&boxed, 100),
             [
                 "target pid 31337 [ns pid 1, container 4c01db0b339c] /proc/31337/exe (go1.27.3)",
                 "  runs /usr/local/bin/app (deleted)"
@@ -92,5 +93,17 @@ mod tests {
             ..host
         };
         assert_eq!(tags(&machine), " [container web-1]");
+        // A long path is cut, the identity kept.
+        let long = TargetInfo {
+            binary: format!(
+                "/var/lib/containerd/{}/rootfs/usr/local/bin/app",
+                "x".repeat(80)
+            ),
+            ..boxed
+        };
+        let first = &lines(&long, 100)[0];
+        assert!(first.starts_with("target pid 31337 [ns pid 1, container 4c01db0b339c] /var/"));
+        assert!(first.ends_with("bin/app (go1.27.3)"), "{first}");
+        assert_eq!(first.chars().count(), 100, "{first}");
     }
 }

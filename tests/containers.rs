@@ -1,0 +1,590 @@
+//! What a node agent sees: gozt on the host tracing Go programs in
+//! containers built from pid and mount namespaces (`unshare`) and a chroot
+//! into a tmpfs or an overlayfs root, deleted and renamed binaries, gozt in
+//! a mount namespace of its own (as a DaemonSet runs it), short-lived
+//! processes, a pid reused by another process, a container id from a
+//! cgroup, and `gozt trace`'s exit status. Every target is a stripped PIE
+//! built by the newest Go; every count is checked against the workload's
+//! own truth and every caller must be named.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// One BPF test at a time in this binary (each loads and attaches).
+static BPF: Mutex<()> = Mutex::new(());
+
+/// Where the workload runs inside its container.
+const IN_CONTAINER: &str = "/usr/local/bin/app";
+
+/// A runtime-looking container id.
+const ID: &str = "4c01db0b339c7a2c9c6d5b1d8a6c4b5e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c";
+
+fn bin() -> PathBuf {
+    common::newest("workload-pie-stripped")
+}
+
+/// A BPF test's start: privileges checked, the lock held, a fresh
+/// directory of its own.
+fn bpf_test(name: &str) -> (std::sync::MutexGuard<'static, ()>, PathBuf) {
+    common::require_privileged();
+    let one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("gozt-ctr-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    (one, dir)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Root {
+    Tmpfs,
+    Overlay,
+}
+
+/// A workload started with -wait in a container: pid and mount namespaces
+/// of its own, chrooted into a tmpfs or overlayfs root (mounted in its
+/// namespace only) holding the program at IN_CONTAINER, the dynamic loader
+/// and libc.
+struct Container {
+    unshare: Child,
+    /// The workload's pid on the host (it is 1 in its namespace).
+    pid: u32,
+}
+
+const CONTAINER_SCRIPT: &str = r#"
+set -e
+dir=$1; kind=$2; bin=$3; shift 3
+root=$dir/root
+mkdir -p "$root"
+case $kind in
+tmpfs) mount -t tmpfs none "$root"; img=$root ;;
+overlay)
+    img=$dir/lower
+    mkdir -p "$img" "$dir/upper" "$dir/work"
+    ;;
+esac
+mkdir -p "$img/usr/local/bin" "$img/lib64" "$img/lib/x86_64-linux-gnu"
+cp "$bin" "$img/usr/local/bin/app"
+cp /lib64/ld-linux-x86-64.so.2 "$img/lib64/"
+cp /lib/x86_64-linux-gnu/libc.so.6 "$img/lib/x86_64-linux-gnu/"
+if [ "$kind" = overlay ]; then
+    mount -t overlay overlay -o "lowerdir=$img,upperdir=$dir/upper,workdir=$dir/work" "$root"
+fi
+exec chroot "$root" /usr/local/bin/app -wait "$@"
+"#;
+
+impl Container {
+    fn start(dir: &Path, root: Root, args: &[&str]) -> Container {
+        let kind = match root {
+            Root::Tmpfs => "tmpfs",
+            Root::Overlay => "overlay",
+        };
+        let mut unshare = Command::new("unshare")
+            .args(["--pid", "--mount", "--fork", "--propagation", "private"])
+            .args(["sh", "-c", CONTAINER_SCRIPT, "sh"])
+            .arg(dir)
+            .arg(kind)
+            .arg(bin())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run unshare");
+        let line = common::first_line(unshare.stderr.as_mut().unwrap());
+        assert!(line.contains("waiting"), "container: {line}");
+        let u = unshare.id();
+        let children = std::fs::read_to_string(format!("/proc/{u}/task/{u}/children")).unwrap();
+        let pid = children.split_whitespace().next().unwrap().parse().unwrap();
+        Container { unshare, pid }
+    }
+
+    /// Lets the workload work; returns its truth, with its host pid.
+    fn run(mut self) -> Value {
+        common::signal(self.pid, libc::SIGUSR1);
+        let mut out = String::new();
+        std::io::Read::read_to_string(self.unshare.stdout.as_mut().unwrap(), &mut out).unwrap();
+        assert!(self.unshare.wait().unwrap().success());
+        let mut truth: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(truth["pid"], 1, "the workload is its namespace's pid 1");
+        truth["pid"] = self.pid.into();
+        truth
+    }
+}
+
+/// `gozt attach --json -o OUT ARGS`, under `wrap` (a command prefix).
+fn attach(out: &Path, args: &[&str], wrap: &[&str]) -> Child {
+    let gozt = env!("CARGO_BIN_EXE_gozt");
+    let (program, pre): (&str, &[&str]) = match wrap.split_first() {
+        Some((p, rest)) => (p, rest),
+        None => (gozt, &[]),
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(pre);
+    if !wrap.is_empty() {
+        cmd.arg(gozt);
+    }
+    let child = cmd
+        .args(["attach", "-q", "--json", "-o"])
+        .arg(out)
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_for_attach();
+    child
+}
+
+/// Waits for gozt (SIGINT first when `stop`); returns its report and
+/// stderr.
+fn finish(mut gozt: Child, out: &Path, stop: bool) -> (Value, String) {
+    if stop {
+        common::signal(gozt.id(), libc::SIGINT);
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(gozt.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let status = gozt.wait().unwrap();
+    assert!(status.success(), "gozt: {status}: {err}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    common::assert_schema_valid(&report, "containers");
+    (report, err)
+}
+
+/// The report's target of host pid `pid`.
+fn target(report: &Value, pid: u32) -> &Value {
+    report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["pid"] == pid)
+        .unwrap_or_else(|| panic!("no target {pid}: {}", report["targets"]))
+}
+
+/// Every caller named (none `[unknown]`), and there are some.
+fn assert_callers_named(report: &Value, what: &str) {
+    let callers = report["callers"].as_array().unwrap();
+    assert!(!callers.is_empty(), "{what}: no callers");
+    for c in callers {
+        assert_ne!(c["caller"], "[unknown]", "{what}: {c}");
+    }
+}
+
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn containers_on_tmpfs_and_overlay_roots_by_pid_and_by_their_own_path() {
+    let (_one, dir) = bpf_test("roots");
+    for root in [Root::Tmpfs, Root::Overlay] {
+        for by_path in [false, true] {
+            let what = format!("{root:?}, by {}", if by_path { "path" } else { "pid" });
+            let cdir = dir.join(format!("{root:?}-{by_path}"));
+            std::fs::create_dir_all(&cdir).unwrap();
+            let c = Container::start(&cdir, root, &["-goroutines", "3", "-rounds", "2"]);
+            let pid = c.pid.to_string();
+            let out = cdir.join("report.json");
+            let args: Vec<&str> = if by_path {
+                vec!["--binary", IN_CONTAINER]
+            } else {
+                vec!["-p", &pid]
+            };
+            let gozt = attach(&out, &args, &[]);
+            let truth = c.run();
+            let (report, err) = finish(gozt, &out, by_path);
+            common::assert_matches_truth(&report, &truth, &what);
+            assert_callers_named(&report, &what);
+            let t = target(&report, truth["pid"].as_u64().unwrap() as u32);
+            assert_eq!(t["ns_pid"], 1, "{what}: {t}");
+            assert_eq!(t["exe"], IN_CONTAINER, "{what}: {t}");
+            assert_eq!(t["exe_deleted"], false, "{what}");
+            assert!(t["start_ticks"].as_u64().unwrap() > 0, "{what}");
+            assert_eq!(report["warnings"], serde_json::json!([]), "{what}: {err}");
+            if by_path {
+                assert_eq!(t["binary"], IN_CONTAINER, "{what}: {t}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(common::gozt_bpf_programs_after_exit(), Vec::<u32>::new());
+}
+
+/// A workload run from `path`, waiting.
+fn waiting(path: &Path, args: &[&str]) -> Child {
+    common::waiting_workload(path, args)
+}
+
+/// Lets a waiting workload work; returns its truth.
+fn run(child: Child) -> Value {
+    common::signal(child.id(), libc::SIGUSR1);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn deleted_renamed_and_replaced_binaries_are_traced_and_named() {
+    let (_one, dir) = bpf_test("deleted");
+    let args = ["-goroutines", "2", "-rounds", "2"];
+    // Renamed after it started: by pid.
+    let app = dir.join("app");
+    std::fs::copy(bin(), &app).unwrap();
+    let w = waiting(&app, &args);
+    let moved = dir.join("app.renamed");
+    std::fs::rename(&app, &moved).unwrap();
+    let out = dir.join("renamed.json");
+    let pid = w.id().to_string();
+    let gozt = attach(&out, &["-p", &pid], &[]);
+    let truth = run(w);
+    let (report, _) = finish(gozt, &out, false);
+    common::assert_matches_truth(&report, &truth, "renamed");
+    assert_callers_named(&report, "renamed");
+    let t = target(&report, truth["pid"].as_u64().unwrap() as u32);
+    assert_eq!(t["exe"], moved.to_str().unwrap());
+    assert_eq!(t["exe_deleted"], false);
+
+    // Deleted after it started: by pid, and a warning says so.
+    std::fs::copy(bin(), &app).unwrap();
+    let w = waiting(&app, &args);
+    std::fs::remove_file(&app).unwrap();
+    let out = dir.join("deleted.json");
+    let pid = w.id().to_string();
+    let gozt = attach(&out, &["-p", &pid], &[]);
+    let truth = run(w);
+    let (report, err) = finish(gozt, &out, false);
+    common::assert_matches_truth(&report, &truth, "deleted");
+    assert_callers_named(&report, "deleted");
+    let t = target(&report, w_pid(&truth));
+    assert_eq!(t["exe"], app.to_str().unwrap());
+    assert_eq!(t["exe_deleted"], true);
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0]
+        .as_str()
+        .unwrap()
+        .contains("deleted or replaced"));
+    assert!(err.contains("gozt: warning: pid "), "{err}");
+
+    // Replaced on disk (deleted, a new file at its path) while it runs:
+    // --binary PATH traces it through the file it runs.
+    std::fs::copy(bin(), &app).unwrap();
+    let w = waiting(&app, &args);
+    std::fs::remove_file(&app).unwrap();
+    std::fs::copy(bin(), &app).unwrap();
+    let out = dir.join("replaced.json");
+    let gozt = attach(&out, &["--binary", app.to_str().unwrap()], &[]);
+    let truth = run(w);
+    let (report, _) = finish(gozt, &out, true);
+    common::assert_matches_truth(&report, &truth, "replaced");
+    assert_callers_named(&report, "replaced");
+    assert_eq!(target(&report, w_pid(&truth))["exe_deleted"], true);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn w_pid(truth: &Value) -> u32 {
+    truth["pid"].as_u64().unwrap() as u32
+}
+
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn gozt_in_its_own_mount_namespace_names_the_callers_of_host_processes() {
+    let (_one, dir) = bpf_test("ownns");
+    // The target's directory is hidden from gozt by a tmpfs mounted over
+    // it in gozt's namespace: only /proc leads to the file.
+    let hidden = dir.join("hidden");
+    std::fs::create_dir_all(&hidden).unwrap();
+    let app = hidden.join("app");
+    std::fs::copy(bin(), &app).unwrap();
+    let w = waiting(&app, &["-goroutines", "3", "-rounds", "2"]);
+    let out = dir.join("report.json");
+    let pid = w.id().to_string();
+    let script = format!(
+        "mount -t tmpfs none {} && test ! -e {} && exec \"$0\" \"$@\"",
+        hidden.display(),
+        app.display()
+    );
+    let wrap = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+    ];
+    let gozt = attach(&out, &["-p", &pid], &wrap);
+    let truth = run(w);
+    let (report, _) = finish(gozt, &out, false);
+    common::assert_matches_truth(&report, &truth, "own mount namespace");
+    assert_callers_named(&report, "own mount namespace");
+    assert_eq!(report["warnings"], serde_json::json!([]));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn short_lived_processes_under_binary_have_every_caller_named() {
+    let (_one, dir) = bpf_test("short");
+    let app = dir.join("app");
+    std::fs::copy(bin(), &app).unwrap();
+    let out = dir.join("report.json");
+    let gozt = attach(&out, &["--binary", app.to_str().unwrap()], &[]);
+    // Each is gone long before gozt's next poll reads its events.
+    let truths: Vec<Value> = (0..8)
+        .map(|_| {
+            let run = Command::new(&app)
+                .args(["-goroutines", "1", "-rounds", "1", "-streams=false"])
+                .output()
+                .unwrap();
+            assert!(run.status.success());
+            serde_json::from_slice(&run.stdout).unwrap()
+        })
+        .collect();
+    let (report, _) = finish(gozt, &out, true);
+    assert_callers_named(&report, "short-lived");
+    let calls = |t: &Value| -> u64 {
+        t["goroutines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["functions"].as_object().unwrap().values())
+            .map(|c| c["calls"].as_u64().unwrap())
+            .sum()
+    };
+    let truth_calls: u64 = truths.iter().map(calls).sum();
+    assert_eq!(report["totals"]["calls"], truth_calls);
+    for truth in &truths {
+        target(&report, w_pid(truth));
+        assert_process_truth(&report, truth, None);
+    }
+    assert_eq!(report["warnings"], serde_json::json!([]));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Each goroutine of `truth` equals the report's of its process (with
+/// `start_ticks`, of that one of the processes that had its pid).
+fn assert_process_truth(report: &Value, truth: &Value, start_ticks: Option<u64>) {
+    let pid = &truth["pid"];
+    for tg in truth["goroutines"].as_array().unwrap() {
+        let rg = report["goroutines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| {
+                &g["pid"] == pid
+                    && g["goid"] == tg["goid"]
+                    && start_ticks.is_none_or(|s| g["start_ticks"] == s)
+            })
+            .unwrap_or_else(|| panic!("pid {pid} goroutine {} missing", tg["goid"]));
+        let tfs = tg["functions"].as_object().unwrap();
+        assert_eq!(rg["functions"].as_array().unwrap().len(), tfs.len());
+        for (name, counts) in tfs {
+            let rf = rg["functions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["function"] == name.as_str())
+                .unwrap_or_else(|| panic!("pid {pid}: {name} missing"));
+            for key in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"] {
+                assert_eq!(rf[key], counts[key], "pid {pid} {name} {key}");
+            }
+        }
+    }
+}
+
+/// Starts `app -wait ARGS` as pid `pid`, by setting the kernel's last pid
+/// before each try (other processes may take it first: then again).
+fn waiting_as_pid(app: &Path, args: &[&str], pid: u32) -> Child {
+    for _ in 0..2000 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).unwrap();
+        let mut child = Command::new(app)
+            .arg("-wait")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if child.id() == pid {
+            let line = common::first_line(child.stderr.as_mut().unwrap());
+            assert!(line.contains("waiting"), "{line}");
+            return child;
+        }
+        // It waits for SIGUSR1 before any call: gone without one.
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("pid {pid} could not be had again");
+}
+
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn a_pid_reused_during_a_binary_run_is_two_processes() {
+    let (_one, dir) = bpf_test("reuse");
+    let app = dir.join("app");
+    std::fs::copy(bin(), &app).unwrap();
+    let out = dir.join("report.json");
+    let gozt = attach(&out, &["--binary", app.to_str().unwrap()], &[]);
+    let first = waiting(&app, &["-goroutines", "2", "-rounds", "2"]);
+    let pid = first.id();
+    let first = run(first);
+    let second = waiting_as_pid(&app, &["-goroutines", "3", "-rounds", "1"], pid);
+    let second = run(second);
+    assert_eq!(first["pid"], second["pid"]);
+    let (report, _) = finish(gozt, &out, true);
+    let mut starts: Vec<u64> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["pid"] == pid)
+        .map(|t| t["start_ticks"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        starts.len(),
+        2,
+        "two processes had pid {pid}: {}",
+        report["targets"]
+    );
+    starts.sort_unstable();
+    assert_ne!(starts[0], starts[1]);
+    assert_process_truth(&report, &first, Some(starts[0]));
+    assert_process_truth(&report, &second, Some(starts[1]));
+    assert_callers_named(&report, "reused pid");
+    assert_eq!(report["lost"]["unmatched_returns"], 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A cgroup directory named as docker's systemd driver names a
+/// container's, in a hierarchy this machine has; removed when dropped.
+struct Cgroup(Vec<PathBuf>);
+
+impl Cgroup {
+    fn docker_like() -> Cgroup {
+        let base = [
+            "/sys/fs/cgroup/unified",
+            "/sys/fs/cgroup/pids",
+            "/sys/fs/cgroup",
+        ]
+        .iter()
+        .map(Path::new)
+        .find(|h| h.join("cgroup.procs").exists())
+        .expect("a cgroup hierarchy");
+        let slice = base.join(format!("gozt-test-{}.slice", std::process::id()));
+        let scope = slice.join(format!("docker-{ID}.scope"));
+        std::fs::create_dir_all(&scope).unwrap();
+        Cgroup(vec![scope, slice])
+    }
+
+    fn enter(&self, pid: u32) {
+        std::fs::write(self.0[0].join("cgroup.procs"), pid.to_string()).unwrap();
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn the_container_id_comes_from_the_cgroup() {
+    let (_one, dir) = bpf_test("cgroup");
+    let cg = Cgroup::docker_like();
+    let c = Container::start(&dir, Root::Tmpfs, &["-goroutines", "2", "-rounds", "1"]);
+    cg.enter(c.pid);
+    let out = dir.join("report.json");
+    let pid = c.pid.to_string();
+    let gozt = attach(&out, &["-p", &pid], &[]);
+    let truth = c.run();
+    let (report, _) = finish(gozt, &out, false);
+    common::assert_matches_truth(&report, &truth, "cgroup");
+    let t = target(&report, w_pid(&truth));
+    assert_eq!(t["container_id"], ID, "{t}");
+    assert_eq!(t["ns_pid"], 1);
+    // The text says so too.
+    let (code, text, err) = common::gozt(&["report", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains(&format!("[ns pid 1, container {}]", &ID[..12])),
+        "{text}"
+    );
+    drop(cg);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn trace_exits_with_its_commands_status_and_an_empty_run_warns() {
+    let (_one, dir) = bpf_test("status");
+    // The command killed by SIGTERM: 128 + 15, in the report and as gozt's
+    // exit code.
+    let out = dir.join("killed.json");
+    let mut gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .args(["trace", "-q", "--json", "-o"])
+        .arg(&out)
+        .arg("--")
+        .arg(bin())
+        .args(["-wait", "-goroutines", "1", "-rounds", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = common::first_line(gozt.stderr.as_mut().unwrap());
+    assert!(line.contains("waiting"), "{line}");
+    let g = gozt.id();
+    let children = std::fs::read_to_string(format!("/proc/{g}/task/{g}/children")).unwrap();
+    let command: u32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    common::signal(command, libc::SIGTERM);
+    let status = gozt.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    common::assert_schema_valid(&report, "killed command");
+    assert_eq!(report["command_exit_status"], 128 + libc::SIGTERM);
+
+    // A command that succeeds: 0.
+    let out = dir.join("ok.json");
+    let (code, _, err) = common::gozt(&[
+        "trace",
+        "-q",
+        "--json",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        bin().to_str().unwrap(),
+        "-goroutines",
+        "1",
+        "-rounds",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["command_exit_status"], 0);
+
+    // --binary that no process runs: said on stderr and in the report.
+    let out = dir.join("empty.json");
+    let (code, _, err) = common::gozt(&[
+        "attach",
+        "-q",
+        "--json",
+        "--duration",
+        "1s",
+        "-o",
+        out.to_str().unwrap(),
+        "--binary",
+        bin().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].as_str().unwrap().starts_with("no process ran "),
+        "{warnings:?}"
+    );
+    assert!(err.contains("gozt: warning: no process ran "), "{err}");
+    assert_eq!(report["command_exit_status"], Value::Null);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
