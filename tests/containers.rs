@@ -588,3 +588,137 @@ fn trace_exits_with_its_commands_status_and_an_empty_run_warns() {
     assert_eq!(report["command_exit_status"], Value::Null);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The calls of `truth`, per function: (calls, errors, incompressible,
+/// bytes in, bytes out).
+fn per_function(truth: &Value) -> std::collections::BTreeMap<String, [u64; 5]> {
+    let mut sums = std::collections::BTreeMap::new();
+    for g in truth["goroutines"].as_array().unwrap() {
+        for (name, c) in g["functions"].as_object().unwrap() {
+            let s: &mut [u64; 5] = sums.entry(name.clone()).or_default();
+            for (i, k) in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"]
+                .iter()
+                .enumerate()
+            {
+                s[i] += c[*k].as_u64().unwrap();
+            }
+        }
+    }
+    sums
+}
+
+/// `functions` (of the report or of one target) as the same sums.
+fn report_functions(functions: &Value) -> std::collections::BTreeMap<String, [u64; 5]> {
+    let mut sums = std::collections::BTreeMap::new();
+    for f in functions.as_array().unwrap() {
+        let s: &mut [u64; 5] = sums
+            .entry(f["function"].as_str().unwrap().to_string())
+            .or_default();
+        for (i, k) in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"]
+            .iter()
+            .enumerate()
+        {
+            s[i] += f[*k].as_u64().unwrap();
+        }
+    }
+    sums
+}
+
+/// Every target's own calls equal its truth, the functions hold each
+/// function once, adding the targets up.
+fn assert_broken_down(report: &Value, truths: &[&Value], what: &str) {
+    let per = report["per_target"].as_array().unwrap();
+    assert_eq!(per.len(), truths.len(), "{what}: per_target");
+    let mut all = std::collections::BTreeMap::<String, [u64; 5]>::new();
+    for truth in truths {
+        let t = per
+            .iter()
+            .find(|t| t["pid"] == truth["pid"])
+            .unwrap_or_else(|| panic!("{what}: no per_target of {}", truth["pid"]));
+        assert_eq!(
+            report_functions(&t["functions"]),
+            per_function(truth),
+            "{what}"
+        );
+        for c in t["callers"].as_array().unwrap() {
+            assert_ne!(c["caller"], "[unknown]", "{what}: {c}");
+        }
+        for (k, v) in per_function(truth) {
+            let s = all.entry(k).or_default();
+            for i in 0..5 {
+                s[i] += v[i];
+            }
+        }
+    }
+    let names: Vec<&str> = report["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["function"].as_str().unwrap())
+        .collect();
+    let mut unique = names.clone();
+    unique.dedup();
+    assert_eq!(names, unique, "{what}: each function once");
+    assert_eq!(
+        report_functions(&report["functions"]),
+        all,
+        "{what}: totals"
+    );
+}
+
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn several_targets_are_broken_down_and_a_file_that_came_later_is_named() {
+    let (_one, dir) = bpf_test("several");
+    // Two containers, each with its own copy of the program at the same
+    // path: two files, both probed.
+    let (d1, d2, d3) = (dir.join("c1"), dir.join("c2"), dir.join("c3"));
+    for d in [&d1, &d2, &d3] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let c1 = Container::start(&d1, Root::Tmpfs, &["-goroutines", "2", "-rounds", "1"]);
+    let c2 = Container::start(&d2, Root::Overlay, &["-goroutines", "3", "-rounds", "2"]);
+    let out = dir.join("binary.json");
+    let gozt = attach(&out, &["--binary", IN_CONTAINER], &[]);
+    let (t1, t2) = (c1.run(), c2.run());
+    // A third, from a file that did not exist when gozt attached, running
+    // when gozt stops (it looks for processes a last time).
+    let c3 = Container::start(&d3, Root::Tmpfs, &["-goroutines", "1", "-rounds", "1"]);
+    let late = c3.pid;
+    let (report, err) = finish(gozt, &out, true);
+    c3.run();
+    assert_broken_down(&report, &[&t1, &t2], "--binary, two files");
+    for t in [&t1, &t2] {
+        assert_eq!(target(&report, w_pid(t))["exe"], IN_CONTAINER);
+    }
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let w = warnings[0].as_str().unwrap();
+    assert!(
+        w.starts_with(&format!(
+            "pid {late} runs {IN_CONTAINER}, a file that appeared after"
+        )),
+        "{w}"
+    );
+    assert!(err.contains(w), "{err}");
+
+    // Two processes of one host file by pid: one binary, each function
+    // once, split by target.
+    let app = dir.join("app");
+    std::fs::copy(bin(), &app).unwrap();
+    let a = waiting(&app, &["-goroutines", "2", "-rounds", "1"]);
+    let b = waiting(&app, &["-goroutines", "1", "-rounds", "2"]);
+    let (pa, pb) = (a.id().to_string(), b.id().to_string());
+    let out = dir.join("pids.json");
+    let gozt = attach(&out, &["-p", &pa, "-p", &pb], &[]);
+    let (ta, tb) = (run(a), run(b));
+    let (report, _) = finish(gozt, &out, false);
+    assert_broken_down(&report, &[&ta, &tb], "two pids");
+    assert_callers_named(&report, "two pids");
+    let (code, text, _) = common::gozt(&["report", out.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    for t in [&ta, &tb] {
+        assert!(text.contains(&format!("\npid {}: ", t["pid"])), "{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

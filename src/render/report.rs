@@ -239,6 +239,7 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
     goroutines(&mut out, r, o);
     let _ = writeln!(out);
     callers(&mut out, r, o);
+    super::target::per_target(&mut out, r, WIDTH);
     out
 }
 

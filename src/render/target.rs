@@ -2,8 +2,8 @@
 //! what a node agent needs to find it again: its pid in its own namespace,
 //! its container, its executable as it sees it, whether that was deleted.
 
-use crate::stats::TargetInfo;
-use crate::tui::format::fit;
+use crate::stats::{Report, TargetInfo};
+use crate::tui::format::{fit, percent, short_name};
 
 /// Characters of a container id shown (as `docker ps` shows them).
 const SHORT_ID: usize = 12;
@@ -53,6 +53,57 @@ pub fn lines(t: &TargetInfo, width: usize) -> Vec<String> {
         out.push(format!("  runs {}{deleted}", fit(&t.exe, room)));
     }
     out
+}
+
+/// With several targets, each one's calls: a header (its identity and
+/// totals), its functions, its callers.
+pub fn per_target(out: &mut String, r: &Report, width: usize) {
+    use std::fmt::Write as _;
+    for tc in &r.per_target {
+        let t = r
+            .targets
+            .iter()
+            .find(|t| t.pid == tc.pid && t.start_ticks == tc.start_ticks);
+        let tags = t.map(tags).unwrap_or_default();
+        let c = &tc.totals;
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{}",
+            fit(
+                &format!(
+                    "pid {}{tags}: {} calls, {} errors, {} incompressible, failure rate {}",
+                    tc.pid,
+                    c.calls,
+                    c.errors,
+                    c.incompressible,
+                    percent(c.failure_rate, 3)
+                ),
+                width
+            )
+        );
+        let _ = writeln!(
+            out,
+            "{:>8} {:>7} {:>7}  FUNCTION",
+            "CALLS", "ERRORS", "INCOMP"
+        );
+        let room = width.saturating_sub(26);
+        for f in &tc.functions {
+            let c = &f.counters;
+            let _ = writeln!(
+                out,
+                "{:>8} {:>7} {:>7}  {}",
+                c.calls,
+                c.errors,
+                c.incompressible,
+                fit(short_name(&f.function), room)
+            );
+        }
+        for k in &tc.callers {
+            let line = format!("{} -> {}", k.caller, short_name(&k.function));
+            let _ = writeln!(out, "{:>8}  {}", k.calls, fit(&line, width - 10));
+        }
+    }
 }
 
 #[cfg(test)]

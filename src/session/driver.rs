@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::breakdown::Breakdown;
 use super::duty::{CpuMeter, DutyCycle};
 use super::symbols::ProcSymbols;
 use super::targets::{target_info, BinaryTarget, Gate};
@@ -198,6 +199,11 @@ pub struct Driver<'a> {
     pub lost_base: Lost,
     /// With --interval: the calls of the current interval.
     pub intervals: Option<Intervals<'a>>,
+    /// Each target's own calls.
+    pub breakdown: Breakdown,
+    /// Processes that match --binary/--name but run a file that was not
+    /// probed (it appeared after gozt attached): not traced.
+    pub unprobed: Vec<(ProcId, ProcessFacts)>,
     callers_known: HashSet<(ProcId, u64)>,
     gone: HashSet<ProcId>,
     last_scan: Option<Instant>,
@@ -233,6 +239,8 @@ impl<'a> Driver<'a> {
             epoch: Instant::now(),
             lost_base: Lost::default(),
             intervals: None,
+            breakdown: Breakdown::none(),
+            unprobed: Vec::new(),
             callers_known: HashSet::new(),
             gone: HashSet::new(),
             last_scan: None,
@@ -289,10 +297,13 @@ impl<'a> Driver<'a> {
     }
 
     /// A process seen running the binary (--binary, --name), once.
-    fn saw(&mut self, id: ProcId) {
+    /// `probed`: its calls were seen (else it was found by a scan, and may
+    /// run a file that started to exist after the probes were attached).
+    fn saw(&mut self, id: ProcId, probed: bool) {
         if self.seen.iter().any(|(s, _)| *s == id)
             || self.gone.contains(&id)
             || self.named.iter().any(|t| t.pid == id.pid)
+            || self.unprobed.iter().any(|(s, _)| *s == id)
         {
             return;
         }
@@ -300,6 +311,14 @@ impl<'a> Driver<'a> {
             .os
             .facts(id.pid)
             .filter(|f| id.start_ticks == 0 || f.id == id);
+        let file = facts.as_ref().and_then(|f| f.exe_file);
+        let known = |bt: &BinaryTarget| bt.binaries.iter().any(|b| b.file == file);
+        if !probed && file.is_some() && self.binary_target.as_ref().is_some_and(|bt| !known(bt)) {
+            if let Some(f) = facts {
+                self.unprobed.push((id, f));
+            }
+            return;
+        }
         if let (Some(m), Some(bt)) = (self.metrics.as_mut(), self.binary_target.as_ref()) {
             if let Some(b) = bt.binary_of(facts.as_ref()) {
                 let container = facts.as_ref().and_then(|f| f.container_id.clone());
@@ -307,6 +326,15 @@ impl<'a> Driver<'a> {
             }
         }
         self.seen.push((id, facts));
+    }
+
+    /// With --binary/--name: the processes that run the binary now.
+    fn scan(&mut self) {
+        if let Some(bt) = self.binary_target.as_ref() {
+            for id in self.os.running(&bt.wanted) {
+                self.saw(id, false);
+            }
+        }
     }
 
     /// Once the probes are attached: lets a traced command exec and learns
@@ -346,9 +374,10 @@ impl<'a> Driver<'a> {
                 iv.agg.forget_frames(ev.tgid);
             }
             self.callers_known.retain(|(p, _)| p.pid != ev.tgid);
+            self.breakdown.forget_frames(ev.tgid);
         }
         if self.binary_target.is_some() {
-            self.saw(id);
+            self.saw(id, true);
         }
         if let Some(d) = self.duty.as_mut() {
             d.events += 1;
@@ -362,6 +391,7 @@ impl<'a> Driver<'a> {
         if let Some(iv) = self.intervals.as_mut() {
             iv.agg.add(ev, &mut self.sym);
         }
+        self.breakdown.add(id, ev, &mut self.sym);
         if let Some(frame) = self.agg.add(ev, &mut self.sym) {
             if self.callers_known.len() < MAX_KNOWN_CALLERS
                 && self.callers_known.insert((id, frame))
@@ -421,11 +451,7 @@ impl<'a> Driver<'a> {
             .is_none_or(|t| t.elapsed() >= self.pace.scan_interval)
         {
             self.last_scan = Some(Instant::now());
-            if let Some(bt) = self.binary_target.as_ref() {
-                for id in self.os.running(&bt.wanted) {
-                    self.saw(id);
-                }
-            }
+            self.scan();
             let exited: Vec<ProcId> = self
                 .ids()
                 .into_iter()
@@ -460,6 +486,7 @@ impl<'a> Driver<'a> {
             let mut snap = Snapshot::new(&mut self.agg, targets, since, self.epoch.elapsed());
             let go_on = m.tick(&mut snap);
             if snap.was_reset() {
+                self.breakdown.reset();
                 self.epoch = Instant::now();
                 self.lost_base = lost;
             }
@@ -549,6 +576,8 @@ impl<'a> Driver<'a> {
             );
         }
         self.drain(src);
+        // Those that run it at the end are targets too.
+        self.scan();
         if let Some(iv) = self.intervals.as_mut() {
             iv.finish(src.lost());
         }
@@ -733,18 +762,33 @@ mod tests {
         )
     }
 
+    /// Targets `pids` that live until `batches` are replayed, and the log
+    /// of what the driver did to the source.
+    fn until_exit(
+        os: &FakeOs,
+        pids: &[u32],
+        batches: Vec<Vec<CallEvent>>,
+    ) -> (Replay, Rc<RefCell<Log>>) {
+        os.alive.borrow_mut().extend(pids);
+        let log = Rc::new(RefCell::new(Log::default()));
+        let alive = Rc::clone(&os.alive);
+        let src = Replay {
+            batches: batches.into(),
+            log: Rc::clone(&log),
+            on_empty: Some(Box::new(move || alive.borrow_mut().clear())),
+        };
+        (src, log)
+    }
+
     #[test]
     fn the_session_ends_when_its_targets_exit_and_their_calls_under_way_are_forgotten() {
         let os = FakeOs::default();
-        os.alive.borrow_mut().extend([7, 8]);
-        let log = Rc::new(RefCell::new(Log::default()));
-        let alive = Rc::clone(&os.alive);
-        let mut src = Replay {
-            batches: VecDeque::from([vec![call(7, 1), call(8, 2)], vec![call(7, 1)]]),
-            log: Rc::clone(&log),
-            // Both targets exit once their calls are replayed.
-            on_empty: Some(Box::new(move || alive.borrow_mut().clear())),
-        };
+        // Both targets exit once their calls are replayed.
+        let (mut src, log) = until_exit(
+            &os,
+            &[7, 8],
+            vec![vec![call(7, 1), call(8, 2)], vec![call(7, 1)]],
+        );
         let mut d = driver(&os, &[7, 8], false);
         d.run(&mut src, None).unwrap();
         let r = d.agg.report(d.targets(), 1.0, Lost::default());
@@ -804,6 +848,34 @@ mod tests {
             let per_function: u64 = r.functions.iter().map(|f| f.counters.calls).sum();
             assert_eq!(per_function, r.totals.calls);
             assert!(r.time.ends_with('Z') && r.time.contains('T'), "{}", r.time);
+        }
+    }
+
+    #[test]
+    fn several_targets_are_broken_down_by_process_and_add_up_to_the_totals() {
+        let os = FakeOs::default();
+        let (mut src, _) = until_exit(
+            &os,
+            &[7, 8],
+            vec![vec![call(7, 1), call(8, 1), call(8, 2)], vec![call(8, 3)]],
+        );
+        let mut d = driver(&os, &[7, 8], false);
+        let funcs = vec![crate::stats::FuncMeta {
+            function: crate::catalog::entries()[0].symbol(),
+            entry: crate::catalog::entries()[0],
+            target: 0,
+        }];
+        d.breakdown = Breakdown::new(funcs, 1024, 0.003);
+        d.run(&mut src, None).unwrap();
+        let per = d.breakdown.report(1.0);
+        let calls: Vec<(u32, u64)> = per.iter().map(|t| (t.pid, t.totals.calls)).collect();
+        assert_eq!(calls, vec![(7, 1), (8, 3)]);
+        let r = d.agg.report(d.targets(), 1.0, Lost::default());
+        assert_eq!(r.totals.calls, 4);
+        assert_eq!(r.functions.len(), 1, "one function across both targets");
+        for t in &per {
+            assert_eq!(t.functions.len(), 1);
+            assert_eq!(t.functions[0].counters.calls, t.totals.calls);
         }
     }
 

@@ -5,6 +5,7 @@
 //! `--max-overhead`; then the report is built. Processes are seen through
 //! the [`crate::os`] layer.
 
+pub mod breakdown;
 pub mod driver;
 pub mod duty;
 pub mod symbols;
@@ -161,7 +162,12 @@ pub fn run(
     let attached = started.elapsed();
     if monitor.is_none() && !cfg.quiet {
         let binary = resolved.binary_target.as_ref().map(|bt| {
-            let names: Vec<&str> = bt.binaries.iter().map(|b| b.name.as_str()).collect();
+            let mut names: Vec<&str> = Vec::new();
+            for b in &bt.binaries {
+                if !names.contains(&b.name.as_str()) {
+                    names.push(&b.name);
+                }
+            }
             (names.join(", "), os.running(&bt.wanted).len())
         });
         eprintln!(
@@ -203,6 +209,16 @@ pub fn run(
         pace,
     );
     driver.metrics = metrics;
+    // Only a session that can have several targets breaks them down.
+    let several = match &cfg.targets {
+        Targets::Pids(pids) => pids.len() > 1,
+        Targets::Binary(_) | Targets::Name(_) => true,
+        Targets::Command(_) => false,
+    };
+    if several {
+        driver.breakdown =
+            breakdown::Breakdown::new(resolved.funcs.clone(), cfg.min_size, cfg.alert_threshold);
+    }
     driver
         .cpu
         .update(&os, resolved.targets.iter().map(|t| t.pid));
@@ -243,8 +259,12 @@ pub fn run(
         driver.binary_target.as_ref(),
         &report.targets,
         &driver.sym,
+        &driver.unprobed,
     );
     report.command_exit_status = status;
+    if report.targets.len() > 1 {
+        report.per_target = driver.breakdown.report(report.duration_s);
+    }
     let ended = SystemTime::now();
     report.meta = meta(ended - counted, ended, tracer.method());
     if let Some(d) = driver.duty.as_mut() {

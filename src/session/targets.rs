@@ -302,6 +302,18 @@ fn executables(cfg: &SessionConfig, os: &dyn Os) -> Result<(Vec<Exe>, Option<Gat
     }
 }
 
+/// What makes two binaries' probes the same: each function's name, what
+/// the programs read of it, its entry and RETs.
+type Signature = (String, FuncSpec, u64, Vec<u64>);
+
+/// A target's binary as named in reports: where /proc/PID/exe leads.
+fn link_name(path: &std::path::Path) -> String {
+    std::fs::read_link(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
 /// Resolves the session's targets: binaries read, plans built, functions
 /// selected.
 pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionError> {
@@ -319,32 +331,84 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
         rets: Vec::new(),
         command: None,
     };
-    for (i, (path, pid)) in exes.iter().enumerate() {
+    // Each binary's probes and their function ids.
+    let mut copies: Vec<(Vec<Signature>, Vec<u32>)> = Vec::new();
+    for (path, pid) in &exes {
+        // Processes that run the same file share its binary and function
+        // ids (their calls add up per function; `per_target` splits them).
+        let file = FileId::of(path);
+        if let Some(b) = r.files.iter().position(|f| f.is_some() && *f == file) {
+            let first = r.sites.iter().find(|s| s.binary_index == b).cloned();
+            if let (Some(mut sites), Some(pid)) = (first, pid) {
+                sites.pid = Some(*pid);
+                sites.binary = path.clone();
+                r.sites.push(sites);
+                r.binary_of_pid.insert(*pid as u32, b);
+                let facts = os.facts(*pid as u32);
+                r.targets.push(target_info(
+                    *pid as u32,
+                    link_name(path),
+                    r.binaries[b].build.go_version.clone(),
+                    facts.as_ref(),
+                ));
+                continue;
+            }
+        }
+        let i = r.binaries.len();
         let bin = GoBinary::open(path)?;
         let plan = Plan::build(&bin)?;
         let mut sites = BinarySites {
             binary: path.clone(),
             pid: *pid,
+            binary_index: i,
             ..Default::default()
         };
-        for p in plan.probes.into_iter().filter(|p| selected(cfg, p)) {
-            let id = r.funcs.len() as u32;
-            r.specs.push(func_spec(id, &p, &bin));
+        let probes: Vec<Probe> = plan
+            .probes
+            .into_iter()
+            .filter(|p| selected(cfg, p))
+            .collect();
+        // Copies of one program (containers with their own copy of an
+        // image's file) share function ids: each function is listed once.
+        let signature: Vec<Signature> = probes
+            .iter()
+            .map(|p| {
+                (
+                    p.function.clone(),
+                    func_spec(0, p, &bin),
+                    p.file_offset,
+                    p.ret_offsets.clone(),
+                )
+            })
+            .collect();
+        let copy_of = copies.iter().position(|(sig, _)| *sig == signature);
+        let mut ids = Vec::new();
+        for (k, p) in probes.iter().enumerate() {
+            let id = match copy_of {
+                Some(j) => copies[j].1[k],
+                None => {
+                    let id = r.funcs.len() as u32;
+                    r.specs.push(func_spec(id, p, &bin));
+                    r.rets.push((
+                        i,
+                        p.ret_offsets
+                            .iter()
+                            .filter_map(|&o| bin.layout.vaddr_of_offset(o))
+                            .collect(),
+                    ));
+                    r.funcs.push(FuncMeta {
+                        function: p.function.clone(),
+                        entry: p.entry,
+                        target: i,
+                    });
+                    id
+                }
+            };
+            ids.push(id);
             sites.entries.push((p.file_offset, id));
             sites.rets.extend(p.ret_offsets.iter().map(|&o| (o, id)));
-            r.rets.push((
-                i,
-                p.ret_offsets
-                    .iter()
-                    .filter_map(|&o| bin.layout.vaddr_of_offset(o))
-                    .collect(),
-            ));
-            r.funcs.push(FuncMeta {
-                function: p.function.clone(),
-                entry: p.entry,
-                target: i,
-            });
         }
+        copies.push((signature, ids));
         if sites.entries.is_empty() {
             return Err(SessionError::NothingSelected {
                 path: path.display().to_string(),
@@ -354,7 +418,6 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
         // The inodes its mappings may carry: the file's, and for a
         // process, those of its mappings of it (an overlay maps the file
         // beneath its own).
-        let file = FileId::of(path);
         sites.inodes.extend(file.map(|f| f.ino));
         if let Some(m) = pid.and_then(|p| os.exe_mappings(p as u32)) {
             sites.inodes.extend(m.files.iter().map(|f| f.ino));
@@ -368,10 +431,7 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
             let facts = os.facts(*pid as u32);
             r.targets.push(target_info(
                 *pid as u32,
-                std::fs::read_link(path)
-                    .unwrap_or_else(|_| path.clone())
-                    .display()
-                    .to_string(),
+                link_name(path),
                 bin.build.go_version.clone(),
                 facts.as_ref(),
             ));

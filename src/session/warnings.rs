@@ -6,7 +6,7 @@
 use super::symbols::ProcSymbols;
 use super::targets::BinaryTarget;
 use super::Targets;
-use crate::identity::ProcId;
+use crate::identity::{ProcId, ProcessFacts};
 use crate::stats::TargetInfo;
 
 /// The warnings of a run of `targets` that traced `traced`.
@@ -15,6 +15,7 @@ pub fn of(
     binary_target: Option<&BinaryTarget>,
     traced: &[TargetInfo],
     sym: &ProcSymbols<'_>,
+    unprobed: &[(ProcId, ProcessFacts)],
 ) -> Vec<String> {
     let mut out = Vec::new();
     if traced.is_empty() {
@@ -23,7 +24,12 @@ pub fn of(
                 format!("no process named {name} ran during the run: nothing was traced")
             }
             (_, Some(bt)) => {
-                let names: Vec<&str> = bt.binaries.iter().map(|b| b.name.as_str()).collect();
+                let mut names: Vec<&str> = Vec::new();
+                for b in &bt.binaries {
+                    if !names.contains(&b.name.as_str()) {
+                        names.push(&b.name);
+                    }
+                }
                 format!(
                     "no process ran {} during the run: nothing was traced",
                     names.join(" or ")
@@ -31,6 +37,18 @@ pub fn of(
             }
             _ => "no process was traced".to_string(),
         });
+    }
+    for (id, f) in unprobed {
+        let container = f
+            .container_id
+            .as_deref()
+            .map(|c| format!(" in container {}", crate::render::target::short_id(c)))
+            .unwrap_or_default();
+        out.push(format!(
+            "pid {}{container} runs {}, a file that appeared after gozt attached: not traced \
+             (start gozt again to include it)",
+            id.pid, f.exe
+        ));
     }
     for t in traced {
         let who = format!("pid {}{}", t.pid, crate::render::target::tags(t));

@@ -436,6 +436,7 @@ impl Aggregator {
             sampling: None,
             warnings: Vec::new(),
             command_exit_status: None,
+            per_target: Vec::new(),
         }
     }
 

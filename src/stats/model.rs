@@ -164,6 +164,20 @@ pub struct Report {
     /// ended it), which gozt exits with.
     #[serde(default)]
     pub command_exit_status: Option<i32>,
+    /// With several targets: each one's calls (`functions` and `callers`
+    /// above are across all of them), by pid and start time.
+    #[serde(default)]
+    pub per_target: Vec<TargetCalls>,
+}
+
+/// One target's calls, when several were traced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetCalls {
+    pub pid: u32,
+    pub start_ticks: u64,
+    pub totals: Counters,
+    pub functions: Vec<FunctionReport>,
+    pub callers: Vec<CallerReport>,
 }
 
 /// Duty cycling under `--max-overhead`.

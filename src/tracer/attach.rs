@@ -21,6 +21,9 @@ pub struct BinarySites {
     pub pid: Option<i32>,
     pub entries: Vec<(u64, u32)>,
     pub rets: Vec<(u64, u32)>,
+    /// The session's index of the binary (processes running one file
+    /// share it).
+    pub binary_index: usize,
     /// The inodes its mappings may carry (kernels without attach cookies
     /// find a site by inode and offset): the file's, and an overlay's
     /// file's beneath it, as the session read them.
@@ -124,6 +127,7 @@ mod tests {
             pid: None,
             entries: vec![(0x100, 0), (0x200, 1)],
             rets: vec![(0x150, 0), (0x250, 1), (0x260, 1)],
+            binary_index: 0,
             inodes: vec![],
         };
         let (offsets, cookies) = b.offsets_and_cookies();
