@@ -174,21 +174,23 @@ fn assert_callers_named(report: &Value, what: &str) {
 
 #[test]
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
-fn containers_on_tmpfs_and_overlay_roots_by_pid_and_by_their_own_path() {
+fn containers_on_tmpfs_and_overlay_roots_by_pid_by_their_own_path_and_by_name() {
     let (_one, dir) = bpf_test("roots");
     for root in [Root::Tmpfs, Root::Overlay] {
-        for by_path in [false, true] {
-            let what = format!("{root:?}, by {}", if by_path { "path" } else { "pid" });
-            let cdir = dir.join(format!("{root:?}-{by_path}"));
+        for by in ["pid", "path", "name"] {
+            let what = format!("{root:?}, by {by}");
+            let cdir = dir.join(format!("{root:?}-{by}"));
             std::fs::create_dir_all(&cdir).unwrap();
             let c = Container::start(&cdir, root, &["-goroutines", "3", "-rounds", "2"]);
             let pid = c.pid.to_string();
             let out = cdir.join("report.json");
-            let args: Vec<&str> = if by_path {
-                vec!["--binary", IN_CONTAINER]
-            } else {
-                vec!["-p", &pid]
+            let args: Vec<&str> = match by {
+                "pid" => vec!["-p", &pid],
+                "path" => vec!["--binary", IN_CONTAINER],
+                // The workload's comm and executable base name.
+                _ => vec!["--name", "app"],
             };
+            let by_path = by != "pid";
             let gozt = attach(&out, &args, &[]);
             let truth = c.run();
             let (report, err) = finish(gozt, &out, by_path);
