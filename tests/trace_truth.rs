@@ -369,7 +369,7 @@ fn classic_uprobes_with_cookies_match_ground_truth() {
             .iter()
             .find(|f| f["function"] == FUNC)
             .unwrap();
-        for key in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"] {
+        for key in common::TRUTH_KEYS {
             assert_eq!(got[key], want[key], "goroutine {} {key}", tg["goid"]);
         }
         checked += want["calls"].as_u64().unwrap();
