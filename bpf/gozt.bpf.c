@@ -247,6 +247,19 @@ static __always_inline void drop_call(struct gozt_key *key)
 		bpf_map_update_elem(&dropped, key, &one, BPF_ANY);
 }
 
+/* Whether call c, whose frame lies above the current SP, is still under
+ * way: its return address is still where its entry found it. */
+static __always_inline int caller_live(const struct gozt_call *c, const struct g_view *v)
+{
+	__u64 ret = 0;
+
+	if (!c->stack[0])
+		return 1;
+	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(v->stack_hi - c->depth)))
+		return 1;
+	return ret == c->stack[0];
+}
+
 /* Inserted for a goroutine's first call under way. */
 const struct gozt_inflight empty_inflight = {};
 
@@ -294,8 +307,10 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 			continue;
 		}
 		/* A caller's call, still under way: this call is made inside it.
-		 * The outermost one names it. */
-		if (c->goid == v.goid && c->depth < depth) {
+		 * The outermost one names it. Unless a panic unwound it: its
+		 * frame's return address slot then holds another frame's data
+		 * (the new call's frames cover it, being deeper). */
+		if (c->goid == v.goid && c->depth < depth && caller_live(c, &v)) {
 			if (c->depth < outer_depth) {
 				outer_depth = c->depth;
 				outer_id = c->func_id;
@@ -313,8 +328,8 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 			return 0;
 		}
 		/* This frame, or a deeper one, was left without a RET (panic,
-		 * Goexit), or g now runs another goroutine: that call never
-		 * returned. */
+		 * Goexit), or a shallower one unwound by a panic, or g now runs
+		 * another goroutine: that call never returned. */
 		COUNT(entry_abandoned);
 		c->active = 0;
 		if (slot < 0)

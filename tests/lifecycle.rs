@@ -325,7 +325,7 @@ fn max_overhead_samples_and_says_so() {
         .arg(&out)
         .arg("--")
         .arg(&bin)
-        .args(["-goroutines", "4", "-rounds", "100", "-streams=false"])
+        .args(common::one_shot_args(4, 100))
         .output()
         .unwrap();
     assert!(
@@ -385,7 +385,7 @@ fn max_overhead_samples_and_says_so() {
     let text = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .args(["trace", "--max-overhead", "1%", "--"])
         .arg(&bin)
-        .args(["-goroutines", "1", "-rounds", "1", "-streams=false"])
+        .args(common::one_shot_args(1, 1))
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("sampled: probes attached"));
@@ -406,7 +406,7 @@ fn a_clean_stop_of_a_busy_target_counts_no_unmatched_returns() {
     std::fs::create_dir_all(&dir).unwrap();
     for end in [End::Duration, End::Sigterm] {
         let mut target = Command::new(&bin)
-            .args(["-goroutines", "2", "-rounds", "1000000", "-streams=false"])
+            .args(common::one_shot_args(2, 1000000))
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
@@ -505,6 +505,8 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
         serde_json::from_str(&common::gozt(&["probes", "--json", "-p", &pid.to_string()]).1)
             .unwrap();
     let functions = plan["probes"].as_array().unwrap().len();
+    let sinks = plan["sinks"].as_array().unwrap().len();
+    assert!(sinks > 0);
     let out = dir.join("report.json");
 
     let mut gozt = attach(pid, &out, &["--duration", "2s"]);
@@ -517,8 +519,9 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
     assert_eq!(
         line,
         format!(
-            "gozt: attached {} probes ({functions} functions: entries and RETs) in 1 process \
-             (pid {pid} banner-workload). Tracing for 2s; Ctrl-C ends sooner.\n",
+            "gozt: attached {} probes ({functions} functions: entries and RETs; {sinks} sinks of \
+             streams' output) in 1 process (pid {pid} banner-workload). Tracing for 2s; Ctrl-C \
+             ends sooner.\n",
             sites.len()
         )
     );
@@ -549,8 +552,8 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
     assert_eq!(
         said,
         format!(
-            "gozt: attached {} probes ({functions} functions: entries and RETs) in {}, \
-             2 processes run it now (and those that start later). Tracing for 1s; Ctrl-C ends \
+            "gozt: attached {} probes ({functions} functions: entries and RETs; {sinks} sinks of \
+             streams' output) in {}, 2 processes run it now (and those that start later). Tracing for 1s; Ctrl-C ends \
              sooner.\n",
             sites.len(),
             bin.display()
@@ -609,9 +612,7 @@ fn interval_reports_add_up_to_the_final_report() {
         common::assert_interval_schema_valid(iv, "--interval line");
         times.push(iv["time"].as_str().unwrap().to_string());
         for f in iv["functions"].as_array().unwrap() {
-            *per_function
-                .entry(f["function"].as_str().unwrap().to_string())
-                .or_default() += f["calls"].as_u64().unwrap();
+            *per_function.entry(row_name(f)).or_default() += f["calls"].as_u64().unwrap();
         }
     }
     let sum = |key: &str| -> u64 {
@@ -634,12 +635,7 @@ fn interval_reports_add_up_to_the_final_report() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| {
-            (
-                f["function"].as_str().unwrap().to_string(),
-                f["calls"].as_u64().unwrap(),
-            )
-        })
+        .map(|f| (row_name(f), f["calls"].as_u64().unwrap()))
         .collect();
     assert_eq!(per_function, finals);
     let mut sorted = times.clone();
@@ -675,10 +671,12 @@ fn interval_reports_add_up_to_the_final_report() {
     let interval_calls: u64 = headers.iter().map(|l| calls(l, "s: ")).sum();
     let final_line = stdout.lines().find(|l| l.starts_with("traced ")).unwrap();
     assert_eq!(interval_calls, calls(final_line, "s: "), "{stdout}");
-    for l in stdout
-        .lines()
-        .filter(|l| l.starts_with("  ") || l.starts_with("20"))
-    {
+    // (The workload's own JSON truth is on the same stdout: its lines are
+    // not gozt's.)
+    for l in stdout.lines().filter(|l| {
+        (l.starts_with("  ") || l.starts_with("20"))
+            && !l.trim_start().starts_with(['"', '{', '}', '[', ']'])
+    }) {
         assert!(l.chars().count() <= 100, "{l}");
     }
 
@@ -780,4 +778,12 @@ fn a_target_that_exits_during_attach_is_not_found() {
         assert!(!err.contains("libbpf"), "{err}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A report row's name: its function, and the outer one for inner rows.
+fn row_name(f: &Value) -> String {
+    match f["outer"].as_str() {
+        Some(outer) => format!("{} <- {outer}", f["function"].as_str().unwrap()),
+        None => f["function"].as_str().unwrap().to_string(),
+    }
 }

@@ -159,8 +159,9 @@ pub fn run(
     let probes: usize = resolved
         .sites
         .iter()
-        .map(|s| s.entries.len() + s.rets.len())
+        .map(|s| s.entries.len() + s.rets.len() + s.sinks.len())
         .sum();
+    let sinks: usize = resolved.sites.iter().map(|b| b.sinks.len()).sum();
     tracer
         .attach(std::mem::take(&mut resolved.sites))
         .map_err(|e| attach_error(e, &resolved.targets, &os))?;
@@ -175,6 +176,7 @@ pub fn run(
             crate::render::banner::banner(&crate::render::banner::Banner {
                 probes,
                 functions: resolved.funcs.len(),
+                sinks,
                 targets: &resolved.targets,
                 binary: binary.as_ref().map(|(p, n)| (p.as_str(), *n)),
                 duration: cfg.duration,

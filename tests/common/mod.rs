@@ -168,6 +168,10 @@ pub fn probe_sites(plan: &Value) -> Vec<u64> {
             sites.push(base + r.as_u64().unwrap());
         }
     }
+    // The sinks of streams' output are attached too.
+    for k in plan["sinks"].as_array().unwrap() {
+        sites.push(k["address"].as_u64().unwrap());
+    }
     assert!(sites.len() > 40, "{} sites", sites.len());
     sites
 }
@@ -253,15 +257,31 @@ const CALLERS: &[&str] = &[
     "main.streamRound",
     "main.roundTrip",
     "main.readAll",
+    "main.writeAll",
+    "main.(*httpServer).ServeHTTP",
     "main.deep",
     "main.nestedGzip",
-    "main.countingWriter.Write",
+    "main.(*countingWriter).Write",
     "main.idleAndWake.func1",
     "main.idleAndWake.func1.1",
 ];
 
 /// Asserts that `report` holds exactly the workload's `truth`; returns the
 /// report's count of repeated entries (prologues run again after morestack).
+/// The workload's arguments for `goroutines` goroutines of `rounds` rounds
+/// of one-shot calls only (no streams, no HTTP server).
+pub fn one_shot_args(goroutines: u32, rounds: u32) -> Vec<String> {
+    [
+        "-goroutines".to_string(),
+        goroutines.to_string(),
+        "-rounds".to_string(),
+        rounds.to_string(),
+        "-streams=false".to_string(),
+        "-http=false".to_string(),
+    ]
+    .to_vec()
+}
+
 /// What the workload's truth counts per row, in the report's names.
 pub const TRUTH_KEYS: [&str; 10] = [
     "calls",
