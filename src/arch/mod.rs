@@ -5,4 +5,4 @@
 
 pub mod amd64;
 
-pub use amd64::{scan_code, Reg, G_REGISTER, INT_REGS};
+pub use amd64::{adds_to_memory, scan_code, writer_calls, Reg, G_REGISTER, INT_REGS};

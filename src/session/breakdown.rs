@@ -67,6 +67,15 @@ impl Breakdown {
         }
     }
 
+    /// Process `pid` has exited: its calls under way never end.
+    pub fn forget_process(&mut self, pid: u32) {
+        for (id, agg) in &mut self.by {
+            if id.pid == pid {
+                agg.forget_process(pid);
+            }
+        }
+    }
+
     /// Forgets every call (the live view's reset).
     pub fn reset(&mut self) {
         self.by.clear();

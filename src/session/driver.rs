@@ -370,11 +370,14 @@ impl<'a> Driver<'a> {
             // Another process has the pid now: what was named for the
             // last one is not this one's.
             self.agg.forget_frames(ev.tgid);
+            self.agg.forget_process(ev.tgid);
             if let Some(iv) = self.intervals.as_mut() {
                 iv.agg.forget_frames(ev.tgid);
+                iv.agg.forget_process(ev.tgid);
             }
             self.callers_known.retain(|(p, _)| p.pid != ev.tgid);
             self.breakdown.forget_frames(ev.tgid);
+            self.breakdown.forget_process(ev.tgid);
         }
         if self.binary_target.is_some() {
             self.saw(id, true);
@@ -465,6 +468,11 @@ impl<'a> Driver<'a> {
                 // one's age out).
                 if !self.os.alive(id.pid) {
                     src.forget_process(id.pid);
+                    self.agg.forget_process(id.pid);
+                    if let Some(iv) = self.intervals.as_mut() {
+                        iv.agg.forget_process(id.pid);
+                    }
+                    self.breakdown.forget_process(id.pid);
                 }
                 self.gone.insert(id);
             }
@@ -719,6 +727,7 @@ mod tests {
             bytes_out: Some(1000),
             error: false,
             stack: vec![],
+            ..Default::default()
         }
     }
 
@@ -730,6 +739,7 @@ mod tests {
                 function: e.symbol(),
                 entry: e,
                 target: 0,
+                sinks: false,
             })
             .collect();
         Driver::new(
@@ -864,6 +874,7 @@ mod tests {
             function: crate::catalog::entries()[0].symbol(),
             entry: crate::catalog::entries()[0],
             target: 0,
+            sinks: false,
         }];
         d.breakdown = Breakdown::new(funcs, 1024, 0.003);
         d.run(&mut src, None).unwrap();

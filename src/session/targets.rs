@@ -17,6 +17,7 @@ use crate::identity::{FileId, ProcessFacts, Wanted};
 use crate::os::Os;
 use crate::probe_plan::{Plan, Probe};
 use crate::stats::{FuncMeta, TargetInfo};
+use crate::tracer::consts::{GOZT_COOKIE_HEADER, GOZT_COOKIE_SINK};
 use crate::tracer::{BinarySites, FuncSpec};
 
 /// `--binary` and `--name`: the processes wanted, and the binaries they
@@ -223,10 +224,18 @@ fn reg_index(loc: Option<Loc>) -> Option<u8> {
     }
 }
 
-/// What the programs read of probe `p` of binary `bin`, as function `id`.
-pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary) -> FuncSpec {
+/// What the programs read of probe `p` of binary `bin`, as function `id`;
+/// `sinks` when the binary's sink sites are attached.
+pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary, sinks: bool) -> FuncSpec {
     let l = &p.layout;
+    let receiver = match (p.entry.receiver, l.arg_locs.first()) {
+        (Some(_), Some(crate::abi::ValueLoc::Regs(regs))) => regs.first().map(|r| r.bpf_index()),
+        _ => None,
+    };
     FuncSpec {
+        obj_reg: receiver,
+        out_from_sinks: sinks && p.entry.stream_out == crate::catalog::StreamOut::Sinks,
+        totals_offset: p.totals_offset,
         id,
         in_reg: reg_index(l.bytes_in.as_ref().map(|v| v.loc)),
         in_at_ret: l.bytes_in.as_ref().is_some_and(|v| v.at == Point::Return),
@@ -363,6 +372,11 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
             binary_index: i,
             ..Default::default()
         };
+        let want_sinks = cfg.stream_output
+            && !plan.sinks.is_empty()
+            && plan.probes.iter().any(|p| {
+                selected(cfg, p) && p.entry.stream_out == crate::catalog::StreamOut::Sinks
+            });
         let probes: Vec<Probe> = plan
             .probes
             .into_iter()
@@ -375,7 +389,7 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
             .map(|p| {
                 (
                     p.function.clone(),
-                    func_spec(0, p, &bin),
+                    func_spec(0, p, &bin, want_sinks),
                     p.file_offset,
                     p.ret_offsets.clone(),
                 )
@@ -388,7 +402,7 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
                 Some(j) => copies[j].1[k],
                 None => {
                     let id = r.funcs.len() as u32;
-                    r.specs.push(func_spec(id, p, &bin));
+                    r.specs.push(func_spec(id, p, &bin, want_sinks));
                     r.rets.push((
                         i,
                         p.ret_offsets
@@ -400,6 +414,7 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
                         function: p.function.clone(),
                         entry: p.entry,
                         target: i,
+                        sinks: want_sinks && p.entry.stream_out == crate::catalog::StreamOut::Sinks,
                     });
                     id
                 }
@@ -407,6 +422,21 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
             ids.push(id);
             sites.entries.push((p.file_offset, id));
             sites.rets.extend(p.ret_offsets.iter().map(|&o| (o, id)));
+        }
+        if want_sinks {
+            // Any function of the binary lends its runtime.g offsets.
+            let first_id = ids.first().copied().unwrap_or(r.funcs.len() as u32);
+            sites.sinks = plan
+                .sinks
+                .iter()
+                .map(|k| {
+                    let mut cookie = GOZT_COOKIE_SINK | u64::from(first_id);
+                    if k.header {
+                        cookie |= GOZT_COOKIE_HEADER;
+                    }
+                    (k.file_offset, cookie)
+                })
+                .collect();
         }
         copies.push((signature, ids));
         if sites.entries.is_empty() {

@@ -28,14 +28,18 @@ pub struct BinarySites {
     /// find a site by inode and offset): the file's, and an overlay's
     /// file's beneath it, as the session read them.
     pub inodes: Vec<u64>,
+    /// Sink sites (gozt.h), with their whole cookies.
+    pub sinks: Vec<(u64, u64)>,
 }
 
 impl BinarySites {
-    /// Offsets and cookies in attach order: RETs, then entries.
+    /// Offsets and cookies in attach order: RETs, sinks, then entries (a
+    /// call whose entry is seen has its RETs and sinks in place).
     pub fn offsets_and_cookies(&self) -> (Vec<usize>, Vec<u64>) {
         self.rets
             .iter()
             .map(|&(off, id)| (off as usize, u64::from(id) | GOZT_COOKIE_RET))
+            .chain(self.sinks.iter().map(|&(off, c)| (off as usize, c)))
             .chain(
                 self.entries
                     .iter()
@@ -129,6 +133,7 @@ mod tests {
             rets: vec![(0x150, 0), (0x250, 1), (0x260, 1)],
             binary_index: 0,
             inodes: vec![],
+            sinks: Vec::new(),
         };
         let (offsets, cookies) = b.offsets_and_cookies();
         assert_eq!(offsets, vec![0x150, 0x250, 0x260, 0x100, 0x200]);
