@@ -31,6 +31,9 @@ pub trait Source {
     fn add_callers(&mut self, found: &[(u32, u64)]);
     /// A target has exited: its calls under way never return.
     fn forget_process(&mut self, tgid: u32);
+    /// Another process has `tgid` now: the callers named for the earlier
+    /// one are not its.
+    fn forget_callers(&mut self, tgid: u32);
     fn attached(&self) -> bool;
     /// Detaches, letting calls under way return for up to `drain` first;
     /// those still under way are counted as never returned.
@@ -55,6 +58,9 @@ impl Source for Tracer<'_> {
     }
     fn forget_process(&mut self, tgid: u32) {
         Tracer::forget_process(self, tgid);
+    }
+    fn forget_callers(&mut self, tgid: u32) {
+        Tracer::forget_callers(self, tgid);
     }
     fn attached(&self) -> bool {
         Tracer::attached(self)
@@ -205,6 +211,8 @@ pub struct Driver<'a> {
     /// probed (it appeared after gozt attached): not traced.
     pub unprobed: Vec<(ProcId, ProcessFacts)>,
     callers_known: HashSet<(ProcId, u64)>,
+    /// Pids another process took in the last batch of events.
+    reused: Vec<u32>,
     gone: HashSet<ProcId>,
     last_scan: Option<Instant>,
     last_wanted: Option<Instant>,
@@ -242,6 +250,7 @@ impl<'a> Driver<'a> {
             breakdown: Breakdown::none(),
             unprobed: Vec::new(),
             callers_known: HashSet::new(),
+            reused: Vec::new(),
             gone: HashSet::new(),
             last_scan: None,
             last_wanted: None,
@@ -376,6 +385,8 @@ impl<'a> Driver<'a> {
                 iv.agg.forget_process(ev.tgid);
             }
             self.callers_known.retain(|(p, _)| p.pid != ev.tgid);
+            new_callers.retain(|(p, _)| *p != ev.tgid);
+            self.reused.push(ev.tgid);
             self.breakdown.forget_frames(ev.tgid);
             self.breakdown.forget_process(ev.tgid);
         }
@@ -414,6 +425,9 @@ impl<'a> Driver<'a> {
         }
         events.clear();
         self.events = events;
+        for pid in std::mem::take(&mut self.reused) {
+            src.forget_callers(pid);
+        }
         if !new_callers.is_empty() {
             src.add_callers(&new_callers);
         }
@@ -702,6 +716,7 @@ mod tests {
         fn forget_process(&mut self, tgid: u32) {
             self.log.borrow_mut().forgotten.push(tgid);
         }
+        fn forget_callers(&mut self, _: u32) {}
         fn attached(&self) -> bool {
             true
         }

@@ -17,16 +17,32 @@ pub const TEST_INPUT: (u32, u64) = (GOZT_CALLER_TEST_TGID as u32, GOZT_CALLER_TE
 
 /// The cache as user space wrote it: the slot a new caller's tag goes in, of
 /// its two, or None when both hold other tags.
-pub struct CallerSlots(Vec<u64>);
+/// The process of each slot's tag is kept beside it, so that a pid another
+/// process takes leaves none of the earlier one's tags.
+pub struct CallerSlots(Vec<u64>, Vec<u32>);
 
 impl CallerSlots {
     /// `slots` slots (rounded up to a power of two, at least 2).
     pub fn new(slots: u32) -> CallerSlots {
-        CallerSlots(vec![0; slots.max(2).next_power_of_two() as usize])
+        let n = slots.max(2).next_power_of_two() as usize;
+        CallerSlots(vec![0; n], vec![0; n])
     }
 
     pub fn slots(&self) -> u32 {
         self.0.len() as u32
+    }
+
+    /// Empties the slots of process `tgid`'s tags; returns them.
+    pub fn forget(&mut self, tgid: u32) -> Vec<u32> {
+        let mut freed = Vec::new();
+        for (i, owner) in self.1.iter_mut().enumerate() {
+            if *owner == tgid && self.0[i] != 0 {
+                self.0[i] = 0;
+                *owner = 0;
+                freed.push(i as u32);
+            }
+        }
+        freed
     }
 
     pub fn mask(&self) -> u32 {
@@ -39,6 +55,7 @@ impl CallerSlots {
             .into_iter()
             .find(|&i| self.0[i as usize] == 0 || self.0[i as usize] == tag)?;
         self.0[slot as usize] = tag;
+        self.1[slot as usize] = tgid;
         Some((slot, tag))
     }
 }
@@ -49,6 +66,19 @@ mod tests {
         GOZT_CALLER_TEST_MASK, GOZT_CALLER_TEST_SLOT, GOZT_CALLER_TEST_TAG,
     };
     use super::*;
+
+    #[test]
+    fn a_process_forgotten_leaves_no_tag_and_its_slots_are_free_again() {
+        let mut c = CallerSlots::new(2);
+        let a = c.place(7, 0x1000).unwrap();
+        let b = c.place(8, 0x2000).unwrap();
+        assert_ne!(a.0, b.0);
+        // Both slots taken: a third tag finds none.
+        assert_eq!(c.place(9, 0x3000), None);
+        assert_eq!(c.forget(7), vec![a.0]);
+        assert_eq!(c.forget(7), Vec::<u32>::new());
+        assert!(c.place(9, 0x3000).is_some());
+    }
 
     #[test]
     fn the_hash_meets_the_shared_test_vector() {
@@ -69,7 +99,7 @@ mod tests {
         // Another process's same address is another tag.
         assert_ne!(caller_slot(7 + (1 << 17), 0x4a1234, 7).1, tag);
         // With both slots taken by other tags, a caller finds none.
-        let mut full = CallerSlots(vec![u64::MAX; 8]);
+        let mut full = CallerSlots(vec![u64::MAX; 8], vec![0; 8]);
         assert_eq!(full.place(7, 0x4a1234), None);
         full.0[(first ^ 1) as usize] = 0;
         assert_eq!(full.place(7, 0x4a1234), Some((first ^ 1, tag)));

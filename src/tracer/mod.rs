@@ -357,6 +357,17 @@ impl<'obj> Tracer<'obj> {
         }
     }
 
+    /// Forgets the callers named for `tgid`: another process has the pid.
+    pub fn forget_callers(&mut self, tgid: u32) {
+        for slot in self.callers.forget(tgid) {
+            let _ = self.skel.maps.callers.update(
+                &slot.to_ne_bytes(),
+                &0u64.to_ne_bytes(),
+                MapFlags::ANY,
+            );
+        }
+    }
+
     /// Forgets the calls under way of a process that has exited (no
     /// program runs for it any more); they are counted as never returned.
     pub fn forget_process(&mut self, tgid: u32) {
