@@ -50,7 +50,9 @@ enum Root {
 /// namespace only) holding the program at IN_CONTAINER, the dynamic loader
 /// and libc.
 struct Container {
-    unshare: Child,
+    /// Taken once the container has run; a container left (a failed
+    /// assertion) is killed, with its workload (`--kill-child`).
+    unshare: Option<Child>,
     /// The workload's pid on the host (it is 1 in its namespace).
     pid: u32,
 }
@@ -84,7 +86,14 @@ impl Container {
             Root::Overlay => "overlay",
         };
         let mut unshare = Command::new("unshare")
-            .args(["--pid", "--mount", "--fork", "--propagation", "private"])
+            .args([
+                "--pid",
+                "--mount",
+                "--fork",
+                "--kill-child",
+                "--propagation",
+                "private",
+            ])
             .args(["sh", "-c", CONTAINER_SCRIPT, "sh"])
             .arg(dir)
             .arg(kind)
@@ -99,15 +108,19 @@ impl Container {
         let u = unshare.id();
         let children = std::fs::read_to_string(format!("/proc/{u}/task/{u}/children")).unwrap();
         let pid = children.split_whitespace().next().unwrap().parse().unwrap();
-        Container { unshare, pid }
+        Container {
+            unshare: Some(unshare),
+            pid,
+        }
     }
 
     /// Lets the workload work; returns its truth, with its host pid.
     fn run(mut self) -> Value {
+        let mut unshare = self.unshare.take().unwrap();
         common::signal(self.pid, libc::SIGUSR1);
         let mut out = String::new();
-        std::io::Read::read_to_string(self.unshare.stdout.as_mut().unwrap(), &mut out).unwrap();
-        assert!(self.unshare.wait().unwrap().success());
+        std::io::Read::read_to_string(unshare.stdout.as_mut().unwrap(), &mut out).unwrap();
+        assert!(unshare.wait().unwrap().success());
         let mut truth: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(truth["pid"], 1, "the workload is its namespace's pid 1");
         truth["pid"] = self.pid.into();
@@ -115,8 +128,40 @@ impl Container {
     }
 }
 
+impl Drop for Container {
+    fn drop(&mut self) {
+        if let Some(mut u) = self.unshare.take() {
+            let _ = u.kill();
+            let _ = u.wait();
+        }
+    }
+}
+
+/// A child process killed if a failed assertion leaves it running (it
+/// would hold the BPF lock's descriptor it inherited).
+struct Guard(Option<Child>);
+
+impl Guard {
+    fn id(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
+    }
+
+    fn take(mut self) -> Child {
+        self.0.take().unwrap()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// `gozt attach --json -o OUT ARGS`, under `wrap` (a command prefix).
-fn attach(out: &Path, args: &[&str], wrap: &[&str]) -> Child {
+fn attach(out: &Path, args: &[&str], wrap: &[&str]) -> Guard {
     let gozt = env!("CARGO_BIN_EXE_gozt");
     let (program, pre): (&str, &[&str]) = match wrap.split_first() {
         Some((p, rest)) => (p, rest),
@@ -134,13 +179,15 @@ fn attach(out: &Path, args: &[&str], wrap: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let child = Guard(Some(child));
     common::wait_for_attach();
     child
 }
 
 /// Waits for gozt (SIGINT first when `stop`); returns its report and
 /// stderr.
-fn finish(mut gozt: Child, out: &Path, stop: bool) -> (Value, String) {
+fn finish(gozt: Guard, out: &Path, stop: bool) -> (Value, String) {
+    let mut gozt = gozt.take();
     if stop {
         common::signal(gozt.id(), libc::SIGINT);
     }
@@ -212,12 +259,13 @@ fn containers_on_tmpfs_and_overlay_roots_by_pid_by_their_own_path_and_by_name() 
 }
 
 /// A workload run from `path`, waiting.
-fn waiting(path: &Path, args: &[&str]) -> Child {
-    common::waiting_workload(path, args)
+fn waiting(path: &Path, args: &[&str]) -> Guard {
+    Guard(Some(common::waiting_workload(path, args)))
 }
 
 /// Lets a waiting workload work; returns its truth.
-fn run(child: Child) -> Value {
+fn run(child: Guard) -> Value {
+    let child = child.take();
     common::signal(child.id(), libc::SIGUSR1);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -397,7 +445,7 @@ fn assert_process_truth(report: &Value, truth: &Value, start_ticks: Option<u64>)
 
 /// Starts `app -wait ARGS` as pid `pid`, by setting the kernel's last pid
 /// before each try (other processes may take it first: then again).
-fn waiting_as_pid(app: &Path, args: &[&str], pid: u32) -> Child {
+fn waiting_as_pid(app: &Path, args: &[&str], pid: u32) -> Guard {
     for _ in 0..2000 {
         std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).unwrap();
         let mut child = Command::new(app)
@@ -410,7 +458,7 @@ fn waiting_as_pid(app: &Path, args: &[&str], pid: u32) -> Child {
         if child.id() == pid {
             let line = common::first_line(child.stderr.as_mut().unwrap());
             assert!(line.contains("waiting"), "{line}");
-            return child;
+            return Guard(Some(child));
         }
         // It waits for SIGUSR1 before any call: gone without one.
         let _ = child.kill();
@@ -524,23 +572,25 @@ fn trace_exits_with_its_commands_status_and_an_empty_run_warns() {
     // The command killed by SIGTERM: 128 + 15, in the report and as gozt's
     // exit code.
     let out = dir.join("killed.json");
-    let mut gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
-        .args(["trace", "-q", "--json", "-o"])
-        .arg(&out)
-        .arg("--")
-        .arg(bin())
-        .args(["-wait", "-goroutines", "1", "-rounds", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line = common::first_line(gozt.stderr.as_mut().unwrap());
+    let mut gozt = Guard(Some(
+        Command::new(env!("CARGO_BIN_EXE_gozt"))
+            .args(["trace", "-q", "--json", "-o"])
+            .arg(&out)
+            .arg("--")
+            .arg(bin())
+            .args(["-wait", "-goroutines", "1", "-rounds", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let line = common::first_line(gozt.0.as_mut().unwrap().stderr.as_mut().unwrap());
     assert!(line.contains("waiting"), "{line}");
     let g = gozt.id();
     let children = std::fs::read_to_string(format!("/proc/{g}/task/{g}/children")).unwrap();
     let command: u32 = children.split_whitespace().next().unwrap().parse().unwrap();
     common::signal(command, libc::SIGTERM);
-    let status = gozt.wait().unwrap();
+    let status = gozt.take().wait().unwrap();
     assert_eq!(status.code(), Some(128 + libc::SIGTERM));
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     common::assert_schema_valid(&report, "killed command");
