@@ -393,16 +393,7 @@ fn short_lived_processes_under_binary_have_every_caller_named() {
         .collect();
     let (report, _) = finish(gozt, &out, true);
     assert_callers_named(&report, "short-lived");
-    let calls = |t: &Value| -> u64 {
-        t["goroutines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|g| g["functions"].as_object().unwrap().values())
-            .map(|c| c["calls"].as_u64().unwrap())
-            .sum()
-    };
-    let truth_calls: u64 = truths.iter().map(calls).sum();
+    let truth_calls: u64 = truths.iter().map(own_calls).sum();
     assert_eq!(report["totals"]["calls"], truth_calls);
     for truth in &truths {
         target(&report, w_pid(truth));
@@ -413,7 +404,8 @@ fn short_lived_processes_under_binary_have_every_caller_named() {
 }
 
 /// Each goroutine of `truth` equals the report's of its process (with
-/// `start_ticks`, of that one of the processes that had its pid).
+/// `start_ticks`, of that one of the processes that had its pid): its own
+/// rows (inner calls are not a goroutine's).
 fn assert_process_truth(report: &Value, truth: &Value, start_ticks: Option<u64>) {
     let pid = &truth["pid"];
     for tg in truth["goroutines"].as_array().unwrap() {
@@ -427,20 +419,38 @@ fn assert_process_truth(report: &Value, truth: &Value, start_ticks: Option<u64>)
                     && start_ticks.is_none_or(|s| g["start_ticks"] == s)
             })
             .unwrap_or_else(|| panic!("pid {pid} goroutine {} missing", tg["goid"]));
-        let tfs = tg["functions"].as_object().unwrap();
-        assert_eq!(rg["functions"].as_array().unwrap().len(), tfs.len());
-        for (name, counts) in tfs {
+        let own: Vec<&Value> = tg["functions"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|c| common::truth_row(c).1.is_none())
+            .collect();
+        assert_eq!(rg["functions"].as_array().unwrap().len(), own.len());
+        for counts in own {
+            let name = counts["function"].as_str().unwrap();
             let rf = rg["functions"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|f| f["function"] == name.as_str())
+                .find(|f| f["function"] == name)
                 .unwrap_or_else(|| panic!("pid {pid}: {name} missing"));
-            for key in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"] {
+            for key in common::TRUTH_KEYS {
                 assert_eq!(rf[key], counts[key], "pid {pid} {name} {key}");
             }
         }
     }
+}
+
+/// A truth's calls, inner ones not counted (the report's totals do not).
+fn own_calls(truth: &Value) -> u64 {
+    truth["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["functions"].as_object().unwrap().values())
+        .filter(|c| common::truth_row(c).1.is_none())
+        .map(|c| c["calls"].as_u64().unwrap())
+        .sum()
 }
 
 /// Starts `app -wait ARGS` as pid `pid`, by setting the kernel's last pid
@@ -641,17 +651,18 @@ fn trace_exits_with_its_commands_status_and_an_empty_run_warns() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The calls of `truth`, per function: (calls, errors, incompressible,
-/// bytes in, bytes out).
-fn per_function(truth: &Value) -> std::collections::BTreeMap<String, [u64; 5]> {
-    let mut sums = std::collections::BTreeMap::new();
+/// A row: (function, the outer function of inner calls).
+type Row = (String, Option<String>);
+
+/// The truth's sums per row, over its goroutines.
+fn per_function(truth: &Value) -> std::collections::BTreeMap<Row, Vec<u64>> {
+    let mut sums = std::collections::BTreeMap::<Row, Vec<u64>>::new();
     for g in truth["goroutines"].as_array().unwrap() {
-        for (name, c) in g["functions"].as_object().unwrap() {
-            let s: &mut [u64; 5] = sums.entry(name.clone()).or_default();
-            for (i, k) in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"]
-                .iter()
-                .enumerate()
-            {
+        for c in g["functions"].as_object().unwrap().values() {
+            let s = sums
+                .entry(common::truth_row(c))
+                .or_insert_with(|| vec![0; common::TRUTH_KEYS.len()]);
+            for (i, k) in common::TRUTH_KEYS.iter().enumerate() {
                 s[i] += c[*k].as_u64().unwrap();
             }
         }
@@ -660,16 +671,17 @@ fn per_function(truth: &Value) -> std::collections::BTreeMap<String, [u64; 5]> {
 }
 
 /// `functions` (of the report or of one target) as the same sums.
-fn report_functions(functions: &Value) -> std::collections::BTreeMap<String, [u64; 5]> {
-    let mut sums = std::collections::BTreeMap::new();
+fn report_functions(functions: &Value) -> std::collections::BTreeMap<Row, Vec<u64>> {
+    let mut sums = std::collections::BTreeMap::<Row, Vec<u64>>::new();
     for f in functions.as_array().unwrap() {
-        let s: &mut [u64; 5] = sums
-            .entry(f["function"].as_str().unwrap().to_string())
-            .or_default();
-        for (i, k) in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"]
-            .iter()
-            .enumerate()
-        {
+        let row = (
+            f["function"].as_str().unwrap().to_string(),
+            f["outer"].as_str().map(str::to_string),
+        );
+        let s = sums
+            .entry(row)
+            .or_insert_with(|| vec![0; common::TRUTH_KEYS.len()]);
+        for (i, k) in common::TRUTH_KEYS.iter().enumerate() {
             s[i] += f[*k].as_u64().unwrap();
         }
     }
@@ -681,7 +693,7 @@ fn report_functions(functions: &Value) -> std::collections::BTreeMap<String, [u6
 fn assert_broken_down(report: &Value, truths: &[&Value], what: &str) {
     let per = report["per_target"].as_array().unwrap();
     assert_eq!(per.len(), truths.len(), "{what}: per_target");
-    let mut all = std::collections::BTreeMap::<String, [u64; 5]>::new();
+    let mut all = std::collections::BTreeMap::<Row, Vec<u64>>::new();
     for truth in truths {
         let t = per
             .iter()
@@ -696,17 +708,17 @@ fn assert_broken_down(report: &Value, truths: &[&Value], what: &str) {
             assert_ne!(c["caller"], "[unknown]", "{what}: {c}");
         }
         for (k, v) in per_function(truth) {
-            let s = all.entry(k).or_default();
-            for i in 0..5 {
-                s[i] += v[i];
+            let s = all.entry(k).or_insert_with(|| vec![0; v.len()]);
+            for (a, b) in s.iter_mut().zip(&v) {
+                *a += b;
             }
         }
     }
-    let names: Vec<&str> = report["functions"]
+    let names: Vec<(&str, Option<&str>)> = report["functions"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| f["function"].as_str().unwrap())
+        .map(|f| (f["function"].as_str().unwrap(), f["outer"].as_str()))
         .collect();
     let mut unique = names.clone();
     unique.dedup();
