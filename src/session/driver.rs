@@ -386,6 +386,15 @@ impl<'a> Driver<'a> {
             }
             self.callers_known.retain(|(p, _)| p.pid != ev.tgid);
             new_callers.retain(|(p, _)| *p != ev.tgid);
+            // Its series start again at zero (a counter reset to Prometheus).
+            if let Some(m) = self.metrics.as_mut() {
+                let keep: HashSet<u32> = m
+                    .target_pids()
+                    .into_iter()
+                    .filter(|&p| p != ev.tgid)
+                    .collect();
+                m.retain_targets(&keep);
+            }
             self.reused.push(ev.tgid);
             self.breakdown.forget_frames(ev.tgid);
             self.breakdown.forget_process(ev.tgid);
