@@ -74,14 +74,22 @@ const DELETED: &str = " (deleted)";
 
 /// Reads the facts of process `pid` from its /proc directory `dir`.
 pub fn read_facts(dir: &Path, pid: u32) -> Option<ProcessFacts> {
-    let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
-    let (comm, start_ticks) = parse_stat(&stat)?;
-    let ns_pid = std::fs::read_to_string(dir.join("status"))
+    let mut f = read_exe_facts(dir, pid)?;
+    f.ns_pid = std::fs::read_to_string(dir.join("status"))
         .ok()
         .and_then(|s| parse_ns_pid(&s));
-    let container_id = std::fs::read_to_string(dir.join("cgroup"))
+    f.container_id = std::fs::read_to_string(dir.join("cgroup"))
         .ok()
         .and_then(|s| container_id(&s));
+    Some(f)
+}
+
+/// What tells which processes a session wants: identity, comm and
+/// executable (no namespace pid, no container: a scan of every process
+/// reads only these).
+pub fn read_exe_facts(dir: &Path, pid: u32) -> Option<ProcessFacts> {
+    let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+    let (comm, start_ticks) = parse_stat(&stat)?;
     let link = std::fs::read_link(dir.join("exe")).ok();
     let root = std::fs::read_link(dir.join("root")).ok();
     let meta = std::fs::metadata(dir.join("exe")).ok();
@@ -91,7 +99,7 @@ pub fn read_facts(dir: &Path, pid: u32) -> Option<ProcessFacts> {
     };
     Some(ProcessFacts {
         id: ProcId { pid, start_ticks },
-        ns_pid,
+        ns_pid: None,
         comm,
         exe,
         exe_deleted: suffix_deleted || meta.as_ref().is_some_and(|m| m.nlink() == 0),
@@ -99,7 +107,7 @@ pub fn read_facts(dir: &Path, pid: u32) -> Option<ProcessFacts> {
             dev: m.dev(),
             ino: m.ino(),
         }),
-        container_id,
+        container_id: None,
     })
 }
 

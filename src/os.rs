@@ -122,7 +122,8 @@ impl Os for ProcOs {
         };
         all.filter_map(Result::ok)
             .filter_map(|p| {
-                let facts = self.facts(p.pid as u32)?;
+                let dir = Path::new("/proc").join(p.pid.to_string());
+                let facts = crate::identity::read_exe_facts(&dir, p.pid as u32)?;
                 want.matches(&facts).then_some(facts.id)
             })
             .collect()
