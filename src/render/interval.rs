@@ -42,7 +42,7 @@ fn function_line(f: &IntervalFunction, o: &TextOptions) -> String {
         c.incompressible,
         percent(c.failure_rate, 3),
         if f.inner {
-            " (inner)"
+            " inner"
         } else if c.alert {
             " ALERT"
         } else {
