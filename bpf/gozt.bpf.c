@@ -311,6 +311,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 		 * frame's return address slot then holds another frame's data
 		 * (the new call's frames cover it, being deeper). */
 		if (c->goid == v.goid && c->depth < depth && caller_live(c, &v)) {
+			c->traps_inside++;
 			if (c->depth < outer_depth) {
 				outer_depth = c->depth;
 				outer_id = c->func_id;
@@ -325,6 +326,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 		if (c->goid == v.goid && c->depth == depth && c->func_id == id &&
 		    v.sched_pc >= ip && v.sched_pc - ip < f->size) {
 			COUNT(entry_repeated);
+			c->traps_inside++;
 			return 0;
 		}
 		/* This frame, or a deeper one, was left without a RET (panic,
@@ -353,6 +355,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	call->sink_bytes = 0;
 	call->outer_id = outer_id;
 	call->flags = 0;
+	call->traps_inside = 0;
 	call->start_ns = now;
 	call->active = 1;
 	return 0;
@@ -438,6 +441,9 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 
 		if (c->active && c->func_id == id && c->depth == depth && c->goid == v.goid)
 			call = c;
+		/* This RET's trap is inside the calls under way above it. */
+		else if (c->active && c->goid == v.goid && c->depth < depth)
+			c->traps_inside++;
 	}
 	if (!call) {
 		ret_missed(&key);
@@ -459,6 +465,8 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 		if (call->flags & GOZT_CALL_STARTED)
 			ev->flags |= GOZT_EV_STARTED;
 		ev->obj = call->obj;
+		ev->traps_inside = call->traps_inside;
+		ev->pad2 = 0;
 		ev->total_in = 0;
 		ev->total_out = 0;
 		if (f->flags & GOZT_TOTALS_AT_RET) {
@@ -532,7 +540,10 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie)
 	for (i = 0; i < GOZT_NEST; i++) {
 		struct gozt_call *c = &rec->calls[i];
 
-		if (c->active && c->goid == v.goid && (!deepest || c->depth > deepest->depth))
+		if (!c->active || c->goid != v.goid)
+			continue;
+		c->traps_inside++;
+		if (!deepest || c->depth > deepest->depth)
 			deepest = c;
 	}
 	if (!deepest)

@@ -146,6 +146,11 @@ struct gozt_call {
 	__u64 sink_bytes; /* written to the stream's io.Writer so far */
 	__u32 outer_id;   /* the traced call this one is made in, or GOZT_NO_OUTER */
 	__u32 flags;      /* GOZT_CALL_* */
+	/* Traps taken on this goroutine while the call was under way (its
+	 * inner calls' entries and RETs, sinks, a repeated entry): gozt's own
+	 * time inside the call, taken out of its latency in user space. */
+	__u32 traps_inside;
+	__u32 pad;
 	/* The callers, read at the entry, where they are the same as at the
 	 * RET: there the read follows the one of g, and a second read of
 	 * target memory in a program costs less than the first. */
@@ -208,6 +213,8 @@ struct gozt_event {
 	__u64 obj;       /* the receiver (a stream's writer or reader), or 0 */
 	__u64 total_in;  /* GOZT_EV_TOTALS: the stream's own counts */
 	__u64 total_out;
+	__u32 traps_inside;
+	__u32 pad2;
 };
 
 #endif /* GOZT_H */

@@ -34,6 +34,10 @@ pub struct CallEvent {
     pub started: bool,
     /// A stream's own counts at its end (zstd's encoder): (input, output).
     pub totals: Option<(u64, u64)>,
+    /// Traps gozt took on the goroutine while the call was under way (its
+    /// inner calls' entries and RETs, sinks): their calibrated cost is taken
+    /// out of `duration_ns` by the tracer.
+    pub traps_inside: u32,
     /// Return address, then the frame-pointer chain (runtime addresses).
     pub stack: Vec<u64>,
 }

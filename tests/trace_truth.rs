@@ -390,3 +390,51 @@ fn classic_uprobes_with_cookies_match_ground_truth() {
         assert_eq!(report["lost"][key], 0, "lost {key}");
     }
 }
+
+/// `--exit-on-alert`: a run that ends in ALERT exits 16 after writing its
+/// report; one with fewer eligible payloads than `--min-eligible` is
+/// `too_few`, neither OK nor ALERT, and exits 0.
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn exit_on_alert_and_too_few() {
+    common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let bin = common::newest("workload-stripped");
+    let out = std::env::temp_dir().join(format!("gozt-alert-{}.json", std::process::id()));
+    let run = |min_eligible: &str| {
+        let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
+            .args(["trace", "-q", "--json", "--exit-on-alert", "--min-eligible"])
+            .arg(min_eligible)
+            .arg("-o")
+            .arg(&out)
+            .arg("--")
+            .arg(&bin)
+            .args(common::one_shot_args(2, 1))
+            .output()
+            .unwrap();
+        let truth: Value = serde_json::from_slice(&run.stdout).unwrap();
+        (run, truth, read_json(&out))
+    };
+    // The truth's own eligible payloads and failures (a third incompressible
+    // or corrupt): well above the threshold.
+    let (alerting, truth, report) = run("1");
+    assert_matches_truth(&report, &truth, "--exit-on-alert");
+    assert_eq!(report["totals"]["state"], "alert");
+    assert_eq!(alerting.status.code(), Some(16), "{alerting:?}");
+    let said = String::from_utf8_lossy(&alerting.stderr);
+    assert!(
+        said.starts_with("gozt: the failure rate ") && said.lines().count() == 1,
+        "{said}"
+    );
+    let eligible = report["totals"]["eligible"].as_u64().unwrap();
+    assert!(eligible > 10, "{eligible}");
+    // One more than there are: too few to judge.
+    let (quiet, _, report) = run(&(eligible + 1).to_string());
+    assert_eq!(report["totals"]["state"], "too_few");
+    assert_eq!(report["totals"]["alert"], false);
+    assert!(quiet.status.success(), "{quiet:?}");
+    let (code, text, _) = common::gozt(&["report", out.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(text.contains("(too few to judge)"), "{text}");
+    std::fs::remove_file(&out).unwrap();
+}

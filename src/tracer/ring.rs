@@ -69,6 +69,7 @@ pub fn decode(data: &[u8]) -> Option<CallEvent> {
         obj: ev.obj,
         started: flag(GOZT_EV_STARTED),
         totals: flag(GOZT_EV_TOTALS).then_some((ev.total_in, ev.total_out)),
+        traps_inside: ev.traps_inside,
         stack: ev.stack.iter().copied().take_while(|&a| a != 0).collect(),
     })
 }
