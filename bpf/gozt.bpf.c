@@ -18,6 +18,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "gozt.h"
+#include "go_abi.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -118,33 +119,9 @@ struct gozt_key gozt_key_type = {};
 	__sync_fetch_and_add(                                                          \
 		&counters[bpf_get_smp_processor_id() & (GOZT_COUNTER_SLOTS - 1)].field, n)
 
-/* The registers gozt reads, copied once out of the context. */
-struct regs {
-	__u64 r[GOZT_INT_REGS];
-	__u64 g;
-	__u64 sp;
-	__u64 fp;
-};
-
-static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
-{
-	out->r[GOZT_AMD64_RAX] = ctx->ax;
-	out->r[GOZT_AMD64_RBX] = ctx->bx;
-	out->r[GOZT_AMD64_RCX] = ctx->cx;
-	out->r[GOZT_AMD64_RDI] = ctx->di;
-	out->r[GOZT_AMD64_RSI] = ctx->si;
-	out->r[GOZT_AMD64_R8] = ctx->r8;
-	out->r[GOZT_AMD64_R9] = ctx->r9;
-	out->r[GOZT_AMD64_R10] = ctx->r10;
-	out->r[GOZT_AMD64_R11] = ctx->r11;
-	out->g = ctx->r14;
-	out->sp = ctx->sp;
-	out->fp = ctx->bp;
-}
-
 static __always_inline __u64 reg(const struct regs *r, __u8 i)
 {
-	if (i >= GOZT_INT_REGS)
+	if (i >= GO_ABI_INT_REGS)
 		return 0;
 	return r->r[i];
 }
@@ -205,19 +182,18 @@ static __always_inline int caller_known(__u32 tgid, __u64 addr)
 	return slot && *slot == tag;
 }
 
-/* The return address ([SP] at the entry), then the frame-pointer chain
- * (RBP is still the caller's), up to the first frame known to be a
+/* The return address (go_abi.bpf.h), then the frame-pointer chain (still
+ * the caller's at the entry), up to the first frame known to be a
  * caller's. */
 static __always_inline void read_callers(const struct regs *r, __u32 tgid, __u64 *stack)
 {
 	__u64 fp, walked = 0;
 	int i;
 
-	stack[0] = 0;
-	bpf_probe_read_user(&stack[0], sizeof(stack[0]), (void *)r->sp);
+	stack[0] = return_address(r);
 	fp = caller_known(tgid, stack[0]) ? 0 : r->fp;
 	for (i = 1; i < GOZT_STACK_DEPTH; i++) {
-		/* One read per frame: the saved RBP, then the return address. */
+		/* One read per frame: the saved frame pointer, then the return address. */
 		struct {
 			__u64 next;
 			__u64 ret;

@@ -30,6 +30,10 @@
 #define GOZT_AMD64_R10 7
 #define GOZT_AMD64_R11 8
 #define GOZT_INT_REGS 9
+/* On arm64 they are R0-R15 (X0-X15): the index of Xn is GOZT_ARM64_X0 + n
+ * (bpf/go_abi.bpf.h copies them). */
+#define GOZT_ARM64_X0 0
+#define GOZT_ARM64_INT_REGS 16
 /* A value that is not read. */
 #define GOZT_REG_NONE 0xff
 

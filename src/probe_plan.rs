@@ -117,7 +117,7 @@ impl Plan {
                     let bytes = bin
                         .code(f)
                         .ok_or_else(|| malformed("code not in the file"))?;
-                    e.insert(crate::arch::scan_code(bytes, f.addr))
+                    e.insert(bin.arch.scan_code(bytes, f.addr))
                 }
             };
             // The RETs lie in the function, which lies in one segment.
@@ -139,7 +139,7 @@ impl Plan {
             } else {
                 Vec::new()
             };
-            let layout = entry.layout();
+            let layout = entry.layout(bin.arch);
             let abi_check = match dwarf_params.as_ref().and_then(|p| p.get(&f.name)) {
                 Some(params) => check_against_dwarf(&entry, &layout, params),
                 None => AbiCheck::Unchecked,

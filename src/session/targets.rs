@@ -196,7 +196,7 @@ fn executables(cfg: &SessionConfig) -> Result<(Vec<Exe>, Option<Gate>), Error> {
             })?;
             let path = path.canonicalize().unwrap_or(path);
             // Read the binary before starting anything.
-            GoBinary::open(&path)?;
+            GoBinary::open(&path)?.require_host_arch()?;
             let gate = Gate::spawn(&path, &argv[1..], cfg.command_output.as_ref())?;
             let pid = gate.pid() as i32;
             Ok((vec![(path, Some(pid))], Some(gate)))
@@ -221,6 +221,7 @@ pub fn resolve(cfg: &SessionConfig) -> Result<Resolved, SessionError> {
     };
     for (i, (path, pid)) in exes.iter().enumerate() {
         let bin = GoBinary::open(path)?;
+        bin.require_host_arch()?;
         let plan = Plan::build(&bin)?;
         let mut sites = BinarySites {
             binary: path.clone(),
