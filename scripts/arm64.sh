@@ -14,6 +14,8 @@
 #            libllvm22, which rustc-web needs but does not list as a dependency; unpacked with
 #            dpkg-deb, not installed (rustc-web conflicts with rustup's toolchain). rustup's
 #            cargo drives it through RUSTC=.
+#   sysroot/ libelf-dev:arm64 and zlib1g-dev:arm64: the static libelf.a and libz.a that
+#            libbpf-sys links into an aarch64 gozt
 #   kernel/  Debian's linux-image-6.1.*-arm64-unsigned (the newest 6.1 the archive has)
 #   busybox  busybox-static:arm64, for the guest's initramfs (scripts/arm64-vm.sh)
 # Host packages from apt: the cross linker (gcc-aarch64-linux-gnu, libc6-dev-arm64-cross), QEMU
@@ -49,11 +51,13 @@ kernel_image() {
 setup() {
   apt_ensure arm64 --no-install-recommends $APT_PACKAGES
   mkdir -p "$cache"
-  local need_rust=0 need_kernel=0 need_busybox=0
+  local need_rust=0 need_sysroot=0 need_kernel=0 need_busybox=0
   rust_ready || need_rust=1
+  [[ -e "$cache/sysroot/usr/lib/aarch64-linux-gnu/libelf.a" && -e "$cache/sysroot/usr/lib/aarch64-linux-gnu/libz.a" ]] ||
+    need_sysroot=1
   [[ -n "$(kernel_image)" ]] || need_kernel=1
   [[ -x "$cache/busybox" ]] || need_busybox=1
-  if ((need_rust + need_kernel + need_busybox)); then
+  if ((need_rust + need_sysroot + need_kernel + need_busybox)); then
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     : >"$tmp/sources.list"
@@ -84,6 +88,7 @@ setup() {
       [[ -n "$kpkg" ]] || die "no linux-image-$KERNEL_SERIES.*-arm64-unsigned in the archive"
       pkgs+=("$kpkg:arm64")
     fi
+    ((need_sysroot)) && pkgs+=("libelf-dev:arm64" "zlib1g-dev:arm64")
     ((need_busybox)) && pkgs+=("busybox-static:arm64")
     echo "arm64: apt-get download ${pkgs[*]}" >&2
     (cd "$tmp/deb" && apt-get "${apt_opts[@]}" download -qq "${pkgs[@]}" >/dev/null 2>"$tmp/download.err") ||
@@ -96,6 +101,13 @@ setup() {
       rm -rf "$cache/rust"
       mv "$cache/rust.partial" "$cache/rust"
       rust_ready || die "the unpacked rustc does not run (LD_LIBRARY_PATH=$cache/rust/usr/lib/x86_64-linux-gnu)"
+    fi
+    if ((need_sysroot)); then
+      rm -rf "$cache/sysroot.partial" "$cache/sysroot"
+      for deb in "$tmp"/deb/libelf-dev_*.deb "$tmp"/deb/zlib1g-dev_*.deb; do
+        dpkg-deb -x "$deb" "$cache/sysroot.partial"
+      done
+      mv "$cache/sysroot.partial" "$cache/sysroot"
     fi
     if ((need_kernel)); then
       rm -rf "$cache/kernel.partial" "$cache/kernel"
@@ -119,14 +131,14 @@ rust_env() {
 export RUSTC=$cache/rust/usr/bin/rustc
 export LD_LIBRARY_PATH=$cache/rust/usr/lib/x86_64-linux-gnu\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS='-C target-feature=+crt-static'
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS='-C target-feature=+crt-static -L native=$cache/sysroot/usr/lib/aarch64-linux-gnu'
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 EOF
 }
 
 build() {
-  rust_ready || die "run scripts/arm64.sh setup first"
+  rust_ready && [[ -d "$cache/sysroot" ]] || die "run scripts/arm64.sh setup first"
   eval "$(rust_env)"
   # build.rs runs on the host: its rustc is the same unpacked one (it builds for x86-64 too).
   cd "$here"
