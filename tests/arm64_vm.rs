@@ -7,6 +7,7 @@
 //! kernel (exit 15) before running the command. `gozt probes --json` in the guest must
 //! say what it says here of the same files.
 //!
+//! With GOZT_VM_LOCK set, the VM boots under that file's lock (scripts/arm64-vm.sh).
 //! The aarch64 gozt is `$GOZT_ARM64_GOZT` when set (scripts/test.sh builds it), else built
 //! here by `scripts/arm64.sh build` next to this test's own target directory.
 
@@ -79,10 +80,6 @@ fn arm64_ground_truth_and_probes_in_an_arm64_guest() {
         .arg(&out)
         .arg(&gozt)
         .arg(&bindir)
-        .env(
-            "GOZT_VM_LOCK",
-            std::env::var_os("GOZT_VM_LOCK").unwrap_or("/tmp/gozt-bpf.lock".into()),
-        )
         .stdin(std::process::Stdio::null())
         .status()
         .expect("run scripts/arm64-vm.sh");
