@@ -209,7 +209,10 @@ fn arm64_rets_are_what_go_disassembles() {
 }
 
 #[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn tracing_an_arm64_binary_elsewhere_is_refused() {
+    // Without root, gozt says so first (exit 10).
+    common::require_privileged();
     if Arch::HOST == Arch::Arm64 {
         // On arm64 the amd64 twin is the foreign one.
         let path = common::newest("workload-default");
