@@ -93,8 +93,12 @@ fn arm64_ground_truth_and_probes_in_an_arm64_guest() {
     assert!(kernel.starts_with("6.1."), "{kernel}");
     let mut said = Vec::new();
     for build in ["stripped", "default"] {
-        let what = format!("arm64 {kernel}, trace workload-{build}");
         let stderr = read(&out, &format!("stderr-{build}"));
+        // gozt's GOZT_TIMING lines go with any failure: they count its traps.
+        let what = format!(
+            "arm64 {kernel}, trace workload-{build} (gozt said: {})",
+            stderr.replace('\n', " | ")
+        );
         let status = read(&out, &format!("status-{build}"));
         assert_eq!(status, "0", "{what}: gozt exited {status}: {stderr}");
         let truth = read_json(&out, &format!("truth-{build}.json"), &what);
