@@ -5,7 +5,9 @@
  *   struct regs         the integer argument/result registers in the ABI's
  *                       order (gozt.h's indexes), g, SP and the frame pointer;
  *   copy_regs(ctx, r)   copies them once out of the trap's context;
- *   return_address(r)   the probed function's return address at its entry.
+ *   return_address(r)   the probed function's return address at its entry;
+ *   sp_word(r, stack)   the word at SP at the entry, which stays the same
+ *                       while the call's frame lives (stack: its callers).
  * amd64: arguments in RAX RBX RCX RDI RSI R8 R9 R10 R11, g in R14, the
  * return address at [SP], RBP the caller's frame pointer.
  * arm64: arguments in X0-X15, g in X28, the return address in LR (X30),
@@ -60,6 +62,12 @@ static __always_inline __u64 return_address(const struct regs *r)
 	return ret;
 }
 
+/* The return address itself: the first caller read. */
+static __always_inline __u64 sp_word(const struct regs *r, const __u64 *stack)
+{
+	return stack[0];
+}
+
 #else /* __TARGET_ARCH_arm64 */
 
 static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
@@ -80,6 +88,17 @@ static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
 static __always_inline __u64 return_address(const struct regs *r)
 {
 	return r->lr;
+}
+
+/* The caller's saved LR: Go's arm64 frames keep their LR at their own SP,
+ * and the callee saves its LR below (at its new SP), so the word at the
+ * entry's SP is the caller's until that frame is left. 0 when unreadable. */
+static __always_inline __u64 sp_word(const struct regs *r, const __u64 *stack)
+{
+	__u64 word = 0;
+
+	bpf_probe_read_user(&word, sizeof(word), (void *)r->sp);
+	return word;
 }
 
 #endif

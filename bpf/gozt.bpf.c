@@ -223,6 +223,20 @@ static __always_inline void drop_call(struct gozt_key *key)
 		bpf_map_update_elem(&dropped, key, &one, BPF_ANY);
 }
 
+/* Whether call c, whose frame lies above the current SP, is still under
+ * way: the word at its entry's SP (its return address on amd64) is still
+ * what its entry found there. */
+static __always_inline int caller_live(const struct gozt_call *c, const struct g_view *v)
+{
+	__u64 ret = 0;
+
+	if (!c->sp_word)
+		return 1;
+	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(v->stack_hi - c->depth)))
+		return 1;
+	return ret == c->sp_word;
+}
+
 /* Inserted for a goroutine's first call under way. */
 const struct gozt_inflight empty_inflight = {};
 
@@ -234,7 +248,8 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	struct gozt_key key;
 	struct gozt_func *f;
 	struct g_view v;
-	__u64 depth, now;
+	__u64 depth, now, outer_depth = ~0ULL;
+	__u32 outer_id = GOZT_NO_OUTER;
 	int i, slot = -1;
 
 	if (stopping)
@@ -268,9 +283,18 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 				slot = i;
 			continue;
 		}
-		/* A caller's call, still under way. */
-		if (c->goid == v.goid && c->depth < depth)
+		/* A caller's call, still under way: this call is made inside it.
+		 * The outermost one names it. Unless a panic unwound it: its
+		 * frame's return address slot then holds another frame's data
+		 * (the new call's frames cover it, being deeper). */
+		if (c->goid == v.goid && c->depth < depth && caller_live(c, &v)) {
+			c->traps_inside++;
+			if (c->depth < outer_depth) {
+				outer_depth = c->depth;
+				outer_id = c->func_id;
+			}
 			continue;
+		}
 		/* The same call again: runtime.morestack (stack growth, or a
 		 * preemption request caught in the prologue) saved a PC inside
 		 * this function in g.sched and jumped back to its entry. A new
@@ -279,11 +303,12 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 		if (c->goid == v.goid && c->depth == depth && c->func_id == id &&
 		    v.sched_pc >= ip && v.sched_pc - ip < f->size) {
 			COUNT(entry_repeated);
+			c->traps_inside++;
 			return 0;
 		}
 		/* This frame, or a deeper one, was left without a RET (panic,
-		 * Goexit), or g now runs another goroutine: that call never
-		 * returned. */
+		 * Goexit), or a shallower one unwound by a panic, or g now runs
+		 * another goroutine: that call never returned. */
 		COUNT(entry_abandoned);
 		c->active = 0;
 		if (slot < 0)
@@ -297,12 +322,18 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	call = &rec->calls[slot];
 	/* Before the clock: the walk is gozt's time, not the call's. */
 	read_callers(r, key.tgid, call->stack);
+	call->sp_word = sp_word(r, call->stack);
 	now = bpf_ktime_get_ns();
 	call->func_id = id;
 	call->in_bytes = (f->flags & GOZT_IN_AT_RET) ? 0 : reg(r, f->in_reg);
 	call->minus = reg(r, f->minus_reg);
 	call->goid = v.goid;
 	call->depth = depth;
+	call->obj = reg(r, f->obj_reg);
+	call->sink_bytes = 0;
+	call->outer_id = outer_id;
+	call->flags = 0;
+	call->traps_inside = 0;
 	call->start_ns = now;
 	call->active = 1;
 	return 0;
@@ -379,6 +410,9 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 
 		if (c->active && c->func_id == id && c->depth == depth && c->goid == v.goid)
 			call = c;
+		/* This RET's trap is inside the calls under way above it. */
+		else if (c->active && c->goid == v.goid && c->depth < depth)
+			c->traps_inside++;
 	}
 	if (!call) {
 		ret_missed(&key);
@@ -392,17 +426,42 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 		ev->tgid = key.tgid;
 		ev->func_id = id;
 		ev->flags = 0;
-		ev->pad = 0;
+		ev->outer_id = call->outer_id;
+		if (call->outer_id != GOZT_NO_OUTER)
+			ev->flags |= GOZT_EV_INNER;
+		if (call->flags & GOZT_CALL_STARTED)
+			ev->flags |= GOZT_EV_STARTED;
+		ev->obj = call->obj;
+		ev->traps_inside = call->traps_inside;
+		ev->pad2 = 0;
+		ev->total_in = 0;
+		ev->total_out = 0;
+		if (f->flags & GOZT_TOTALS_AT_RET) {
+			__u64 counts[2];
+
+			if (call->obj &&
+			    !bpf_probe_read_user(counts, sizeof(counts),
+						 (void *)(call->obj + f->totals_off))) {
+				ev->total_out = counts[0];
+				ev->total_in = counts[1];
+				ev->flags |= GOZT_EV_TOTALS;
+			}
+		}
 		ev->bytes_in = (f->flags & GOZT_IN_AT_RET) ? reg(r, f->in_reg) : call->in_bytes;
 		if (f->in_reg != GOZT_REG_NONE)
 			ev->flags |= GOZT_EV_IN_VALID;
 		ev->bytes_out = 0;
-		if (f->out_reg != GOZT_REG_NONE) {
+		if (f->flags & GOZT_OUT_FROM_SINKS) {
+			ev->bytes_out = call->sink_bytes;
+			ev->flags |= GOZT_EV_OUT_VALID;
+		} else if (f->out_reg != GOZT_REG_NONE) {
 			ev->bytes_out = reg(r, f->out_reg) - call->minus;
 			ev->flags |= GOZT_EV_OUT_VALID;
 		}
 		if (f->err_reg != GOZT_REG_NONE && reg(r, f->err_reg)) {
-			if (!((f->flags & GOZT_EOF_IS_SUCCESS) && is_eof(reg(r, f->err_reg + 1))))
+			if ((f->flags & GOZT_EOF_IS_SUCCESS) && is_eof(reg(r, f->err_reg + 1)))
+				ev->flags |= GOZT_EV_EOF;
+			else
 				ev->flags |= GOZT_EV_ERROR;
 		}
 #pragma unroll
@@ -413,6 +472,52 @@ static __always_inline int on_ret(const struct regs *r, __u64 now, __u32 id)
 		COUNT(ringbuf_full);
 	}
 	call->active = 0;
+	return 0;
+}
+
+/* A sink site (gozt.h): the bytes a stream's compressor hands its
+ * io.Writer count as output of the innermost traced call under way on this
+ * goroutine. */
+static __always_inline int on_sink(const struct regs *r, __u64 cookie)
+{
+	struct gozt_call *deepest = NULL;
+	__u32 id = (__u32)cookie;
+	struct gozt_inflight *rec;
+	struct gozt_key key;
+	struct gozt_func *f;
+	struct g_view v;
+	__u64 len;
+	int i;
+
+	f = bpf_map_lookup_elem(&funcs, &id);
+	if (!f)
+		return 0;
+	goroutine_key(r, &key);
+	rec = bpf_map_lookup_elem(&inflight, &key);
+	if (!rec)
+		return 0;
+	if (read_g(r, f, &v))
+		return 0;
+	len = reg(r, GOZT_SINK_LEN_REG);
+	/* The innermost call under way is the one whose stream this is: a
+	 * gzip writer's flate code is inlined into its methods, and a stream
+	 * written into another stream's writer (gzip in gzip) makes its own
+	 * traced call, deeper. */
+#pragma unroll
+	for (i = 0; i < GOZT_NEST; i++) {
+		struct gozt_call *c = &rec->calls[i];
+
+		if (!c->active || c->goid != v.goid)
+			continue;
+		c->traps_inside++;
+		if (!deepest || c->depth > deepest->depth)
+			deepest = c;
+	}
+	if (!deepest)
+		return 0;
+	deepest->sink_bytes += len;
+	if (cookie & GOZT_COOKIE_HEADER)
+		deepest->flags |= GOZT_CALL_STARTED;
 	return 0;
 }
 
@@ -427,6 +532,8 @@ static __always_inline int site(struct pt_regs *ctx, __u64 cookie)
 	/* Registers are copied once, here: clang may otherwise fold the two
 	 * handlers' context reads into a modified context pointer. */
 	copy_regs(ctx, &r);
+	if (cookie & GOZT_COOKIE_SINK)
+		return on_sink(&r, cookie);
 	if (cookie & GOZT_COOKIE_RET)
 		return on_ret(&r, bpf_ktime_get_ns(), (__u32)cookie);
 	return on_entry(&r, ip, (__u32)cookie);
@@ -503,7 +610,7 @@ int gozt_site_ip(struct pt_regs *ctx)
 		COUNT(site_unknown);
 		return 0;
 	}
-	return site(ctx, cookie & ~GOZT_COOKIE_KNOWN);
+	return site(ctx, cookie & ~(__u64)GOZT_COOKIE_KNOWN);
 }
 
 /* The benchmark floor: the same traps with nothing to do (gozt attach

@@ -40,16 +40,39 @@
 /* gozt_func.flags */
 #define GOZT_IN_AT_RET 0x1      /* bytes_in is read at RET, not entry */
 #define GOZT_EOF_IS_SUCCESS 0x4 /* an io.EOF error is the end of a stream */
+#define GOZT_OUT_FROM_SINKS 0x8 /* bytes_out is what the call wrote to its io.Writer */
+#define GOZT_TOTALS_AT_RET 0x10 /* read the stream's own counts at RET (totals_off) */
 
 /* gozt_event.flags */
 #define GOZT_EV_ERROR 0x1
 #define GOZT_EV_IN_VALID 0x2
 #define GOZT_EV_OUT_VALID 0x4
+#define GOZT_EV_EOF 0x8     /* the call returned io.EOF: its stream ended */
+#define GOZT_EV_INNER 0x10  /* made inside another traced call (outer_id) */
+#define GOZT_EV_STARTED 0x20 /* the call wrote its stream's header */
+#define GOZT_EV_TOTALS 0x40 /* total_in and total_out were read */
+
+/* gozt_call.flags */
+#define GOZT_CALL_STARTED 0x1
+
+/* gozt_event.outer_id of a call made inside no other traced call. */
+#define GOZT_NO_OUTER 0xffffffff
 
 /* Set in the attach cookie of RET sites; the low 32 bits are the function id. */
 #define GOZT_COOKIE_RET 0x100000000
 /* Set in every cookie of the `sites` map, so that 0 means no site. */
 #define GOZT_COOKIE_KNOWN 0x200000000
+/* A sink site: a call of a stream's underlying io.Writer.Write, made by the
+ * compressor's own code (flate's bit writer, gzip's and zlib's header and
+ * trailer). Its length argument is added to the output of the innermost
+ * traced call under way on the goroutine. The low 32 bits name a function of the same
+ * binary, for its runtime.g offsets. */
+#define GOZT_COOKIE_SINK 0x400000000
+/* A sink that writes a stream's header: the stream's start was seen. */
+#define GOZT_COOKIE_HEADER 0x800000000
+/* The length of the slice argument of io.Writer.Write at its call, under
+ * the register ABI (receiver RAX, then the slice's RBX RCX RDI): RCX. */
+#define GOZT_SINK_LEN_REG GOZT_AMD64_RCX /* index 2: X2 on arm64, the same word */
 
 /* Kernels without attach cookies (before 5.15): the site of a trap comes
  * from its address, through the mapping that holds it (the first
@@ -91,12 +114,17 @@ struct gozt_func {
 	__u8 minus_reg;     /* read at entry, subtracted from out */
 	__u8 err_reg;       /* first word of the error */
 	__u8 flags;
-	__u8 pad[3];
+	__u8 obj_reg;       /* the receiver, at entry: the stream's identity */
+	__u8 pad[2];
 	/* runtime.g.sched.pc: runtime.morestack leaves it inside the function
 	 * whose prologue called it, and that function then runs again from its
 	 * entry (stack growth, or a preemption request caught there). */
 	__u32 sched_pc_off;
 	__u32 size; /* bytes of code from the entry */
+	/* GOZT_TOTALS_AT_RET: the offset in the receiver of two int64 counts,
+	 * output then input (zstd's Encoder: state.nWritten, state.nInput). */
+	__u32 totals_off;
+	__u32 pad2;
 };
 
 /* In-flight calls are kept per goroutine, never per thread: the key is the
@@ -118,10 +146,23 @@ struct gozt_call {
 	__u64 depth; /* g.stack.hi - SP at the entry */
 	__u32 func_id;
 	__u32 active;
+	__u64 obj;        /* the receiver at entry */
+	__u64 sink_bytes; /* written to the stream's io.Writer so far */
+	__u32 outer_id;   /* the traced call this one is made in, or GOZT_NO_OUTER */
+	__u32 flags;      /* GOZT_CALL_* */
+	/* Traps taken on this goroutine while the call was under way (its
+	 * inner calls' entries and RETs, sinks, a repeated entry): gozt's own
+	 * time inside the call, taken out of its latency in user space. */
+	__u32 traps_inside;
+	__u32 pad;
 	/* The callers, read at the entry, where they are the same as at the
 	 * RET: there the read follows the one of g, and a second read of
 	 * target memory in a program costs less than the first. */
 	__u64 stack[GOZT_STACK_DEPTH];
+	/* The word at SP at the entry, which stays while the call's frame lives
+	 * (bpf/go_abi.bpf.h): the return address on amd64, the caller's saved
+	 * LR on arm64. */
+	__u64 sp_word;
 };
 
 /* A goroutine's calls under way. Only the programs of the goroutine running
@@ -168,7 +209,12 @@ struct gozt_event {
 	__u32 tgid;
 	__u32 func_id;
 	__u32 flags;
-	__u32 pad;
+	__u32 outer_id;
+	__u64 obj;       /* the receiver (a stream's writer or reader), or 0 */
+	__u64 total_in;  /* GOZT_EV_TOTALS: the stream's own counts */
+	__u64 total_out;
+	__u32 traps_inside;
+	__u32 pad2;
 };
 
 #endif /* GOZT_H */

@@ -19,6 +19,8 @@ mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t bpf bpf /sys/fs/bpf
 ulimit -l unlimited
+# The workload serves HTTP to a client of its own over loopback.
+ip link set lo up
 out=/tmp/out
 mkdir -p "$out"
 uname -r >"$out/kernel"

@@ -11,7 +11,9 @@ Prints one table, every number measured in this run, medians over repeats:
   2. the highest call rate gozt sustains with both cores busy, and its losses;
   3. discovery + attach time and peak RSS on a large stripped Go binary;
   4. --max-overhead 1%: the target's measured slowdown and added kernel time
-     against the budget.
+     against the budget;
+  5. what counting gzip streams' compressed output (sink sites) costs: ns per
+     stream bare, traced, and traced with --no-stream-output.
 """
 import json
 import os
@@ -407,10 +409,37 @@ def budget():
                  + "; estimate: " + " ".join(f"{p['estimate'] * 100:.2f}%" for p in pairs))
 
 
+def streams():
+    """Per gzip stream (Reset, Write, Close of text), REPEATS runs each:
+    bare; gozt tracing compress/gzip with its sink sites (one trap per write
+    of compressed bytes to the stream's io.Writer); and with
+    --no-stream-output (entries and RETs only, the streams not judged)."""
+    row("", "", "", "", "", "", "")
+    row("gzip streams (ns per stream)", "bare", "gozt", "no sinks", "out B/stream", "gozt/bare",
+        "no sinks/bare")
+    for size in (1024, 16384, 262144):
+        args = ["-gzip", "-size", str(size), "-calls", str(max(200, 40_000_000 // size))]
+        bare, full, plain, out = [], [], [], []
+        for _ in range(REPEATS):
+            bare.append(finish_loop(start_loop(args))["ns_per_call"])
+            r, rep = traced(args, ["--func", "compress/gzip.*", "-q"])
+            full.append(r["ns_per_call"])
+            close = next(f for f in rep["functions"] if f["function"].endswith("gzip.(*Writer).Close"))
+            assert close["payloads"] == r["calls"] and close["not_judged"] == 0, close
+            out.append(sum(x["bytes_out"] for x in rep["functions"]) / close["payloads"])
+            r, rep = traced(args, ["--func", "compress/gzip.*", "-q", "--no-stream-output"])
+            plain.append(r["ns_per_call"])
+        b, f, n = median(bare), median(full), median(plain)
+        row(f"{size} B", f"{b:.0f}", f"{f:.0f}", f"{n:.0f}", f"{median(out):.0f}", f"{f / b:.3f}",
+            f"{n / b:.3f}")
+    notes.append("gzip streams: gozt counts each stream's output at its writes to the io.Writer "
+                 "(flate writes every 240 bytes or so of compressed output), one trap each.")
+
+
 def main():
     # BENCH_PARTS picks parts of the table (all by default).
     parts = {"per_call": per_call, "max_rate": max_rate, "cpu": cpu_per_event, "startup": startup,
-             "methods": methods, "budget": budget}
+             "methods": methods, "budget": budget, "streams": streams}
     for name in os.environ.get("BENCH_PARTS", " ".join(parts)).split():
         parts[name]()
     # Section titles (a first cell alone) neither set nor follow the widths.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's demo command: installs what is needed, builds gozt and the bundled demo
-# service (stripped, as production ships), starts the service with its load generator on
-# loopback, and points gozt at the running process.
+# service (stripped, as production ships), shows what gozt would probe in it, then runs it
+# with its load generator on loopback under gozt for 10 s, and prints the service's own
+# tally of its payloads beside gozt's report.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -12,12 +13,19 @@ demo="$GOZT_CACHE/demo-service"
 (cd examples/demo-service && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= CGO_ENABLED=0 \
   GOCACHE="$GOZT_CACHE/gocache/demo" go build -ldflags="-s -w" -o "$demo" .)
 
-"$demo" -load 4 -duration 60s &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
-sleep 1
-echo "\$ gozt probes --pid $pid"
-target/release/gozt probes --pid "$pid"
+truth=$(mktemp /tmp/gozt-demo-truth.XXXXXX.json)
+trap 'rm -f "$truth"' EXIT
+echo "\$ gozt probes $demo"
+target/release/gozt probes "$demo"
 echo
-echo "\$ gozt attach --pid $pid --duration 10s"
-target/release/gozt attach --pid "$pid" --duration 10s
+# The service from its first instruction, for 10 s: it writes its own tally of the payloads
+# it made, judged by gozt's rules, to compare with gozt's report.
+echo "\$ gozt trace -- demo-service -load 4 -duration 10s -truth $truth"
+target/release/gozt trace -- "$demo" -load 4 -duration 10s -truth "$truth"
+python3 - "$truth" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+rate = 100 * t["failures"] / t["eligible"] if t["eligible"] else 0
+print(f"demo-service's own tally: {t['payloads']} payloads, failure rate {rate:.3f}% "
+      f"of {t['eligible']} eligible ({t['failures']} failures)")
+PY

@@ -84,6 +84,38 @@ impl Api {
     }
 }
 
+/// What a call is to its payload (one response body, one stored blob).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The call is the payload: a one-shot call, or a whole stream read at
+    /// once (zstd's `Decoder.WriteTo`).
+    Whole,
+    /// Adds input to its writer's payload (`Write`, `ReadFrom`).
+    Write,
+    /// Part of its writer's payload; does not end it.
+    Flush,
+    /// Ends its writer's or reader's payload.
+    Close,
+    /// Adds output to its reader's payload; io.EOF or an error ends it.
+    Read,
+}
+
+/// How a writer's compressed output is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamOut {
+    /// Not known: its payloads are not judged (or not a writer).
+    Unknown,
+    /// From the calls of its `io.Writer` that the compressor makes on the
+    /// caller's goroutine (flate's bit writer, gzip's and zlib's header and
+    /// trailer): sink sites.
+    Sinks,
+    /// From the encoder's own counts, read at `Close` (zstd's
+    /// `state.nWritten` and `state.nInput`).
+    EncoderCounts,
+}
+
 /// A named parameter or result.
 #[derive(Debug, Clone, Copy)]
 pub struct Param {
@@ -135,6 +167,12 @@ pub struct Entry {
     pub zero_out_is_incompressible: bool,
     /// A returned `io.EOF` is the normal end of a stream, not a failure.
     pub eof_is_success: bool,
+    pub role: Role,
+    pub stream_out: StreamOut,
+    /// Sink streams whose header write proves that their start was seen
+    /// (gzip, zlib): a payload without it began before gozt attached and is
+    /// not judged.
+    pub needs_header: bool,
 }
 
 impl Entry {
@@ -279,7 +317,7 @@ const fn method(
 ) -> Entry {
     // The stream shapes shared by io.Writer / io.Reader style methods.
     let (args, results, bytes_in, bytes_out, eof) = match (name.as_bytes(), op) {
-        (b"Close", _) => (RECV, ERR, Size::Unobserved, Size::Unobserved, false),
+        (b"Close" | b"Flush", _) => (RECV, ERR, Size::Unobserved, Size::Unobserved, false),
         (_, Compress) => (
             RECV_SLICE,
             N_ERR,
@@ -308,16 +346,81 @@ const fn method(
         bytes_out,
         zero_out_is_incompressible: false,
         eof_is_success: eof,
+        role: match (name.as_bytes(), op) {
+            (b"Close", _) => Role::Close,
+            (b"Flush", _) => Role::Flush,
+            (_, Compress) => Role::Write,
+            (_, Decompress) => Role::Read,
+        },
+        stream_out: StreamOut::Unknown,
+        needs_header: false,
     }
 }
 
-/// The writer and reader methods of a gzip/zlib/flate-style package.
+/// A writer method whose output comes from sink sites.
+const fn sinks(mut e: Entry, needs_header: bool) -> Entry {
+    e.stream_out = StreamOut::Sinks;
+    e.needs_header = needs_header;
+    e
+}
+
+/// The writer and reader methods of a snappy/s2/lz4-style package.
 const fn writer_reader(package: &'static str, reader: &'static str, codec: Codec) -> [Entry; 3] {
     [
         method(package, "*Writer", "Write", codec, Compress),
         method(package, "*Writer", "Close", codec, Compress),
         method(package, reader, "Read", codec, Decompress),
     ]
+}
+
+/// The writer and reader methods of a gzip/zlib/flate package, whose
+/// writers' output comes from sink sites (gzip and zlib also mark their
+/// streams' starts by writing a header).
+const fn deflate_family(
+    package: &'static str,
+    reader: &'static str,
+    codec: Codec,
+    header: bool,
+) -> [Entry; 5] {
+    [
+        sinks(method(package, "*Writer", "Write", codec, Compress), header),
+        sinks(method(package, "*Writer", "Flush", codec, Compress), header),
+        sinks(method(package, "*Writer", "Close", codec, Compress), header),
+        method(package, reader, "Read", codec, Decompress),
+        method(package, reader, "Close", codec, Decompress),
+    ]
+}
+
+/// Packages whose code hands compressed bytes to a stream's io.Writer on
+/// the caller's goroutine: their calls of io.Writer.Write are sink sites.
+/// Only types whose interface calls are all their writer's are scanned
+/// (klauspost's flate compressor calls its encoder through an interface).
+/// (package, the receiver types whose methods are scanned).
+pub const SINK_SCOPES: &[(&str, &[&str])] = &[
+    ("compress/flate", &["*huffmanBitWriter"]),
+    ("compress/gzip", &["*Writer"]),
+    ("compress/zlib", &["*Writer"]),
+    (
+        "github.com/klauspost/compress/flate",
+        &["*huffmanBitWriter"],
+    ),
+    ("github.com/klauspost/compress/gzip", &["*Writer"]),
+    ("github.com/klauspost/compress/zlib", &["*Writer"]),
+];
+
+/// Whether a sink in `function` (unvendored) writes a stream's header: a
+/// gzip or zlib writer's write outside `Close` (where only the trailer is
+/// written directly).
+pub fn sink_is_header(function: &str) -> bool {
+    let wrapper = [
+        "compress/gzip.",
+        "compress/zlib.",
+        "github.com/klauspost/compress/gzip.",
+        "github.com/klauspost/compress/zlib.",
+    ]
+    .iter()
+    .any(|p| function.starts_with(p));
+    wrapper && !function.ends_with(").Close")
 }
 
 const fn block(
@@ -340,16 +443,25 @@ const fn block(
         bytes_out: Size::ResultLen("out"),
         zero_out_is_incompressible: false,
         eof_is_success: false,
+        role: Role::Whole,
+        stream_out: StreamOut::Unknown,
+        needs_header: false,
     }
 }
 
 const ZSTD: &str = "github.com/klauspost/compress/zstd";
+
+/// A zstd Encoder method: the stream's counts are the encoder's own.
+const fn zstd_counts(mut e: Entry) -> Entry {
+    e.stream_out = StreamOut::EncoderCounts;
+    e
+}
 const S2: &str = "github.com/klauspost/compress/s2";
 const KSNAPPY: &str = "github.com/klauspost/compress/snappy";
 const GSNAPPY: &str = "github.com/golang/snappy";
 const LZ4: &str = "github.com/pierrec/lz4";
 
-const ZSTD_ENTRIES: [Entry; 7] = [
+const ZSTD_ENTRIES: [Entry; 8] = [
     Entry {
         package: ZSTD,
         receiver: Some("*Encoder"),
@@ -366,8 +478,11 @@ const ZSTD_ENTRIES: [Entry; 7] = [
         },
         zero_out_is_incompressible: false,
         eof_is_success: false,
+        role: Role::Whole,
+        stream_out: StreamOut::Unknown,
+        needs_header: false,
     },
-    method(ZSTD, "*Encoder", "Write", Codec::Zstd, Compress),
+    zstd_counts(method(ZSTD, "*Encoder", "Write", Codec::Zstd, Compress)),
     Entry {
         package: ZSTD,
         receiver: Some("*Encoder"),
@@ -381,8 +496,12 @@ const ZSTD_ENTRIES: [Entry; 7] = [
         bytes_out: Size::Unobserved,
         zero_out_is_incompressible: false,
         eof_is_success: false,
+        role: Role::Write,
+        stream_out: StreamOut::EncoderCounts,
+        needs_header: false,
     },
-    method(ZSTD, "*Encoder", "Close", Codec::Zstd, Compress),
+    zstd_counts(method(ZSTD, "*Encoder", "Flush", Codec::Zstd, Compress)),
+    zstd_counts(method(ZSTD, "*Encoder", "Close", Codec::Zstd, Compress)),
     Entry {
         package: ZSTD,
         receiver: Some("*Decoder"),
@@ -399,6 +518,9 @@ const ZSTD_ENTRIES: [Entry; 7] = [
         },
         zero_out_is_incompressible: false,
         eof_is_success: false,
+        role: Role::Whole,
+        stream_out: StreamOut::Unknown,
+        needs_header: false,
     },
     method(ZSTD, "*Decoder", "Read", Codec::Zstd, Decompress),
     Entry {
@@ -414,6 +536,9 @@ const ZSTD_ENTRIES: [Entry; 7] = [
         bytes_out: Size::ResultInt("n"),
         zero_out_is_incompressible: false,
         eof_is_success: false,
+        role: Role::Whole,
+        stream_out: StreamOut::Unknown,
+        needs_header: false,
     },
 ];
 
@@ -431,6 +556,9 @@ const LZ4_ENTRIES: [Entry; 6] = [
         bytes_out: Size::ResultInt("n"),
         zero_out_is_incompressible: true,
         eof_is_success: false,
+        role: Role::Whole,
+        stream_out: StreamOut::Unknown,
+        needs_header: false,
     },
     Entry {
         package: LZ4,
@@ -445,6 +573,9 @@ const LZ4_ENTRIES: [Entry; 6] = [
         bytes_out: Size::ResultInt("n"),
         zero_out_is_incompressible: true,
         eof_is_success: false,
+        role: Role::Whole,
+        stream_out: StreamOut::Unknown,
+        needs_header: false,
     },
     Entry {
         package: LZ4,
@@ -459,6 +590,9 @@ const LZ4_ENTRIES: [Entry; 6] = [
         bytes_out: Size::ResultInt("n"),
         zero_out_is_incompressible: false,
         eof_is_success: false,
+        role: Role::Whole,
+        stream_out: StreamOut::Unknown,
+        needs_header: false,
     },
     method(LZ4, "*Writer", "Write", Codec::Lz4, Compress),
     method(LZ4, "*Writer", "Close", Codec::Lz4, Compress),
@@ -469,27 +603,41 @@ const LZ4_ENTRIES: [Entry; 6] = [
 pub fn entries() -> Vec<Entry> {
     let mut all = Vec::with_capacity(48);
     all.extend(ZSTD_ENTRIES);
-    all.extend(writer_reader("compress/gzip", "*Reader", Codec::Gzip));
-    all.extend(writer_reader("compress/zlib", "*reader", Codec::Zlib));
-    all.extend(writer_reader(
+    all.extend(deflate_family(
+        "compress/gzip",
+        "*Reader",
+        Codec::Gzip,
+        true,
+    ));
+    all.extend(deflate_family(
+        "compress/zlib",
+        "*reader",
+        Codec::Zlib,
+        true,
+    ));
+    all.extend(deflate_family(
         "compress/flate",
         "*decompressor",
         Codec::Flate,
+        false,
     ));
-    all.extend(writer_reader(
+    all.extend(deflate_family(
         "github.com/klauspost/compress/gzip",
         "*Reader",
         Codec::Gzip,
+        true,
     ));
-    all.extend(writer_reader(
+    all.extend(deflate_family(
         "github.com/klauspost/compress/zlib",
         "*reader",
         Codec::Zlib,
+        true,
     ));
-    all.extend(writer_reader(
+    all.extend(deflate_family(
         "github.com/klauspost/compress/flate",
         "*decompressor",
         Codec::Flate,
+        false,
     ));
     for name in ["Encode", "EncodeBetter", "EncodeBest"] {
         all.push(block(S2, name, Codec::S2, Compress, SLICE));

@@ -171,9 +171,22 @@ pub struct TraceOptions {
     /// Also print libbpf's own log on stderr (each line `gozt: libbpf: `).
     #[arg(short = 'v', long, conflicts_with = "quiet")]
     pub verbose: bool,
-    /// Calls with input larger than this many bytes count toward the failure rate.
+    /// Payloads whose original (uncompressed) size is larger than this many
+    /// bytes count toward the failure rate (errors always do).
     #[arg(long, default_value_t = 1024)]
     pub min_size: u64,
+    /// Eligible payloads needed for a verdict: with fewer, the state is
+    /// too_few, neither ok nor ALERT.
+    #[arg(long, value_name = "N", default_value_t = crate::stats::aggregate::DEFAULT_MIN_ELIGIBLE)]
+    pub min_eligible: u64,
+    /// Exit with code 3 when the run ends in ALERT (for cron and CI).
+    #[arg(long)]
+    pub exit_on_alert: bool,
+    /// Do not count the compressed output of gzip, zlib and flate streams
+    /// (it costs a trap per write to the stream's io.Writer): their payloads
+    /// are then not judged.
+    #[arg(long)]
+    pub no_stream_output: bool,
     /// Failure rate above which gozt alerts: a percentage (0.3%) or a ratio
     /// below 1 (0.003).
     #[arg(long, value_name = "PERCENT", default_value = "0.3%")]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One completed call of a probed function.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallEvent {
     pub tgid: u32,
     pub goid: u64,
@@ -16,6 +16,22 @@ pub struct CallEvent {
     pub bytes_out: Option<u64>,
     /// A non-nil error was returned (io.EOF excluded for stream reads).
     pub error: bool,
+    /// A stream read returned io.EOF: its stream ended.
+    pub eof: bool,
+    /// Made inside another traced call on the same goroutine: that call's
+    /// function id (the outermost one).
+    pub outer: Option<u32>,
+    /// The receiver (a stream's writer or reader), 0 for functions.
+    pub obj: u64,
+    /// The call wrote its stream's header (gzip, zlib): the stream's start
+    /// was seen.
+    pub started: bool,
+    /// A stream's own counts at its end (zstd's encoder): (input, output).
+    pub totals: Option<(u64, u64)>,
+    /// Traps gozt took on the goroutine while the call was under way (its
+    /// inner calls' entries and RETs, sinks): their calibrated cost is taken
+    /// out of `duration_ns` by the tracer.
+    pub traps_inside: u32,
     /// Return address, then the frame-pointer chain (runtime addresses).
     pub stack: Vec<u64>,
 }

@@ -4,7 +4,10 @@
 //! Series are per target process (`pid`, `binary`), function, codec and op —
 //! never per goroutine, so label sets stay bounded — and a target's series
 //! are removed once it has exited (with `--binary`, a restarted service gets
-//! new ones). Counters follow the report's rules (`stats::classify`).
+//! new ones). Call counters and latency histograms are per call; payload
+//! counters follow the report's rules (`stats::rules`, `stats::payload`).
+//! Inner calls (made inside another traced call) are not exported: they
+//! are part of their outer call.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -15,7 +18,14 @@ use prometheus::{
 };
 
 use crate::event::{CallEvent, Lost};
-use crate::stats::{classify, FuncMeta};
+use crate::stats::payload::Tracker;
+use crate::stats::rules::call_bytes;
+use crate::stats::FuncMeta;
+
+/// Whether a function's output bytes are counted.
+fn out_observed(meta: &FuncMeta) -> bool {
+    meta.entry.bytes_out != crate::catalog::Size::Unobserved || meta.sinks
+}
 
 /// The documented default address: loopback only.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9433";
@@ -26,10 +36,13 @@ const LABELS: [&str; 5] = ["pid", "binary", "function", "codec", "op"];
 /// Every metric gozt exports (the dashboard test checks queries against it).
 pub const METRICS: &[&str] = &[
     "gozt_calls_total",
+    "gozt_call_errors_total",
+    "gozt_payloads_total",
     "gozt_errors_total",
     "gozt_incompressible_total",
     "gozt_failures_total",
     "gozt_eligible_total",
+    "gozt_not_judged_total",
     "gozt_bytes_in_total",
     "gozt_bytes_out_total",
     "gozt_call_duration_seconds",
@@ -38,23 +51,27 @@ pub const METRICS: &[&str] = &[
     "gozt_build_info",
     "gozt_alert_threshold_ratio",
     "gozt_min_size_bytes",
+    "gozt_min_eligible",
 ];
 
 /// The metric families and what is needed to label a call.
 pub struct Metrics {
     registry: Registry,
     calls: IntCounterVec,
+    call_errors: IntCounterVec,
+    payloads: IntCounterVec,
     errors: IntCounterVec,
     incompressible: IntCounterVec,
     failures: IntCounterVec,
     eligible: IntCounterVec,
+    not_judged: IntCounterVec,
+    tracker: Tracker,
     bytes_in: IntCounterVec,
     bytes_out: IntCounterVec,
     duration: HistogramVec,
     lost: CounterVec,
     target_info: GaugeVec,
     funcs: Vec<FuncMeta>,
-    min_size: u64,
     /// pid -> (binary, Go version) of targets with series.
     targets: BTreeMap<u32, (String, String)>,
     lost_seen: Lost,
@@ -69,28 +86,43 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
 }
 
 impl Metrics {
-    pub fn new(funcs: Vec<FuncMeta>, min_size: u64, threshold: f64) -> Metrics {
+    pub fn new(funcs: Vec<FuncMeta>, min_size: u64, threshold: f64, min_eligible: u64) -> Metrics {
         let registry = Registry::new();
         let calls = counter(
             &registry,
             "gozt_calls_total",
             "Completed calls of a compression function.",
         );
-        let errors = counter(
+        let call_errors = counter(
             &registry,
-            "gozt_errors_total",
+            "gozt_call_errors_total",
             "Calls that returned a non-nil error (io.EOF ending a stream read excluded).",
         );
+        let payloads = counter(
+            &registry,
+            "gozt_payloads_total",
+            "Payloads ended here: one-shot calls, and streams at their Close, EOF or error.",
+        );
+        let errors = counter(&registry, "gozt_errors_total", "Payloads with an error.");
         let incompressible = counter(
             &registry,
             "gozt_incompressible_total",
-            "Compress calls with input above gozt_min_size_bytes whose output was not smaller.",
+            "Eligible compress payloads whose output was not smaller than their original size.",
         );
-        let failures = counter(&registry, "gozt_failures_total", "errors + incompressible.");
+        let failures = counter(
+            &registry,
+            "gozt_failures_total",
+            "Eligible payloads that errored or were incompressible.",
+        );
         let eligible = counter(
             &registry,
             "gozt_eligible_total",
-            "Calls with input above gozt_min_size_bytes, plus calls that returned an error.",
+            "Judged payloads with an original size above gozt_min_size_bytes, or an error.",
+        );
+        let not_judged = counter(
+            &registry,
+            "gozt_not_judged_total",
+            "Payloads whose compressed size could not be known: never eligible.",
         );
         let bytes_in = counter(
             &registry,
@@ -160,23 +192,31 @@ impl Metrics {
         );
         gauge(
             "gozt_min_size_bytes",
-            "Inputs larger than this are eligible for the failure rate (--min-size).",
+            "Payloads whose original size is larger are eligible for the failure rate (--min-size).",
             min_size as f64,
+        );
+        gauge(
+            "gozt_min_eligible",
+            "Eligible payloads needed for a verdict on the failure rate (--min-eligible).",
+            min_eligible as f64,
         );
         Metrics {
             registry,
             calls,
+            call_errors,
+            payloads,
             errors,
             incompressible,
             failures,
             eligible,
+            not_judged,
+            tracker: Tracker::new(min_size),
             bytes_in,
             bytes_out,
             duration,
             lost,
             target_info,
             funcs,
-            min_size,
             targets: BTreeMap::new(),
             lost_seen: Lost::default(),
         }
@@ -196,18 +236,18 @@ impl Metrics {
             let labels = labels(&p, binary, meta);
             for (vec, observed) in [
                 (&self.calls, true),
+                (&self.call_errors, true),
+                (&self.payloads, true),
                 (&self.errors, true),
                 (&self.incompressible, true),
                 (&self.failures, true),
                 (&self.eligible, true),
+                (&self.not_judged, true),
                 (
                     &self.bytes_in,
                     meta.entry.bytes_in != crate::catalog::Size::Unobserved,
                 ),
-                (
-                    &self.bytes_out,
-                    meta.entry.bytes_out != crate::catalog::Size::Unobserved,
-                ),
+                (&self.bytes_out, out_observed(meta)),
             ] {
                 if observed {
                     vec.with_label_values(&labels).inc_by(0);
@@ -227,26 +267,34 @@ impl Metrics {
         let Some((binary, _)) = self.targets.get(&ev.tgid) else {
             return;
         };
-        let c = classify(ev, &meta.entry, self.min_size);
+        if ev.outer.is_some() {
+            return;
+        }
+        let c = call_bytes(ev, &meta.entry);
+        let payload = self.tracker.add(ev, meta);
         let pid = ev.tgid.to_string();
         let labels = labels(&pid, binary, meta);
         self.calls.with_label_values(&labels).inc();
-        self.errors
+        self.call_errors
             .with_label_values(&labels)
-            .inc_by(u64::from(c.error));
-        self.incompressible
-            .with_label_values(&labels)
-            .inc_by(u64::from(c.incompressible));
-        self.failures
-            .with_label_values(&labels)
-            .inc_by(u64::from(c.error) + u64::from(c.incompressible));
-        self.eligible
-            .with_label_values(&labels)
-            .inc_by(u64::from(c.eligible));
+            .inc_by(u64::from(ev.error));
+        if let Some(p) = payload {
+            let j = p.judged;
+            self.payloads.with_label_values(&labels).inc();
+            for (vec, yes) in [
+                (&self.errors, j.error),
+                (&self.incompressible, j.incompressible),
+                (&self.failures, j.failed()),
+                (&self.eligible, j.eligible),
+                (&self.not_judged, j.not_judged),
+            ] {
+                vec.with_label_values(&labels).inc_by(u64::from(yes));
+            }
+        }
         if meta.entry.bytes_in != crate::catalog::Size::Unobserved {
             self.bytes_in.with_label_values(&labels).inc_by(c.bytes_in);
         }
-        if meta.entry.bytes_out != crate::catalog::Size::Unobserved {
+        if out_observed(meta) {
             self.bytes_out
                 .with_label_values(&labels)
                 .inc_by(c.bytes_out);
@@ -288,6 +336,7 @@ impl Metrics {
                 continue;
             };
             let p = pid.to_string();
+            self.tracker.forget_process(pid);
             let _ = self
                 .target_info
                 .remove_label_values(&[&p, &binary, &version]);
@@ -295,10 +344,13 @@ impl Metrics {
                 let labels = labels(&p, &binary, meta);
                 for vec in [
                     &self.calls,
+                    &self.call_errors,
+                    &self.payloads,
                     &self.errors,
                     &self.incompressible,
                     &self.failures,
                     &self.eligible,
+                    &self.not_judged,
                     &self.bytes_in,
                     &self.bytes_out,
                 ] {

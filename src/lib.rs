@@ -31,6 +31,9 @@ use std::io::IsTerminal;
 
 use cli::{Cli, Command};
 
+/// The exit code of a run that ended in ALERT under `--exit-on-alert`.
+pub const EXIT_ALERT: u8 = 16;
+
 /// What `run` can fail with; each kind has an exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -40,6 +43,9 @@ pub enum RunError {
     Session(#[from] session::SessionError),
     #[error("{0}")]
     Usage(String),
+    /// `--exit-on-alert`, and the run ended in ALERT.
+    #[error("the failure rate {rate} of {eligible} eligible payloads is above the threshold (--exit-on-alert)")]
+    Alert { rate: String, eligible: u64 },
 }
 
 impl RunError {
@@ -49,6 +55,7 @@ impl RunError {
             RunError::Input(e) => e.exit_code(),
             RunError::Session(e) => e.exit_code(),
             RunError::Usage(_) => 2,
+            RunError::Alert { .. } => EXIT_ALERT,
         }
     }
 }
@@ -164,6 +171,12 @@ fn trace(
         }
     };
     to.append(text.as_bytes())?;
+    if cfg.exit_on_alert && report.totals.state == stats::State::Alert {
+        return Err(RunError::Alert {
+            rate: tui::format::percent(report.totals.failure_rate, 3),
+            eligible: report.totals.eligible,
+        });
+    }
     Ok(())
 }
 

@@ -43,6 +43,10 @@ pub struct Probe {
 
     pub layout: Layout,
     pub abi_check: AbiCheck,
+    /// Encoder-count streams (zstd): the offset in the receiver of the
+    /// encoder's output count, followed by its input count; None when not
+    /// found (the stream's payloads are then not judged).
+    pub totals_offset: Option<u64>,
 }
 
 impl Probe {
@@ -53,10 +57,95 @@ impl Probe {
     }
 }
 
+/// A call of a stream's io.Writer made by compressor code (gozt.h).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sink {
+    /// The function the call is in.
+    pub function: String,
+    pub address: u64,
+    pub file_offset: u64,
+    /// It writes a stream's header (gzip, zlib).
+    pub header: bool,
+}
+
 /// The plan for one binary.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub probes: Vec<Probe>,
+    /// Sink sites, by address.
+    pub sinks: Vec<Sink>,
+    /// Where zstd's encoder counts were found: "dwarf", "code" or "none".
+    pub totals_source: &'static str,
+}
+
+/// The struct names and members of zstd's encoder counts.
+const ZSTD_ENCODER: &str = "github.com/klauspost/compress/zstd.Encoder";
+const ZSTD_STATE: &str = "github.com/klauspost/compress/zstd.encoderState";
+
+/// The offset of zstd's `Encoder.state.nWritten`, with `state.nInput` the
+/// word after it: from DWARF, else from the code of `(*Encoder).Close`,
+/// whose `s.nWritten += 4` (the checksum) is its only add of 4 to memory.
+fn zstd_counts(bin: &GoBinary) -> (Option<u64>, &'static str) {
+    if let Some(d) = &bin.dwarf {
+        let m = d.struct_members(&[ZSTD_ENCODER, ZSTD_STATE]);
+        let state = m.get(ZSTD_ENCODER).and_then(|e| e.get("state"));
+        let st = m.get(ZSTD_STATE);
+        let written = st.and_then(|s| s.get("nWritten"));
+        let input = st.and_then(|s| s.get("nInput"));
+        if let (Some(state), Some(w), Some(i)) = (state, written, input) {
+            if *i == w + 8 {
+                return (Some(state + w), "dwarf");
+            }
+            return (None, "none");
+        }
+    }
+    let close = bin.functions.iter().find(|f| {
+        catalog::unvendored(&f.name) == "github.com/klauspost/compress/zstd.(*Encoder).Close"
+    });
+    let adds = close
+        .and_then(|f| bin.code(f).map(|c| bin.arch.adds_to_memory(c, f.addr, 4)))
+        .unwrap_or_default();
+    match adds.as_slice() {
+        [off] => (Some(*off), "code"),
+        _ => (None, "none"),
+    }
+}
+
+/// The sink sites of `bin`: its io.Writer calls in the functions of
+/// catalog::SINK_SCOPES.
+fn sinks(bin: &GoBinary) -> Result<Vec<Sink>> {
+    let mut out = Vec::new();
+    for f in &bin.functions {
+        let name = catalog::unvendored(&f.name);
+        let in_scope = catalog::SINK_SCOPES.iter().any(|(pkg, receivers)| {
+            receivers
+                .iter()
+                .any(|r| name.starts_with(&format!("{pkg}.({r}).")))
+        });
+        if !in_scope || bin.check_extent(f).is_err() {
+            continue;
+        }
+        let (Some(code), Some(file_offset)) = (bin.code(f), bin.layout.text_file_offset(f.addr))
+        else {
+            continue;
+        };
+        if bin.layout.text_span(f.addr, f.size).is_none() {
+            return Err(Error::malformed(
+                &bin.path,
+                format!("{}: code runs past its executable segment", f.name),
+            ));
+        }
+        for a in bin.arch.writer_calls(code, f.addr) {
+            out.push(Sink {
+                function: f.name.clone(),
+                address: a,
+                file_offset: a - f.addr + file_offset,
+                header: catalog::sink_is_header(name),
+            });
+        }
+    }
+    out.sort_by_key(|s| s.address);
+    Ok(out)
 }
 
 impl Plan {
@@ -98,6 +187,7 @@ impl Plan {
         });
 
         let mut probes = Vec::with_capacity(matches.len());
+        let mut zstd: Option<(Option<u64>, &'static str)> = None;
         // Each function's code is decoded once, however many names it has.
         let mut decoded: HashMap<(u64, u64), code::CodeFacts> = HashMap::new();
         for (f, entry) in matches {
@@ -140,6 +230,13 @@ impl Plan {
                 Vec::new()
             };
             let layout = entry.layout(bin.arch);
+            let totals_offset = match entry.stream_out {
+                catalog::StreamOut::EncoderCounts if entry.role == catalog::Role::Close => {
+                    *zstd.get_or_insert_with(|| zstd_counts(bin))
+                }
+                _ => (None, "none"),
+            }
+            .0;
             let abi_check = match dwarf_params.as_ref().and_then(|p| p.get(&f.name)) {
                 Some(params) => check_against_dwarf(&entry, &layout, params),
                 None => AbiCheck::Unchecked,
@@ -154,10 +251,16 @@ impl Plan {
                 probe_instead,
                 layout,
                 abi_check,
+                totals_offset,
             });
         }
         probes.sort_by(|a, b| a.function.cmp(&b.function));
-        Ok(Plan { probes })
+        let sinks = sinks(bin)?;
+        Ok(Plan {
+            probes,
+            sinks,
+            totals_source: zstd.map_or("none", |z| z.1),
+        })
     }
 }
 

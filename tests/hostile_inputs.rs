@@ -338,15 +338,15 @@ fn d4_a_function_made_of_jumps_decodes_in_linear_time() {
     }
     let len = (end_of_text - start) as usize;
     assert!(len > 3 << 19, "only {len} bytes of text");
-    // Its code: a `jmp rel32` out of the function to a new place every 5
-    // bytes, then NOPs and one RET as the last byte.
+    // Its code: a `jmp rel32` out of the function (past its end) to a new
+    // place every 5 bytes, then NOPs and one RET as the last byte.
     let addr = p.text_start + u64::from(start);
     let (text_addr, text_off) = section_addr(&data, ".text").unwrap();
     let code = text_off + (addr - text_addr) as usize;
     let mut at = 0;
     while at + 5 < len {
         let ip = addr + at as u64;
-        let target = addr - 0x10_0000 - at as u64;
+        let target = addr + len as u64 + 0x10_0000 + at as u64;
         let rel = (target as i64 - (ip as i64 + 5)) as i32;
         data[code + at] = 0xe9;
         data[code + at + 1..code + at + 5].copy_from_slice(&rel.to_le_bytes());

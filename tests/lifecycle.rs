@@ -195,14 +195,19 @@ fn assert_truth(report: &Value, truth: &Value) {
             .iter()
             .find(|g| &g["pid"] == pid && g["goid"] == tg["goid"])
             .unwrap_or_else(|| panic!("pid {pid} goroutine {} missing", tg["goid"]));
-        for (name, counts) in tg["functions"].as_object().unwrap() {
+        for counts in tg["functions"].as_object().unwrap().values() {
+            let (name, outer) = common::truth_row(counts);
+            if outer.is_some() {
+                // Inner calls are not a goroutine's own.
+                continue;
+            }
             let rf = rg["functions"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .find(|f| f["function"] == name.as_str())
                 .unwrap_or_else(|| panic!("pid {pid}: {name} missing"));
-            for key in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"] {
+            for key in common::TRUTH_KEYS {
                 assert_eq!(rf[key], counts[key], "pid {pid} {name} {key}");
             }
         }
@@ -320,7 +325,7 @@ fn max_overhead_samples_and_says_so() {
         .arg(&out)
         .arg("--")
         .arg(&bin)
-        .args(["-goroutines", "4", "-rounds", "100", "-streams=false"])
+        .args(common::one_shot_args(4, 100))
         .output()
         .unwrap();
     assert!(
@@ -380,7 +385,7 @@ fn max_overhead_samples_and_says_so() {
     let text = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .args(["trace", "--max-overhead", "1%", "--"])
         .arg(&bin)
-        .args(["-goroutines", "1", "-rounds", "1", "-streams=false"])
+        .args(common::one_shot_args(1, 1))
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("sampled: probes attached"));
@@ -401,7 +406,7 @@ fn a_clean_stop_of_a_busy_target_counts_no_unmatched_returns() {
     std::fs::create_dir_all(&dir).unwrap();
     for end in [End::Duration, End::Sigterm] {
         let mut target = Command::new(&bin)
-            .args(["-goroutines", "2", "-rounds", "1000000", "-streams=false"])
+            .args(common::one_shot_args(2, 1000000))
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
@@ -500,6 +505,8 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
         serde_json::from_str(&common::gozt(&["probes", "--json", "-p", &pid.to_string()]).1)
             .unwrap();
     let functions = plan["probes"].as_array().unwrap().len();
+    let sinks = plan["sinks"].as_array().unwrap().len();
+    assert!(sinks > 0);
     let out = dir.join("report.json");
 
     let mut gozt = attach(pid, &out, &["--duration", "2s"]);
@@ -512,8 +519,9 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
     assert_eq!(
         line,
         format!(
-            "gozt: attached {} probes ({functions} functions: entries and RETs) in 1 process \
-             (pid {pid} banner-workload). Tracing for 2s; Ctrl-C ends sooner.\n",
+            "gozt: attached {} probes ({functions} functions: entries and RETs; {sinks} sinks of \
+             streams' output) in 1 process (pid {pid} banner-workload). Tracing for 2s; Ctrl-C \
+             ends sooner.\n",
             sites.len()
         )
     );
@@ -544,8 +552,8 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
     assert_eq!(
         said,
         format!(
-            "gozt: attached {} probes ({functions} functions: entries and RETs) in {}, \
-             2 processes run it now (and those that start later). Tracing for 1s; Ctrl-C ends \
+            "gozt: attached {} probes ({functions} functions: entries and RETs; {sinks} sinks of \
+             streams' output) in {}, 2 processes run it now (and those that start later). Tracing for 1s; Ctrl-C ends \
              sooner.\n",
             sites.len(),
             bin.display()
@@ -604,9 +612,7 @@ fn interval_reports_add_up_to_the_final_report() {
         common::assert_interval_schema_valid(iv, "--interval line");
         times.push(iv["time"].as_str().unwrap().to_string());
         for f in iv["functions"].as_array().unwrap() {
-            *per_function
-                .entry(f["function"].as_str().unwrap().to_string())
-                .or_default() += f["calls"].as_u64().unwrap();
+            *per_function.entry(row_name(f)).or_default() += f["calls"].as_u64().unwrap();
         }
     }
     let sum = |key: &str| -> u64 {
@@ -615,19 +621,21 @@ fn interval_reports_add_up_to_the_final_report() {
             .map(|iv| iv["totals"][key].as_u64().unwrap())
             .sum()
     };
-    for key in ["calls", "errors", "incompressible", "eligible"] {
+    for key in [
+        "calls",
+        "payloads",
+        "errors",
+        "incompressible",
+        "eligible",
+        "failures",
+    ] {
         assert_eq!(sum(key), report["totals"][key].as_u64().unwrap(), "{key}");
     }
     let finals: std::collections::BTreeMap<String, u64> = report["functions"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| {
-            (
-                f["function"].as_str().unwrap().to_string(),
-                f["calls"].as_u64().unwrap(),
-            )
-        })
+        .map(|f| (row_name(f), f["calls"].as_u64().unwrap()))
         .collect();
     assert_eq!(per_function, finals);
     let mut sorted = times.clone();
@@ -663,10 +671,12 @@ fn interval_reports_add_up_to_the_final_report() {
     let interval_calls: u64 = headers.iter().map(|l| calls(l, "s: ")).sum();
     let final_line = stdout.lines().find(|l| l.starts_with("traced ")).unwrap();
     assert_eq!(interval_calls, calls(final_line, "s: "), "{stdout}");
-    for l in stdout
-        .lines()
-        .filter(|l| l.starts_with("  ") || l.starts_with("20"))
-    {
+    // (The workload's own JSON truth is on the same stdout: its lines are
+    // not gozt's.)
+    for l in stdout.lines().filter(|l| {
+        (l.starts_with("  ") || l.starts_with("20"))
+            && !l.trim_start().starts_with(['"', '{', '}', '[', ']'])
+    }) {
         assert!(l.chars().count() <= 100, "{l}");
     }
 
@@ -768,4 +778,12 @@ fn a_target_that_exits_during_attach_is_not_found() {
         assert!(!err.contains("libbpf"), "{err}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A report row's name: its function, and the outer one for inner rows.
+fn row_name(f: &Value) -> String {
+    match f["outer"].as_str() {
+        Some(outer) => format!("{} <- {outer}", f["function"].as_str().unwrap()),
+        None => f["function"].as_str().unwrap().to_string(),
+    }
 }

@@ -17,7 +17,7 @@ use gozt::probe_plan::{AbiCheck, Plan};
 use serde_json::Value;
 
 /// Every catalog function the workload calls directly or through a stream.
-const WORKLOAD_FUNCTIONS: usize = 43;
+const WORKLOAD_FUNCTIONS: usize = 56;
 
 const TWINS: [(&str, &str); 3] = [
     ("workload-default", "workload-stripped"),
@@ -36,11 +36,16 @@ fn probes_json(path: &Path) -> Value {
 }
 
 /// The JSON without what differs by design between twins: the path, where
-/// symbols and `runtime.g` offsets came from, and whether DWARF checked
-/// the layout.
+/// symbols, `runtime.g` offsets and zstd's encoder counts came from, and
+/// whether DWARF checked the layout.
 fn comparable(mut v: Value) -> Value {
     let o = v.as_object_mut().unwrap();
-    for k in ["binary", "symbol_source", "goid_offset_source"] {
+    for k in [
+        "binary",
+        "symbol_source",
+        "goid_offset_source",
+        "zstd_counts",
+    ] {
         assert!(o.remove(k).is_some(), "{k}");
     }
     for p in o["probes"].as_array_mut().unwrap() {
@@ -86,7 +91,22 @@ fn arm64_stripped_builds_match_their_dwarf_twins() {
             assert_eq!(sj["symbol_source"], "pclntab", "{name}");
             assert_eq!(fj["goid_offset_source"], "dwarf", "{name}");
             assert_eq!(sj["goid_offset_source"], "table", "{name}");
+            // zstd's encoder counts: from the stripped twin's code, at the
+            // offset DWARF gives its twin; and the sinks are there.
+            assert_eq!(fj["zstd_counts"], "dwarf", "{name}");
+            assert_eq!(sj["zstd_counts"], "code", "{name}");
+            assert!(
+                !fj["sinks"].as_array().unwrap().is_empty(),
+                "{name}: no sinks"
+            );
             assert_eq!(fj["probes"].as_array().unwrap().len(), WORKLOAD_FUNCTIONS);
+            let totals = |p: &Path| -> Vec<Option<u64>> {
+                let plan = Plan::build(&GoBinary::open(p).unwrap()).unwrap();
+                plan.probes.iter().map(|p| p.totals_offset).collect()
+            };
+            let ft = totals(&f);
+            assert!(ft.iter().any(Option::is_some), "{name}: no zstd counts");
+            assert_eq!(ft, totals(&s), "{name}: zstd counts differ");
             assert_eq!(comparable(fj), comparable(sj), "{name}: probes differ");
             assert_eq!(table_rows(&f), table_rows(&s), "{name}: table rows differ");
             checked += 1;

@@ -53,7 +53,11 @@ fn table_names_every_probe_and_its_sites() {
     for cell in ["zstd", "compress", "oneshot", "entry:rcx", "ret:rbx-r8"] {
         assert!(row.contains(cell), "{row}");
     }
-    assert!(stdout.contains("43 functions, 43 probeable"), "{stdout}");
+    assert!(stdout.contains("56 functions, 56 probeable"), "{stdout}");
+    assert!(
+        stdout.contains("sink sites (gzip, zlib, flate output); zstd encoder counts at +0x"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -70,7 +74,15 @@ fn json_has_the_documented_fields() {
     assert_eq!(v["pie"], true);
     assert!(v["modules"].is_array());
     let probes = v["probes"].as_array().unwrap();
-    assert_eq!(probes.len(), 43);
+    assert_eq!(probes.len(), 56);
+    assert_eq!(v["zstd_counts"], "dwarf");
+    let sinks = v["sinks"].as_array().unwrap();
+    assert!(sinks
+        .iter()
+        .any(|s| s["function"] == "compress/gzip.(*Writer).Write" && s["header"] == true));
+    assert!(sinks
+        .iter()
+        .any(|s| s["function"] == "compress/gzip.(*Writer).Close" && s["header"] == false));
     let decode = probes
         .iter()
         .find(|p| p["function"] == "github.com/klauspost/compress/zstd.(*Decoder).DecodeAll")

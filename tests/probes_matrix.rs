@@ -34,8 +34,9 @@ fn open(path: &Path) -> (GoBinary, Plan) {
     (bin, plan)
 }
 
-/// Every catalog function the workload calls directly or through a stream.
-const WORKLOAD_FUNCTIONS: usize = 43;
+/// Every catalog function the workload calls directly or through a stream
+/// (and the Flush and Close methods its streams' types keep).
+const WORKLOAD_FUNCTIONS: usize = 56;
 
 #[test]
 fn stripped_builds_match_their_symtab_twins() {
@@ -58,6 +59,24 @@ fn stripped_builds_match_their_symtab_twins() {
             assert_eq!(fbin.pie, full.contains("pie"), "{name}: PIE flag");
             assert_eq!(fplan.probes.len(), WORKLOAD_FUNCTIONS, "{name}");
             assert_eq!(sites(&fplan), sites(&splan), "{name}: probe sites differ");
+            // Stream output: the same sink sites, and zstd's encoder counts
+            // found in the code where DWARF is gone, at DWARF's offset.
+            assert!(
+                fplan.sinks.len() >= 20,
+                "{name}: {} sinks",
+                fplan.sinks.len()
+            );
+            assert_eq!(fplan.sinks, splan.sinks, "{name}: sink sites differ");
+            assert_eq!(fplan.totals_source, "dwarf", "{name}");
+            assert_eq!(splan.totals_source, "code", "{name}");
+            let counts = |plan: &Plan| {
+                plan.probes
+                    .iter()
+                    .filter_map(|p| p.totals_offset)
+                    .collect::<Vec<u64>>()
+            };
+            assert_eq!(counts(&fplan).len(), 1, "{name}: zstd's Close");
+            assert_eq!(counts(&fplan), counts(&splan), "{name}: encoder counts");
             for p in &fplan.probes {
                 assert!(
                     !p.ret_offsets.is_empty(),

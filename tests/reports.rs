@@ -37,6 +37,7 @@ fn replayed() -> gozt::stats::Report {
             bytes_out: Some(300 + i * 70),
             error: i % 17 == 0,
             stack: vec![0x401000 + i, 0x402000],
+            ..Default::default()
         };
         agg.add(&ev, &mut Named);
     }
@@ -99,8 +100,8 @@ fn the_text_report_is_in_human_units_or_raw_with_ns() {
     let raw = text(&report, &RAW);
     let f = &report.functions[0];
     let p99 = f.latency_ns.p99;
-    assert_eq!(p99, 7752);
-    assert!(human.contains("p99 7.75us"), "{human}");
+    assert_eq!(p99, 7789);
+    assert!(human.contains("p99 7.79us"), "{human}");
     assert!(raw.contains(&format!("p99 {p99}")), "{raw}");
     assert!(human.contains(&format!("bytes in {}", gozt::tui::bytes(f.bytes_in))));
     assert!(raw.contains(&format!("bytes in {}", f.bytes_in)));
@@ -135,6 +136,7 @@ fn long_names_and_large_numbers_fit_100_columns() {
         function: function.clone(),
         entry,
         target: 0,
+        sinks: false,
     }];
     let mut agg = Aggregator::new(funcs, 1024, 0.003);
     for i in 0..50u64 {
@@ -148,6 +150,7 @@ fn long_names_and_large_numbers_fit_100_columns() {
             bytes_out: Some(987_654_321_001),
             error: i % 3 == 0,
             stack: vec![0x401000 + i],
+            ..Default::default()
         };
         agg.add(&ev, &mut LongNamed);
     }

@@ -98,15 +98,8 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
     let bin = common::newest("workload-stripped");
     let mut target = Workload(
         Command::new(&bin)
-            .args([
-                "-wait",
-                "-linger",
-                "-goroutines",
-                "3",
-                "-rounds",
-                "2",
-                "-streams=false",
-            ])
+            .args(["-wait", "-linger"])
+            .args(common::one_shot_args(3, 2))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -122,7 +115,12 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
     assert!(line.contains("waiting"), "{line}");
 
     let name = format!("gozt-tui-{}", std::process::id());
-    let session = Session::start(&name, (80, 24), &format!("attach -p {pid}"));
+    // A verdict from the first payloads on (the default needs 1000).
+    let session = Session::start(
+        &name,
+        (80, 24),
+        &format!("attach -p {pid} --min-eligible 1"),
+    );
     common::wait_for_attach();
     let s = screen_until(&name, "the live header", |s| {
         s.contains(&format!("gozt pid {pid} workload-stripped"))

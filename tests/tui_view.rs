@@ -44,6 +44,7 @@ fn session(agg: &mut Aggregator, from: u64, to: u64) {
             bytes_out: Some(if i % 40 == 0 { 5000 } else { 1500 }),
             error: func_id == 2 && i % 30 == 2,
             stack: vec![0x401000 + i],
+            ..Default::default()
         };
         agg.add(&ev, &mut Named);
     }
@@ -71,6 +72,7 @@ fn aggregator() -> Aggregator {
                 function: e.symbol(),
                 entry: *e,
                 target: 0,
+                sinks: false,
             }
         })
         .collect();
@@ -225,6 +227,7 @@ fn ok_call(goid: u64, func_id: u32, duration_ns: u64) -> CallEvent {
         bytes_out: Some(1500),
         error: false,
         stack: vec![0x401000],
+        ..Default::default()
     }
 }
 

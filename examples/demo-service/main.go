@@ -3,11 +3,15 @@
 // serving gzip-compressed responses, and decoding frames clients upload, some
 // of them corrupt. Its built-in load generator (-load) drives it over
 // loopback, so `gozt probes`/`gozt attach` have something real to look at.
+// With -truth FILE it writes, at exit, its own count of the payloads it
+// compressed and decompressed, judged by gozt's rules (README, "Rules"), to
+// check gozt's failure rate against.
 package main
 
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -24,6 +28,72 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 )
+
+// tally is the service's own count of its payloads, by function.
+type tally struct {
+	mu        sync.Mutex
+	Payloads  uint64                     `json:"payloads"`
+	Eligible  uint64                     `json:"eligible"`
+	Failures  uint64                     `json:"failures"`
+	Functions map[string]*functionTally `json:"functions"`
+}
+
+type functionTally struct {
+	Payloads uint64 `json:"payloads"`
+	Eligible uint64 `json:"eligible"`
+	Failures uint64 `json:"failures"`
+}
+
+var (
+	minSize = flag.Int("min-size", 1024, "the min-size the tally judges by (gozt's --min-size)")
+	truth   = &tally{Functions: map[string]*functionTally{}}
+)
+
+// payload counts one payload of fn: plain is its original size, packed its
+// compressed size.
+func (t *tally) payload(fn string, plain, packed int, failed error, compress bool) {
+	eligible := plain > *minSize || failed != nil
+	fails := failed != nil || (compress && eligible && packed >= plain)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.Functions[fn]
+	if f == nil {
+		f = &functionTally{}
+		t.Functions[fn] = f
+	}
+	f.Payloads++
+	if eligible {
+		f.Eligible++
+	}
+	if eligible && fails {
+		f.Failures++
+	}
+	t.Payloads++
+	if eligible {
+		t.Eligible++
+	}
+	if eligible && fails {
+		t.Failures++
+	}
+}
+
+const (
+	fnEncodeAll = "github.com/klauspost/compress/zstd.(*Encoder).EncodeAll"
+	fnDecodeAll = "github.com/klauspost/compress/zstd.(*Decoder).DecodeAll"
+	fnGzipClose = "compress/gzip.(*Writer).Close"
+)
+
+// counter counts what a gzip stream writes to the response.
+type counter struct {
+	w io.Writer
+	n int
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
+}
 
 type server struct {
 	encoders sync.Pool // *zstd.Encoder
@@ -58,6 +128,7 @@ func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	enc := s.encoders.Get().(*zstd.Encoder)
 	frame := enc.EncodeAll(body, nil)
 	s.encoders.Put(enc)
+	truth.payload(fnEncodeAll, len(body), len(frame), nil, true)
 	s.mu.Lock()
 	s.blobs[r.URL.Query().Get("key")] = frame
 	s.mu.Unlock()
@@ -68,6 +139,7 @@ func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
 func (s *server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	frame, _ := io.ReadAll(r.Body)
 	plain, err := s.decoder.DecodeAll(frame, nil)
+	truth.payload(fnDecodeAll, len(plain), len(frame), err, false)
 	if err != nil {
 		http.Error(w, "corrupt frame: "+err.Error(), http.StatusUnprocessableEntity)
 		return
@@ -85,14 +157,19 @@ func (s *server) handleGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	plain, err := s.decoder.DecodeAll(frame, nil)
+	truth.payload(fnDecodeAll, len(plain), len(frame), err, false)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Encoding", "gzip")
-	gz := gzip.NewWriter(w)
-	gz.Write(plain)
-	gz.Close()
+	out := &counter{w: w}
+	gz := gzip.NewWriter(out)
+	_, werr := gz.Write(plain)
+	if err := gz.Close(); werr == nil {
+		werr = err
+	}
+	truth.payload(fnGzipClose, len(plain), out.n, werr, true)
 }
 
 func payload(rng *rand.Rand, n int, incompressible bool) []byte {
@@ -130,7 +207,9 @@ func load(base string, clients int, stop <-chan struct{}) {
 				body := payload(rng, 512+rng.Intn(64*1024), rng.Intn(20) == 0)
 				post(client, base+"/upload?key="+key, body)
 				get(client, base+"/blob?key="+key)
-				frame := enc.EncodeAll(payload(rng, 2048+rng.Intn(8192), false), nil)
+				plain := payload(rng, 2048+rng.Intn(8192), false)
+				frame := enc.EncodeAll(plain, nil)
+				truth.payload(fnEncodeAll, len(plain), len(frame), nil, true)
 				if rng.Intn(50) == 0 {
 					frame = frame[:len(frame)/2]
 				}
@@ -164,6 +243,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
 	clients := flag.Int("load", 4, "load-generator goroutines (0: serve only)")
 	duration := flag.Duration("duration", 0, "exit after this long (0: run until SIGINT/SIGTERM)")
+	truthFile := flag.String("truth", "", "at exit, write the service's own payload tally here (JSON)")
 	flag.Parse()
 
 	s := newServer()
@@ -199,5 +279,13 @@ func main() {
 	close(stop)
 	if *clients > 0 {
 		<-done
+	}
+	if *truthFile != "" {
+		truth.mu.Lock()
+		b, _ := json.MarshalIndent(truth, "", "  ")
+		truth.mu.Unlock()
+		if err := os.WriteFile(*truthFile, append(b, '\n'), 0o644); err != nil {
+			log.Fatal(err)
+		}
 	}
 }

@@ -77,6 +77,16 @@ pub fn scan_code(code: &[u8], addr: u64) -> CodeFacts {
     code::scan(code, addr)
 }
 
+/// The calls of an io.Writer's Write in a function's code (sink sites).
+pub fn writer_calls(code: &[u8], addr: u64) -> Vec<u64> {
+    code::writer_calls(code, addr)
+}
+
+/// Displacements of `add qword [reg+d], value` in a function's code.
+pub fn adds_to_memory(code: &[u8], addr: u64, value: i64) -> Vec<u64> {
+    code::adds_to_memory(code, addr, value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,6 +107,120 @@ pub fn scan_code(code: &[u8], addr: u64) -> CodeFacts {
     facts
 }
 
+/// The instruction words of `code`, each with its address.
+fn words(code: &[u8], addr: u64) -> impl Iterator<Item = (u64, u32)> + '_ {
+    code.chunks_exact(4).enumerate().map(move |(i, w)| {
+        (
+            addr + 4 * i as u64,
+            u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
+        )
+    })
+}
+
+/// `LDR Xt, [Xn, #imm]` (64-bit, unsigned offset): (t, n, byte offset).
+fn ldr64(insn: u32) -> Option<(u32, u32, u64)> {
+    (insn & 0xffc0_0000 == 0xf940_0000).then(|| {
+        (
+            insn & 31,
+            (insn >> 5) & 31,
+            u64::from((insn >> 10) & 0xfff) * 8,
+        )
+    })
+}
+
+/// `STR Xt, [Xn, #imm]` (64-bit, unsigned offset): (t, n, byte offset).
+fn str64(insn: u32) -> Option<(u32, u32, u64)> {
+    (insn & 0xffc0_0000 == 0xf900_0000).then(|| {
+        (
+            insn & 31,
+            (insn >> 5) & 31,
+            u64::from((insn >> 10) & 0xfff) * 8,
+        )
+    })
+}
+
+/// `MOV Xd, Xm` (`ORR Xd, XZR, Xm`): (d, m).
+fn mov64(insn: u32) -> Option<(u32, u32)> {
+    (insn & 0xffe0_ffe0 == 0xaa00_03e0).then_some((insn & 31, (insn >> 16) & 31))
+}
+
+/// Whether `insn` may write register `r` (0-30): its Rd/Rt field is `r`
+/// and it is neither a store nor a branch nor a compare-and-branch, which
+/// read that field. An over-approximation: a miss only ends a search.
+fn may_write(insn: u32, r: u32) -> bool {
+    let op0 = (insn >> 25) & 0xf;
+    let is_branch = op0 & 0b1110 == 0b1010;
+    let is_load_store = op0 & 0b0101 == 0b0100;
+    let is_store = is_load_store && (insn >> 22) & 1 == 0 && insn & 0x3b00_0000 == 0x3900_0000;
+    !is_branch && !is_store && insn & 31 == r
+}
+
+/// The calls of an `io.Writer`'s `Write` (sink sites): `BLR Xn` where Xn
+/// was loaded from an itab's first method slot (`MOVD 24(Rm), Rn`),
+/// possibly through register copies, within the 16 instructions before.
+/// Addresses ascending.
+pub fn writer_calls(code: &[u8], addr: u64) -> Vec<u64> {
+    const BACK: usize = 16;
+    let all: Vec<(u64, u32)> = words(code, addr).collect();
+    let mut calls = Vec::new();
+    for (i, &(pc, insn)) in all.iter().enumerate() {
+        // BLR Xn
+        if insn & 0xffff_fc1f != 0xd63f_0000 {
+            continue;
+        }
+        let mut target = (insn >> 5) & 31;
+        for &(_, prev) in all[i.saturating_sub(BACK)..i].iter().rev() {
+            if !may_write(prev, target) {
+                continue;
+            }
+            if let Some((_, m)) = mov64(prev) {
+                target = m;
+                continue;
+            }
+            if ldr64(prev).is_some_and(|(_, base, off)| off == 0x18 && base != 31) {
+                calls.push(pc);
+            }
+            break;
+        }
+    }
+    calls
+}
+
+/// Offsets `d` of every 8-byte word that the code adds `value` to: `LDR
+/// Xt, [Xb, #d]`, `ADD Xs, Xt, #value`, `STR Xs, [Xb, #d]`, with at most 3
+/// other instructions between the load and the add and between the add and
+/// the store. In order.
+pub fn adds_to_memory(code: &[u8], value: i64) -> Vec<u64> {
+    const GAP: usize = 4;
+    let Ok(imm) = u32::try_from(value) else {
+        return Vec::new();
+    };
+    if imm > 0xfff {
+        return Vec::new();
+    }
+    let all: Vec<u32> = words(code, 0).map(|(_, w)| w).collect();
+    let mut found = Vec::new();
+    for (i, &insn) in all.iter().enumerate() {
+        // ADD Xd, Xn, #imm (64-bit, unshifted)
+        if insn & 0xffc0_0000 != 0x9100_0000 || (insn >> 10) & 0xfff != imm {
+            continue;
+        }
+        let (d, n) = (insn & 31, (insn >> 5) & 31);
+        let load = all[i.saturating_sub(GAP)..i]
+            .iter()
+            .rev()
+            .find_map(|&w| ldr64(w).filter(|&(t, _, _)| t == n));
+        let Some((_, base, off)) = load else { continue };
+        let stored = all[i + 1..(i + 1 + GAP).min(all.len())]
+            .iter()
+            .any(|&w| str64(w) == Some((d, base, off)));
+        if stored {
+            found.push(off);
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +262,31 @@ mod tests {
         let mut bytes = code(&[RET]);
         bytes.extend_from_slice(&[0xc0, 0x03]);
         assert_eq!(scan_code(&bytes, 0x3000).rets, vec![0x3000]);
+    }
+
+    #[test]
+    fn writer_calls_are_calls_through_an_itabs_first_slot() {
+        // ldr x5, [x4, #24]; mov x0, x2; blr x5 (io.Writer.Write);
+        // ldr x6, [x4, #32]; blr x6 (another slot);
+        // ldr x7, [x3, #24]; mov x8, x7; blr x8 (through a copy);
+        // ldr x9, [x3, #24]; ldr x9, [x9]; blr x9 (reloaded: not a slot)
+        let words = [
+            0xf9400c85, 0xaa0203e0, 0xd63f00a0, 0xf9401086, 0xd63f00c0, 0xf9400c67, 0xaa0703e8,
+            0xd63f0100, 0xf9400c69, 0xf9400129, 0xd63f0120,
+        ];
+        assert_eq!(writer_calls(&code(&words), 0x1000), vec![0x1008, 0x101c]);
+    }
+
+    #[test]
+    fn adds_of_a_value_to_memory_are_found() {
+        // ldr x1, [x0, #0xd8]; add x1, x1, #4; str x1, [x0, #0xd8];
+        // ldr x2, [x0, #8]; add x2, x2, #1; str x2, [x0, #8];
+        // ldr x3, [x0, #16]; add x3, x3, #4; str x3, [x0, #24] (elsewhere)
+        let words = [
+            0xf9406c01, 0x91001021, 0xf9006c01, 0xf9400402, 0x91000442, 0xf9000402, 0xf9400803,
+            0x91001063, 0xf9000c03,
+        ];
+        assert_eq!(adds_to_memory(&code(&words), 4), vec![0xd8]);
     }
 
     #[test]

@@ -76,6 +76,25 @@ impl Arch {
             Arch::Arm64 => arm64::scan_code(code, addr),
         }
     }
+
+    /// The calls of an io.Writer's Write in a function's code (sink sites):
+    /// calls through a register loaded from an itab's first method slot.
+    pub fn writer_calls(self, code: &[u8], addr: u64) -> Vec<u64> {
+        match self {
+            Arch::Amd64 => amd64::writer_calls(code, addr),
+            Arch::Arm64 => arm64::writer_calls(code, addr),
+        }
+    }
+
+    /// Displacements of the 8-byte memory words that a function's code adds
+    /// `value` to (`add qword [reg+d], value`; on arm64 a load, an add and a
+    /// store back of the same word).
+    pub fn adds_to_memory(self, code: &[u8], addr: u64, value: i64) -> Vec<u64> {
+        match self {
+            Arch::Amd64 => amd64::adds_to_memory(code, addr, value),
+            Arch::Arm64 => arm64::adds_to_memory(code, value),
+        }
+    }
 }
 
 /// An integer argument register of either architecture: amd64's by name,

@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use iced_x86::{Decoder, DecoderOptions, FlowControl, OpKind};
+use iced_x86::{
+    Code, Decoder, DecoderOptions, FlowControl, InstructionInfoFactory, OpKind, Register,
+};
 
 /// What decoding a function's bytes found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,6 +40,84 @@ pub fn scan(code: &[u8], addr: u64) -> CodeFacts {
         }
     }
     facts
+}
+
+/// The calls of an `io.Writer`'s `Write` in a function's code: indirect
+/// calls through a register loaded from an itab's first method slot
+/// (`mov reg, [itab+0x18]`; io.Writer has one method). Other interfaces'
+/// first methods load from the same slot, so callers scan only functions
+/// whose interface calls are their writer's. A slot load further back than
+/// the instructions that set up the arguments is not found, and the call is
+/// not listed. Addresses ascending.
+pub fn writer_calls(code: &[u8], addr: u64) -> Vec<u64> {
+    /// Instructions searched back from a call for the slot load.
+    const BACK: usize = 16;
+    let mut calls = Vec::new();
+    let mut recent: std::collections::VecDeque<iced_x86::Instruction> =
+        std::collections::VecDeque::with_capacity(BACK);
+    let mut info = InstructionInfoFactory::new();
+    let mut decoder = Decoder::with_ip(64, code, addr, DecoderOptions::NONE);
+    for insn in &mut decoder {
+        if insn.flow_control() == FlowControl::IndirectCall && insn.op0_kind() == OpKind::Register {
+            // Follow the target back through register copies to the
+            // instruction that loaded it.
+            let mut target = insn.op0_register().full_register();
+            for prev in recent.iter().rev() {
+                let writes = info
+                    .info(prev)
+                    .used_registers()
+                    .iter()
+                    .any(|u| u.register().full_register() == target && is_write(u.access()));
+                if !writes {
+                    continue;
+                }
+                let copy = matches!(prev.code(), Code::Mov_r64_rm64 | Code::Mov_rm64_r64)
+                    && prev.op0_kind() == OpKind::Register
+                    && prev.op1_kind() == OpKind::Register;
+                if copy {
+                    target = prev.op1_register().full_register();
+                    continue;
+                }
+                let slot_load = prev.code() == Code::Mov_r64_rm64
+                    && prev.op1_kind() == OpKind::Memory
+                    && prev.memory_index() == Register::None
+                    && prev.memory_base() != Register::RIP
+                    && prev.memory_displacement64() == 0x18;
+                if slot_load {
+                    calls.push(insn.ip());
+                }
+                break;
+            }
+        }
+        if recent.len() == BACK {
+            recent.pop_front();
+        }
+        recent.push_back(insn);
+    }
+    calls
+}
+
+fn is_write(access: iced_x86::OpAccess) -> bool {
+    use iced_x86::OpAccess::*;
+    matches!(access, Write | CondWrite | ReadWrite | ReadCondWrite)
+}
+
+/// Displacements `d` of every `add qword ptr [reg+d], imm` with `imm` ==
+/// `value` in a function's code, in order.
+pub fn adds_to_memory(code: &[u8], addr: u64, value: i64) -> Vec<u64> {
+    let mut found = Vec::new();
+    let mut decoder = Decoder::with_ip(64, code, addr, DecoderOptions::NONE);
+    for insn in &mut decoder {
+        if matches!(insn.code(), Code::Add_rm64_imm8 | Code::Add_rm64_imm32)
+            && insn.op0_kind() == OpKind::Memory
+            && insn.memory_index() == Register::None
+            && insn.memory_base() != Register::RIP
+            && insn.immediate(1) as i64 == value
+        {
+            found.push(insn.memory_displacement64());
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -83,5 +163,28 @@ mod tests {
         assert_eq!(f.rets, vec![addr + JUMPS * 5]);
         let want: Vec<u64> = (0..JUMPS.div_ceil(2)).map(|i| 0x1000 + i * 16).collect();
         assert_eq!(f.jumps_out, want);
+    }
+
+    #[test]
+    fn writer_calls_are_calls_through_an_itabs_first_slot() {
+        // mov rsi, [rax]; mov rsi, [rsi+0x18]; mov rax, rdx; call rsi
+        // (io.Writer.Write); mov rdx, [rcx+0x40]; call rdx (another slot);
+        // mov rdx, [rax]; call rdx (a closure); mov rcx, [rcx+0x18];
+        // mov r8, rcx; call r8 (through a copy)
+        let code = [
+            0x48, 0x8b, 0x30, 0x48, 0x8b, 0x76, 0x18, 0x48, 0x89, 0xd0, 0xff, 0xd6, 0x48, 0x8b,
+            0x51, 0x40, 0xff, 0xd2, 0x48, 0x8b, 0x10, 0xff, 0xd2, 0x48, 0x8b, 0x49, 0x18, 0x49,
+            0x89, 0xc8, 0x41, 0xff, 0xd0,
+        ];
+        assert_eq!(writer_calls(&code, 0x1000), vec![0x100a, 0x101e]);
+    }
+
+    #[test]
+    fn adds_of_a_value_to_memory_are_found() {
+        // add qword ptr [rdi+0xd8], 4; add qword ptr [rdi+8], 1
+        let code = [
+            0x48, 0x83, 0x87, 0xd8, 0x00, 0x00, 0x00, 0x04, 0x48, 0x83, 0x47, 0x08, 0x01,
+        ];
+        assert_eq!(adds_to_memory(&code, 0, 4), vec![0xd8]);
     }
 }

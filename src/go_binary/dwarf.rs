@@ -168,6 +168,51 @@ impl Dwarf {
         None
     }
 
+    /// The member offsets of each struct type named in `wanted` (names
+    /// without any vendor prefix), as DWARF describes them.
+    pub fn struct_members(&self, wanted: &[&str]) -> HashMap<String, HashMap<String, u64>> {
+        let dwarf = self.dwarf();
+        let mut found: HashMap<String, HashMap<String, u64>> = HashMap::new();
+        let mut units = dwarf.units();
+        while let Ok(Some(header)) = units.next() {
+            if found.len() == wanted.len() {
+                break;
+            }
+            let Ok(unit) = dwarf.unit(header) else {
+                continue;
+            };
+            let mut cursor = unit.entries();
+            let mut current: Option<(isize, String)> = None;
+            while let Ok(Some(entry)) = cursor.next_dfs() {
+                let depth = entry.depth();
+                if let Some((d, name)) = &current {
+                    if depth > *d {
+                        if entry.tag() == gimli::DW_TAG_member && depth == d + 1 {
+                            let member = name_of(&dwarf, &unit, entry);
+                            let off = entry
+                                .attr_value(gimli::DW_AT_data_member_location)
+                                .and_then(|v| v.udata_value());
+                            if let (Some(member), Some(off)) = (member, off) {
+                                found.entry(name.clone()).or_default().insert(member, off);
+                            }
+                        }
+                        continue;
+                    }
+                    current = None;
+                }
+                if entry.tag() == gimli::DW_TAG_structure_type {
+                    if let Some(name) = name_of(&dwarf, &unit, entry) {
+                        let plain = crate::catalog::unvendored(&name);
+                        if wanted.contains(&plain) && !found.contains_key(plain) {
+                            current = Some((depth, plain.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+
     /// Formal parameters of each named function that DWARF describes.
     pub fn params(&self, functions: &HashSet<&str>) -> HashMap<String, Vec<DwarfParam>> {
         let dwarf = self.dwarf();

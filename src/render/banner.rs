@@ -8,9 +8,11 @@ use crate::stats::TargetInfo;
 
 /// What the banner says.
 pub struct Banner<'a> {
-    /// Sites attached: entries and RETs.
+    /// Sites attached: entries, RETs and sinks.
     pub probes: usize,
     pub functions: usize,
+    /// Of them, sink sites (streams' writes to their io.Writer).
+    pub sinks: usize,
     /// The processes named (or the command started).
     pub targets: &'a [TargetInfo],
     /// With --binary: its path, and how many processes run it now.
@@ -27,8 +29,13 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// The banner's one line, `gozt: ` first.
 pub fn banner(b: &Banner<'_>) -> String {
+    let sinks = if b.sinks > 0 {
+        format!("; {} of streams' output", plural(b.sinks, "sink", "sinks"))
+    } else {
+        String::new()
+    };
     let probes = format!(
-        "{} ({}: entries and RETs)",
+        "{} ({}: entries and RETs{sinks})",
         plural(b.probes, "probe", "probes"),
         plural(b.functions, "function", "functions")
     );
@@ -91,6 +98,7 @@ mod tests {
         let b = Banner {
             probes: 46,
             functions: 8,
+            sinks: 0,
             targets: &one,
             binary: None,
             duration: None,
@@ -104,6 +112,7 @@ mod tests {
         let b = Banner {
             probes: 1,
             functions: 1,
+            sinks: 0,
             targets: &many,
             binary: None,
             duration: Some(Duration::from_secs(30)),
@@ -116,6 +125,7 @@ mod tests {
         let b = Banner {
             probes: 46,
             functions: 8,
+            sinks: 0,
             targets: &[],
             binary: Some(("/usr/local/bin/app", 2)),
             duration: None,

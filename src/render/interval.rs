@@ -41,7 +41,13 @@ fn function_line(f: &IntervalFunction, o: &TextOptions) -> String {
         c.errors,
         c.incompressible,
         percent(c.failure_rate, 3),
-        if c.alert { " ALERT" } else { "" }
+        if f.inner {
+            " inner"
+        } else if c.alert {
+            " ALERT"
+        } else {
+            ""
+        }
     )
 }
 
@@ -63,6 +69,7 @@ pub fn text(r: &IntervalReport, o: &TextOptions, first: bool, millis: bool) -> S
     let lost = l.ringbuf_full + l.inflight_full + l.read_failed + l.aged_out + l.abandoned;
     let mut parts = vec![
         format!("{} calls,", t.calls),
+        format!("{} payloads,", t.payloads),
         format!("{} errors,", t.errors),
         format!("{} incompressible,", t.incompressible),
         format!(
@@ -75,8 +82,10 @@ pub fn text(r: &IntervalReport, o: &TextOptions, first: bool, millis: bool) -> S
     if lost > 0 {
         parts.push(format!("{lost} lost"));
     }
-    if t.alert {
-        parts.push("ALERT".to_string());
+    match t.state {
+        crate::stats::State::Alert => parts.push("ALERT".to_string()),
+        crate::stats::State::TooFew => parts.push("(too few)".to_string()),
+        crate::stats::State::Ok => {}
     }
     let first = format!("{} {:.1}s: ", time(r, millis), r.interval_s);
     fields(&mut out, &first, &parts, " ", 2);

@@ -28,6 +28,11 @@ pub struct ProbesReport<'a> {
     pub g_register: &'static str,
     pub modules: &'a [Module],
     pub probes: Vec<ProbeJson<'a>>,
+    /// Calls of streams' io.Writers in compressor code: where gzip, zlib
+    /// and flate streams' compressed output is counted.
+    pub sinks: &'a [crate::probe_plan::Sink],
+    /// Where zstd's encoder counts were found: dwarf, code or none.
+    pub zstd_counts: &'static str,
 }
 
 /// One probe in JSON.
@@ -82,6 +87,8 @@ pub fn report<'a>(bin: &'a GoBinary, plan: &'a Plan, pid: Option<i32>) -> Probes
                 abi_check: &p.abi_check,
             })
             .collect(),
+        sinks: &plan.sinks,
+        zstd_counts: plan.totals_source,
     }
 }
 
@@ -144,6 +151,23 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
         bin.arch.g_register(),
         bin.goid_offset,
         bin.stack_hi_offset
+    );
+    let counts = plan
+        .probes
+        .iter()
+        .find_map(|p| p.totals_offset)
+        .map(|o| {
+            let from = match plan.totals_source {
+                "dwarf" => "from DWARF",
+                _ => "from the code of Close",
+            };
+            format!("zstd encoder counts at +{o:#x} ({from})")
+        })
+        .unwrap_or_else(|| "zstd encoder counts not found".to_string());
+    let _ = writeln!(
+        out,
+        "streams  {} sink sites (gzip, zlib, flate output); {counts}",
+        plan.sinks.len()
     );
     if bin.build.modules.is_empty() {
         let _ = writeln!(out, "modules  none recorded (GOPATH build)");

@@ -60,6 +60,15 @@ fn rate(c: &Counters) -> String {
     percent(c.failure_rate, 3)
 }
 
+/// ` ALERT` or ` too few` after a rate (`sep` before it), nothing when ok.
+fn verdict(c: &Counters, sep: &str) -> String {
+    match c.state {
+        crate::stats::State::Alert => format!("{sep}ALERT"),
+        crate::stats::State::TooFew => format!("{sep}(too few to judge)"),
+        crate::stats::State::Ok => String::new(),
+    }
+}
+
 /// `first` then `parts`, `sep` apart, wrapped at [`WIDTH`] between parts;
 /// wrapped lines are indented by `indent`.
 pub(crate) fn fields(out: &mut String, first: &str, parts: &[String], sep: &str, indent: usize) {
@@ -129,8 +138,8 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
     let t = &r.totals;
     let _ = writeln!(
         out,
-        "traced {:.1}s: {} calls, {} errors, {} incompressible",
-        r.duration_s, t.calls, t.errors, t.incompressible
+        "traced {:.1}s: {} calls, {} payloads, {} errors, {} incompressible, {} not judged",
+        r.duration_s, t.calls, t.payloads, t.errors, t.incompressible, t.not_judged
     );
     let _ = writeln!(
         out,
@@ -138,8 +147,20 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
         rate(t),
         t.eligible,
         percent(r.alert_threshold, 3),
-        if t.alert { "  ALERT" } else { "" }
+        verdict(t, "  ")
     );
+    let _ = writeln!(
+        out,
+        "rules: payloads over min-size {} bytes (original size), or errored; a verdict needs {} eligible",
+        r.min_size, r.min_eligible
+    );
+    if r.open_streams > 0 {
+        let _ = writeln!(
+            out,
+            "streams still open at the end: {} (not counted)",
+            r.open_streams
+        );
+    }
     if let Some(s) = &r.sampling {
         fields(
             &mut out,
@@ -187,24 +208,43 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
         let room = WIDTH - kind.len();
         let _ = writeln!(out, "{}{kind}", name_in(&f.function, room));
         let c = &f.counters;
-        fields(
-            &mut out,
-            "",
-            &[
-                format!("  calls {}", c.calls),
-                format!("errors {}", c.errors),
-                format!("incompressible {}", c.incompressible),
+        if let Some(outer) = &f.outer {
+            let _ = writeln!(
+                out,
+                "  inner: made inside {} (no payloads of its own)",
+                name_in(outer, WIDTH - 30)
+            );
+        }
+        let mut parts = vec![
+            format!("  calls {}", c.calls),
+            format!("call errors {}", c.call_errors),
+            format!("bytes in {}", o.size(f.bytes_in, f.bytes_in_observed)),
+            format!("out {}", o.size(f.bytes_out, f.bytes_out_observed)),
+        ];
+        if !f.inner && c.payloads > 0 {
+            parts.extend([
+                format!("payloads {}", c.payloads),
+                format!("eligible {}", c.eligible),
+                format!("not judged {}", c.not_judged),
+                format!("failures {}", c.failures),
+                format!("(errors {}", c.errors),
+                format!("incompressible {})", c.incompressible),
+                format!("failure rate {}{}", rate(c), verdict(c, " ")),
                 format!(
-                    "failure rate {}{}",
-                    rate(c),
-                    if c.alert { " ALERT" } else { "" }
+                    "small payloads {} ({} of payload time)",
+                    f.small_payloads,
+                    percent(
+                        if f.payload_time_ns == 0 {
+                            0.0
+                        } else {
+                            f.small_time_ns as f64 / f.payload_time_ns as f64
+                        },
+                        1
+                    )
                 ),
-                format!("bytes in {}", o.size(f.bytes_in, f.bytes_in_observed)),
-                format!("out {}", o.size(f.bytes_out, f.bytes_out_observed)),
-            ],
-            "  ",
-            2,
-        );
+            ]);
+        }
+        fields(&mut out, "", &parts, "  ", 2);
         let q = &f.latency_ns;
         let what = if o.raw_ns {
             "  latency ns: "
@@ -254,16 +294,17 @@ fn goroutines(out: &mut String, r: &Report, o: TextOptions) {
     };
     let _ = writeln!(
         out,
-        "{:>7} {:>gw$} {:>9} {:>7} {:>7} {:>8} {:>tw$} {:>tw$}",
-        "PID", "GOID", "CALLS", "ERRORS", "INCOMP", "FAIL%", p99, time
+        "{:>7} {:>gw$} {:>9} {:>9} {:>7} {:>7} {:>8} {:>tw$} {:>tw$}",
+        "PID", "GOID", "CALLS", "PAYLOADS", "ERRORS", "INCOMP", "FAIL%", p99, time
     );
     for g in top {
         let _ = writeln!(
             out,
-            "{:>7} {:>gw$} {:>9} {:>7} {:>7} {:>8} {:>tw$} {:>tw$}",
+            "{:>7} {:>gw$} {:>9} {:>9} {:>7} {:>7} {:>8} {:>tw$} {:>tw$}",
             g.pid,
             g.goid,
             g.counters.calls,
+            g.counters.payloads,
             g.counters.errors,
             g.counters.incompressible,
             rate(&g.counters),

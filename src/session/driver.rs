@@ -388,6 +388,10 @@ impl<'a> Driver<'a> {
                 // Its last events are in the buffer: take them first.
                 self.drain(src);
                 src.forget_process(pid);
+                self.agg.forget_process(pid);
+                if let Some(iv) = self.intervals.as_mut() {
+                    iv.agg.forget_process(pid);
+                }
                 self.gone.insert(pid);
             }
             if let Some(m) = self.metrics.as_mut() {
@@ -627,6 +631,7 @@ mod tests {
             bytes_out: Some(1000),
             error: false,
             stack: vec![],
+            ..Default::default()
         }
     }
 
@@ -638,6 +643,7 @@ mod tests {
                 function: e.symbol(),
                 entry: e,
                 target: 0,
+                sinks: false,
             })
             .collect();
         Driver::new(

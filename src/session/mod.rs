@@ -34,6 +34,12 @@ pub struct SessionConfig {
     pub targets: Targets,
     pub duration: Option<Duration>,
     pub min_size: u64,
+    /// Eligible payloads needed for a verdict.
+    pub min_eligible: u64,
+    /// Exit with EXIT_ALERT when the run ends in ALERT.
+    pub exit_on_alert: bool,
+    /// Count gzip/zlib/flate streams' output at their sink sites.
+    pub stream_output: bool,
     pub alert_threshold: f64,
     pub codecs: Option<Vec<Codec>>,
     pub func_globs: Vec<String>,
@@ -109,6 +115,7 @@ pub fn run(
                 resolved.funcs.clone(),
                 cfg.min_size,
                 cfg.alert_threshold,
+                cfg.min_eligible,
             );
             let bound =
                 crate::exporter::serve(addr, m.registry()).map_err(|e| SessionError::Listen {
@@ -152,8 +159,9 @@ pub fn run(
     let probes: usize = resolved
         .sites
         .iter()
-        .map(|s| s.entries.len() + s.rets.len())
+        .map(|s| s.entries.len() + s.rets.len() + s.sinks.len())
         .sum();
+    let sinks: usize = resolved.sites.iter().map(|b| b.sinks.len()).sum();
     tracer
         .attach(std::mem::take(&mut resolved.sites))
         .map_err(|e| attach_error(e, &resolved.targets, &os))?;
@@ -168,6 +176,7 @@ pub fn run(
             crate::render::banner::banner(&crate::render::banner::Banner {
                 probes,
                 functions: resolved.funcs.len(),
+                sinks,
                 targets: &resolved.targets,
                 binary: binary.as_ref().map(|(p, n)| (p.as_str(), *n)),
                 duration: cfg.duration,
@@ -193,7 +202,8 @@ pub fn run(
     let mut driver = Driver::new(
         &os,
         stop,
-        Aggregator::new(resolved.funcs.clone(), cfg.min_size, cfg.alert_threshold),
+        Aggregator::new(resolved.funcs.clone(), cfg.min_size, cfg.alert_threshold)
+            .with_min_eligible(cfg.min_eligible),
         sym,
         resolved.targets.clone(),
         resolved.binary_target.clone(),

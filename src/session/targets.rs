@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::go_binary::GoBinary;
 use crate::probe_plan::{Plan, Probe};
 use crate::stats::{FuncMeta, TargetInfo};
+use crate::tracer::consts::{GOZT_COOKIE_HEADER, GOZT_COOKIE_SINK};
 use crate::tracer::{BinarySites, FuncSpec};
 
 /// What to trace.
@@ -159,10 +160,18 @@ fn reg_index(loc: Option<Loc>) -> Option<u8> {
     }
 }
 
-/// What the programs read of probe `p` of binary `bin`, as function `id`.
-pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary) -> FuncSpec {
+/// What the programs read of probe `p` of binary `bin`, as function `id`;
+/// `sinks` when the binary's sink sites are attached.
+pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary, sinks: bool) -> FuncSpec {
     let l = &p.layout;
+    let receiver = match (p.entry.receiver, l.arg_locs.first()) {
+        (Some(_), Some(crate::abi::ValueLoc::Regs(regs))) => regs.first().map(|r| r.bpf_index()),
+        _ => None,
+    };
     FuncSpec {
+        obj_reg: receiver,
+        out_from_sinks: sinks && p.entry.stream_out == crate::catalog::StreamOut::Sinks,
+        totals_offset: p.totals_offset,
         id,
         in_reg: reg_index(l.bytes_in.as_ref().map(|v| v.loc)),
         in_at_ret: l.bytes_in.as_ref().is_some_and(|v| v.at == Point::Return),
@@ -228,16 +237,37 @@ pub fn resolve(cfg: &SessionConfig) -> Result<Resolved, SessionError> {
             pid: *pid,
             ..Default::default()
         };
+        let first_id = r.funcs.len() as u32;
+        let want_sinks = cfg.stream_output
+            && !plan.sinks.is_empty()
+            && plan.probes.iter().any(|p| {
+                selected(cfg, p) && p.entry.stream_out == crate::catalog::StreamOut::Sinks
+            });
         for p in plan.probes.into_iter().filter(|p| selected(cfg, p)) {
             let id = r.funcs.len() as u32;
-            r.specs.push(func_spec(id, &p, &bin));
+            r.specs.push(func_spec(id, &p, &bin, want_sinks));
             sites.entries.push((p.file_offset, id));
             sites.rets.extend(p.ret_offsets.iter().map(|&o| (o, id)));
             r.funcs.push(FuncMeta {
                 function: p.function.clone(),
                 entry: p.entry,
                 target: i,
+                sinks: want_sinks && p.entry.stream_out == crate::catalog::StreamOut::Sinks,
             });
+        }
+        if want_sinks {
+            // Any function of the binary lends its runtime.g offsets.
+            sites.sinks = plan
+                .sinks
+                .iter()
+                .map(|k| {
+                    let mut cookie = GOZT_COOKIE_SINK | u64::from(first_id);
+                    if k.header {
+                        cookie |= GOZT_COOKIE_HEADER;
+                    }
+                    (k.file_offset, cookie)
+                })
+                .collect();
         }
         if sites.entries.is_empty() {
             return Err(SessionError::NothingSelected {

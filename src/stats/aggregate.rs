@@ -11,7 +11,8 @@ use super::model::{
     Bucket, CallerReport, Counters, FunctionReport, GoroutineReport, Latency, Meta, Report,
     TargetInfo,
 };
-use super::rules::{classify, Classified};
+use super::payload::{Payload, Tracker};
+use super::rules::{call_bytes, CallBytes};
 use super::{FuncMeta, Symbolizer};
 use crate::event::{CallEvent, Lost};
 
@@ -19,9 +20,8 @@ use crate::event::{CallEvent, Lost};
 #[derive(Debug, Clone)]
 struct Acc {
     calls: u64,
-    errors: u64,
-    incompressible: u64,
-    eligible: u64,
+    call_errors: u64,
+    pay: Pay,
     bytes_in: u64,
     bytes_out: u64,
     /// Latencies: the first few exactly, then an HDR histogram of `digits`
@@ -35,6 +35,49 @@ struct Acc {
     max_ns: u64,
     min_ns: u64,
     sum_ns: u128,
+}
+
+/// The payloads of a set of calls.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pay {
+    payloads: u64,
+    eligible: u64,
+    errors: u64,
+    incompressible: u64,
+    failures: u64,
+    not_judged: u64,
+    small: u64,
+    small_time_ns: u64,
+    time_ns: u64,
+}
+
+impl Pay {
+    fn add(&mut self, p: &Payload) {
+        let j = &p.judged;
+        self.payloads += 1;
+        self.eligible += u64::from(j.eligible);
+        self.errors += u64::from(j.error);
+        self.incompressible += u64::from(j.incompressible);
+        self.failures += u64::from(j.failed());
+        self.not_judged += u64::from(j.not_judged);
+        self.small += u64::from(j.small);
+        if j.small {
+            self.small_time_ns += p.time_ns;
+        }
+        self.time_ns += p.time_ns;
+    }
+
+    fn merge(&mut self, o: &Pay) {
+        self.payloads += o.payloads;
+        self.eligible += o.eligible;
+        self.errors += o.errors;
+        self.incompressible += o.incompressible;
+        self.failures += o.failures;
+        self.not_judged += o.not_judged;
+        self.small += o.small;
+        self.small_time_ns += o.small_time_ns;
+        self.time_ns += o.time_ns;
+    }
 }
 
 /// The caller of calls whose frames name none.
@@ -53,6 +96,18 @@ const GOROUTINE_DIGITS: u8 = 1;
 /// dropped from the per-goroutine tables (their calls stay in every other
 /// count), so memory stays bounded however long gozt runs.
 pub const MAX_GOROUTINES: usize = 2_000;
+/// Eligible payloads needed for a verdict, by default (`--min-eligible`):
+/// the same as the shipped alert rule's.
+pub const DEFAULT_MIN_ELIGIBLE: u64 = 1000;
+
+/// The size bucket of `bytes`: 0 for empty, else 1 + floor(log2).
+fn size_band(bytes: u64) -> usize {
+    if bytes == 0 {
+        0
+    } else {
+        64 - bytes.leading_zeros() as usize
+    }
+}
 
 impl Acc {
     fn new() -> Acc {
@@ -66,9 +121,8 @@ impl Acc {
     fn with_digits(digits: u8) -> Acc {
         Acc {
             calls: 0,
-            errors: 0,
-            incompressible: 0,
-            eligible: 0,
+            call_errors: 0,
+            pay: Pay::default(),
             bytes_in: 0,
             bytes_out: 0,
             few: [0; FEW],
@@ -81,11 +135,9 @@ impl Acc {
         }
     }
 
-    fn add(&mut self, c: &Classified, duration_ns: u64) {
+    fn add(&mut self, c: &CallBytes, error: bool, duration_ns: u64) {
         self.calls += 1;
-        self.errors += u64::from(c.error);
-        self.incompressible += u64::from(c.incompressible);
-        self.eligible += u64::from(c.eligible);
+        self.call_errors += u64::from(error);
         self.bytes_in += c.bytes_in;
         self.bytes_out += c.bytes_out;
         let d = duration_ns.max(1);
@@ -139,9 +191,8 @@ impl Acc {
         let mut all = Acc::with_digits(digits);
         for a in accs {
             all.calls += a.calls;
-            all.errors += a.errors;
-            all.incompressible += a.incompressible;
-            all.eligible += a.eligible;
+            all.call_errors += a.call_errors;
+            all.pay.merge(&a.pay);
             all.bytes_in += a.bytes_in;
             all.bytes_out += a.bytes_out;
             all.max_ns = all.max_ns.max(a.max_ns);
@@ -186,7 +237,14 @@ pub struct Aggregator {
     min_size: u64,
     threshold: f64,
     total: Acc,
-    by_func: BTreeMap<u32, Acc>,
+    /// By (function id, the outer function's id for inner calls).
+    by_func: BTreeMap<(u32, Option<u32>), Acc>,
+    /// Log2 buckets of payloads' original sizes, by function id (index 0:
+    /// empty payloads; i: 2^(i-1) ..= 2^i - 1 bytes).
+    sizes: BTreeMap<u32, [u64; 65]>,
+    /// Streams under way.
+    tracker: Tracker,
+    min_eligible: u64,
     /// Least recently active first out, beyond `max_goroutines`.
     by_goroutine: LruCache<(u32, u64), GoroutineAcc>,
     /// By (caller, function id); callers are indexes into `caller_names`.
@@ -242,6 +300,9 @@ impl Aggregator {
             threshold,
             total: Acc::new(),
             by_func: BTreeMap::new(),
+            sizes: BTreeMap::new(),
+            tracker: Tracker::new(min_size),
+            min_eligible: DEFAULT_MIN_ELIGIBLE,
             by_goroutine: LruCache::new(cap(MAX_GOROUTINES)),
             by_caller: BTreeMap::new(),
             caller_names: vec![UNKNOWN.to_string()],
@@ -259,7 +320,14 @@ impl Aggregator {
         Aggregator {
             functions_only: true,
             ..Aggregator::new(self.funcs.clone(), self.min_size, self.threshold)
+                .with_min_eligible(self.min_eligible)
         }
+    }
+
+    /// A verdict (ok or alert) needs `n` eligible payloads.
+    pub fn with_min_eligible(mut self, n: u64) -> Aggregator {
+        self.min_eligible = n;
+        self
     }
 
     /// Tracks at most `n` goroutines at once (at least 1).
@@ -273,6 +341,7 @@ impl Aggregator {
     pub fn reset(&mut self) {
         self.total = Acc::new();
         self.by_func.clear();
+        self.sizes.clear();
         self.by_goroutine.clear();
         self.by_caller.clear();
         self.goroutines_dropped = 0;
@@ -287,21 +356,42 @@ impl Aggregator {
     /// (the return address into it), when named.
     pub fn add(&mut self, ev: &CallEvent, sym: &mut dyn Symbolizer) -> Option<u64> {
         let meta = self.funcs.get(ev.func_id as usize)?;
-        let c = classify(ev, &meta.entry, self.min_size);
-        self.total.add(&c, ev.duration_ns);
-        self.by_func
-            .entry(ev.func_id)
-            .or_insert_with(Acc::new)
-            .add(&c, ev.duration_ns);
+        let c = call_bytes(ev, &meta.entry);
+        let d = ev.duration_ns;
+        if let Some(outer) = ev.outer {
+            // Inner: its own row, nothing else.
+            self.by_func
+                .entry((ev.func_id, Some(outer)))
+                .or_insert_with(Acc::new)
+                .add(&c, ev.error, d);
+            return None;
+        }
+        let payload = self.tracker.add(ev, meta);
+        let both = |acc: &mut Acc| {
+            acc.add(&c, ev.error, d);
+            if let Some(p) = &payload {
+                acc.pay.add(p);
+            }
+        };
+        both(&mut self.total);
+        both(
+            self.by_func
+                .entry((ev.func_id, None))
+                .or_insert_with(Acc::new),
+        );
+        if let Some(p) = &payload {
+            self.sizes.entry(ev.func_id).or_insert([0; 65])[size_band(p.judged.original_bytes)] +=
+                1;
+        }
         if self.functions_only {
             return None;
         }
         let key = (ev.tgid, ev.goid);
         match self.by_goroutine.get_mut(&key) {
-            Some(g) => g.get_mut(ev.func_id).add(&c, ev.duration_ns),
+            Some(g) => both(g.get_mut(ev.func_id)),
             None => {
                 let mut acc = Acc::per_goroutine();
-                acc.add(&c, ev.duration_ns);
+                both(&mut acc);
                 let fresh = GoroutineAcc {
                     first: (ev.func_id, acc),
                     more: Vec::new(),
@@ -323,8 +413,13 @@ impl Aggregator {
         self.by_caller
             .entry((caller, ev.func_id))
             .or_insert_with(Acc::new)
-            .add(&c, ev.duration_ns);
+            .add(&c, ev.error, d);
         frame
+    }
+
+    /// Forgets the streams under way of a process that exited.
+    pub fn forget_process(&mut self, tgid: u32) {
+        self.tracker.forget_process(tgid);
     }
 
     /// The caller a return address names, once per address.
@@ -348,7 +443,7 @@ impl Aggregator {
 
     /// The report model.
     pub fn report(&self, targets: Vec<TargetInfo>, duration_s: f64, lost: Lost) -> Report {
-        let func_report = |id: u32, acc: &Acc| {
+        let func_report = |id: u32, outer: Option<u32>, acc: &Acc| {
             let meta = &self.funcs[id as usize];
             FunctionReport {
                 function: meta.function.clone(),
@@ -356,21 +451,36 @@ impl Aggregator {
                 op: meta.entry.op,
                 api: meta.entry.api,
                 bytes_in_observed: meta.entry.bytes_in != crate::catalog::Size::Unobserved,
-                bytes_out_observed: meta.entry.bytes_out != crate::catalog::Size::Unobserved,
+                bytes_out_observed: meta.entry.bytes_out != crate::catalog::Size::Unobserved
+                    || meta.sinks,
                 counters: self.counters(acc),
                 bytes_in: acc.bytes_in,
                 bytes_out: acc.bytes_out,
                 time_ns: acc.sum_ns as u64,
                 latency_ns: latency(acc),
                 histogram: histogram(acc),
+                inner: outer.is_some(),
+                outer: outer
+                    .and_then(|o| self.funcs.get(o as usize))
+                    .map(|m| m.function.clone()),
+                small_payloads: acc.pay.small,
+                small_time_ns: acc.pay.small_time_ns,
+                payload_time_ns: acc.pay.time_ns,
+                size_histogram: Vec::new(),
             }
         };
         let mut functions: Vec<FunctionReport> = self
             .by_func
             .iter()
-            .map(|(&id, acc)| func_report(id, acc))
+            .map(|(&(id, outer), acc)| {
+                let mut f = func_report(id, outer, acc);
+                if outer.is_none() {
+                    f.size_histogram = self.sizes.get(&id).map(size_buckets).unwrap_or_default();
+                }
+                f
+            })
             .collect();
-        functions.sort_by(|a, b| a.function.cmp(&b.function));
+        functions.sort_by(|a, b| (&a.function, &a.outer).cmp(&(&b.function, &b.outer)));
         let mut tracked: Vec<(&(u32, u64), &GoroutineAcc)> = self.by_goroutine.iter().collect();
         tracked.sort_unstable_by_key(|(k, _)| **k);
         let goroutines = tracked
@@ -393,7 +503,7 @@ impl Aggregator {
                     bytes_out: all.bytes_out,
                     time_ns: all.sum_ns as u64,
                     latency_ns: latency(all),
-                    functions: fs.iter().map(|(id, a)| func_report(*id, a)).collect(),
+                    functions: fs.iter().map(|(id, a)| func_report(*id, None, a)).collect(),
                 }
             })
             .collect();
@@ -415,8 +525,10 @@ impl Aggregator {
             targets,
             duration_s,
             min_size: self.min_size,
+            min_eligible: self.min_eligible,
             alert_threshold: self.threshold,
             totals: self.counters(&self.total),
+            open_streams: self.tracker.open_streams(),
             functions,
             goroutines,
             goroutines_dropped: self.goroutines_dropped,
@@ -427,18 +539,43 @@ impl Aggregator {
     }
 
     fn counters(&self, acc: &Acc) -> Counters {
-        let failures = acc.errors + acc.incompressible;
-        let failure_rate = super::rules::failure_rate(failures, acc.eligible);
+        let p = &acc.pay;
+        let state = super::rules::state(p.failures, p.eligible, self.threshold, self.min_eligible);
         Counters {
             calls: acc.calls,
-            errors: acc.errors,
-            incompressible: acc.incompressible,
-            failures,
-            eligible: acc.eligible,
-            failure_rate,
-            alert: failure_rate > self.threshold,
+            call_errors: acc.call_errors,
+            payloads: p.payloads,
+            eligible: p.eligible,
+            errors: p.errors,
+            incompressible: p.incompressible,
+            failures: p.failures,
+            not_judged: p.not_judged,
+            failure_rate: super::rules::failure_rate(p.failures, p.eligible),
+            state,
+            alert: state == super::rules::State::Alert,
         }
     }
+}
+
+/// Size buckets in bytes, non-empty ones only.
+fn size_buckets(bands: &[u64; 65]) -> Vec<Bucket> {
+    bands
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(i, &count)| match i {
+            0 => Bucket {
+                min: 0,
+                max: 0,
+                count,
+            },
+            _ => Bucket {
+                min: 1u64 << (i - 1),
+                max: ((1u128 << i) - 1).min(u128::from(u64::MAX)) as u64,
+                count,
+            },
+        })
+        .collect()
 }
 
 fn cap(n: usize) -> NonZeroUsize {
@@ -550,6 +687,7 @@ mod tests {
             bytes_out: out,
             error,
             stack: vec![0x150, 0x250],
+            ..Default::default()
         }
     }
 
@@ -560,6 +698,7 @@ mod tests {
             function: e.symbol(),
             entry: e,
             target: 0,
+            sinks: false,
         }]
     }
 
@@ -621,19 +760,22 @@ mod tests {
                 function: encode.symbol(),
                 entry: encode,
                 target: 0,
+                sinks: false,
             },
             FuncMeta {
                 function: lz4.symbol(),
                 entry: lz4,
                 target: 0,
+                sinks: false,
             },
             FuncMeta {
                 function: decode.symbol(),
                 entry: decode,
                 target: 0,
+                sinks: false,
             },
         ];
-        let mut agg = Aggregator::new(funcs, 1024, 0.003);
+        let mut agg = Aggregator::new(funcs, 1024, 0.003).with_min_eligible(4);
         let mut sym = NoSymbols;
         agg.add(&ev(0, 1, 4096, Some(1000), false, 1500), &mut sym); // ok
         agg.add(&ev(0, 1, 4096, Some(4120), false, 3000), &mut sym); // incompressible
@@ -648,6 +790,13 @@ mod tests {
         assert_eq!(r.totals.eligible, 4);
         assert!((r.totals.failure_rate - 0.75).abs() < 1e-9);
         assert!(r.totals.alert);
+        assert_eq!(r.totals.payloads, 5, "one-shot calls are payloads");
+        // With a verdict needing more eligible payloads: too few.
+        let few = Aggregator::new(agg.funcs.clone(), 1024, 0.003).with_min_eligible(5);
+        assert_eq!(
+            few.report(vec![], 1.0, Lost::default()).totals.state,
+            crate::stats::State::TooFew
+        );
         let f = r
             .functions
             .iter()

@@ -1,19 +1,23 @@
-//! From call events to the report model: the failure [`rules`], the
-//! [`aggregate`] state, and the [`model`] every renderer consumes.
+//! From call events to the report model: the [`rules`], calls grouped into
+//! [`payload`]s, the [`aggregate`] state, and the [`model`] every renderer
+//! consumes.
 //!
-//! Rules: `errors` are calls that returned a non-nil error; `incompressible`
-//! are compress calls with input > min-size whose output was not smaller;
-//! `failures` = errors + incompressible; `eligible` = calls with input >
-//! min-size plus calls that returned an error; `failure_rate` = failures /
-//! eligible; `alert` when the rate exceeds the threshold.
+//! Rules (README, "Rules"): calls, latency and bytes are per call; the
+//! failure rate is per payload. `eligible` = judged payloads whose original
+//! size is above min-size, plus judged payloads that errored; `failures` =
+//! eligible payloads that errored or, compressing, whose output was not
+//! smaller than their original size; `failure_rate` = failures / eligible;
+//! `state` is `too_few` below min-eligible, else `alert` above the
+//! threshold, else `ok`.
 
 pub mod aggregate;
 pub mod model;
+pub mod payload;
 pub mod rules;
 
 pub use aggregate::{Aggregator, MAX_GOROUTINES};
 pub use model::*;
-pub use rules::{classify, failure_rate, Classified};
+pub use rules::{failure_rate, State};
 
 use crate::catalog::Entry;
 
@@ -24,6 +28,8 @@ pub struct FuncMeta {
     pub entry: Entry,
     /// Index of the target (binary) it belongs to.
     pub target: usize,
+    /// Its output comes from sink sites that are attached.
+    pub sinks: bool,
 }
 
 /// Turns a runtime return address of process `pid` into a function name.

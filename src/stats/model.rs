@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Api, Codec, Op};
 use crate::event::Lost;
+use crate::stats::rules::State;
 
 /// A traced process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -14,14 +15,31 @@ pub struct TargetInfo {
     pub go_version: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+/// Calls, and the payloads they made (stats::rules).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
 pub struct Counters {
     pub calls: u64,
-    pub errors: u64,
-    pub incompressible: u64,
-    pub failures: u64,
+    /// Calls that returned an error.
+    #[serde(default)]
+    pub call_errors: u64,
+    /// Payloads ended (a one-shot call, or a stream at its end).
+    #[serde(default)]
+    pub payloads: u64,
+    /// Judged payloads with an original size above min-size, or an error.
     pub eligible: u64,
+    /// Payloads with an error (judged or not).
+    pub errors: u64,
+    /// Eligible compress payloads whose output was not smaller.
+    pub incompressible: u64,
+    /// Eligible payloads that errored or were incompressible.
+    pub failures: u64,
+    /// Payloads whose output could not be known: never eligible.
+    #[serde(default)]
+    pub not_judged: u64,
     pub failure_rate: f64,
+    #[serde(default)]
+    pub state: State,
+    /// `state` is `alert`.
     pub alert: bool,
 }
 
@@ -61,6 +79,25 @@ pub struct FunctionReport {
     pub time_ns: u64,
     pub latency_ns: Latency,
     pub histogram: Vec<Bucket>,
+    /// Calls made inside another traced call (`outer`) on their goroutine:
+    /// they add nothing to payloads or totals.
+    #[serde(default)]
+    pub inner: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outer: Option<String>,
+    /// Payloads with an original size at or below min-size, and the time
+    /// in their calls; `payload_time_ns` is the time of all payloads ended
+    /// here.
+    #[serde(default)]
+    pub small_payloads: u64,
+    #[serde(default)]
+    pub small_time_ns: u64,
+    #[serde(default)]
+    pub payload_time_ns: u64,
+    /// Log2 buckets of the payloads' original sizes, in bytes (`min` 0 is
+    /// the empty payloads).
+    #[serde(default)]
+    pub size_histogram: Vec<Bucket>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,8 +153,14 @@ pub struct Report {
     pub targets: Vec<TargetInfo>,
     pub duration_s: f64,
     pub min_size: u64,
+    /// Eligible payloads needed for a verdict (state `ok` or `alert`).
+    #[serde(default)]
+    pub min_eligible: u64,
     pub alert_threshold: f64,
     pub totals: Counters,
+    /// Streams begun and not ended when the report was made.
+    #[serde(default)]
+    pub open_streams: u64,
     pub functions: Vec<FunctionReport>,
     pub goroutines: Vec<GoroutineReport>,
     /// Goroutines no longer listed: beyond MAX_GOROUTINES tracked at once,
@@ -165,6 +208,10 @@ pub struct IntervalFunction {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub latency_ns: Latency,
+    #[serde(default)]
+    pub inner: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outer: Option<String>,
 }
 
 /// The calls of one interval (`--interval`), not cumulative: one JSON line
@@ -204,6 +251,8 @@ impl IntervalReport {
                     bytes_in: f.bytes_in,
                     bytes_out: f.bytes_out,
                     latency_ns: f.latency_ns,
+                    inner: f.inner,
+                    outer: f.outer.clone(),
                 })
                 .collect(),
             lost: report.lost,

@@ -1,58 +1,210 @@
-//! The failure rules, in one place: what an error, an incompressible call and
-//! an eligible call are, and which byte counts count.
+//! The rules, in one place: what a call's byte counts are, what a payload's
+//! original size is, when a payload is eligible, when it failed, and the
+//! failure rate and its state. README's "Rules" section says the same in
+//! words.
 
-use crate::catalog::{Entry, Op};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Entry, Size};
 use crate::event::CallEvent;
 
-/// One call judged by the rules.
+/// One call's byte counts, as they count (sizes the catalog says are
+/// observed; an error's output is none; lz4's "did not compress" output is
+/// the input, which the caller stores as is).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Classified {
-    pub error: bool,
-    pub incompressible: bool,
-    pub eligible: bool,
+pub struct CallBytes {
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// The output was seen (observed, or known to equal the input).
+    pub out_known: bool,
+    /// lz4's block encoders returned 0: the input did not compress.
+    pub declined: bool,
 }
 
-/// Judges one call: error, incompressible, eligible, and the byte counts
-/// that count (sizes the catalog says are observed).
-pub fn classify(ev: &CallEvent, entry: &Entry, min_size: u64) -> Classified {
-    // Only sizes the catalog says are read per call count.
-    let observed = |v: Option<u64>, size: crate::catalog::Size| {
-        v.filter(|_| size != crate::catalog::Size::Unobserved)
-    };
-    let ev_out = observed(ev.bytes_out, entry.bytes_out);
+/// The byte counts of call `ev` of `entry`.
+pub fn call_bytes(ev: &CallEvent, entry: &Entry) -> CallBytes {
+    let observed = |v: Option<u64>, size: Size| v.filter(|_| size != Size::Unobserved);
+    // Sink-counted outputs are observed although the catalog's size is not
+    // per call: the event says so.
+    let out = ev.bytes_out.filter(|_| {
+        entry.bytes_out != Size::Unobserved || entry.stream_out == crate::catalog::StreamOut::Sinks
+    });
     let bytes_in = observed(ev.bytes_in, entry.bytes_in).unwrap_or(0);
-    let mut bytes_out = if ev.error { 0 } else { ev_out.unwrap_or(0) };
-    let mut incompressible = false;
-    if !ev.error && entry.op == Op::Compress && bytes_in > min_size {
-        if let Some(out) = ev_out {
-            if entry.zero_out_is_incompressible && out == 0 {
-                // The library declined to compress: the caller stores the input.
-                bytes_out = bytes_in;
-                incompressible = true;
-            } else {
-                incompressible = out >= bytes_in;
-            }
-        }
-    } else if !ev.error && entry.zero_out_is_incompressible && ev_out == Some(0) {
-        bytes_out = bytes_in;
-    }
-    Classified {
-        error: ev.error,
-        incompressible,
-        eligible: bytes_in > min_size || ev.error,
+    let declined = !ev.error && entry.zero_out_is_incompressible && out == Some(0);
+    let bytes_out = match (ev.error, declined) {
+        (true, _) => 0,
+        (false, true) => bytes_in,
+        (false, false) => out.unwrap_or(0),
+    };
+    CallBytes {
         bytes_in,
         bytes_out,
+        out_known: out.is_some() && !ev.error,
+        declined,
     }
 }
 
-/// The failure rate: failures over eligible calls, 0 with none eligible. The
-/// one definition, for the reports, the live view and its sparkline.
+/// What is known of one payload when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PayloadFacts {
+    pub compress: bool,
+    /// Uncompressed bytes seen: the input of a compress payload, the output
+    /// of a decompress one.
+    pub plain_bytes: u64,
+    /// Compressed bytes, when known.
+    pub packed_bytes: Option<u64>,
+    /// Some call of it returned an error.
+    pub error: bool,
+    /// A block encoder declined to compress it (lz4).
+    pub declined: bool,
+}
+
+/// One payload judged by the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Judged {
+    /// The original (uncompressed) size.
+    pub original_bytes: u64,
+    /// Its compressed size is not known: it is counted, never eligible,
+    /// never a failure.
+    pub not_judged: bool,
+    pub eligible: bool,
+    pub error: bool,
+    pub incompressible: bool,
+    /// Original size at or below min-size.
+    pub small: bool,
+}
+
+impl Judged {
+    pub fn failed(&self) -> bool {
+        self.eligible && (self.error || self.incompressible)
+    }
+}
+
+/// Judges one payload: eligible when its original size is above `min_size`
+/// or it errored; failed when it errored or, compressing, its output was
+/// not smaller than its original size. A compress payload without an error
+/// whose output is not known is not judged; so is any payload whose output
+/// cannot be known (`judgeable` false), errors included, so that a family
+/// whose successes cannot be judged does not count only its failures.
+pub fn judge(p: &PayloadFacts, min_size: u64, judgeable: bool) -> Judged {
+    let small = p.plain_bytes <= min_size;
+    let incompressible = p.compress
+        && !p.error
+        && !small
+        && (p.declined || p.packed_bytes.is_some_and(|out| out >= p.plain_bytes));
+    let not_judged =
+        !judgeable || (p.compress && !p.error && !p.declined && p.packed_bytes.is_none());
+    Judged {
+        original_bytes: p.plain_bytes,
+        not_judged,
+        eligible: !not_judged && (!small || p.error),
+        error: p.error,
+        incompressible: !not_judged && incompressible,
+        small,
+    }
+}
+
+/// Where a failure rate stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// At or below the threshold, over enough eligible payloads.
+    #[default]
+    Ok,
+    /// Above the threshold, over enough eligible payloads.
+    Alert,
+    /// Fewer eligible payloads than min-eligible: no verdict.
+    TooFew,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Alert => "alert",
+            State::TooFew => "too_few",
+        }
+    }
+}
+
+/// The failure rate: failures over eligible payloads, 0 with none
+/// eligible. The one definition, for the reports, the live view and its
+/// sparkline.
 pub fn failure_rate(failures: u64, eligible: u64) -> f64 {
     if eligible == 0 {
         0.0
     } else {
         failures as f64 / eligible as f64
+    }
+}
+
+/// The state of `failures` out of `eligible` payloads.
+pub fn state(failures: u64, eligible: u64, threshold: f64, min_eligible: u64) -> State {
+    if eligible < min_eligible.max(1) {
+        State::TooFew
+    } else if failure_rate(failures, eligible) > threshold {
+        State::Alert
+    } else {
+        State::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compress(plain: u64, out: Option<u64>) -> PayloadFacts {
+        PayloadFacts {
+            compress: true,
+            plain_bytes: plain,
+            packed_bytes: out,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_size_test_is_on_the_original_size() {
+        // Decompression: a 200-byte frame of 4 KiB is eligible.
+        let d = judge(
+            &PayloadFacts {
+                plain_bytes: 4096,
+                packed_bytes: Some(200),
+                ..Default::default()
+            },
+            1024,
+            true,
+        );
+        assert!(d.eligible && !d.failed());
+        // An error is eligible whatever its size.
+        let e = judge(
+            &PayloadFacts {
+                error: true,
+                ..Default::default()
+            },
+            1024,
+            true,
+        );
+        assert!(e.eligible && e.failed());
+    }
+
+    #[test]
+    fn incompressible_and_not_judged() {
+        assert!(judge(&compress(2000, Some(2000)), 1024, true).incompressible);
+        assert!(!judge(&compress(2000, Some(1999)), 1024, true).failed());
+        assert!(!judge(&compress(1000, Some(1100)), 1024, true).eligible);
+        let unknown = judge(&compress(5000, None), 1024, true);
+        assert!(unknown.not_judged && !unknown.eligible);
+        let mut failed = compress(5000, None);
+        failed.error = true;
+        assert!(judge(&failed, 1024, true).failed());
+        assert!(!judge(&failed, 1024, false).eligible, "not judgeable");
+    }
+
+    #[test]
+    fn too_few_before_alert() {
+        assert_eq!(state(1, 44, 0.003, 1000), State::TooFew);
+        assert_eq!(state(4, 1000, 0.003, 1000), State::Alert);
+        assert_eq!(state(3, 1000, 0.003, 1000), State::Ok);
+        assert_eq!(state(0, 0, 0.003, 0), State::TooFew);
     }
 }

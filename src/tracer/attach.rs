@@ -21,14 +21,18 @@ pub struct BinarySites {
     pub pid: Option<i32>,
     pub entries: Vec<(u64, u32)>,
     pub rets: Vec<(u64, u32)>,
+    /// Sink sites (gozt.h), with their whole cookies.
+    pub sinks: Vec<(u64, u64)>,
 }
 
 impl BinarySites {
-    /// Offsets and cookies in attach order: RETs, then entries.
+    /// Offsets and cookies in attach order: RETs, sinks, then entries (a
+    /// call whose entry is seen has its RETs and sinks in place).
     pub fn offsets_and_cookies(&self) -> (Vec<usize>, Vec<u64>) {
         self.rets
             .iter()
             .map(|&(off, id)| (off as usize, u64::from(id) | GOZT_COOKIE_RET))
+            .chain(self.sinks.iter().map(|&(off, c)| (off as usize, c)))
             .chain(
                 self.entries
                     .iter()
@@ -142,6 +146,7 @@ mod tests {
             pid: None,
             entries: vec![(0x100, 0), (0x200, 1)],
             rets: vec![(0x150, 0), (0x250, 1), (0x260, 1)],
+            sinks: Vec::new(),
         };
         let (offsets, cookies) = b.offsets_and_cookies();
         assert_eq!(offsets, vec![0x150, 0x250, 0x260, 0x100, 0x200]);

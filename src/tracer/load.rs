@@ -9,7 +9,9 @@ use std::mem::MaybeUninit;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject};
 
-use super::consts::{GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_REG_NONE};
+use super::consts::{
+    GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
+};
 use super::kernel::AttachMethod;
 use super::skel::types::gozt_func;
 use super::skel::{GoztSkel, GoztSkelBuilder};
@@ -36,6 +38,13 @@ pub struct FuncSpec {
     pub goid_offset: u64,
     pub stack_hi_offset: u64,
     pub sched_pc_offset: u64,
+    /// The receiver, read at the entry: a stream's identity.
+    pub obj_reg: Option<u8>,
+    /// The output is what the call wrote to its io.Writer (sink sites).
+    pub out_from_sinks: bool,
+    /// Offset in the receiver of the stream's own counts (output, then
+    /// input, two int64s), read at RET.
+    pub totals_offset: Option<u64>,
 }
 
 impl FuncSpec {
@@ -48,6 +57,12 @@ impl FuncSpec {
         if self.eof_is_success {
             flags |= GOZT_EOF_IS_SUCCESS as u8;
         }
+        if self.out_from_sinks {
+            flags |= GOZT_OUT_FROM_SINKS as u8;
+        }
+        if self.totals_offset.is_some() {
+            flags |= GOZT_TOTALS_AT_RET as u8;
+        }
         gozt_func {
             goid_off: self.goid_offset as u32,
             stack_hi_off: self.stack_hi_offset as u32,
@@ -56,9 +71,12 @@ impl FuncSpec {
             minus_reg: reg(self.minus_reg),
             err_reg: reg(self.err_reg),
             flags,
-            pad: [0; 3],
+            obj_reg: reg(self.obj_reg),
+            pad: [0; 2],
             sched_pc_off: self.sched_pc_offset as u32,
             size: u32::try_from(self.size).unwrap_or(u32::MAX),
+            totals_off: self.totals_offset.map_or(0, |o| o as u32),
+            pad2: 0,
         }
     }
 }

@@ -139,6 +139,8 @@ pub struct Tracer<'obj> {
     /// Calls found under way when their records were removed (process
     /// exit, the end of a window, the end).
     ended_under_way: UnderWay,
+    /// What one trap costs here, once timed.
+    trap_ns: Option<u64>,
 }
 
 impl<'obj> Tracer<'obj> {
@@ -172,6 +174,7 @@ impl<'obj> Tracer<'obj> {
             stats,
             max_call_age: opts.max_call_age,
             ended_under_way: UnderWay::default(),
+            trap_ns: None,
         })
     }
 
@@ -181,8 +184,10 @@ impl<'obj> Tracer<'obj> {
     }
 
     /// Measures what one uprobe trap costs on this machine now (ns).
-    pub fn trap_cost(&self) -> Result<f64, TraceError> {
-        calibrate::trap_cost(&self.skel, self.method)
+    pub fn trap_cost(&mut self) -> Result<f64, TraceError> {
+        let ns = calibrate::trap_cost(&self.skel, self.method)?;
+        self.trap_ns = Some(ns as u64);
+        Ok(ns)
     }
 
     /// Attaches at `sites` (kept for later re-attachment).
@@ -289,7 +294,19 @@ impl<'obj> Tracer<'obj> {
 
     /// Appends the calls completed since the last poll to `out`.
     pub fn poll(&mut self, out: &mut Vec<CallEvent>) {
+        let from = out.len();
         self.ring.drain(out);
+        // gozt's own traps inside a call are not the call's time: their
+        // cost, timed once on this machine when first needed, comes off.
+        if out[from..].iter().any(|e| e.traps_inside > 0) {
+            let trap_ns = *self.trap_ns.get_or_insert_with(|| {
+                calibrate::trap_cost(&self.skel, self.method).map_or(0, |ns| ns as u64)
+            });
+            for e in &mut out[from..] {
+                let own = u64::from(e.traps_inside) * trap_ns;
+                e.duration_ns = e.duration_ns.saturating_sub(own).max(1);
+            }
+        }
     }
 
     /// The programs' counters, summed over CPU slots.

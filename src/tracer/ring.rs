@@ -6,7 +6,10 @@ use std::rc::Rc;
 
 use libbpf_rs::{RingBuffer, RingBufferBuilder};
 
-use super::consts::{GOZT_EV_ERROR, GOZT_EV_IN_VALID, GOZT_EV_OUT_VALID};
+use super::consts::{
+    GOZT_EV_EOF, GOZT_EV_ERROR, GOZT_EV_INNER, GOZT_EV_IN_VALID, GOZT_EV_OUT_VALID,
+    GOZT_EV_STARTED, GOZT_EV_TOTALS,
+};
 use super::skel::types::gozt_event;
 use super::skel::GoztSkel;
 use crate::event::CallEvent;
@@ -59,6 +62,12 @@ pub fn decode(data: &[u8]) -> Option<CallEvent> {
         bytes_in: flag(GOZT_EV_IN_VALID).then_some(ev.bytes_in),
         bytes_out: flag(GOZT_EV_OUT_VALID).then_some(ev.bytes_out),
         error: flag(GOZT_EV_ERROR),
+        eof: flag(GOZT_EV_EOF),
+        outer: flag(GOZT_EV_INNER).then_some(ev.outer_id),
+        obj: ev.obj,
+        started: flag(GOZT_EV_STARTED),
+        totals: flag(GOZT_EV_TOTALS).then_some((ev.total_in, ev.total_out)),
+        traps_inside: ev.traps_inside,
         stack: ev.stack.iter().copied().take_while(|&a| a != 0).collect(),
     })
 }

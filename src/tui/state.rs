@@ -194,10 +194,13 @@ impl App {
     }
 
     /// Takes a new snapshot of the session (ignored while paused).
-    pub fn update(&mut self, report: Report, lost: Lost, elapsed: Duration) {
+    pub fn update(&mut self, mut report: Report, lost: Lost, elapsed: Duration) {
         if self.paused {
             return;
         }
+        // Inner calls are part of their outer calls' rows here (the final
+        // report lists them on their own).
+        report.functions.retain(|f| !f.inner);
         let window = elapsed.saturating_sub(self.mark.at);
         if window >= Duration::from_secs(1) || self.report.is_none() {
             let secs = window.as_secs_f64().max(1e-9);

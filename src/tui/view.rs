@@ -144,16 +144,20 @@ impl App {
             ])
         };
         let t = &r.totals;
-        let state = if t.alert {
-            Span::styled(
+        let state = match t.state {
+            crate::stats::State::Alert => Span::styled(
                 " ALERT ",
                 Style::new()
                     .fg(Color::White)
                     .bg(Color::Red)
                     .add_modifier(Modifier::BOLD),
-            )
-        } else {
-            Span::styled(" OK ", Style::new().fg(Color::Black).bg(Color::Green))
+            ),
+            crate::stats::State::TooFew => {
+                Span::styled(" TOO FEW ", Style::new().fg(Color::Black).bg(Color::Yellow))
+            }
+            crate::stats::State::Ok => {
+                Span::styled(" OK ", Style::new().fg(Color::Black).bg(Color::Green))
+            }
         };
         let l = &self.lost;
         let lost = l.ringbuf_full + l.inflight_full + l.aged_out + l.abandoned;
@@ -165,7 +169,7 @@ impl App {
             first_fitting(
                 vec![
                     line2(format!(
-                        " failures {rate} {cmp} {threshold} of {} eligible  {} calls  lost {lost}",
+                        " failures {rate} {cmp} {threshold} of {} eligible payloads  {} calls  lost {lost}",
                         t.eligible, t.calls
                     )),
                     line2(format!(
@@ -509,9 +513,11 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect) {
         "r           reset every count",
         "?           this help; any key closes it",
         "",
-        "failures = errors + incompressible (input > --min-size,",
-        "output not smaller); failure rate = failures / eligible:",
-        "FAIL% since the start, the sparkline each second's.",
+        "failure rate = failures / eligible payloads (a one-shot",
+        "call, or a stream to its Close or EOF), original size >",
+        "--min-size or errored; failures = errors + incompressible.",
+        "TOO FEW below --min-eligible. FAIL% since the start, the",
+        "sparkline each second's. Inner calls: in the final report.",
     ];
     let w = (text.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16 + 4).min(area.width);
     let h = (text.len() as u16 + 2).min(area.height);

@@ -168,6 +168,10 @@ pub fn probe_sites(plan: &Value) -> Vec<u64> {
             sites.push(base + r.as_u64().unwrap());
         }
     }
+    // The sinks of streams' output are attached too.
+    for k in plan["sinks"].as_array().unwrap() {
+        sites.push(k["address"].as_u64().unwrap());
+    }
     assert!(sites.len() > 40, "{} sites", sites.len());
     sites
 }
@@ -240,6 +244,7 @@ pub fn catalog_funcs(n: usize) -> Vec<gozt::stats::FuncMeta> {
             function: e.symbol(),
             entry: e,
             target: 0,
+            sinks: false,
         })
         .collect()
 }
@@ -252,15 +257,53 @@ const CALLERS: &[&str] = &[
     "main.streamRound",
     "main.roundTrip",
     "main.readAll",
+    "main.writeAll",
+    "main.(*httpServer).ServeHTTP",
     "main.deep",
     "main.nestedGzip",
-    "main.countingWriter.Write",
+    "main.(*countingWriter).Write",
     "main.idleAndWake.func1",
     "main.idleAndWake.func1.1",
 ];
 
 /// Asserts that `report` holds exactly the workload's `truth`; returns the
 /// report's count of repeated entries (prologues run again after morestack).
+/// The workload's arguments for `goroutines` goroutines of `rounds` rounds
+/// of one-shot calls only (no streams, no HTTP server).
+pub fn one_shot_args(goroutines: u32, rounds: u32) -> Vec<String> {
+    [
+        "-goroutines".to_string(),
+        goroutines.to_string(),
+        "-rounds".to_string(),
+        rounds.to_string(),
+        "-streams=false".to_string(),
+        "-http=false".to_string(),
+    ]
+    .to_vec()
+}
+
+/// What the workload's truth counts per row, in the report's names.
+pub const TRUTH_KEYS: [&str; 10] = [
+    "calls",
+    "call_errors",
+    "bytes_in",
+    "bytes_out",
+    "payloads",
+    "eligible",
+    "errors",
+    "incompressible",
+    "not_judged",
+    "failures",
+];
+
+/// A truth row's (function, outer function of inner calls).
+pub fn truth_row(counts: &Value) -> (String, Option<String>) {
+    (
+        counts["function"].as_str().unwrap().to_string(),
+        counts["outer"].as_str().map(str::to_string),
+    )
+}
+
 pub fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
     assert_schema_valid(report, what);
     let pid = truth["pid"].as_u64().unwrap();
@@ -292,31 +335,27 @@ pub fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
             truth_gs.len()
         );
     }
-    let mut total_calls = 0;
-    // Per function, over every goroutine: (calls, errors, incompressible,
-    // bytes in, bytes out).
-    let mut per_function: BTreeMap<String, [u64; 5]> = BTreeMap::new();
+    // Per row (function, outer), over every goroutine.
+    let mut per_row: BTreeMap<(String, Option<String>), [u64; TRUTH_KEYS.len()]> = BTreeMap::new();
+    let mut totals = [0u64; TRUTH_KEYS.len()];
     for tg in truth_gs {
-        for (name, counts) in tg["functions"].as_object().unwrap() {
-            let sums = per_function.entry(name.clone()).or_default();
-            for (i, key) in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"]
-                .iter()
-                .enumerate()
-            {
+        let rows = tg["functions"].as_object().unwrap();
+        for counts in rows.values() {
+            let row = truth_row(counts);
+            let sums = per_row.entry(row.clone()).or_default();
+            for (i, key) in TRUTH_KEYS.iter().enumerate() {
                 sums[i] += counts[*key].as_u64().unwrap();
+                if row.1.is_none() {
+                    totals[i] += counts[*key].as_u64().unwrap();
+                }
             }
         }
-        total_calls += tg["functions"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|c| c["calls"].as_u64().unwrap())
-            .sum::<u64>();
         let Some(rg) = report_gs.iter().find(|g| g["goid"] == tg["goid"]) else {
             assert!(dropped > 0, "{what}: goroutine {} missing", tg["goid"]);
             continue;
         };
-        let tfs = tg["functions"].as_object().unwrap();
+        // A goroutine's rows are its own calls: inner ones are not listed.
+        let tfs: Vec<&Value> = rows.values().filter(|c| truth_row(c).1.is_none()).collect();
         let rfs = rg["functions"].as_array().unwrap();
         let names: Vec<&str> = rfs
             .iter()
@@ -327,8 +366,9 @@ pub fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
             "{what}: goroutine {} functions: {names:?}",
             tg["goid"]
         );
-        for (name, counts) in tfs {
-            let Some(rf) = rfs.iter().find(|f| f["function"] == name.as_str()) else {
+        for counts in tfs {
+            let name = counts["function"].as_str().unwrap();
+            let Some(rf) = rfs.iter().find(|f| f["function"] == name) else {
                 assert!(
                     dropped > 0,
                     "{what}: {name} missing in goroutine {}",
@@ -336,7 +376,7 @@ pub fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
                 );
                 continue;
             };
-            for key in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"] {
+            for key in TRUTH_KEYS {
                 if dropped == 0 {
                     assert_eq!(
                         rf[key], counts[key],
@@ -357,23 +397,32 @@ pub fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
         }
     }
     let report_fs = report["functions"].as_array().unwrap();
-    for (name, sums) in &per_function {
+    for ((name, outer), sums) in &per_row {
         let rf = report_fs
             .iter()
-            .find(|f| f["function"] == name.as_str())
-            .unwrap_or_else(|| panic!("{what}: function {name} missing"));
-        for (i, key) in ["calls", "errors", "incompressible", "bytes_in", "bytes_out"]
-            .iter()
-            .enumerate()
-        {
-            assert_eq!(rf[*key], sums[i], "{what}: {name} {key}");
+            .find(|f| f["function"] == name.as_str() && f["outer"].as_str() == outer.as_deref())
+            .unwrap_or_else(|| panic!("{what}: function {name} (in {outer:?}) missing"));
+        assert_eq!(rf["inner"], outer.is_some(), "{what}: {name} inner");
+        for (i, key) in TRUTH_KEYS.iter().enumerate() {
+            assert_eq!(rf[*key], sums[i], "{what}: {name} (in {outer:?}) {key}");
         }
     }
     assert_eq!(
-        report["totals"]["calls"].as_u64().unwrap(),
-        total_calls,
-        "{what}: total calls"
+        report_fs.len(),
+        per_row.len(),
+        "{what}: rows beyond the truth's"
     );
+    for (i, key) in TRUTH_KEYS.iter().enumerate() {
+        if ["bytes_in", "bytes_out"].contains(key) {
+            continue;
+        }
+        assert_eq!(
+            report["totals"][*key].as_u64().unwrap(),
+            totals[i],
+            "{what}: total {key}"
+        );
+    }
+    assert_eq!(report["open_streams"], 0, "{what}: streams left open");
     let lost = &report["lost"];
     for key in ["ringbuf_full", "inflight_full", "unmatched_returns"] {
         assert_eq!(lost[key], 0, "{what}: lost {key}");

@@ -39,15 +39,24 @@ import (
 	"github.com/pierrec/lz4"
 )
 
-// counts is the ground truth for one function in one goroutine.
+// counts is the ground truth for one row (a function, or a function's
+// calls made inside another traced call, `outer`) in one goroutine: its
+// calls, and the payloads that ended there, judged by the rules gozt's
+// README states.
 type counts struct {
-	Calls          uint64 `json:"calls"`
+	Calls      uint64 `json:"calls"`
+	CallErrors uint64 `json:"call_errors"`
+	BytesIn    uint64 `json:"bytes_in"`
+	BytesOut   uint64 `json:"bytes_out"`
+	Payloads   uint64 `json:"payloads"`
+	// Judged payloads with an original size > min-size, or an error.
+	Eligible       uint64 `json:"eligible"`
 	Errors         uint64 `json:"errors"`
 	Incompressible uint64 `json:"incompressible"`
-	BytesIn        uint64 `json:"bytes_in"`
-	BytesOut       uint64 `json:"bytes_out"`
-	// Eligible for the failure rate: input > min-size, or an error.
-	Eligible uint64 `json:"eligible"`
+	NotJudged      uint64 `json:"not_judged"`
+	Failures       uint64 `json:"failures"`
+	Function       string `json:"function"`
+	Outer          string `json:"outer,omitempty"`
 }
 
 type goroutineTruth struct {
@@ -94,25 +103,70 @@ type recorder struct {
 	g *goroutineTruth
 }
 
-func (r *recorder) add(fn string, in, out int, isErr bool, compress bool) {
-	c := r.g.Functions[fn]
-	if c == nil {
-		c = &counts{}
-		r.g.Functions[fn] = c
+// row is the counts of fn's calls made inside outer ("" for none).
+func (r *recorder) row(fn, outer string) *counts {
+	key := fn
+	if outer != "" {
+		key = fn + " <- " + outer
 	}
+	c := r.g.Functions[key]
+	if c == nil {
+		c = &counts{Function: fn, Outer: outer}
+		r.g.Functions[key] = c
+	}
+	return c
+}
+
+// call records one call: its bytes in, and out unless it errored.
+func (r *recorder) call(fn, outer string, in, out int, isErr bool) {
+	c := r.row(fn, outer)
 	c.Calls++
 	c.BytesIn += uint64(in)
-	if in > *minSize || isErr {
-		c.Eligible++
-	}
 	if isErr {
-		c.Errors++
+		c.CallErrors++
 		return
 	}
 	c.BytesOut += uint64(out)
-	if compress && in > *minSize && out >= in {
+}
+
+// payload records one payload ended by a call of fn: plain is its original
+// (uncompressed) size, packed its compressed size; judged false when that
+// cannot be known (it is then never eligible).
+func (r *recorder) payload(fn string, plain, packed int, isErr, compress, judged bool) {
+	c := r.row(fn, "")
+	c.Payloads++
+	if isErr {
+		c.Errors++
+	}
+	if !judged {
+		c.NotJudged++
+		return
+	}
+	small := plain <= *minSize
+	eligible := !small || isErr
+	incompressible := compress && !isErr && !small && packed >= plain
+	if eligible {
+		c.Eligible++
+	}
+	if incompressible {
 		c.Incompressible++
 	}
+	if eligible && (isErr || incompressible) {
+		c.Failures++
+	}
+}
+
+// add records a one-shot call: one call, one payload.
+func (r *recorder) add(fn string, in, out int, isErr bool, compress bool) {
+	r.call(fn, "", in, out, isErr)
+	plain := out
+	if compress {
+		plain = in
+	}
+	if isErr && !compress {
+		plain = 0
+	}
+	r.payload(fn, plain, out, isErr, compress, true)
 }
 
 func compressible(n int, seed int64) []byte {
@@ -203,6 +257,7 @@ const (
 	fnStdFlateR    = "compress/flate.(*decompressor).Read"
 	fnStdGzipW     = "compress/gzip.(*Writer).Write"
 	fnStdGzipC     = "compress/gzip.(*Writer).Close"
+	fnStdGzipF     = "compress/gzip.(*Writer).Flush"
 	fnStdGzipR     = "compress/gzip.(*Reader).Read"
 	fnStdZlibW     = "compress/zlib.(*Writer).Write"
 	fnStdZlibC     = "compress/zlib.(*Writer).Close"
@@ -236,38 +291,55 @@ const (
 	fnZstdWriteTo  = kc + "zstd.(*Decoder).WriteTo"
 )
 
+// How gozt knows a family's compressed output.
+const (
+	sinksOut   = iota // the writes to the stream's io.Writer, per call
+	countsOut         // the encoder's own counts, at Close (zstd)
+	unknownOut        // not known: the payload is not judged
+)
+
 // stream names one stream family: its writer's and reader's catalog
-// functions, and the function each Read calls on the caller's goroutine (a
-// gzip Read is one flate Read of the same bytes). A gzip or zlib Write and
-// Close make no flate call of their own: the compiler inlines
-// flate.(*Writer).Write and Close into them.
+// functions, the function each Read calls inside on the caller's goroutine
+// (a gzip Read is one flate Read of the same bytes), and how its output is
+// known. A gzip or zlib Write and Close make no flate call of their own:
+// the compiler inlines flate.(*Writer).Write and Close into them.
 type stream struct {
 	write, close, read, inner string
+	out                       int
 }
 
-// record adds a Write/Close/Read of this family, and its inner call.
-func (s stream) record(r *recorder, fn, inner string, in, out int) {
-	r.add(fn, in, out, false, false)
-	if inner != "" {
-		r.add(inner, in, out, false, false)
+// callOut is what gozt counts as the output of one writer call that wrote
+// `wrote` bytes to the stream's io.Writer.
+func (s stream) callOut(wrote int) int {
+	if s.out == sinksOut {
+		return wrote
 	}
+	return 0
 }
 
-// readAll reads rd to EOF through a small buffer, recording every Read: the
-// caller sees each call's byte count, so the truth is exact. io.EOF is the
-// normal end of a stream, not an error.
-func readAll(r *recorder, s stream, rd io.Reader) []byte {
+// readAll reads rd to EOF (or, with wantErr, to its first error) through a
+// small buffer, recording every Read and the payload: the caller sees each
+// call's byte count, so the truth is exact. io.EOF is the normal end of a
+// stream, not an error.
+func readAll(r *recorder, s stream, rd io.Reader, wantErr bool) []byte {
 	var got []byte
 	buf := make([]byte, 1000)
 	for {
 		n, err := rd.Read(buf)
-		s.record(r, s.read, s.inner, 0, n)
-		got = append(got, buf[:n]...)
-		if err == io.EOF {
-			return got
+		isErr := err != nil && err != io.EOF
+		r.call(s.read, "", 0, n, isErr)
+		if s.inner != "" {
+			r.call(s.inner, s.read, 0, n, isErr)
 		}
-		if err != nil {
-			panic(err)
+		if !isErr {
+			got = append(got, buf[:n]...)
+		}
+		if err == io.EOF || isErr {
+			if isErr != wantErr {
+				panic(fmt.Sprint("stream read: ", err))
+			}
+			r.payload(s.read, len(got), 0, isErr, false, true)
+			return got
 		}
 	}
 }
@@ -277,24 +349,36 @@ type closer interface {
 	Close() error
 }
 
-// roundTrip writes src in two pieces, closes, and reads it back.
-func roundTrip(r *recorder, s stream, buf *bytes.Buffer, src []byte, w closer, open func(io.Reader) (io.Reader, error)) {
+// writeAll writes src in two pieces and closes, recording each call and
+// the payload; closeInner records the calls Close makes inside.
+func writeAll(r *recorder, s stream, buf *bytes.Buffer, src []byte, w closer, closeInner func()) {
 	buf.Reset()
 	for _, p := range [][]byte{src[:3000], src[3000:]} {
+		before := buf.Len()
 		if n, err := w.Write(p); err != nil || n != len(p) {
 			panic(fmt.Sprint("stream write: ", n, err))
 		}
-		s.record(r, s.write, "", len(p), 0)
+		r.call(s.write, "", len(p), s.callOut(buf.Len()-before), false)
 	}
+	before := buf.Len()
 	if err := w.Close(); err != nil {
 		panic(err)
 	}
-	s.record(r, s.close, "", 0, 0)
+	r.call(s.close, "", 0, s.callOut(buf.Len()-before), false)
+	if closeInner != nil {
+		closeInner()
+	}
+	r.payload(s.close, len(src), buf.Len(), false, true, s.out != unknownOut)
+}
+
+// roundTrip writes src as one stream payload and reads it back as another.
+func roundTrip(r *recorder, s stream, buf *bytes.Buffer, src []byte, w closer, closeInner func(), open func(io.Reader) (io.Reader, error)) {
+	writeAll(r, s, buf, src, w, closeInner)
 	rd, err := open(bytes.NewReader(buf.Bytes()))
 	if err != nil {
 		panic(err)
 	}
-	if !bytes.Equal(readAll(r, s, rd), src) {
+	if !bytes.Equal(readAll(r, s, rd, false), src) {
 		panic("stream round trip " + s.write)
 	}
 }
@@ -353,7 +437,8 @@ func lz4Blocks(frame []byte) []int {
 // derived from the documented framing (snappy, s2, lz4) or from how each
 // wrapper delegates (gzip and zlib hand each Read to one flate Read with the
 // same result; a single-block zstd stream is encoded with one EncodeAll of
-// everything written, at Close).
+// everything written, at Close). Then truncated gzip and zstd streams,
+// whose readers fail.
 //
 //go:noinline
 func streamRound(r *recorder, src []byte) {
@@ -361,52 +446,54 @@ func streamRound(r *recorder, src []byte) {
 		panic("streamRound wants 8 KiB to 64 KiB: one snappy chunk, one lz4 block")
 	}
 	var buf bytes.Buffer
-	stdFlate := stream{write: fnStdFlateW, close: fnStdFlateC, read: fnStdFlateR}
+	stdFlate := stream{write: fnStdFlateW, close: fnStdFlateC, read: fnStdFlateR, out: sinksOut}
 	fw, _ := stdflate.NewWriter(&buf, stdflate.DefaultCompression)
-	roundTrip(r, stdFlate, &buf, src, fw, func(rd io.Reader) (io.Reader, error) { return stdflate.NewReader(rd), nil })
-	roundTrip(r, stream{fnStdGzipW, fnStdGzipC, fnStdGzipR, fnStdFlateR}, &buf, src,
-		stdgzip.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) { return stdgzip.NewReader(rd) })
-	roundTrip(r, stream{fnStdZlibW, fnStdZlibC, fnStdZlibR, fnStdFlateR}, &buf, src,
-		stdzlib.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) { return stdzlib.NewReader(rd) })
+	roundTrip(r, stdFlate, &buf, src, fw, nil, func(rd io.Reader) (io.Reader, error) { return stdflate.NewReader(rd), nil })
+	stdGzip := stream{fnStdGzipW, fnStdGzipC, fnStdGzipR, fnStdFlateR, sinksOut}
+	roundTrip(r, stdGzip, &buf, src, stdgzip.NewWriter(&buf), nil,
+		func(rd io.Reader) (io.Reader, error) { return stdgzip.NewReader(rd) })
+	roundTrip(r, stream{fnStdZlibW, fnStdZlibC, fnStdZlibR, fnStdFlateR, sinksOut}, &buf, src,
+		stdzlib.NewWriter(&buf), nil, func(rd io.Reader) (io.Reader, error) { return stdzlib.NewReader(rd) })
 
-	kFlate := stream{write: fnKFlateW, close: fnKFlateC, read: fnKFlateR}
+	kFlate := stream{write: fnKFlateW, close: fnKFlateC, read: fnKFlateR, out: sinksOut}
 	kfw, _ := kflate.NewWriter(&buf, kflate.DefaultCompression)
-	roundTrip(r, kFlate, &buf, src, kfw, func(rd io.Reader) (io.Reader, error) { return kflate.NewReader(rd), nil })
-	roundTrip(r, stream{fnKGzipW, fnKGzipC, fnKGzipR, fnKFlateR}, &buf, src,
-		kgzip.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) { return kgzip.NewReader(rd) })
-	roundTrip(r, stream{fnKZlibW, fnKZlibC, fnKZlibR, fnKFlateR}, &buf, src,
-		kzlib.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) { return kzlib.NewReader(rd) })
+	roundTrip(r, kFlate, &buf, src, kfw, nil, func(rd io.Reader) (io.Reader, error) { return kflate.NewReader(rd), nil })
+	roundTrip(r, stream{fnKGzipW, fnKGzipC, fnKGzipR, fnKFlateR, sinksOut}, &buf, src,
+		kgzip.NewWriter(&buf), nil, func(rd io.Reader) (io.Reader, error) { return kgzip.NewReader(rd) })
+	roundTrip(r, stream{fnKZlibW, fnKZlibC, fnKZlibR, fnKFlateR, sinksOut}, &buf, src,
+		kzlib.NewWriter(&buf), nil, func(rd io.Reader) (io.Reader, error) { return kzlib.NewReader(rd) })
 
-	roundTrip(r, stream{write: fnS2W, close: fnS2C, read: fnS2R}, &buf, src,
-		s2.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) {
-			framedChunks(buf.Bytes(), s2.DecodedLen, func(in, out int) { r.add(fnS2Dec, in, out, false, false) })
+	roundTrip(r, stream{write: fnS2W, close: fnS2C, read: fnS2R, out: unknownOut}, &buf, src,
+		s2.NewWriter(&buf), nil, func(rd io.Reader) (io.Reader, error) {
+			framedChunks(buf.Bytes(), s2.DecodedLen, func(in, out int) { r.call(fnS2Dec, fnS2R, in, out, false) })
 			return s2.NewReader(rd), nil
 		})
-	roundTrip(r, stream{write: fnSnappyW, close: fnSnappyC, read: fnSnappyR}, &buf, src,
-		gsnappy.NewBufferedWriter(&buf), func(rd io.Reader) (io.Reader, error) {
-			framedChunks(buf.Bytes(), gsnappy.DecodedLen, func(in, out int) {
-				// The writer's Close encoded the chunk, the reader decodes it.
-				r.add(fnSnappyEnc, out, in, false, true)
-				r.add(fnSnappyDec, in, out, false, false)
-			})
+	roundTrip(r, stream{write: fnSnappyW, close: fnSnappyC, read: fnSnappyR, out: unknownOut}, &buf, src,
+		gsnappy.NewBufferedWriter(&buf), func() {
+			// The writer's Close encoded the chunk.
+			framedChunks(buf.Bytes(), gsnappy.DecodedLen, func(in, out int) { r.call(fnSnappyEnc, fnSnappyC, out, in, false) })
+		}, func(rd io.Reader) (io.Reader, error) {
+			framedChunks(buf.Bytes(), gsnappy.DecodedLen, func(in, out int) { r.call(fnSnappyDec, fnSnappyR, in, out, false) })
 			return gsnappy.NewReader(rd), nil
 		})
-	roundTrip(r, stream{write: fnLz4W, close: fnLz4C, read: fnLz4R}, &buf, src,
-		lz4.NewWriter(&buf), func(rd io.Reader) (io.Reader, error) {
+	var lz4Block int
+	roundTrip(r, stream{write: fnLz4W, close: fnLz4C, read: fnLz4R, out: unknownOut}, &buf, src,
+		lz4.NewWriter(&buf), func() {
 			blocks := lz4Blocks(buf.Bytes())
 			if len(blocks) != 1 {
 				panic("one lz4 block expected")
 			}
-			r.add(fnLz4Compress, len(src), blocks[0], false, true)
-			r.add(fnLz4Decomp, blocks[0], len(src), false, false)
+			lz4Block = blocks[0]
+			r.call(fnLz4Compress, fnLz4C, len(src), lz4Block, false)
+		}, func(rd io.Reader) (io.Reader, error) {
+			r.call(fnLz4Decomp, fnLz4R, lz4Block, len(src), false)
 			return lz4.NewReader(rd), nil
 		})
 	zw, _ := zstd.NewWriter(&buf)
-	roundTrip(r, stream{write: fnZstdW, close: fnZstdC, read: fnZstdR}, &buf, src, zw,
-		func(rd io.Reader) (io.Reader, error) {
-			r.add(fnEncodeAll, len(src), buf.Len(), false, true)
-			return zstd.NewReader(rd)
-		})
+	zstdStream := stream{write: fnZstdW, close: fnZstdC, read: fnZstdR, out: countsOut}
+	roundTrip(r, zstdStream, &buf, src, zw,
+		func() { r.call(fnEncodeAll, fnZstdC, len(src), buf.Len(), false) },
+		func(rd io.Reader) (io.Reader, error) { return zstd.NewReader(rd) })
 
 	// ReadFrom and WriteTo, the zstd stream helpers.
 	buf.Reset()
@@ -415,12 +502,13 @@ func streamRound(r *recorder, src []byte) {
 	if err != nil || n != int64(len(src)) {
 		panic(fmt.Sprint("zstd ReadFrom: ", n, err))
 	}
-	r.add(fnZstdReadFrom, int(n), 0, false, false)
+	r.call(fnZstdReadFrom, "", int(n), 0, false)
 	if err := zw.Close(); err != nil {
 		panic(err)
 	}
-	r.add(fnZstdC, 0, 0, false, false)
-	r.add(fnEncodeAll, len(src), buf.Len(), false, true)
+	r.call(fnZstdC, "", 0, 0, false)
+	r.call(fnEncodeAll, fnZstdC, len(src), buf.Len(), false)
+	r.payload(fnZstdC, len(src), buf.Len(), false, true, true)
 	d, _ := zstd.NewReader(bytes.NewReader(buf.Bytes()))
 	var out bytes.Buffer
 	n, err = d.WriteTo(&out)
@@ -429,6 +517,21 @@ func streamRound(r *recorder, src []byte) {
 	}
 	r.add(fnZstdWriteTo, 0, int(n), false, false)
 	d.Close()
+
+	// Truncated streams: their readers fail, one errored payload each.
+	writeAll(r, stdGzip, &buf, src, stdgzip.NewWriter(&buf), nil)
+	cut := append([]byte(nil), buf.Bytes()[:buf.Len()/2]...)
+	zr, err := stdgzip.NewReader(bytes.NewReader(cut))
+	if err != nil {
+		panic(err)
+	}
+	readAll(r, stdGzip, zr, true)
+	zw, _ = zstd.NewWriter(&buf)
+	writeAll(r, zstdStream, &buf, src, zw, func() { r.call(fnEncodeAll, fnZstdC, len(src), buf.Len(), false) })
+	cut = append([]byte(nil), buf.Bytes()[:buf.Len()/2]...)
+	zd, _ := zstd.NewReader(bytes.NewReader(cut), zstd.WithDecoderConcurrency(1))
+	readAll(r, zstdStream, zd, true)
+	zd.Close()
 
 	// Block encoders the one-shot rounds leave out; klauspost's snappy
 	// Decode is s2's.
@@ -462,6 +565,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds per goroutine")
 	wait := flag.Bool("wait", false, "wait for SIGUSR1 before working (for attach mode)")
 	doStreams := flag.Bool("streams", true, "also drive the stream APIs, on a goroutine of their own")
+	doHTTP := flag.Bool("http", true, "also serve compressed HTTP responses to a client of its own")
 	harmGoroutines := flag.Int("harm", 0, "also run the harm scenario on this many goroutines")
 	idleGoroutines := flag.Int("idle", 0, "also run the idle-and-wake scenario on this many goroutines")
 	idleFor := flag.Duration("idle-for", 1500*time.Millisecond, "how long the idle goroutines wait")
@@ -508,6 +612,13 @@ func main() {
 			mu.Lock()
 			t.Goroutines = append(t.Goroutines, r.g)
 			mu.Unlock()
+		}()
+	}
+	if *doHTTP {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			httpRound(&t, &mu)
 		}()
 	}
 	if *harmGoroutines > 0 {
