@@ -1,5 +1,6 @@
 //! Compiles bpf/gozt.bpf.c into a libbpf-rs skeleton (CO-RE, against the
-//! checked-in vmlinux.h), and turns the integer `#define GOZT_*` constants of
+//! checked-in vmlinux.h of the cargo target's architecture: vmlinux/x86 or
+//! vmlinux/arm64, with the matching `__TARGET_ARCH_*`), and turns the integer `#define GOZT_*` constants of
 //! bpf/gozt.h into Rust constants, so both sides share one definition.
 
 use std::env;
@@ -10,23 +11,31 @@ use libbpf_cargo::SkeletonBuilder;
 
 const SRC: &str = "bpf/gozt.bpf.c";
 const HEADER: &str = "bpf/gozt.h";
+const ABI_HEADER: &str = "bpf/go_abi.bpf.h";
 
 fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR set by cargo"));
     let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("target arch set by cargo");
-    let vmlinux = match arch.as_str() {
-        "x86_64" => "vmlinux/x86",
-        other => panic!("gozt's BPF side supports x86_64, not {other}"),
+    let (vmlinux, target_arch) = match arch.as_str() {
+        "x86_64" => ("vmlinux/x86", "-D__TARGET_ARCH_x86"),
+        "aarch64" => ("vmlinux/arm64", "-D__TARGET_ARCH_arm64"),
+        other => panic!("gozt's BPF side supports x86_64 and aarch64, not {other}"),
     };
     SkeletonBuilder::new()
         .source(SRC)
-        .clang_args(["-I", vmlinux, "-I", "bpf", "-D__TARGET_ARCH_x86"])
+        .clang_args(["-I", vmlinux, "-I", "bpf", target_arch])
         .build_and_generate(out_dir.join("gozt.skel.rs"))
         .expect("compile bpf/gozt.bpf.c (needs clang)");
     let header = std::fs::read_to_string(HEADER).expect("read bpf/gozt.h");
     std::fs::write(out_dir.join("gozt_consts.rs"), constants(&header))
         .expect("write the generated constants");
-    for path in [SRC, HEADER, "vmlinux/x86/vmlinux.h"] {
+    for path in [
+        SRC,
+        HEADER,
+        ABI_HEADER,
+        "vmlinux/x86/vmlinux.h",
+        "vmlinux/arm64/vmlinux.h",
+    ] {
         println!("cargo:rerun-if-changed={path}");
     }
 }

@@ -18,6 +18,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "gozt.h"
+#include "go_abi.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -118,33 +119,9 @@ struct gozt_key gozt_key_type = {};
 	__sync_fetch_and_add(                                                          \
 		&counters[bpf_get_smp_processor_id() & (GOZT_COUNTER_SLOTS - 1)].field, n)
 
-/* The registers gozt reads, copied once out of the context. */
-struct regs {
-	__u64 r[GOZT_INT_REGS];
-	__u64 g;
-	__u64 sp;
-	__u64 fp;
-};
-
-static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
-{
-	out->r[GOZT_AMD64_RAX] = ctx->ax;
-	out->r[GOZT_AMD64_RBX] = ctx->bx;
-	out->r[GOZT_AMD64_RCX] = ctx->cx;
-	out->r[GOZT_AMD64_RDI] = ctx->di;
-	out->r[GOZT_AMD64_RSI] = ctx->si;
-	out->r[GOZT_AMD64_R8] = ctx->r8;
-	out->r[GOZT_AMD64_R9] = ctx->r9;
-	out->r[GOZT_AMD64_R10] = ctx->r10;
-	out->r[GOZT_AMD64_R11] = ctx->r11;
-	out->g = ctx->r14;
-	out->sp = ctx->sp;
-	out->fp = ctx->bp;
-}
-
 static __always_inline __u64 reg(const struct regs *r, __u8 i)
 {
-	if (i >= GOZT_INT_REGS)
+	if (i >= GO_ABI_INT_REGS)
 		return 0;
 	return r->r[i];
 }
@@ -205,19 +182,18 @@ static __always_inline int caller_known(__u32 tgid, __u64 addr)
 	return slot && *slot == tag;
 }
 
-/* The return address ([SP] at the entry), then the frame-pointer chain
- * (RBP is still the caller's), up to the first frame known to be a
+/* The return address (go_abi.bpf.h), then the frame-pointer chain (still
+ * the caller's at the entry), up to the first frame known to be a
  * caller's. */
 static __always_inline void read_callers(const struct regs *r, __u32 tgid, __u64 *stack)
 {
 	__u64 fp, walked = 0;
 	int i;
 
-	stack[0] = 0;
-	bpf_probe_read_user(&stack[0], sizeof(stack[0]), (void *)r->sp);
+	stack[0] = return_address(r);
 	fp = caller_known(tgid, stack[0]) ? 0 : r->fp;
 	for (i = 1; i < GOZT_STACK_DEPTH; i++) {
-		/* One read per frame: the saved RBP, then the return address. */
+		/* One read per frame: the saved frame pointer, then the return address. */
 		struct {
 			__u64 next;
 			__u64 ret;
@@ -248,16 +224,17 @@ static __always_inline void drop_call(struct gozt_key *key)
 }
 
 /* Whether call c, whose frame lies above the current SP, is still under
- * way: its return address is still where its entry found it. */
+ * way: the word at its entry's SP (its return address on amd64) is still
+ * what its entry found there. */
 static __always_inline int caller_live(const struct gozt_call *c, const struct g_view *v)
 {
 	__u64 ret = 0;
 
-	if (!c->stack[0])
+	if (!c->sp_word)
 		return 1;
 	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(v->stack_hi - c->depth)))
 		return 1;
-	return ret == c->stack[0];
+	return ret == c->sp_word;
 }
 
 /* Inserted for a goroutine's first call under way. */
@@ -345,6 +322,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	call = &rec->calls[slot];
 	/* Before the clock: the walk is gozt's time, not the call's. */
 	read_callers(r, key.tgid, call->stack);
+	call->sp_word = sp_word(r, call->stack);
 	now = bpf_ktime_get_ns();
 	call->func_id = id;
 	call->in_bytes = (f->flags & GOZT_IN_AT_RET) ? 0 : reg(r, f->in_reg);

@@ -30,6 +30,10 @@
 #define GOZT_AMD64_R10 7
 #define GOZT_AMD64_R11 8
 #define GOZT_INT_REGS 9
+/* On arm64 they are R0-R15 (X0-X15): the index of Xn is GOZT_ARM64_X0 + n
+ * (bpf/go_abi.bpf.h copies them). */
+#define GOZT_ARM64_X0 0
+#define GOZT_ARM64_INT_REGS 16
 /* A value that is not read. */
 #define GOZT_REG_NONE 0xff
 
@@ -68,7 +72,7 @@
 #define GOZT_COOKIE_HEADER 0x800000000
 /* The length of the slice argument of io.Writer.Write at its call, under
  * the register ABI (receiver RAX, then the slice's RBX RCX RDI): RCX. */
-#define GOZT_SINK_LEN_REG GOZT_AMD64_RCX
+#define GOZT_SINK_LEN_REG GOZT_AMD64_RCX /* index 2: X2 on arm64, the same word */
 
 /* Kernels without attach cookies (before 5.15): the site of a trap comes
  * from its address, through the mapping that holds it (the first
@@ -155,6 +159,10 @@ struct gozt_call {
 	 * RET: there the read follows the one of g, and a second read of
 	 * target memory in a program costs less than the first. */
 	__u64 stack[GOZT_STACK_DEPTH];
+	/* The word at SP at the entry, which stays while the call's frame lives
+	 * (bpf/go_abi.bpf.h): the return address on amd64, the caller's saved
+	 * LR on arm64. */
+	__u64 sp_word;
 };
 
 /* A goroutine's calls under way. Only the programs of the goroutine running

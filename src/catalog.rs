@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::abi::{self, GoType, Reg, ValueLoc};
+use crate::abi::{self, Arch, GoType, Reg, ValueLoc};
 
 /// Compression format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -185,11 +185,12 @@ impl Entry {
         }
     }
 
-    /// Register locations of sizes and the error, derived from the signature.
-    pub fn layout(&self) -> Layout {
+    /// Register locations of sizes and the error on `arch`, derived from the
+    /// signature.
+    pub fn layout(&self, arch: Arch) -> Layout {
         let args: Vec<GoType> = self.args.iter().map(|p| p.ty).collect();
         let results: Vec<GoType> = self.results.iter().map(|p| p.ty).collect();
-        let (arg_locs, result_locs) = abi::assign(&args, &results);
+        let (arg_locs, result_locs) = abi::assign(arch, &args, &results);
         let arg = |name: &str| {
             let i = self.args.iter().position(|p| p.name == name)?;
             Some((&arg_locs[i], self.args[i].ty))
@@ -702,8 +703,11 @@ mod tests {
 
     #[test]
     fn every_entry_derives_its_declared_sizes() {
-        for e in entries() {
-            let l = e.layout();
+        for (e, arch) in entries()
+            .into_iter()
+            .flat_map(|e| [(e, Arch::Amd64), (e, Arch::Arm64)])
+        {
+            let l = e.layout(arch);
             assert_eq!(
                 l.bytes_in.is_some(),
                 e.bytes_in != Size::Unobserved,
@@ -727,7 +731,7 @@ mod tests {
             .into_iter()
             .find(|e| e.name == "EncodeAll")
             .unwrap();
-        let l = e.layout();
+        let l = e.layout(Arch::Amd64);
         let input = l.bytes_in.unwrap();
         assert_eq!((input.at, input.loc), (Point::Entry, Loc::Reg(Reg::Rcx)));
         let out = l.bytes_out.unwrap();
@@ -743,7 +747,7 @@ mod tests {
             .into_iter()
             .find(|e| e.name == "DecodeAll")
             .unwrap();
-        assert_eq!(e.layout().error, Some(Loc::Reg(Reg::Rdi)));
+        assert_eq!(e.layout(Arch::Amd64).error, Some(Loc::Reg(Reg::Rdi)));
     }
 
     #[test]
@@ -752,7 +756,7 @@ mod tests {
             .into_iter()
             .find(|e| e.symbol() == "compress/gzip.(*Reader).Read")
             .unwrap();
-        let l = e.layout();
+        let l = e.layout(Arch::Amd64);
         assert!(l.bytes_in.is_none());
         assert_eq!(l.bytes_out.unwrap().loc, Loc::Reg(Reg::Rax));
         assert_eq!(l.error, Some(Loc::Reg(Reg::Rbx)));

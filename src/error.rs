@@ -35,8 +35,15 @@ pub enum Error {
     #[error("{}: not an ELF file ({kind})", text::path(.path))]
     NotRegular { path: PathBuf, kind: &'static str },
     /// An ELF file for an architecture gozt does not trace.
-    #[error("{}: unsupported architecture {arch} (gozt traces x86-64 Go binaries)", text::path(.path))]
+    #[error("{}: unsupported architecture {arch} (gozt reads amd64 and arm64 Go binaries)", text::path(.path))]
     UnsupportedArch { path: PathBuf, arch: String },
+    /// A Go binary of an architecture gozt reads but cannot trace here.
+    #[error("{}: an {arch} binary; this gozt traces {host} programs (`gozt probes` reads it; trace it with gozt built for {arch})", text::path(.path))]
+    ForeignArch {
+        path: PathBuf,
+        arch: &'static str,
+        host: &'static str,
+    },
     /// An ELF file without Go's pclntab or build info.
     #[error("{}: not a Go binary ({missing})", text::path(.path))]
     NotGo {
@@ -51,8 +58,13 @@ pub enum Error {
     )]
     GoLibrary { path: PathBuf, version: String },
     /// A Go binary built before the register ABI (Go 1.17).
-    #[error("{}: built with {}; gozt needs go1.17 or newer (register ABI)", text::path(.path), escape(.version))]
-    GoTooOld { path: PathBuf, version: String },
+    #[error("{}: built with {}; gozt needs go1.{since} or newer on {arch} (register ABI)", text::path(.path), escape(.version))]
+    GoTooOld {
+        path: PathBuf,
+        version: String,
+        arch: &'static str,
+        since: u32,
+    },
     /// A Go binary in which no catalog function was found.
     #[error(
         "{}: no compression functions found ({}, {functions} functions searched)",
@@ -86,7 +98,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::NotFound { .. } | Error::Io { .. } | Error::TooLarge { .. } => 3,
-            Error::NotElf { .. } | Error::NotRegular { .. } | Error::UnsupportedArch { .. } => 4,
+            Error::NotElf { .. }
+            | Error::NotRegular { .. }
+            | Error::UnsupportedArch { .. }
+            | Error::ForeignArch { .. } => 4,
             Error::NotGo { .. } | Error::GoLibrary { .. } | Error::Malformed { .. } => 5,
             Error::GoTooOld { .. } => 6,
             Error::NoCompression { .. } => 7,

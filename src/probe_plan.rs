@@ -103,10 +103,7 @@ fn zstd_counts(bin: &GoBinary) -> (Option<u64>, &'static str) {
         catalog::unvendored(&f.name) == "github.com/klauspost/compress/zstd.(*Encoder).Close"
     });
     let adds = close
-        .and_then(|f| {
-            bin.code(f)
-                .map(|c| crate::arch::adds_to_memory(c, f.addr, 4))
-        })
+        .and_then(|f| bin.code(f).map(|c| bin.arch.adds_to_memory(c, f.addr, 4)))
         .unwrap_or_default();
     match adds.as_slice() {
         [off] => (Some(*off), "code"),
@@ -138,7 +135,7 @@ fn sinks(bin: &GoBinary) -> Result<Vec<Sink>> {
                 format!("{}: code runs past its executable segment", f.name),
             ));
         }
-        for a in crate::arch::writer_calls(code, f.addr) {
+        for a in bin.arch.writer_calls(code, f.addr) {
             out.push(Sink {
                 function: f.name.clone(),
                 address: a,
@@ -210,7 +207,7 @@ impl Plan {
                     let bytes = bin
                         .code(f)
                         .ok_or_else(|| malformed("code not in the file"))?;
-                    e.insert(crate::arch::scan_code(bytes, f.addr))
+                    e.insert(bin.arch.scan_code(bytes, f.addr))
                 }
             };
             // The RETs lie in the function, which lies in one segment.
@@ -232,7 +229,7 @@ impl Plan {
             } else {
                 Vec::new()
             };
-            let layout = entry.layout();
+            let layout = entry.layout(bin.arch);
             let totals_offset = match entry.stream_out {
                 catalog::StreamOut::EncoderCounts if entry.role == catalog::Role::Close => {
                     *zstd.get_or_insert_with(|| zstd_counts(bin))

@@ -187,7 +187,7 @@ fn a_wrong_signature_is_caught_by_dwarf() {
     // Pretend EncodeAll took (src []byte) only.
     let mut wrong = probe.entry;
     wrong.args = &probe.entry.args[..2];
-    let check = gozt::probe_plan::check_against_dwarf(&wrong, &wrong.layout(), params);
+    let check = gozt::probe_plan::check_against_dwarf(&wrong, &wrong.layout(bin.arch), params);
     assert!(matches!(check, AbiCheck::Mismatch { .. }), "{check:?}");
     // Or an int before src: sizes no longer line up.
     let mut ints = probe.entry;
@@ -203,7 +203,7 @@ fn a_wrong_signature_is_caught_by_dwarf() {
         .into_boxed_slice(),
     );
     ints.args = args;
-    let check = gozt::probe_plan::check_against_dwarf(&ints, &ints.layout(), params);
+    let check = gozt::probe_plan::check_against_dwarf(&ints, &ints.layout(bin.arch), params);
     assert!(matches!(check, AbiCheck::Mismatch { .. }), "{check:?}");
 }
 

@@ -2,25 +2,9 @@
 //! RAX, RBX, RCX, RDI, RSI, R8, R9, R10, R11, `g` in R14, the frame pointer in
 //! RBP. Register indexes shared with the BPF programs come from bpf/gozt.h.
 
-use serde::Serialize;
-
+use super::Reg;
 use crate::go_binary::code::{self, CodeFacts};
 use crate::tracer::consts;
-
-/// The integer argument registers, in assignment order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Reg {
-    Rax,
-    Rbx,
-    Rcx,
-    Rdi,
-    Rsi,
-    R8,
-    R9,
-    R10,
-    R11,
-}
 
 /// Assignment order of integer registers.
 pub const INT_REGS: [Reg; 9] = [
@@ -40,49 +24,51 @@ const _: () = assert!(INT_REGS.len() as u64 == consts::GOZT_INT_REGS);
 /// The register holding the current goroutine's `g`.
 pub const G_REGISTER: &str = "r14";
 
-impl Reg {
-    /// The DWARF register number (System V x86-64 numbering).
-    pub fn dwarf_number(self) -> u16 {
-        match self {
-            Reg::Rax => 0,
-            Reg::Rcx => 2,
-            Reg::Rbx => 3,
-            Reg::Rsi => 4,
-            Reg::Rdi => 5,
-            Reg::R8 => 8,
-            Reg::R9 => 9,
-            Reg::R10 => 10,
-            Reg::R11 => 11,
-        }
+/// The DWARF register number (System V x86-64 numbering) of an amd64
+/// register; arm64 registers are numbered by [`super::arm64`].
+pub(super) fn dwarf_number(r: Reg) -> u16 {
+    match r {
+        Reg::Rax => 0,
+        Reg::Rcx => 2,
+        Reg::Rbx => 3,
+        Reg::Rsi => 4,
+        Reg::Rdi => 5,
+        Reg::R8 => 8,
+        Reg::R9 => 9,
+        Reg::R10 => 10,
+        Reg::R11 => 11,
+        _ => unreachable!("{r:?} is an arm64 register"),
     }
+}
 
-    /// The register's index in the BPF programs' register copy (gozt.h).
-    pub fn bpf_index(self) -> u8 {
-        (match self {
-            Reg::Rax => consts::GOZT_AMD64_RAX,
-            Reg::Rbx => consts::GOZT_AMD64_RBX,
-            Reg::Rcx => consts::GOZT_AMD64_RCX,
-            Reg::Rdi => consts::GOZT_AMD64_RDI,
-            Reg::Rsi => consts::GOZT_AMD64_RSI,
-            Reg::R8 => consts::GOZT_AMD64_R8,
-            Reg::R9 => consts::GOZT_AMD64_R9,
-            Reg::R10 => consts::GOZT_AMD64_R10,
-            Reg::R11 => consts::GOZT_AMD64_R11,
-        }) as u8
-    }
+/// The register's index in the BPF programs' register copy (gozt.h).
+pub(super) fn bpf_index(r: Reg) -> u8 {
+    (match r {
+        Reg::Rax => consts::GOZT_AMD64_RAX,
+        Reg::Rbx => consts::GOZT_AMD64_RBX,
+        Reg::Rcx => consts::GOZT_AMD64_RCX,
+        Reg::Rdi => consts::GOZT_AMD64_RDI,
+        Reg::Rsi => consts::GOZT_AMD64_RSI,
+        Reg::R8 => consts::GOZT_AMD64_R8,
+        Reg::R9 => consts::GOZT_AMD64_R9,
+        Reg::R10 => consts::GOZT_AMD64_R10,
+        Reg::R11 => consts::GOZT_AMD64_R11,
+        _ => unreachable!("{r:?} is an arm64 register"),
+    }) as u8
+}
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Reg::Rax => "rax",
-            Reg::Rbx => "rbx",
-            Reg::Rcx => "rcx",
-            Reg::Rdi => "rdi",
-            Reg::Rsi => "rsi",
-            Reg::R8 => "r8",
-            Reg::R9 => "r9",
-            Reg::R10 => "r10",
-            Reg::R11 => "r11",
-        }
+pub(super) fn name(r: Reg) -> &'static str {
+    match r {
+        Reg::Rax => "rax",
+        Reg::Rbx => "rbx",
+        Reg::Rcx => "rcx",
+        Reg::Rdi => "rdi",
+        Reg::Rsi => "rsi",
+        Reg::R8 => "r8",
+        Reg::R9 => "r9",
+        Reg::R10 => "r10",
+        Reg::R11 => "r11",
+        _ => unreachable!("{r:?} is an arm64 register"),
     }
 }
 

@@ -1,8 +1,156 @@
 //! The target architecture, in one place: Go's integer register order, the
-//! register holding `g`, DWARF register numbers, and the RET scanner. gozt
-//! traces amd64 today ([`amd64`]); a second architecture is a second module
-//! with the same items.
+//! register holding `g`, DWARF register numbers, and the RET scanner, for
+//! amd64 ([`amd64`]) and arm64 ([`arm64`]). A binary's architecture comes
+//! from its ELF header ([`Arch::of_elf`]), so `gozt probes` reads either on
+//! any host; tracing needs the host's ([`Arch::HOST`]).
 
 pub mod amd64;
+pub mod arm64;
 
-pub use amd64::{adds_to_memory, scan_code, writer_calls, Reg, G_REGISTER, INT_REGS};
+use serde::Serialize;
+
+use crate::go_binary::code::CodeFacts;
+use crate::tracer::consts;
+
+/// An architecture gozt reads Go binaries of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    Amd64,
+    Arm64,
+}
+
+impl Arch {
+    /// The architecture gozt itself runs on, the only one it can trace.
+    pub const HOST: Arch = if cfg!(target_arch = "aarch64") {
+        Arch::Arm64
+    } else {
+        Arch::Amd64
+    };
+
+    /// The architecture of an ELF file, when gozt reads its Go binaries.
+    pub fn of_elf(arch: object::Architecture) -> Option<Arch> {
+        match arch {
+            object::Architecture::X86_64 => Some(Arch::Amd64),
+            object::Architecture::Aarch64 => Some(Arch::Arm64),
+            _ => None,
+        }
+    }
+
+    /// Go's name (GOARCH).
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    /// The first Go release (major, minor) with the register ABI here.
+    pub fn register_abi_since(self) -> (u32, u32) {
+        match self {
+            Arch::Amd64 => (1, 17),
+            Arch::Arm64 => (1, 18),
+        }
+    }
+
+    /// The integer argument and result registers, in assignment order.
+    pub fn int_regs(self) -> &'static [Reg] {
+        match self {
+            Arch::Amd64 => &amd64::INT_REGS,
+            Arch::Arm64 => &arm64::INT_REGS,
+        }
+    }
+
+    /// The register holding the current goroutine's `g`.
+    pub fn g_register(self) -> &'static str {
+        match self {
+            Arch::Amd64 => amd64::G_REGISTER,
+            Arch::Arm64 => arm64::G_REGISTER,
+        }
+    }
+
+    /// RETs and jumps out of one function's code at `addr`.
+    pub fn scan_code(self, code: &[u8], addr: u64) -> CodeFacts {
+        match self {
+            Arch::Amd64 => amd64::scan_code(code, addr),
+            Arch::Arm64 => arm64::scan_code(code, addr),
+        }
+    }
+
+    /// The calls of an io.Writer's Write in a function's code (sink sites):
+    /// calls through a register loaded from an itab's first method slot.
+    pub fn writer_calls(self, code: &[u8], addr: u64) -> Vec<u64> {
+        match self {
+            Arch::Amd64 => amd64::writer_calls(code, addr),
+            Arch::Arm64 => arm64::writer_calls(code, addr),
+        }
+    }
+
+    /// Displacements of the 8-byte memory words that a function's code adds
+    /// `value` to (`add qword [reg+d], value`; on arm64 a load, an add and a
+    /// store back of the same word).
+    pub fn adds_to_memory(self, code: &[u8], addr: u64, value: i64) -> Vec<u64> {
+        match self {
+            Arch::Amd64 => amd64::adds_to_memory(code, addr, value),
+            Arch::Arm64 => arm64::adds_to_memory(code, value),
+        }
+    }
+}
+
+/// An integer argument register of either architecture: amd64's by name,
+/// arm64's as X0-X15 (Go's R0-R15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reg {
+    Rax,
+    Rbx,
+    Rcx,
+    Rdi,
+    Rsi,
+    R8,
+    R9,
+    R10,
+    R11,
+    X0,
+    X1,
+    X2,
+    X3,
+    X4,
+    X5,
+    X6,
+    X7,
+    X8,
+    X9,
+    X10,
+    X11,
+    X12,
+    X13,
+    X14,
+    X15,
+}
+
+impl Reg {
+    /// The DWARF register number (System V x86-64 numbering on amd64, the
+    /// AArch64 DWARF numbering, X0 = 0, on arm64).
+    pub fn dwarf_number(self) -> u16 {
+        match arm64::number(self) {
+            Some(n) => n as u16,
+            None => amd64::dwarf_number(self),
+        }
+    }
+
+    /// The register's index in the BPF programs' register copy (gozt.h).
+    pub fn bpf_index(self) -> u8 {
+        match arm64::number(self) {
+            Some(n) => (consts::GOZT_ARM64_X0 as u8) + n,
+            None => amd64::bpf_index(self),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match arm64::number(self) {
+            Some(_) => arm64::name(self),
+            None => amd64::name(self),
+        }
+    }
+}

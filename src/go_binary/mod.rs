@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use object::{Object, ObjectKind, ObjectSection, ObjectSymbol, SymbolKind};
 use serde::Serialize;
 
+use crate::arch::Arch;
 use crate::error::{Error, Result};
 pub use buildinfo::{BuildInfo, Module};
 pub use layout::Layout;
@@ -55,6 +56,8 @@ pub enum OffsetSource {
 /// A Go binary, read.
 pub struct GoBinary {
     pub path: PathBuf,
+    /// From the ELF header: which registers the ABI uses, how RETs look.
+    pub arch: Arch,
     pub pie: bool,
     pub build: BuildInfo,
     /// Sorted by address.
@@ -166,7 +169,7 @@ impl GoBinary {
 
     fn from_map(path: &Path, map: memmap2::Mmap) -> Result<GoBinary> {
         let data: &[u8] = &map;
-        let file = parse_elf(path, data)?;
+        let (file, arch) = parse_elf(path, data)?;
         let malformed = |what: String| Error::malformed(path, what);
         let layout = Layout::read(&file);
         let build = match file.section_by_name(".go.buildinfo") {
@@ -199,10 +202,13 @@ impl GoBinary {
             }
         };
         // The build info parser checked the syntax.
-        if buildinfo::major_minor(&build.go_version).is_some_and(|v| v < (1, 17)) {
+        if buildinfo::major_minor(&build.go_version).is_some_and(|v| v < arch.register_abi_since())
+        {
             return Err(Error::GoTooOld {
                 path: path.to_path_buf(),
                 version: build.go_version.clone(),
+                arch: arch.name(),
+                since: arch.register_abi_since().1,
             });
         }
 
@@ -236,6 +242,7 @@ impl GoBinary {
 
         Ok(GoBinary {
             path: path.to_path_buf(),
+            arch,
             pie: file.kind() == ObjectKind::Dynamic,
             build,
             functions,
@@ -282,6 +289,20 @@ impl GoBinary {
         self.layout.bytes(&self.map, f.addr, f.size)
     }
 
+    /// Refuses a binary of another architecture than gozt's own: its
+    /// registers could be read, but its process runs on another machine (or
+    /// under an emulator, where no probe traps).
+    pub fn require_host_arch(&self) -> Result<()> {
+        if self.arch == Arch::HOST {
+            return Ok(());
+        }
+        Err(Error::ForeignArch {
+            path: self.path.clone(),
+            arch: self.arch.name(),
+            host: Arch::HOST.name(),
+        })
+    }
+
     /// The function containing `addr`.
     pub fn function_at(&self, addr: u64) -> Option<&Func> {
         let i = self.functions.partition_point(|f| f.addr <= addr);
@@ -290,8 +311,8 @@ impl GoBinary {
     }
 }
 
-/// Parses the ELF header: x86-64 only.
-fn parse_elf<'d>(path: &Path, data: &'d [u8]) -> Result<object::File<'d>> {
+/// Parses the ELF header: amd64 or arm64.
+fn parse_elf<'d>(path: &Path, data: &'d [u8]) -> Result<(object::File<'d>, Arch)> {
     let not_elf = || Error::NotElf {
         path: path.to_path_buf(),
     };
@@ -299,19 +320,17 @@ fn parse_elf<'d>(path: &Path, data: &'d [u8]) -> Result<object::File<'d>> {
         return Err(not_elf());
     }
     let file = object::File::parse(data).map_err(|_| not_elf())?;
-    if file.architecture() != object::Architecture::X86_64 {
-        return Err(Error::UnsupportedArch {
-            path: path.to_path_buf(),
-            arch: format!("{:?}", file.architecture()),
-        });
-    }
-    Ok(file)
+    let arch = Arch::of_elf(file.architecture()).ok_or_else(|| Error::UnsupportedArch {
+        path: path.to_path_buf(),
+        arch: format!("{:?}", file.architecture()),
+    })?;
+    Ok((file, arch))
 }
 
 /// Reads `path`'s `.gopclntab` alone, whether or not it has a symtab.
 pub fn read_pclntab(path: &Path) -> Result<pclntab::Pclntab> {
     let map = map_file(path)?;
-    let file = parse_elf(path, &map)?;
+    let (file, _) = parse_elf(path, &map)?;
     let section = pclntab_section(&file).ok_or_else(|| Error::NotGo {
         path: path.to_path_buf(),
         missing: "no .gopclntab",

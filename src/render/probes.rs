@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::abi::G_REGISTER;
 use crate::catalog::{Api, Codec, Loc, Op, Value};
 use crate::go_binary::text::{self, escape};
 use crate::go_binary::{GoBinary, Module, OffsetSource, SymbolSource};
@@ -61,13 +60,13 @@ pub fn report<'a>(bin: &'a GoBinary, plan: &'a Plan, pid: Option<i32>) -> Probes
         binary: bin.path.display().to_string(),
         pid,
         go_version: &bin.build.go_version,
-        arch: "amd64",
+        arch: bin.arch.name(),
         pie: bin.pie,
         symbol_source: bin.symbol_source,
         goid_offset: bin.goid_offset,
         goid_offset_source: bin.offset_source,
         stack_hi_offset: bin.stack_hi_offset,
-        g_register: G_REGISTER,
+        g_register: bin.arch.g_register(),
         modules: &bin.build.modules,
         probes: plan
             .probes
@@ -142,13 +141,16 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
     };
     let _ = writeln!(
         out,
-        "go       {}, amd64, {kind}, {src}",
-        escape(&bin.build.go_version)
+        "go       {}, {}, {kind}, {src}",
+        escape(&bin.build.go_version),
+        bin.arch.name()
     );
     let _ = writeln!(
         out,
-        "runtime  g in {G_REGISTER}; g.goid at +{} ({goid_src}); g.stack.hi at +{}",
-        bin.goid_offset, bin.stack_hi_offset
+        "runtime  g in {}; g.goid at +{} ({goid_src}); g.stack.hi at +{}",
+        bin.arch.g_register(),
+        bin.goid_offset,
+        bin.stack_hi_offset
     );
     let counts = plan
         .probes

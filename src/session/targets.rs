@@ -303,7 +303,7 @@ fn executables(cfg: &SessionConfig, os: &dyn Os) -> Result<(Vec<Exe>, Option<Gat
             })?;
             let path = path.canonicalize().unwrap_or(path);
             // Read the binary before starting anything.
-            GoBinary::open(&path)?;
+            GoBinary::open(&path)?.require_host_arch()?;
             let gate = Gate::spawn(&path, &argv[1..], cfg.command_output.as_ref())?;
             let pid = gate.pid() as i32;
             Ok((vec![(path, Some(pid))], Some(gate)))
@@ -365,6 +365,7 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
         }
         let i = r.binaries.len();
         let bin = GoBinary::open(path)?;
+        bin.require_host_arch()?;
         let plan = Plan::build(&bin)?;
         let mut sites = BinarySites {
             binary: path.clone(),

@@ -1,0 +1,140 @@
+//! gozt on arm64, end to end: an aarch64 gozt (cross-built by scripts/arm64.sh, statically
+//! linked) traces the arm64 ground-truth workload, stripped and default builds of the
+//! newest Go, in Debian's arm64 6.1 kernel booted in qemu-system-aarch64 (emulated; see
+//! scripts/arm64-vm.sh and scripts/arm64-guest.sh). Each report must equal the workload's
+//! own truth exactly; 6.1 has no uprobe.multi, so the trace runs on classic uprobes with
+//! attach cookies (GOZT_ATTACH=uprobe_cookie), and without GOZT_ATTACH gozt must refuse the
+//! kernel (exit 15) before running the command. `gozt probes --json` in the guest must
+//! say what it says here of the same files.
+//!
+//! With GOZT_VM_LOCK set, the VM boots under that file's lock (scripts/arm64-vm.sh).
+//! The aarch64 gozt is `$GOZT_ARM64_GOZT` when set (scripts/test.sh builds it), else built
+//! here by `scripts/arm64.sh build` next to this test's own target directory.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::Value;
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
+        .trim()
+        .to_owned()
+}
+
+fn read_json(dir: &Path, name: &str, what: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{what}: {name} is not JSON ({e}): {text:.300}"))
+}
+
+/// The aarch64 gozt, built if need be.
+fn arm64_gozt() -> PathBuf {
+    if let Some(p) = std::env::var_os("GOZT_ARM64_GOZT") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/gozt -> target/cross
+    let host_bin = Path::new(env!("CARGO_BIN_EXE_gozt"));
+    let target_dir = host_bin.parent().unwrap().parent().unwrap().join("cross");
+    let status = Command::new("bash")
+        .arg(script("arm64.sh"))
+        .arg("build")
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .status()
+        .expect("run scripts/arm64.sh build");
+    assert!(
+        status.success(),
+        "scripts/arm64.sh build failed (run scripts/arm64.sh setup first)"
+    );
+    target_dir.join("aarch64-unknown-linux-gnu/release/gozt")
+}
+
+/// `gozt probes --json` without the binary's path.
+fn without_path(mut v: Value) -> Value {
+    v.as_object_mut().unwrap().remove("binary");
+    v
+}
+
+#[test]
+#[ignore = "boots an emulated arm64 VM (minutes): cargo test -- --include-ignored"]
+fn arm64_ground_truth_and_probes_in_an_arm64_guest() {
+    let gozt = arm64_gozt();
+    let bindir = common::toolchains().last().unwrap().join("arm64");
+    let out = std::env::temp_dir().join(format!("gozt-arm64-vm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let started = Instant::now();
+    let status = Command::new("bash")
+        .arg(script("arm64-vm.sh"))
+        .arg(&out)
+        .arg(&gozt)
+        .arg(&bindir)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .expect("run scripts/arm64-vm.sh");
+    let secs = started.elapsed().as_secs_f64();
+    assert!(
+        status.success(),
+        "scripts/arm64-vm.sh exited {status}; console:\n{}",
+        std::fs::read_to_string(out.join("console")).unwrap_or_default()
+    );
+    let kernel = read(&out, "kernel");
+    assert!(kernel.starts_with("6.1."), "{kernel}");
+    let mut said = Vec::new();
+    for build in ["stripped", "default"] {
+        let stderr = read(&out, &format!("stderr-{build}"));
+        // gozt's GOZT_TIMING lines go with any failure: they count its traps.
+        let what = format!(
+            "arm64 {kernel}, trace workload-{build} (gozt said: {})",
+            stderr.replace('\n', " | ")
+        );
+        let status = read(&out, &format!("status-{build}"));
+        assert_eq!(status, "0", "{what}: gozt exited {status}: {stderr}");
+        let truth = read_json(&out, &format!("truth-{build}.json"), &what);
+        let report = read_json(&out, &format!("report-{build}.json"), &what);
+        common::assert_matches_truth(&report, &truth, &what);
+        assert_eq!(report["lost"]["unmatched_returns"], 0, "{what}");
+        said.push(format!("{build} {} calls", report["totals"]["calls"]));
+
+        let here = common::gozt(&[
+            "probes",
+            "--json",
+            bindir.join(format!("workload-{build}")).to_str().unwrap(),
+        ]);
+        assert_eq!(here.0, 0, "{}", here.2);
+        let here: Value = serde_json::from_str(&here.1).unwrap();
+        let there = read_json(&out, &format!("probes-{build}.json"), &what);
+        assert_eq!(here["arch"], "arm64");
+        assert_eq!(
+            without_path(there),
+            without_path(here),
+            "{what}: gozt probes differs in the guest"
+        );
+    }
+    let what = format!("arm64 {kernel}, trace without GOZT_ATTACH");
+    let stderr = read(&out, "stderr-refused");
+    assert_eq!(read(&out, "status-refused"), "15", "{what}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+    assert!(stderr.contains("has no uprobe.multi"), "{what}: {stderr}");
+    assert_eq!(
+        read(&out, "truth-refused.json"),
+        "",
+        "{what}: the command ran"
+    );
+    eprintln!(
+        "arm64 kernel {kernel}: {}; refused without GOZT_ATTACH; boot and run {secs:.0} s: pass",
+        said.join(", ")
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
