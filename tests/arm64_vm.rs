@@ -71,15 +71,33 @@ fn without_path(mut v: Value) -> Value {
 fn arm64_ground_truth_and_probes_in_an_arm64_guest() {
     let gozt = arm64_gozt();
     let bindir = common::toolchains().last().unwrap().join("arm64");
-    let out = std::env::temp_dir().join(format!("gozt-arm64-vm-{}", std::process::id()));
+    // QEMU's emulation of arm64 misses or repeats a uprobe hit in about one
+    // trace in 40 (measured: README, arm64): a failed boot is tried once
+    // more, and a second failure fails the test.
+    let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        guest_run(&gozt, &bindir, 1)
+    }));
+    let said = match first {
+        Ok(said) => said,
+        Err(_) => {
+            eprintln!("arm64 guest: the first boot's checks failed (above); booting once more");
+            guest_run(&gozt, &bindir, 2)
+        }
+    };
+    eprintln!("{said}");
+}
+
+/// Boots the guest once, runs the traces and checks them; what it found.
+fn guest_run(gozt: &Path, bindir: &Path, attempt: u32) -> String {
+    let out = std::env::temp_dir().join(format!("gozt-arm64-vm-{}-{attempt}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
     let started = Instant::now();
     let status = Command::new("bash")
         .arg(script("arm64-vm.sh"))
         .arg(&out)
-        .arg(&gozt)
-        .arg(&bindir)
+        .arg(gozt)
+        .arg(bindir)
         .stdin(std::process::Stdio::null())
         .status()
         .expect("run scripts/arm64-vm.sh");
@@ -132,9 +150,10 @@ fn arm64_ground_truth_and_probes_in_an_arm64_guest() {
         "",
         "{what}: the command ran"
     );
-    eprintln!(
-        "arm64 kernel {kernel}: {}; refused without GOZT_ATTACH; boot and run {secs:.0} s: pass",
-        said.join(", ")
-    );
     std::fs::remove_dir_all(&out).unwrap();
+    format!(
+        "arm64 kernel {kernel}: {}; refused without GOZT_ATTACH; boot and run {secs:.0} s \
+         (boot {attempt}): pass",
+        said.join(", ")
+    )
 }
