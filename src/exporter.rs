@@ -18,7 +18,7 @@ use prometheus::{
 };
 
 use crate::event::{CallEvent, Lost};
-use crate::stats::payload::Tracker;
+use crate::stats::payload::Payload;
 use crate::stats::rules::call_bytes;
 use crate::stats::FuncMeta;
 
@@ -65,7 +65,6 @@ pub struct Metrics {
     failures: IntCounterVec,
     eligible: IntCounterVec,
     not_judged: IntCounterVec,
-    tracker: Tracker,
     bytes_in: IntCounterVec,
     bytes_out: IntCounterVec,
     duration: HistogramVec,
@@ -213,7 +212,6 @@ impl Metrics {
             failures,
             eligible,
             not_judged,
-            tracker: Tracker::new(min_size),
             bytes_in,
             bytes_out,
             duration,
@@ -269,8 +267,9 @@ impl Metrics {
         );
     }
 
-    /// Counts one completed call of a registered target.
-    pub fn observe(&mut self, ev: &CallEvent) {
+    /// Counts one completed call of a registered target, and the payload it
+    /// ended (the session judges each call once: `Aggregator::judge`).
+    pub fn observe(&mut self, ev: &CallEvent, payload: Option<&Payload>) {
         let Some(meta) = self.funcs.get(ev.func_id as usize) else {
             return;
         };
@@ -281,7 +280,6 @@ impl Metrics {
             return;
         }
         let c = call_bytes(ev, &meta.entry);
-        let payload = self.tracker.add(ev, meta);
         let pid = ev.tgid.to_string();
         let labels = labels(&pid, binary, meta);
         self.calls.with_label_values(&labels).inc();
@@ -346,7 +344,6 @@ impl Metrics {
                 continue;
             };
             let p = pid.to_string();
-            self.tracker.forget_process(pid);
             let _ = self
                 .target_info
                 .remove_label_values(&[&p, &binary, &version, &container]);

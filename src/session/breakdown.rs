@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use crate::event::{CallEvent, Lost};
 use crate::identity::ProcId;
-use crate::stats::{Aggregator, FuncMeta, Symbolizer, TargetCalls};
+use crate::stats::payload::Payload;
+use crate::stats::{Aggregator, Symbolizer, TargetCalls};
 
 /// Targets broken down one by one at most; calls of later ones stay in
 /// the totals only (a --binary run over days sees many restarts).
@@ -15,10 +16,9 @@ pub const MAX_TARGETS: usize = 256;
 
 /// Per-target aggregation.
 pub struct Breakdown {
-    /// None: nothing broken down (a session of one target).
-    funcs: Option<Vec<FuncMeta>>,
-    min_size: u64,
-    threshold: f64,
+    /// An empty aggregator of the session's functions and rules, copied for
+    /// each target; None: nothing broken down (a session of one target).
+    template: Option<Aggregator>,
     by: BTreeMap<ProcId, Aggregator>,
 }
 
@@ -26,36 +26,38 @@ impl Breakdown {
     /// Breaks nothing down.
     pub fn none() -> Breakdown {
         Breakdown {
-            funcs: None,
-            min_size: 0,
-            threshold: 0.0,
+            template: None,
             by: BTreeMap::new(),
         }
     }
 
-    pub fn new(funcs: Vec<FuncMeta>, min_size: u64, threshold: f64) -> Breakdown {
+    /// Breaks down by target what `agg` counts, by its functions and rules.
+    pub fn like(agg: &Aggregator) -> Breakdown {
         Breakdown {
-            funcs: Some(funcs),
-            min_size,
-            threshold,
+            // Goroutines are the report's; one is kept here, no more.
+            template: Some(agg.alike().with_max_goroutines(1)),
             by: BTreeMap::new(),
         }
     }
 
-    /// Adds one call of process `id`.
-    pub fn add(&mut self, id: ProcId, ev: &CallEvent, sym: &mut dyn Symbolizer) {
-        let Some(funcs) = self.funcs.as_ref() else {
+    /// Adds one call of process `id`, and the payload it ended.
+    pub fn add(
+        &mut self,
+        id: ProcId,
+        ev: &CallEvent,
+        payload: Option<&Payload>,
+        sym: &mut dyn Symbolizer,
+    ) {
+        let Some(template) = self.template.as_ref() else {
             return;
         };
         if !self.by.contains_key(&id) && self.by.len() >= MAX_TARGETS {
             return;
         }
-        let (min, thr) = (self.min_size, self.threshold);
         self.by
             .entry(id)
-            // Goroutines are the report's; one is kept here, no more.
-            .or_insert_with(|| Aggregator::new(funcs.clone(), min, thr).with_max_goroutines(1))
-            .add(ev, sym);
+            .or_insert_with(|| template.alike().with_max_goroutines(1))
+            .add_judged(ev, payload, sym);
     }
 
     /// Another process has `pid` now: names of its frames are stale.
@@ -63,15 +65,6 @@ impl Breakdown {
         for (id, agg) in &mut self.by {
             if id.pid == pid {
                 agg.forget_frames(pid);
-            }
-        }
-    }
-
-    /// Process `pid` has exited: its calls under way never end.
-    pub fn forget_process(&mut self, pid: u32) {
-        for (id, agg) in &mut self.by {
-            if id.pid == pid {
-                agg.forget_process(pid);
             }
         }
     }

@@ -382,7 +382,6 @@ impl<'a> Driver<'a> {
             self.agg.forget_process(ev.tgid);
             if let Some(iv) = self.intervals.as_mut() {
                 iv.agg.forget_frames(ev.tgid);
-                iv.agg.forget_process(ev.tgid);
             }
             self.callers_known.retain(|(p, _)| p.pid != ev.tgid);
             new_callers.retain(|(p, _)| *p != ev.tgid);
@@ -397,7 +396,6 @@ impl<'a> Driver<'a> {
             }
             self.reused.push(ev.tgid);
             self.breakdown.forget_frames(ev.tgid);
-            self.breakdown.forget_process(ev.tgid);
         }
         if self.binary_target.is_some() {
             self.saw(id, true);
@@ -405,17 +403,19 @@ impl<'a> Driver<'a> {
         if let Some(d) = self.duty.as_mut() {
             d.events += 1;
         }
+        // Each call is judged once, by the session's streams under way.
+        let payload = self.agg.judge(ev);
         if let Some(m) = self.metrics.as_mut() {
             if let Some(t) = self.named.iter().find(|t| t.pid == ev.tgid) {
                 m.target(ev.tgid, &t.binary, &t.go_version, t.container_id.as_deref());
             }
-            m.observe(ev);
+            m.observe(ev, payload.as_ref());
         }
         if let Some(iv) = self.intervals.as_mut() {
-            iv.agg.add(ev, &mut self.sym);
+            iv.agg.add_judged(ev, payload.as_ref(), &mut self.sym);
         }
-        self.breakdown.add(id, ev, &mut self.sym);
-        if let Some(frame) = self.agg.add(ev, &mut self.sym) {
+        self.breakdown.add(id, ev, payload.as_ref(), &mut self.sym);
+        if let Some(frame) = self.agg.add_judged(ev, payload.as_ref(), &mut self.sym) {
             if self.callers_known.len() < MAX_KNOWN_CALLERS
                 && self.callers_known.insert((id, frame))
             {
@@ -492,10 +492,6 @@ impl<'a> Driver<'a> {
                 if !self.os.alive(id.pid) {
                     src.forget_process(id.pid);
                     self.agg.forget_process(id.pid);
-                    if let Some(iv) = self.intervals.as_mut() {
-                        iv.agg.forget_process(id.pid);
-                    }
-                    self.breakdown.forget_process(id.pid);
                 }
                 self.gone.insert(id);
             }
@@ -894,13 +890,7 @@ mod tests {
             vec![vec![call(7, 1), call(8, 1), call(8, 2)], vec![call(8, 3)]],
         );
         let mut d = driver(&os, &[7, 8], false);
-        let funcs = vec![crate::stats::FuncMeta {
-            function: crate::catalog::entries()[0].symbol(),
-            entry: crate::catalog::entries()[0],
-            target: 0,
-            sinks: false,
-        }];
-        d.breakdown = Breakdown::new(funcs, 1024, 0.003);
+        d.breakdown = Breakdown::like(&d.agg);
         d.run(&mut src, None).unwrap();
         let per = d.breakdown.report(1.0);
         let calls: Vec<(u32, u64)> = per.iter().map(|t| (t.pid, t.totals.calls)).collect();

@@ -226,8 +226,7 @@ pub fn run(
         Targets::Command(_) => false,
     };
     if several {
-        driver.breakdown =
-            breakdown::Breakdown::new(resolved.funcs.clone(), cfg.min_size, cfg.alert_threshold);
+        driver.breakdown = breakdown::Breakdown::like(&driver.agg);
     }
     driver
         .cpu

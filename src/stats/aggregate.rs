@@ -321,9 +321,14 @@ impl Aggregator {
     pub fn functions_only(&self) -> Aggregator {
         Aggregator {
             functions_only: true,
-            ..Aggregator::new(self.funcs.clone(), self.min_size, self.threshold)
-                .with_min_eligible(self.min_eligible)
+            ..self.alike()
         }
+    }
+
+    /// An empty aggregator of the same functions and rules.
+    pub fn alike(&self) -> Aggregator {
+        Aggregator::new(self.funcs.clone(), self.min_size, self.threshold)
+            .with_min_eligible(self.min_eligible)
     }
 
     /// A verdict (ok or alert) needs `n` eligible payloads.
@@ -363,6 +368,25 @@ impl Aggregator {
     /// Adds one call; `sym` resolves its caller. Returns the caller's frame
     /// (the return address into it), when named.
     pub fn add(&mut self, ev: &CallEvent, sym: &mut dyn Symbolizer) -> Option<u64> {
+        let payload = self.judge(ev);
+        self.add_judged(ev, payload.as_ref(), sym)
+    }
+
+    /// The payload call `ev` ends, if any, from this aggregator's streams
+    /// under way: a session judges each call once, here, and hands the
+    /// payload to its other counts (intervals, targets, metrics).
+    pub fn judge(&mut self, ev: &CallEvent) -> Option<Payload> {
+        let meta = self.funcs.get(ev.func_id as usize)?;
+        self.tracker.add(ev, meta)
+    }
+
+    /// Adds one call and the payload it ended (from [`Aggregator::judge`]).
+    pub fn add_judged(
+        &mut self,
+        ev: &CallEvent,
+        payload: Option<&Payload>,
+        sym: &mut dyn Symbolizer,
+    ) -> Option<u64> {
         let meta = self.funcs.get(ev.func_id as usize)?;
         let c = call_bytes(ev, &meta.entry);
         let d = ev.duration_ns;
@@ -374,10 +398,9 @@ impl Aggregator {
                 .add(&c, ev.error, d);
             return None;
         }
-        let payload = self.tracker.add(ev, meta);
         let both = |acc: &mut Acc| {
             acc.add(&c, ev.error, d);
-            if let Some(p) = &payload {
+            if let Some(p) = payload {
                 acc.pay.add(p);
             }
         };
@@ -387,7 +410,7 @@ impl Aggregator {
                 .entry((ev.func_id, None))
                 .or_insert_with(Acc::new),
         );
-        if let Some(p) = &payload {
+        if let Some(p) = payload {
             self.sizes.entry(ev.func_id).or_insert([0; 65])[size_band(p.judged.original_bytes)] +=
                 1;
         }

@@ -5,8 +5,6 @@
 //! object (the receiver), per process. A call made inside another traced
 //! call on its goroutine (inner) is no part of any payload.
 
-use std::num::NonZeroUsize;
-
 use lru::LruCache;
 
 use super::rules::{self, call_bytes, Judged, PayloadFacts};
@@ -53,7 +51,9 @@ impl Tracker {
     pub fn new(min_size: u64) -> Tracker {
         Tracker {
             min_size,
-            open: LruCache::new(NonZeroUsize::new(MAX_OPEN_STREAMS).expect("nonzero")),
+            // Bounded by hand: a bounded LruCache allocates its whole
+            // capacity up front, and most aggregators see no stream.
+            open: LruCache::unbounded(),
             evicted: 0,
         }
     }
@@ -221,11 +221,13 @@ impl Tracker {
     }
 
     fn push(&mut self, key: (u32, u64), o: Open) {
-        if let Some((old, _)) = self.open.push(key, o) {
-            if old != key {
-                self.evicted += 1;
-            }
+        if !self.open.contains(&key)
+            && self.open.len() >= MAX_OPEN_STREAMS
+            && self.open.pop_lru().is_some()
+        {
+            self.evicted += 1;
         }
+        self.open.push(key, o);
     }
 }
 
