@@ -19,25 +19,6 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
-        .join(name)
-}
-
-fn read(dir: &Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(name))
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
-        .trim()
-        .to_owned()
-}
-
-fn read_json(dir: &Path, name: &str, what: &str) -> Value {
-    let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{what}: {name} is not JSON ({e}): {text:.300}"))
-}
-
 /// The aarch64 gozt, built if need be.
 fn arm64_gozt() -> PathBuf {
     if let Some(p) = std::env::var_os("GOZT_ARM64_GOZT") {
@@ -47,7 +28,7 @@ fn arm64_gozt() -> PathBuf {
     let host_bin = Path::new(env!("CARGO_BIN_EXE_gozt"));
     let target_dir = host_bin.parent().unwrap().parent().unwrap().join("cross");
     let status = Command::new("bash")
-        .arg(script("arm64.sh"))
+        .arg(common::script("arm64.sh"))
         .arg("build")
         .arg("--target-dir")
         .arg(&target_dir)
@@ -94,7 +75,7 @@ fn guest_run(gozt: &Path, bindir: &Path, attempt: u32) -> String {
     std::fs::create_dir_all(&out).unwrap();
     let started = Instant::now();
     let status = Command::new("bash")
-        .arg(script("arm64-vm.sh"))
+        .arg(common::script("arm64-vm.sh"))
         .arg(&out)
         .arg(gozt)
         .arg(bindir)
@@ -107,20 +88,20 @@ fn guest_run(gozt: &Path, bindir: &Path, attempt: u32) -> String {
         "scripts/arm64-vm.sh exited {status}; console:\n{}",
         std::fs::read_to_string(out.join("console")).unwrap_or_default()
     );
-    let kernel = read(&out, "kernel");
+    let kernel = common::vm_output(&out, "kernel");
     assert!(kernel.starts_with("6.1."), "{kernel}");
     let mut said = Vec::new();
     for build in ["stripped", "default"] {
-        let stderr = read(&out, &format!("stderr-{build}"));
+        let stderr = common::vm_output(&out, &format!("stderr-{build}"));
         // gozt's GOZT_TIMING lines go with any failure: they count its traps.
         let what = format!(
             "arm64 {kernel}, trace workload-{build} (gozt said: {})",
             stderr.replace('\n', " | ")
         );
-        let status = read(&out, &format!("status-{build}"));
+        let status = common::vm_output(&out, &format!("status-{build}"));
         assert_eq!(status, "0", "{what}: gozt exited {status}: {stderr}");
-        let truth = read_json(&out, &format!("truth-{build}.json"), &what);
-        let report = read_json(&out, &format!("report-{build}.json"), &what);
+        let truth = common::vm_json(&out, &format!("truth-{build}.json"), &what);
+        let report = common::vm_json(&out, &format!("report-{build}.json"), &what);
         common::assert_matches_truth(&report, &truth, &what);
         assert_eq!(report["lost"]["unmatched_returns"], 0, "{what}");
         said.push(format!("{build} {} calls", report["totals"]["calls"]));
@@ -132,7 +113,7 @@ fn guest_run(gozt: &Path, bindir: &Path, attempt: u32) -> String {
         ]);
         assert_eq!(here.0, 0, "{}", here.2);
         let here: Value = serde_json::from_str(&here.1).unwrap();
-        let there = read_json(&out, &format!("probes-{build}.json"), &what);
+        let there = common::vm_json(&out, &format!("probes-{build}.json"), &what);
         assert_eq!(here["arch"], "arm64");
         assert_eq!(
             without_path(there),
@@ -141,12 +122,16 @@ fn guest_run(gozt: &Path, bindir: &Path, attempt: u32) -> String {
         );
     }
     let what = format!("arm64 {kernel}, trace without GOZT_ATTACH");
-    let stderr = read(&out, "stderr-refused");
-    assert_eq!(read(&out, "status-refused"), "15", "{what}: {stderr}");
+    let stderr = common::vm_output(&out, "stderr-refused");
+    assert_eq!(
+        common::vm_output(&out, "status-refused"),
+        "15",
+        "{what}: {stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
     assert!(stderr.contains("has no uprobe.multi"), "{what}: {stderr}");
     assert_eq!(
-        read(&out, "truth-refused.json"),
+        common::vm_output(&out, "truth-refused.json"),
         "",
         "{what}: the command ran"
     );

@@ -397,48 +397,10 @@ fn short_lived_processes_under_binary_have_every_caller_named() {
     assert_eq!(report["totals"]["calls"], truth_calls);
     for truth in &truths {
         target(&report, w_pid(truth));
-        assert_process_truth(&report, truth, None);
+        common::assert_process_truth(&report, truth, None);
     }
     assert_eq!(report["warnings"], serde_json::json!([]));
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// Each goroutine of `truth` equals the report's of its process (with
-/// `start_ticks`, of that one of the processes that had its pid): its own
-/// rows (inner calls are not a goroutine's).
-fn assert_process_truth(report: &Value, truth: &Value, start_ticks: Option<u64>) {
-    let pid = &truth["pid"];
-    for tg in truth["goroutines"].as_array().unwrap() {
-        let rg = report["goroutines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|g| {
-                &g["pid"] == pid
-                    && g["goid"] == tg["goid"]
-                    && start_ticks.is_none_or(|s| g["start_ticks"] == s)
-            })
-            .unwrap_or_else(|| panic!("pid {pid} goroutine {} missing", tg["goid"]));
-        let own: Vec<&Value> = tg["functions"]
-            .as_object()
-            .unwrap()
-            .values()
-            .filter(|c| common::truth_row(c).1.is_none())
-            .collect();
-        assert_eq!(rg["functions"].as_array().unwrap().len(), own.len());
-        for counts in own {
-            let name = counts["function"].as_str().unwrap();
-            let rf = rg["functions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|f| f["function"] == name)
-                .unwrap_or_else(|| panic!("pid {pid}: {name} missing"));
-            for key in common::TRUTH_KEYS {
-                assert_eq!(rf[key], counts[key], "pid {pid} {name} {key}");
-            }
-        }
-    }
 }
 
 /// A truth's calls, inner ones not counted (the report's totals do not).
@@ -507,8 +469,8 @@ fn a_pid_reused_during_a_binary_run_is_two_processes() {
     );
     starts.sort_unstable();
     assert_ne!(starts[0], starts[1]);
-    assert_process_truth(&report, &first, Some(starts[0]));
-    assert_process_truth(&report, &second, Some(starts[1]));
+    common::assert_process_truth(&report, &first, Some(starts[0]));
+    common::assert_process_truth(&report, &second, Some(starts[1]));
     assert_callers_named(&report, "reused pid");
     assert_eq!(report["lost"]["unmatched_returns"], 0);
     std::fs::remove_dir_all(&dir).unwrap();

@@ -20,7 +20,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -32,25 +32,6 @@ static VM: Mutex<()> = Mutex::new(());
 
 /// The builds traced in each guest, of the newest Go.
 const BUILDS: &[&str] = &["pie-stripped", "default"];
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
-        .join(name)
-}
-
-fn read(dir: &Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(name))
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
-        .trim()
-        .to_owned()
-}
-
-fn read_json(dir: &Path, name: &str, what: &str) -> Value {
-    let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{what}: {name} is not JSON ({e}): {text:.200}"))
-}
 
 /// Virtual addresses of every probe site (entries and RETs) of a non-PIE
 /// binary, where they are the same in every process.
@@ -92,10 +73,10 @@ fn check_kernel(kernel: &str, refused: bool) {
 
     let started = Instant::now();
     let status = Command::new("bash")
-        .arg(script("vm-run.sh"))
+        .arg(common::script("vm-run.sh"))
         .arg(kernel)
         .arg(&out)
-        .arg(script("vm-guest.sh"))
+        .arg(common::script("vm-guest.sh"))
         .arg(&out)
         .arg(env!("CARGO_BIN_EXE_gozt"))
         .arg(&bindir)
@@ -138,9 +119,9 @@ fn check_kernel(kernel: &str, refused: bool) {
 fn check_refused(kernel: &str, out: &Path, sites: &[u64]) -> String {
     for build in BUILDS {
         let what = format!("kernel {kernel}, trace workload-{build}");
-        let stderr = read(out, &format!("stderr-{build}"));
+        let stderr = common::vm_output(out, &format!("stderr-{build}"));
         assert_eq!(
-            read(out, &format!("status-{build}")),
+            common::vm_output(out, &format!("status-{build}")),
             "15",
             "{what}: {stderr}"
         );
@@ -150,24 +131,32 @@ fn check_refused(kernel: &str, out: &Path, sites: &[u64]) -> String {
             "{what}: {stderr}"
         );
         assert_eq!(
-            read(out, &format!("truth-{build}.json")),
+            common::vm_output(out, &format!("truth-{build}.json")),
             "",
             "{what}: the command ran"
         );
     }
     let what = format!("kernel {kernel}, attach --duration");
-    let stderr = read(out, "stderr-attach");
-    assert_eq!(read(out, "status-attach"), "15", "{what}: {stderr}");
+    let stderr = common::vm_output(out, "stderr-attach");
+    assert_eq!(
+        common::vm_output(out, "status-attach"),
+        "15",
+        "{what}: {stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
     assert_eq!(
-        read(out, "int3-attached"),
+        common::vm_output(out, "int3-attached"),
         "0",
         "{what}: {} sites",
         sites.len()
     );
-    assert_eq!(read(out, "progs-after"), "", "{what}: BPF programs left");
     assert_eq!(
-        read(out, "status-workload"),
+        common::vm_output(out, "progs-after"),
+        "",
+        "{what}: BPF programs left"
+    );
+    assert_eq!(
+        common::vm_output(out, "status-workload"),
         "0",
         "{what}: the target failed"
     );
@@ -183,15 +172,15 @@ fn check_guest(kernel: &str, out: &Path, sites: &[u64], vm_status: Option<i32>) 
     let mut said = Vec::new();
     for build in BUILDS {
         let what = format!("kernel {kernel}, trace workload-{build}");
-        let stderr = read(out, &format!("stderr-{build}"));
-        let status = read(out, &format!("status-{build}"));
+        let stderr = common::vm_output(out, &format!("stderr-{build}"));
+        let status = common::vm_output(out, &format!("status-{build}"));
         let timed_out = if status == "124" { " (timed out)" } else { "" };
         assert_eq!(
             status, "0",
             "{what}: gozt exited {status}{timed_out}: {stderr}"
         );
-        let truth = read_json(out, &format!("truth-{build}.json"), &what);
-        let report = read_json(out, &format!("report-{build}.json"), &what);
+        let truth = common::vm_json(out, &format!("truth-{build}.json"), &what);
+        let report = common::vm_json(out, &format!("report-{build}.json"), &what);
         common::assert_matches_truth(&report, &truth, &what);
         said.push(format!(
             "{build} {} calls ({})",
@@ -201,35 +190,43 @@ fn check_guest(kernel: &str, out: &Path, sites: &[u64], vm_status: Option<i32>) 
     }
 
     let what = format!("kernel {kernel}, attach --duration");
-    let stderr = read(out, "stderr-attach");
-    assert_eq!(read(out, "status-attach"), "0", "{what}: {stderr}");
+    let stderr = common::vm_output(out, "stderr-attach");
+    assert_eq!(
+        common::vm_output(out, "status-attach"),
+        "0",
+        "{what}: {stderr}"
+    );
     assert!(
-        !read(out, "progs-attached").is_empty(),
+        !common::vm_output(out, "progs-attached").is_empty(),
         "{what}: no gozt program loaded while attached: {}",
-        read(out, "bpftool")
+        common::vm_output(out, "bpftool")
     );
     // While attached the probes are visible, so the checks after exit can fail.
     assert_eq!(
-        read(out, "int3-attached"),
+        common::vm_output(out, "int3-attached"),
         sites.len().to_string(),
         "{what}: INT3s at the {} sites while attached",
         sites.len()
     );
-    assert_eq!(read(out, "progs-after"), "", "{what}: BPF programs left");
     assert_eq!(
-        read(out, "int3-after"),
+        common::vm_output(out, "progs-after"),
+        "",
+        "{what}: BPF programs left"
+    );
+    assert_eq!(
+        common::vm_output(out, "int3-after"),
         "0",
         "{what}: INT3s left in the target"
     );
     // The target, released, did its work unharmed.
     assert_eq!(
-        read(out, "status-workload"),
+        common::vm_output(out, "status-workload"),
         "0",
         "{what}: the target failed"
     );
-    let truth = read_json(out, "lifecycle-truth.json", &what);
+    let truth = common::vm_json(out, "lifecycle-truth.json", &what);
     assert!(truth["pid"].as_u64().is_some(), "{what}: {truth}");
-    let report = read_json(out, "lifecycle-report.json", &what);
+    let report = common::vm_json(out, "lifecycle-report.json", &what);
     common::assert_schema_valid(&report, &what);
     assert_eq!(report["lost"]["unmatched_returns"], 0, "{what}");
     assert_eq!(vm_status, Some(0), "{kernel}: the guest script failed");

@@ -185,35 +185,6 @@ fn every_way_a_run_ends_leaves_nothing_behind() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Asserts one goroutine set of the report equals the workload's truth.
-fn assert_truth(report: &Value, truth: &Value) {
-    let pid = &truth["pid"];
-    for tg in truth["goroutines"].as_array().unwrap() {
-        let rg = report["goroutines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|g| &g["pid"] == pid && g["goid"] == tg["goid"])
-            .unwrap_or_else(|| panic!("pid {pid} goroutine {} missing", tg["goid"]));
-        for counts in tg["functions"].as_object().unwrap().values() {
-            let (name, outer) = common::truth_row(counts);
-            if outer.is_some() {
-                // Inner calls are not a goroutine's own.
-                continue;
-            }
-            let rf = rg["functions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|f| f["function"] == name.as_str())
-                .unwrap_or_else(|| panic!("pid {pid}: {name} missing"));
-            for key in common::TRUTH_KEYS {
-                assert_eq!(rf[key], counts[key], "pid {pid} {name} {key}");
-            }
-        }
-    }
-}
-
 #[test]
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn binary_mode_follows_processes_that_start_later() {
@@ -250,7 +221,7 @@ fn binary_mode_follows_processes_that_start_later() {
         .collect();
     for truth in &truths {
         assert!(pids.contains(&&truth["pid"]), "{pids:?}");
-        assert_truth(&report, truth);
+        common::assert_process_truth(&report, truth, None);
     }
     assert_eq!(report["lost"]["unmatched_returns"], 0);
     std::fs::remove_file(&out).unwrap();
@@ -605,7 +576,7 @@ fn interval_reports_add_up_to_the_final_report() {
     let (report, intervals) = lines.split_last().unwrap();
     assert!(intervals.len() >= 2, "{} intervals", intervals.len());
     common::assert_schema_valid(report, "--interval's final report");
-    assert_truth(report, &truth);
+    common::assert_process_truth(report, &truth, None);
     let mut per_function: std::collections::BTreeMap<String, u64> = Default::default();
     let mut times = Vec::new();
     for iv in intervals {

@@ -282,6 +282,66 @@ pub fn one_shot_args(goroutines: u32, rounds: u32) -> Vec<String> {
     .to_vec()
 }
 
+/// A script of scripts/ (the VM tests run them).
+pub fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
+}
+
+/// What a VM run left in `dir` as file `name`, trimmed.
+pub fn vm_output(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
+        .trim()
+        .to_owned()
+}
+
+/// The JSON a VM run left in `dir` as file `name`.
+pub fn vm_json(dir: &Path, name: &str, what: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{what}: {name} is not JSON ({e}): {text:.300}"))
+}
+
+/// Each goroutine of `truth` equals the report's of its process (with
+/// `start_ticks`, of that one of the processes that had its pid): its own
+/// rows (inner calls are not a goroutine's).
+pub fn assert_process_truth(report: &Value, truth: &Value, start_ticks: Option<u64>) {
+    let pid = &truth["pid"];
+    for tg in truth["goroutines"].as_array().unwrap() {
+        let rg = report["goroutines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| {
+                &g["pid"] == pid
+                    && g["goid"] == tg["goid"]
+                    && start_ticks.is_none_or(|s| g["start_ticks"] == s)
+            })
+            .unwrap_or_else(|| panic!("pid {pid} goroutine {} missing", tg["goid"]));
+        let own: Vec<&Value> = tg["functions"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|c| truth_row(c).1.is_none())
+            .collect();
+        assert_eq!(rg["functions"].as_array().unwrap().len(), own.len());
+        for counts in own {
+            let name = counts["function"].as_str().unwrap();
+            let rf = rg["functions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["function"] == name)
+                .unwrap_or_else(|| panic!("pid {pid}: {name} missing"));
+            for key in TRUTH_KEYS {
+                assert_eq!(rf[key], counts[key], "pid {pid} {name} {key}");
+            }
+        }
+    }
+}
+
 /// What the workload's truth counts per row, in the report's names.
 pub const TRUTH_KEYS: [&str; 10] = [
     "calls",
