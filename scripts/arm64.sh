@@ -2,7 +2,8 @@
 # gozt for arm64 (aarch64-unknown-linux-gnu), from an x86-64 Debian 12 machine without rustup
 # targets:
 #   scripts/arm64.sh setup            install and unpack what the commands below need (idempotent;
-#                                     a second run downloads nothing); prints a summary line
+#                                     a second run downloads nothing); prints a summary line;
+#                                     under the cache's set-up lock (scripts/setup-lock.sh)
 #   scripts/arm64.sh build [ARGS...]  cross-build gozt, statically linked, into
 #                                     $CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/gozt
 #                                     (ARGS go to cargo build, e.g. --target-dir DIR)
@@ -24,6 +25,8 @@
 set -euo pipefail
 # shellcheck source=apt-ensure.sh
 source "$(dirname "$0")/apt-ensure.sh"
+# shellcheck source=setup-lock.sh
+source "$(dirname "$0")/setup-lock.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
 RUST_VERSION=${RUST_VERSION:-1.96}
@@ -49,6 +52,7 @@ kernel_image() {
 }
 
 setup() {
+  setup_lock arm64 setup
   apt_ensure arm64 --no-install-recommends $APT_PACKAGES
   mkdir -p "$cache"
   local need_rust=0 need_sysroot=0 need_kernel=0 need_busybox=0

@@ -14,7 +14,8 @@
 # vendored-gopath, and module mode with -mod=vendor (module versions in the build info) as
 # vendored-module and vendored-module-stripped.
 # Outputs are cached by a hash of the sources and this script, so a clean clone on the same
-# machine reuses them. GOPATH mode against Debian's golang-github-*-dev sources.
+# machine reuses them. GOPATH mode against Debian's golang-github-*-dev sources. Builds run
+# under the cache's set-up lock (scripts/setup-lock.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
@@ -28,6 +29,11 @@ if [[ -f "$out/.complete" ]]; then
   echo "$out"
   exit 0
 fi
+# Building: under the cache's set-up lock (the script starts again under it, and finds the
+# programs built if another run built them meanwhile).
+# shellcheck source=setup-lock.sh
+source "$here/scripts/setup-lock.sh"
+setup_lock build-testdata "$@"
 rm -rf "$out"
 mkdir -p "$out"
 

@@ -1,27 +1,38 @@
 #!/usr/bin/env bash
-# The README's demo command: installs what is needed, builds gozt and the bundled demo
-# service (stripped, as production ships), shows what gozt would probe in it, then runs it
-# with its load generator on loopback under gozt for 10 s, and prints the service's own
-# tally of its payloads beside gozt's report.
+# The README's demo command: installs what the demo needs and nothing more
+# (scripts/toolchains.sh --demo: Debian's Go 1.19, clang, libelf, zlib), builds gozt and the
+# bundled demo service (stripped, as production ships), shows what gozt would probe in it,
+# then runs it with its load generator on loopback under gozt for 10 s, and prints the
+# service's own tally of its payloads beside gozt's report. Each step says what it does;
+# cargo shows its progress.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-scripts/toolchains.sh
-cargo build --release --quiet
+start=$(date +%s)
+step() { echo "demo: $* ($(($(date +%s) - start)) s so far)" >&2; }
+step "installing what the demo needs"
+scripts/toolchains.sh --demo
+step "building gozt (cargo build --release: about 4 minutes the first time on 2 cores)"
+cargo build --release
+gozt=${CARGO_TARGET_DIR:-target}/release/gozt
 GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
-demo="$GOZT_CACHE/demo-service"
+# Beside gozt, so that two clones' demos never share the file.
+demo="$(dirname "$gozt")/demo-service"
+demo_abs=$(realpath -m "$demo")
+step "building the demo service with Go 1.19"
 (cd examples/demo-service && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= CGO_ENABLED=0 \
-  GOCACHE="$GOZT_CACHE/gocache/demo" go build -ldflags="-s -w" -o "$demo" .)
+  GOCACHE="$GOZT_CACHE/gocache/demo" go build -ldflags="-s -w" -o "$demo_abs" .)
+step "ready"
 
 truth=$(mktemp /tmp/gozt-demo-truth.XXXXXX.json)
 trap 'rm -f "$truth"' EXIT
 echo "\$ gozt probes $demo"
-target/release/gozt probes "$demo"
+"$gozt" probes "$demo"
 echo
 # The service from its first instruction, for 10 s: it writes its own tally of the payloads
 # it made, judged by gozt's rules, to compare with gozt's report.
 echo "\$ gozt trace -- demo-service -load 4 -duration 10s -truth $truth"
-target/release/gozt trace -- "$demo" -load 4 -duration 10s -truth "$truth"
+"$gozt" trace -- "$demo" -load 4 -duration 10s -truth "$truth"
 python3 - "$truth" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))

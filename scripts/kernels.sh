@@ -8,10 +8,13 @@
 #     from bullseye-security), 6.1 (bookworm) and 6.12 (bookworm-security; else the newest
 #     the archive has). The standard flavour: -cloud- kernels have no 9p.
 # The kernel packages come through a private apt state (its own sources list and lists), so
-# the machine's apt configuration is left as it was.
+# the machine's apt configuration is left as it was. Runs under the cache's set-up lock
+# (scripts/setup-lock.sh).
 set -euo pipefail
 # shellcheck source=apt-ensure.sh
 source "$(dirname "$0")/apt-ensure.sh"
+# shellcheck source=setup-lock.sh
+source "$(dirname "$0")/setup-lock.sh"
 GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
 VNG_VERSION=${VNG_VERSION:-1.42}
 # The matrix, by series: the newest of each series is downloaded once, then kept.
@@ -23,6 +26,7 @@ die() {
   exit 1
 }
 
+setup_lock kernels "$@"
 apt_ensure kernels --no-install-recommends $APT_PACKAGES
 
 venv="$GOZT_CACHE/vng"
