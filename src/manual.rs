@@ -28,36 +28,36 @@ pub fn man(dir: Option<&Path>) -> Result<Vec<u8>> {
     }
 }
 
+/// The command the pages describe: gozt's, without clap's `help`
+/// subcommand (the pages are the help), built so that each subcommand is
+/// named as a page is (`gozt-attach`).
+fn command() -> clap::Command {
+    let mut cmd = crate::cli::Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    cmd
+}
+
 /// gozt.1 as roff.
 pub fn man_page() -> Vec<u8> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(crate::cli::Cli::command())
+    clap_mangen::Man::new(command())
         .render(&mut out)
         .expect("rendering into memory cannot fail");
     out
 }
 
-/// Writes gozt.1 and one page per command (gozt-attach.1, ...) into `dir`;
-/// returns the files written.
+/// Writes gozt.1 and one page per command (gozt-attach.1, ...) into `dir`,
+/// and nothing else; returns the files written.
 pub fn write_man_pages(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     let io = |e| Error::Io {
         path: dir.to_path_buf(),
         source: e,
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let mut cmd = crate::cli::Cli::command();
-    // Subcommands' pages are named gozt-attach.1 and so on.
-    cmd.build();
-    clap_mangen::generate_to(cmd, dir).map_err(io)?;
-    let mut pages: Vec<_> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("gozt") && n.ends_with(".1"))
-        })
-        .collect();
-    pages.sort();
-    Ok(pages)
+    let cmd = command();
+    let pages = std::iter::once(cmd.clone())
+        .chain(cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    pages
+        .map(|page| clap_mangen::Man::new(page).generate_to(dir).map_err(io))
+        .collect()
 }

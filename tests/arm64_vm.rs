@@ -70,9 +70,7 @@ fn arm64_ground_truth_and_probes_in_an_arm64_guest() {
 
 /// Boots the guest once, runs the traces and checks them; what it found.
 fn guest_run(gozt: &Path, bindir: &Path, attempt: u32) -> String {
-    let out = std::env::temp_dir().join(format!("gozt-arm64-vm-{}-{attempt}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).unwrap();
+    let out = common::TempDir::new(&format!("arm64-vm-{attempt}"));
     let started = Instant::now();
     let status = Command::new("bash")
         .arg(common::script("arm64-vm.sh"))
@@ -135,7 +133,6 @@ fn guest_run(gozt: &Path, bindir: &Path, attempt: u32) -> String {
         "",
         "{what}: the command ran"
     );
-    std::fs::remove_dir_all(&out).unwrap();
     format!(
         "arm64 kernel {kernel}: {}; refused without GOZT_ATTACH; boot and run {secs:.0} s \
          (boot {attempt}): pass",

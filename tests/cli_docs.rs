@@ -69,22 +69,58 @@ fn completions_for_each_shell() {
     );
 }
 
+/// The pages the README's install step names: its `gozt man --dir` line
+/// ends with them as a comment (`# gozt.1, gozt-probes.1, ...`).
+fn readme_man_pages() -> Vec<String> {
+    let readme = include_str!("../README.md");
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("gozt man --dir "))
+        .expect("the README installs the man pages");
+    let (_, pages) = line.split_once('#').expect("the line names the pages");
+    pages.split(',').map(|p| p.trim().to_string()).collect()
+}
+
 #[test]
 fn man_pages_on_stdout_and_into_a_directory() {
     let (status, stdout, stderr) = gozt(&["man"]);
     assert_eq!(status, 0, "{stderr}");
     assert!(stdout.contains(".TH gozt 1"), "{stdout}");
     assert!(stdout.contains("attach"), "{stdout}");
-    let dir = std::env::temp_dir().join(format!("gozt-man-{}", std::process::id()));
+    // clap's help subcommand is no page: the pages are the help.
+    assert!(!stdout.contains("gozt\\-help"), "{stdout}");
+    let dir = common::TempDir::new("man");
     let (status, stdout, stderr) = gozt(&["man", "--dir", dir.to_str().unwrap()]);
     assert_eq!(status, 0, "{stderr}");
-    for page in ["gozt.1", "gozt-attach.1", "gozt-trace.1", "gozt-probes.1"] {
-        let path = dir.join(page);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{page}: {e}"));
+    // Exactly the README's pages, each listed once on stdout.
+    let mut wanted = readme_man_pages();
+    wanted.sort();
+    let mut written: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written, wanted);
+    let mut listed: Vec<String> = stdout.lines().map(str::to_string).collect();
+    listed.sort();
+    let paths: Vec<String> = wanted
+        .iter()
+        .map(|p| dir.join(p).to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(listed, paths);
+    for page in &wanted {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
         assert!(text.contains(".TH"), "{page}");
-        assert!(stdout.contains(path.to_str().unwrap()), "{stdout}");
     }
     let attach = std::fs::read_to_string(dir.join("gozt-attach.1")).unwrap();
     assert!(attach.contains("alert\\-threshold"), "{attach}");
-    std::fs::remove_dir_all(&dir).unwrap();
+    // A file already there is neither listed nor touched.
+    std::fs::write(dir.join("gozt-help.1"), "not ours").unwrap();
+    let (status, again, _) = gozt(&["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(status, 0);
+    assert_eq!(again, stdout);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("gozt-help.1")).unwrap(),
+        "not ours"
+    );
 }

@@ -121,8 +121,7 @@ fn every_command_says_gozt_and_its_version() {
 /// no file behind; a file that exists keeps its content.
 #[test]
 fn a_bad_output_fails_first_and_an_old_report_survives() {
-    let dir = std::env::temp_dir().join(format!("gozt-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("cli");
     let old = dir.join("old.txt");
     std::fs::write(&old, "earlier").unwrap();
     // A bad threshold after a good -o: the run fails, the old file stays.
@@ -145,7 +144,6 @@ fn a_bad_output_fails_first_and_an_old_report_survives() {
         !new.exists(),
         "a report file that was never written is removed"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A selection that matches nothing names the functions there and points

@@ -30,12 +30,10 @@ fn bin() -> PathBuf {
 
 /// A BPF test's start: privileges checked, the lock held, a fresh
 /// directory of its own.
-fn bpf_test(name: &str) -> (std::sync::MutexGuard<'static, ()>, PathBuf) {
+fn bpf_test(name: &str) -> (std::sync::MutexGuard<'static, ()>, common::TempDir) {
     common::require_privileged();
     let one = BPF.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = std::env::temp_dir().join(format!("gozt-ctr-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new(&format!("ctr-{name}"));
     (one, dir)
 }
 
@@ -254,7 +252,6 @@ fn containers_on_tmpfs_and_overlay_roots_by_pid_by_their_own_path_and_by_name() 
             }
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(common::gozt_bpf_programs_after_exit(), Vec::<u32>::new());
 }
 
@@ -329,7 +326,6 @@ fn deleted_renamed_and_replaced_binaries_are_traced_and_named() {
     common::assert_matches_truth(&report, &truth, "replaced");
     assert_callers_named(&report, "replaced");
     assert_eq!(target(&report, w_pid(&truth))["exe_deleted"], true);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn w_pid(truth: &Value) -> u32 {
@@ -369,7 +365,6 @@ fn gozt_in_its_own_mount_namespace_names_the_callers_of_host_processes() {
     common::assert_matches_truth(&report, &truth, "own mount namespace");
     assert_callers_named(&report, "own mount namespace");
     assert_eq!(report["warnings"], serde_json::json!([]));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -400,7 +395,6 @@ fn short_lived_processes_under_binary_have_every_caller_named() {
         common::assert_process_truth(&report, truth, None);
     }
     assert_eq!(report["warnings"], serde_json::json!([]));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A truth's calls, inner ones not counted (the report's totals do not).
@@ -473,7 +467,6 @@ fn a_pid_reused_during_a_binary_run_is_two_processes() {
     common::assert_process_truth(&report, &second, Some(starts[1]));
     assert_callers_named(&report, "reused pid");
     assert_eq!(report["lost"]["unmatched_returns"], 0);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A cgroup directory named as docker's systemd driver names a
@@ -534,7 +527,6 @@ fn the_container_id_comes_from_the_cgroup() {
         "{text}"
     );
     drop(cg);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -610,7 +602,6 @@ fn trace_exits_with_its_commands_status_and_an_empty_run_warns() {
     );
     assert!(err.contains("gozt: warning: no process ran "), "{err}");
     assert_eq!(report["command_exit_status"], Value::Null);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A row: (function, the outer function of inner calls).
@@ -746,5 +737,4 @@ fn several_targets_are_broken_down_and_a_file_that_came_later_is_named() {
     for t in [&ta, &tb] {
         assert!(text.contains(&format!("\npid {}: ", t["pid"])), "{text}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }

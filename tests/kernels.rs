@@ -64,9 +64,7 @@ fn check_kernel(kernel: &str, refused: bool) {
     common::require_privileged();
     let _one = VM.lock().unwrap_or_else(|e| e.into_inner());
     let bindir = common::toolchains().last().unwrap().clone();
-    let out = std::env::temp_dir().join(format!("gozt-kernel-{kernel}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).unwrap();
+    let out = common::TempDir::new(&format!("kernel-{kernel}"));
     let sites = static_probe_sites(&bindir.join("workload-stripped"));
     let list: String = sites.iter().map(|a| format!("{a:#x}\n")).collect();
     std::fs::write(out.join("sites"), list).unwrap();
@@ -110,7 +108,6 @@ fn check_kernel(kernel: &str, refused: bool) {
     if let Err(e) = checked {
         std::panic::resume_unwind(e);
     }
-    std::fs::remove_dir_all(&out).unwrap();
 }
 
 /// On a kernel gozt refuses by default (no uprobe.multi): every run ends

@@ -10,7 +10,7 @@
 mod common;
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -171,8 +171,7 @@ fn run_ending_by(end: End, dir: &Path) {
 fn every_way_a_run_ends_leaves_nothing_behind() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = std::env::temp_dir().join(format!("gozt-lifecycle-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("lifecycle");
     for end in [
         End::Duration,
         End::Sigint,
@@ -182,7 +181,6 @@ fn every_way_a_run_ends_leaves_nothing_behind() {
     ] {
         run_ending_by(end, &dir);
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -191,7 +189,8 @@ fn binary_mode_follows_processes_that_start_later() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     let bin = common::newest("workload-pie-stripped");
-    let out = std::env::temp_dir().join(format!("gozt-binary-{}.json", std::process::id()));
+    let tmp = common::TempDir::new("binary");
+    let out = tmp.join("report.json");
     let mut gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .args(["attach", "--json", "-o", out.to_str().unwrap(), "--binary"])
         .arg(&bin)
@@ -290,7 +289,8 @@ fn max_overhead_samples_and_says_so() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     let bin = common::newest("workload-stripped");
-    let out = std::env::temp_dir().join(format!("gozt-budget-{}.json", std::process::id()));
+    let tmp = common::TempDir::new("budget");
+    let out = tmp.join("report.json");
     let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .args(["trace", "--max-overhead", "0.5%", "--json", "-o"])
         .arg(&out)
@@ -373,8 +373,7 @@ fn a_clean_stop_of_a_busy_target_counts_no_unmatched_returns() {
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     const CALLING: u64 = 2;
     let bin = common::newest("workload-stripped");
-    let dir = std::env::temp_dir().join(format!("gozt-busy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("busy");
     for end in [End::Duration, End::Sigterm] {
         let mut target = Command::new(&bin)
             .args(common::one_shot_args(2, 1000000))
@@ -420,16 +419,14 @@ fn a_clean_stop_of_a_busy_target_counts_no_unmatched_returns() {
             assert_eq!(lost[key], 0, "{end:?}: {key} in {lost}");
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A BPF test's start: privileges checked, the lock held, a fresh
 /// directory of its own.
-fn bpf_test(name: &str) -> (std::sync::MutexGuard<'static, ()>, PathBuf) {
+fn bpf_test(name: &str) -> (std::sync::MutexGuard<'static, ()>, common::TempDir) {
     common::require_privileged();
     let one = BPF.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = std::env::temp_dir().join(format!("gozt-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new(name);
     (one, dir)
 }
 
@@ -552,7 +549,6 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
         t.kill().unwrap();
         t.wait().unwrap();
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `--interval`: the calls of each interval only, so that the intervals
@@ -675,7 +671,6 @@ fn interval_reports_add_up_to_the_final_report() {
     assert!(status.success(), "{status}");
     target.kill().unwrap();
     target.wait().unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A target that exits while gozt attaches is a process not found (exit
@@ -748,7 +743,6 @@ fn a_target_that_exits_during_attach_is_not_found() {
         }
         assert!(!err.contains("libbpf"), "{err}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A report row's name: its function, and the outer one for inner rows.

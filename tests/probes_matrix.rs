@@ -255,8 +255,7 @@ fn vendored_builds_resolve_and_record_modules() {
 fn dwarf_reads_the_same_uncompressed_zlib_or_zstd() {
     // Go writes zlib; objcopy can store the same DWARF plain or as zstd.
     let src = common::toolchains()[1].join("workload-default");
-    let dir = std::env::temp_dir().join(format!("gozt-dwarf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("dwarf");
     let (want_bin, want) = open(&src);
     assert_eq!(want_bin.offset_source, OffsetSource::Dwarf);
     for (name, flag) in [
@@ -279,5 +278,4 @@ fn dwarf_reads_the_same_uncompressed_zlib_or_zstd() {
             |p: &Plan| -> Vec<AbiCheck> { p.probes.iter().map(|p| p.abi_check.clone()).collect() };
         assert_eq!(checks(&plan), checks(&want), "{name}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }

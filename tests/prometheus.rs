@@ -342,8 +342,7 @@ fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
         "the prometheus server is needed (scripts/toolchains.sh)"
     );
     let bin = common::newest("workload-stripped");
-    let dir = std::env::temp_dir().join(format!("gozt-prom-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("prom");
 
     let mut gozt = Killed(
         Command::new(env!("CARGO_BIN_EXE_gozt"))
@@ -448,5 +447,4 @@ fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
 
     common::signal(gozt.0.id(), libc::SIGINT);
     assert!(gozt.0.wait().unwrap().success());
-    std::fs::remove_dir_all(&dir).unwrap();
 }

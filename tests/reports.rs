@@ -283,8 +283,7 @@ fn interval_of(report: &gozt::stats::Report) -> gozt::stats::IntervalReport {
 /// The JSON Lines of --interval --json: the final report is the last line.
 #[test]
 fn gozt_report_takes_the_last_line_of_json_lines() {
-    let dir = std::env::temp_dir().join(format!("gozt-saved-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("saved");
     let original = replayed();
     let line = gozt::render::interval::json(&interval_of(&original));
     let lines = dir.join("run.jsonl");
@@ -300,7 +299,6 @@ fn gozt_report_takes_the_last_line_of_json_lines() {
     let cut = dir.join("cut.jsonl");
     std::fs::write(&cut, format!("{line}{line}")).unwrap();
     assert_not_a_report(&cut, "interval report");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn assert_not_a_report(path: &std::path::Path, needle: &str) {
@@ -320,8 +318,7 @@ fn assert_not_a_report(path: &std::path::Path, needle: &str) {
 
 #[test]
 fn gozt_report_says_what_is_wrong_with_a_file() {
-    let dir = std::env::temp_dir().join(format!("gozt-notreport-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("notreport");
     let (code, _, err) = common::gozt(&["report", dir.join("absent.json").to_str().unwrap()]);
     assert_eq!(code, 3, "{err}");
     assert!(err.ends_with("absent.json: no such file\n"), "{err}");
@@ -355,7 +352,6 @@ fn gozt_report_says_what_is_wrong_with_a_file() {
     let (code, out, err) = common::gozt(&["report", "--live", golden.to_str().unwrap()]);
     assert_eq!((code, out.as_str()), (2, ""), "{err}");
     assert!(err.contains("needs a terminal"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

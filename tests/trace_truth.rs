@@ -110,8 +110,7 @@ fn attach_mode(bin: &std::path::Path, out: &std::path::Path) -> Value {
 fn trace_and_attach_match_ground_truth_across_the_matrix() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = std::env::temp_dir().join(format!("gozt-trace-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("trace");
     let out = dir.join("report.json");
     let mut runs = 0;
     let mut repeated_entries = 0;
@@ -151,7 +150,6 @@ fn trace_and_attach_match_ground_truth_across_the_matrix() {
         Vec::<u32>::new(),
         "gozt left BPF programs behind"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Traces `rounds` rounds of the block APIs on 2 goroutines; returns the
@@ -194,7 +192,8 @@ fn frame_walks_stop_at_named_callers() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     let bin = common::newest("workload-stripped");
-    let out = std::env::temp_dir().join(format!("gozt-walk-{}.json", std::process::id()));
+    let tmp = common::TempDir::new("walk");
+    let out = tmp.join("report.json");
     let (calls_1, walked_1) = frames_walked(&bin, &out, 1);
     let (calls_100, walked_100) = frames_walked(&bin, &out, 100);
     std::fs::remove_file(&out).unwrap();
@@ -286,7 +285,8 @@ fn thirty_thousand_idle_goroutines_wake_and_every_call_counts() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     let bin = common::newest("workload-pie-stripped");
-    let out = std::env::temp_dir().join(format!("gozt-idle-{}.json", std::process::id()));
+    let tmp = common::TempDir::new("idle");
+    let out = tmp.join("report.json");
     let truth = trace_large(&bin, &out, &["-idle", "30000"]);
     assert_eq!(truth["goroutines"].as_array().unwrap().len(), 30000);
     let report = read_json(&out);
@@ -304,7 +304,8 @@ fn ten_thousand_goroutines_of_harm_are_counted_exactly() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     let bin = common::newest("workload-pie-stripped");
-    let out = std::env::temp_dir().join(format!("gozt-harm-{}.json", std::process::id()));
+    let tmp = common::TempDir::new("harm");
+    let out = tmp.join("report.json");
     let truth = trace_large(
         &bin,
         &out,
@@ -338,7 +339,8 @@ fn classic_uprobes_with_cookies_match_ground_truth() {
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     const FUNC: &str = "github.com/golang/snappy.Encode";
     let bin = common::newest("workload-pie-stripped");
-    let out = std::env::temp_dir().join(format!("gozt-classic-{}.json", std::process::id()));
+    let tmp = common::TempDir::new("classic");
+    let out = tmp.join("report.json");
     let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .env("GOZT_ATTACH", "uprobe_cookie")
         .env("GOZT_TIMING", "1")
@@ -400,7 +402,8 @@ fn exit_on_alert_and_too_few() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     let bin = common::newest("workload-stripped");
-    let out = std::env::temp_dir().join(format!("gozt-alert-{}.json", std::process::id()));
+    let tmp = common::TempDir::new("alert");
+    let out = tmp.join("report.json");
     let run = |min_eligible: &str| {
         let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
             .args(["trace", "-q", "--json", "--exit-on-alert", "--min-eligible"])

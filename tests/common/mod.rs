@@ -505,3 +505,65 @@ pub fn assert_matches_truth(report: &Value, truth: &Value, what: &str) -> u64 {
     }
     lost["repeated_entries"].as_u64().unwrap()
 }
+
+/// A fresh directory under the temp dir, `gozt-TAG-PID-NANOS`, that
+/// everyone can read (a test may run gozt as nobody), removed when dropped:
+/// when its test fails (the panic unwinds through it) as when it passes.
+/// `$GOZT_TEST_KEEP` keeps it (to look at what a test left, or to time an
+/// older gozt on the inputs the tests built).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!(
+            "gozt-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        TempDir(dir)
+    }
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.0.join(name)
+    }
+    /// Writes `data` to `name` in the directory and returns its path.
+    pub fn write(&self, name: impl AsRef<Path>, data: &[u8]) -> PathBuf {
+        let path = self.join(name);
+        std::fs::write(&path, data).unwrap();
+        path
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("GOZT_TEST_KEEP").is_some() {
+            eprintln!("kept {}", self.0.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -254,46 +254,7 @@ pub fn find(data: &[u8], (off, size): (usize, usize), needle: &[u8]) -> Option<u
         .map(|p| off + p)
 }
 
-/// A fresh directory that everyone can read (a test may run gozt as
-/// nobody), removed when dropped unless `$GOZT_TEST_KEEP` is set (to keep
-/// the inputs the tests built, e.g. to time an older gozt on them).
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!(
-            "gozt-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        TempDir(dir)
-    }
-    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
-        self.0.join(name)
-    }
-    /// Writes `data` to `name` in the directory and returns its path.
-    pub fn write(&self, name: impl AsRef<Path>, data: &[u8]) -> PathBuf {
-        let path = self.join(name);
-        std::fs::write(&path, data).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::env::var_os("GOZT_TEST_KEEP").is_some() {
-            eprintln!("kept {}", self.0.display());
-            return;
-        }
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use crate::common::TempDir;
 
 /// One section of a [`tiny_elf`].
 pub struct TinySection<'a> {
