@@ -146,7 +146,8 @@ pub struct TraceArgs {
 
 #[derive(Debug, Args)]
 pub struct TraceOptions {
-    /// Stop after this long (e.g. 60s, 5m, 1h30m).
+    /// Stop after this long (e.g. 60s, 5m, 1h30m), counted from when the
+    /// probes are in place.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<std::time::Duration>,
     /// Print the report as JSON (docs/report.schema.json).

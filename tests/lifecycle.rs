@@ -74,7 +74,7 @@ fn attach(pid: u32, out: &Path, extra: &[&str]) -> Child {
         .unwrap()
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
     Duration,
     Sigint,
@@ -136,6 +136,19 @@ fn run_ending_by(end: End, dir: &Path) {
             common::assert_schema_valid(&report, &format!("{end:?}"));
             assert_eq!(report["targets"][0]["pid"], pid, "{end:?}");
             assert_eq!(report["lost"]["unmatched_returns"], 0, "{end:?}");
+            let (ended_by, asked) = match end {
+                End::Duration => ("duration", Value::from(2.0)),
+                End::TargetDies => ("targets_exited", Value::Null),
+                _ => ("signal", Value::Null),
+            };
+            assert_eq!(report["ended_by"], ended_by, "{end:?}");
+            assert_eq!(report["requested_duration_s"], asked, "{end:?}");
+            if end == End::Duration {
+                // Its clock starts with the probes in place: 2 s traced,
+                // not 2 s less the time finding and attaching took.
+                let traced = report["duration_s"].as_f64().unwrap();
+                assert!(traced >= 2.0, "traced {traced} s of --duration 2s");
+            }
         }
     }
 

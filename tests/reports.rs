@@ -63,6 +63,9 @@ fn replayed() -> gozt::stats::Report {
         start_ticks: 987_654,
     }];
     let mut report = agg.report(targets, 1.5, lost);
+    // Asked for 2 s; the target exited after 1.5 s.
+    report.requested_duration_s = Some(2.0);
+    report.ended_by = Some(gozt::stats::Ending::TargetsExited);
     report.warnings = vec![
         "pid 4242 [ns pid 1, container 4c01db0b339c]: its executable /usr/local/bin/app was \
          deleted or replaced on disk while it ran (traced through the file it runs)"
@@ -75,7 +78,7 @@ fn replayed() -> gozt::stats::Report {
         kernel: "6.12.0-golden".into(),
         started: "2026-11-30T12:00:00.000Z".into(),
         ended: "2026-11-30T12:00:01.500Z".into(),
-        command_line: ["gozt", "attach", "-p", "4242", "--json"]
+        command_line: ["gozt", "attach", "-p", "4242", "--duration", "2s", "--json"]
             .map(String::from)
             .to_vec(),
         attach_method: "uprobe_multi".into(),
@@ -125,6 +128,46 @@ fn the_text_report_is_in_human_units_or_raw_with_ns() {
     // What is not observed is n/a, without a unit.
     assert!(human.contains("bytes in n/a  out "), "{human}");
     assert!(!human.contains("n/a B") && !raw.contains("n/a B"));
+}
+
+#[test]
+fn the_text_report_says_when_the_duration_counted_from_and_why_it_ended_sooner() {
+    let mut report = replayed();
+    let lines = |r: &gozt::stats::Report| {
+        let t = text(r, &TextOptions::default());
+        assert_fits(&t);
+        let from = t.find("--duration").map_or(t.len(), |i| i);
+        t[from..]
+            .lines()
+            .take_while(|l| !l.starts_with("failure rate"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        lines(&report),
+        [
+            "--duration 2s, counted from when the probes were in place",
+            "ended sooner, after 1.5s: every target exited"
+        ]
+    );
+    report.ended_by = Some(gozt::stats::Ending::Signal);
+    report.requested_duration_s = Some(5400.0);
+    assert_eq!(
+        lines(&report),
+        [
+            "--duration 1h 30m, counted from when the probes were in place",
+            "ended sooner, after 1.5s: a signal (Ctrl-C, SIGTERM or SIGHUP)"
+        ]
+    );
+    report.ended_by = Some(gozt::stats::Ending::Duration);
+    report.duration_s = 5400.03;
+    assert_eq!(
+        lines(&report),
+        ["--duration 1h 30m, counted from when the probes were in place"]
+    );
+    report.requested_duration_s = None;
+    report.ended_by = Some(gozt::stats::Ending::Signal);
+    assert!(lines(&report).is_empty(), "no --duration, no line");
 }
 
 /// A caller and a vendored function with long, realistic names.

@@ -9,8 +9,9 @@
 //! "n/a".
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
-use crate::stats::{Bucket, Counters, Report};
+use crate::stats::{Bucket, Counters, Ending, Report};
 use crate::tui::format::{bytes, fit, nanos, percent, short_name};
 
 /// The widest line of the text report.
@@ -127,6 +128,20 @@ fn hist(out: &mut String, buckets: &[Bucket], o: TextOptions) {
 /// Goroutines listed in the text report.
 const TOP_GOROUTINES: usize = 20;
 
+/// With `--duration`: when its clock started, and why the run ended sooner
+/// when it did (a second line).
+fn duration_lines(asked: f64, traced: f64, ended_by: Option<Ending>) -> String {
+    let asked = humantime::format_duration(Duration::from_millis((asked * 1e3).round() as u64));
+    let start = format!("--duration {asked}, counted from when the probes were in place");
+    match ended_by {
+        None | Some(Ending::Duration) => start,
+        Some(why) => format!(
+            "{start}\nended sooner, after {traced:.1}s: {}",
+            why.reason()
+        ),
+    }
+}
+
 /// The human report.
 pub fn text(r: &Report, o: &TextOptions) -> String {
     let o = *o;
@@ -142,6 +157,9 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
         "traced {:.1}s: {} calls, {} payloads, {} errors, {} incompressible, {} not judged",
         r.duration_s, t.calls, t.payloads, t.errors, t.incompressible, t.not_judged
     );
+    if let Some(asked) = r.requested_duration_s {
+        let _ = writeln!(out, "{}", duration_lines(asked, r.duration_s, r.ended_by));
+    }
     let _ = writeln!(
         out,
         "failure rate {} of {} eligible (threshold {}){}",

@@ -18,7 +18,7 @@ use crate::exporter::Metrics;
 use crate::identity::{ProcId, ProcessFacts};
 use crate::monitor::{IntervalSink, Monitor, Snapshot};
 use crate::os::Os;
-use crate::stats::{Aggregator, IntervalReport, TargetInfo};
+use crate::stats::{Aggregator, Ending, IntervalReport, TargetInfo};
 use crate::tracer::{Cost, TraceError, Tracer};
 
 /// What the driver polls: the tracer, or replayed events in tests.
@@ -201,6 +201,10 @@ pub struct Driver<'a> {
     pub pace: Pace,
     /// When the counts started (the start, or the monitor's last reset).
     pub epoch: Instant,
+    /// What ended the run, and when tracing stopped (no call begun later
+    /// counts), once it has.
+    pub ended_by: Option<Ending>,
+    pub stopped: Option<Instant>,
     /// Losses before the monitor's last reset.
     pub lost_base: Lost,
     /// With --interval: the calls of the current interval.
@@ -245,6 +249,8 @@ impl<'a> Driver<'a> {
             command: None,
             pace,
             epoch: Instant::now(),
+            ended_by: None,
+            stopped: None,
             lost_base: Lost::default(),
             intervals: None,
             breakdown: Breakdown::none(),
@@ -456,6 +462,19 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// Records why the session ends; false, for keep_going to return.
+    fn end(&mut self, why: Ending) -> bool {
+        self.ended_by = Some(why);
+        false
+    }
+
+    /// The time traced: from the epoch to the stop (or to now, before it).
+    pub fn traced(&self) -> Duration {
+        self.stopped
+            .unwrap_or_else(Instant::now)
+            .saturating_duration_since(self.epoch)
+    }
+
     /// Whether the session goes on; `lost` is what the source has counted.
     fn keep_going(
         &mut self,
@@ -464,10 +483,10 @@ impl<'a> Driver<'a> {
         monitor: &mut Option<&mut dyn Monitor>,
     ) -> bool {
         if self.stop.load(Ordering::SeqCst) {
-            return false;
+            return self.end(Ending::Signal);
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
-            return false;
+            return self.end(Ending::Duration);
         }
         // Every few seconds: processes that started running the binary, and those
         // that have exited (their calls under way never return; their
@@ -518,14 +537,17 @@ impl<'a> Driver<'a> {
                 self.lost_base = lost;
             }
             if !go_on {
-                return false;
+                return self.end(Ending::Quit);
             }
         }
         if let Some(gate) = self.command.as_mut() {
-            return !matches!(gate.child.try_wait(), Ok(Some(_)));
+            if matches!(gate.child.try_wait(), Ok(Some(_))) {
+                return self.end(Ending::CommandExited);
+            }
+            return true;
         }
-        if !self.named.is_empty() {
-            return self.named.iter().any(|t| self.os.alive(t.pid));
+        if !self.named.is_empty() && !self.named.iter().any(|t| self.os.alive(t.pid)) {
+            return self.end(Ending::TargetsExited);
         }
         true
     }
@@ -567,7 +589,11 @@ impl<'a> Driver<'a> {
             }
             self.drain(src);
             let lost = src.lost();
-            if !self.interval_ended(lost) || !self.keep_going(src, lost, &mut monitor) {
+            if !self.interval_ended(lost) {
+                self.end(Ending::OutputClosed);
+                break;
+            }
+            if !self.keep_going(src, lost, &mut monitor) {
                 break;
             }
             // Duty cycling (--max-overhead): when probes should be in place.
@@ -595,6 +621,7 @@ impl<'a> Driver<'a> {
             sampled.on += t.elapsed();
         }
         let detaching = Instant::now();
+        self.stopped = Some(detaching);
         src.pause(STOP_DRAIN);
         if std::env::var_os("GOZT_TIMING").is_some() {
             eprintln!(
@@ -832,6 +859,30 @@ mod tests {
             vec![STOP_DRAIN],
             "a clean stop at the end"
         );
+        assert_eq!(d.ended_by, Some(Ending::TargetsExited));
+    }
+
+    #[test]
+    fn the_duration_runs_from_the_epoch_to_the_stop() {
+        let os = FakeOs::default();
+        os.alive.borrow_mut().insert(7);
+        let log = Rc::new(RefCell::new(Log::default()));
+        let mut src = Replay {
+            batches: VecDeque::from([vec![call(7, 1)]]),
+            log: Rc::clone(&log),
+            on_empty: None,
+        };
+        let mut d = driver(&os, &[7], false);
+        let asked = Duration::from_millis(30);
+        d.deadline = Some(d.epoch + asked);
+        d.run(&mut src, None).unwrap();
+        assert_eq!(d.ended_by, Some(Ending::Duration));
+        let traced = d.traced();
+        assert!(traced >= asked, "{traced:?}");
+        // The stop ends the time traced: what comes after is not counted.
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(d.traced(), traced);
+        assert_eq!(log.borrow().pauses, vec![STOP_DRAIN]);
     }
 
     /// Keeps every interval report.
@@ -927,5 +978,6 @@ mod tests {
         );
         assert!(log.borrow().forgotten.is_empty(), "nothing exited");
         assert_eq!(log.borrow().pauses, vec![STOP_DRAIN]);
+        assert_eq!(d.ended_by, Some(Ending::Signal));
     }
 }

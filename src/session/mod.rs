@@ -167,7 +167,9 @@ pub fn run(
     tracer
         .attach(std::mem::take(&mut resolved.sites))
         .map_err(|e| attach_error(e, &resolved.targets, &os))?;
-    let attached = started.elapsed();
+    // --duration's clock starts here, with the probes in place.
+    let in_place = Instant::now();
+    let attached = in_place - started;
     if monitor.is_none() && !cfg.quiet {
         let binary = resolved.binary_target.as_ref().map(|bt| {
             let mut names: Vec<&str> = Vec::new();
@@ -232,7 +234,8 @@ pub fn run(
         .cpu
         .update(&os, resolved.targets.iter().map(|t| t.pid));
     driver.duty = duty;
-    driver.deadline = cfg.duration.map(|d| started + d);
+    driver.epoch = in_place;
+    driver.deadline = cfg.duration.map(|d| in_place + d);
     driver.command = command;
     if let (Some(every), Some(sink)) = (cfg.interval, intervals) {
         driver.intervals = Some(Intervals::new(every, &driver.agg, sink));
@@ -261,8 +264,10 @@ pub fn run(
     let status = driver.command.take().map(targets::Gate::finish);
     let lost = driver.lost_since_epoch(tracer.lost());
     let targets = driver.targets();
-    let counted = driver.epoch.elapsed();
+    let counted = driver.traced();
     let mut report = driver.agg.report(targets, counted.as_secs_f64(), lost);
+    report.requested_duration_s = cfg.duration.map(|d| d.as_secs_f64());
+    report.ended_by = driver.ended_by;
     report.warnings = warnings::of(
         &cfg.targets,
         driver.binary_target.as_ref(),
@@ -274,13 +279,15 @@ pub fn run(
     if report.targets.len() > 1 {
         report.per_target = driver.breakdown.report(report.duration_s);
     }
-    let ended = SystemTime::now();
+    // The counts' end is when tracing stopped, before the calls under way
+    // were let return.
+    let ended = SystemTime::now() - driver.stopped.map_or(Duration::ZERO, |t| t.elapsed());
     report.meta = meta(ended - counted, ended, tracer.method());
     if let Some(d) = driver.duty.as_mut() {
         let pids = report.targets.iter().map(|t| t.pid);
         let cpu = driver.cpu.update(&os as &dyn Os, pids).max(d.cpu_last) as f64;
-        let total = started.elapsed();
-        let traced = (total - discovered).as_secs_f64();
+        // The report's duration: the attached windows are part of it.
+        let traced = counted.as_secs_f64();
         let on = sampled.on.as_secs_f64();
         // What the probes cost since the last poll, to the end.
         d.cost = sampled.cost;

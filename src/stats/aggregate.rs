@@ -558,6 +558,8 @@ impl Aggregator {
             meta: Meta::default(),
             targets,
             duration_s,
+            requested_duration_s: None,
+            ended_by: None,
             min_size: self.min_size,
             min_eligible: self.min_eligible,
             alert_threshold: self.threshold,

@@ -169,6 +169,38 @@ pub struct Meta {
     pub attach_method: String,
 }
 
+/// What ended a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// `--duration` ran out.
+    Duration,
+    /// Ctrl-C, SIGTERM or SIGHUP.
+    Signal,
+    /// The live view was quit.
+    Quit,
+    /// Every target exited (attach).
+    TargetsExited,
+    /// The traced command exited (trace).
+    CommandExited,
+    /// The output of `--interval` was closed (a pipe's reader went away).
+    OutputClosed,
+}
+
+impl Ending {
+    /// Why the run ended, as the text report says it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Ending::Duration => "--duration ran out",
+            Ending::Signal => "a signal (Ctrl-C, SIGTERM or SIGHUP)",
+            Ending::Quit => "the live view was quit",
+            Ending::TargetsExited => "every target exited",
+            Ending::CommandExited => "the command exited",
+            Ending::OutputClosed => "the output was closed",
+        }
+    }
+}
+
 /// The report model every renderer consumes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -177,7 +209,19 @@ pub struct Report {
     #[serde(default)]
     pub meta: Meta,
     pub targets: Vec<TargetInfo>,
+    /// Seconds traced: from when the probes were in place (or the live
+    /// view's last reset) to when tracing stopped; calls under way then get
+    /// a moment to return, and count, but no call begun later does.
     pub duration_s: f64,
+    /// `--duration` as given, in seconds (null without it): the clock
+    /// starts when the probes are in place, so `duration_s` equals it
+    /// unless the run ended sooner, for the reason in `ended_by`.
+    #[serde(default)]
+    pub requested_duration_s: Option<f64>,
+    /// What ended the run; null in reports made without a session (and in
+    /// saved reports from before it was added).
+    #[serde(default)]
+    pub ended_by: Option<Ending>,
     pub min_size: u64,
     /// Eligible payloads needed for a verdict (state `ok` or `alert`).
     #[serde(default)]
