@@ -337,11 +337,15 @@ fn header_shows_rates_alert_and_loss() {
 fn keys_sort_move_switch_pause_reset_help_and_quit() {
     let mut app = watched();
     // s cycles the sort column; with FAIL% the worst function comes first
-    // (EncodeAll: 120 incompressible in 1200, 10%).
+    // (EncodeAll: 120 incompressible in 1200, 10%). The selection stays on
+    // the function it was on; g takes it to the first row.
     let encode_all = Some("github.com/klauspost/compress/zstd.(*Encoder).EncodeAll");
+    let first = app.selected_function();
     while app.sort != gozt::tui::Column::FailureRate {
         assert_eq!(app.key(key('s')), Action::None);
     }
+    assert_eq!(app.selected_function(), first);
+    app.key(key('g'));
     assert_eq!(app.selected_function().as_deref(), encode_all);
     let s = screen(&mut app, 100, 30);
     assert!(s.contains("FAIL%▼"), "{s}");
@@ -383,6 +387,135 @@ fn keys_sort_move_switch_pause_reset_help_and_quit() {
     assert_eq!(
         app.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
         Action::Quit
+    );
+}
+
+/// The functions table's highlighted row, and the detail pane's title
+/// (the top border's text right of the table's split).
+fn highlighted(app: &mut App) -> (Option<String>, String) {
+    let (w, h) = (100, 30);
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let line = |y: u16| -> String { (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect() };
+    let row = (0..h)
+        .find(|&y| {
+            (1..w - 1).all(|x| {
+                buf[(x, y)]
+                    .modifier
+                    .contains(ratatui::style::Modifier::REVERSED)
+            })
+        })
+        .map(|y| line(y).trim_matches(|c| c == '│' || c == ' ').to_string());
+    // The detail pane's border: the last line that starts the bottom panes.
+    let top = (0..h)
+        .map(line)
+        .rfind(|l| l.starts_with("┌goroutines"))
+        .unwrap();
+    let title = top[top.rfind('┌').unwrap()..]
+        .trim_start_matches('┌')
+        .trim_end()
+        .trim_end_matches('┐')
+        .trim_end_matches('─')
+        .to_string();
+    (row, title)
+}
+
+/// `calls` calls of catalog function `func_id` (0 EncodeAll, 1 DecodeAll,
+/// 2 snappy.Decode, 3 snappy.Encode) on goroutine `goid`, each `ns` long.
+fn calls(agg: &mut Aggregator, func_id: u32, goid: u64, calls: u64, ns: u64) {
+    for _ in 0..calls {
+        agg.add(&ok_call(goid, func_id, ns), &mut Named);
+    }
+}
+
+#[test]
+fn the_selection_follows_its_function_across_re_sorts_pauses_and_resets() {
+    let decode_all = "zstd.(*Decoder).DecodeAll";
+    let on = |row: &Option<String>, name: &str| row.as_deref().is_some_and(|r| r.starts_with(name));
+    let mut agg = aggregator();
+    let mut app = App::new();
+    // DecodeAll leads: the first row, selected.
+    calls(&mut agg, 1, 10, 30, 5_000);
+    calls(&mut agg, 0, 11, 10, 5_000);
+    app.update(report(&agg, 1), Lost::default(), Duration::from_secs(1));
+    let (row, title) = highlighted(&mut app);
+    assert!(on(&row, decode_all), "{row:?}");
+    assert_eq!(title, decode_all);
+    // EncodeAll overtakes it: the rows re-sort, the selection and the
+    // detail stay on DecodeAll, now the second row.
+    calls(&mut agg, 0, 11, 50, 5_000);
+    app.update(report(&agg, 2), Lost::default(), Duration::from_secs(2));
+    let (row, title) = highlighted(&mut app);
+    assert!(on(&row, decode_all), "{row:?}");
+    assert_eq!(title, decode_all);
+    let s = screen(&mut app, 100, 30);
+    let first = s.lines().find(|l| l.contains("zstd.(*")).unwrap();
+    assert!(first.contains("EncodeAll"), "EncodeAll on top now:\n{s}");
+    // Another sort column: still DecodeAll.
+    for _ in 0..3 {
+        app.key(key('s'));
+        let (row, title) = highlighted(&mut app);
+        assert!(on(&row, decode_all), "{:?}: {row:?}", app.sort);
+        assert_eq!(title, decode_all);
+    }
+    while app.sort != gozt::tui::Column::Calls {
+        app.key(key('s'));
+    }
+    // Paused, the view keeps its rows; resumed, the new order comes and
+    // the selection stays.
+    app.key(key('p'));
+    calls(&mut agg, 2, 12, 200, 5_000);
+    app.update(report(&agg, 3), Lost::default(), Duration::from_secs(3));
+    assert!(on(&highlighted(&mut app).0, decode_all));
+    app.key(key('p'));
+    app.update(report(&agg, 3), Lost::default(), Duration::from_secs(3));
+    let (row, title) = highlighted(&mut app);
+    assert!(on(&row, decode_all), "{row:?}");
+    assert_eq!(title, decode_all);
+    // A reset: until DecodeAll is called again it has no row; nothing is
+    // highlighted and the detail says so, under its name.
+    assert_eq!(app.key(key('r')), Action::Reset);
+    let mut agg = aggregator();
+    calls(&mut agg, 0, 11, 5, 5_000);
+    app.update(report(&agg, 1), Lost::default(), Duration::from_secs(1));
+    let (row, title) = highlighted(&mut app);
+    assert_eq!(row, None);
+    assert_eq!(title, decode_all);
+    assert!(screen(&mut app, 100, 30).contains("no calls since the reset"));
+    calls(&mut agg, 1, 10, 1, 5_000);
+    app.update(report(&agg, 2), Lost::default(), Duration::from_secs(2));
+    let (row, title) = highlighted(&mut app);
+    assert!(on(&row, decode_all), "{row:?}");
+    assert_eq!(title, decode_all);
+    // A reset while paused shows the counts from zero, still paused.
+    app.key(key('p'));
+    app.key(key('r'));
+    app.update(report(&aggregator(), 0), Lost::default(), Duration::ZERO);
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("PAUSED") && s.contains(" 0 calls"), "{s}");
+    // The goroutines: the selection stays on its goroutine as another
+    // takes more time.
+    let mut agg = aggregator();
+    let mut app = App::new();
+    calls(&mut agg, 0, 21, 10, 50_000);
+    calls(&mut agg, 0, 22, 10, 10_000);
+    app.update(report(&agg, 1), Lost::default(), Duration::from_secs(1));
+    app.key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+    assert_eq!(app.selected_goroutine(), Some((4242, 21)));
+    calls(&mut agg, 0, 22, 100, 10_000);
+    app.update(report(&agg, 2), Lost::default(), Duration::from_secs(2));
+    assert_eq!(app.selected_goroutine(), Some((4242, 21)));
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("goroutine 21 (pid 4242)"), "{s}");
+    let order: Vec<&str> = s
+        .lines()
+        .filter_map(|l| l.split('│').nth(1))
+        .filter(|c| c.trim_start().starts_with("2"))
+        .collect();
+    assert!(
+        order[0].trim_start().starts_with("22"),
+        "22 on top now: {order:?}"
     );
 }
 

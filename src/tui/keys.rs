@@ -59,8 +59,12 @@ impl App {
     }
 
     fn move_selection(&mut self, by: i64) {
-        let step = |at: usize, len: usize| -> usize {
-            (at as i64).saturating_add(by).clamp(0, len as i64 - 1) as usize
+        // From the selected row; without one (its function has no row since
+        // a reset), to the first row.
+        let step = |at: Option<usize>, len: usize| -> usize {
+            at.map_or(0, |at| {
+                (at as i64).saturating_add(by).clamp(0, len as i64 - 1) as usize
+            })
         };
         match self.pane {
             Pane::Functions => {

@@ -159,7 +159,9 @@ pub struct App {
     pub sort: Column,
     pub paused: bool,
     pub help: bool,
-    /// Selections follow their function and goroutine as rows re-sort.
+    /// The selections, by function and by goroutine, not by row: each
+    /// stays on its own as rows re-sort, across pauses and resets. The first
+    /// row shown is selected until a key moves the selection.
     pub(super) sel_function: Option<String>,
     pub(super) sel_goroutine: Option<(u32, u64)>,
     pub(super) functions: TableState,
@@ -193,9 +195,10 @@ impl App {
         }
     }
 
-    /// Takes a new snapshot of the session (ignored while paused).
+    /// Takes a new snapshot of the session (ignored while paused, but for
+    /// the first after a reset).
     pub fn update(&mut self, mut report: Report, lost: Lost, elapsed: Duration) {
-        if self.paused {
+        if self.paused && self.report.is_some() {
             return;
         }
         // Inner calls are part of their outer calls' rows here (the final
@@ -242,6 +245,13 @@ impl App {
         self.report = Some(report);
         self.lost = lost;
         self.elapsed = elapsed;
+        // What shows selected from the first rows on is what stays selected.
+        if self.sel_function.is_none() {
+            self.sel_function = self.function_names().into_iter().next();
+        }
+        if self.sel_goroutine.is_none() {
+            self.sel_goroutine = self.goroutine_ids().into_iter().next();
+        }
     }
 
     /// Shows a saved report (`gozt report --live`): its counts, and as
@@ -261,28 +271,27 @@ impl App {
         self.total_rate = report.totals.calls as f64 / secs;
     }
 
-    /// Forgets every count (after the session reset its aggregation).
+    /// Forgets every count (after the session reset its aggregation); the
+    /// selections stay, and show again once their function or goroutine
+    /// is called again.
     pub fn reset(&mut self) {
         self.report = None;
         self.mark = Mark::default();
         self.rates.clear();
         self.total_rate = 0.0;
         self.history.clear();
-        self.sel_function = None;
-        self.sel_goroutine = None;
     }
 
-    pub(super) fn function_index(&self, names: &[String]) -> usize {
-        self.sel_function
-            .as_ref()
-            .and_then(|s| names.iter().position(|n| n == s))
-            .unwrap_or(0)
+    /// The selected function's row among `names`, if it has one now.
+    pub(super) fn function_index(&self, names: &[String]) -> Option<usize> {
+        let s = self.sel_function.as_ref()?;
+        names.iter().position(|n| n == s)
     }
 
-    pub(super) fn goroutine_index(&self, ids: &[(u32, u64)]) -> usize {
-        self.sel_goroutine
-            .and_then(|s| ids.iter().position(|i| *i == s))
-            .unwrap_or(0)
+    /// The selected goroutine's row among `ids`, if it has one now.
+    pub(super) fn goroutine_index(&self, ids: &[(u32, u64)]) -> Option<usize> {
+        let s = self.sel_goroutine?;
+        ids.iter().position(|i| *i == s)
     }
 
     /// Calls per second of `function` over the last whole second.
@@ -338,17 +347,15 @@ impl App {
         gs
     }
 
-    /// The selected function's full name (the first row until one is
-    /// chosen, or when the chosen one is gone after a reset).
+    /// The selected function's full name: the first row shown until a key
+    /// moves the selection; after a reset, also while it has no row again.
     pub fn selected_function(&self) -> Option<String> {
-        let names = self.function_names();
-        names.get(self.function_index(&names)).cloned()
+        self.sel_function.clone()
     }
 
     /// The selected goroutine, (pid, goid).
     pub fn selected_goroutine(&self) -> Option<(u32, u64)> {
-        let ids = self.goroutine_ids();
-        ids.get(self.goroutine_index(&ids)).copied()
+        self.sel_goroutine
     }
 
     pub(super) fn function_names(&self) -> Vec<String> {

@@ -244,8 +244,7 @@ impl App {
             ))
             .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
         let names = self.function_names();
-        self.functions
-            .select((n > 0).then(|| self.function_index(&names)));
+        self.functions.select(self.function_index(&names));
         frame.render_stateful_widget(table, area, &mut self.functions);
     }
 
@@ -300,8 +299,7 @@ impl App {
                 Style::new()
             });
         let ids: Vec<(u32, u64)> = gs.iter().map(|g| (g.pid, g.goid)).collect();
-        self.goroutines
-            .select((n > 0).then(|| self.goroutine_index(&ids)));
+        self.goroutines.select(self.goroutine_index(&ids));
         frame.render_stateful_widget(table, area, &mut self.goroutines);
     }
 
@@ -316,6 +314,8 @@ impl App {
             return;
         };
         let Some(f) = r.functions.iter().find(|f| f.function == name) else {
+            // Selected before a reset, not called since.
+            frame.render_widget(Paragraph::new("no calls since the reset"), inner);
             return;
         };
         let mut callers: Vec<_> = r.callers.iter().filter(|c| c.function == name).collect();
