@@ -204,9 +204,10 @@ fn binary_mode_follows_processes_that_start_later() {
     let bin = common::newest("workload-pie-stripped");
     let tmp = common::TempDir::new("binary");
     let out = tmp.join("report.json");
-    let mut gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
+    let gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .args(["attach", "--json", "-o", out.to_str().unwrap(), "--binary"])
         .arg(&bin)
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     common::wait_for_attach();
@@ -222,7 +223,9 @@ fn binary_mode_follows_processes_that_start_later() {
     }
     std::thread::sleep(Duration::from_millis(200));
     common::signal(gozt.id(), libc::SIGINT);
-    assert!(gozt.wait().unwrap().success());
+    let run = gozt.wait_with_output().unwrap();
+    eprint!("{}", String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success());
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     common::assert_schema_valid(&report, "--binary");
     let pids: Vec<&Value> = report["targets"]

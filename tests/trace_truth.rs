@@ -69,9 +69,11 @@ fn trace_mode(bin: &std::path::Path, out: &std::path::Path, args: &[&str]) -> Va
         .args(["trace", "--json", "-o", out.to_str().unwrap(), "--"])
         .arg(bin)
         .args(args)
-        .stderr(Stdio::inherit())
         .output()
         .unwrap();
+    // gozt's banner and the workload's stderr: in the test's own output,
+    // shown when it fails.
+    eprint!("{}", String::from_utf8_lossy(&run.stderr));
     assert!(run.status.success(), "{}: gozt trace failed", bin.display());
     serde_json::from_slice(&run.stdout).expect("the workload's truth on stdout")
 }
@@ -85,7 +87,7 @@ fn bare(bin: &std::path::Path) -> Value {
 fn attach_mode(bin: &std::path::Path, out: &std::path::Path) -> Value {
     let target = common::waiting_workload(bin, &["-goroutines", "3", "-rounds", "2", "-harm", "2"]);
     let pid = target.id();
-    let mut gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
+    let gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .args([
             "attach",
             "--json",
@@ -94,14 +96,16 @@ fn attach_mode(bin: &std::path::Path, out: &std::path::Path) -> Value {
             "--pid",
             &pid.to_string(),
         ])
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     common::wait_for_attach();
     common::signal(pid, libc::SIGUSR1);
     let truth = target.wait_with_output().unwrap();
     assert!(truth.status.success());
-    let status = gozt.wait().unwrap();
-    assert!(status.success(), "gozt attach failed");
+    let run = gozt.wait_with_output().unwrap();
+    eprint!("{}", String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "gozt attach failed");
     serde_json::from_slice(&truth.stdout).unwrap()
 }
 
