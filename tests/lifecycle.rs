@@ -312,7 +312,8 @@ fn max_overhead_samples_and_says_so() {
         .arg(&out)
         .arg("--")
         .arg(&bin)
-        .args(common::one_shot_args(4, 100))
+        // About 4 s of work, for several windows.
+        .args(common::one_shot_args(4, 200))
         .output()
         .unwrap();
     assert!(
@@ -453,7 +454,8 @@ fn trace_intervals(bin: &Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .arg("--")
         .arg(bin)
-        .args(["-goroutines", "3", "-rounds", "60"])
+        // About 2 s of work: several intervals.
+        .args(["-goroutines", "3", "-rounds", "200"])
         .output()
         .unwrap();
     assert!(

@@ -198,7 +198,11 @@ func zstdRound(r *recorder, enc *zstd.Encoder, dec *zstd.Decoder, size int, seed
 			panic("zstd round trip")
 		}
 	}
+	// A frame that declares 64 bytes (single segment; a random header could
+	// declare gigabytes, which DecodeAll allocates before the first block)
+	// whose first block is of the reserved type: corrupt, whatever follows.
 	corrupt := append([]byte{0x28, 0xb5, 0x2f, 0xfd}, random(64, seed)...)
+	copy(corrupt[4:], []byte{0x20, 0x40, 0x07, 0x00, 0x00})
 	_, err := dec.DecodeAll(corrupt, nil)
 	if err == nil {
 		panic("corrupt zstd frame decoded")
@@ -234,8 +238,13 @@ func blockRound(r *recorder, size int, seed int64) {
 			r.add(fnLz4Decomp, n, m, err != nil, false)
 		}
 	}
+	// A block that declares 1 MiB (a varint length far beyond its data; the
+	// decoders allocate what a block declares before reading it, and a
+	// random length cost up to 4 GiB a call) and starts with a copy from
+	// before its start (offset 5 at 0 bytes out): corrupt for snappy and
+	// s2, whatever the random bytes after it.
 	bad := random(48, seed)
-	bad[0] = 0xff // a varint length far beyond the data
+	copy(bad, []byte{0x80, 0x80, 0x40, 0x01, 0x05})
 	if _, err := gsnappy.Decode(nil, bad); err == nil {
 		panic("corrupt snappy block decoded")
 	}
