@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Every type and constant shared by gozt's BPF programs and user space.
  * build.rs turns each `#define GOZT_* <integer>` below into a Rust constant
- * (src/tracer/consts.rs); the structs reach Rust through the skeleton. */
+ * (src/base/gozt_h.rs); the structs reach Rust through the skeleton. */
 #ifndef GOZT_H
 #define GOZT_H
 

@@ -24,7 +24,7 @@ use crate::stats::FuncMeta;
 
 /// Whether a function's output bytes are counted.
 fn out_observed(meta: &FuncMeta) -> bool {
-    meta.entry.bytes_out != crate::catalog::Size::Unobserved || meta.sinks
+    meta.entry.bytes_out != crate::probe::catalog::Size::Unobserved || meta.sinks
 }
 
 /// The documented default address: loopback only.
@@ -247,7 +247,7 @@ impl Metrics {
                 (&self.not_judged, true),
                 (
                     &self.bytes_in,
-                    meta.entry.bytes_in != crate::catalog::Size::Unobserved,
+                    meta.entry.bytes_in != crate::probe::catalog::Size::Unobserved,
                 ),
                 (&self.bytes_out, out_observed(meta)),
             ] {
@@ -299,7 +299,7 @@ impl Metrics {
                 vec.with_label_values(&labels).inc_by(u64::from(yes));
             }
         }
-        if meta.entry.bytes_in != crate::catalog::Size::Unobserved {
+        if meta.entry.bytes_in != crate::probe::catalog::Size::Unobserved {
             self.bytes_in.with_label_values(&labels).inc_by(c.bytes_in);
         }
         if out_observed(meta) {

@@ -9,28 +9,22 @@
 //! renderers, the live view ([`tui`], through [`monitor`]) and the exporter
 //! ([`exporter`]); processes are seen through [`os`].
 
-pub mod abi;
+pub mod app;
 pub mod arch;
-pub mod catalog;
-pub mod cli;
-pub mod config;
-pub mod error;
+pub mod base;
 pub mod go_binary;
-pub mod identity;
-pub mod manual;
-pub mod probe_plan;
-pub mod process;
+pub mod probe;
+pub mod proc;
 pub mod render;
-pub mod saved;
-pub mod select;
 
 use std::io::Write;
 
-pub use error::{Error, Result};
+pub use base::error::{Error, Result};
 
 use std::io::IsTerminal;
 
-use cli::{Cli, Command};
+use app::cli::{Cli, Command};
+use app::{config, manual};
 
 /// The exit code of a run that ended in ALERT under `--exit-on-alert`.
 pub const EXIT_ALERT: u8 = 16;
@@ -111,7 +105,7 @@ impl session::IntervalSink for IntervalWriter<'_, '_> {
 /// Traces; returns gozt's exit code: 0, or the traced command's status.
 fn trace(
     targets: session::Targets,
-    o: &cli::TraceOptions,
+    o: &app::cli::TraceOptions,
     out: &mut dyn Write,
 ) -> Result<u8, RunError> {
     let mut cfg = config::session(targets, o).map_err(RunError::Usage)?;
@@ -178,7 +172,7 @@ fn trace(
     }
     if cfg.exit_on_alert && report.totals.state == stats::State::Alert {
         return Err(RunError::Alert {
-            rate: tui::format::percent(report.totals.failure_rate, 3),
+            rate: render::format::percent(report.totals.failure_rate, 3),
             eligible: report.totals.eligible,
         });
     }
@@ -193,8 +187,8 @@ fn exit_status(status: i32) -> u8 {
 }
 
 /// `gozt report FILE`: a saved report as text, or in the live view.
-fn report(args: &cli::ReportArgs, out: &mut dyn Write) -> Result<(), RunError> {
-    let report = saved::read(&args.file)?;
+fn report(args: &app::cli::ReportArgs, out: &mut dyn Write) -> Result<(), RunError> {
+    let report = render::saved::read(&args.file)?;
     if args.live {
         if !std::io::stdout().is_terminal() {
             return Err(RunError::Usage(
@@ -227,7 +221,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, RunError> {
         Command::Probes(args) => {
             let exe = config::Executable::resolve(args.path, args.pid)?;
             let bin = go_binary::GoBinary::open(&exe.open_path)?;
-            let plan = probe_plan::Plan::build(&bin)?;
+            let plan = probe::plan::Plan::build(&bin)?;
             let text = if args.json {
                 let mut s =
                     serde_json::to_string_pretty(&render::probes::report(&bin, &plan, exe.pid))
@@ -261,7 +255,6 @@ fn write_open(out: &mut dyn Write, bytes: &[u8]) -> Result<bool> {
 pub mod event;
 pub mod exporter;
 pub mod monitor;
-pub mod os;
 pub mod session;
 pub mod stats;
 pub mod tracer;

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let cli = match gozt::cli::Cli::try_parse_from(&args) {
+    let cli = match gozt::app::cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => match e.kind() {
             // gozt's version, from every command (`gozt attach -V` too).
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             _ => {
-                eprintln!("gozt: {}", gozt::cli::usage_error(&e, &args));
+                eprintln!("gozt: {}", gozt::app::cli::usage_error(&e, &args));
                 return ExitCode::from(2);
             }
         },

@@ -3,8 +3,8 @@
 //! RBP. Register indexes shared with the BPF programs come from bpf/gozt.h.
 
 use super::Reg;
+use crate::base::gozt_h;
 use crate::go_binary::code::{self, CodeFacts};
-use crate::tracer::consts;
 
 /// Assignment order of integer registers.
 pub const INT_REGS: [Reg; 9] = [
@@ -19,7 +19,7 @@ pub const INT_REGS: [Reg; 9] = [
     Reg::R11,
 ];
 
-const _: () = assert!(INT_REGS.len() as u64 == consts::GOZT_INT_REGS);
+const _: () = assert!(INT_REGS.len() as u64 == gozt_h::GOZT_INT_REGS);
 
 /// The register holding the current goroutine's `g`.
 pub const G_REGISTER: &str = "r14";
@@ -44,15 +44,15 @@ pub(super) fn dwarf_number(r: Reg) -> u16 {
 /// The register's index in the BPF programs' register copy (gozt.h).
 pub(super) fn bpf_index(r: Reg) -> u8 {
     (match r {
-        Reg::Rax => consts::GOZT_AMD64_RAX,
-        Reg::Rbx => consts::GOZT_AMD64_RBX,
-        Reg::Rcx => consts::GOZT_AMD64_RCX,
-        Reg::Rdi => consts::GOZT_AMD64_RDI,
-        Reg::Rsi => consts::GOZT_AMD64_RSI,
-        Reg::R8 => consts::GOZT_AMD64_R8,
-        Reg::R9 => consts::GOZT_AMD64_R9,
-        Reg::R10 => consts::GOZT_AMD64_R10,
-        Reg::R11 => consts::GOZT_AMD64_R11,
+        Reg::Rax => gozt_h::GOZT_AMD64_RAX,
+        Reg::Rbx => gozt_h::GOZT_AMD64_RBX,
+        Reg::Rcx => gozt_h::GOZT_AMD64_RCX,
+        Reg::Rdi => gozt_h::GOZT_AMD64_RDI,
+        Reg::Rsi => gozt_h::GOZT_AMD64_RSI,
+        Reg::R8 => gozt_h::GOZT_AMD64_R8,
+        Reg::R9 => gozt_h::GOZT_AMD64_R9,
+        Reg::R10 => gozt_h::GOZT_AMD64_R10,
+        Reg::R11 => gozt_h::GOZT_AMD64_R11,
         _ => unreachable!("{r:?} is an arm64 register"),
     }) as u8
 }

@@ -9,8 +9,8 @@ pub mod arm64;
 
 use serde::Serialize;
 
+use crate::base::gozt_h;
 use crate::go_binary::code::CodeFacts;
-use crate::tracer::consts;
 
 /// An architecture gozt reads Go binaries of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -142,7 +142,7 @@ impl Reg {
     /// The register's index in the BPF programs' register copy (gozt.h).
     pub fn bpf_index(self) -> u8 {
         match arm64::number(self) {
-            Some(n) => (consts::GOZT_ARM64_X0 as u8) + n,
+            Some(n) => (gozt_h::GOZT_ARM64_X0 as u8) + n,
             None => amd64::bpf_index(self),
         }
     }

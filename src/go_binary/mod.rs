@@ -8,7 +8,7 @@
 //! root): it is opened without blocking, every count, offset and size it
 //! declares is checked against the section and file it lives in before
 //! anything is allocated on its word, and text read from it is validated
-//! ([`buildinfo::check_version`]) or escaped when shown ([`text`]).
+//! ([`buildinfo::check_version`]) or escaped when shown ([`crate::base::text`]).
 
 pub mod buildinfo;
 pub mod code;
@@ -16,7 +16,6 @@ pub mod dwarf;
 pub mod layout;
 pub mod pclntab;
 pub mod runtime;
-pub mod text;
 
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -25,7 +24,7 @@ use object::{Object, ObjectKind, ObjectSection, ObjectSymbol, SymbolKind};
 use serde::Serialize;
 
 use crate::arch::Arch;
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 pub use buildinfo::{BuildInfo, Module};
 pub use layout::Layout;
 

@@ -7,8 +7,8 @@
 use std::fmt::Write as _;
 
 use super::report::{fields, TextOptions};
+use crate::render::format::{fit, percent, short_name};
 use crate::stats::{IntervalFunction, IntervalReport};
-use crate::tui::format::{fit, percent, short_name};
 
 /// Room for a function's name.
 const NAME: usize = 38;

@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::catalog::{Api, Codec, Loc, Op, Value};
-use crate::go_binary::text::{self, escape};
+use crate::base::text::{self, escape};
 use crate::go_binary::{GoBinary, Module, OffsetSource, SymbolSource};
-use crate::probe_plan::{AbiCheck, Plan, Probe};
+use crate::probe::catalog::{Api, Codec, Loc, Op, Value};
+use crate::probe::plan::{AbiCheck, Plan, Probe};
 
 /// The JSON document (`gozt probes --json`).
 #[derive(Debug, Serialize)]
@@ -30,7 +30,7 @@ pub struct ProbesReport<'a> {
     pub probes: Vec<ProbeJson<'a>>,
     /// Calls of streams' io.Writers in compressor code: where gzip, zlib
     /// and flate streams' compressed output is counted.
-    pub sinks: &'a [crate::probe_plan::Sink],
+    pub sinks: &'a [crate::probe::plan::Sink],
     /// Where zstd's encoder counts were found: dwarf, code or none.
     pub zstd_counts: &'static str,
 }
@@ -104,8 +104,8 @@ fn value(v: Option<&Value>) -> String {
         None => "-".to_string(),
         Some(v) => {
             let at = match v.at {
-                crate::catalog::Point::Entry => "entry",
-                crate::catalog::Point::Return => "ret",
+                crate::probe::catalog::Point::Entry => "entry",
+                crate::probe::catalog::Point::Return => "ret",
             };
             match &v.minus {
                 Some(m) => format!("{at}:{}-{}", loc(&v.loc), loc(m)),

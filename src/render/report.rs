@@ -10,8 +10,8 @@
 
 use std::fmt::Write as _;
 
+use crate::render::format::{bytes, fit, nanos, percent, short_name};
 use crate::stats::{Bucket, Counters, Report};
-use crate::tui::format::{bytes, fit, nanos, percent, short_name};
 
 /// The widest line of the text report.
 pub const WIDTH: usize = 100;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::event::{CallEvent, Lost};
-use crate::identity::ProcId;
+use crate::proc::identity::ProcId;
 use crate::stats::payload::Payload;
 use crate::stats::{Aggregator, Symbolizer, TargetCalls};
 

@@ -15,9 +15,9 @@ use super::symbols::ProcSymbols;
 use super::targets::{target_info, BinaryTarget, Gate};
 use crate::event::{CallEvent, Lost};
 use crate::exporter::Metrics;
-use crate::identity::{ProcId, ProcessFacts};
 use crate::monitor::{IntervalSink, Monitor, Snapshot};
-use crate::os::Os;
+use crate::proc::identity::{ProcId, ProcessFacts};
+use crate::proc::os::Os;
 use crate::stats::{Aggregator, IntervalReport, TargetInfo};
 use crate::tracer::{Cost, TraceError, Tracer};
 
@@ -271,7 +271,7 @@ impl<'a> Driver<'a> {
                 let mut t = target_info(id.pid, name, version, facts.as_ref());
                 t.start_ticks = id.start_ticks;
                 if t.start_time.is_none() {
-                    t.start_time = crate::identity::start_time(*id);
+                    t.start_time = crate::proc::identity::start_time(*id);
                 }
                 t
             }));
@@ -650,8 +650,8 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::identity::Wanted;
-    use crate::os::ExeMappings;
+    use crate::proc::identity::Wanted;
+    use crate::proc::os::ExeMappings;
 
     /// Processes that live until told otherwise.
     #[derive(Default)]
@@ -752,7 +752,7 @@ mod tests {
     }
 
     fn driver<'a>(os: &'a FakeOs, named: &[u32], binary: bool) -> Driver<'a> {
-        let funcs = crate::catalog::entries()
+        let funcs = crate::probe::catalog::entries()
             .into_iter()
             .take(1)
             .map(|e| crate::stats::FuncMeta {

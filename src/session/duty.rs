@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::os::Os;
+use crate::proc::os::Os;
 use crate::tracer::Cost;
 
 /// Duty cycling for `--max-overhead`, as a token bucket: the targets earn

@@ -3,7 +3,7 @@
 //! held before exec); the tracer is loaded and attached; [`driver`] runs the
 //! loop with [`symbols`] naming callers and [`duty`] keeping
 //! `--max-overhead`; then the report is built. Processes are seen through
-//! the [`crate::os`] layer.
+//! the [`crate::proc::os`] layer.
 
 pub mod breakdown;
 pub mod driver;
@@ -21,9 +21,9 @@ use std::time::{Duration, Instant, SystemTime};
 pub use crate::monitor::{IntervalSink, Monitor, Snapshot};
 pub use targets::Targets;
 
-use crate::catalog::Codec;
-use crate::error::Error;
-use crate::os::{Os, ProcOs};
+use crate::base::error::Error;
+use crate::probe::catalog::Codec;
+use crate::proc::os::{Os, ProcOs};
 use crate::stats::{Aggregator, Meta, Report, TargetInfo};
 use crate::tracer::{self, Tracer};
 use driver::{Driver, Intervals, Pace};
@@ -402,13 +402,13 @@ mod tests {
         fn cpu_ns(&self, _: u32) -> Option<u64> {
             None
         }
-        fn facts(&self, _: u32) -> Option<crate::identity::ProcessFacts> {
+        fn facts(&self, _: u32) -> Option<crate::proc::identity::ProcessFacts> {
             None
         }
-        fn exe_mappings(&self, _: u32) -> Option<crate::os::ExeMappings> {
+        fn exe_mappings(&self, _: u32) -> Option<crate::proc::os::ExeMappings> {
             None
         }
-        fn running(&self, _: &crate::identity::Wanted) -> Vec<crate::identity::ProcId> {
+        fn running(&self, _: &crate::proc::identity::Wanted) -> Vec<crate::proc::identity::ProcId> {
             Vec::new()
         }
     }

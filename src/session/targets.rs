@@ -10,14 +10,14 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
 use super::{SessionConfig, SessionError};
-use crate::catalog::{Loc, Point};
-use crate::error::Error;
+use crate::base::error::Error;
+use crate::base::gozt_h::{GOZT_COOKIE_HEADER, GOZT_COOKIE_SINK};
 use crate::go_binary::GoBinary;
-use crate::identity::{FileId, ProcessFacts, Wanted};
-use crate::os::Os;
-use crate::probe_plan::{Plan, Probe};
+use crate::probe::catalog::{Loc, Point};
+use crate::probe::plan::{Plan, Probe};
+use crate::proc::identity::{FileId, ProcessFacts, Wanted};
+use crate::proc::os::Os;
 use crate::stats::{FuncMeta, TargetInfo};
-use crate::tracer::consts::{GOZT_COOKIE_HEADER, GOZT_COOKIE_SINK};
 use crate::tracer::{BinarySites, FuncSpec};
 
 /// `--binary` and `--name`: the processes wanted, and the binaries they
@@ -67,7 +67,7 @@ pub fn target_info(
         t.exe = f.exe.clone();
         t.exe_deleted = f.exe_deleted;
         t.start_ticks = f.id.start_ticks;
-        t.start_time = crate::identity::start_time(f.id);
+        t.start_time = crate::proc::identity::start_time(f.id);
     }
     t
 }
@@ -212,7 +212,7 @@ fn selected(cfg: &SessionConfig, p: &Probe) -> bool {
         .codecs
         .as_ref()
         .is_none_or(|cs| cs.contains(&p.entry.codec));
-    let func_ok = crate::select::matches(&cfg.func_globs, &p.function);
+    let func_ok = crate::probe::select::matches(&cfg.func_globs, &p.function);
     codec_ok && func_ok && p.usable()
 }
 
@@ -229,12 +229,14 @@ fn reg_index(loc: Option<Loc>) -> Option<u8> {
 pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary, sinks: bool) -> FuncSpec {
     let l = &p.layout;
     let receiver = match (p.entry.receiver, l.arg_locs.first()) {
-        (Some(_), Some(crate::abi::ValueLoc::Regs(regs))) => regs.first().map(|r| r.bpf_index()),
+        (Some(_), Some(crate::probe::abi::ValueLoc::Regs(regs))) => {
+            regs.first().map(|r| r.bpf_index())
+        }
         _ => None,
     };
     FuncSpec {
         obj_reg: receiver,
-        out_from_sinks: sinks && p.entry.stream_out == crate::catalog::StreamOut::Sinks,
+        out_from_sinks: sinks && p.entry.stream_out == crate::probe::catalog::StreamOut::Sinks,
         totals_offset: p.totals_offset,
         id,
         in_reg: reg_index(l.bytes_in.as_ref().map(|v| v.loc)),
@@ -279,7 +281,7 @@ fn executables(cfg: &SessionConfig, os: &dyn Os) -> Result<(Vec<Exe>, Option<Gat
     match &cfg.targets {
         Targets::Pids(list) => Ok((
             list.iter()
-                .map(|&pid| Ok((crate::process::exe_path(pid)?, Some(pid))))
+                .map(|&pid| Ok((crate::proc::exe::exe_path(pid)?, Some(pid))))
                 .collect::<Result<_, Error>>()?,
             None,
         )),
@@ -376,7 +378,7 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
         let want_sinks = cfg.stream_output
             && !plan.sinks.is_empty()
             && plan.probes.iter().any(|p| {
-                selected(cfg, p) && p.entry.stream_out == crate::catalog::StreamOut::Sinks
+                selected(cfg, p) && p.entry.stream_out == crate::probe::catalog::StreamOut::Sinks
             });
         let probes: Vec<Probe> = plan
             .probes
@@ -415,7 +417,8 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
                         function: p.function.clone(),
                         entry: p.entry,
                         target: i,
-                        sinks: want_sinks && p.entry.stream_out == crate::catalog::StreamOut::Sinks,
+                        sinks: want_sinks
+                            && p.entry.stream_out == crate::probe::catalog::StreamOut::Sinks,
                     });
                     id
                 }
@@ -443,7 +446,7 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
         if sites.entries.is_empty() {
             return Err(SessionError::NothingSelected {
                 path: path.display().to_string(),
-                available: crate::select::available(&bin),
+                available: crate::probe::select::available(&bin),
             });
         }
         // The inodes its mappings may carry: the file's, and for a

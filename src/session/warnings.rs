@@ -6,7 +6,7 @@
 use super::symbols::ProcSymbols;
 use super::targets::BinaryTarget;
 use super::Targets;
-use crate::identity::{ProcId, ProcessFacts};
+use crate::proc::identity::{ProcId, ProcessFacts};
 use crate::stats::TargetInfo;
 
 /// The warnings of a run of `targets` that traced `traced`.

@@ -417,7 +417,7 @@ impl Aggregator {
         if self.functions_only {
             return None;
         }
-        let start = crate::identity::ProcId::of_event(ev.tgid, ev.proc_start_ns).start_ticks;
+        let start = crate::proc::identity::ProcId::of_event(ev.tgid, ev.proc_start_ns).start_ticks;
         let key = (ev.tgid, start, ev.goid);
         match self.by_goroutine.get_mut(&key) {
             Some(g) => both(g.get_mut(ev.func_id)),
@@ -482,8 +482,8 @@ impl Aggregator {
                 codec: meta.entry.codec,
                 op: meta.entry.op,
                 api: meta.entry.api,
-                bytes_in_observed: meta.entry.bytes_in != crate::catalog::Size::Unobserved,
-                bytes_out_observed: meta.entry.bytes_out != crate::catalog::Size::Unobserved
+                bytes_in_observed: meta.entry.bytes_in != crate::probe::catalog::Size::Unobserved,
+                bytes_out_observed: meta.entry.bytes_out != crate::probe::catalog::Size::Unobserved
                     || meta.sinks,
                 counters: self.counters(acc),
                 bytes_in: acc.bytes_in,
@@ -621,7 +621,7 @@ fn cap(n: usize) -> NonZeroUsize {
 
 /// Compression libraries and the Go runtime: skipped when naming the caller.
 fn is_library(function: &str) -> bool {
-    let f = crate::catalog::unvendored(function);
+    let f = crate::probe::catalog::unvendored(function);
     [
         "runtime.",
         "internal/",
@@ -691,7 +691,7 @@ fn histogram(acc: &Acc) -> Vec<Bucket> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::entries;
+    use crate::probe::catalog::entries;
 
     struct NoSymbols;
     impl Symbolizer for NoSymbols {

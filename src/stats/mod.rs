@@ -19,7 +19,7 @@ pub use aggregate::{Aggregator, MAX_GOROUTINES};
 pub use model::*;
 pub use rules::{failure_rate, State};
 
-use crate::catalog::Entry;
+use crate::probe::catalog::Entry;
 
 /// A function of the session, indexed by `CallEvent::func_id`.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use lru::LruCache;
 
 use super::rules::{self, call_bytes, Judged, PayloadFacts};
 use super::FuncMeta;
-use crate::catalog::{Op, Role, StreamOut};
 use crate::event::CallEvent;
+use crate::probe::catalog::{Op, Role, StreamOut};
 
 /// Streams under way tracked at once; beyond, the least recently used is
 /// forgotten (counted in `Tracker::evicted`).
@@ -234,7 +234,7 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::entries;
+    use crate::probe::catalog::entries;
 
     fn meta(symbol: &str, sinks: bool) -> FuncMeta {
         let e = *entries().iter().find(|e| e.symbol() == symbol).unwrap();

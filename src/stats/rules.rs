@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Entry, Size};
 use crate::event::CallEvent;
+use crate::probe::catalog::{Entry, Size};
 
 /// One call's byte counts, as they count (sizes the catalog says are
 /// observed; an error's output is none; lz4's "did not compress" output is
@@ -27,7 +27,8 @@ pub fn call_bytes(ev: &CallEvent, entry: &Entry) -> CallBytes {
     // Sink-counted outputs are observed although the catalog's size is not
     // per call: the event says so.
     let out = ev.bytes_out.filter(|_| {
-        entry.bytes_out != Size::Unobserved || entry.stream_out == crate::catalog::StreamOut::Sinks
+        entry.bytes_out != Size::Unobserved
+            || entry.stream_out == crate::probe::catalog::StreamOut::Sinks
     });
     let bytes_in = observed(ev.bytes_in, entry.bytes_in).unwrap_or(0);
     let declined = !ev.error && entry.zero_out_is_incompressible && out == Some(0);

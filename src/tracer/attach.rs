@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use libbpf_rs::{Link, UprobeMultiOpts};
 
-use super::consts::GOZT_COOKIE_RET;
 use super::TraceError;
+use crate::base::gozt_h::GOZT_COOKIE_RET;
 
 /// Where to attach in one binary, for one process or all (`pid` None): file
 /// offsets of entries and RETs, each with its function id.

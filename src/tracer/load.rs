@@ -9,13 +9,13 @@ use std::mem::MaybeUninit;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject};
 
-use super::consts::{
-    GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
-};
 use super::kernel::AttachMethod;
 use super::skel::types::gozt_func;
 use super::skel::{GoztSkel, GoztSkelBuilder};
 use super::{Options, TraceError};
+use crate::base::gozt_h::{
+    GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
+};
 
 /// What the programs read of one function, as plain data: registers are
 /// indexes in the Go register ABI's integer order (`gozt.h`), offsets are
@@ -108,7 +108,7 @@ pub fn check_privileges(btf: Option<&std::path::Path>) -> Result<(), TraceError>
     match btf {
         Some(path) => {
             let fail = |reason: String| TraceError::BtfFile {
-                path: crate::go_binary::text::path(path).to_string(),
+                path: crate::base::text::path(path).to_string(),
                 reason,
             };
             let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;

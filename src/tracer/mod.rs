@@ -12,7 +12,6 @@
 pub mod attach;
 pub mod calibrate;
 pub mod callers;
-pub mod consts;
 pub mod inflight;
 pub mod kernel;
 pub mod load;
@@ -216,7 +215,7 @@ impl<'obj> Tracer<'obj> {
                             std::mem::size_of::<skel::types::gozt_site_key>(),
                         )
                     };
-                    let value = cookie | consts::GOZT_COOKIE_KNOWN;
+                    let value = cookie | crate::base::gozt_h::GOZT_COOKIE_KNOWN;
                     self.skel
                         .maps
                         .sites

@@ -6,12 +6,12 @@ use std::rc::Rc;
 
 use libbpf_rs::{RingBuffer, RingBufferBuilder};
 
-use super::consts::{
+use super::skel::types::gozt_event;
+use super::skel::GoztSkel;
+use crate::base::gozt_h::{
     GOZT_EV_EOF, GOZT_EV_ERROR, GOZT_EV_INNER, GOZT_EV_IN_VALID, GOZT_EV_OUT_VALID,
     GOZT_EV_STARTED, GOZT_EV_TOTALS,
 };
-use super::skel::types::gozt_event;
-use super::skel::GoztSkel;
 use crate::event::CallEvent;
 
 /// The events map, read.

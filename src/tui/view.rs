@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Sparkline, Table};
 use ratatui::Frame;
 
-use super::format::{base_name, bytes, fit, nanos, percent, short_name};
 use super::state::{counters_rate, ratio, App, Column, Pane};
+use crate::render::format::{base_name, bytes, fit, nanos, percent, short_name};
 use crate::stats::{Bucket, FunctionReport};
 
 /// The fewest rows the goroutines and detail panes are drawn in; with

@@ -237,7 +237,7 @@ pub fn golden(name: &str, got: &str) {
 
 /// The first `n` catalog functions as a session's function table.
 pub fn catalog_funcs(n: usize) -> Vec<gozt::stats::FuncMeta> {
-    gozt::catalog::entries()
+    gozt::probe::catalog::entries()
         .into_iter()
         .take(n)
         .map(|e| gozt::stats::FuncMeta {

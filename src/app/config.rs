@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
-use crate::process;
+use crate::base::error::{Error, Result};
+use crate::proc::exe;
 
 /// The executable a command reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +20,7 @@ impl Executable {
     pub fn resolve(path: Option<PathBuf>, pid: Option<i32>) -> Result<Executable> {
         match (path, pid) {
             (_, Some(pid)) => Ok(Executable {
-                open_path: process::exe_path(pid)?,
+                open_path: exe::exe_path(pid)?,
                 pid: Some(pid),
             }),
             (Some(path), None) => Ok(Executable {
@@ -35,7 +35,7 @@ impl Executable {
 /// Resolves `attach`/`trace` options into a session configuration.
 pub fn session(
     targets: crate::session::Targets,
-    o: &crate::cli::TraceOptions,
+    o: &crate::app::cli::TraceOptions,
 ) -> std::result::Result<crate::session::SessionConfig, String> {
     let threshold = parse_share("--alert-threshold", &o.alert_threshold)?;
     let max_overhead = match &o.max_overhead {
@@ -55,14 +55,14 @@ pub fn session(
             o.codec
                 .iter()
                 .map(|c| {
-                    crate::catalog::Codec::parse(c.trim()).ok_or_else(|| {
+                    crate::probe::catalog::Codec::parse(c.trim()).ok_or_else(|| {
                         format!("unknown codec '{c}' (zstd, gzip, flate, zlib, snappy, s2, lz4)")
                     })
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()?,
         )
     };
-    crate::select::validate(&o.funcs)?;
+    crate::probe::select::validate(&o.funcs)?;
     let prometheus = o.prometheus.as_deref().map(listen_address).transpose()?;
     if let Some(i) = o.interval.filter(|i| *i < MIN_INTERVAL) {
         return Err(format!(
@@ -96,7 +96,7 @@ pub fn session(
 const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How the text report is written, from `--ns`.
-pub fn text_options(o: &crate::cli::TraceOptions) -> crate::render::report::TextOptions {
+pub fn text_options(o: &crate::app::cli::TraceOptions) -> crate::render::report::TextOptions {
     crate::render::report::TextOptions { raw_ns: o.ns }
 }
 

@@ -2,12 +2,12 @@
 //! "bytes in", "bytes out" and "failed" mean for each.
 //!
 //! Register locations are not written here: [`Entry::layout`] derives them
-//! from the signature under the register ABI ([`crate::abi`]), and the probe
+//! from the signature under the register ABI ([`crate::probe::abi`]), and the probe
 //! plan checks them against DWARF when the binary has it.
 
 use serde::{Deserialize, Serialize};
 
-use crate::abi::{self, Arch, GoType, Reg, ValueLoc};
+use crate::probe::abi::{self, Arch, GoType, Reg, ValueLoc};
 
 /// Compression format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -3,11 +3,11 @@
 //! Every kind renders as one line that names the file or process and says what
 //! is wrong; callers match on the kind, the CLI maps it to [`Error::exit_code`].
 //! Paths and text read from a binary are escaped when rendered
-//! ([`crate::go_binary::text`]), so a crafted name cannot break the line.
+//! ([`crate::base::text`]), so a crafted name cannot break the line.
 
 use std::path::PathBuf;
 
-use crate::go_binary::text::{self, escape};
+use crate::base::text::{self, escape};
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -8,10 +8,10 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::abi::{GoType, ValueLoc};
-use crate::catalog::{self, Entry, Layout};
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 use crate::go_binary::{code, dwarf::DwarfParam, GoBinary};
+use crate::probe::abi::{GoType, ValueLoc};
+use crate::probe::catalog::{self, Entry, Layout};
 
 /// How the derived ABI layout was checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 /// `/proc/PID/exe` after checking that the process exists and its executable
 /// can be opened.

@@ -1,0 +1,8 @@
+//! What every stage may use, and which imports nothing else of gozt's: the
+//! error kinds ([`error`]), the exit codes, escaping of text from outside
+//! ([`text`]), and the constants shared with the BPF programs ([`gozt_h`]),
+//! which the read-only half needs as much as the tracer.
+
+pub mod error;
+pub mod gozt_h;
+pub mod text;
