@@ -84,7 +84,7 @@ struct IntervalWriter<'d, 'a> {
     error: Option<Error>,
 }
 
-impl session::IntervalSink for IntervalWriter<'_, '_> {
+impl monitor::IntervalSink for IntervalWriter<'_, '_> {
     fn interval(&mut self, r: &stats::IntervalReport) -> bool {
         let s = if self.json {
             render::interval::json(r)

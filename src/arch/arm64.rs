@@ -9,9 +9,9 @@
 //! BPF register indexes are the register numbers (bpf/gozt.h,
 //! `GOZT_ARM64_X0`).
 
+use super::CodeFacts;
 use super::Reg;
 use crate::base::gozt_h;
-use crate::go_binary::code::CodeFacts;
 
 /// Assignment order of integer registers.
 pub const INT_REGS: [Reg; 16] = [

@@ -10,7 +10,15 @@ pub mod arm64;
 use serde::Serialize;
 
 use crate::base::gozt_h;
-use crate::go_binary::code::CodeFacts;
+
+/// What decoding a function's bytes found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodeFacts {
+    /// Virtual addresses of every RET instruction, ascending.
+    pub rets: Vec<u64>,
+    /// Targets of direct jumps that leave the function.
+    pub jumps_out: Vec<u64>,
+}
 
 /// An architecture gozt reads Go binaries of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -11,9 +11,9 @@
 //! ([`buildinfo::check_version`]) or escaped when shown ([`crate::base::text`]).
 
 pub mod buildinfo;
-pub mod code;
 pub mod dwarf;
 pub mod layout;
+pub mod names;
 pub mod pclntab;
 pub mod runtime;
 

@@ -8,8 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::arch::CodeFacts;
 use crate::base::error::{Error, Result};
-use crate::go_binary::{code, dwarf::DwarfParam, GoBinary};
+use crate::go_binary::{dwarf::DwarfParam, names, GoBinary};
 use crate::probe::abi::{GoType, ValueLoc};
 use crate::probe::catalog::{self, Entry, Layout};
 
@@ -100,7 +101,7 @@ fn zstd_counts(bin: &GoBinary) -> (Option<u64>, &'static str) {
         }
     }
     let close = bin.functions.iter().find(|f| {
-        catalog::unvendored(&f.name) == "github.com/klauspost/compress/zstd.(*Encoder).Close"
+        names::unvendored(&f.name) == "github.com/klauspost/compress/zstd.(*Encoder).Close"
     });
     let adds = close
         .and_then(|f| bin.code(f).map(|c| bin.arch.adds_to_memory(c, f.addr, 4)))
@@ -116,7 +117,7 @@ fn zstd_counts(bin: &GoBinary) -> (Option<u64>, &'static str) {
 fn sinks(bin: &GoBinary) -> Result<Vec<Sink>> {
     let mut out = Vec::new();
     for f in &bin.functions {
-        let name = catalog::unvendored(&f.name);
+        let name = names::unvendored(&f.name);
         let in_scope = catalog::SINK_SCOPES.iter().any(|(pkg, receivers)| {
             receivers
                 .iter()
@@ -158,7 +159,7 @@ impl Plan {
         let matches: Vec<(&crate::go_binary::Func, Entry)> = bin
             .functions
             .iter()
-            .filter_map(|f| catalog.get(catalog::unvendored(&f.name)).map(|e| (f, *e)))
+            .filter_map(|f| catalog.get(names::unvendored(&f.name)).map(|e| (f, *e)))
             .collect();
         // A Go function has one symbol: the same name at a second address is
         // a forged table, and each copy would be decoded and probed.
@@ -189,7 +190,7 @@ impl Plan {
         let mut probes = Vec::with_capacity(matches.len());
         let mut zstd: Option<(Option<u64>, &'static str)> = None;
         // Each function's code is decoded once, however many names it has.
-        let mut decoded: HashMap<(u64, u64), code::CodeFacts> = HashMap::new();
+        let mut decoded: HashMap<(u64, u64), CodeFacts> = HashMap::new();
         for (f, entry) in matches {
             let malformed = |what: &str| Error::malformed(&bin.path, format!("{}: {what}", f.name));
             bin.check_extent(f)

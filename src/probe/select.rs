@@ -8,10 +8,10 @@
 
 use globset::{Glob, GlobMatcher};
 
+use crate::go_binary::names::short_name;
+use crate::go_binary::names::unvendored;
 use crate::go_binary::GoBinary;
-use crate::probe::catalog::unvendored;
 use crate::probe::plan::Plan;
-use crate::render::format::short_name;
 
 /// A compiled `--func` pattern.
 fn compile(pattern: &str) -> Result<GlobMatcher, globset::Error> {

@@ -7,7 +7,8 @@
 use std::fmt::Write as _;
 
 use super::report::{fields, TextOptions};
-use crate::render::format::{fit, percent, short_name};
+use crate::go_binary::names::short_name;
+use crate::render::format::{fit, percent};
 use crate::stats::{IntervalFunction, IntervalReport};
 
 /// Room for a function's name.

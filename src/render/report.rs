@@ -10,7 +10,8 @@
 
 use std::fmt::Write as _;
 
-use crate::render::format::{bytes, fit, nanos, percent, short_name};
+use crate::go_binary::names::short_name;
+use crate::render::format::{bytes, fit, nanos, percent};
 use crate::stats::{Bucket, Counters, Report};
 
 /// The widest line of the text report.

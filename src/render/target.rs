@@ -2,7 +2,8 @@
 //! what a node agent needs to find it again: its pid in its own namespace,
 //! its container, its executable as it sees it, whether that was deleted.
 
-use crate::render::format::{fit, percent, short_name};
+use crate::go_binary::names::short_name;
+use crate::render::format::{fit, percent};
 use crate::stats::{Report, TargetInfo};
 
 /// Characters of a container id shown (as `docker ps` shows them).

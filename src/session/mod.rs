@@ -18,10 +18,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-pub use crate::monitor::{IntervalSink, Monitor, Snapshot};
 pub use targets::Targets;
 
 use crate::base::error::Error;
+use crate::monitor::{IntervalSink, Monitor};
 use crate::probe::catalog::Codec;
 use crate::proc::os::{Os, ProcOs};
 use crate::stats::{Aggregator, Meta, Report, TargetInfo};

@@ -11,14 +11,13 @@ use std::path::PathBuf;
 
 use super::{SessionConfig, SessionError};
 use crate::base::error::Error;
-use crate::base::gozt_h::{GOZT_COOKIE_HEADER, GOZT_COOKIE_SINK};
 use crate::go_binary::GoBinary;
 use crate::probe::catalog::{Loc, Point};
 use crate::probe::plan::{Plan, Probe};
 use crate::proc::identity::{FileId, ProcessFacts, Wanted};
 use crate::proc::os::Os;
 use crate::stats::{FuncMeta, TargetInfo};
-use crate::tracer::{BinarySites, FuncSpec};
+use crate::tracer::{BinarySites, FuncSpec, SinkSite};
 
 /// `--binary` and `--name`: the processes wanted, and the binaries they
 /// run, by binary index: a name for reports and the Go version.
@@ -433,12 +432,10 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
             sites.sinks = plan
                 .sinks
                 .iter()
-                .map(|k| {
-                    let mut cookie = GOZT_COOKIE_SINK | u64::from(first_id);
-                    if k.header {
-                        cookie |= GOZT_COOKIE_HEADER;
-                    }
-                    (k.file_offset, cookie)
+                .map(|k| SinkSite {
+                    offset: k.file_offset,
+                    func_id: first_id,
+                    header: k.header,
                 })
                 .collect();
         }

@@ -461,7 +461,7 @@ impl Aggregator {
         }
         let caller = sym
             .function_at(pid, addr.saturating_sub(1))
-            .filter(|f| !is_library(f))
+            .filter(|f| !crate::probe::catalog::is_library(f))
             .map(|f| match self.caller_names.iter().position(|n| *n == f) {
                 Some(i) => i as u32,
                 None => {
@@ -617,24 +617,6 @@ fn size_buckets(bands: &[u64; 65]) -> Vec<Bucket> {
 
 fn cap(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n.max(1)).expect("at least 1")
-}
-
-/// Compression libraries and the Go runtime: skipped when naming the caller.
-fn is_library(function: &str) -> bool {
-    let f = crate::probe::catalog::unvendored(function);
-    [
-        "runtime.",
-        "internal/",
-        "io.",
-        "bufio.",
-        "bytes.",
-        "compress/",
-        "github.com/klauspost/compress/",
-        "github.com/golang/snappy.",
-        "github.com/pierrec/lz4",
-    ]
-    .iter()
-    .any(|p| f.starts_with(p))
 }
 
 fn latency(acc: &Acc) -> Latency {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
-pub use attach::BinarySites;
+pub use attach::{BinarySites, SinkSite};
 pub use calibrate::gozt_calibration_target;
 use callers::CallerSlots;
 use inflight::UnderWay;

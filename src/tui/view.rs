@@ -9,7 +9,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Sparkline, Table};
 use ratatui::Frame;
 
 use super::state::{counters_rate, ratio, App, Column, Pane};
-use crate::render::format::{base_name, bytes, fit, nanos, percent, short_name};
+use crate::go_binary::names::short_name;
+use crate::render::format::{base_name, bytes, fit, nanos, percent};
 use crate::stats::{Bucket, FunctionReport};
 
 /// The fewest rows the goroutines and detail panes are drawn in; with
