@@ -20,14 +20,12 @@ pub mod render;
 use std::io::Write;
 
 pub use base::error::{Error, Result};
+pub use base::exit::Exit;
 
 use std::io::IsTerminal;
 
 use app::cli::{Cli, Command};
 use app::{config, manual};
-
-/// The exit code of a run that ended in ALERT under `--exit-on-alert`.
-pub const EXIT_ALERT: u8 = 16;
 
 /// What `run` can fail with; each kind has an exit code.
 #[derive(Debug, thiserror::Error)]
@@ -44,13 +42,13 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// The documented exit code.
-    pub fn exit_code(&self) -> u8 {
+    /// How gozt exits with this error.
+    pub fn exit(&self) -> Exit {
         match self {
-            RunError::Input(e) => e.exit_code(),
-            RunError::Session(e) => e.exit_code(),
-            RunError::Usage(_) => 2,
-            RunError::Alert { .. } => EXIT_ALERT,
+            RunError::Input(e) => e.exit(),
+            RunError::Session(e) => e.exit(),
+            RunError::Usage(_) => Exit::Usage,
+            RunError::Alert { .. } => Exit::Alert,
         }
     }
 }

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
+use crate::base::exit::Exit;
+
 /// The rule of every percentage flag, for the help texts.
 macro_rules! share_rule {
     () => {
@@ -23,13 +25,15 @@ macro_rules! share_rule {
     about,
     propagate_version = true,
     arg_required_else_help = true,
-    after_help = "Examples:
+    after_help = format!("Examples:
   gozt probes ./server                  the functions gozt would trace, no root needed
   gozt attach -p 1234                   live view of process 1234 (root)
   gozt attach -p 1234 --duration 30s    trace 30 s, then print the report
   gozt trace -- ./server -port 8080     start a command and trace it
 
-Run gozt COMMAND --help for each command's options and examples."
+Run gozt COMMAND --help for each command's options and examples.
+
+{}", Exit::help())
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -184,8 +188,9 @@ pub struct TraceOptions {
     /// too_few, neither ok nor ALERT.
     #[arg(long, value_name = "N", default_value_t = crate::stats::aggregate::DEFAULT_MIN_ELIGIBLE)]
     pub min_eligible: u64,
-    /// Exit with code 3 when the run ends in ALERT (for cron and CI).
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "Exit with code {} when the run ends in ALERT (for cron and CI)", Exit::Alert.code()
+    ))]
     pub exit_on_alert: bool,
     /// Do not count the compressed output of gzip, zlib and flate streams
     /// (it costs a trap per write to the stream's io.Writer): their payloads

@@ -1,13 +1,14 @@
 //! Error kinds of the gozt library, each with the exit code the CLI returns.
 //!
 //! Every kind renders as one line that names the file or process and says what
-//! is wrong; callers match on the kind, the CLI maps it to [`Error::exit_code`].
+//! is wrong; callers match on the kind, the CLI exits with [`Error::exit`].
 //! Paths and text read from a binary are escaped when rendered
 //! ([`crate::base::text`]), so a crafted name cannot break the line.
 
 use std::path::PathBuf;
 
-use crate::base::text::{self, escape};
+use super::exit::Exit;
+use super::text::{self, escape};
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -94,20 +95,20 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this kind; documented in the README.
-    pub fn exit_code(&self) -> u8 {
+    /// How gozt exits with this kind.
+    pub fn exit(&self) -> Exit {
         match self {
-            Error::NotFound { .. } | Error::Io { .. } | Error::TooLarge { .. } => 3,
+            Error::NotFound { .. } | Error::Io { .. } | Error::TooLarge { .. } => Exit::File,
             Error::NotElf { .. }
             | Error::NotRegular { .. }
             | Error::UnsupportedArch { .. }
-            | Error::ForeignArch { .. } => 4,
-            Error::NotGo { .. } | Error::GoLibrary { .. } | Error::Malformed { .. } => 5,
-            Error::GoTooOld { .. } => 6,
-            Error::NoCompression { .. } => 7,
-            Error::NoSuchProcess { .. } | Error::NoProcessNamed { .. } => 8,
-            Error::ProcessPermission { .. } => 9,
-            Error::NotReport { .. } => 14,
+            | Error::ForeignArch { .. } => Exit::NotElf,
+            Error::NotGo { .. } | Error::GoLibrary { .. } | Error::Malformed { .. } => Exit::NotGo,
+            Error::GoTooOld { .. } => Exit::GoTooOld,
+            Error::NoCompression { .. } => Exit::NoCompression,
+            Error::NoSuchProcess { .. } | Error::NoProcessNamed { .. } => Exit::NoProcess,
+            Error::ProcessPermission { .. } => Exit::ProcessPermission,
+            Error::NotReport { .. } => Exit::NotReport,
         }
     }
 
@@ -133,6 +134,6 @@ mod tests {
             e.to_string(),
             "/tmp/a\\nb: malformed Go binary: function main.\\x1b[2Jf: bad"
         );
-        assert_eq!(e.exit_code(), 5);
+        assert_eq!(e.exit(), Exit::NotGo);
     }
 }

@@ -4,5 +4,6 @@
 //! which the read-only half needs as much as the tracer.
 
 pub mod error;
+pub mod exit;
 pub mod gozt_h;
 pub mod text;

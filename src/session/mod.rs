@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub use targets::Targets;
 
 use crate::base::error::Error;
+use crate::base::exit::Exit;
 use crate::monitor::{IntervalSink, Monitor};
 use crate::probe::catalog::Codec;
 use crate::proc::os::{Os, ProcOs};
@@ -38,7 +39,7 @@ pub struct SessionConfig {
     pub min_size: u64,
     /// Eligible payloads needed for a verdict.
     pub min_eligible: u64,
-    /// Exit with EXIT_ALERT when the run ends in ALERT.
+    /// Exit with [`Exit::Alert`] when the run ends in ALERT.
     pub exit_on_alert: bool,
     /// Count gzip/zlib/flate streams' output at their sink sites.
     pub stream_output: bool,
@@ -374,16 +375,13 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    pub fn exit_code(&self) -> u8 {
+    /// How gozt exits with this error.
+    pub fn exit(&self) -> Exit {
         match self {
-            SessionError::Input(e) => e.exit_code(),
-            SessionError::NothingSelected { .. } => 7,
-            SessionError::Listen { .. } => 13,
-            SessionError::Trace(tracer::TraceError::NotRoot) => 10,
-            SessionError::Trace(tracer::TraceError::NoBtf) => 11,
-            SessionError::Trace(tracer::TraceError::BtfFile { .. }) => 11,
-            SessionError::Trace(tracer::TraceError::Kernel(_)) => 15,
-            SessionError::Trace(_) => 12,
+            SessionError::Input(e) => e.exit(),
+            SessionError::NothingSelected { .. } => Exit::NoCompression,
+            SessionError::Listen { .. } => Exit::Listen,
+            SessionError::Trace(e) => e.exit(),
         }
     }
 }
@@ -432,14 +430,14 @@ mod tests {
     #[test]
     fn a_target_that_exits_during_attach_is_not_found_not_a_bpf_failure() {
         let gone = attach_error(failed(), &[target(7), target(8)], &Seven);
-        assert_eq!(gone.exit_code(), 8);
+        assert_eq!(gone.exit(), Exit::NoProcess);
         assert_eq!(
             gone.to_string(),
             "process 8 not found (exited, or never existed)"
         );
         let bpf = attach_error(failed(), &[target(7)], &Seven);
-        assert_eq!(bpf.exit_code(), 12, "{bpf}");
-        assert_eq!(attach_error(failed(), &[], &Seven).exit_code(), 12);
+        assert_eq!(bpf.exit(), Exit::Bpf, "{bpf}");
+        assert_eq!(attach_error(failed(), &[], &Seven).exit(), Exit::Bpf);
     }
 
     #[test]

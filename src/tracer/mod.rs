@@ -32,6 +32,7 @@ pub use kernel::AttachMethod;
 pub use load::FuncSpec;
 use ring::Ring;
 
+use crate::base::exit::Exit;
 use crate::event::{CallEvent, Lost};
 use skel::GoztSkel;
 
@@ -52,6 +53,18 @@ pub enum TraceError {
     Kernel(String),
     #[error("--btf {path}: {reason}")]
     BtfFile { path: String, reason: String },
+}
+
+impl TraceError {
+    /// How gozt exits with this error.
+    pub fn exit(&self) -> Exit {
+        match self {
+            TraceError::NotRoot => Exit::NotRoot,
+            TraceError::NoBtf | TraceError::BtfFile { .. } => Exit::NoBtf,
+            TraceError::Kernel(_) => Exit::Kernel,
+            TraceError::Load(_) | TraceError::Attach { .. } => Exit::Bpf,
+        }
+    }
 }
 
 /// Tuning.
