@@ -17,7 +17,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use crate::event::{CallEvent, Lost};
+use crate::event::{CallEvent, Cause, Lost};
 use crate::stats::payload::Payload;
 use crate::stats::rules::call_bytes;
 use crate::stats::FuncMeta;
@@ -157,8 +157,8 @@ impl Metrics {
         registry
             .register(Box::new(lost.clone()))
             .expect("registered once");
-        for cause in CAUSES {
-            lost.with_label_values(&[cause]).inc_by(0.0);
+        for cause in exported_causes() {
+            lost.with_label_values(&[cause.key()]).inc_by(0.0);
         }
         let target_info = GaugeVec::new(
             Opts::new(
@@ -314,18 +314,11 @@ impl Metrics {
 
     /// Brings the loss counters up to `lost` (monotonic in a session).
     pub fn lost(&mut self, lost: &Lost) {
-        let pairs = [
-            (lost.ringbuf_full, self.lost_seen.ringbuf_full),
-            (lost.inflight_full, self.lost_seen.inflight_full),
-            (lost.aged_out, self.lost_seen.aged_out),
-            (lost.abandoned, self.lost_seen.abandoned),
-            (lost.unmatched_returns, self.lost_seen.unmatched_returns),
-        ];
-        for (cause, (now, before)) in CAUSES.iter().zip(pairs) {
-            if now > before {
-                self.lost
-                    .with_label_values(&[cause])
-                    .inc_by((now - before) as f64);
+        let new = lost.since(&self.lost_seen);
+        for cause in exported_causes() {
+            let n = new.get(cause);
+            if n > 0 {
+                self.lost.with_label_values(&[cause.key()]).inc_by(n as f64);
             }
         }
         self.lost_seen = *lost;
@@ -395,14 +388,11 @@ fn labels<'a>(pid: &'a str, binary: &'a str, meta: &'a FuncMeta) -> [&'a str; 5]
     ]
 }
 
-/// `lost` causes, in the order of `Metrics::lost`.
-const CAUSES: [&str; 5] = [
-    "ringbuf_full",
-    "inflight_full",
-    "aged_out",
-    "abandoned",
-    "unmatched_returns",
-];
+/// The `cause` labels of `gozt_lost_events_total`: every loss the report
+/// lists.
+fn exported_causes() -> impl Iterator<Item = Cause> {
+    Cause::ALL.iter().copied().filter(|c| c.is_loss())
+}
 
 fn encode(registry: &Registry) -> String {
     let mut buf = Vec::new();

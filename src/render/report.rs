@@ -87,6 +87,16 @@ pub(crate) fn fields(out: &mut String, first: &str, parts: &[String], sep: &str,
     let _ = writeln!(out, "{line}");
 }
 
+/// `parts` with a comma after each but the last.
+fn commas(parts: &[String]) -> Vec<String> {
+    let last = parts.len().saturating_sub(1);
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| if i < last { format!("{p},") } else { p.clone() })
+        .collect()
+}
+
 /// `name` as long as `room` allows: in full, else its short name, else
 /// cut in the middle.
 fn name_in(name: &str, room: usize) -> String {
@@ -188,22 +198,13 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
             2,
         );
     }
-    let l = &r.lost;
-    fields(
-        &mut out,
-        "lost: ",
-        &[
-            format!("{} ring buffer full,", l.ringbuf_full),
-            format!("{} in-flight map full,", l.inflight_full),
-            format!("{} g unreadable,", l.read_failed),
-            format!("{} aged out,", l.aged_out),
-            format!("{} abandoned,", l.abandoned),
-            format!("{} in flight at exit,", l.in_flight_at_exit),
-            format!("{} unmatched returns", l.unmatched_returns),
-        ],
-        " ",
-        6,
-    );
+    let losses: Vec<String> = r
+        .lost
+        .iter()
+        .filter(|(c, _)| c.is_loss())
+        .map(|(c, n)| format!("{n} {}", c.label()))
+        .collect();
+    fields(&mut out, "lost: ", &commas(&losses), " ", 6);
     if let Some(status) = r.command_exit_status {
         let _ = writeln!(out, "command exited with status {status}");
     }

@@ -148,7 +148,7 @@ impl<'a> Intervals<'a> {
         let seconds = (now - self.began).as_secs_f64();
         let report = self
             .agg
-            .report(Vec::new(), seconds, lost_minus(lost, self.lost_base));
+            .report(Vec::new(), seconds, lost.since(&self.lost_base));
         let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
         self.closed = !self.sink.interval(&IntervalReport::new(&report, time));
         self.agg.reset();
@@ -163,20 +163,6 @@ impl<'a> Intervals<'a> {
         if !self.closed && self.agg.calls() > 0 {
             self.report(lost);
         }
-    }
-}
-
-/// `lost` less what `base` had counted.
-fn lost_minus(lost: Lost, b: Lost) -> Lost {
-    Lost {
-        ringbuf_full: lost.ringbuf_full.saturating_sub(b.ringbuf_full),
-        inflight_full: lost.inflight_full.saturating_sub(b.inflight_full),
-        read_failed: lost.read_failed.saturating_sub(b.read_failed),
-        aged_out: lost.aged_out.saturating_sub(b.aged_out),
-        abandoned: lost.abandoned.saturating_sub(b.abandoned),
-        in_flight_at_exit: lost.in_flight_at_exit.saturating_sub(b.in_flight_at_exit),
-        unmatched_returns: lost.unmatched_returns.saturating_sub(b.unmatched_returns),
-        repeated_entries: lost.repeated_entries.saturating_sub(b.repeated_entries),
     }
 }
 
@@ -444,7 +430,7 @@ impl<'a> Driver<'a> {
 
     /// Losses since the counts started.
     pub fn lost_since_epoch(&self, lost: Lost) -> Lost {
-        lost_minus(lost, self.lost_base)
+        lost.since(&self.lost_base)
     }
 
     /// With --interval: reports the interval if it has ended. False when

@@ -167,8 +167,7 @@ impl App {
                 Span::styled(" OK ", Style::new().fg(Color::Black).bg(Color::Green))
             }
         };
-        let l = &self.lost;
-        let lost = l.ringbuf_full + l.inflight_full + l.aged_out + l.abandoned;
+        let lost = self.lost.calls_lost();
         let (rate, threshold) = (percent(counters_rate(t), 3), percent(r.alert_threshold, 3));
         let cmp = if t.alert { ">" } else { "<=" };
         let line2 = |text: String| Line::from(vec![state.clone(), Span::raw(text)]);
