@@ -20,7 +20,7 @@ use prometheus::{
 use crate::event::{CallEvent, Cause, Lost};
 use crate::stats::payload::Payload;
 use crate::stats::rules::call_bytes;
-use crate::stats::FuncMeta;
+use crate::stats::{FuncMeta, Rules};
 
 /// Whether a function's output bytes are counted.
 fn out_observed(meta: &FuncMeta) -> bool {
@@ -85,7 +85,7 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
 }
 
 impl Metrics {
-    pub fn new(funcs: Vec<FuncMeta>, min_size: u64, threshold: f64, min_eligible: u64) -> Metrics {
+    pub fn new(funcs: Vec<FuncMeta>, rules: Rules) -> Metrics {
         let registry = Registry::new();
         let calls = counter(
             &registry,
@@ -190,17 +190,17 @@ impl Metrics {
         gauge(
             "gozt_alert_threshold_ratio",
             "The failure-rate alert threshold (--alert-threshold) as a ratio.",
-            threshold,
+            rules.alert_threshold,
         );
         gauge(
             "gozt_min_size_bytes",
             "Payloads whose original size is larger are eligible for the failure rate (--min-size).",
-            min_size as f64,
+            rules.min_size as f64,
         );
         gauge(
             "gozt_min_eligible",
             "Eligible payloads needed for a verdict on the failure rate (--min-eligible).",
-            min_eligible as f64,
+            rules.min_eligible as f64,
         );
         Metrics {
             registry,

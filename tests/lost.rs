@@ -27,7 +27,7 @@ fn lost() -> Lost {
 }
 
 fn report() -> Report {
-    let agg = Aggregator::new(common::catalog_funcs(2), 1024, 0.003);
+    let agg = Aggregator::new(common::catalog_funcs(2), gozt::stats::Rules::DEFAULT);
     agg.report(Vec::new(), 10.0, lost())
 }
 
@@ -78,7 +78,7 @@ fn the_text_and_json_reports_list_every_cause() {
 
 #[test]
 fn the_exporter_exports_every_loss() {
-    let mut m = Metrics::new(common::catalog_funcs(2), 1024, 0.003, 1000);
+    let mut m = Metrics::new(common::catalog_funcs(2), gozt::stats::Rules::DEFAULT);
     let l = lost();
     m.lost(&l);
     let text = m.encode();

@@ -43,8 +43,8 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
     let funcs = common::catalog_funcs(usize::MAX);
     let n = funcs.len() as u32;
     // The session's judge of payloads, as `Aggregator::judge` is.
-    let mut judge = gozt::stats::Aggregator::new(funcs.clone(), 1024, 0.003);
-    let mut m = Metrics::new(funcs, 1024, 0.003, 1000);
+    let mut judge = gozt::stats::Aggregator::new(funcs.clone(), gozt::stats::Rules::DEFAULT);
+    let mut m = Metrics::new(funcs, gozt::stats::Rules::DEFAULT);
     m.target(4242, "/srv/app", "go1.27.3", None);
     m.target(4343, "/srv/app", "go1.27.3", Some("4c01db0b339c"));
     for i in 0..1000u64 {

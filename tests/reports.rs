@@ -25,7 +25,7 @@ impl Symbolizer for Named {
 fn replayed() -> gozt::stats::Report {
     let funcs = common::catalog_funcs(6);
     let n = funcs.len() as u32;
-    let mut agg = Aggregator::new(funcs, 1024, 0.003);
+    let mut agg = Aggregator::new(funcs, gozt::stats::Rules::DEFAULT);
     for i in 0..200u64 {
         let ev = CallEvent {
             tgid: 4242,
@@ -158,7 +158,7 @@ fn long_names_and_large_numbers_fit_100_columns() {
         target: 0,
         sinks: false,
     }];
-    let mut agg = Aggregator::new(funcs, 1024, 0.003);
+    let mut agg = Aggregator::new(funcs, gozt::stats::Rules::DEFAULT);
     for i in 0..50u64 {
         let ev = CallEvent {
             tgid: 4_194_304,

@@ -78,7 +78,7 @@ fn aggregator() -> Aggregator {
             }
         })
         .collect();
-    Aggregator::new(funcs, 1024, 0.003)
+    Aggregator::new(funcs, gozt::stats::Rules::DEFAULT)
 }
 
 fn report(agg: &Aggregator, secs: u64) -> Report {

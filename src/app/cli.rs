@@ -8,6 +8,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::base::exit::Exit;
+use crate::stats::Rules;
 
 /// The rule of every percentage flag, for the help texts.
 macro_rules! share_rule {
@@ -182,11 +183,11 @@ pub struct TraceOptions {
     pub verbose: bool,
     /// Payloads whose original (uncompressed) size is larger than this many
     /// bytes count toward the failure rate (errors always do).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = Rules::DEFAULT.min_size)]
     pub min_size: u64,
     /// Eligible payloads needed for a verdict: with fewer, the state is
     /// too_few, neither ok nor ALERT.
-    #[arg(long, value_name = "N", default_value_t = crate::stats::aggregate::DEFAULT_MIN_ELIGIBLE)]
+    #[arg(long, value_name = "N", default_value_t = Rules::DEFAULT.min_eligible)]
     pub min_eligible: u64,
     #[arg(long, help = format!(
         "Exit with code {} when the run ends in ALERT (for cron and CI)", Exit::Alert.code()

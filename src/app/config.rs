@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::base::error::{Error, Result};
 use crate::proc::exe;
+use crate::stats::Rules;
 
 /// The executable a command reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,11 +74,13 @@ pub fn session(
     Ok(crate::session::SessionConfig {
         targets,
         duration: o.duration,
-        min_size: o.min_size,
-        min_eligible: o.min_eligible,
+        rules: Rules {
+            min_size: o.min_size,
+            alert_threshold: threshold,
+            min_eligible: o.min_eligible,
+        },
         exit_on_alert: o.exit_on_alert,
         stream_output: !o.no_stream_output,
-        alert_threshold: threshold,
         codecs,
         func_globs: o.funcs.clone(),
         command_output: None,

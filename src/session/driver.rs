@@ -751,7 +751,7 @@ mod tests {
         Driver::new(
             os,
             Arc::new(AtomicBool::new(false)),
-            Aggregator::new(funcs, 1024, 0.003),
+            Aggregator::new(funcs, crate::stats::Rules::DEFAULT),
             ProcSymbols::new(&[], HashMap::new(), false),
             named
                 .iter()

@@ -25,7 +25,7 @@ use crate::base::exit::Exit;
 use crate::monitor::{IntervalSink, Monitor};
 use crate::probe::catalog::Codec;
 use crate::proc::os::{Os, ProcOs};
-use crate::stats::{Aggregator, Meta, Report, TargetInfo};
+use crate::stats::{Aggregator, Meta, Report, Rules, TargetInfo};
 use crate::tracer::{self, Tracer};
 use driver::{Driver, Intervals, Pace};
 use duty::DutyCycle;
@@ -36,14 +36,12 @@ use symbols::ProcSymbols;
 pub struct SessionConfig {
     pub targets: Targets,
     pub duration: Option<Duration>,
-    pub min_size: u64,
-    /// Eligible payloads needed for a verdict.
-    pub min_eligible: u64,
+    /// The failure rules' parameters.
+    pub rules: Rules,
     /// Exit with [`Exit::Alert`] when the run ends in ALERT.
     pub exit_on_alert: bool,
     /// Count gzip/zlib/flate streams' output at their sink sites.
     pub stream_output: bool,
-    pub alert_threshold: f64,
     pub codecs: Option<Vec<Codec>>,
     pub func_globs: Vec<String>,
     /// Trace mode: where the command's stdout and stderr go instead of
@@ -114,12 +112,7 @@ pub fn run(
 
     let metrics = match &cfg.prometheus {
         Some(addr) => {
-            let mut m = crate::exporter::Metrics::new(
-                resolved.funcs.clone(),
-                cfg.min_size,
-                cfg.alert_threshold,
-                cfg.min_eligible,
-            );
+            let mut m = crate::exporter::Metrics::new(resolved.funcs.clone(), cfg.rules);
             let bound =
                 crate::exporter::serve(addr, m.registry()).map_err(|e| SessionError::Listen {
                     addr: addr.clone(),
@@ -212,8 +205,7 @@ pub fn run(
     let mut driver = Driver::new(
         &os,
         stop,
-        Aggregator::new(resolved.funcs.clone(), cfg.min_size, cfg.alert_threshold)
-            .with_min_eligible(cfg.min_eligible),
+        Aggregator::new(resolved.funcs.clone(), cfg.rules),
         sym,
         resolved.targets.clone(),
         resolved.binary_target.clone(),

@@ -12,7 +12,7 @@ use super::model::{
     TargetInfo,
 };
 use super::payload::{Payload, Tracker};
-use super::rules::{call_bytes, CallBytes};
+use super::rules::{call_bytes, CallBytes, Rules};
 use super::{FuncMeta, Symbolizer};
 use crate::event::{CallEvent, Lost};
 
@@ -96,9 +96,6 @@ const GOROUTINE_DIGITS: u8 = 1;
 /// dropped from the per-goroutine tables (their calls stay in every other
 /// count), so memory stays bounded however long gozt runs.
 pub const MAX_GOROUTINES: usize = 2_000;
-/// Eligible payloads needed for a verdict, by default (`--min-eligible`):
-/// the same as the shipped alert rule's.
-pub const DEFAULT_MIN_ELIGIBLE: u64 = 1000;
 
 /// The size bucket of `bytes`: 0 for empty, else 1 + floor(log2).
 fn size_band(bytes: u64) -> usize {
@@ -234,8 +231,7 @@ impl Acc {
 /// The aggregation state.
 pub struct Aggregator {
     funcs: Vec<FuncMeta>,
-    min_size: u64,
-    threshold: f64,
+    rules: Rules,
     total: Acc,
     /// By (function id, the outer function's id for inner calls).
     by_func: BTreeMap<(u32, Option<u32>), Acc>,
@@ -244,7 +240,6 @@ pub struct Aggregator {
     sizes: BTreeMap<u32, [u64; 65]>,
     /// Streams under way.
     tracker: Tracker,
-    min_eligible: u64,
     /// Least recently active first out, beyond `max_goroutines`.
     /// By (pid, process start in ticks, goid): a reused pid is another
     /// process.
@@ -295,16 +290,15 @@ impl GoroutineAcc {
 }
 
 impl Aggregator {
-    pub fn new(funcs: Vec<FuncMeta>, min_size: u64, threshold: f64) -> Aggregator {
+    /// The aggregation of `funcs`' calls by `rules`.
+    pub fn new(funcs: Vec<FuncMeta>, rules: Rules) -> Aggregator {
         Aggregator {
             funcs,
-            min_size,
-            threshold,
+            rules,
             total: Acc::new(),
             by_func: BTreeMap::new(),
             sizes: BTreeMap::new(),
-            tracker: Tracker::new(min_size),
-            min_eligible: DEFAULT_MIN_ELIGIBLE,
+            tracker: Tracker::new(rules),
             by_goroutine: LruCache::new(cap(MAX_GOROUTINES)),
             by_caller: BTreeMap::new(),
             caller_names: vec![UNKNOWN.to_string()],
@@ -327,14 +321,7 @@ impl Aggregator {
 
     /// An empty aggregator of the same functions and rules.
     pub fn alike(&self) -> Aggregator {
-        Aggregator::new(self.funcs.clone(), self.min_size, self.threshold)
-            .with_min_eligible(self.min_eligible)
-    }
-
-    /// A verdict (ok or alert) needs `n` eligible payloads.
-    pub fn with_min_eligible(mut self, n: u64) -> Aggregator {
-        self.min_eligible = n;
-        self
+        Aggregator::new(self.funcs.clone(), self.rules)
     }
 
     /// Tracks at most `n` goroutines at once (at least 1).
@@ -558,9 +545,9 @@ impl Aggregator {
             meta: Meta::default(),
             targets,
             duration_s,
-            min_size: self.min_size,
-            min_eligible: self.min_eligible,
-            alert_threshold: self.threshold,
+            min_size: self.rules.min_size,
+            min_eligible: self.rules.min_eligible,
+            alert_threshold: self.rules.alert_threshold,
             totals: self.counters(&self.total),
             open_streams: self.tracker.open_streams(),
             functions,
@@ -577,7 +564,7 @@ impl Aggregator {
 
     fn counters(&self, acc: &Acc) -> Counters {
         let p = &acc.pay;
-        let state = super::rules::state(p.failures, p.eligible, self.threshold, self.min_eligible);
+        let state = self.rules.state(p.failures, p.eligible);
         Counters {
             calls: acc.calls,
             call_errors: acc.call_errors,
@@ -725,7 +712,7 @@ mod tests {
 
     #[test]
     fn a_functions_only_aggregator_counts_the_same_calls_without_goroutines_or_callers() {
-        let mut full = Aggregator::new(encode_all(), 1024, 0.003);
+        let mut full = Aggregator::new(encode_all(), Rules::DEFAULT);
         let mut part = full.functions_only();
         let mut sym = NoSymbols;
         for i in 0..10u64 {
@@ -754,7 +741,7 @@ mod tests {
 
     #[test]
     fn goroutines_beyond_the_cap_are_dropped_least_recent_first() {
-        let mut agg = Aggregator::new(encode_all(), 1024, 0.003).with_max_goroutines(100);
+        let mut agg = Aggregator::new(encode_all(), Rules::DEFAULT).with_max_goroutines(100);
         let mut sym = NoSymbols;
         for goid in 0..250u64 {
             let mut call = ev(0, goid, 4096, Some(100), false, 1000);
@@ -796,7 +783,11 @@ mod tests {
                 sinks: false,
             },
         ];
-        let mut agg = Aggregator::new(funcs, 1024, 0.003).with_min_eligible(4);
+        let rules = Rules {
+            min_eligible: 4,
+            ..Rules::DEFAULT
+        };
+        let mut agg = Aggregator::new(funcs, rules);
         let mut sym = NoSymbols;
         agg.add(&ev(0, 1, 4096, Some(1000), false, 1500), &mut sym); // ok
         agg.add(&ev(0, 1, 4096, Some(4120), false, 3000), &mut sym); // incompressible
@@ -813,7 +804,13 @@ mod tests {
         assert!(r.totals.alert);
         assert_eq!(r.totals.payloads, 5, "one-shot calls are payloads");
         // With a verdict needing more eligible payloads: too few.
-        let few = Aggregator::new(agg.funcs.clone(), 1024, 0.003).with_min_eligible(5);
+        let few = Aggregator::new(
+            agg.funcs.clone(),
+            Rules {
+                min_eligible: 5,
+                ..rules
+            },
+        );
         assert_eq!(
             few.report(vec![], 1.0, Lost::default()).totals.state,
             crate::stats::State::TooFew

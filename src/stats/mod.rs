@@ -17,7 +17,7 @@ pub mod rules;
 
 pub use aggregate::{Aggregator, MAX_GOROUTINES};
 pub use model::*;
-pub use rules::{failure_rate, State};
+pub use rules::{failure_rate, Rules, State};
 
 use crate::probe::catalog::Entry;
 

@@ -7,7 +7,7 @@
 
 use lru::LruCache;
 
-use super::rules::{self, call_bytes, Judged, PayloadFacts};
+use super::rules::{call_bytes, Judged, PayloadFacts, Rules};
 use super::FuncMeta;
 use crate::event::CallEvent;
 use crate::probe::catalog::{Op, Role, StreamOut};
@@ -41,16 +41,16 @@ struct Open {
 
 /// The streams under way, and the rules' min-size.
 pub struct Tracker {
-    min_size: u64,
+    rules: Rules,
     open: LruCache<(u32, u64), Open>,
     /// Streams forgotten to stay within MAX_OPEN_STREAMS.
     pub evicted: u64,
 }
 
 impl Tracker {
-    pub fn new(min_size: u64) -> Tracker {
+    pub fn new(rules: Rules) -> Tracker {
         Tracker {
-            min_size,
+            rules,
             // Bounded by hand: a bounded LruCache allocates its whole
             // capacity up front, and most aggregators see no stream.
             open: LruCache::unbounded(),
@@ -89,8 +89,7 @@ impl Tracker {
         let e = &meta.entry;
         let b = call_bytes(ev, e);
         let compress = e.op == Op::Compress;
-        let judged =
-            |facts: PayloadFacts, judgeable: bool| rules::judge(&facts, self.min_size, judgeable);
+        let judged = |facts: PayloadFacts, judgeable: bool| self.rules.judge(&facts, judgeable);
         let key = (ev.tgid, ev.obj);
         match e.role {
             Role::Whole => Some(Payload {
@@ -198,7 +197,7 @@ impl Tracker {
     fn read_payload(&self, func_id: u32, o: Open) -> Payload {
         Payload {
             func_id,
-            judged: rules::judge(
+            judged: self.rules.judge(
                 &PayloadFacts {
                     compress: false,
                     plain_bytes: o.plain_bytes,
@@ -206,7 +205,6 @@ impl Tracker {
                     error: o.error,
                     declined: false,
                 },
-                self.min_size,
                 true,
             ),
             time_ns: o.time_ns,
@@ -265,7 +263,7 @@ mod tests {
     #[test]
     fn a_writer_stream_is_one_payload_from_write_to_close() {
         let (w, c) = (meta(GZ_WRITE, true), meta(GZ_CLOSE, true));
-        let mut t = Tracker::new(1024);
+        let mut t = Tracker::new(Rules::DEFAULT);
         let mut first = call(0xa, Some(3000), Some(10));
         first.started = true;
         assert_eq!(t.add(&first, &w), None);
@@ -289,7 +287,7 @@ mod tests {
     #[test]
     fn inner_calls_are_no_part_of_payloads() {
         let w = meta(GZ_WRITE, true);
-        let mut t = Tracker::new(1024);
+        let mut t = Tracker::new(Rules::DEFAULT);
         let mut inner = call(0xa, Some(3000), Some(0));
         inner.outer = Some(4);
         assert_eq!(t.add(&inner, &w), None);
@@ -299,7 +297,7 @@ mod tests {
     #[test]
     fn a_reader_ends_at_eof_or_at_its_first_error() {
         let r = meta(GZ_READ, false);
-        let mut t = Tracker::new(1024);
+        let mut t = Tracker::new(Rules::DEFAULT);
         assert_eq!(t.add(&call(0xa, None, Some(1000)), &r), None);
         let mut eof = call(0xa, None, Some(500));
         eof.eof = true;
@@ -315,7 +313,7 @@ mod tests {
     #[test]
     fn zstd_streams_are_judged_by_the_encoders_counts() {
         let c = meta("github.com/klauspost/compress/zstd.(*Encoder).Close", false);
-        let mut t = Tracker::new(1024);
+        let mut t = Tracker::new(Rules::DEFAULT);
         let mut close = call(0xa, None, None);
         close.totals = Some((8192, 900));
         let p = t.add(&close, &c).unwrap();
