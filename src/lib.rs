@@ -119,8 +119,8 @@ fn trace(
         && o.prometheus.is_none()
         && o.interval.is_none()
         && std::io::stdout().is_terminal();
-    let command_log = (live && matches!(cfg.targets, session::Targets::Command(_)))
-        .then(|| std::env::temp_dir().join(format!("gozt-trace-{}.log", std::process::id())));
+    let command_log =
+        (live && matches!(cfg.targets, session::Targets::Command(_))).then(config::command_log);
     cfg.command_output = command_log.clone();
     let text_options = config::text_options(o);
     let mut intervals = IntervalWriter {

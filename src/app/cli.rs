@@ -8,6 +8,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::base::exit::Exit;
+use crate::probe::catalog::Codec;
 use crate::stats::Rules;
 
 /// The rule of every percentage flag, for the help texts.
@@ -202,8 +203,9 @@ pub struct TraceOptions {
     /// below 1 (0.003).
     #[arg(long, value_name = "PERCENT", default_value = "0.3%")]
     pub alert_threshold: String,
-    /// Only these codecs (comma-separated: zstd,gzip,flate,zlib,snappy,s2,lz4).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', help = format!(
+        "Only these codecs (comma-separated: {})", Codec::list(",")
+    ))]
     pub codec: Vec<String>,
     /// Only functions matching this glob (repeatable): a full symbol, the
     /// short name the outputs show ('zstd.(*Encoder).EncodeAll'), or a glob

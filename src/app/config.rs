@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::base::error::{Error, Result};
+use crate::probe::catalog::Codec;
 use crate::proc::exe;
 use crate::stats::Rules;
 
@@ -56,9 +57,8 @@ pub fn session(
             o.codec
                 .iter()
                 .map(|c| {
-                    crate::probe::catalog::Codec::parse(c.trim()).ok_or_else(|| {
-                        format!("unknown codec '{c}' (zstd, gzip, flate, zlib, snappy, s2, lz4)")
-                    })
+                    Codec::parse(c.trim())
+                        .ok_or_else(|| format!("unknown codec '{c}' ({})", Codec::list(", ")))
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()?,
         )
@@ -92,7 +92,23 @@ pub fn session(
         quiet: o.quiet,
         verbose: o.verbose,
         btf: o.btf.clone(),
+        env: environment(),
     })
+}
+
+/// What the environment asks of a session: read here, once.
+fn environment() -> crate::session::Environment {
+    crate::session::Environment {
+        timing: std::env::var_os("GOZT_TIMING").is_some(),
+        attach: std::env::var("GOZT_ATTACH").ok().filter(|m| !m.is_empty()),
+        simulate_no_btf: std::env::var_os("GOZT_SIMULATE_NO_BTF").is_some(),
+    }
+}
+
+/// Where a traced command's output goes while the live view has the
+/// terminal: `$TMPDIR/gozt-trace-<gozt's pid>.log`.
+pub fn command_log() -> PathBuf {
+    std::env::temp_dir().join(format!("gozt-trace-{}.log", std::process::id()))
 }
 
 /// The shortest `--interval`.

@@ -49,6 +49,11 @@ impl Codec {
     pub fn parse(s: &str) -> Option<Codec> {
         Codec::ALL.into_iter().find(|c| c.name() == s)
     }
+
+    /// Every codec's name, `sep` apart (for help texts and errors).
+    pub fn list(sep: &str) -> String {
+        Codec::ALL.map(Codec::name).join(sep)
+    }
 }
 
 /// Direction.

@@ -105,6 +105,8 @@ pub struct Pace {
     pub scan_interval: Duration,
     /// Benchmarks: switch between full tracing and the floor this often.
     pub alternate: Option<Duration>,
+    /// Print how long detaching took (`GOZT_TIMING`).
+    pub timing: bool,
 }
 
 /// `--interval`: the calls since the last interval report, and where each
@@ -582,7 +584,7 @@ impl<'a> Driver<'a> {
         }
         let detaching = Instant::now();
         src.pause(STOP_DRAIN);
-        if std::env::var_os("GOZT_TIMING").is_some() {
+        if self.pace.timing {
             eprintln!(
                 "gozt: timing: detach {:.1} ms",
                 detaching.elapsed().as_secs_f64() * 1e3
@@ -774,6 +776,7 @@ mod tests {
                 poll_interval: Duration::from_millis(1),
                 scan_interval: Duration::from_millis(1),
                 alternate: None,
+                timing: false,
             },
         )
     }

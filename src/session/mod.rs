@@ -65,6 +65,20 @@ pub struct SessionConfig {
     pub verbose: bool,
     /// CO-RE against this BTF file instead of the kernel's.
     pub btf: Option<PathBuf>,
+    /// What the environment asks for.
+    pub env: Environment,
+}
+
+/// What gozt's environment asks of a session, read once by the config step.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// `GOZT_TIMING`: discovery, attach and detach times, the attach method
+    /// and the programs' counters on stderr.
+    pub timing: bool,
+    /// `GOZT_ATTACH`: attach by this method instead of the best one.
+    pub attach: Option<String>,
+    /// `GOZT_SIMULATE_NO_BTF`: act as on a kernel without BTF (tests).
+    pub simulate_no_btf: bool,
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP set the session's stop flag while it runs.
@@ -101,7 +115,8 @@ pub fn run(
     intervals: Option<&mut dyn IntervalSink>,
 ) -> Result<(Report, Option<i32>), SessionError> {
     // Privileges first: without them nothing else can work.
-    tracer::load::check_privileges(cfg.btf.as_deref()).map_err(SessionError::Trace)?;
+    tracer::load::check_privileges(cfg.btf.as_deref(), cfg.env.simulate_no_btf)
+        .map_err(SessionError::Trace)?;
     let stop = Arc::new(AtomicBool::new(false));
     let _signals = Signals::register(&stop);
     let started = Instant::now();
@@ -139,6 +154,8 @@ pub fn run(
         stats: cfg.max_overhead.is_some(),
         verbose: cfg.verbose,
         btf: cfg.btf.clone(),
+        attach: cfg.env.attach.clone(),
+        simulate_no_btf: cfg.env.simulate_no_btf,
         // A binary's sites under two inodes at most (an overlay's and its
         // file's).
         site_entries: u32::try_from(2 * sites).unwrap_or(u32::MAX),
@@ -201,6 +218,7 @@ pub fn run(
         },
         scan_interval: Duration::from_secs(2),
         alternate: cfg.probe_alternate,
+        timing: cfg.env.timing,
     };
     let mut driver = Driver::new(
         &os,
@@ -231,7 +249,7 @@ pub fn run(
         driver.intervals = Some(Intervals::new(every, &driver.agg, sink));
     }
     driver.attached();
-    if std::env::var_os("GOZT_TIMING").is_some() {
+    if cfg.env.timing {
         eprintln!(
             "gozt: timing: discovery {:.1} ms, attach {:.1} ms ({}, {sites} sites)",
             discovered.as_secs_f64() * 1e3,
@@ -240,7 +258,7 @@ pub fn run(
         );
     }
     let result = driver.run(&mut tracer, monitor);
-    if std::env::var_os("GOZT_TIMING").is_some() {
+    if cfg.env.timing {
         let c = tracer.counters();
         eprintln!("gozt: timing: frames walked {}", c.frames_walked);
         eprintln!(

@@ -103,8 +103,11 @@ fn libbpf_lines(msg: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Root and BTF (the kernel's, or the file given), before anything is
-/// opened.
-pub fn check_privileges(btf: Option<&std::path::Path>) -> Result<(), TraceError> {
+/// opened; `simulate_no_btf` acts as on a kernel without it (tests).
+pub fn check_privileges(
+    btf: Option<&std::path::Path>,
+    simulate_no_btf: bool,
+) -> Result<(), TraceError> {
     match btf {
         Some(path) => {
             let fail = |reason: String| TraceError::BtfFile {
@@ -117,9 +120,7 @@ pub fn check_privileges(btf: Option<&std::path::Path>) -> Result<(), TraceError>
             }
         }
         None => {
-            if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
-                || std::env::var_os("GOZT_SIMULATE_NO_BTF").is_some()
-            {
+            if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() || simulate_no_btf {
                 return Err(TraceError::NoBtf);
             }
         }

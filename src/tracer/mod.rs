@@ -93,6 +93,10 @@ pub struct Options {
     pub verbose: bool,
     /// CO-RE against this BTF file instead of /sys/kernel/btf/vmlinux.
     pub btf: Option<std::path::PathBuf>,
+    /// Attach by this method (`GOZT_ATTACH`) instead of the best one.
+    pub attach: Option<String>,
+    /// Act as on a kernel without BTF (`GOZT_SIMULATE_NO_BTF`, tests).
+    pub simulate_no_btf: bool,
 }
 
 impl Default for Options {
@@ -107,6 +111,8 @@ impl Default for Options {
             stats: false,
             verbose: false,
             btf: None,
+            attach: None,
+            simulate_no_btf: false,
         }
     }
 }
@@ -163,10 +169,10 @@ impl<'obj> Tracer<'obj> {
         funcs: &[FuncSpec],
         opts: &Options,
     ) -> Result<Tracer<'obj>, TraceError> {
-        load::check_privileges(opts.btf.as_deref())?;
+        load::check_privileges(opts.btf.as_deref(), opts.simulate_no_btf)?;
         // Before the kernel is probed: its failed attempts stay quiet.
         load::libbpf_log(opts.verbose);
-        let method = kernel::probe(opts.btf.as_deref())?;
+        let method = kernel::probe(opts.btf.as_deref(), opts.attach.as_deref())?;
         let callers = CallerSlots::new(opts.caller_slots);
         // With a budget, gozt's own programs' run time counts against it,
         // and the statistics' run count is the number of traps; without them
