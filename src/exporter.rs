@@ -20,7 +20,7 @@ use prometheus::{
 use crate::event::{CallEvent, Cause, Lost};
 use crate::stats::payload::Payload;
 use crate::stats::rules::call_bytes;
-use crate::stats::{FuncMeta, Rules};
+use crate::stats::{Call, CallSink, FuncMeta, Rules, Symbolizer, TargetInfo};
 
 /// Whether a function's output bytes are counted.
 fn out_observed(meta: &FuncMeta) -> bool {
@@ -225,7 +225,13 @@ impl Metrics {
 
     /// Registers a target process, with every function's series at zero, so
     /// that `rate()` sees its first calls.
-    pub fn target(&mut self, pid: u32, binary: &str, go_version: &str, container_id: Option<&str>) {
+    pub fn add_target(
+        &mut self,
+        pid: u32,
+        binary: &str,
+        go_version: &str,
+        container_id: Option<&str>,
+    ) {
         if self.targets.contains_key(&pid) {
             return;
         }
@@ -269,7 +275,7 @@ impl Metrics {
 
     /// Counts one completed call of a registered target, and the payload it
     /// ended (the session judges each call once: `Aggregator::judge`).
-    pub fn observe(&mut self, ev: &CallEvent, payload: Option<&Payload>) {
+    pub fn count(&mut self, ev: &CallEvent, payload: Option<&Payload>) {
         let Some(meta) = self.funcs.get(ev.func_id as usize) else {
             return;
         };
@@ -333,31 +339,36 @@ impl Metrics {
             .copied()
             .collect();
         for pid in gone {
-            let Some((binary, version, container)) = self.targets.remove(&pid) else {
-                continue;
-            };
-            let p = pid.to_string();
-            let _ = self
-                .target_info
-                .remove_label_values(&[&p, &binary, &version, &container]);
-            for meta in &self.funcs {
-                let labels = labels(&p, &binary, meta);
-                for vec in [
-                    &self.calls,
-                    &self.call_errors,
-                    &self.payloads,
-                    &self.errors,
-                    &self.incompressible,
-                    &self.failures,
-                    &self.eligible,
-                    &self.not_judged,
-                    &self.bytes_in,
-                    &self.bytes_out,
-                ] {
-                    let _ = vec.remove_label_values(&labels);
-                }
-                let _ = self.duration.remove_label_values(&labels);
+            self.remove_target(pid);
+        }
+    }
+
+    /// Removes the series of target `pid`.
+    fn remove_target(&mut self, pid: u32) {
+        let Some((binary, version, container)) = self.targets.remove(&pid) else {
+            return;
+        };
+        let p = pid.to_string();
+        let _ = self
+            .target_info
+            .remove_label_values(&[&p, &binary, &version, &container]);
+        for meta in &self.funcs {
+            let labels = labels(&p, &binary, meta);
+            for vec in [
+                &self.calls,
+                &self.call_errors,
+                &self.payloads,
+                &self.errors,
+                &self.incompressible,
+                &self.failures,
+                &self.eligible,
+                &self.not_judged,
+                &self.bytes_in,
+                &self.bytes_out,
+            ] {
+                let _ = vec.remove_label_values(&labels);
             }
+            let _ = self.duration.remove_label_values(&labels);
         }
     }
 
@@ -374,6 +385,33 @@ impl Metrics {
     /// The registry, to serve from another thread.
     pub fn registry(&self) -> Registry {
         self.registry.clone()
+    }
+}
+
+/// The exporter as one of the session's counts.
+impl CallSink for Metrics {
+    fn observe(&mut self, call: &Call<'_>, _sym: &mut dyn Symbolizer) -> Option<u64> {
+        self.count(call.event, call.payload);
+        None
+    }
+
+    /// Its series go (with `--binary`, a restarted service gets new ones).
+    fn forget_process(&mut self, pid: u32) {
+        self.remove_target(pid);
+    }
+
+    fn forget_frames(&mut self, _pid: u32) {}
+
+    /// Prometheus counters only go up: a reset of the live view (never
+    /// shown with `--prometheus`) leaves them.
+    fn reset(&mut self) {}
+
+    fn target(&mut self, t: &TargetInfo) {
+        self.add_target(t.pid, &t.binary, &t.go_version, t.container_id.as_deref());
+    }
+
+    fn lost(&mut self, lost: &Lost) {
+        Metrics::lost(self, lost);
     }
 }
 

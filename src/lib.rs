@@ -174,9 +174,14 @@ fn trace(
             eligible: report.totals.eligible,
         });
     }
-    // `trace` exits with its command's status; gozt's own failures above
-    // have their own codes.
-    Ok(status.map_or(0, exit_status))
+    // `trace` exits with its command's status (or, when that could not be
+    // had, as an internal error: the report says why); gozt's own failures
+    // above have their own codes.
+    Ok(match (status, &cfg.targets) {
+        (Some(status), _) => exit_status(status),
+        (None, session::Targets::Command(_)) => Exit::Internal.code(),
+        (None, _) => Exit::Success.code(),
+    })
 }
 
 /// A command's exit status as gozt's: 0-255 as is; out of range, 255.

@@ -10,7 +10,7 @@ use gozt::app::cli::{Cli, Command};
 use gozt::event::{CallEvent, Lost};
 use gozt::proc::identity::ProcId;
 use gozt::session::breakdown::Breakdown;
-use gozt::stats::{Aggregator, FuncMeta, Rules, State, Symbolizer};
+use gozt::stats::{Aggregator, Call, CallSink, FuncMeta, Rules, State, Symbolizer};
 
 const RULES: Rules = Rules {
     min_size: 100,
@@ -22,7 +22,7 @@ fn rules_of(args: &[&str]) -> Rules {
     let Command::Attach(a) = Cli::try_parse_from(args).unwrap().command else {
         panic!("not attach: {args:?}");
     };
-    let targets = gozt::session::Targets::Pids(vec![1]);
+    let targets = gozt::session::Targets::Pids(vec![1.into()]);
     gozt::app::config::session(targets, &a.common)
         .unwrap()
         .rules
@@ -84,9 +84,18 @@ fn every_count_judges_by_the_same_rules() {
     let mut targets = Breakdown::like(&session);
     for ev in calls() {
         let payload = session.judge(&ev);
-        session.add_judged(&ev, payload.as_ref(), &mut NoNames);
-        interval.add_judged(&ev, payload.as_ref(), &mut NoNames);
-        targets.add(ProcId::default(), &ev, payload.as_ref(), &mut NoNames);
+        let call = Call {
+            process: ProcId::default(),
+            event: &ev,
+            payload: payload.as_ref(),
+        };
+        for count in [
+            &mut session as &mut dyn CallSink,
+            &mut interval,
+            &mut targets,
+        ] {
+            count.observe(&call, &mut NoNames);
+        }
     }
     let r = session.report(Vec::new(), 1.0, Lost::default());
     assert_eq!(

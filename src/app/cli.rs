@@ -8,6 +8,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::base::exit::Exit;
+use crate::base::pid::Pid;
 use crate::probe::catalog::Codec;
 use crate::stats::Rules;
 
@@ -128,7 +129,7 @@ pub struct ManArgs {
 pub struct AttachArgs {
     /// A process to trace (repeatable).
     #[arg(short = 'p', long = "pid", value_name = "PID")]
-    pub pids: Vec<i32>,
+    pub pids: Vec<Pid>,
     /// Trace every process running this executable, including later ones:
     /// this file, or this path as a containerized process sees it.
     #[arg(long, value_name = "PATH", conflicts_with = "pids")]
@@ -241,7 +242,7 @@ pub struct ProbesArgs {
     pub path: Option<PathBuf>,
     /// Read the executable of a running process (through /proc/PID/exe).
     #[arg(short = 'p', long, value_name = "PID")]
-    pub pid: Option<i32>,
+    pub pid: Option<Pid>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,

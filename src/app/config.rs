@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::base::error::{Error, Result};
+use crate::base::pid::Pid;
 use crate::probe::catalog::Codec;
 use crate::proc::exe;
 use crate::stats::Rules;
@@ -14,12 +15,12 @@ pub struct Executable {
     /// The path to open (`/proc/PID/exe` for a process, which works across
     /// mount namespaces).
     pub open_path: PathBuf,
-    pub pid: Option<i32>,
+    pub pid: Option<Pid>,
 }
 
 impl Executable {
     /// From `gozt probes PATH` or `--pid PID`.
-    pub fn resolve(path: Option<PathBuf>, pid: Option<i32>) -> Result<Executable> {
+    pub fn resolve(path: Option<PathBuf>, pid: Option<Pid>) -> Result<Executable> {
         match (path, pid) {
             (_, Some(pid)) => Ok(Executable {
                 open_path: exe::exe_path(pid)?,

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use super::exit::Exit;
+use super::pid::Pid;
 use super::text::{self, escape};
 
 /// Result alias for the library.
@@ -82,7 +83,7 @@ pub enum Error {
     Malformed { path: PathBuf, what: String },
     /// The process does not exist (or has exited).
     #[error("process {pid} not found (exited, or never existed)")]
-    NoSuchProcess { pid: i32 },
+    NoSuchProcess { pid: Pid },
     /// `--name`: no process has that comm or executable base name.
     #[error("no process named {} (by comm or executable base name)", escape(.name))]
     NoProcessNamed { name: String },
@@ -91,7 +92,7 @@ pub enum Error {
     NotReport { path: PathBuf, what: String },
     /// The process exists but its executable cannot be opened.
     #[error("process {pid}: permission denied opening /proc/{pid}/exe ({})", if *.as_root { "gozt runs as root: a security module or a namespace refuses it" } else { "run gozt as root" })]
-    ProcessPermission { pid: i32, as_root: bool },
+    ProcessPermission { pid: Pid, as_root: bool },
 }
 
 impl Error {

@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use crate::base::pid::Pid;
+
 pub use crate::proc::identity::{FileId, ProcId, ProcessFacts};
 
 /// One mapping of a file: start and end address, file offset.
@@ -51,13 +53,13 @@ pub struct ProcOs;
 
 impl Os for ProcOs {
     fn alive(&self, pid: u32) -> bool {
-        procfs::process::Process::new(pid as i32)
+        procfs::process::Process::new(Pid::from_tgid(pid).raw())
             .and_then(|p| p.stat())
             .is_ok_and(|s| !matches!(s.state, 'Z' | 'X' | 'x'))
     }
 
     fn cpu_ns(&self, pid: u32) -> Option<u64> {
-        let stat = procfs::process::Process::new(pid as i32)
+        let stat = procfs::process::Process::new(Pid::from_tgid(pid).raw())
             .ok()?
             .stat()
             .ok()?;
@@ -71,7 +73,7 @@ impl Os for ProcOs {
 
     fn exe_mappings(&self, pid: u32) -> Option<ExeMappings> {
         use std::os::unix::fs::MetadataExt;
-        let process = procfs::process::Process::new(pid as i32).ok()?;
+        let process = procfs::process::Process::new(Pid::from_tgid(pid).raw()).ok()?;
         let exe = std::fs::metadata(format!("/proc/{pid}/exe")).ok()?;
         let exe = FileId {
             dev: exe.dev(),
@@ -123,7 +125,7 @@ impl Os for ProcOs {
         all.filter_map(Result::ok)
             .filter_map(|p| {
                 let dir = Path::new("/proc").join(p.pid.to_string());
-                let facts = crate::proc::identity::read_exe_facts(&dir, p.pid as u32)?;
+                let facts = crate::proc::identity::read_exe_facts(&dir, Pid::from(p.pid).tgid())?;
                 want.matches(&facts).then_some(facts.id)
             })
             .collect()

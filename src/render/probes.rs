@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::base::pid::Pid;
 use crate::base::text::{self, escape};
 use crate::go_binary::{GoBinary, Module, OffsetSource, SymbolSource};
 use crate::probe::catalog::{Api, Codec, Loc, Op, Value};
@@ -17,7 +18,7 @@ use crate::probe::plan::{AbiCheck, Plan, Probe};
 pub struct ProbesReport<'a> {
     pub binary: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pid: Option<i32>,
+    pub pid: Option<Pid>,
     pub go_version: &'a str,
     pub arch: &'static str,
     pub pie: bool,
@@ -55,7 +56,7 @@ pub struct ProbeJson<'a> {
 }
 
 /// Builds the JSON model.
-pub fn report<'a>(bin: &'a GoBinary, plan: &'a Plan, pid: Option<i32>) -> ProbesReport<'a> {
+pub fn report<'a>(bin: &'a GoBinary, plan: &'a Plan, pid: Option<Pid>) -> ProbesReport<'a> {
     ProbesReport {
         binary: bin.path.display().to_string(),
         pid,
@@ -124,7 +125,7 @@ fn check(c: &AbiCheck) -> String {
 }
 
 /// The human table.
-pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
+pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<Pid>) -> String {
     let mut out = String::new();
     let src = match bin.symbol_source {
         SymbolSource::Symtab => "symbols from .symtab",

@@ -14,10 +14,12 @@ pub mod aggregate;
 pub mod model;
 pub mod payload;
 pub mod rules;
+pub mod sink;
 
 pub use aggregate::{Aggregator, MAX_GOROUTINES};
 pub use model::*;
 pub use rules::{failure_rate, Rules, State};
+pub use sink::{Call, CallSink};
 
 use crate::probe::catalog::Entry;
 

@@ -12,13 +12,14 @@ use libbpf_rs::{Link, UprobeMultiOpts};
 
 use super::TraceError;
 use crate::base::gozt_h::{GOZT_COOKIE_HEADER, GOZT_COOKIE_RET, GOZT_COOKIE_SINK};
+use crate::base::pid::Pid;
 
 /// Where to attach in one binary, for one process or all (`pid` None): file
 /// offsets of entries and RETs, each with its function id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BinarySites {
     pub binary: PathBuf,
-    pub pid: Option<i32>,
+    pub pid: Option<Pid>,
     pub entries: Vec<(u64, u32)>,
     pub rets: Vec<(u64, u32)>,
     /// The session's index of the binary (processes running one file
@@ -91,7 +92,7 @@ pub fn attach_multi(
             ..Default::default()
         };
         let link = prog
-            .attach_uprobe_multi_with_opts(b.pid.unwrap_or(-1), &b.binary, "", opts)
+            .attach_uprobe_multi_with_opts(b.pid.map_or(-1, Pid::raw), &b.binary, "", opts)
             .map_err(|e| attach_error(b, e))?;
         links.push(link);
     }
@@ -114,7 +115,7 @@ pub fn attach_classic(
                 ..Default::default()
             };
             let link = prog
-                .attach_uprobe_with_opts(b.pid.unwrap_or(-1), &b.binary, offset, opts)
+                .attach_uprobe_with_opts(b.pid.map_or(-1, Pid::raw), &b.binary, offset, opts)
                 .map_err(|e| attach_error(b, e))?;
             links.push(link);
         }
