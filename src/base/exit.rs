@@ -1,5 +1,5 @@
 //! gozt's exit codes, in one table. Every error kind maps to one of them
-//! ([`crate::Error::exit`], [`crate::app::RunError::exit`]); `gozt --help`,
+//! ([`crate::Error::exit`], [`crate::app::run::RunError::exit`]); `gozt --help`,
 //! the man page and the README's table are written from it or checked
 //! against it (tests/exit_codes.rs). A new code is one line below, and one
 //! row in the README's table.
