@@ -124,9 +124,21 @@ fn check(c: &AbiCheck) -> String {
     }
 }
 
-/// The human table.
+/// The human table: what the binary is, a row per function, then what
+/// cannot be probed and why.
 pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<Pid>) -> String {
     let mut out = String::new();
+    about(&mut out, bin, plan, pid);
+    let _ = writeln!(out);
+    rows(&mut out, plan);
+    let _ = writeln!(out);
+    notes(&mut out, plan);
+    out
+}
+
+/// The binary: path, Go version and build, where `g`'s fields are, the
+/// streams' sink sites and counts, the modules.
+fn about(out: &mut String, bin: &GoBinary, plan: &Plan, pid: Option<Pid>) {
     let src = match bin.symbol_source {
         SymbolSource::Symtab => "symbols from .symtab",
         SymbolSource::Pclntab => "stripped: symbols from .gopclntab",
@@ -187,29 +199,11 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<Pid>) -> String {
             escape(&m.version)
         );
     }
-    let _ = writeln!(out);
+}
 
-    let rows: Vec<[String; 10]> = plan
-        .probes
-        .iter()
-        .map(|p: &Probe| {
-            [
-                p.entry.codec.name().to_string(),
-                p.entry.op.name().to_string(),
-                p.entry.api.name().to_string(),
-                format!("{:#x}", p.address),
-                format!("{:#x}", p.file_offset),
-                p.ret_offsets.len().to_string(),
-                value(p.layout.bytes_in.as_ref()),
-                value(p.layout.bytes_out.as_ref()),
-                p.layout
-                    .error
-                    .as_ref()
-                    .map_or("-".to_string(), |l| format!("ret:{}", loc(l))),
-                check(&p.abi_check),
-            ]
-        })
-        .collect();
+/// A row per function, columns as wide as their widest cell.
+fn rows(out: &mut String, plan: &Plan) {
+    let rows: Vec<[String; 10]> = plan.probes.iter().map(row).collect();
     let header = [
         "CODEC", "OP", "API", "ADDRESS", "OFFSET", "RETS", "IN", "OUT", "ERR", "ABI",
     ];
@@ -231,7 +225,29 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<Pid>) -> String {
         let cells: Vec<&str> = r.iter().map(String::as_str).collect();
         let _ = writeln!(out, "{}{}", line(&cells), escape(&p.function));
     }
-    let _ = writeln!(out);
+}
+
+/// The cells of `p`'s row, but its name.
+fn row(p: &Probe) -> [String; 10] {
+    [
+        p.entry.codec.name().to_string(),
+        p.entry.op.name().to_string(),
+        p.entry.api.name().to_string(),
+        format!("{:#x}", p.address),
+        format!("{:#x}", p.file_offset),
+        p.ret_offsets.len().to_string(),
+        value(p.layout.bytes_in.as_ref()),
+        value(p.layout.bytes_out.as_ref()),
+        p.layout
+            .error
+            .as_ref()
+            .map_or("-".to_string(), |l| format!("ret:{}", loc(l))),
+        check(&p.abi_check),
+    ]
+}
+
+/// How many functions and sites can be probed, and those that cannot.
+fn notes(out: &mut String, plan: &Plan) {
     let usable = plan.probes.iter().filter(|p| p.usable()).count();
     let sites: usize = plan
         .probes
@@ -267,5 +283,4 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<Pid>) -> String {
             );
         }
     }
-    out
 }
