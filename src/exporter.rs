@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 
+use prometheus::core::Collector;
 use prometheus::{
     CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts,
     Registry, TextEncoder,
@@ -76,151 +77,97 @@ pub struct Metrics {
     lost_seen: Lost,
 }
 
+/// `metric`, registered in `registry`.
+fn register<M: Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("registered once");
+    metric
+}
+
+/// A per-function counter, registered.
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), &LABELS).expect("valid metric");
-    registry
-        .register(Box::new(c.clone()))
-        .expect("registered once");
-    c
+    register(registry, c)
 }
 
 impl Metrics {
+    /// Every family, registered (a table: names and help texts), the
+    /// causes of loss at zero, and gauges of gozt's build and `rules`.
     pub fn new(funcs: Vec<FuncMeta>, rules: Rules) -> Metrics {
         let registry = Registry::new();
-        let calls = counter(
-            &registry,
-            "gozt_calls_total",
-            "Completed calls of a compression function.",
-        );
-        let call_errors = counter(
-            &registry,
-            "gozt_call_errors_total",
-            "Calls that returned a non-nil error (io.EOF ending a stream read excluded).",
-        );
-        let payloads = counter(
-            &registry,
-            "gozt_payloads_total",
-            "Payloads ended here: one-shot calls, and streams at their Close, EOF or error.",
-        );
-        let errors = counter(&registry, "gozt_errors_total", "Payloads with an error.");
-        let incompressible = counter(
-            &registry,
-            "gozt_incompressible_total",
-            "Eligible compress payloads whose output was not smaller than their original size.",
-        );
-        let failures = counter(
-            &registry,
-            "gozt_failures_total",
-            "Eligible payloads that errored or were incompressible.",
-        );
-        let eligible = counter(
-            &registry,
-            "gozt_eligible_total",
-            "Judged payloads with an original size above gozt_min_size_bytes, or an error.",
-        );
-        let not_judged = counter(
-            &registry,
-            "gozt_not_judged_total",
-            "Payloads whose compressed size could not be known: never eligible.",
-        );
-        let bytes_in = counter(
-            &registry,
-            "gozt_bytes_in_total",
-            "Input bytes, for functions whose input size is observed per call.",
-        );
-        let bytes_out = counter(
-            &registry,
-            "gozt_bytes_out_total",
-            "Output bytes of calls without error, for functions whose output size is observed.",
-        );
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "gozt_call_duration_seconds",
-                "Latency of compression calls, entry to return.",
-            )
-            // 1 us to 16.8 s, by factors of 4.
-            .buckets(prometheus::exponential_buckets(1e-6, 4.0, 13).expect("valid buckets")),
-            &LABELS,
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(duration.clone()))
-            .expect("registered once");
-        let lost = CounterVec::new(
-            Opts::new(
-                "gozt_lost_events_total",
-                "Calls not measured or events dropped, by cause.",
+        let counter = |name: &str, help: &str| counter(&registry, name, help);
+        let metrics = Metrics {
+            calls: counter(
+                "gozt_calls_total",
+                "Completed calls of a compression function.",
             ),
-            &["cause"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(lost.clone()))
-            .expect("registered once");
-        for cause in exported_causes() {
-            lost.with_label_values(&[cause.key()]).inc_by(0.0);
-        }
-        let target_info = GaugeVec::new(
-            Opts::new(
-                "gozt_target_info",
-                "A traced process (container_id empty outside containers); always 1.",
+            call_errors: counter(
+                "gozt_call_errors_total",
+                "Calls that returned a non-nil error (io.EOF ending a stream read excluded).",
             ),
-            &["pid", "binary", "go_version", "container_id"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(target_info.clone()))
-            .expect("registered once");
-        let build = GaugeVec::new(
-            Opts::new("gozt_build_info", "The running gozt; always 1."),
-            &["version"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(build.clone()))
-            .expect("registered once");
-        build
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1.0);
-        let gauge = |name: &str, help: &str, v: f64| {
-            let g = Gauge::new(name, help).expect("valid metric");
-            g.set(v);
-            registry.register(Box::new(g)).expect("registered once");
-        };
-        gauge(
-            "gozt_alert_threshold_ratio",
-            "The failure-rate alert threshold (--alert-threshold) as a ratio.",
-            rules.alert_threshold,
-        );
-        gauge(
-            "gozt_min_size_bytes",
-            "Payloads whose original size is larger are eligible for the failure rate (--min-size).",
-            rules.min_size as f64,
-        );
-        gauge(
-            "gozt_min_eligible",
-            "Eligible payloads needed for a verdict on the failure rate (--min-eligible).",
-            rules.min_eligible as f64,
-        );
-        Metrics {
-            registry,
-            calls,
-            call_errors,
-            payloads,
-            errors,
-            incompressible,
-            failures,
-            eligible,
-            not_judged,
-            bytes_in,
-            bytes_out,
-            duration,
-            lost,
-            target_info,
+            payloads: counter(
+                "gozt_payloads_total",
+                "Payloads ended here: one-shot calls, and streams at their Close, EOF or error.",
+            ),
+            errors: counter("gozt_errors_total", "Payloads with an error."),
+            incompressible: counter(
+                "gozt_incompressible_total",
+                "Eligible compress payloads whose output was not smaller than their original size.",
+            ),
+            failures: counter(
+                "gozt_failures_total",
+                "Eligible payloads that errored or were incompressible.",
+            ),
+            eligible: counter(
+                "gozt_eligible_total",
+                "Judged payloads with an original size above gozt_min_size_bytes, or an error.",
+            ),
+            not_judged: counter(
+                "gozt_not_judged_total",
+                "Payloads whose compressed size could not be known: never eligible.",
+            ),
+            bytes_in: counter(
+                "gozt_bytes_in_total",
+                "Input bytes, for functions whose input size is observed per call.",
+            ),
+            bytes_out: counter(
+                "gozt_bytes_out_total",
+                "Output bytes of calls without error, for functions whose output size is observed.",
+            ),
+            duration: register(&registry, duration_histogram()),
+            lost: register(
+                &registry,
+                CounterVec::new(
+                    Opts::new(
+                        "gozt_lost_events_total",
+                        "Calls not measured or events dropped, by cause.",
+                    ),
+                    &["cause"],
+                )
+                .expect("valid metric"),
+            ),
+            target_info: register(
+                &registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "gozt_target_info",
+                        "A traced process (container_id empty outside containers); always 1.",
+                    ),
+                    &["pid", "binary", "go_version", "container_id"],
+                )
+                .expect("valid metric"),
+            ),
             funcs,
             targets: BTreeMap::new(),
             lost_seen: Lost::default(),
+            registry: registry.clone(),
+        };
+        for cause in exported_causes() {
+            metrics.lost.with_label_values(&[cause.key()]).inc_by(0.0);
         }
+        gauges(&registry, rules);
+        metrics
     }
 
     /// Registers a target process, with every function's series at zero, so
@@ -386,6 +333,52 @@ impl Metrics {
     pub fn registry(&self) -> Registry {
         self.registry.clone()
     }
+}
+
+/// Call latencies: 1 us to 16.8 s, by factors of 4.
+fn duration_histogram() -> HistogramVec {
+    HistogramVec::new(
+        HistogramOpts::new(
+            "gozt_call_duration_seconds",
+            "Latency of compression calls, entry to return.",
+        )
+        .buckets(prometheus::exponential_buckets(1e-6, 4.0, 13).expect("valid buckets")),
+        &LABELS,
+    )
+    .expect("valid metric")
+}
+
+/// The gauges that say which gozt runs and by what rules.
+fn gauges(registry: &Registry, rules: Rules) {
+    let build = register(
+        registry,
+        GaugeVec::new(
+            Opts::new("gozt_build_info", "The running gozt; always 1."),
+            &["version"],
+        )
+        .expect("valid metric"),
+    );
+    build
+        .with_label_values(&[env!("CARGO_PKG_VERSION")])
+        .set(1.0);
+    let gauge = |name: &str, help: &str, v: f64| {
+        register(registry, Gauge::new(name, help).expect("valid metric")).set(v);
+    };
+    gauge(
+        "gozt_alert_threshold_ratio",
+        "The failure-rate alert threshold (--alert-threshold) as a ratio.",
+        rules.alert_threshold,
+    );
+    gauge(
+        "gozt_min_size_bytes",
+        "Payloads whose original size is larger are eligible for the failure rate (--min-size).",
+        rules.min_size as f64,
+    );
+    gauge(
+        "gozt_min_eligible",
+        "Eligible payloads needed for a verdict on the failure rate (--min-eligible).",
+        rules.min_eligible as f64,
+    );
 }
 
 /// The exporter as one of the session's counts.
