@@ -462,37 +462,63 @@ impl Aggregator {
 
     /// The report model.
     pub fn report(&self, targets: Vec<TargetInfo>, duration_s: f64, lost: Lost) -> Report {
-        let func_report = |id: u32, outer: Option<u32>, acc: &Acc| {
-            let meta = &self.funcs[id as usize];
-            FunctionReport {
-                function: meta.function.clone(),
-                codec: meta.entry.codec,
-                op: meta.entry.op,
-                api: meta.entry.api,
-                bytes_in_observed: meta.entry.bytes_in != crate::probe::catalog::Size::Unobserved,
-                bytes_out_observed: meta.entry.bytes_out != crate::probe::catalog::Size::Unobserved
-                    || meta.sinks,
-                counters: self.counters(acc),
-                bytes_in: acc.bytes_in,
-                bytes_out: acc.bytes_out,
-                time_ns: acc.sum_ns as u64,
-                latency_ns: latency(acc),
-                histogram: histogram(acc),
-                inner: outer.is_some(),
-                outer: outer
-                    .and_then(|o| self.funcs.get(o as usize))
-                    .map(|m| m.function.clone()),
-                small_payloads: acc.pay.small,
-                small_time_ns: acc.pay.small_time_ns,
-                payload_time_ns: acc.pay.time_ns,
-                size_histogram: Vec::new(),
-            }
-        };
+        Report {
+            meta: Meta::default(),
+            targets,
+            duration_s,
+            min_size: self.rules.min_size,
+            min_eligible: self.rules.min_eligible,
+            alert_threshold: self.rules.alert_threshold,
+            totals: self.counters(&self.total),
+            open_streams: self.tracker.open_streams(),
+            functions: self.functions(),
+            goroutines: self.goroutines(),
+            goroutines_dropped: self.goroutines_dropped,
+            callers: self.callers(),
+            lost,
+            sampling: None,
+            warnings: Vec::new(),
+            command_exit_status: None,
+            per_target: Vec::new(),
+        }
+    }
+
+    /// Function `id`'s calls in `acc` (made inside `outer`'s, if given).
+    fn function_report(&self, id: u32, outer: Option<u32>, acc: &Acc) -> FunctionReport {
+        let meta = &self.funcs[id as usize];
+        FunctionReport {
+            function: meta.function.clone(),
+            codec: meta.entry.codec,
+            op: meta.entry.op,
+            api: meta.entry.api,
+            bytes_in_observed: meta.entry.bytes_in != crate::probe::catalog::Size::Unobserved,
+            bytes_out_observed: meta.entry.bytes_out != crate::probe::catalog::Size::Unobserved
+                || meta.sinks,
+            counters: self.counters(acc),
+            bytes_in: acc.bytes_in,
+            bytes_out: acc.bytes_out,
+            time_ns: acc.sum_ns as u64,
+            latency_ns: latency(acc),
+            histogram: histogram(acc),
+            inner: outer.is_some(),
+            outer: outer
+                .and_then(|o| self.funcs.get(o as usize))
+                .map(|m| m.function.clone()),
+            small_payloads: acc.pay.small,
+            small_time_ns: acc.pay.small_time_ns,
+            payload_time_ns: acc.pay.time_ns,
+            size_histogram: Vec::new(),
+        }
+    }
+
+    /// Each function's calls (an inner function's under each outer one on
+    /// its own), by name.
+    fn functions(&self) -> Vec<FunctionReport> {
         let mut functions: Vec<FunctionReport> = self
             .by_func
             .iter()
             .map(|(&(id, outer), acc)| {
-                let mut f = func_report(id, outer, acc);
+                let mut f = self.function_report(id, outer, acc);
                 if outer.is_none() {
                     f.size_histogram = self.sizes.get(&id).map(size_buckets).unwrap_or_default();
                 }
@@ -500,10 +526,15 @@ impl Aggregator {
             })
             .collect();
         functions.sort_by(|a, b| (&a.function, &a.outer).cmp(&(&b.function, &b.outer)));
+        functions
+    }
+
+    /// The goroutines tracked, by process and goid, each with its functions.
+    fn goroutines(&self) -> Vec<GoroutineReport> {
         let mut tracked: Vec<(&(u32, u64, u64), &GoroutineAcc)> =
             self.by_goroutine.iter().collect();
         tracked.sort_unstable_by_key(|(k, _)| **k);
-        let goroutines = tracked
+        tracked
             .into_iter()
             .map(|(&(pid, start_ticks, goid), g)| {
                 let fs = g.functions();
@@ -524,15 +555,22 @@ impl Aggregator {
                     bytes_out: all.bytes_out,
                     time_ns: all.sum_ns as u64,
                     latency_ns: latency(all),
-                    functions: fs.iter().map(|(id, a)| func_report(*id, None, a)).collect(),
+                    functions: fs
+                        .iter()
+                        .map(|(id, a)| self.function_report(*id, None, a))
+                        .collect(),
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// Calls per caller and function, by caller's name.
+    fn callers(&self) -> Vec<CallerReport> {
         let mut by_caller: Vec<(&(u32, u32), &Acc)> = self.by_caller.iter().collect();
         by_caller.sort_by(|(a, _), (b, _)| {
             (&self.caller_names[a.0 as usize], a.1).cmp(&(&self.caller_names[b.0 as usize], b.1))
         });
-        let callers = by_caller
+        by_caller
             .into_iter()
             .map(|((caller, id), acc)| CallerReport {
                 caller: self.caller_names[*caller as usize].clone(),
@@ -540,26 +578,7 @@ impl Aggregator {
                 calls: acc.calls,
                 latency_ns: latency(acc),
             })
-            .collect();
-        Report {
-            meta: Meta::default(),
-            targets,
-            duration_s,
-            min_size: self.rules.min_size,
-            min_eligible: self.rules.min_eligible,
-            alert_threshold: self.rules.alert_threshold,
-            totals: self.counters(&self.total),
-            open_streams: self.tracker.open_streams(),
-            functions,
-            goroutines,
-            goroutines_dropped: self.goroutines_dropped,
-            callers,
-            lost,
-            sampling: None,
-            warnings: Vec::new(),
-            command_exit_status: None,
-            per_target: Vec::new(),
-        }
+            .collect()
     }
 
     fn counters(&self, acc: &Acc) -> Counters {

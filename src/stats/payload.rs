@@ -7,7 +7,7 @@
 
 use lru::LruCache;
 
-use super::rules::{call_bytes, Judged, PayloadFacts, Rules};
+use super::rules::{call_bytes, CallBytes, Judged, PayloadFacts, Rules};
 use super::FuncMeta;
 use crate::event::CallEvent;
 use crate::probe::catalog::{Op, Role, StreamOut};
@@ -88,28 +88,9 @@ impl Tracker {
         }
         let e = &meta.entry;
         let b = call_bytes(ev, e);
-        let compress = e.op == Op::Compress;
-        let judged = |facts: PayloadFacts, judgeable: bool| self.rules.judge(&facts, judgeable);
         let key = (ev.tgid, ev.obj);
         match e.role {
-            Role::Whole => Some(Payload {
-                func_id: ev.func_id,
-                judged: judged(
-                    PayloadFacts {
-                        compress,
-                        plain_bytes: if compress { b.bytes_in } else { b.bytes_out },
-                        packed_bytes: if compress {
-                            b.out_known.then_some(b.bytes_out)
-                        } else {
-                            Some(b.bytes_in)
-                        },
-                        error: ev.error,
-                        declined: b.declined,
-                    },
-                    true,
-                ),
-                time_ns: ev.duration_ns,
-            }),
+            Role::Whole => Some(self.whole(ev, e.op == Op::Compress, &b)),
             Role::Write | Role::Flush => {
                 let o = self.entry(key);
                 o.plain_bytes += b.bytes_in;
@@ -119,39 +100,7 @@ impl Tracker {
                 o.time_ns += ev.duration_ns;
                 None
             }
-            Role::Close if compress => {
-                let mut o = self.open.pop(&key).unwrap_or_default();
-                o.packed_bytes += b.bytes_out;
-                o.error |= ev.error;
-                o.started |= ev.started;
-                o.time_ns += ev.duration_ns;
-                let (plain, packed, judgeable) = match e.stream_out {
-                    StreamOut::EncoderCounts => match ev.totals {
-                        Some((input, output)) => (input, Some(output), true),
-                        None => (o.plain_bytes, None, false),
-                    },
-                    StreamOut::Sinks if meta.sinks => (
-                        o.plain_bytes,
-                        Some(o.packed_bytes),
-                        o.started || !e.needs_header,
-                    ),
-                    _ => (o.plain_bytes, None, false),
-                };
-                Some(Payload {
-                    func_id: ev.func_id,
-                    judged: judged(
-                        PayloadFacts {
-                            compress,
-                            plain_bytes: plain,
-                            packed_bytes: packed,
-                            error: o.error,
-                            declined: false,
-                        },
-                        judgeable,
-                    ),
-                    time_ns: o.time_ns,
-                })
-            }
+            Role::Close if e.op == Op::Compress => Some(self.close_writer(key, ev, meta, &b)),
             Role::Close => {
                 // A reader's Close ends the payload under way, if any.
                 let mut o = self.open.pop(&key)?;
@@ -162,35 +111,101 @@ impl Tracker {
                 o.time_ns += ev.duration_ns;
                 Some(self.read_payload(ev.func_id, o))
             }
-            Role::Read => {
-                let failed_before = self.open.peek(&key).is_some_and(|o| o.failed);
-                if failed_before {
-                    if ev.error && b.bytes_out == 0 {
-                        return None;
-                    }
-                    self.open.pop(&key);
-                }
-                let o = self.entry(key);
-                o.plain_bytes += b.bytes_out;
-                o.error |= ev.error;
-                o.time_ns += ev.duration_ns;
-                if !(ev.eof || ev.error) {
-                    return None;
-                }
-                let o = self.open.pop(&key).unwrap_or_default();
-                if ev.error {
-                    // Remember the failure, so its repeats are not payloads.
-                    self.push(
-                        key,
-                        Open {
-                            failed: true,
-                            ..Open::default()
-                        },
-                    );
-                }
-                Some(self.read_payload(ev.func_id, o))
-            }
+            Role::Read => self.read(key, ev, &b),
         }
+    }
+
+    /// A one-shot call's payload: the call is the payload.
+    fn whole(&self, ev: &CallEvent, compress: bool, b: &CallBytes) -> Payload {
+        let facts = PayloadFacts {
+            compress,
+            plain_bytes: if compress { b.bytes_in } else { b.bytes_out },
+            packed_bytes: if compress {
+                b.out_known.then_some(b.bytes_out)
+            } else {
+                Some(b.bytes_in)
+            },
+            error: ev.error,
+            declined: b.declined,
+        };
+        Payload {
+            func_id: ev.func_id,
+            judged: self.rules.judge(&facts, true),
+            time_ns: ev.duration_ns,
+        }
+    }
+
+    /// A writer's `Close`: the payload of its stream, judged when its
+    /// compressed size is known (the encoder's own counts, or its sinks
+    /// from the stream's start).
+    fn close_writer(
+        &mut self,
+        key: (u32, u64),
+        ev: &CallEvent,
+        meta: &FuncMeta,
+        b: &CallBytes,
+    ) -> Payload {
+        let e = &meta.entry;
+        let mut o = self.open.pop(&key).unwrap_or_default();
+        o.packed_bytes += b.bytes_out;
+        o.error |= ev.error;
+        o.started |= ev.started;
+        o.time_ns += ev.duration_ns;
+        let (plain, packed, judgeable) = match e.stream_out {
+            StreamOut::EncoderCounts => match ev.totals {
+                Some((input, output)) => (input, Some(output), true),
+                None => (o.plain_bytes, None, false),
+            },
+            StreamOut::Sinks if meta.sinks => (
+                o.plain_bytes,
+                Some(o.packed_bytes),
+                o.started || !e.needs_header,
+            ),
+            _ => (o.plain_bytes, None, false),
+        };
+        let facts = PayloadFacts {
+            compress: true,
+            plain_bytes: plain,
+            packed_bytes: packed,
+            error: o.error,
+            declined: false,
+        };
+        Payload {
+            func_id: ev.func_id,
+            judged: self.rules.judge(&facts, judgeable),
+            time_ns: o.time_ns,
+        }
+    }
+
+    /// A reader's `Read`: adds its output to its stream, which io.EOF or an
+    /// error ends (an error returned again after one is no new payload).
+    fn read(&mut self, key: (u32, u64), ev: &CallEvent, b: &CallBytes) -> Option<Payload> {
+        let failed_before = self.open.peek(&key).is_some_and(|o| o.failed);
+        if failed_before {
+            if ev.error && b.bytes_out == 0 {
+                return None;
+            }
+            self.open.pop(&key);
+        }
+        let o = self.entry(key);
+        o.plain_bytes += b.bytes_out;
+        o.error |= ev.error;
+        o.time_ns += ev.duration_ns;
+        if !(ev.eof || ev.error) {
+            return None;
+        }
+        let o = self.open.pop(&key).unwrap_or_default();
+        if ev.error {
+            // Remember the failure, so its repeats are not payloads.
+            self.push(
+                key,
+                Open {
+                    failed: true,
+                    ..Open::default()
+                },
+            );
+        }
+        Some(self.read_payload(ev.func_id, o))
     }
 
     /// The payload of reader stream `o`, ended by a call of `func_id`.
