@@ -4,7 +4,7 @@
 //!
 //! - [`state`]: the latest report, rates per second, history, selections;
 //! - [`keys`]: a key changes the state and may ask for an [`Action`];
-//! - [`view`]: the drawing, from 60x15 up;
+//! - [`view`]: the drawing, from 60x15 up, in one [`theme`];
 //!
 //! Units and names come from [`crate::render::format`], shared with the text
 //! report.
@@ -12,6 +12,7 @@
 pub mod keys;
 pub mod state;
 pub mod term;
+pub mod theme;
 pub mod view;
 
 pub use keys::Action;
