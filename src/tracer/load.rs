@@ -11,7 +11,7 @@ use libbpf_rs::{MapCore, MapFlags, OpenObject};
 
 use super::kernel::AttachMethod;
 use super::skel::types::gozt_func;
-use super::skel::{GoztSkel, GoztSkelBuilder};
+use super::skel::{GoztSkel, GoztSkelBuilder, OpenGoztSkel};
 use super::{Options, TraceError};
 use crate::base::gozt_h::{
     GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
@@ -142,37 +142,9 @@ pub fn load<'obj>(
     caller_slots: u32,
     count_traps: bool,
 ) -> Result<GoztSkel<'obj>, TraceError> {
-    let load_err = |e: libbpf_rs::Error| TraceError::Load(e.to_string());
+    let mut open = open(storage, opts.btf.as_deref())?;
     let n_funcs = funcs.iter().map(|f| f.id + 1).max().unwrap_or(1);
-    let mut open = match &opts.btf {
-        // CO-RE against the given BTF (libbpf keeps its own copy of the path).
-        Some(path) => {
-            let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-                .map_err(|_| TraceError::Load("--btf: a path with a NUL byte".into()))?;
-            let open_opts = libbpf_sys::bpf_object_open_opts {
-                sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _,
-                btf_custom_path: path.as_ptr(),
-                ..Default::default()
-            };
-            GoztSkelBuilder::default()
-                .open_opts(open_opts, storage)
-                .map_err(load_err)?
-        }
-        None => GoztSkelBuilder::default().open(storage).map_err(load_err)?,
-    };
-    open.maps.funcs.set_max_entries(n_funcs).map_err(load_err)?;
-    open.maps
-        .inflight
-        .set_max_entries(opts.inflight_entries)
-        .map_err(load_err)?;
-    open.maps
-        .events
-        .set_max_entries(opts.ringbuf_bytes)
-        .map_err(load_err)?;
-    open.maps
-        .callers
-        .set_max_entries(caller_slots)
-        .map_err(load_err)?;
+    size_maps(&mut open, opts, n_funcs, caller_slots).map_err(load_error)?;
     // Only the programs of the attach method load: the others may use what
     // this kernel lacks (uprobe.multi, attach cookies, its mappings' list).
     let multi = method == AttachMethod::UprobeMulti;
@@ -185,10 +157,6 @@ pub fn load<'obj>(
         .gozt_site_ip
         .set_autoload(method == AttachMethod::UprobeAddress);
     open.progs.gozt_floor_classic.set_autoload(!multi);
-    open.maps
-        .sites
-        .set_max_entries(opts.site_entries.max(1))
-        .map_err(load_err)?;
     if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
         rodata.caller_mask = caller_slots - 1;
         rodata.count_traps = u8::from(count_traps);
@@ -213,9 +181,49 @@ pub fn load<'obj>(
         skel.maps
             .funcs
             .update(&f.id.to_ne_bytes(), bytes, MapFlags::ANY)
-            .map_err(load_err)?;
+            .map_err(load_error)?;
     }
     Ok(skel)
+}
+
+fn load_error(e: libbpf_rs::Error) -> TraceError {
+    TraceError::Load(e.to_string())
+}
+
+/// Opens the skeleton, CO-RE against `btf` if given (libbpf keeps its own
+/// copy of the path), else against the kernel's.
+fn open<'obj>(
+    storage: &'obj mut MaybeUninit<OpenObject>,
+    btf: Option<&std::path::Path>,
+) -> Result<OpenGoztSkel<'obj>, TraceError> {
+    let Some(path) = btf else {
+        return GoztSkelBuilder::default().open(storage).map_err(load_error);
+    };
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| TraceError::Load("--btf: a path with a NUL byte".into()))?;
+    let open_opts = libbpf_sys::bpf_object_open_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _,
+        btf_custom_path: path.as_ptr(),
+        ..Default::default()
+    };
+    GoztSkelBuilder::default()
+        .open_opts(open_opts, storage)
+        .map_err(load_error)
+}
+
+/// Sizes the maps before load: the function table, the in-flight records,
+/// the ring buffer, the callers' cache, the sites.
+fn size_maps(
+    open: &mut OpenGoztSkel<'_>,
+    opts: &Options,
+    n_funcs: u32,
+    caller_slots: u32,
+) -> libbpf_rs::Result<()> {
+    open.maps.funcs.set_max_entries(n_funcs)?;
+    open.maps.inflight.set_max_entries(opts.inflight_entries)?;
+    open.maps.events.set_max_entries(opts.ringbuf_bytes)?;
+    open.maps.callers.set_max_entries(caller_slots)?;
+    open.maps.sites.set_max_entries(opts.site_entries.max(1))
 }
 
 #[cfg(test)]
