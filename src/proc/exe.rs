@@ -22,8 +22,7 @@ pub fn exe_path(pid: Pid) -> Result<PathBuf> {
                 if std::path::Path::new(&format!("/proc/{pid}")).exists() {
                     Err(Error::ProcessPermission {
                         pid,
-                        // SAFETY: geteuid has no preconditions.
-                        as_root: unsafe { libc::geteuid() } == 0,
+                        as_root: rustix::process::geteuid().is_root(),
                     })
                 } else {
                     Err(Error::NoSuchProcess { pid })

@@ -392,24 +392,9 @@ pub fn meta(started: SystemTime, ended: SystemTime, method: tracer::AttachMethod
 
 /// The host name and the kernel release, from uname(2).
 fn uname() -> (String, String) {
-    // SAFETY: utsname is plain C data, all zeroes a valid value; uname
-    // writes NUL-terminated strings into it and reads nothing.
-    let u = unsafe {
-        let mut u: libc::utsname = std::mem::zeroed();
-        if libc::uname(&mut u) != 0 {
-            return (String::new(), String::new());
-        }
-        u
-    };
-    let text = |field: &[libc::c_char]| {
-        let bytes: Vec<u8> = field
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
-        String::from_utf8_lossy(&bytes).into_owned()
-    };
-    (text(&u.nodename), text(&u.release))
+    let u = rustix::system::uname();
+    let text = |s: &std::ffi::CStr| s.to_string_lossy().into_owned();
+    (text(u.nodename()), text(u.release()))
 }
 
 /// Errors of a session: bad input, or the tracer could not run.

@@ -125,8 +125,7 @@ pub fn check_privileges(
             }
         }
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !rustix::process::geteuid().is_root() {
         return Err(TraceError::NotRoot);
     }
     Ok(())
@@ -170,17 +169,9 @@ pub fn load<'obj>(
     })?;
     for f in funcs {
         let cfg = f.config();
-        // SAFETY: gozt_func is a plain-old-data C struct generated from
-        // gozt.h; the slice covers exactly the value.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                (&cfg as *const gozt_func).cast::<u8>(),
-                std::mem::size_of::<gozt_func>(),
-            )
-        };
         skel.maps
             .funcs
-            .update(&f.id.to_ne_bytes(), bytes, MapFlags::ANY)
+            .update(&f.id.to_ne_bytes(), bytemuck::bytes_of(&cfg), MapFlags::ANY)
             .map_err(load_error)?;
     }
     Ok(skel)

@@ -227,13 +227,7 @@ impl<'obj> Tracer<'obj> {
                         ino,
                         offset: offset as u64,
                     };
-                    // SAFETY: gozt_site_key is a plain C struct of two u64.
-                    let key = unsafe {
-                        std::slice::from_raw_parts(
-                            (&key as *const skel::types::gozt_site_key).cast::<u8>(),
-                            std::mem::size_of::<skel::types::gozt_site_key>(),
-                        )
-                    };
+                    let key = bytemuck::bytes_of(&key);
                     let value = cookie | crate::base::gozt_h::GOZT_COOKIE_KNOWN;
                     self.skel
                         .maps
