@@ -1,9 +1,11 @@
-//! A tracing session, stage by stage: [`targets`] resolves what to trace into
-//! binaries, plans and the tracer's plain data (starting a traced command,
-//! held before exec); the tracer is loaded and attached; [`driver`] runs the
-//! loop with [`symbols`] naming callers and [`duty`] keeping
-//! `--max-overhead`; then the report is built. Processes are seen through
-//! the [`crate::proc::os`] layer.
+//! A tracing session, stage by stage ([`run`]): set-up ([`targets`]
+//! resolves what to trace into binaries, plans and the tracer's plain data,
+//! starting a traced command held before exec by its [`gate`]; the
+//! exporter starts); attach (the tracer is loaded and attached); drive
+//! ([`driver`] runs the loop, feeding every count of the session, with
+//! [`symbols`] naming callers and [`duty`] keeping `--max-overhead`); finish
+//! (the report, with [`warnings`]). Processes are seen through the
+//! [`crate::proc::os`] layer.
 
 pub mod breakdown;
 pub mod driver;

@@ -1,6 +1,6 @@
 //! From call events to the report model: the [`rules`], calls grouped into
-//! [`payload`]s, the [`aggregate`] state, and the [`model`] every renderer
-//! consumes.
+//! [`payload`]s, the [`aggregate`] state, the [`sink`] trait every count of
+//! a session implements, and the [`model`] every renderer consumes.
 //!
 //! Rules (README, "Rules"): calls, latency and bytes are per call; the
 //! failure rate is per payload. `eligible` = judged payloads whose original
