@@ -6,12 +6,12 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 /// The completion script for `shell`.
 pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut crate::cli::Cli::command(), "gozt", &mut out);
+    clap_complete::generate(shell, &mut super::cli::Cli::command(), "gozt", &mut out);
     out
 }
 
@@ -32,7 +32,7 @@ pub fn man(dir: Option<&Path>) -> Result<Vec<u8>> {
 /// subcommand (the pages are the help), built so that each subcommand is
 /// named as a page is (`gozt-attach`).
 fn command() -> clap::Command {
-    let mut cmd = crate::cli::Cli::command().disable_help_subcommand(true);
+    let mut cmd = super::cli::Cli::command().disable_help_subcommand(true);
     cmd.build();
     cmd
 }
