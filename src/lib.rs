@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod go_binary;
 pub mod identity;
+pub mod info;
 pub mod manual;
 pub mod probe_plan;
 pub mod process;
@@ -222,6 +223,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, RunError> {
         }
         Command::Trace(t) => trace(session::Targets::Command(t.command), &t.common, out),
         Command::Report(r) => report(&r, out).map(|()| 0),
+        Command::Info(i) => {
+            let info = info::read(i.btf.as_deref());
+            let text = if i.json {
+                info::json(&info)
+            } else {
+                info::text(&info)
+            };
+            Ok(write_out(out, text.as_bytes()).map(|()| 0)?)
+        }
         Command::Completions(c) => Ok(write_out(out, &manual::completions(c.shell)).map(|()| 0)?),
         Command::Man(m) => Ok(write_out(out, &manual::man(m.dir.as_deref())?).map(|()| 0)?),
         Command::Probes(args) => {

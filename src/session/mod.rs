@@ -145,9 +145,8 @@ pub fn run(
         stats: cfg.max_overhead.is_some(),
         verbose: cfg.verbose,
         btf: cfg.btf.clone(),
-        // A binary's sites under two inodes at most (an overlay's and its
-        // file's).
-        site_entries: u32::try_from(2 * sites).unwrap_or(u32::MAX),
+        site_entries: u32::try_from(resolved.sites.iter().map(|b| b.site_keys()).sum::<usize>())
+            .unwrap_or(u32::MAX),
         ..tracer::Options::default()
     };
     let mut storage = MaybeUninit::uninit();
@@ -168,6 +167,16 @@ pub fn run(
         .attach(std::mem::take(&mut resolved.sites))
         .map_err(|e| attach_error(e, &resolved.targets, &os))?;
     let attached = started.elapsed();
+    if cfg.verbose {
+        eprintln!(
+            "gozt: attach method {}{}",
+            tracer.method().name(),
+            grouping(&tracer)
+        );
+        for note in tracer.notes() {
+            eprintln!("gozt: {note}");
+        }
+    }
     if monitor.is_none() && !cfg.quiet {
         let binary = resolved.binary_target.as_ref().map(|bt| {
             let mut names: Vec<&str> = Vec::new();
@@ -187,6 +196,7 @@ pub fn run(
                 targets: &resolved.targets,
                 binary: binary.as_ref().map(|(p, n)| (p.as_str(), *n)),
                 duration: cfg.duration,
+                method: tracer.method().name(),
             })
         );
     }
@@ -240,10 +250,11 @@ pub fn run(
     driver.attached();
     if std::env::var_os("GOZT_TIMING").is_some() {
         eprintln!(
-            "gozt: timing: discovery {:.1} ms, attach {:.1} ms ({}, {sites} sites)",
+            "gozt: timing: discovery {:.1} ms, attach {:.1} ms ({}, {sites} sites{})",
             discovered.as_secs_f64() * 1e3,
             (attached - discovered).as_secs_f64() * 1e3,
-            tracer.method().name()
+            tracer.method().name(),
+            grouping(&tracer)
         );
     }
     let result = driver.run(&mut tracer, monitor);
@@ -302,6 +313,17 @@ pub fn run(
         });
     }
     Ok((report, status))
+}
+
+/// How classic uprobes went in: `, 2 grouped events` (one tracefs event
+/// per binary) or `, one per site`; nothing for uprobe.multi.
+fn grouping(tracer: &Tracer<'_>) -> String {
+    match (tracer.method(), tracer.grouped_events()) {
+        (tracer::AttachMethod::UprobeMulti, _) => String::new(),
+        (_, 0) => ", one per site".into(),
+        (_, 1) => ", 1 grouped event".into(),
+        (_, n) => format!(", {n} grouped events"),
+    }
 }
 
 /// Why attaching failed: a named process that has exited since it was read

@@ -446,11 +446,21 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
                 available: crate::select::available(&bin),
             });
         }
+        sites.code_start = bin.layout.code_start(
+            sites
+                .entries
+                .iter()
+                .chain(&sites.rets)
+                .map(|&(o, _)| o)
+                .chain(sites.sinks.iter().map(|&(o, _)| o)),
+        );
         // The inodes its mappings may carry: the file's, and for a
         // process, those of its mappings of it (an overlay maps the file
-        // beneath its own).
+        // beneath its own). Not a held command's: until its exec, its
+        // process runs the shell that holds it, and maps the shell.
         sites.inodes.extend(file.map(|f| f.ino));
-        if let Some(m) = pid.and_then(|p| os.exe_mappings(p as u32)) {
+        let running = pid.filter(|_| command.is_none());
+        if let Some(m) = running.and_then(|p| os.exe_mappings(p as u32)) {
             sites.inodes.extend(m.files.iter().map(|f| f.ino));
         }
         sites.inodes.sort_unstable();

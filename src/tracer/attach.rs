@@ -6,11 +6,13 @@
 //! function id, with GOZT_COOKIE_RET at RETs; without attach cookies the
 //! `sites` map gives it by (inode, file offset).
 
+use std::os::fd::{AsRawFd, IntoRawFd};
 use std::path::PathBuf;
 
 use libbpf_rs::{Link, UprobeMultiOpts};
 
-use super::consts::GOZT_COOKIE_RET;
+use super::consts::{GOZT_COOKIE_BINARY, GOZT_COOKIE_RET};
+use super::events::Event;
 use super::TraceError;
 
 /// Where to attach in one binary, for one process or all (`pid` None): file
@@ -30,6 +32,10 @@ pub struct BinarySites {
     pub inodes: Vec<u64>,
     /// Sink sites (gozt.h), with their whole cookies.
     pub sinks: Vec<(u64, u64)>,
+    /// The file offset at a process's `mm->start_code`, when every site
+    /// lies in that segment: grouped classic uprobes with cookies find a
+    /// site by its distance from there.
+    pub code_start: Option<u64>,
 }
 
 impl BinarySites {
@@ -46,6 +52,13 @@ impl BinarySites {
                     .map(|&(off, id)| (off as usize, u64::from(id))),
             )
             .unzip()
+    }
+
+    /// The keys this binary needs in the `sites` map (kernels without
+    /// attach cookies): every site, sinks included, under each inode its
+    /// mappings may carry.
+    pub fn site_keys(&self) -> usize {
+        (self.rets.len() + self.sinks.len() + self.entries.len()) * self.inodes.len().max(1)
     }
 }
 
@@ -78,15 +91,42 @@ pub fn attach_multi(
     Ok(links)
 }
 
-/// Attaches `prog` at every site of `sites` as classic uprobes, one link per
+/// Attaches `prog` at every site of `sites` as classic uprobes: through the
+/// binary's grouped event where it has one (`events`, by index; one perf
+/// event, its cookie naming the binary when `cookies`), else one link per
 /// site, with its cookie when `cookies`.
 pub fn attach_classic(
     prog: &libbpf_rs::ProgramMut<'_>,
     sites: &[BinarySites],
+    events: &[Option<Event>],
     cookies: bool,
 ) -> Result<Vec<Link>, TraceError> {
     let mut links = Vec::new();
-    for b in sites.iter().filter(|b| !b.entries.is_empty()) {
+    for (i, b) in sites.iter().enumerate() {
+        if b.entries.is_empty() {
+            continue;
+        }
+        if let Some(event) = events.get(i).and_then(Option::as_ref) {
+            let fd = event.open(b.pid).map_err(|e| TraceError::Attach {
+                path: b.binary.display().to_string(),
+                reason: format!("perf event of a uprobe event: {e}"),
+            })?;
+            let opts = libbpf_rs::PerfEventOpts {
+                cookie: if cookies {
+                    GOZT_COOKIE_BINARY | i as u64
+                } else {
+                    0
+                },
+                ..Default::default()
+            };
+            let link = prog
+                .attach_perf_event_with_opts(fd.as_raw_fd(), opts)
+                .map_err(|e| attach_error(b, e))?;
+            // The link owns the descriptor now (libbpf closes it on detach).
+            let _ = fd.into_raw_fd();
+            links.push(link);
+            continue;
+        }
         let (offsets, site_cookies) = b.offsets_and_cookies();
         for (offset, cookie) in offsets.into_iter().zip(site_cookies) {
             let opts = libbpf_rs::UprobeOpts {
@@ -125,6 +165,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_sites_map_holds_sinks_under_every_inode() {
+        // A gzip-only program: more sink sites than entries and RETs, and
+        // (an overlay's file and the file beneath) two inodes.
+        let b = BinarySites {
+            binary: "/x".into(),
+            entries: vec![(0x100, 0), (0x200, 1)],
+            rets: vec![(0x150, 0), (0x250, 1)],
+            sinks: (0..9).map(|i| (0x300 + i, GOZT_COOKIE_RET)).collect(),
+            inodes: vec![11, 12],
+            ..BinarySites::default()
+        };
+        assert_eq!(b.site_keys(), 2 * 13);
+        let none = BinarySites {
+            inodes: vec![],
+            ..b
+        };
+        assert_eq!(none.site_keys(), 13);
+    }
+
+    #[test]
     fn rets_come_before_entries() {
         let b = BinarySites {
             binary: "/x".into(),
@@ -134,6 +194,7 @@ mod tests {
             binary_index: 0,
             inodes: vec![],
             sinks: Vec::new(),
+            code_start: None,
         };
         let (offsets, cookies) = b.offsets_and_cookies();
         assert_eq!(offsets, vec![0x150, 0x250, 0x260, 0x100, 0x200]);

@@ -13,6 +13,7 @@ pub mod attach;
 pub mod calibrate;
 pub mod callers;
 pub mod consts;
+pub mod events;
 pub mod inflight;
 pub mod kernel;
 pub mod load;
@@ -131,6 +132,11 @@ pub struct Tracer<'obj> {
     method: AttachMethod,
     ring: Ring<'obj>,
     links: Vec<Link>,
+    /// Classic uprobes: each binary's grouped event, by index in `sites`
+    /// (None: one uprobe per site). Kept while detached (defined, no
+    /// breakpoint is placed); removed after the links (field order).
+    events: Vec<Option<events::Event>>,
+    notes: Vec<String>,
     sites: Vec<BinarySites>,
     floor: bool,
     callers: CallerSlots,
@@ -168,6 +174,8 @@ impl<'obj> Tracer<'obj> {
             method,
             ring,
             links: Vec::new(),
+            events: Vec::new(),
+            notes: Vec::new(),
             sites: Vec::new(),
             floor: opts.floor,
             callers,
@@ -190,24 +198,73 @@ impl<'obj> Tracer<'obj> {
         Ok(ns)
     }
 
-    /// Attaches at `sites` (kept for later re-attachment).
+    /// Attaches at `sites` (kept for later re-attachment). Classic uprobes
+    /// go through one tracefs event per binary where tracefs is writable
+    /// (with cookies: where every site lies in the segment at
+    /// mm->start_code), else one perf uprobe per site.
     pub fn attach(&mut self, sites: Vec<BinarySites>) -> Result<(), TraceError> {
         self.sites = sites;
-        if self.method == AttachMethod::UprobeAddress {
-            self.fill_sites()?;
+        if self.method != AttachMethod::UprobeMulti && std::env::var_os("GOZT_PER_SITE").is_none() {
+            if let Some(tracefs) = events::Tracefs::find_or_mount() {
+                tracefs.remove_stale();
+                self.events = self
+                    .sites
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        let grouped = !b.entries.is_empty()
+                            && (self.method == AttachMethod::UprobeAddress
+                                || b.code_start.is_some());
+                        if !grouped {
+                            return None;
+                        }
+                        let offsets = b.offsets_and_cookies().0;
+                        events::Event::define(&tracefs, i, &b.binary, &offsets)
+                            .map_err(|e| {
+                                // One uprobe per site instead: slower to detach.
+                                self.notes.push(format!(
+                                    "{}: no grouped uprobe event ({e}): one uprobe per site",
+                                    b.binary.display()
+                                ));
+                            })
+                            .ok()
+                    })
+                    .collect();
+            }
         }
+        self.fill_sites()?;
         self.reattach()
     }
 
-    /// Without attach cookies: each site's cookie by (inode, file offset).
+    /// How many binaries' sites are grouped in one tracefs event each.
+    pub fn grouped_events(&self) -> usize {
+        self.events.iter().flatten().count()
+    }
+
+    /// What gozt should say with `-v`: how the attach went where it did not
+    /// go the best way.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// The `sites` map of classic uprobes that carry no site's cookie:
+    /// without attach cookies, each site's cookie by (inode, file offset);
+    /// in a binary's grouped event with cookies, by (binary index, offset
+    /// from mm->start_code).
     fn fill_sites(&mut self) -> Result<(), TraceError> {
-        for b in &self.sites {
+        for (i, b) in self.sites.iter().enumerate() {
+            let grouped = self.events.get(i).is_some_and(Option::is_some);
+            let keys: Vec<(u64, u64)> = match (self.method, b.code_start) {
+                (AttachMethod::UprobeAddress, _) => b.inodes.iter().map(|&ino| (ino, 0)).collect(),
+                (AttachMethod::UprobeCookie, Some(start)) if grouped => vec![(i as u64, start)],
+                _ => continue,
+            };
             let (offsets, cookies) = b.offsets_and_cookies();
-            for &ino in &b.inodes {
+            for &(file, start) in &keys {
                 for (&offset, &cookie) in offsets.iter().zip(&cookies) {
                     let key = skel::types::gozt_site_key {
-                        ino,
-                        offset: offset as u64,
+                        file,
+                        offset: offset as u64 - start,
                     };
                     // SAFETY: gozt_site_key is a plain C struct of two u64.
                     let key = unsafe {
@@ -240,8 +297,12 @@ impl<'obj> Tracer<'obj> {
         let prog = self.program(self.floor);
         self.links = match self.method {
             AttachMethod::UprobeMulti => attach::attach_multi(prog, &self.sites)?,
-            AttachMethod::UprobeCookie => attach::attach_classic(prog, &self.sites, true)?,
-            AttachMethod::UprobeAddress => attach::attach_classic(prog, &self.sites, false)?,
+            AttachMethod::UprobeCookie => {
+                attach::attach_classic(prog, &self.sites, &self.events, true)?
+            }
+            AttachMethod::UprobeAddress => {
+                attach::attach_classic(prog, &self.sites, &self.events, false)?
+            }
         };
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
             bss.attaching = 0;
