@@ -15,6 +15,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$GOZT_CACHE/target-$(printf %s "$her
 scripts/toolchains.sh
 # The arm64 cross toolchain (the arm64 test programs and the arm64 guest's gozt).
 scripts/arm64.sh setup
+# QEMU, virtme-ng and Debian's 5.10, 6.1 and 6.12 kernels (the kernel matrix, tests/kernels.rs).
+scripts/kernels.sh
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 cargo fmt --check
