@@ -255,9 +255,17 @@ fn every_way_a_classic_run_ends_leaves_nothing_behind() {
 fn binary_mode_follows_processes_that_start_later() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    binary_mode(&[]);
+    // Classic uprobes for every process: the grouped event's one perf event
+    // (on CPU 0) runs the program for calls on every CPU.
+    binary_mode(&[("GOZT_ATTACH", "uprobe_cookie")]);
+}
+
+fn binary_mode(env: &[(&str, &str)]) {
     let bin = common::newest("workload-pie-stripped");
     let out = std::env::temp_dir().join(format!("gozt-binary-{}.json", std::process::id()));
     let mut gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .envs(env.iter().copied())
         .args(["attach", "--json", "-o", out.to_str().unwrap(), "--binary"])
         .arg(&bin)
         .spawn()
