@@ -118,7 +118,7 @@ impl Tracefs {
     }
 
     /// Removes the events of gozt groups whose process is gone (a gozt
-    /// killed outright). Those in use stay (the kernel refuses).
+    /// killed outright).
     pub fn remove_stale(&self) {
         let Ok(defs) = self.read("uprobe_events") else {
             return;
@@ -137,7 +137,7 @@ impl Tracefs {
                 continue;
             };
             let name = format!("{group}/{event}");
-            if !is_gozt(pid) && !stale.contains(&name) {
+            if !alive(pid) && !stale.contains(&name) {
                 stale.push(name);
             }
         }
@@ -189,11 +189,10 @@ fn mount_and_open(point: &Path) -> Option<OwnedFd> {
 /// The prefix of gozt's event groups: `gozt_<pid>`.
 const GROUP_PREFIX: &str = "gozt_";
 
-/// Whether `pid` is a live gozt.
-fn is_gozt(pid: &str) -> bool {
-    pid.parse::<u32>().is_ok()
-        && std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .is_ok_and(|c| c.trim_end() == "gozt")
+/// Whether process `pid` lives (whatever it runs now: a gozt's events are
+/// left alone while its pid is taken).
+fn alive(pid: &str) -> bool {
+    pid.parse::<u32>().is_ok() && Path::new("/proc").join(pid).exists()
 }
 
 /// One binary's sites as one uprobe event; removed when dropped.
