@@ -12,4 +12,6 @@ scripts/toolchains.sh
 scripts/kernels.sh
 GOZT_TESTBINS=$(scripts/build-testdata.sh)
 export GOZT_TESTBINS
+cargo build --release --quiet
+export GOZT_MATRIX_GOZT=$CARGO_TARGET_DIR/release/gozt
 exec cargo test --test kernels -- --include-ignored --test-threads 1

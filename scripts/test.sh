@@ -26,6 +26,9 @@ export GOZT_TESTBINS
 # The aarch64 gozt that tests/arm64_vm.rs runs in its arm64 guest.
 scripts/arm64.sh build --quiet --target-dir "$CARGO_TARGET_DIR/cross"
 export GOZT_ARM64_GOZT=$CARGO_TARGET_DIR/cross/aarch64-unknown-linux-gnu/release/gozt
+# The optimized gozt that tests/kernels.rs runs in its emulated guests.
+cargo build --release --quiet
+export GOZT_MATRIX_GOZT=$CARGO_TARGET_DIR/release/gozt
 echo "test programs: $GOZT_TESTBINS ($(($(date +%s) - start)) s so far)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -62,7 +62,7 @@ for build in pie-stripped default; do
   for k in $(seq $((repeats + 1))); do
     echo "$k" >"$out/attempts-$build"
     GOZT_TIMING=1 timeout -k 10 "$step_timeout" "$gozt" trace --json -o "$out/report-$build-$k.json" -- \
-      "$bindir/workload-$build" -goroutines 4 -rounds 3 -harm 3 >"$out/truth-$build-$k.json" 2>"$out/stderr-$build-$k"
+      "$bindir/workload-$build" -goroutines 3 -rounds 2 -harm 2 >"$out/truth-$build-$k.json" 2>"$out/stderr-$build-$k"
     status=$?
     echo "$status" >"$out/status-$build-$k"
     sed "s/^/[$build $k] /" "$out/stderr-$build-$k" >&2

@@ -118,35 +118,72 @@ fn attempts(
     n
 }
 
+/// The gozt the guests run: an optimized build (`$GOZT_MATRIX_GOZT`, which
+/// scripts/test.sh builds, else built here next to this test's target
+/// directory): under emulation a debug build's discovery of a binary with
+/// DWARF takes a minute or two.
+fn matrix_gozt() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("GOZT_MATRIX_GOZT") {
+        return p.into();
+    }
+    // target/<profile>/gozt -> target/matrix
+    let host_bin = Path::new(env!("CARGO_BIN_EXE_gozt"));
+    let target_dir = host_bin.parent().unwrap().parent().unwrap().join("matrix");
+    let status = Command::new("cargo")
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--bin",
+            "gozt",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build --release");
+    assert!(status.success(), "cargo build --release failed");
+    target_dir.join("release/gozt")
+}
+
 /// Boots `kernel` (a series of scripts/kernels.sh), runs the guest side and
 /// checks what it wrote; prints one summary line whatever the outcome.
 fn check_kernel(kernel: &str, method: &str) {
     common::require_privileged();
     let _one = VM.lock().unwrap_or_else(|e| e.into_inner());
     let bindir = common::toolchains().last().unwrap().clone();
-    let out = std::env::temp_dir().join(format!("gozt-kernel-{kernel}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).unwrap();
+    // GOZT_KERNELS_RECHECK=PID checks again what the run of test process PID
+    // left (its directories stay when it fails), without booting.
+    let recheck = std::env::var("GOZT_KERNELS_RECHECK").ok();
+    let run = recheck
+        .clone()
+        .unwrap_or_else(|| std::process::id().to_string());
+    let out = std::env::temp_dir().join(format!("gozt-kernel-{kernel}-{run}"));
     let sites = static_probe_sites(&bindir.join("workload-stripped"));
-    let list: String = sites.iter().map(|a| format!("{a:#x}\n")).collect();
-    std::fs::write(out.join("sites"), list).unwrap();
-
     let started = Instant::now();
-    let status = Command::new("bash")
-        .arg(common::script("vm-run.sh"))
-        .arg(kernel)
-        .arg(&out)
-        .arg(common::script("vm-guest.sh"))
-        .arg(&out)
-        .arg(env!("CARGO_BIN_EXE_gozt"))
-        .arg(&bindir)
-        .stdin(std::process::Stdio::null())
-        .status()
-        .expect("run scripts/vm-run.sh");
+    let status = if recheck.is_some() {
+        Some(0)
+    } else {
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).unwrap();
+        let list: String = sites.iter().map(|a| format!("{a:#x}\n")).collect();
+        std::fs::write(out.join("sites"), list).unwrap();
+        Command::new("bash")
+            .arg(common::script("vm-run.sh"))
+            .arg(kernel)
+            .arg(&out)
+            .arg(common::script("vm-guest.sh"))
+            .arg(&out)
+            .arg(matrix_gozt())
+            .arg(&bindir)
+            .stdin(std::process::Stdio::null())
+            .status()
+            .expect("run scripts/vm-run.sh")
+            .code()
+    };
     let secs = started.elapsed().as_secs_f64();
 
-    let checked =
-        std::panic::catch_unwind(|| check_guest(kernel, method, &out, &sites, status.code()));
+    let checked = std::panic::catch_unwind(|| check_guest(kernel, method, &out, &sites, status));
     let release = std::fs::read_to_string(out.join("kernel")).unwrap_or_else(|_| kernel.into());
     let line = match &checked {
         Ok(said) => format!(
@@ -165,7 +202,9 @@ fn check_kernel(kernel: &str, method: &str) {
     if let Err(e) = checked {
         std::panic::resume_unwind(e);
     }
-    std::fs::remove_dir_all(&out).unwrap();
+    if recheck.is_none() {
+        std::fs::remove_dir_all(&out).unwrap();
+    }
 }
 
 /// `gozt info --json` of the guest, as root and as nobody: the method, and
@@ -222,7 +261,7 @@ fn check_guest(
             build,
             &what,
             |k| {
-                let report = common::vm_json(out, &file("report", k), &what);
+                let report = common::vm_json(out, &(file("report", k) + ".json"), &what);
                 assert_ne!(report["command_exit_status"], 0, "{what}: attempt {k}");
                 signal_said(&common::vm_output(out, &file("stderr", k)))
             },
@@ -246,8 +285,8 @@ fn check_guest(
                 && stderr.contains(&format!("sites{grouped})")),
             "{what}: not {method}{grouped}: {stderr}"
         );
-        let truth = common::vm_json(out, &file("truth", k), &what);
-        let report = common::vm_json(out, &file("report", k), &what);
+        let truth = common::vm_json(out, &(file("truth", k) + ".json"), &what);
+        let report = common::vm_json(out, &(file("report", k) + ".json"), &what);
         assert_eq!(report["meta"]["attach_method"], method, "{what}");
         common::assert_matches_truth(&report, &truth, &what);
         said.push(format!(
@@ -310,9 +349,9 @@ fn check_guest(
         "0",
         "{what}: the target failed"
     );
-    let truth = common::vm_json(out, &file("lifecycle-truth", k), &what);
+    let truth = common::vm_json(out, &(file("lifecycle-truth", k) + ".json"), &what);
     assert!(truth["pid"].as_u64().is_some(), "{what}: {truth}");
-    let report = common::vm_json(out, &format!("lifecycle-report-{k}.json"), &what);
+    let report = common::vm_json(out, &(file("lifecycle-report", k) + ".json"), &what);
     common::assert_schema_valid(&report, &what);
     assert_eq!(report["lost"]["unmatched_returns"], 0, "{what}");
     assert_eq!(vm_status, Some(0), "{kernel}: the guest script failed");
