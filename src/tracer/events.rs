@@ -91,19 +91,26 @@ impl Tracefs {
         std::io::read_to_string(self.open(rel, false)?)
     }
 
-    /// Runs commands in `uprobe_events`, one write each (never truncating
-    /// it: that would delete every uprobe event of the machine).
+    /// Runs commands in `uprobe_events`, all in one write (the kernel runs
+    /// them line by line, and stops at the first that fails), never
+    /// truncating it: that would delete every uprobe event of the machine.
     fn command(&self, lines: &[String]) -> std::io::Result<()> {
-        let mut f = self.open("uprobe_events", true)?;
-        for line in lines {
-            f.write_all(format!("{line}\n").as_bytes())
-                .map_err(|e| self.explained(e, line))?;
+        if lines.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let mut f = self.open("uprobe_events", true)?;
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        f.write_all(text.as_bytes()).map_err(|e| {
+            let what = match lines {
+                [one] => format!("`{one}`"),
+                _ => format!("{} lines from `{}`", lines.len(), lines[0]),
+            };
+            self.explained(e, &what)
+        })
     }
 
     /// An error with the kernel's reason when it logged one.
-    fn explained(&self, e: std::io::Error, line: &str) -> std::io::Error {
+    fn explained(&self, e: std::io::Error, what: &str) -> std::io::Error {
         let reason = self
             .read("error_log")
             .ok()
@@ -114,7 +121,7 @@ impl Tracefs {
                     .map(|l| l.trim().to_string())
             })
             .map_or(String::new(), |r| format!(" ({r})"));
-        std::io::Error::new(e.kind(), format!("`{line}`: {e}{reason}"))
+        std::io::Error::new(e.kind(), format!("{what}: {e}{reason}"))
     }
 
     /// Removes the events of gozt groups whose process is gone (a gozt
