@@ -16,7 +16,8 @@
 # an attempt whose target died of a signal (its Go runtime printed a fatal signal's report,
 # with the signal and address, and it exited non-zero) is made again, up to 3 times; nothing
 # else is repeated. OUT/attempts-<step> says how many attempts were made.
-# Exits 0 when every step's last attempt ran and found nothing wrong; the host checks each file.
+# Exits 0 when every step's last attempt ran and found nothing wrong (and says so in
+# OUT/guest-status); the host checks each file.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 out=$1 gozt=$2 bindir=$3
@@ -131,4 +132,7 @@ done
 [[ -s "$out/progs-after-$k" ]] && fail "BPF programs left: $(cat "$out/progs-after-$k")"
 [[ -s "$out/events-after-$k" ]] && fail "uprobe events left: $(cat "$out/events-after-$k")"
 [[ "$(cat "$out/int3-after-$k")" == 0 ]] || fail "$(cat "$out/int3-after-$k") INT3s left in the target"
+# The guest's verdict, also as a file: virtme-ng's exit code once came back 255 after a
+# guest that had run to here.
+echo "$failed" >"$out/guest-status"
 exit "$failed"

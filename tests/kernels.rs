@@ -354,7 +354,11 @@ fn check_guest(
     let report = common::vm_json(out, &(file("lifecycle-report", k) + ".json"), &what);
     common::assert_schema_valid(&report, &what);
     assert_eq!(report["lost"]["unmatched_returns"], 0, "{what}");
-    assert_eq!(vm_status, Some(0), "{kernel}: the guest script failed");
+    assert_eq!(
+        common::vm_output(out, "guest-status"),
+        "0",
+        "{kernel}: the guest script failed (scripts/vm-run.sh exited {vm_status:?})"
+    );
     said.push(format!(
         "attach clean ({}{})",
         times_said(&stderr),
