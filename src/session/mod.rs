@@ -256,6 +256,11 @@ pub fn run(
             tracer.method().name(),
             grouping(&tracer)
         );
+        let [events, map, links] = tracer.attach_parts().map(|d| d.as_secs_f64() * 1e3);
+        eprintln!(
+            "gozt: timing: attach: uprobe events {events:.1} ms, sites map {map:.1} ms, \
+             perf events and links {links:.1} ms"
+        );
     }
     let result = driver.run(&mut tracer, monitor);
     if std::env::var_os("GOZT_TIMING").is_some() {

@@ -137,6 +137,7 @@ pub struct Tracer<'obj> {
     /// breakpoint is placed); removed after the links (field order).
     events: Vec<Option<events::Event>>,
     notes: Vec<String>,
+    attach_parts: [Duration; 3],
     sites: Vec<BinarySites>,
     floor: bool,
     callers: CallerSlots,
@@ -176,6 +177,7 @@ impl<'obj> Tracer<'obj> {
             links: Vec::new(),
             events: Vec::new(),
             notes: Vec::new(),
+            attach_parts: [Duration::ZERO; 3],
             sites: Vec::new(),
             floor: opts.floor,
             callers,
@@ -203,37 +205,55 @@ impl<'obj> Tracer<'obj> {
     /// (with cookies: where every site lies in the segment at
     /// mm->start_code), else one perf uprobe per site.
     pub fn attach(&mut self, sites: Vec<BinarySites>) -> Result<(), TraceError> {
+        let start = Instant::now();
         self.sites = sites;
         if self.method != AttachMethod::UprobeMulti && std::env::var_os("GOZT_PER_SITE").is_none() {
-            if let Some(tracefs) = events::Tracefs::find_or_mount() {
-                tracefs.remove_stale();
-                self.events = self
-                    .sites
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| {
-                        let grouped = !b.entries.is_empty()
-                            && (self.method == AttachMethod::UprobeAddress
-                                || b.code_start.is_some());
-                        if !grouped {
-                            return None;
-                        }
-                        let offsets = b.offsets_and_cookies().0;
-                        events::Event::define(&tracefs, i, &b.binary, &offsets)
-                            .map_err(|e| {
-                                // One uprobe per site instead: slower to detach.
-                                self.notes.push(format!(
-                                    "{}: no grouped uprobe event ({e}): one uprobe per site",
-                                    b.binary.display()
-                                ));
-                            })
-                            .ok()
-                    })
-                    .collect();
-            }
+            self.define_events();
         }
+        let defined = start.elapsed();
         self.fill_sites()?;
-        self.reattach()
+        let filled = start.elapsed();
+        self.reattach()?;
+        self.attach_parts = [defined, filled - defined, start.elapsed() - filled];
+        Ok(())
+    }
+
+    /// Each binary's sites as one tracefs uprobe event, where it can be:
+    /// with cookies, every site must lie in the segment at mm->start_code.
+    fn define_events(&mut self) {
+        let Some(tracefs) = events::Tracefs::find_or_mount() else {
+            self.notes
+                .push("no tracefs could be had: one uprobe per site".to_string());
+            return;
+        };
+        tracefs.remove_stale();
+        self.events = self
+            .sites
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let grouped = !b.entries.is_empty()
+                    && (self.method == AttachMethod::UprobeAddress || b.code_start.is_some());
+                if !grouped {
+                    return None;
+                }
+                let offsets = b.offsets_and_cookies().0;
+                events::Event::define(&tracefs, i, &b.binary, &offsets)
+                    .map_err(|e| {
+                        self.notes.push(format!(
+                            "{}: no grouped uprobe event ({e}): one uprobe per site",
+                            b.binary.display()
+                        ));
+                    })
+                    .ok()
+            })
+            .collect();
+    }
+
+    /// How long the last `attach` took to define the uprobe events, fill the
+    /// sites map, and open the perf events or links.
+    pub fn attach_parts(&self) -> [Duration; 3] {
+        self.attach_parts
     }
 
     /// How many binaries' sites are grouped in one tracefs event each.
@@ -252,34 +272,40 @@ impl<'obj> Tracer<'obj> {
     /// in a binary's grouped event with cookies, by (binary index, offset
     /// from mm->start_code).
     fn fill_sites(&mut self) -> Result<(), TraceError> {
+        let mut keys: Vec<u8> = Vec::new();
+        let mut values: Vec<u8> = Vec::new();
         for (i, b) in self.sites.iter().enumerate() {
             let grouped = self.events.get(i).is_some_and(Option::is_some);
-            let keys: Vec<(u64, u64)> = match (self.method, b.code_start) {
+            let files: Vec<(u64, u64)> = match (self.method, b.code_start) {
                 (AttachMethod::UprobeAddress, _) => b.inodes.iter().map(|&ino| (ino, 0)).collect(),
                 (AttachMethod::UprobeCookie, Some(start)) if grouped => vec![(i as u64, start)],
                 _ => continue,
             };
             let (offsets, cookies) = b.offsets_and_cookies();
-            for &(file, start) in &keys {
+            for &(file, start) in &files {
                 for (&offset, &cookie) in offsets.iter().zip(&cookies) {
-                    let key = skel::types::gozt_site_key {
-                        file,
-                        offset: offset as u64 - start,
-                    };
-                    // SAFETY: gozt_site_key is a plain C struct of two u64.
-                    let key = unsafe {
-                        std::slice::from_raw_parts(
-                            (&key as *const skel::types::gozt_site_key).cast::<u8>(),
-                            std::mem::size_of::<skel::types::gozt_site_key>(),
-                        )
-                    };
-                    let value = cookie | consts::GOZT_COOKIE_KNOWN;
-                    self.skel
-                        .maps
-                        .sites
-                        .update(key, &value.to_ne_bytes(), MapFlags::ANY)
-                        .map_err(|e| TraceError::Load(format!("the sites map: {e}")))?;
+                    // gozt_site_key: two u64, file then offset.
+                    keys.extend(file.to_ne_bytes());
+                    keys.extend((offset as u64 - start).to_ne_bytes());
+                    values.extend((cookie | consts::GOZT_COOKIE_KNOWN).to_ne_bytes());
                 }
+            }
+        }
+        const KEY: usize = std::mem::size_of::<skel::types::gozt_site_key>();
+        const _: () = assert!(KEY == 16, "gozt_site_key is two u64");
+        let count = keys.len() / KEY;
+        if count == 0 {
+            return Ok(());
+        }
+        let map = &self.skel.maps.sites;
+        let fail = |e: libbpf_rs::Error| TraceError::Load(format!("the sites map: {e}"));
+        // One call for all (5.6+), else one each.
+        if map
+            .update_batch(&keys, &values, count as u32, MapFlags::ANY, MapFlags::ANY)
+            .is_err()
+        {
+            for (k, v) in keys.chunks(KEY).zip(values.chunks(8)) {
+                map.update(k, v, MapFlags::ANY).map_err(fail)?;
             }
         }
         Ok(())
