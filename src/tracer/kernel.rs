@@ -189,9 +189,12 @@ impl Features {
 /// `GOZT_ATTACH=uprobe_multi|uprobe_cookie|uprobe_address` names if the
 /// kernel has it (tests and benchmarks run each on a kernel that has them
 /// all).
-pub fn probe(btf: Option<&std::path::Path>) -> Result<AttachMethod, TraceError> {
+pub fn probe(
+    btf: Option<&std::path::Path>,
+    wanted: Option<&str>,
+) -> Result<AttachMethod, TraceError> {
     Features::read(btf, true)
-        .method(std::env::var("GOZT_ATTACH").ok().as_deref())
+        .method(wanted)
         .map_err(TraceError::Kernel)
 }
 

@@ -12,7 +12,6 @@
 pub mod attach;
 pub mod calibrate;
 pub mod callers;
-pub mod consts;
 pub mod events;
 pub mod inflight;
 pub mod kernel;
@@ -26,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
-pub use attach::BinarySites;
+pub use attach::{BinarySites, SinkSite};
 pub use calibrate::gozt_calibration_target;
 use callers::CallerSlots;
 use inflight::UnderWay;
@@ -34,6 +33,8 @@ pub use kernel::AttachMethod;
 pub use load::FuncSpec;
 use ring::Ring;
 
+use crate::base::exit::Exit;
+use crate::base::gozt_h::GOZT_COOKIE_KNOWN;
 use crate::event::{CallEvent, Lost};
 use skel::GoztSkel;
 
@@ -54,6 +55,18 @@ pub enum TraceError {
     Kernel(String),
     #[error("--btf {path}: {reason}")]
     BtfFile { path: String, reason: String },
+}
+
+impl TraceError {
+    /// How gozt exits with this error.
+    pub fn exit(&self) -> Exit {
+        match self {
+            TraceError::NotRoot => Exit::NotRoot,
+            TraceError::NoBtf | TraceError::BtfFile { .. } => Exit::NoBtf,
+            TraceError::Kernel(_) => Exit::Kernel,
+            TraceError::Load(_) | TraceError::Attach { .. } => Exit::Bpf,
+        }
+    }
 }
 
 /// Tuning.
@@ -82,6 +95,13 @@ pub struct Options {
     pub verbose: bool,
     /// CO-RE against this BTF file instead of /sys/kernel/btf/vmlinux.
     pub btf: Option<std::path::PathBuf>,
+    /// Attach by this method (`GOZT_ATTACH`) instead of the best one.
+    pub attach: Option<String>,
+    /// Act as on a kernel without BTF (`GOZT_SIMULATE_NO_BTF`, tests).
+    pub simulate_no_btf: bool,
+    /// Classic uprobes one per site, never grouped in a tracefs event
+    /// (`GOZT_PER_SITE`, tests and benchmarks).
+    pub per_site: bool,
 }
 
 impl Default for Options {
@@ -96,6 +116,9 @@ impl Default for Options {
             stats: false,
             verbose: false,
             btf: None,
+            attach: None,
+            simulate_no_btf: false,
+            per_site: false,
         }
     }
 }
@@ -138,6 +161,8 @@ pub struct Tracer<'obj> {
     events: Vec<Option<events::Event>>,
     notes: Vec<String>,
     attach_parts: [Duration; 3],
+    /// Classic uprobes one per site even where tracefs is there.
+    per_site: bool,
     sites: Vec<BinarySites>,
     floor: bool,
     callers: CallerSlots,
@@ -158,10 +183,10 @@ impl<'obj> Tracer<'obj> {
         funcs: &[FuncSpec],
         opts: &Options,
     ) -> Result<Tracer<'obj>, TraceError> {
-        load::check_privileges(opts.btf.as_deref())?;
+        load::check_privileges(opts.btf.as_deref(), opts.simulate_no_btf)?;
         // Before the kernel is probed: its failed attempts stay quiet.
         load::libbpf_log(opts.verbose);
-        let method = kernel::probe(opts.btf.as_deref())?;
+        let method = kernel::probe(opts.btf.as_deref(), opts.attach.as_deref())?;
         let callers = CallerSlots::new(opts.caller_slots);
         // With a budget, gozt's own programs' run time counts against it,
         // and the statistics' run count is the number of traps; without them
@@ -178,6 +203,7 @@ impl<'obj> Tracer<'obj> {
             events: Vec::new(),
             notes: Vec::new(),
             attach_parts: [Duration::ZERO; 3],
+            per_site: opts.per_site,
             sites: Vec::new(),
             floor: opts.floor,
             callers,
@@ -207,7 +233,7 @@ impl<'obj> Tracer<'obj> {
     pub fn attach(&mut self, sites: Vec<BinarySites>) -> Result<(), TraceError> {
         let start = Instant::now();
         self.sites = sites;
-        if self.method != AttachMethod::UprobeMulti && std::env::var_os("GOZT_PER_SITE").is_none() {
+        if self.method != AttachMethod::UprobeMulti && !self.per_site {
             self.define_events();
         }
         let defined = start.elapsed();
@@ -284,10 +310,12 @@ impl<'obj> Tracer<'obj> {
             let (offsets, cookies) = b.offsets_and_cookies();
             for &(file, start) in &files {
                 for (&offset, &cookie) in offsets.iter().zip(&cookies) {
-                    // gozt_site_key: two u64, file then offset.
-                    keys.extend(file.to_ne_bytes());
-                    keys.extend((offset as u64 - start).to_ne_bytes());
-                    values.extend((cookie | consts::GOZT_COOKIE_KNOWN).to_ne_bytes());
+                    let key = skel::types::gozt_site_key {
+                        file,
+                        offset: offset as u64 - start,
+                    };
+                    keys.extend_from_slice(bytemuck::bytes_of(&key));
+                    values.extend((cookie | GOZT_COOKIE_KNOWN).to_ne_bytes());
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize as _;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 use crate::stats::Report;
 
 /// Reads the report saved in `path`.

@@ -52,18 +52,18 @@ fn effective_caps() -> u64 {
         .unwrap_or(0)
 }
 
-/// Reads this node: asks the kernel when privileged, else reads its BTF.
-pub fn read(btf: Option<&std::path::Path>) -> Info {
+/// Reads this node: asks the kernel when privileged, else reads its BTF;
+/// `wanted` is the method `GOZT_ATTACH` names, if any.
+pub fn read(btf: Option<&std::path::Path>, wanted: Option<&str>) -> Info {
     let caps = effective_caps();
     let has = |bit: u32| caps & (1u64 << bit) != 0;
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = rustix::process::geteuid().is_root();
     // Loading a probe program needs CAP_SYS_ADMIN, or CAP_BPF and
     // CAP_PERFMON (5.8+).
     let privileged = has(21) || (has(39) && has(38));
     let features = Features::read(btf, privileged);
-    let wanted = std::env::var("GOZT_ATTACH").ok().filter(|w| !w.is_empty());
-    let method = features.method(wanted.as_deref());
+    let wanted = wanted.filter(|w| !w.is_empty());
+    let method = features.method(wanted);
     let mut missing = Vec::new();
     if !root {
         missing.push("root: gozt attach and trace must run as root".to_string());
