@@ -558,12 +558,39 @@ int gozt_site(struct pt_regs *ctx)
 	return site(ctx, bpf_get_attach_cookie(ctx));
 }
 
+/* A site of a binary's grouped event: found by the binary's index (the
+ * event's cookie) and the trap's distance from the start of the process's
+ * code (mm->start_code: the executable's lowest executable segment, wherever
+ * PIE loaded it). 0 when not found. */
+static __always_inline __u64 cookie_of_code(__u64 binary, __u64 ip)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct gozt_site_key key;
+	__u64 *cookie;
+
+	key.file = binary & 0xffffffff;
+	key.offset = ip - BPF_CORE_READ(task, mm, start_code);
+	cookie = bpf_map_lookup_elem(&sites, &key);
+	return cookie ? *cookie : 0;	/* GOZT_COOKIE_KNOWN set */
+}
+
 SEC("uprobe")
 int gozt_site_cookie(struct pt_regs *ctx)
 {
+	__u64 cookie;
+
 	if (floor_now)
 		return 0;
-	return site(ctx, bpf_get_attach_cookie(ctx));
+	cookie = bpf_get_attach_cookie(ctx);
+	if (cookie & GOZT_COOKIE_BINARY) {
+		cookie = cookie_of_code(cookie, PT_REGS_IP(ctx));
+		if (!(cookie & GOZT_COOKIE_KNOWN)) {
+			COUNT(site_unknown);
+			return 0;
+		}
+		cookie &= ~(__u64)GOZT_COOKIE_KNOWN;
+	}
+	return site(ctx, cookie);
 }
 
 /* The mappings of kernels before 6.1 (a list, since replaced by a maple
@@ -599,7 +626,7 @@ static __always_inline __u64 cookie_of_ip(__u64 ip)
 		unsigned long start = BPF_CORE_READ(vma, vm_start);
 
 		if (ip >= start && ip < BPF_CORE_READ(vma, vm_end)) {
-			key.ino = BPF_CORE_READ(vma, vm_file, f_inode, i_ino);
+			key.file = BPF_CORE_READ(vma, vm_file, f_inode, i_ino);
 			key.offset = ip - start + ((__u64)BPF_CORE_READ(vma, vm_pgoff) << 12);
 			cookie = bpf_map_lookup_elem(&sites, &key);
 			return cookie ? *cookie : 0;	/* GOZT_COOKIE_KNOWN set */

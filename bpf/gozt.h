@@ -76,6 +76,12 @@
  * the register ABI (receiver RAX, then the slice's RBX RCX RDI): RCX. */
 #define GOZT_SINK_LEN_REG GOZT_AMD64_RCX /* index 2: X2 on arm64, the same word */
 
+/* The cookie of a binary's grouped event (classic uprobes through one
+ * tracefs event per binary, src/tracer/events.rs): the low 32 bits are the
+ * binary's index, and the site comes from `sites` by (index, distance of the
+ * trap from the process's mm->start_code). */
+#define GOZT_COOKIE_BINARY 0x1000000000
+
 /* Kernels without attach cookies (before 5.15): the site of a trap comes
  * from its address, through the mapping that holds it (the first
  * GOZT_VMA_WALK mappings of the process are searched: the executable's come
@@ -193,10 +199,12 @@ struct gozt_counters {
 	__u64 pad[5];          /* one slot per 128 bytes: no false sharing */
 };
 
-/* A probe site of a binary: its file's inode and the site's file offset
- * (the `sites` map, on kernels without attach cookies). */
+/* A probe site of a binary, in the `sites` map of classic uprobes that do
+ * not carry the site's own cookie: without attach cookies, its file's inode
+ * and the site's file offset; in a grouped event with cookies, the binary's
+ * index and the site's distance from mm->start_code. */
 struct gozt_site_key {
-	__u64 ino;
+	__u64 file;
 	__u64 offset;
 };
 

@@ -2,11 +2,10 @@
 # The init of scripts/arm64-vm.sh's guest (busybox sh, Debian's arm64 6.1 kernel): gozt on
 # arm64, against the workload's own ground truth. Results go to the console as files
 # (base64 between "@@gozt-file NAME" and "@@gozt-end"):
-#   - trace: `gozt trace --json` on workload-stripped and workload-default with
-#     GOZT_ATTACH=uprobe_cookie (6.1 has no uprobe.multi): report-<build>.json, the
+#   - trace: `gozt trace --json` on workload-stripped and workload-default with the kernel's
+#     default method (6.1 has no uprobe.multi: uprobe_cookie): report-<build>.json, the
 #     workload's truth-<build>.json, gozt's status-<build> and stderr-<build>;
-#   - refused: the same trace without GOZT_ATTACH (status-refused, stderr-refused, and
-#     truth-refused.json, which must stay empty: the command never runs);
+#   - info.json: `gozt info --json`;
 #   - probes-<build>.json: `gozt probes --json` in the guest;
 #   - kernel (uname -r), guest-done last. Powers off at the end.
 /bin/busybox --install -s /bin
@@ -27,15 +26,13 @@ uname -r >"$out/kernel"
 step_timeout=240
 
 for build in stripped default; do
-  GOZT_ATTACH=uprobe_cookie GOZT_TIMING=1 timeout "$step_timeout" /gozt/gozt trace --json \
+  GOZT_TIMING=1 timeout "$step_timeout" /gozt/gozt trace --json \
     -o "$out/report-$build.json" -- "/gozt/workload-$build" -goroutines 4 -rounds 3 -harm 3 \
     >"$out/truth-$build.json" 2>"$out/stderr-$build"
   echo "$?" >"$out/status-$build"
   /gozt/gozt probes --json "/gozt/workload-$build" >"$out/probes-$build.json" 2>&1
 done
-timeout "$step_timeout" /gozt/gozt trace --json -- /gozt/workload-default -goroutines 1 -rounds 1 \
-  >"$out/truth-refused.json" 2>"$out/stderr-refused"
-echo "$?" >"$out/status-refused"
+/gozt/gozt info --json >"$out/info.json" 2>&1
 : >"$out/guest-done"
 
 for f in "$out"/*; do

@@ -13,7 +13,9 @@ Prints one table, every number measured in this run, medians over repeats:
   4. --max-overhead 1%: the target's measured slowdown and added kernel time
      against the budget;
   5. what counting gzip streams' compressed output (sink sites) costs: ns per
-     stream bare, traced, and traced with --no-stream-output.
+     stream bare, traced, and traced with --no-stream-output;
+  6. each attach method side by side (methods): per-call cost over the
+     two-trap floor, BPF time per call, attach and detach times.
 """
 import json
 import os
@@ -29,6 +31,7 @@ import time
 GOZT = sys.argv[1]
 LOOP = sys.argv[2]
 BIG = sys.argv[3]
+WORKLOAD = sys.argv[4]
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 BUDGET_CALLS = int(os.environ.get("BENCH_BUDGET_CALLS", "300000000"))
 WINDOW_S = float(os.environ.get("BENCH_WINDOW_S", "2"))
@@ -174,6 +177,41 @@ def alternate_window(p):
     return switches[:-1] + [("end", switches[-1][1])]
 
 
+def typical(ticks, t0, t1, mean=False):
+    """ns per call from the loop's ticks between Unix ns t0 and t1: their
+    median, or with `mean` their average (stalls included)."""
+    ts = [t for t in ticks if t0 <= t <= t1]
+    if len(ts) < 10:
+        return None
+    if mean:
+        return (ts[-1] - ts[0]) / ((len(ts) - 1) * TICK)
+    return median(b - a for a, b in zip(ts, ts[1:])) / TICK
+
+
+def stretch_ratios(ticks, switches, mean):
+    """gozt over the mean of the floors either side, per full-tracing
+    stretch. A stretch starts 2 ms after its switch, which a running call
+    may straddle; the first (callers not yet named) is left out."""
+    stretch = [(m, typical(ticks, a + 2e6, b, mean)) for (m, a), (_, b) in zip(switches, switches[1:])][1:]
+    return [g / ((f0 + f1) / 2) for (m0, f0), (m1, g), (m2, f1) in zip(stretch, stretch[1:], stretch[2:])
+            if (m0, m1, m2) == ("floor", "gozt", "floor") and f0 and g and f1], stretch
+
+
+def alternation_ratios(ticks, alternations):
+    """Over alternate_window runs: (floor ns, gozt ns, gozt/floor per
+    stretch from median ticks, the same from the stretches' averages)."""
+    floor, full, ratio, ratio_mean = [], [], [], []
+    for switches in alternations:
+        r, stretch = stretch_ratios(ticks, switches, False)
+        ratio += r
+        ratio_mean += stretch_ratios(ticks, switches, True)[0]
+        floor += [x for m, x in stretch if m == "floor" and x]
+        full += [x for m, x in stretch if m == "gozt" and x]
+    assert len(ratio) >= 4 and len(ratio_mean) >= 4, \
+        f"{len(ratio)} gozt stretches between floor ones: BENCH_WINDOW_S too short for BENCH_ALT_MS"
+    return floor, full, ratio, ratio_mean
+
+
 def per_call():
     """Per-call cost, in one running loop per input size, REPEATS rounds of:
     a bare window, a window of the empty floor program (--probe-floor), a
@@ -206,34 +244,9 @@ def per_call():
         out, _ = p.communicate()
         ticks = json.loads(out)["ticks"]
 
-        def typical(t0, t1, mean=False):
-            """ns per call from the ticks between Unix ns t0 and t1: their
-            median, or with `mean` their average (stalls included)."""
-            ts = [t for t in ticks if t0 <= t <= t1]
-            if len(ts) < 10:
-                return None
-            if mean:
-                return (ts[-1] - ts[0]) / ((len(ts) - 1) * TICK)
-            return median(b - a for a, b in zip(ts, ts[1:])) / TICK
-
-        def ratios(switches, mean):
-            """gozt over the mean of the floors either side, per full-tracing
-            stretch. A stretch starts 2 ms after its switch, which a running
-            call may straddle; the first (callers not yet named) is left out."""
-            stretch = [(m, typical(a + 2e6, b, mean)) for (m, a), (_, b) in zip(switches, switches[1:])][1:]
-            return [g / ((f0 + f1) / 2) for (m0, f0), (m1, g), (m2, f1) in zip(stretch, stretch[1:], stretch[2:])
-                    if (m0, m1, m2) == ("floor", "gozt", "floor") and f0 and g and f1], stretch
-        ns = {m: [typical(a * 1e9, b * 1e9) for a, b in spans[m]] for m in modes}
+        ns = {m: [typical(ticks, a * 1e9, b * 1e9) for a, b in spans[m]] for m in modes}
         assert all(x for xs in ns.values() for x in xs), "a window too short for its ticks"
-        floor, full, ratio, ratio_mean = [], [], [], []
-        for switches in alternations:
-            r, stretch = ratios(switches, False)
-            ratio += r
-            ratio_mean += ratios(switches, True)[0]
-            floor += [x for m, x in stretch if m == "floor" and x]
-            full += [x for m, x in stretch if m == "gozt" and x]
-        assert len(ratio) >= 4 and len(ratio_mean) >= 4, \
-            f"{len(ratio)} gozt stretches between floor ones: BENCH_WINDOW_S too short for BENCH_ALT_MS"
+        floor, full, ratio, ratio_mean = alternation_ratios(ticks, alternations)
         q = statistics.quantiles(ratio, n=4)
         qm = statistics.quantiles(ratio_mean, n=4)
         if size == 1024:
@@ -347,34 +360,104 @@ def startup():
     row("gozt attach --pid (discovery + attach)", f"{median(times):.0f}", f"{median(rss):.1f}", "", "", "", "")
 
 
-def methods():
-    """Each attach method this kernel has (GOZT_ATTACH forces one): attach
-    time on the large binary, and BPF run time per traced call."""
-    row("", "", "", "", "", "", "")
-    row("attach methods on this kernel", "attach ms", "sites", "BPF ns per call", "", "", "")
-    srv = big_server()
+METHODS = ("uprobe_multi", "uprobe_cookie", "uprobe_address")
+
+
+def has_method(method):
+    """Whether this kernel has `method` (gozt info, GOZT_ATTACH forcing it)."""
+    out = subprocess.run([GOZT, "info", "--json"], capture_output=True, text=True,
+                         env={**os.environ, "GOZT_ATTACH": method})
+    return json.loads(out.stdout)["attach_method"] == method
+
+
+class Env:
+    """Environment variables set for the gozt runs inside `with`."""
+
+    def __init__(self, **kv):
+        self.kv = kv
+
+    def __enter__(self):
+        self.old = {k: os.environ.get(k) for k in self.kv}
+        os.environ.update(self.kv)
+
+    def __exit__(self, *_):
+        for k, v in self.old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def attach_detach(env, runs):
+    """gozt attach --duration on the waiting workload (WORKLOAD: every catalog
+    function), GOZT_TIMING: (sites, how, attach ms per run, detach ms per run)."""
+    w = subprocess.Popen([WORKLOAD, "-wait", "-goroutines", "1", "-rounds", "1"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    assert "waiting" in w.stderr.readline()
+    attach, detach, sites, how = [], [], "", ""
     try:
-        for method in ("uprobe_multi", "uprobe_cookie"):
-            os.environ["GOZT_ATTACH"] = method
-            times, sites = [], ""
-            for _ in range(REPEATS):
-                out = subprocess.run([GOZT, "attach", "--pid", str(srv.pid), "--duration", "100ms", "--json",
-                                      "-o", "/dev/null"], capture_output=True, text=True,
-                                     env={**os.environ, "GOZT_TIMING": "1"})
-                m = re.search(r"attach ([\d.]+) ms \((\w+), (\d+) sites\)", out.stderr)
-                if not m:
-                    break
-                times.append(float(m.group(1)))
-                sites = m.group(3)
-            if not times:
-                row(method, "not on this kernel", "", "", "", "", "")
-                continue
-            ns = median([bpf_run_ns(["-size", "1024", "-calls", "100000"], []) for _ in range(REPEATS)])
-            row(method, f"{median(times):.1f}", sites, f"{ns:.0f}", "", "", "")
+        for _ in range(runs):
+            out = subprocess.run([GOZT, "attach", "--pid", str(w.pid), "--duration", "1s", "--json", "-o",
+                                  "/dev/null"], capture_output=True, text=True,
+                                 env={**os.environ, **env, "GOZT_TIMING": "1"})
+            m = re.search(r"attach ([\d.]+) ms \((\w+), (\d+) sites(, [\w ]+)?\)", out.stderr)
+            d = re.search(r"detach ([\d.]+) ms", out.stderr)
+            assert m and d, out.stderr
+            attach.append(float(m.group(1)))
+            detach.append(float(d.group(1)))
+            sites, how = m.group(3), (m.group(4) or "").lstrip(", ")
     finally:
-        os.environ.pop("GOZT_ATTACH", None)
-        srv.terminate()
-        srv.wait()
+        w.kill()
+        w.wait()
+    return sites, how, attach, detach
+
+
+def methods():
+    """Each attach method this kernel has, side by side in one run
+    (GOZT_ATTACH forces each): the per-call cost over the two-trap floor
+    (gozt and the floor program taking turns every ALT_MS ms in one running
+    loop, the methods taking turns each round, as in per_call), the BPF run
+    time per call, and attach and detach times on the workload's sites
+    (classic methods also as one uprobe per site, GOZT_PER_SITE: the way
+    before their sites were grouped in one tracefs event per binary)."""
+    have = [m for m in METHODS if has_method(m)]
+    row("", "", "", "", "", "", "")
+    row(f"attach methods, 1024 B loop ({REPEATS} rounds, the methods taking turns)", "floor ns", "gozt ns",
+        "gozt/floor", "middle half of stretches", "BPF ns per call", "")
+    p = subprocess.Popen([LOOP, "-now", "-size", "1024", "-calls", str(10**9), "-ticks", str(TICK)],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    alternations = {m: [] for m in have}
+    for _ in range(REPEATS):
+        for m in have:
+            with Env(GOZT_ATTACH=m):
+                alternations[m].append(alternate_window(p))
+    p.send_signal(signal.SIGUSR2)
+    out, _ = p.communicate()
+    ticks = json.loads(out)["ticks"]
+    for m in METHODS:
+        if m not in have:
+            row(m, "not on this kernel", "", "", "", "", "")
+            continue
+        floor, full, ratio, ratio_mean = alternation_ratios(ticks, alternations[m])
+        q = statistics.quantiles(ratio, n=4)
+        with Env(GOZT_ATTACH=m):
+            ns = median(bpf_run_ns(["-size", "1024", "-calls", "50000"], []) for _ in range(REPEATS))
+        row(m, f"{median(floor):.0f}", f"{median(full):.0f}", f"{median(ratio):.3f}",
+            f"{q[0]:.3f}-{q[2]:.3f} of {len(ratio)}", f"{ns:.0f}", "")
+        notes.append(f"{m}: gozt/floor from the stretches' averages (stalls included): "
+                     f"{median(ratio_mean):.3f}")
+    row("", "", "", "", "", "", "")
+    row(f"attach and detach, {os.path.basename(WORKLOAD)} (ms)", "sites", "attach", "detach", "how",
+        "attach per run", "detach per run")
+    for m in have:
+        variants = [(m, {"GOZT_ATTACH": m}, REPEATS)]
+        if m != "uprobe_multi":
+            # One uprobe per site detaches in tens of seconds: one run.
+            variants.append((f"{m}, one per site", {"GOZT_ATTACH": m, "GOZT_PER_SITE": "1"}, 1))
+        for name, env, runs in variants:
+            sites, how, a, d = attach_detach(env, runs)
+            row(name, sites, f"{median(a):.1f}", f"{median(d):.1f}", how, " ".join(f"{x:.0f}" for x in a),
+                " ".join(f"{x:.0f}" for x in d))
 
 
 def budget():

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The kernel matrix (root): installs QEMU, virtme-ng and Debian's 5.10, 6.1 and 6.12 kernels
-# (scripts/kernels.sh, cached), builds the Go test programs, and runs tests/kernels.rs, which
-# boots each kernel in an emulated VM and checks gozt there. Not part of scripts/test.sh: the
-# emulated guests mis-resume uprobe single-steps now and then (see tests/kernels.rs).
+# The kernel matrix alone (root): installs QEMU, virtme-ng and Debian's 5.10, 6.1 and 6.12
+# kernels (scripts/kernels.sh, cached), builds the Go test programs, and runs tests/kernels.rs,
+# which boots each kernel in an emulated VM and checks gozt there. scripts/test.sh runs it
+# with the rest of the suite.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -12,4 +12,6 @@ scripts/toolchains.sh
 scripts/kernels.sh
 GOZT_TESTBINS=$(scripts/build-testdata.sh)
 export GOZT_TESTBINS
-exec cargo test --features kernel-matrix --test kernels -- --include-ignored --test-threads 1
+cargo build --release --quiet
+export GOZT_MATRIX_GOZT=$CARGO_TARGET_DIR/release/gozt
+exec cargo test --test kernels -- --include-ignored --test-threads 1

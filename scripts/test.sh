@@ -15,6 +15,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$GOZT_CACHE/target-$(printf %s "$her
 scripts/toolchains.sh
 # The arm64 cross toolchain (the arm64 test programs and the arm64 guest's gozt).
 scripts/arm64.sh setup
+# QEMU, virtme-ng and Debian's 5.10, 6.1 and 6.12 kernels (the kernel matrix, tests/kernels.rs).
+scripts/kernels.sh
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 cargo fmt --check
@@ -25,6 +27,9 @@ export GOZT_TESTBINS
 # disk, CPU and memory than the release profile's).
 CARGO_PROFILE_RELEASE_DEBUG=0 scripts/arm64.sh build --quiet --target-dir "$CARGO_TARGET_DIR/cross"
 export GOZT_ARM64_GOZT=$CARGO_TARGET_DIR/cross/aarch64-unknown-linux-gnu/release/gozt
+# The optimized gozt that tests/kernels.rs runs in its emulated guests.
+cargo build --release --quiet
+export GOZT_MATRIX_GOZT=$CARGO_TARGET_DIR/release/gozt
 echo "test programs: $GOZT_TESTBINS ($(($(date +%s) - start)) s so far)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

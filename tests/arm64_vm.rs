@@ -2,10 +2,10 @@
 //! linked) traces the arm64 ground-truth workload, stripped and default builds of the
 //! newest Go, in Debian's arm64 6.1 kernel booted in qemu-system-aarch64 (emulated; see
 //! scripts/arm64-vm.sh and scripts/arm64-guest.sh). Each report must equal the workload's
-//! own truth exactly; 6.1 has no uprobe.multi, so the trace runs on classic uprobes with
-//! attach cookies (GOZT_ATTACH=uprobe_cookie), and without GOZT_ATTACH gozt must refuse the
-//! kernel (exit 15) before running the command. `gozt probes --json` in the guest must
-//! say what it says here of the same files.
+//! own truth exactly; 6.1 has no uprobe.multi, so the trace runs by default on classic
+//! uprobes with attach cookies (uprobe_cookie, grouped in one tracefs event per binary),
+//! which `gozt info` in the guest must name. `gozt probes --json` in the guest must say what
+//! it says here of the same files.
 //!
 //! With GOZT_VM_LOCK set, the VM boots under that file's lock (scripts/arm64-vm.sh).
 //! The aarch64 gozt is `$GOZT_ARM64_GOZT` when set (scripts/test.sh builds it), else built
@@ -102,6 +102,8 @@ fn guest_run(gozt: &Path, bindir: &Path, attempt: u32) -> String {
         let report = common::vm_json(&out, &format!("report-{build}.json"), &what);
         common::assert_matches_truth(&report, &truth, &what);
         assert_eq!(report["lost"]["unmatched_returns"], 0, "{what}");
+        assert_eq!(report["meta"]["attach_method"], "uprobe_cookie", "{what}");
+        assert!(stderr.contains("sites, 1 grouped event)"), "{what}");
         said.push(format!("{build} {} calls", report["totals"]["calls"]));
 
         let here = common::gozt(&[
@@ -119,22 +121,12 @@ fn guest_run(gozt: &Path, bindir: &Path, attempt: u32) -> String {
             "{what}: gozt probes differs in the guest"
         );
     }
-    let what = format!("arm64 {kernel}, trace without GOZT_ATTACH");
-    let stderr = common::vm_output(&out, "stderr-refused");
-    assert_eq!(
-        common::vm_output(&out, "status-refused"),
-        "15",
-        "{what}: {stderr}"
-    );
-    assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
-    assert!(stderr.contains("has no uprobe.multi"), "{what}: {stderr}");
-    assert_eq!(
-        common::vm_output(&out, "truth-refused.json"),
-        "",
-        "{what}: the command ran"
-    );
+    let info = common::vm_json(&out, "info.json", &format!("arm64 {kernel}: gozt info"));
+    assert_eq!(info["attach_method"], "uprobe_cookie", "{info}");
+    assert_eq!(info["uprobe_multi"]["present"], false, "{info}");
+    assert_eq!(info["missing"], serde_json::json!([]), "{info}");
     format!(
-        "arm64 kernel {kernel}: {}; refused without GOZT_ATTACH; boot and run {secs:.0} s \
+        "arm64 kernel {kernel}: {}; uprobe_cookie by default; boot and run {secs:.0} s \
          (boot {attempt}): pass",
         said.join(", ")
     )

@@ -54,18 +54,39 @@ fn links_of(progs: &[u32]) -> Vec<String> {
         .collect()
 }
 
+/// The machine's uprobe events, from its tracefs (mounted for the read
+/// where none is).
 fn uprobe_events() -> String {
-    [
+    let mounted = [
         "/sys/kernel/tracing/uprobe_events",
         "/sys/kernel/debug/tracing/uprobe_events",
     ]
     .iter()
-    .find_map(|p| std::fs::read_to_string(p).ok())
-    .unwrap_or_default()
+    .find_map(|p| std::fs::read_to_string(p).ok());
+    if let Some(events) = mounted {
+        return events;
+    }
+    let point = std::env::temp_dir().join(format!("gozt-test-tracefs-{}", std::process::id()));
+    std::fs::create_dir_all(&point).unwrap();
+    let mount = |args: &[&str]| {
+        let status = Command::new(args[0]).args(&args[1..]).status().unwrap();
+        assert!(status.success(), "{args:?}");
+    };
+    let at = point.to_str().unwrap();
+    mount(&["mount", "-t", "tracefs", "tracefs", at]);
+    let events = std::fs::read_to_string(point.join("uprobe_events"));
+    mount(&["umount", at]);
+    std::fs::remove_dir(&point).unwrap();
+    events.unwrap()
 }
 
 fn attach(pid: u32, out: &Path, extra: &[&str]) -> Child {
+    attach_with(pid, out, extra, &[])
+}
+
+fn attach_with(pid: u32, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .envs(env.iter().copied())
         .args(["attach", "--json", "-o", out.to_str().unwrap(), "--pid"])
         .arg(pid.to_string())
         .args(extra)
@@ -83,9 +104,9 @@ enum End {
     TargetDies,
 }
 
-/// One run of attach that ends by `end`; checks the report and leftovers,
-/// then that the target still works.
-fn run_ending_by(end: End, dir: &Path) {
+/// One run of attach that ends by `end` (with `env`: GOZT_ATTACH); checks
+/// the report and leftovers, then that the target still works.
+fn run_ending_by(end: End, dir: &Path, env: &[(&str, &str)]) {
     let bin = common::newest("workload-stripped");
     let mut target = common::waiting_workload(&bin, &["-goroutines", "2", "-rounds", "1"]);
     let pid = target.id();
@@ -96,14 +117,28 @@ fn run_ending_by(end: End, dir: &Path) {
         End::Duration => &["--duration", "2s"],
         _ => &[],
     };
-    let mut gozt = attach(pid, &out, extra);
+    let mut gozt = attach_with(pid, &out, extra, env);
     common::wait_for_attach();
     let progs = common::gozt_bpf_programs();
     // The site program, and the floor program (benchmarks, calibration).
     assert_eq!(progs.len(), 2, "{end:?}: {progs:?}");
     // While attached the probes are visible, so the checks below can fail.
-    // One link holds the entries and RETs.
+    // One link holds the entries and RETs: uprobe.multi's, or the perf
+    // event's of the binary's grouped uprobe event.
     assert_eq!(links_of(&progs).len(), 1, "{end:?}: one link for all sites");
+    let classic = !env.is_empty();
+    if classic {
+        let group = format!("gozt_{}/b0 ", gozt.id());
+        let defined = uprobe_events()
+            .lines()
+            .filter(|l| l.contains(&group))
+            .count();
+        assert_eq!(
+            defined,
+            sites.len(),
+            "{end:?}: one uprobe event, every site"
+        );
+    }
     assert_eq!(
         int3s(pid, &sites),
         sites.len(),
@@ -162,10 +197,26 @@ fn run_ending_by(end: End, dir: &Path) {
         Vec::<String>::new(),
         "{end:?}: links left"
     );
-    assert!(
-        !uprobe_events().contains(bin.to_str().unwrap()),
-        "{end:?}: uprobe_events"
-    );
+    let group = format!("gozt_{}/", gozt.id());
+    if let (true, End::Sigkill) = (classic, end) {
+        // gozt killed outright leaves its events defined (no breakpoint is
+        // placed while no perf event holds them); the next gozt removes
+        // those of a gozt that is gone.
+        assert!(uprobe_events().contains(&group), "{end:?}");
+        let next = Command::new(env!("CARGO_BIN_EXE_gozt"))
+            .envs(env.iter().copied())
+            .args(["trace", "-q", "--json", "-o", "/dev/null", "--"])
+            .arg(&bin)
+            .args(common::one_shot_args(1, 1))
+            .output()
+            .unwrap();
+        assert!(
+            next.status.success(),
+            "{}",
+            String::from_utf8_lossy(&next.stderr)
+        );
+    }
+    assert!(!uprobe_events().contains(&group), "{end:?}: uprobe_events");
     if let End::TargetDies = end {
         target.wait().unwrap();
         return;
@@ -179,12 +230,11 @@ fn run_ending_by(end: End, dir: &Path) {
     assert_eq!(truth["pid"], pid);
 }
 
-#[test]
-#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
-fn every_way_a_run_ends_leaves_nothing_behind() {
+/// Every end of a run, each checked by [`run_ending_by`].
+fn every_end(name: &str, env: &[(&str, &str)]) {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = common::TempDir::new("lifecycle");
+    let dir = common::TempDir::new(name);
     for end in [
         End::Duration,
         End::Sigint,
@@ -192,8 +242,23 @@ fn every_way_a_run_ends_leaves_nothing_behind() {
         End::Sigkill,
         End::TargetDies,
     ] {
-        run_ending_by(end, &dir);
+        run_ending_by(end, &dir, env);
     }
+}
+
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn every_way_a_run_ends_leaves_nothing_behind() {
+    every_end("lifecycle", &[]);
+}
+
+/// The same with classic uprobes (kernels without uprobe.multi), forced
+/// here: one tracefs uprobe event for the binary's sites, defined while
+/// gozt runs.
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn every_way_a_classic_run_ends_leaves_nothing_behind() {
+    every_end("lifecycle-classic", &[("GOZT_ATTACH", "uprobe_cookie")]);
 }
 
 #[test]
@@ -201,10 +266,18 @@ fn every_way_a_run_ends_leaves_nothing_behind() {
 fn binary_mode_follows_processes_that_start_later() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    binary_mode(&[]);
+    // Classic uprobes for every process: the grouped event's one perf event
+    // (on CPU 0) runs the program for calls on every CPU.
+    binary_mode(&[("GOZT_ATTACH", "uprobe_cookie")]);
+}
+
+fn binary_mode(env: &[(&str, &str)]) {
     let bin = common::newest("workload-pie-stripped");
     let tmp = common::TempDir::new("binary");
     let out = tmp.join("report.json");
     let gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .envs(env.iter().copied())
         .args(["attach", "--json", "-o", out.to_str().unwrap(), "--binary"])
         .arg(&bin)
         .stderr(Stdio::piped())
@@ -521,8 +594,8 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
         line,
         format!(
             "gozt: attached {} probes ({functions} functions: entries and RETs; {sinks} sinks of \
-             streams' output) in 1 process (pid {pid} banner-workload). Tracing for 2s; Ctrl-C \
-             ends sooner.\n",
+             streams' output) with uprobe_multi in 1 process (pid {pid} banner-workload). Tracing \
+             for 2s; Ctrl-C ends sooner.\n",
             sites.len()
         )
     );
@@ -554,8 +627,8 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
         said,
         format!(
             "gozt: attached {} probes ({functions} functions: entries and RETs; {sinks} sinks of \
-             streams' output) in {}, 2 processes run it now (and those that start later). Tracing for 1s; Ctrl-C ends \
-             sooner.\n",
+             streams' output) with uprobe_multi in {}, 2 processes run it now (and those that \
+             start later). Tracing for 1s; Ctrl-C ends sooner.\n",
             sites.len(),
             bin.display()
         )

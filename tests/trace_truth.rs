@@ -84,10 +84,11 @@ fn bare(bin: &std::path::Path) -> Value {
     serde_json::from_slice(&run.stdout).unwrap()
 }
 
-fn attach_mode(bin: &std::path::Path, out: &std::path::Path) -> Value {
+fn attach_mode(bin: &std::path::Path, out: &std::path::Path, env: &[(&str, &str)]) -> Value {
     let target = common::waiting_workload(bin, &["-goroutines", "3", "-rounds", "2", "-harm", "2"]);
     let pid = target.id();
     let gozt = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .envs(env.iter().copied())
         .args([
             "attach",
             "--json",
@@ -137,7 +138,7 @@ fn trace_and_attach_match_ground_truth_across_the_matrix() {
             runs += 1;
         }
         let bin = tc.join("workload-stripped");
-        let truth = attach_mode(&bin, &out);
+        let truth = attach_mode(&bin, &out, &[]);
         repeated_entries += assert_matches_truth(
             &read_json(&out),
             &truth,
@@ -333,20 +334,61 @@ fn ten_thousand_goroutines_of_harm_are_counted_exactly() {
 }
 
 /// The classic-uprobe path of kernels without uprobe.multi (5.15 to 6.5),
-/// forced on this kernel for one function (a classic uprobe's detach waits
-/// for a synchronisation per site on recent kernels): its counts per
-/// goroutine equal the workload's truth.
+/// forced on this kernel: its sites grouped in one tracefs uprobe event per
+/// binary, each site found from the trap's distance from mm->start_code, in
+/// trace mode on a PIE and a non-PIE build and in attach mode: every count
+/// equals the workload's truth.
 #[test]
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn classic_uprobes_with_cookies_match_ground_truth() {
     common::require_privileged();
     let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = common::TempDir::new("classic");
+    let out = tmp.join("report.json");
+    for build in ["pie-stripped", "default"] {
+        let bin = common::newest(&format!("workload-{build}"));
+        let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
+            .env("GOZT_ATTACH", "uprobe_cookie")
+            .env("GOZT_TIMING", "1")
+            .args(["trace", "--json", "-o"])
+            .arg(&out)
+            .arg("--")
+            .arg(&bin)
+            .args(TRACE_ARGS)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("(uprobe_cookie, ") && stderr.contains(" sites, 1 grouped event)"),
+            "{stderr}"
+        );
+        let truth: Value = serde_json::from_slice(&run.stdout).unwrap();
+        let report = read_json(&out);
+        assert_eq!(report["meta"]["attach_method"], "uprobe_cookie");
+        assert_matches_truth(&report, &truth, &format!("uprobe_cookie, trace {build}"));
+    }
+    let bin = common::newest("workload-stripped");
+    let truth = attach_mode(&bin, &out, &[("GOZT_ATTACH", "uprobe_cookie")]);
+    assert_matches_truth(&read_json(&out), &truth, "uprobe_cookie, attach");
+    std::fs::remove_file(&out).unwrap();
+}
+
+/// Classic uprobes one per site (where no tracefs can be had; forced by
+/// GOZT_PER_SITE), for one function: each detach waits for a grace period,
+/// one after another. Its counts per goroutine equal the workload's truth.
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn classic_uprobes_one_per_site_match_ground_truth() {
+    common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     const FUNC: &str = "github.com/golang/snappy.Encode";
     let bin = common::newest("workload-pie-stripped");
-    let tmp = common::TempDir::new("classic");
+    let tmp = common::TempDir::new("per-site");
     let out = tmp.join("report.json");
     let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
         .env("GOZT_ATTACH", "uprobe_cookie")
+        .env("GOZT_PER_SITE", "1")
         .env("GOZT_TIMING", "1")
         .args(["trace", "--json", "--func", "snappy.Encode", "-o"])
         .arg(&out)
@@ -357,7 +399,7 @@ fn classic_uprobes_with_cookies_match_ground_truth() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
-    assert!(stderr.contains("(uprobe_cookie,"), "{stderr}");
+    assert!(stderr.contains(" sites, one per site)"), "{stderr}");
     let truth: Value = serde_json::from_slice(&run.stdout).unwrap();
     let report = read_json(&out);
     std::fs::remove_file(&out).unwrap();

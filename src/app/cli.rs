@@ -82,6 +82,12 @@ pub enum Command {
   gozt report --live report.json        browse it in the live view (q quits)
   gozt report intervals.jsonl           the final report of --interval --json")]
     Report(ReportArgs),
+    /// What this node offers gozt (kernel features, the attach method,
+    /// privileges, what is missing), one line each; no root needed.
+    #[command(after_help = "Examples:
+  gozt info                             the first thing to run on a strange node
+  gozt info --json | jq .attach_method")]
+    Info(InfoArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   gozt completions bash > /usr/share/bash-completion/completions/gozt
@@ -107,6 +113,16 @@ pub struct ReportArgs {
     /// Raw nanoseconds and bytes in the text report, instead of human units.
     #[arg(long, conflicts_with = "live")]
     pub ns: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// A BTF file for a kernel built without BTF, as attach and trace take.
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

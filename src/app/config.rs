@@ -97,12 +97,14 @@ pub fn session(
     })
 }
 
-/// What the environment asks of a session: read here, once.
-fn environment() -> crate::session::Environment {
+/// What the environment asks of a session (and `gozt info`): read here,
+/// once.
+pub fn environment() -> crate::session::Environment {
     crate::session::Environment {
         timing: std::env::var_os("GOZT_TIMING").is_some(),
         attach: std::env::var("GOZT_ATTACH").ok().filter(|m| !m.is_empty()),
         simulate_no_btf: std::env::var_os("GOZT_SIMULATE_NO_BTF").is_some(),
+        per_site: std::env::var_os("GOZT_PER_SITE").is_some(),
     }
 }
 

@@ -225,6 +225,16 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, RunError> {
         }
         Command::Trace(t) => trace(Targets::Command(t.command), &t.common, out),
         Command::Report(r) => report(&r, out).map(|()| 0),
+        Command::Info(i) => {
+            let env = config::environment();
+            let info = super::info::read(i.btf.as_deref(), env.attach.as_deref());
+            let text = if i.json {
+                super::info::json(&info)
+            } else {
+                super::info::text(&info)
+            };
+            Ok(write_out(out, text.as_bytes()).map(|()| 0)?)
+        }
         Command::Completions(c) => Ok(write_out(out, &manual::completions(c.shell)).map(|()| 0)?),
         Command::Man(m) => Ok(write_out(out, &manual::man(m.dir.as_deref())?).map(|()| 0)?),
         Command::Probes(args) => {

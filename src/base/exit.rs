@@ -50,7 +50,7 @@ exit_codes! {
     Bpf = 12, "BPF load or attach failure";
     Listen = 13, "cannot listen on the `--prometheus` address";
     NotReport = 14, "not a gozt JSON report (`gozt report`)";
-    Kernel = 15, "kernel without what gozt needs: uprobes, the BPF ring buffer, uprobe.multi";
+    Kernel = 15, "kernel without what gozt needs: uprobes, the BPF ring buffer, a way to attach (attach cookies or a list of mappings), or the `GOZT_ATTACH` method it lacks";
     Alert = 16, "`--exit-on-alert`, and the run ended in ALERT (its report is written first)";
 }
 

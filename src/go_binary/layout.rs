@@ -80,6 +80,23 @@ impl Layout {
             .and_then(|s| (offset - s.file_offset).checked_add(s.vaddr))
     }
 
+    /// The file offset where a process running this executable has its
+    /// `mm->start_code`: the kernel sets it to the lowest executable
+    /// segment's address (plus the PIE load bias). None unless every one of
+    /// `offsets` lies in that segment, where a site's offset from it is
+    /// its distance from start_code in every process.
+    pub fn code_start(&self, offsets: impl IntoIterator<Item = u64>) -> Option<u64> {
+        let s = self
+            .segments
+            .iter()
+            .filter(|s| s.executable)
+            .min_by_key(|s| s.vaddr)?;
+        offsets
+            .into_iter()
+            .all(|o| o >= s.file_offset && o - s.file_offset < s.file_size)
+            .then_some(s.file_offset)
+    }
+
     /// `len` bytes of the file at `vaddr`, if they are all file-backed (in one
     /// segment, inside `data`). Sizes come from the binary: nothing here
     /// trusts them to fit.

@@ -18,6 +18,8 @@ pub struct Banner<'a> {
     /// With --binary: its path, and how many processes run it now.
     pub binary: Option<(&'a str, usize)>,
     pub duration: Option<Duration>,
+    /// The attach method (`uprobe_multi`, `uprobe_cookie`, `uprobe_address`).
+    pub method: &'a str,
 }
 
 /// Processes listed by pid at most; the others are counted.
@@ -77,7 +79,10 @@ pub fn banner(b: &Banner<'_>) -> String {
         ),
         None => "Hit Ctrl-C to end".to_string(),
     };
-    format!("gozt: attached {probes} in {into}. {end}.")
+    format!(
+        "gozt: attached {probes} with {} in {into}. {end}.",
+        b.method
+    )
 }
 
 #[cfg(test)]
@@ -103,11 +108,12 @@ mod tests {
             targets: &one,
             binary: None,
             duration: None,
+            method: "uprobe_multi",
         };
         assert_eq!(
             banner(&b),
-            "gozt: attached 46 probes (8 functions: entries and RETs) in 1 process \
-             (pid 1234 demo-service). Hit Ctrl-C to end."
+            "gozt: attached 46 probes (8 functions: entries and RETs) with uprobe_multi in \
+             1 process (pid 1234 demo-service). Hit Ctrl-C to end."
         );
         let many: Vec<TargetInfo> = (1..=5).map(|p| target(p, "/srv/app")).collect();
         let b = Banner {
@@ -117,11 +123,13 @@ mod tests {
             targets: &many,
             binary: None,
             duration: Some(Duration::from_secs(30)),
+            method: "uprobe_cookie",
         };
         assert_eq!(
             banner(&b),
-            "gozt: attached 1 probe (1 function: entries and RETs) in 5 processes \
-             (pids 1 app, 2 app, 3 app and 2 more). Tracing for 30s; Ctrl-C ends sooner."
+            "gozt: attached 1 probe (1 function: entries and RETs) with uprobe_cookie in \
+             5 processes (pids 1 app, 2 app, 3 app and 2 more). Tracing for 30s; Ctrl-C \
+             ends sooner."
         );
         let b = Banner {
             probes: 46,
@@ -130,11 +138,13 @@ mod tests {
             targets: &[],
             binary: Some(("/usr/local/bin/app", 2)),
             duration: None,
+            method: "uprobe_multi",
         };
         assert_eq!(
             banner(&b),
-            "gozt: attached 46 probes (8 functions: entries and RETs) in /usr/local/bin/app, \
-             2 processes run it now (and those that start later). Hit Ctrl-C to end."
+            "gozt: attached 46 probes (8 functions: entries and RETs) with uprobe_multi in \
+             /usr/local/bin/app, 2 processes run it now (and those that start later). Hit \
+             Ctrl-C to end."
         );
     }
 }

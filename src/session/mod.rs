@@ -87,6 +87,9 @@ pub struct Environment {
     pub attach: Option<String>,
     /// `GOZT_SIMULATE_NO_BTF`: act as on a kernel without BTF (tests).
     pub simulate_no_btf: bool,
+    /// `GOZT_PER_SITE`: classic uprobes one per site, not grouped in one
+    /// tracefs event per binary (tests and benchmarks).
+    pub per_site: bool,
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP set the session's stop flag while it runs.
@@ -219,9 +222,11 @@ fn attach<'obj>(
         btf: cfg.btf.clone(),
         attach: cfg.env.attach.clone(),
         simulate_no_btf: cfg.env.simulate_no_btf,
-        // A binary's sites under two inodes at most (an overlay's and its
-        // file's).
-        site_entries: u32::try_from(2 * sites).unwrap_or(u32::MAX),
+        per_site: cfg.env.per_site,
+        // Every site, sinks included, under each inode its mappings may
+        // carry.
+        site_entries: u32::try_from(r.sites.iter().map(|b| b.site_keys()).sum::<usize>())
+            .unwrap_or(u32::MAX),
         ..tracer::Options::default()
     };
     let mut tracer = Tracer::load(storage, &r.specs, &opts).map_err(SessionError::Trace)?;
@@ -236,8 +241,18 @@ fn attach<'obj>(
     // --duration's clock starts here, with the probes in place.
     let in_place = Instant::now();
     let attached = in_place - set.started;
+    if cfg.verbose {
+        eprintln!(
+            "gozt: attach method {}{}",
+            tracer.method().name(),
+            grouping(&tracer)
+        );
+        for note in tracer.notes() {
+            eprintln!("gozt: {note}");
+        }
+    }
     if banner && !cfg.quiet {
-        announce(cfg, r, os, sites + sinks, sinks);
+        announce(cfg, r, os, sites + sinks, sinks, tracer.method());
     }
     Ok(Attached {
         tracer,
@@ -250,7 +265,14 @@ fn attach<'obj>(
 }
 
 /// The start banner of a headless run, on stderr.
-fn announce(cfg: &SessionConfig, r: &targets::Resolved, os: &dyn Os, probes: usize, sinks: usize) {
+fn announce(
+    cfg: &SessionConfig,
+    r: &targets::Resolved,
+    os: &dyn Os,
+    probes: usize,
+    sinks: usize,
+    method: tracer::AttachMethod,
+) {
     let binary = r
         .binary_target
         .as_ref()
@@ -264,6 +286,7 @@ fn announce(cfg: &SessionConfig, r: &targets::Resolved, os: &dyn Os, probes: usi
             targets: &r.targets,
             binary: binary.as_ref().map(|(p, n)| (p.as_str(), *n)),
             duration: cfg.duration,
+            method: method.name(),
         })
     );
 }
@@ -287,11 +310,17 @@ fn drive(
     driver.attached();
     if cfg.env.timing {
         eprintln!(
-            "gozt: timing: discovery {:.1} ms, attach {:.1} ms ({}, {} sites)",
+            "gozt: timing: discovery {:.1} ms, attach {:.1} ms ({}, {} sites{})",
             a.discovered.as_secs_f64() * 1e3,
             (a.attached - a.discovered).as_secs_f64() * 1e3,
             a.tracer.method().name(),
-            a.sites
+            a.sites,
+            grouping(&a.tracer)
+        );
+        let [events, map, links] = a.tracer.attach_parts().map(|d| d.as_secs_f64() * 1e3);
+        eprintln!(
+            "gozt: timing: attach: uprobe events {events:.1} ms, sites map {map:.1} ms, \
+             perf events and links {links:.1} ms"
         );
     }
     let result = driver.run(&mut a.tracer, monitor);
@@ -371,6 +400,17 @@ fn finish(mut outcome: Outcome, method: tracer::AttachMethod) -> (Report, Option
     let ended = SystemTime::now() - since_stop;
     outcome.report.meta = meta(ended - outcome.counted, ended, method);
     (outcome.report, outcome.status)
+}
+
+/// How classic uprobes went in: `, 2 grouped events` (one tracefs event
+/// per binary) or `, one per site`; nothing for uprobe.multi.
+fn grouping(tracer: &Tracer<'_>) -> String {
+    match (tracer.method(), tracer.grouped_events()) {
+        (tracer::AttachMethod::UprobeMulti, _) => String::new(),
+        (_, 0) => ", one per site".into(),
+        (_, 1) => ", 1 grouped event".into(),
+        (_, n) => format!(", {n} grouped events"),
+    }
 }
 
 /// Why attaching failed: a named process that has exited since it was read

@@ -330,7 +330,18 @@ impl Resolved {
                 available: crate::probe::select::available(&bin),
             });
         }
-        sites.inodes = inodes(file, pid, os);
+        sites.code_start = bin.layout.code_start(
+            sites
+                .entries
+                .iter()
+                .chain(&sites.rets)
+                .map(|&(o, _)| o)
+                .chain(sites.sinks.iter().map(|k| k.offset)),
+        );
+        // A held command's process runs the shell that holds it until its
+        // exec, and maps the shell: not its mappings.
+        let held = matches!(cfg.targets, Targets::Command(_));
+        sites.inodes = inodes(file, pid.filter(|_| !held), os);
         self.sites.push(sites);
         self.files.push(file);
         if let Some(pid) = pid {

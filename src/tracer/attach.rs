@@ -6,12 +6,16 @@
 //! function id, with GOZT_COOKIE_RET at RETs (GOZT_COOKIE_SINK at sinks);
 //! without attach cookies the `sites` map gives it by (inode, file offset).
 
+use std::os::fd::{AsRawFd, IntoRawFd};
 use std::path::PathBuf;
 
 use libbpf_rs::{Link, UprobeMultiOpts};
 
+use super::events::Event;
 use super::TraceError;
-use crate::base::gozt_h::{GOZT_COOKIE_HEADER, GOZT_COOKIE_RET, GOZT_COOKIE_SINK};
+use crate::base::gozt_h::{
+    GOZT_COOKIE_BINARY, GOZT_COOKIE_HEADER, GOZT_COOKIE_RET, GOZT_COOKIE_SINK,
+};
 use crate::base::pid::Pid;
 
 /// Where to attach in one binary, for one process or all (`pid` None): file
@@ -31,6 +35,10 @@ pub struct BinarySites {
     pub inodes: Vec<u64>,
     /// Sink sites (gozt.h).
     pub sinks: Vec<SinkSite>,
+    /// The file offset at a process's `mm->start_code`, when every site
+    /// lies in that segment: grouped classic uprobes with cookies find a
+    /// site by its distance from there.
+    pub code_start: Option<u64>,
 }
 
 /// A sink site: a call of a stream's io.Writer in compressor code, where
@@ -68,6 +76,13 @@ impl BinarySites {
             )
             .unzip()
     }
+
+    /// The keys this binary needs in the `sites` map (kernels without
+    /// attach cookies): every site, sinks included, under each inode its
+    /// mappings may carry.
+    pub fn site_keys(&self) -> usize {
+        (self.rets.len() + self.sinks.len() + self.entries.len()) * self.inodes.len().max(1)
+    }
 }
 
 fn attach_error(b: &BinarySites, e: libbpf_rs::Error) -> TraceError {
@@ -99,15 +114,44 @@ pub fn attach_multi(
     Ok(links)
 }
 
-/// Attaches `prog` at every site of `sites` as classic uprobes, one link per
+/// Attaches `prog` at every site of `sites` as classic uprobes: through the
+/// binary's grouped event where it has one (`events`, by index; one perf
+/// event, its cookie naming the binary when `cookies`), else one link per
 /// site, with its cookie when `cookies`.
 pub fn attach_classic(
     prog: &libbpf_rs::ProgramMut<'_>,
     sites: &[BinarySites],
+    events: &[Option<Event>],
     cookies: bool,
 ) -> Result<Vec<Link>, TraceError> {
     let mut links = Vec::new();
-    for b in sites.iter().filter(|b| !b.entries.is_empty()) {
+    for (i, b) in sites.iter().enumerate() {
+        if b.entries.is_empty() {
+            continue;
+        }
+        if let Some(event) = events.get(i).and_then(Option::as_ref) {
+            let fd = event
+                .open(b.pid.map(Pid::raw))
+                .map_err(|e| TraceError::Attach {
+                    path: b.binary.display().to_string(),
+                    reason: format!("perf event of a uprobe event: {e}"),
+                })?;
+            let opts = libbpf_rs::PerfEventOpts {
+                cookie: if cookies {
+                    GOZT_COOKIE_BINARY | i as u64
+                } else {
+                    0
+                },
+                ..Default::default()
+            };
+            let link = prog
+                .attach_perf_event_with_opts(fd.as_raw_fd(), opts)
+                .map_err(|e| attach_error(b, e))?;
+            // The link owns the descriptor now (libbpf closes it on detach).
+            let _ = fd.into_raw_fd();
+            links.push(link);
+            continue;
+        }
         let (offsets, site_cookies) = b.offsets_and_cookies();
         for (offset, cookie) in offsets.into_iter().zip(site_cookies) {
             let opts = libbpf_rs::UprobeOpts {
@@ -123,9 +167,13 @@ pub fn attach_classic(
     Ok(links)
 }
 
-/// Detaches every link. A classic uprobe waits for the kernel's
-/// synchronisation as it goes (about 100 ms here), so many are dropped from
-/// threads at once and share it; one uprobe.multi link waits once.
+/// Detaches every link, from threads at once: each waits for grace periods
+/// as it goes, and uprobe.multi links' waits overlap. Perf events' do not:
+/// their teardown holds the kernel's global event_mutex across its grace
+/// periods (perf_uprobe_destroy, perf_trace_event_unreg), one after another
+/// — 341 perf uprobes, one per site, took 42.9 s here (6.18), with 127 of
+/// the threads waiting for that mutex — hence classic uprobes grouped in
+/// one event per binary (events.rs), whose one link took 131-147 ms.
 pub fn detach(links: Vec<Link>) {
     const THREADS: usize = 128;
     if links.len() <= 1 {
@@ -146,6 +194,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_sites_map_holds_sinks_under_every_inode() {
+        // A gzip-only program: more sink sites than entries and RETs, and
+        // (an overlay's file and the file beneath) two inodes.
+        let b = BinarySites {
+            binary: "/x".into(),
+            entries: vec![(0x100, 0), (0x200, 1)],
+            rets: vec![(0x150, 0), (0x250, 1)],
+            sinks: (0..9)
+                .map(|i| SinkSite {
+                    offset: 0x300 + i,
+                    func_id: 0,
+                    header: false,
+                })
+                .collect(),
+            inodes: vec![11, 12],
+            ..BinarySites::default()
+        };
+        assert_eq!(b.site_keys(), 2 * 13);
+        let none = BinarySites {
+            inodes: vec![],
+            ..b
+        };
+        assert_eq!(none.site_keys(), 13);
+    }
+
+    #[test]
     fn rets_come_before_entries() {
         let b = BinarySites {
             binary: "/x".into(),
@@ -155,6 +229,7 @@ mod tests {
             binary_index: 0,
             inodes: vec![],
             sinks: Vec::new(),
+            code_start: None,
         };
         let (offsets, cookies) = b.offsets_and_cookies();
         assert_eq!(offsets, vec![0x150, 0x250, 0x260, 0x100, 0x200]);

@@ -32,7 +32,7 @@ impl AttachMethod {
         }
     }
 
-    fn parse(s: &str) -> Option<AttachMethod> {
+    pub fn parse(s: &str) -> Option<AttachMethod> {
         [
             AttachMethod::UprobeMulti,
             AttachMethod::UprobeCookie,
@@ -43,99 +43,242 @@ impl AttachMethod {
     }
 }
 
-/// The features gozt cannot do without, then the best attach method.
-/// Classic uprobes are used only when `GOZT_ATTACH` asks for them: the
-/// kernels that need them could only be booted emulated here, where
-/// single-steps go wrong now and then whatever traces (see tests/kernels.rs),
-/// so their safety on those kernels is not established.
-/// `wanted` (`GOZT_ATTACH=uprobe_multi|uprobe_cookie|uprobe_address`) picks
-/// a method the kernel has (tests run the others on a kernel that has them
+/// Whether a feature is there, and how gozt found out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Feature {
+    /// None: it could not be told (no BTF to read it from).
+    pub present: Option<bool>,
+    /// `probed`: the kernel was asked (a map or program loaded, privileged);
+    /// `btf`: read from the kernel's BTF (types and enum values), as
+    /// without privileges.
+    pub how: How,
+}
+
+/// How a [`Feature`] was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum How {
+    Probed,
+    Btf,
+}
+
+impl Feature {
+    fn yes(self) -> bool {
+        self.present == Some(true)
+    }
+}
+
+/// What the running kernel offers gozt, each part found without attaching
+/// anything: with privileges the kernel is asked, without them its BTF is
+/// read (`gozt info` needs no root).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Features {
+    /// `uname -r`.
+    pub release: String,
+    /// The BTF the programs relocate against (`--btf FILE`, else the
+    /// kernel's own), if readable.
+    pub btf: Option<String>,
+    /// Uprobes as a perf event source (CONFIG_UPROBE_EVENTS).
+    pub uprobes: bool,
+    pub ring_buffer: Feature,
+    pub uprobe_multi: Feature,
+    pub attach_cookies: Feature,
+    /// `mm_struct.mmap` (before 6.1): what `uprobe_address` walks.
+    pub mappings_listed: Feature,
+}
+
+impl Features {
+    /// Reads them: `privileged` asks the kernel, else its BTF is read.
+    pub fn read(btf_file: Option<&std::path::Path>, privileged: bool) -> Features {
+        let btf = match btf_file {
+            Some(p) => Btf::parse(p),
+            None => Btf::vmlinux(),
+        };
+        let from_btf = |present: Option<bool>| Feature {
+            present,
+            how: How::Btf,
+        };
+        let probed = |present: bool| Feature {
+            present: Some(present),
+            how: How::Probed,
+        };
+        let btf_path = btf.as_ref().map(|_| {
+            btf_file.map_or_else(
+                || "/sys/kernel/btf/vmlinux".to_string(),
+                |p| p.display().to_string(),
+            )
+        });
+        let enum_has = |e: &str, v: &str| btf.as_ref().map(|b| b.enum_has(e, v));
+        let (ring_buffer, uprobe_multi, attach_cookies) = if privileged {
+            (
+                probed(ringbuf()),
+                probed(uprobe_multi()),
+                probed(attach_cookie()),
+            )
+        } else {
+            (
+                from_btf(enum_has("bpf_map_type", "BPF_MAP_TYPE_RINGBUF")),
+                from_btf(enum_has("bpf_attach_type", "BPF_TRACE_UPROBE_MULTI")),
+                from_btf(enum_has("bpf_func_id", "BPF_FUNC_get_attach_cookie")),
+            )
+        };
+        Features {
+            release: release(),
+            btf: btf_path,
+            uprobes: std::path::Path::new("/sys/bus/event_source/devices/uprobe/type").exists(),
+            ring_buffer,
+            uprobe_multi,
+            attach_cookies,
+            mappings_listed: from_btf(btf.as_ref().map(|b| b.mappings_listed())),
+        }
+    }
+
+    /// The best method this kernel has, or what it lacks for any.
+    pub fn best(&self) -> Result<AttachMethod, String> {
+        if !self.uprobes {
+            return Err(
+                "no uprobes (/sys/bus/event_source/devices/uprobe missing: CONFIG_UPROBE_EVENTS)"
+                    .into(),
+            );
+        }
+        if self.ring_buffer.present == Some(false) {
+            return Err("no BPF ring buffer (Linux 5.8 or newer is needed)".into());
+        }
+        if self.uprobe_multi.yes() {
+            Ok(AttachMethod::UprobeMulti)
+        } else if self.attach_cookies.yes() {
+            Ok(AttachMethod::UprobeCookie)
+        } else if self.mappings_listed.yes() {
+            Ok(AttachMethod::UprobeAddress)
+        } else {
+            Err(
+                "neither attach cookies nor a list of mappings to find a site by its address"
+                    .into(),
+            )
+        }
+    }
+
+    /// The method to use: `wanted` (GOZT_ATTACH) if the kernel has it, else
+    /// the best.
+    pub fn method(&self, wanted: Option<&str>) -> Result<AttachMethod, String> {
+        let best = self.best()?;
+        let Some(name) = wanted.filter(|w| !w.is_empty()) else {
+            return Ok(best);
+        };
+        let wanted = AttachMethod::parse(name).ok_or_else(|| {
+            format!(
+                "GOZT_ATTACH={name}: not a method (uprobe_multi, uprobe_cookie, uprobe_address)"
+            )
+        })?;
+        let has = match wanted {
+            AttachMethod::UprobeMulti => self.uprobe_multi.yes(),
+            AttachMethod::UprobeCookie => self.attach_cookies.yes(),
+            AttachMethod::UprobeAddress => self.mappings_listed.yes(),
+        };
+        if has {
+            Ok(wanted)
+        } else {
+            Err(format!("GOZT_ATTACH={name}: this kernel lacks it"))
+        }
+    }
+}
+
+/// The features gozt cannot do without, then the method: the best the
+/// kernel has (uprobe.multi, else classic uprobes with attach cookies,
+/// else classic uprobes found by address), or the one
+/// `GOZT_ATTACH=uprobe_multi|uprobe_cookie|uprobe_address` names if the
+/// kernel has it (tests and benchmarks run each on a kernel that has them
 /// all).
 pub fn probe(
     btf: Option<&std::path::Path>,
     wanted: Option<&str>,
 ) -> Result<AttachMethod, TraceError> {
-    let missing = |what: &str| TraceError::Kernel(what.to_string());
-    if !std::path::Path::new("/sys/bus/event_source/devices/uprobe/type").exists() {
-        return Err(missing(
-            "no uprobes (/sys/bus/event_source/devices/uprobe missing: CONFIG_UPROBE_EVENTS)",
-        ));
-    }
+    Features::read(btf, true)
+        .method(wanted)
+        .map_err(TraceError::Kernel)
+}
+
+/// Whether the kernel has the BPF ring buffer (5.8+): a map is made.
+fn ringbuf() -> bool {
     // SAFETY: the probe loads and frees a map of the given type; a null
     // options pointer is allowed.
-    let ringbuf = unsafe {
+    unsafe {
         libbpf_sys::libbpf_probe_bpf_map_type(libbpf_sys::BPF_MAP_TYPE_RINGBUF, std::ptr::null())
-    };
-    if ringbuf != 1 {
-        return Err(missing("no BPF ring buffer (Linux 5.8 or newer is needed)"));
+            == 1
     }
-    let best = if uprobe_multi() {
-        AttachMethod::UprobeMulti
-    } else if attach_cookie() {
-        AttachMethod::UprobeCookie
-    } else if mappings_listed(btf) {
-        AttachMethod::UprobeAddress
-    } else {
-        return Err(missing(
-            "neither attach cookies nor a list of mappings to find a site by its address",
-        ));
-    };
-    match wanted {
-        None | Some("") if best != AttachMethod::UprobeMulti => Err(missing(&format!(
-            "Linux {} has no uprobe.multi (6.6+); gozt's classic-uprobe methods for older \
-             kernels are not yet verified on real hardware, so they run only with GOZT_ATTACH={}",
-            release(),
-            best.name()
-        ))),
-        None | Some("") => Ok(best),
-        Some(name) => {
-            let wanted = AttachMethod::parse(name).ok_or_else(|| {
-                missing(&format!(
-                    "GOZT_ATTACH={name}: not a method (uprobe_multi, uprobe_cookie, uprobe_address)"
-                ))
-            })?;
-            let has = match wanted {
-                AttachMethod::UprobeMulti => best == AttachMethod::UprobeMulti,
-                AttachMethod::UprobeCookie => best != AttachMethod::UprobeAddress,
-                AttachMethod::UprobeAddress => mappings_listed(btf),
-            };
-            if has {
-                Ok(wanted)
-            } else {
-                Err(missing(&format!(
-                    "GOZT_ATTACH={name}: this kernel lacks it"
-                )))
+}
+
+/// A BTF object of libbpf's, freed when dropped.
+struct Btf(std::ptr::NonNull<libbpf_sys::btf>);
+
+impl Btf {
+    /// The kernel's own (/sys/kernel/btf/vmlinux, readable without
+    /// privileges).
+    fn vmlinux() -> Option<Btf> {
+        // SAFETY: libbpf parses the file into an object it allocates, or
+        // returns null (or an error pointer, which libbpf 1.x never does).
+        std::ptr::NonNull::new(unsafe { libbpf_sys::btf__load_vmlinux_btf() }).map(Btf)
+    }
+
+    fn parse(path: &std::path::Path) -> Option<Btf> {
+        let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+        // SAFETY: a NUL-terminated path; the result is an object libbpf
+        // allocates, or null.
+        std::ptr::NonNull::new(unsafe {
+            libbpf_sys::btf__parse(path.as_ptr(), std::ptr::null_mut())
+        })
+        .map(Btf)
+    }
+
+    /// Whether the kernel keeps a process's mappings in a list
+    /// (`mm_struct.mmap`, before the maple tree of 6.1), which the program
+    /// without cookies walks (the field sits in an anonymous struct inside
+    /// mm_struct on those kernels).
+    fn mappings_listed(&self) -> bool {
+        // SAFETY: the BTF is live while self is; the name is NUL-terminated.
+        unsafe {
+            let id = libbpf_sys::btf__find_by_name_kind(
+                self.0.as_ptr(),
+                c"mm_struct".as_ptr(),
+                libbpf_sys::BTF_KIND_STRUCT,
+            );
+            id > 0 && has_member(self.0.as_ptr(), id as u32, b"mmap", 4)
+        }
+    }
+
+    /// Whether enum `name` has a value named `value` (the kernel's UAPI
+    /// enums say which map types, attach types and helpers it knows).
+    fn enum_has(&self, name: &str, value: &str) -> bool {
+        const KIND_ENUM: u32 = 6;
+        let Ok(cname) = std::ffi::CString::new(name) else {
+            return false;
+        };
+        // SAFETY: the BTF is live while self is; libbpf returns null or a
+        // record of it, and an enum's values follow its btf_type.
+        unsafe {
+            let btf = self.0.as_ptr();
+            let id = libbpf_sys::btf__find_by_name_kind(btf, cname.as_ptr(), KIND_ENUM);
+            if id <= 0 {
+                return false;
             }
+            let t = libbpf_sys::btf__type_by_id(btf, id as u32);
+            if t.is_null() {
+                return false;
+            }
+            let vlen = ((*t).info & 0xffff) as usize;
+            let values = t.add(1).cast::<libbpf_sys::btf_enum>();
+            (0..vlen).any(|i| {
+                let n = libbpf_sys::btf__name_by_offset(btf, (*values.add(i)).name_off);
+                !n.is_null() && std::ffi::CStr::from_ptr(n).to_bytes() == value.as_bytes()
+            })
         }
     }
 }
 
-/// Whether the kernel keeps a process's mappings in a list
-/// (`mm_struct.mmap`, before the maple tree of 6.1), which the program
-/// without cookies walks: read from the kernel's BTF (the field sits in an
-/// anonymous struct inside mm_struct on those kernels).
-fn mappings_listed(btf_file: Option<&std::path::Path>) -> bool {
-    // SAFETY: libbpf parses /sys/kernel/btf/vmlinux into a struct it owns,
-    // freed below; the type and member records it returns point into it and
-    // are read before the free.
-    unsafe {
-        let btf = match btf_file
-            .and_then(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok())
-        {
-            Some(path) => libbpf_sys::btf__parse(path.as_ptr(), std::ptr::null_mut()),
-            None => libbpf_sys::btf__load_vmlinux_btf(),
-        };
-        if btf.is_null() {
-            return false;
-        }
-        let id = libbpf_sys::btf__find_by_name_kind(
-            btf,
-            c"mm_struct".as_ptr(),
-            libbpf_sys::BTF_KIND_STRUCT,
-        );
-        let found = id > 0 && has_member(btf, id as u32, b"mmap", 4);
-        libbpf_sys::btf__free(btf);
-        found
+impl Drop for Btf {
+    fn drop(&mut self) {
+        // SAFETY: the object is libbpf's, freed once here.
+        unsafe { libbpf_sys::btf__free(self.0.as_ptr()) }
     }
 }
 

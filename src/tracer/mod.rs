@@ -12,6 +12,7 @@
 pub mod attach;
 pub mod calibrate;
 pub mod callers;
+pub mod events;
 pub mod inflight;
 pub mod kernel;
 pub mod load;
@@ -33,6 +34,7 @@ pub use load::FuncSpec;
 use ring::Ring;
 
 use crate::base::exit::Exit;
+use crate::base::gozt_h::GOZT_COOKIE_KNOWN;
 use crate::event::{CallEvent, Lost};
 use skel::GoztSkel;
 
@@ -97,6 +99,9 @@ pub struct Options {
     pub attach: Option<String>,
     /// Act as on a kernel without BTF (`GOZT_SIMULATE_NO_BTF`, tests).
     pub simulate_no_btf: bool,
+    /// Classic uprobes one per site, never grouped in a tracefs event
+    /// (`GOZT_PER_SITE`, tests and benchmarks).
+    pub per_site: bool,
 }
 
 impl Default for Options {
@@ -113,6 +118,7 @@ impl Default for Options {
             btf: None,
             attach: None,
             simulate_no_btf: false,
+            per_site: false,
         }
     }
 }
@@ -149,6 +155,14 @@ pub struct Tracer<'obj> {
     method: AttachMethod,
     ring: Ring<'obj>,
     links: Vec<Link>,
+    /// Classic uprobes: each binary's grouped event, by index in `sites`
+    /// (None: one uprobe per site). Kept while detached (defined, no
+    /// breakpoint is placed); removed after the links (field order).
+    events: Vec<Option<events::Event>>,
+    notes: Vec<String>,
+    attach_parts: [Duration; 3],
+    /// Classic uprobes one per site even where tracefs is there.
+    per_site: bool,
     sites: Vec<BinarySites>,
     floor: bool,
     callers: CallerSlots,
@@ -186,6 +200,10 @@ impl<'obj> Tracer<'obj> {
             method,
             ring,
             links: Vec::new(),
+            events: Vec::new(),
+            notes: Vec::new(),
+            attach_parts: [Duration::ZERO; 3],
+            per_site: opts.per_site,
             sites: Vec::new(),
             floor: opts.floor,
             callers,
@@ -208,33 +226,114 @@ impl<'obj> Tracer<'obj> {
         Ok(ns)
     }
 
-    /// Attaches at `sites` (kept for later re-attachment).
+    /// Attaches at `sites` (kept for later re-attachment). Classic uprobes
+    /// go through one tracefs event per binary where tracefs is writable
+    /// (with cookies: where every site lies in the segment at
+    /// mm->start_code), else one perf uprobe per site.
     pub fn attach(&mut self, sites: Vec<BinarySites>) -> Result<(), TraceError> {
+        let start = Instant::now();
         self.sites = sites;
-        if self.method == AttachMethod::UprobeAddress {
-            self.fill_sites()?;
+        if self.method != AttachMethod::UprobeMulti && !self.per_site {
+            self.define_events();
         }
-        self.reattach()
+        let defined = start.elapsed();
+        self.fill_sites()?;
+        let filled = start.elapsed();
+        self.reattach()?;
+        self.attach_parts = [defined, filled - defined, start.elapsed() - filled];
+        Ok(())
     }
 
-    /// Without attach cookies: each site's cookie by (inode, file offset).
+    /// Each binary's sites as one tracefs uprobe event, where it can be:
+    /// with cookies, every site must lie in the segment at mm->start_code.
+    fn define_events(&mut self) {
+        let Some(tracefs) = events::Tracefs::find_or_mount() else {
+            self.notes
+                .push("no tracefs could be had: one uprobe per site".to_string());
+            return;
+        };
+        tracefs.remove_stale();
+        self.events = self
+            .sites
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let grouped = !b.entries.is_empty()
+                    && (self.method == AttachMethod::UprobeAddress || b.code_start.is_some());
+                if !grouped {
+                    return None;
+                }
+                let offsets = b.offsets_and_cookies().0;
+                events::Event::define(&tracefs, i, &b.binary, &offsets)
+                    .map_err(|e| {
+                        self.notes.push(format!(
+                            "{}: no grouped uprobe event ({e}): one uprobe per site",
+                            b.binary.display()
+                        ));
+                    })
+                    .ok()
+            })
+            .collect();
+    }
+
+    /// How long the last `attach` took to define the uprobe events, fill the
+    /// sites map, and open the perf events or links.
+    pub fn attach_parts(&self) -> [Duration; 3] {
+        self.attach_parts
+    }
+
+    /// How many binaries' sites are grouped in one tracefs event each.
+    pub fn grouped_events(&self) -> usize {
+        self.events.iter().flatten().count()
+    }
+
+    /// What gozt should say with `-v`: how the attach went where it did not
+    /// go the best way.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// The `sites` map of classic uprobes that carry no site's cookie:
+    /// without attach cookies, each site's cookie by (inode, file offset);
+    /// in a binary's grouped event with cookies, by (binary index, offset
+    /// from mm->start_code).
     fn fill_sites(&mut self) -> Result<(), TraceError> {
-        for b in &self.sites {
+        let mut keys: Vec<u8> = Vec::new();
+        let mut values: Vec<u8> = Vec::new();
+        for (i, b) in self.sites.iter().enumerate() {
+            let grouped = self.events.get(i).is_some_and(Option::is_some);
+            let files: Vec<(u64, u64)> = match (self.method, b.code_start) {
+                (AttachMethod::UprobeAddress, _) => b.inodes.iter().map(|&ino| (ino, 0)).collect(),
+                (AttachMethod::UprobeCookie, Some(start)) if grouped => vec![(i as u64, start)],
+                _ => continue,
+            };
             let (offsets, cookies) = b.offsets_and_cookies();
-            for &ino in &b.inodes {
+            for &(file, start) in &files {
                 for (&offset, &cookie) in offsets.iter().zip(&cookies) {
                     let key = skel::types::gozt_site_key {
-                        ino,
-                        offset: offset as u64,
+                        file,
+                        offset: offset as u64 - start,
                     };
-                    let key = bytemuck::bytes_of(&key);
-                    let value = cookie | crate::base::gozt_h::GOZT_COOKIE_KNOWN;
-                    self.skel
-                        .maps
-                        .sites
-                        .update(key, &value.to_ne_bytes(), MapFlags::ANY)
-                        .map_err(|e| TraceError::Load(format!("the sites map: {e}")))?;
+                    keys.extend_from_slice(bytemuck::bytes_of(&key));
+                    values.extend((cookie | GOZT_COOKIE_KNOWN).to_ne_bytes());
                 }
+            }
+        }
+        const KEY: usize = std::mem::size_of::<skel::types::gozt_site_key>();
+        const _: () = assert!(KEY == 16, "gozt_site_key is two u64");
+        let count = keys.len() / KEY;
+        if count == 0 {
+            return Ok(());
+        }
+        let map = &self.skel.maps.sites;
+        let fail = |e: libbpf_rs::Error| TraceError::Load(format!("the sites map: {e}"));
+        // One call for all (5.6+), else one each.
+        if map
+            .update_batch(&keys, &values, count as u32, MapFlags::ANY, MapFlags::ANY)
+            .is_err()
+        {
+            for (k, v) in keys.chunks(KEY).zip(values.chunks(8)) {
+                map.update(k, v, MapFlags::ANY).map_err(fail)?;
             }
         }
         Ok(())
@@ -252,8 +351,12 @@ impl<'obj> Tracer<'obj> {
         let prog = self.program(self.floor);
         self.links = match self.method {
             AttachMethod::UprobeMulti => attach::attach_multi(prog, &self.sites)?,
-            AttachMethod::UprobeCookie => attach::attach_classic(prog, &self.sites, true)?,
-            AttachMethod::UprobeAddress => attach::attach_classic(prog, &self.sites, false)?,
+            AttachMethod::UprobeCookie => {
+                attach::attach_classic(prog, &self.sites, &self.events, true)?
+            }
+            AttachMethod::UprobeAddress => {
+                attach::attach_classic(prog, &self.sites, &self.events, false)?
+            }
         };
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
             bss.attaching = 0;
