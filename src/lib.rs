@@ -88,10 +88,16 @@ struct IntervalWriter<'d, 'a> {
     millis: bool,
     written: usize,
     error: Option<Error>,
+    /// `--html`: the intervals are kept for the page's heatmap instead.
+    timeline: Option<render::html::Timeline>,
 }
 
 impl session::IntervalSink for IntervalWriter<'_, '_> {
     fn interval(&mut self, r: &stats::IntervalReport) -> bool {
+        if let Some(t) = self.timeline.as_mut() {
+            t.push(r);
+            return true;
+        }
         let s = if self.json {
             render::interval::json(r)
         } else {
@@ -123,6 +129,7 @@ fn trace(
     // Live view when a person watches: stdout a terminal, no --json, no
     // --duration, no --prometheus, no --interval.
     let live = !o.json
+        && !o.html
         && o.duration.is_none()
         && o.prometheus.is_none()
         && o.interval.is_none()
@@ -140,6 +147,7 @@ fn trace(
             .is_some_and(|i| i < std::time::Duration::from_secs(1)),
         written: 0,
         error: None,
+        timeline: o.html.then(render::html::Timeline::new),
     };
     let (report, status) = if live {
         let mut view = tui::term::Live::new();
@@ -156,10 +164,18 @@ fn trace(
         return Err(e.into());
     }
     let wrote_intervals = intervals.written > 0;
+    let timeline = intervals.timeline.take();
     if let Some(log) = &command_log {
         eprintln!("gozt: the command's output is in {}", log.display());
     }
     let text = match (o.json, o.interval.is_some()) {
+        // --html: the page, with the intervals' heatmap when there were.
+        _ if o.html => render::html::page(
+            &report,
+            &timeline
+                .filter(|t| !t.columns().is_empty())
+                .unwrap_or_else(|| render::html::Timeline::of_report(&report)),
+        ),
         // JSON Lines: the final report is the last line.
         (true, true) => render::report::json_line(&report),
         (true, false) => render::report::json(&report),
@@ -192,9 +208,16 @@ fn exit_status(status: i32) -> u8 {
     u8::try_from(status).unwrap_or(255)
 }
 
-/// `gozt report FILE`: a saved report as text, or in the live view.
+/// `gozt report FILE`: a saved report as text or HTML, or in the live view.
 fn report(args: &cli::ReportArgs, out: &mut dyn Write) -> Result<(), RunError> {
-    let report = saved::read(&args.file)?;
+    // A bad -o fails before the file is read.
+    let to = config::Output::open(args.output.as_deref())?;
+    let mut timeline = render::html::Timeline::new();
+    let report = if args.html {
+        saved::read_with(&args.file, Some(&mut |r| timeline.push(r)))?
+    } else {
+        saved::read(&args.file)?
+    };
     if args.live {
         if !std::io::stdout().is_terminal() {
             return Err(RunError::Usage(
@@ -204,8 +227,18 @@ fn report(args: &cli::ReportArgs, out: &mut dyn Write) -> Result<(), RunError> {
         }
         return tui::term::browse(report).map_err(|e| RunError::Usage(format!("terminal: {e}")));
     }
-    let text = render::report::text(&report, &render::report::TextOptions { raw_ns: args.ns });
-    Ok(write_out(out, text.as_bytes())?)
+    let text = if args.html {
+        if timeline.columns().is_empty() {
+            timeline = render::html::Timeline::of_report(&report);
+        }
+        render::html::page(&report, &timeline)
+    } else {
+        render::report::text(&report, &render::report::TextOptions { raw_ns: args.ns })
+    };
+    match to {
+        Some(file) => Ok(file.write(text.as_bytes())?),
+        None => Ok(write_out(out, text.as_bytes())?),
+    }
 }
 
 /// Runs a parsed command line, writing results to `out`; returns the exit

@@ -1,0 +1,521 @@
+//! The page's charts as SVG, drawn with plotters' SVG backend: the failure
+//! rate heatmap (a row per function, a column per interval), its colour
+//! scale, and log2 histograms (latency with p50/p99, payload sizes with the
+//! min-size line). Colours get darker as the rate rises, on both sides of
+//! the threshold (blue below, orange to brown above), so that the order
+//! survives greyscale; `too few` cells are grey with a hatch and alerts
+//! carry a ring, so neither depends on colour alone.
+
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+use super::escape;
+
+/// A drawing error (plotters' own), as text for the page.
+type Drawn = Result<(), String>;
+
+fn failed<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+/// Colours of the rate below the threshold, from 0 to the threshold.
+const BELOW: [(u8, u8, u8); 4] = [
+    (0xf7, 0xfb, 0xff),
+    (0xde, 0xeb, 0xf7),
+    (0xc6, 0xdb, 0xef),
+    (0x9e, 0xca, 0xe1),
+];
+/// Colours above the threshold, from it to 100 times it.
+const ABOVE: [(u8, u8, u8); 5] = [
+    (0xfd, 0xae, 0x6b),
+    (0xf1, 0x69, 0x13),
+    (0xd9, 0x48, 0x01),
+    (0xa6, 0x36, 0x03),
+    (0x7f, 0x27, 0x04),
+];
+/// Cells with too few eligible payloads for a verdict, and their hatch.
+pub const TOO_FEW: RGBColor = RGBColor(0xbd, 0xbd, 0xbd);
+const HATCH: RGBColor = RGBColor(0x52, 0x52, 0x52);
+const INK: RGBColor = RGBColor(0x1f, 0x1f, 0x1f);
+const BAR: RGBColor = RGBColor(0x4e, 0x79, 0xa7);
+/// Rates this many times the threshold and more get the darkest colour.
+const TOP: f64 = 100.0;
+/// The threshold used when it is 0 (every failure alerts).
+const TINY: f64 = 1e-6;
+
+fn ramp(stops: &[(u8, u8, u8)], p: f64) -> RGBColor {
+    let p = p.clamp(0.0, 1.0) * (stops.len() - 1) as f64;
+    let i = (p.floor() as usize).min(stops.len() - 2);
+    let f = p - i as f64;
+    let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * f).round() as u8;
+    let (a, b) = (stops[i], stops[i + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// The colour of failure rate `rate` against `threshold`.
+pub fn rate_colour(rate: f64, threshold: f64) -> RGBColor {
+    let t = threshold.max(TINY);
+    if rate <= threshold {
+        ramp(&BELOW, rate / t)
+    } else {
+        ramp(&ABOVE, (rate / t).log10() / TOP.log10())
+    }
+}
+
+/// `#rrggbb`.
+pub fn hex(c: RGBColor) -> String {
+    format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
+}
+
+/// An SVG from plotters made an accessible image: `role="img"`, its title
+/// (`id`), and sized by the page's style.
+fn finish(svg: String, id: &str, title: &str) -> String {
+    let svg = svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-labelledby=\"{id}\" class=\"chart\" "),
+        1,
+    );
+    match svg.find('>') {
+        Some(end) => format!(
+            "{}\n<title id=\"{id}\">{}</title>{}",
+            &svg[..=end],
+            escape(title),
+            &svg[end + 1..]
+        ),
+        None => svg,
+    }
+}
+
+/// A chart `width` x `height` drawn by `draw`, or a line saying why not.
+fn svg(
+    width: u32,
+    height: u32,
+    id: &str,
+    title: &str,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Drawn,
+) -> String {
+    let mut s = String::new();
+    let result = {
+        let root = SVGBackend::with_string(&mut s, (width, height)).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(failed)
+            .and_then(|()| draw(&root))
+            .and_then(|()| root.present().map_err(failed))
+    };
+    match result {
+        Ok(()) => finish(s, id, title),
+        Err(e) => format!(
+            "<p class=\"error\">{}: the chart could not be drawn ({})</p>",
+            escape(title),
+            escape(&e)
+        ),
+    }
+}
+
+fn font(size: f64) -> TextStyle<'static> {
+    // plotters' SVG writes size / 1.24 as the font size.
+    ("sans-serif", size * 1.24).into_font().color(&INK)
+}
+
+/// One heatmap row: its label, and each column's cell.
+pub struct Row {
+    pub label: String,
+    pub cells: Vec<Option<Cell>>,
+}
+
+/// One cell: a rate, with or without a verdict.
+#[derive(Debug, Clone, Copy)]
+pub struct Cell {
+    pub rate: f64,
+    pub too_few: bool,
+    pub alert: bool,
+}
+
+/// Room for a row's label, in SVG units.
+const LABEL_ROOM: u32 = 250;
+const ROW_HEIGHT: u32 = 24;
+/// The width of the charts that span the page.
+pub const WIDE: u32 = 960;
+
+/// The failure-rate heatmap: `rows` top down, `times` the columns' labels.
+pub fn heatmap(id: &str, title: &str, rows: &[Row], times: &[String], threshold: f64) -> String {
+    let n = times.len().max(1) as u32;
+    let height = ROW_HEIGHT * rows.len().max(1) as u32 + 64;
+    svg(WIDE, height, id, title, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(8)
+            .margin_right(16)
+            .x_label_area_size(40)
+            .y_label_area_size(LABEL_ROOM)
+            .build_cartesian_2d(0f64..f64::from(n), 0f64..rows.len().max(1) as f64)
+            .map_err(failed)?;
+        let nrows = rows.len();
+        let label = |y: &f64| {
+            // Rows are drawn top down: row 0 at the top.
+            let i = y.floor() as usize;
+            let row = nrows.checked_sub(i + 1).and_then(|r| rows.get(r));
+            match row {
+                Some(r) if (y - y.floor() - 0.5).abs() < 1e-9 => super::fit(&r.label, 36),
+                _ => String::new(),
+            }
+        };
+        let time = |x: &f64| {
+            let i = x.floor() as usize;
+            match times.get(i) {
+                Some(t) if (x - x.floor() - 0.5).abs() < 1e-9 => t.clone(),
+                _ => String::new(),
+            }
+        };
+        // One label per column, or per few: at most about 12.
+        let every = (n as usize).div_ceil(12).max(1);
+        let x_keys: Vec<f64> = (0..n as usize)
+            .step_by(every)
+            .map(|i| i as f64 + 0.5)
+            .collect();
+        let y_keys: Vec<f64> = (0..nrows).map(|i| i as f64 + 0.5).collect();
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(0)
+            .y_labels(0)
+            .axis_style(INK)
+            .x_desc("interval end (UTC)")
+            .label_style(font(12.0))
+            .axis_desc_style(font(12.0))
+            .draw()
+            .map_err(failed)?;
+        let area = chart.plotting_area();
+        let cell = |col: usize, row: usize| {
+            let y = (nrows - 1 - row) as f64;
+            [(col as f64, y), (col as f64 + 1.0, y + 1.0)]
+        };
+        for (r, row) in rows.iter().enumerate() {
+            for (c, cell_value) in row.cells.iter().enumerate() {
+                let Some(v) = cell_value else { continue };
+                let [a, b] = cell(c, r);
+                let fill = if v.too_few {
+                    TOO_FEW
+                } else {
+                    rate_colour(v.rate, threshold)
+                };
+                let mut rect = Rectangle::new([a, b], fill.filled());
+                rect.set_margin(1, 1, 1, 1);
+                area.draw(&rect).map_err(failed)?;
+                if v.too_few {
+                    let inset = |(x, y): (f64, f64), dx: f64, dy: f64| (x + dx, y + dy);
+                    area.draw(&PathElement::new(
+                        vec![inset(a, 0.15, 0.2), inset(b, -0.15, -0.2)],
+                        HATCH.stroke_width(1),
+                    ))
+                    .map_err(failed)?;
+                } else if v.alert {
+                    let centre = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
+                    area.draw(&Circle::new(centre, 3, WHITE.filled()))
+                        .map_err(failed)?;
+                    area.draw(&Circle::new(centre, 3, INK.stroke_width(1)))
+                        .map_err(failed)?;
+                }
+            }
+        }
+        // The labels, drawn by hand at the centres plotters computes.
+        for y in &y_keys {
+            let (px, py) = chart.backend_coord(&(0.0, *y));
+            root.draw(&Text::new(
+                label(y),
+                (px - 8, py),
+                font(12.0).pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Right,
+                    plotters::style::text_anchor::VPos::Center,
+                )),
+            ))
+            .map_err(failed)?;
+        }
+        for x in &x_keys {
+            let (px, py) = chart.backend_coord(&(*x, 0.0));
+            root.draw(&Text::new(
+                time(x),
+                (px, py + 6),
+                font(11.0).pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Top,
+                )),
+            ))
+            .map_err(failed)?;
+        }
+        Ok(())
+    })
+}
+
+/// The heatmap's colour scale: 0 to the threshold, then to 100 times it,
+/// with the threshold marked.
+pub fn scale(id: &str, threshold: f64) -> String {
+    let title = format!(
+        "Colour scale: light blue at 0 to darker blue at the threshold ({}), then orange to dark \
+         brown from the threshold to {} times it and above",
+        super::pct(threshold),
+        TOP
+    );
+    svg(WIDE / 2, 64, id, &title, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(6)
+            .margin_left(16)
+            .margin_right(24)
+            .x_label_area_size(24)
+            .build_cartesian_2d(0f64..1.0, 0f64..1.0)
+            .map_err(failed)?;
+        let steps = 100;
+        let t = threshold.max(TINY);
+        // Position 0..0.5: 0..threshold; 0.5..1: threshold..TOP x.
+        let rate_at = |p: f64| {
+            if p <= 0.5 {
+                t * p * 2.0
+            } else {
+                t * TOP.powf((p - 0.5) * 2.0)
+            }
+        };
+        chart
+            .draw_series((0..steps).map(|i| {
+                let p = (f64::from(i) + 0.5) / f64::from(steps);
+                let colour = if p <= 0.5 {
+                    ramp(&BELOW, p * 2.0)
+                } else {
+                    ramp(&ABOVE, (p - 0.5) * 2.0)
+                };
+                Rectangle::new(
+                    [
+                        (f64::from(i) / f64::from(steps), 0.0),
+                        (f64::from(i + 1) / f64::from(steps), 1.0),
+                    ],
+                    colour.filled(),
+                )
+            }))
+            .map_err(failed)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(0.5, -0.15), (0.5, 1.0)],
+                INK.stroke_width(3),
+            )))
+            .map_err(failed)?;
+        for (p, prefix) in [(0.0, ""), (0.5, "threshold "), (0.75, ""), (1.0, "≥ ")] {
+            let (px, py) = chart.backend_coord(&(p, 0.0));
+            root.draw(&Text::new(
+                format!("{prefix}{}", super::pct(rate_at(p))),
+                (px, py + 4),
+                font(11.0).pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Top,
+                )),
+            ))
+            .map_err(failed)?;
+        }
+        Ok(())
+    })
+}
+
+/// A log2 bucket's place on a histogram's axis: its lower bound's bit
+/// length (0 for the empty payloads' bucket `0..=0`).
+fn slot(min: u64) -> u32 {
+    64 - min.leading_zeros()
+}
+
+/// Where value `v` falls on the axis of [`slot`]s: in its bucket, by its
+/// log2 fraction.
+pub fn position(v: u64) -> f64 {
+    if v == 0 {
+        return 0.5;
+    }
+    let s = slot(v);
+    let low = 1u64 << (s - 1);
+    f64::from(s) + (v as f64 / low as f64).log2()
+}
+
+/// A vertical line on a histogram: where, its label, dashed or not.
+pub struct Marker {
+    pub at: u64,
+    pub label: String,
+    pub dashed: bool,
+}
+
+/// A log2 histogram of `buckets` (min, count), every bucket between the
+/// first and the last drawn; `unit` labels a bucket's lower bound.
+pub fn histogram(
+    id: &str,
+    title: &str,
+    x_desc: &str,
+    buckets: &[(u64, u64)],
+    markers: &[Marker],
+    unit: &dyn Fn(u64) -> String,
+) -> String {
+    let lo = buckets.iter().map(|b| slot(b.0)).min().unwrap_or(0);
+    let hi = buckets.iter().map(|b| slot(b.0)).max().unwrap_or(0);
+    let lo = markers
+        .iter()
+        .map(|m| position(m.at).floor() as u32)
+        .fold(lo, u32::min);
+    let hi = markers
+        .iter()
+        .map(|m| position(m.at).floor() as u32)
+        .fold(hi, u32::max);
+    let top = buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
+    let ymax = top + top.div_ceil(4);
+    svg(WIDE / 2, 260, id, title, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(8)
+            .margin_right(20)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(f64::from(lo)..f64::from(hi + 1), 0u64..ymax)
+            .map_err(failed)?;
+        let keys = hi + 2 - lo;
+        let every = keys.div_ceil(7).max(1);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .light_line_style(RGBColor(0xe6, 0xe6, 0xe6))
+            .bold_line_style(RGBColor(0xd0, 0xd0, 0xd0))
+            .x_labels(0)
+            .y_labels(5)
+            .y_desc("count")
+            .x_desc(x_desc)
+            .axis_style(INK)
+            .label_style(font(12.0))
+            .axis_desc_style(font(12.0))
+            .draw()
+            .map_err(failed)?;
+        chart
+            .draw_series(buckets.iter().map(|&(min, count)| {
+                let s = f64::from(slot(min));
+                let mut r = Rectangle::new([(s, 0), (s + 1.0, count)], BAR.filled());
+                r.set_margin(0, 0, 1, 1);
+                r
+            }))
+            .map_err(failed)?;
+        // Bucket bounds under the axis, every few.
+        for s in (lo..=hi + 1).step_by(every as usize) {
+            let bound = if s == 0 { 0 } else { 1u64 << (s - 1) };
+            let (px, py) = chart.backend_coord(&(f64::from(s), 0));
+            root.draw(&Text::new(
+                unit(bound),
+                (px, py + 6),
+                font(11.0).pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Top,
+                )),
+            ))
+            .map_err(failed)?;
+        }
+        for (i, m) in markers.iter().enumerate() {
+            let x = position(m.at);
+            let points = vec![(x, 0), (x, ymax)];
+            if m.dashed {
+                chart
+                    .draw_series(std::iter::once(DashedPathElement::new(
+                        points,
+                        6,
+                        4,
+                        INK.stroke_width(2),
+                    )))
+                    .map_err(failed)?;
+            } else {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        points,
+                        INK.stroke_width(2),
+                    )))
+                    .map_err(failed)?;
+            }
+            // Labels stacked from the top, beside their line; on the left
+            // of a line past the middle.
+            let (px, py) = chart.backend_coord(&(x, ymax));
+            let right = x > f64::from(lo + hi + 1) / 2.0;
+            let h = if right {
+                plotters::style::text_anchor::HPos::Right
+            } else {
+                plotters::style::text_anchor::HPos::Left
+            };
+            root.draw(&Text::new(
+                m.label.clone(),
+                (if right { px - 5 } else { px + 5 }, py + 4 + 16 * i as i32),
+                font(12.0).pos(plotters::style::text_anchor::Pos::new(
+                    h,
+                    plotters::style::text_anchor::VPos::Top,
+                )),
+            ))
+            .map_err(failed)?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Relative luminance (what greyscale keeps).
+    fn luminance(c: RGBColor) -> f64 {
+        let lin = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.04045 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(c.0) + 0.7152 * lin(c.1) + 0.0722 * lin(c.2)
+    }
+
+    #[test]
+    fn higher_rates_are_darker_in_greyscale_too() {
+        let threshold = 0.003;
+        let mut last = f64::INFINITY;
+        for i in 0..=2000 {
+            // 0 to 150 times the threshold.
+            let rate = threshold * 150.0 * f64::from(i) / 2000.0;
+            let l = luminance(rate_colour(rate, threshold));
+            assert!(l <= last + 1e-12, "rate {rate}: {l} after {last}");
+            last = l;
+        }
+        // The threshold is a visible step, not only a change of hue.
+        let below = luminance(rate_colour(threshold, threshold));
+        let above = luminance(rate_colour(threshold * 1.0001, threshold));
+        assert!(below > above, "{below} {above}");
+        assert_eq!(hex(rate_colour(0.0, threshold)), "#f7fbff");
+        assert_eq!(hex(rate_colour(1.0, threshold)), "#7f2704");
+        assert_eq!(hex(rate_colour(0.5, 0.0)), "#7f2704", "threshold 0");
+    }
+
+    #[test]
+    fn positions_fall_in_their_buckets() {
+        assert_eq!(position(0), 0.5);
+        assert_eq!(position(1), 1.0);
+        assert_eq!(position(1024), 11.0);
+        assert!((position(1536) - 11.585).abs() < 1e-3);
+        assert!(position(2047) < 12.0);
+        assert_eq!(slot(0), 0);
+        assert_eq!(slot(4096), 13);
+    }
+
+    #[test]
+    fn charts_are_titled_images() {
+        let svg = histogram(
+            "h1",
+            "Latency of <f>",
+            "latency",
+            &[(1024, 3), (4096, 5)],
+            &[Marker {
+                at: 3000,
+                label: "p50 3.00us".into(),
+                dashed: false,
+            }],
+            &|v| v.to_string(),
+        );
+        assert!(
+            svg.starts_with("<svg role=\"img\" aria-labelledby=\"h1\" class=\"chart\" "),
+            "{svg}"
+        );
+        assert!(svg.contains("<title id=\"h1\">Latency of &lt;f&gt;</title>"));
+        assert!(svg.contains("p50 3.00us"));
+        assert_eq!(svg.matches("fill=\"#4E79A7\"").count(), 2, "{svg}");
+    }
+}
