@@ -20,8 +20,12 @@ target/release/gozt probes "$demo"
 echo
 # The service from its first instruction, for 10 s: it writes its own tally of the payloads
 # it made, judged by gozt's rules, to compare with gozt's report.
-echo "\$ gozt trace -- demo-service -load 4 -duration 10s -truth $truth"
-target/release/gozt trace -- "$demo" -load 4 -duration 10s -truth "$truth"
+# Saved as JSON Lines (a line per second), printed as text, and drawn as one HTML page.
+out="$here/target/demo" seconds=${GOZT_DEMO_DURATION:-10s} && mkdir -p "$out"
+echo "\$ gozt trace --interval 1s --json -o $out/run.jsonl -- demo-service -load 4 -duration $seconds -truth $truth"
+target/release/gozt trace --interval 1s --json -o "$out/run.jsonl" -- "$demo" -load 4 -duration "$seconds" -truth "$truth"
+target/release/gozt report "$out/run.jsonl"
+target/release/gozt report "$out/run.jsonl" --html -o "$out/page.html"
 python3 - "$truth" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))
@@ -29,3 +33,4 @@ rate = 100 * t["failures"] / t["eligible"] if t["eligible"] else 0
 print(f"demo-service's own tally: {t['payloads']} payloads, failure rate {rate:.3f}% "
       f"of {t['eligible']} eligible ({t['failures']} failures)")
 PY
+echo "the run's page (open it in a browser): $out/page.html"

@@ -273,18 +273,6 @@ impl Image {
             rgba: buf,
         }
     }
-
-    /// The pixels of the rectangle (x, y, w, h), clipped to the image.
-    pub fn pixels(&self, x: usize, y: usize, w: usize, h: usize) -> Vec<[u8; 3]> {
-        let mut out = Vec::new();
-        for row in y..(y + h).min(self.height) {
-            for col in x..(x + w).min(self.width) {
-                let i = (row * self.width + col) * 4;
-                out.push([self.rgba[i], self.rgba[i + 1], self.rgba[i + 2]]);
-            }
-        }
-        out
-    }
 }
 
 #[test]

@@ -192,3 +192,89 @@ fn bad_files_and_flags_get_one_line() {
     let (code, _, err) = common::gozt(&["report", saved.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// `--html` on `gozt trace`, for real (root and BPF): the page of a run
+/// with --interval holds a heatmap of at least two intervals whose cells add
+/// up to each function's calls, and its goroutines and functions equal the
+/// workload's own truth.
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn trace_writes_the_page_of_a_real_run() {
+    common::require_privileged();
+    let dir = Scratch::new("trace");
+    let bin = common::newest("workload-stripped");
+    let html = dir.path("page.html");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .args(["trace", "-q", "--interval", "200ms", "--html", "-o"])
+        .arg(&html)
+        .arg("--")
+        .arg(&bin)
+        .args(["-goroutines", "3", "-rounds", "60"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    assert!(err.is_empty(), "{err}");
+    let truth: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let nodes = page::scan(&std::fs::read_to_string(&html).unwrap());
+    let num = |cells: &std::collections::BTreeMap<String, String>, k: &str| -> u64 {
+        cells[k].parse().unwrap()
+    };
+    // Per goroutine and per function, as the workload counted.
+    let mut functions: std::collections::BTreeMap<String, u64> = Default::default();
+    let goroutines = page::rows(&nodes, "goroutines", "data-v");
+    let truth_gs = truth["goroutines"].as_array().unwrap();
+    assert_eq!(goroutines.len(), truth_gs.len().min(20));
+    for tg in truth_gs {
+        let mut own = [0u64; 4];
+        for c in tg["functions"].as_object().unwrap().values() {
+            let row = match c["outer"].as_str() {
+                Some(outer) => format!("{} in {outer}", c["function"].as_str().unwrap()),
+                None => {
+                    for (i, k) in ["calls", "payloads", "errors", "incompressible"]
+                        .iter()
+                        .enumerate()
+                    {
+                        own[i] += c[*k].as_u64().unwrap();
+                    }
+                    c["function"].as_str().unwrap().to_string()
+                }
+            };
+            *functions.entry(row).or_default() += c["calls"].as_u64().unwrap();
+        }
+        let key = format!("{}/{}", truth["pid"], tg["goid"]);
+        let Some((_, cells)) = goroutines.iter().find(|(k, _)| *k == key) else {
+            assert!(truth_gs.len() > 20, "goroutine {key} missing");
+            continue;
+        };
+        for (i, k) in ["calls", "payloads", "errors", "incompressible"]
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(num(cells, k), own[i], "goroutine {key} {k}");
+        }
+    }
+    let table: std::collections::BTreeMap<String, u64> = page::rows(&nodes, "functions", "data-v")
+        .iter()
+        .map(|(k, cells)| (k.clone(), num(cells, "calls")))
+        .collect();
+    assert_eq!(table, functions);
+    // The heatmap: at least two columns, each row's cells adding up to the
+    // function's calls (the first row, to all of them).
+    let heat = page::rows(&nodes, "heatmap", "data-calls");
+    let columns = heat[0].1.len();
+    assert!(columns >= 2, "{columns} columns");
+    for (key, cells) in &heat {
+        let calls: u64 = (0..columns).map(|i| num(cells, &i.to_string())).sum();
+        let want = if key.is_empty() {
+            table
+                .iter()
+                .filter(|(k, _)| !k.contains(" in "))
+                .map(|(_, v)| v)
+                .sum()
+        } else {
+            table[key]
+        };
+        assert_eq!(calls, want, "heatmap row {key:?}");
+    }
+}

@@ -343,3 +343,29 @@ pub fn check_heatmap(nodes: &[Node], lines: &[Value], report: &Value) -> usize {
     assert_eq!(got, want);
     checked
 }
+
+/// The rows of table `name`: each row's key and its cells' attribute
+/// `attr` (`data-v`: the raw values) by column.
+pub fn rows(nodes: &[Node], name: &str, attr: &str) -> Vec<(String, BTreeMap<String, String>)> {
+    let start = nodes
+        .iter()
+        .position(|n| n.tag == "table" && n.attr("data-table") == Some(name))
+        .unwrap_or_else(|| panic!("no table {name}"));
+    let mut out: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    for n in nodes[start + 1..].iter().take_while(|n| n.tag != "table") {
+        match n.tag.as_str() {
+            "tr" => out.push((
+                n.attr("data-key").unwrap_or("").to_string(),
+                BTreeMap::new(),
+            )),
+            "td" => {
+                if let (Some(row), Some(col)) = (out.last_mut(), n.attr("data-col")) {
+                    let v = n.attr(attr).unwrap_or("");
+                    row.1.insert(col.to_string(), v.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

@@ -63,6 +63,34 @@ pub fn rate_colour(rate: f64, threshold: f64) -> RGBColor {
     }
 }
 
+/// The colour of a `too few` cell of rate `rate`: its colour greyed
+/// (mostly grey), under the hatch.
+pub fn few_colour(rate: f64, threshold: f64) -> RGBColor {
+    let c = rate_colour(rate, threshold);
+    let mix = |a: u8, g: u8| ((f64::from(a) * 0.35) + (f64::from(g) * 0.65)).round() as u8;
+    RGBColor(
+        mix(c.0, TOO_FEW.0),
+        mix(c.1, TOO_FEW.1),
+        mix(c.2, TOO_FEW.2),
+    )
+}
+
+/// A rate as a short percentage for the scale: `0.3%`, `3%`, `30%`.
+fn short_pct(rate: f64) -> String {
+    let p = rate * 100.0;
+    if p == 0.0 {
+        return "0%".into();
+    }
+    let decimals = (2 - p.log10().floor() as i32).max(0) as usize;
+    let s = format!("{p:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    format!("{s}%")
+}
+
 /// `#rrggbb`.
 pub fn hex(c: RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
@@ -96,13 +124,16 @@ fn svg(
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Drawn,
 ) -> String {
     let mut s = String::new();
-    let result = {
+    // plotters computes its axes with checked arithmetic in debug builds:
+    // a chart it cannot draw is a line on the page, not a lost report.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let root = SVGBackend::with_string(&mut s, (width, height)).into_drawing_area();
         root.fill(&WHITE)
             .map_err(failed)
             .and_then(|()| draw(&root))
             .and_then(|()| root.present().map_err(failed))
-    };
+    }))
+    .unwrap_or_else(|_| Err("plotters panicked".to_string()));
     match result {
         Ok(()) => finish(s, id, title),
         Err(e) => format!(
@@ -195,7 +226,7 @@ pub fn heatmap(id: &str, title: &str, rows: &[Row], times: &[String], threshold:
                 let Some(v) = cell_value else { continue };
                 let [a, b] = cell(c, r);
                 let fill = if v.too_few {
-                    TOO_FEW
+                    few_colour(v.rate, threshold)
                 } else {
                     rate_colour(v.rate, threshold)
                 };
@@ -203,12 +234,7 @@ pub fn heatmap(id: &str, title: &str, rows: &[Row], times: &[String], threshold:
                 rect.set_margin(1, 1, 1, 1);
                 area.draw(&rect).map_err(failed)?;
                 if v.too_few {
-                    let inset = |(x, y): (f64, f64), dx: f64, dy: f64| (x + dx, y + dy);
-                    area.draw(&PathElement::new(
-                        vec![inset(a, 0.15, 0.2), inset(b, -0.15, -0.2)],
-                        HATCH.stroke_width(1),
-                    ))
-                    .map_err(failed)?;
+                    hatch(root, chart.backend_coord(&a), chart.backend_coord(&b))?;
                 } else if v.alert {
                     let centre = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
                     area.draw(&Circle::new(centre, 3, WHITE.filled()))
@@ -247,6 +273,30 @@ pub fn heatmap(id: &str, title: &str, rows: &[Row], times: &[String], threshold:
     })
 }
 
+/// Steep strokes about 8 pixels apart over the cell from `bottom_left` to
+/// `top_right` (pixels), one at least.
+fn hatch(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    (left, bottom): (i32, i32),
+    (right, top): (i32, i32),
+) -> Drawn {
+    let (left, right, top, bottom) = (left + 2, right - 2, top + 2, bottom - 2);
+    let rise = (bottom - top).max(1);
+    let run = (rise / 2).min(right - left).max(1);
+    let mut x = left;
+    loop {
+        root.draw(&PathElement::new(
+            vec![(x, bottom), (x + run, top)],
+            HATCH.stroke_width(1),
+        ))
+        .map_err(failed)?;
+        x += 8;
+        if x + run > right {
+            return Ok(());
+        }
+    }
+}
+
 /// The heatmap's colour scale: 0 to the threshold, then to 100 times it,
 /// with the threshold marked.
 pub fn scale(id: &str, threshold: f64) -> String {
@@ -259,8 +309,8 @@ pub fn scale(id: &str, threshold: f64) -> String {
     svg(WIDE / 2, 64, id, &title, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(6)
-            .margin_left(16)
-            .margin_right(24)
+            .margin_left(36)
+            .margin_right(36)
             .x_label_area_size(24)
             .build_cartesian_2d(0f64..1.0, 0f64..1.0)
             .map_err(failed)?;
@@ -300,7 +350,7 @@ pub fn scale(id: &str, threshold: f64) -> String {
         for (p, prefix) in [(0.0, ""), (0.5, "threshold "), (0.75, ""), (1.0, "≥ ")] {
             let (px, py) = chart.backend_coord(&(p, 0.0));
             root.draw(&Text::new(
-                format!("{prefix}{}", super::pct(rate_at(p))),
+                format!("{prefix}{}", short_pct(rate_at(p))),
                 (px, py + 4),
                 font(11.0).pos(plotters::style::text_anchor::Pos::new(
                     plotters::style::text_anchor::HPos::Center,
@@ -357,25 +407,34 @@ pub fn histogram(
         .iter()
         .map(|m| position(m.at).floor() as u32)
         .fold(hi, u32::max);
-    let top = buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
-    let ymax = top + top.div_ceil(4);
+    let top = buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1) as f64;
+    // Room above the bars for the markers' labels.
+    let ymax = (top * 1.25).max(2.0);
     svg(WIDE / 2, 260, id, title, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(8)
             .margin_right(20)
             .x_label_area_size(44)
             .y_label_area_size(64)
-            .build_cartesian_2d(f64::from(lo)..f64::from(hi + 1), 0u64..ymax)
+            .build_cartesian_2d(f64::from(lo)..f64::from(hi + 1), 0f64..ymax)
             .map_err(failed)?;
         let keys = hi + 2 - lo;
         let every = keys.div_ceil(7).max(1);
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .light_line_style(RGBColor(0xe6, 0xe6, 0xe6))
-            .bold_line_style(RGBColor(0xd0, 0xd0, 0xd0))
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
             .x_labels(0)
             .y_labels(5)
+            // Whole counts only.
+            .y_label_formatter(&|v: &f64| {
+                if (v - v.round()).abs() < 1e-6 {
+                    format!("{v:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .y_desc("count")
             .x_desc(x_desc)
             .axis_style(INK)
@@ -386,7 +445,7 @@ pub fn histogram(
         chart
             .draw_series(buckets.iter().map(|&(min, count)| {
                 let s = f64::from(slot(min));
-                let mut r = Rectangle::new([(s, 0), (s + 1.0, count)], BAR.filled());
+                let mut r = Rectangle::new([(s, 0.0), (s + 1.0, count as f64)], BAR.filled());
                 r.set_margin(0, 0, 1, 1);
                 r
             }))
@@ -394,7 +453,7 @@ pub fn histogram(
         // Bucket bounds under the axis, every few.
         for s in (lo..=hi + 1).step_by(every as usize) {
             let bound = if s == 0 { 0 } else { 1u64 << (s - 1) };
-            let (px, py) = chart.backend_coord(&(f64::from(s), 0));
+            let (px, py) = chart.backend_coord(&(f64::from(s), 0.0));
             root.draw(&Text::new(
                 unit(bound),
                 (px, py + 6),
@@ -407,7 +466,7 @@ pub fn histogram(
         }
         for (i, m) in markers.iter().enumerate() {
             let x = position(m.at);
-            let points = vec![(x, 0), (x, ymax)];
+            let points = vec![(x, 0.0), (x, ymax)];
             if m.dashed {
                 chart
                     .draw_series(std::iter::once(DashedPathElement::new(
@@ -483,6 +542,19 @@ mod tests {
         assert_eq!(hex(rate_colour(0.0, threshold)), "#f7fbff");
         assert_eq!(hex(rate_colour(1.0, threshold)), "#7f2704");
         assert_eq!(hex(rate_colour(0.5, 0.0)), "#7f2704", "threshold 0");
+    }
+
+    #[test]
+    fn too_few_is_greyed_and_the_scale_short() {
+        let t = 0.003;
+        assert_eq!(hex(few_colour(0.0, t)), "#d1d3d4");
+        // Greyed, it still darkens with the rate.
+        assert!(luminance(few_colour(0.05, t)) < luminance(few_colour(0.001, t)));
+        assert_eq!(short_pct(0.0), "0%");
+        assert_eq!(short_pct(0.003), "0.3%");
+        assert_eq!(short_pct(0.03), "3%");
+        assert_eq!(short_pct(0.3), "30%");
+        assert_eq!(short_pct(0.0001234), "0.0123%");
     }
 
     #[test]

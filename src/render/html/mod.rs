@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 pub use timeline::Timeline;
 
 use crate::stats::{Counters, FunctionReport, Report, State};
-use crate::tui::format::{percent, short_name};
+use crate::tui::format::percent;
 use table::{col, text_col, Table, Value};
 
 const STYLE: &str = include_str!("page.css");
@@ -51,6 +51,56 @@ fn pct(rate: f64) -> String {
 
 fn fit(s: &str, width: usize) -> String {
     crate::tui::format::fit(s, width)
+}
+
+/// The end of `f` shown: its symbol after the last `k` elements of its
+/// package path (`k` 1: `zstd.(*Encoder).EncodeAll`, as the text report
+/// shows it); the whole name when the path has fewer.
+fn tail(f: &str, k: usize) -> &str {
+    let mut start = f.find(".(").or_else(|| f.rfind('.')).unwrap_or(0);
+    for _ in 0..k {
+        match f[..start].rfind('/') {
+            Some(i) => start = i,
+            None => return f,
+        }
+    }
+    &f[start + 1..]
+}
+
+/// The names the page shows: short, with as much of the package path as
+/// tells them apart (`golang/snappy.Decode`, `compress/snappy.Decode`).
+struct Names(std::collections::HashMap<String, String>);
+
+impl Names {
+    fn of(r: &Report) -> Names {
+        let mut all: Vec<&str> = Vec::new();
+        for f in &r.functions {
+            all.push(&f.function);
+            all.extend(f.outer.as_deref());
+        }
+        for c in &r.callers {
+            all.extend([c.caller.as_str(), c.function.as_str()]);
+        }
+        all.sort_unstable();
+        all.dedup();
+        let shown = all
+            .iter()
+            .map(|&name| {
+                let k = (1..8)
+                    .find(|&k| {
+                        let t = tail(name, k);
+                        t == name || all.iter().all(|&o| o == name || tail(o, k) != t)
+                    })
+                    .unwrap_or(8);
+                (name.to_string(), tail(name, k).to_string())
+            })
+            .collect();
+        Names(shown)
+    }
+
+    fn get<'a>(&'a self, name: &'a str) -> &'a str {
+        self.0.get(name).map_or(name, String::as_str)
+    }
 }
 
 /// The verdict of `c` as a word and its page class.
@@ -91,13 +141,14 @@ struct Section {
 pub fn page(report: &Report, timeline: &Timeline) -> String {
     // The order of the page. Findings (ranked) would follow the headline,
     // and routes would add rows to the heatmap, once the report has them.
+    let names = Names::of(report);
     let sections: Vec<Section> = [
         Some(headline(report)),
-        heatmap(report, timeline),
-        functions(report),
-        latency(report),
-        sizes(report),
-        callers(report),
+        heatmap(report, timeline, &names),
+        functions(report, &names),
+        latency(report, &names),
+        sizes(report, &names),
+        callers(report, &names),
         goroutines(report),
         Some(lost(report)),
         Some(targets(report)),
@@ -168,7 +219,7 @@ pub fn page(report: &Report, timeline: &Timeline) -> String {
 
 /// A fact of the headline: a term and its description (HTML).
 fn fact(out: &mut String, term: &str, html: &str) {
-    let _ = write!(out, "<dt>{}</dt><dd>{html}</dd>\n", escape(term));
+    let _ = writeln!(out, "<dt>{}</dt><dd>{html}</dd>", escape(term));
 }
 
 fn headline(r: &Report) -> Section {
@@ -237,7 +288,7 @@ fn headline(r: &Report) -> Section {
         &mut b,
         "Run",
         &format!(
-            "{when}<span data-v=\"{}\" data-u=\"seconds\" data-json=\"/duration_s\">{:.1}</span> s traced",
+            "{when}<span data-v=\"{}\" data-u=\"seconds\" data-json=\"/duration_s\">{:.1}</span>&nbsp;s traced",
             r.duration_s, r.duration_s
         ),
     );
@@ -333,8 +384,8 @@ fn cell_text(c: &Counters) -> String {
 
 /// The heatmap's rows: all functions, then each function (not inner),
 /// most failures first.
-fn heatmap_rows(r: &Report, timeline: &Timeline) -> Vec<(Option<String>, String)> {
-    let mut names: Vec<(u64, String)> = r
+fn heatmap_rows(r: &Report, timeline: &Timeline, names: &Names) -> Vec<(Option<String>, String)> {
+    let mut rows: Vec<(u64, String)> = r
         .functions
         .iter()
         .filter(|f| !f.inner)
@@ -342,17 +393,16 @@ fn heatmap_rows(r: &Report, timeline: &Timeline) -> Vec<(Option<String>, String)
         .collect();
     for c in timeline.columns() {
         for name in c.functions.keys() {
-            if !names.iter().any(|(_, n)| n == name) {
-                names.push((0, name.clone()));
+            if !rows.iter().any(|(_, n)| n == name) {
+                rows.push((0, name.clone()));
             }
         }
     }
-    names.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     std::iter::once((None, "all functions".to_string()))
         .chain(
-            names
-                .into_iter()
-                .map(|(_, n)| (Some(n.clone()), short_name(&n).to_string())),
+            rows.into_iter()
+                .map(|(_, n)| (Some(n.clone()), names.get(&n).to_string())),
         )
         .collect()
 }
@@ -366,12 +416,12 @@ fn clock(time: &str) -> String {
     }
 }
 
-fn heatmap(r: &Report, timeline: &Timeline) -> Option<Section> {
+fn heatmap(r: &Report, timeline: &Timeline, names: &Names) -> Option<Section> {
     let columns = timeline.columns();
     if columns.is_empty() {
         return None;
     }
-    let rows = heatmap_rows(r, timeline);
+    let rows = heatmap_rows(r, timeline, names);
     let times: Vec<String> = columns.iter().map(|c| clock(&c.end)).collect();
     let mut chart_rows = Vec::new();
     let mut body = String::new();
@@ -439,8 +489,8 @@ fn heatmap(r: &Report, timeline: &Timeline) -> Option<Section> {
     );
     let mut b = format!(
         "<p>{}</p>\n<div class=\"legend\"><figure class=\"scale\">{}</figure><ul>\
-         <li><span class=\"swatch few\" aria-hidden=\"true\"></span> too few eligible payloads \
-         for a verdict (under {})</li>\
+         <li><span class=\"swatch few\" aria-hidden=\"true\"></span> greyed and hatched: too few \
+         eligible payloads for a verdict (under {}), the rate only a hint</li>\
          <li><span class=\"swatch ring\" aria-hidden=\"true\"></span> above the threshold: ALERT</li>\
          <li><span class=\"swatch none\" aria-hidden=\"true\"></span> no calls</li></ul></div>\n",
         escape(&title),
@@ -497,7 +547,7 @@ fn kind(f: &FunctionReport) -> String {
     format!("{} {} {}", f.codec.name(), f.op.name(), f.api.name())
 }
 
-fn functions(r: &Report) -> Option<Section> {
+fn functions(r: &Report, names: &Names) -> Option<Section> {
     if r.functions.is_empty() {
         return None;
     }
@@ -530,15 +580,18 @@ fn functions(r: &Report) -> Option<Section> {
         let state = if f.inner {
             format!(
                 "inner (in {})",
-                f.outer.as_deref().map(short_name).unwrap_or("?")
+                f.outer.as_deref().map(|o| names.get(o)).unwrap_or("?")
             )
         } else {
             c.state.name().replace('_', " ")
         };
         t.row(
-            &format!("{}{}", f.function, f.outer.as_deref().unwrap_or("")),
+            &match &f.outer {
+                Some(outer) => format!("{} in {outer}", f.function),
+                None => f.function.clone(),
+            },
             &[
-                Value::text(p("function"), &f.function).short(short_name(&f.function)),
+                Value::text(p("function"), &f.function).short(names.get(&f.function)),
                 Value::text(None, &kind(f)),
                 Value::count(p("calls"), c.calls),
                 Value::count(p("payloads"), c.payloads),
@@ -571,6 +624,7 @@ fn functions(r: &Report) -> Option<Section> {
 /// A figure per function: its histogram chart, then its data table.
 fn histogram_figure(
     f: &FunctionReport,
+    name: &str,
     i: usize,
     what: &str,
     field: &str,
@@ -584,7 +638,7 @@ fn histogram_figure(
     };
     let mut t = Table::new(
         &format!("{field}-{i}"),
-        &format!("{what} of {}", short_name(&f.function)),
+        &format!("{what} of {name}"),
         vec![col("min", "from"), col("max", "to"), col("count", "count")],
         false,
     );
@@ -602,7 +656,7 @@ fn histogram_figure(
     format!(
         "<figure class=\"hist\">\n<figcaption><h3>{}</h3><span class=\"kind\">{}</span></figcaption>\n\
          {chart}\n<details><summary>Data table</summary>{}</details>\n</figure>\n",
-        escape(short_name(&f.function)),
+        escape(name),
         escape(&format!(
             "{}{}",
             kind(f),
@@ -612,7 +666,7 @@ fn histogram_figure(
     )
 }
 
-fn latency(r: &Report) -> Option<Section> {
+fn latency(r: &Report, names: &Names) -> Option<Section> {
     let mut b = String::from(
         "<p>Calls by latency, in log2 buckets (each twice as wide as the one before); the solid \
          line is the median (p50), the dashed one p99.</p>\n<div class=\"grid\">\n",
@@ -626,7 +680,7 @@ fn latency(r: &Report) -> Option<Section> {
         let q = &f.latency_ns;
         let title = format!(
             "Latency of {} ({} calls): p50 {}, p99 {}",
-            short_name(&f.function),
+            names.get(&f.function),
             f.counters.calls,
             crate::tui::format::nanos(q.p50),
             crate::tui::format::nanos(q.p99)
@@ -651,9 +705,15 @@ fn latency(r: &Report) -> Option<Section> {
             ],
             &crate::tui::format::nanos,
         );
-        b.push_str(&histogram_figure(f, i, "Latency", "histogram", svg, |v| {
-            Value::ns(None, v)
-        }));
+        b.push_str(&histogram_figure(
+            f,
+            names.get(&f.function),
+            i,
+            "Latency",
+            "histogram",
+            svg,
+            |v| Value::ns(None, v),
+        ));
     }
     b.push_str("</div>\n");
     any.then(|| Section {
@@ -663,7 +723,7 @@ fn latency(r: &Report) -> Option<Section> {
     })
 }
 
-fn sizes(r: &Report) -> Option<Section> {
+fn sizes(r: &Report, names: &Names) -> Option<Section> {
     let mut b = format!(
         "<p>Payloads by original (uncompressed) size, in log2 buckets; the dashed line is \
          min-size ({} bytes): payloads at or below it count toward the failure rate only when \
@@ -678,7 +738,7 @@ fn sizes(r: &Report) -> Option<Section> {
         any = true;
         let title = format!(
             "Payload sizes of {} ({} payloads, {} at or below min-size {} bytes)",
-            short_name(&f.function),
+            names.get(&f.function),
             f.counters.payloads,
             f.small_payloads,
             r.min_size
@@ -691,13 +751,14 @@ fn sizes(r: &Report) -> Option<Section> {
             &buckets,
             &[chart::Marker {
                 at: r.min_size,
-                label: format!("min-size {}", crate::tui::format::bytes(r.min_size)),
+                label: format!("min-size {} B", r.min_size),
                 dashed: true,
             }],
             &crate::tui::format::bytes,
         );
         b.push_str(&histogram_figure(
             f,
+            names.get(&f.function),
             i,
             "Payload sizes",
             "size_histogram",
@@ -713,7 +774,7 @@ fn sizes(r: &Report) -> Option<Section> {
     })
 }
 
-fn callers(r: &Report) -> Option<Section> {
+fn callers(r: &Report, names: &Names) -> Option<Section> {
     if r.callers.is_empty() {
         return None;
     }
@@ -735,8 +796,8 @@ fn callers(r: &Report) -> Option<Section> {
         t.row(
             &format!("{} -> {}", c.caller, c.function),
             &[
-                Value::text(p("caller"), &c.caller).short(short_name(&c.caller)),
-                Value::text(p("function"), &c.function).short(short_name(&c.function)),
+                Value::text(p("caller"), &c.caller).short(names.get(&c.caller)),
+                Value::text(p("function"), &c.function).short(names.get(&c.function)),
                 Value::count(p("calls"), c.calls),
                 Value::ns(p("latency_ns/p50"), c.latency_ns.p50),
                 Value::ns(p("latency_ns/p99"), c.latency_ns.p99),
@@ -968,6 +1029,15 @@ mod tests {
             "gozt --func 'zstd.(*Encoder).*' 'it'\\''s'"
         );
         assert_eq!(clock("2026-11-30T12:00:10.000Z"), "12:00:10");
+        let f = "github.com/klauspost/compress/zstd.(*Encoder).EncodeAll";
+        assert_eq!(tail(f, 1), "zstd.(*Encoder).EncodeAll");
+        assert_eq!(tail(f, 2), "compress/zstd.(*Encoder).EncodeAll");
+        assert_eq!(tail(f, 9), f);
+        assert_eq!(tail("main.main", 1), "main.main");
+        assert_eq!(
+            tail("github.com/golang/snappy.Decode", 2),
+            "golang/snappy.Decode"
+        );
         assert_eq!(clock("2026-11-30T12:00:10Z"), "12:00:10");
         assert_eq!(clock(""), "");
     }
