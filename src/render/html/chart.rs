@@ -6,9 +6,11 @@
 //! survives greyscale; `too few` cells are grey with a hatch and alerts
 //! carry a ring, so neither depends on colour alone.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::escape;
 
@@ -169,9 +171,28 @@ const ROW_HEIGHT: u32 = 24;
 /// The width of the charts that span the page.
 pub const WIDE: u32 = 960;
 
+/// A chart's plotting area and its coordinates.
+type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Writes `text` at pixel `at` of `root`, anchored by `h` and `v`.
+fn label(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    text: &str,
+    at: (i32, i32),
+    size: f64,
+    (h, v): (HPos, VPos),
+) -> Drawn {
+    root.draw(&Text::new(
+        text.to_string(),
+        at,
+        font(size).pos(Pos::new(h, v)),
+    ))
+    .map_err(failed)
+}
+
 /// The failure-rate heatmap: `rows` top down, `times` the columns' labels.
 pub fn heatmap(id: &str, title: &str, rows: &[Row], times: &[String], threshold: f64) -> String {
-    let n = times.len().max(1) as u32;
+    let n = times.len().max(1);
     let height = ROW_HEIGHT * rows.len().max(1) as u32 + 64;
     svg(WIDE, height, id, title, |root| {
         let mut chart = ChartBuilder::on(root)
@@ -179,32 +200,8 @@ pub fn heatmap(id: &str, title: &str, rows: &[Row], times: &[String], threshold:
             .margin_right(16)
             .x_label_area_size(40)
             .y_label_area_size(LABEL_ROOM)
-            .build_cartesian_2d(0f64..f64::from(n), 0f64..rows.len().max(1) as f64)
+            .build_cartesian_2d(0f64..n as f64, 0f64..rows.len().max(1) as f64)
             .map_err(failed)?;
-        let nrows = rows.len();
-        let label = |y: &f64| {
-            // Rows are drawn top down: row 0 at the top.
-            let i = y.floor() as usize;
-            let row = nrows.checked_sub(i + 1).and_then(|r| rows.get(r));
-            match row {
-                Some(r) if (y - y.floor() - 0.5).abs() < 1e-9 => super::fit(&r.label, 36),
-                _ => String::new(),
-            }
-        };
-        let time = |x: &f64| {
-            let i = x.floor() as usize;
-            match times.get(i) {
-                Some(t) if (x - x.floor() - 0.5).abs() < 1e-9 => t.clone(),
-                _ => String::new(),
-            }
-        };
-        // One label per column, or per few: at most about 12.
-        let every = (n as usize).div_ceil(12).max(1);
-        let x_keys: Vec<f64> = (0..n as usize)
-            .step_by(every)
-            .map(|i| i as f64 + 0.5)
-            .collect();
-        let y_keys: Vec<f64> = (0..nrows).map(|i| i as f64 + 0.5).collect();
         chart
             .configure_mesh()
             .disable_mesh()
@@ -212,65 +209,60 @@ pub fn heatmap(id: &str, title: &str, rows: &[Row], times: &[String], threshold:
             .y_labels(0)
             .axis_style(INK)
             .x_desc("interval end (UTC)")
-            .label_style(font(12.0))
             .axis_desc_style(font(12.0))
             .draw()
             .map_err(failed)?;
-        let area = chart.plotting_area();
-        let cell = |col: usize, row: usize| {
-            let y = (nrows - 1 - row) as f64;
-            [(col as f64, y), (col as f64 + 1.0, y + 1.0)]
-        };
-        for (r, row) in rows.iter().enumerate() {
-            for (c, cell_value) in row.cells.iter().enumerate() {
-                let Some(v) = cell_value else { continue };
-                let [a, b] = cell(c, r);
-                let fill = if v.too_few {
-                    few_colour(v.rate, threshold)
-                } else {
-                    rate_colour(v.rate, threshold)
-                };
-                let mut rect = Rectangle::new([a, b], fill.filled());
-                rect.set_margin(1, 1, 1, 1);
-                area.draw(&rect).map_err(failed)?;
-                if v.too_few {
-                    hatch(root, chart.backend_coord(&a), chart.backend_coord(&b))?;
-                } else if v.alert {
-                    let centre = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
-                    area.draw(&Circle::new(centre, 3, WHITE.filled()))
-                        .map_err(failed)?;
-                    area.draw(&Circle::new(centre, 3, INK.stroke_width(1)))
-                        .map_err(failed)?;
-                }
-            }
+        heatmap_cells(root, &chart, rows, threshold)?;
+        // The labels, at the centres plotters computes: each row's (rows
+        // are drawn top down), and one column's in every few, about 12.
+        for (i, row) in rows.iter().enumerate() {
+            let y = (rows.len() - i) as f64 - 0.5;
+            let (px, py) = chart.backend_coord(&(0.0, y));
+            let text = super::fit(&row.label, 36);
+            label(root, &text, (px - 8, py), 12.0, (HPos::Right, VPos::Center))?;
         }
-        // The labels, drawn by hand at the centres plotters computes.
-        for y in &y_keys {
-            let (px, py) = chart.backend_coord(&(0.0, *y));
-            root.draw(&Text::new(
-                label(y),
-                (px - 8, py),
-                font(12.0).pos(plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Right,
-                    plotters::style::text_anchor::VPos::Center,
-                )),
-            ))
-            .map_err(failed)?;
-        }
-        for x in &x_keys {
-            let (px, py) = chart.backend_coord(&(*x, 0.0));
-            root.draw(&Text::new(
-                time(x),
-                (px, py + 6),
-                font(11.0).pos(plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Top,
-                )),
-            ))
-            .map_err(failed)?;
+        for (i, time) in times.iter().enumerate().step_by(n.div_ceil(12)) {
+            let (px, py) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+            label(root, time, (px, py + 6), 11.0, (HPos::Center, VPos::Top))?;
         }
         Ok(())
     })
+}
+
+/// The heatmap's cells: by rate, greyed and hatched with too few eligible,
+/// ringed in ALERT.
+fn heatmap_cells(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    chart: &Plot<'_, '_>,
+    rows: &[Row],
+    threshold: f64,
+) -> Drawn {
+    let area = chart.plotting_area();
+    for (r, row) in rows.iter().enumerate() {
+        let y = (rows.len() - 1 - r) as f64;
+        for (c, v) in row.cells.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let (a, b) = ((c as f64, y), (c as f64 + 1.0, y + 1.0));
+            let fill = if v.too_few {
+                few_colour(v.rate, threshold)
+            } else {
+                rate_colour(v.rate, threshold)
+            };
+            let mut rect = Rectangle::new([a, b], fill.filled());
+            rect.set_margin(1, 1, 1, 1);
+            area.draw(&rect).map_err(failed)?;
+            if v.too_few {
+                hatch(root, chart.backend_coord(&a), chart.backend_coord(&b))?;
+            } else if v.alert {
+                let centre = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
+                area.draw(&Circle::new(centre, 3, WHITE.filled()))
+                    .map_err(failed)?;
+                area.draw(&Circle::new(centre, 3, INK.stroke_width(1)))
+                    .map_err(failed)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Steep strokes about 8 pixels apart over the cell from `bottom_left` to
@@ -306,6 +298,22 @@ pub fn scale(id: &str, threshold: f64) -> String {
         super::pct(threshold),
         TOP
     );
+    let t = threshold.max(TINY);
+    // Position 0..0.5: 0..threshold; 0.5..1: threshold..TOP x.
+    let rate_at = |p: f64| {
+        if p <= 0.5 {
+            t * p * 2.0
+        } else {
+            t * TOP.powf((p - 0.5) * 2.0)
+        }
+    };
+    let colour_at = |p: f64| {
+        if p <= 0.5 {
+            ramp(&BELOW, p * 2.0)
+        } else {
+            ramp(&ABOVE, (p - 0.5) * 2.0)
+        }
+    };
     svg(WIDE / 2, 64, id, &title, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(6)
@@ -315,30 +323,11 @@ pub fn scale(id: &str, threshold: f64) -> String {
             .build_cartesian_2d(0f64..1.0, 0f64..1.0)
             .map_err(failed)?;
         let steps = 100;
-        let t = threshold.max(TINY);
-        // Position 0..0.5: 0..threshold; 0.5..1: threshold..TOP x.
-        let rate_at = |p: f64| {
-            if p <= 0.5 {
-                t * p * 2.0
-            } else {
-                t * TOP.powf((p - 0.5) * 2.0)
-            }
-        };
+        let step = |i: u32| f64::from(i) / f64::from(steps);
         chart
             .draw_series((0..steps).map(|i| {
-                let p = (f64::from(i) + 0.5) / f64::from(steps);
-                let colour = if p <= 0.5 {
-                    ramp(&BELOW, p * 2.0)
-                } else {
-                    ramp(&ABOVE, (p - 0.5) * 2.0)
-                };
-                Rectangle::new(
-                    [
-                        (f64::from(i) / f64::from(steps), 0.0),
-                        (f64::from(i + 1) / f64::from(steps), 1.0),
-                    ],
-                    colour.filled(),
-                )
+                let colour = colour_at(step(i) + 0.5 / f64::from(steps));
+                Rectangle::new([(step(i), 0.0), (step(i + 1), 1.0)], colour.filled())
             }))
             .map_err(failed)?;
         chart
@@ -349,15 +338,8 @@ pub fn scale(id: &str, threshold: f64) -> String {
             .map_err(failed)?;
         for (p, prefix) in [(0.0, ""), (0.5, "threshold "), (0.75, ""), (1.0, "≥ ")] {
             let (px, py) = chart.backend_coord(&(p, 0.0));
-            root.draw(&Text::new(
-                format!("{prefix}{}", short_pct(rate_at(p))),
-                (px, py + 4),
-                font(11.0).pos(plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Top,
-                )),
-            ))
-            .map_err(failed)?;
+            let text = format!("{prefix}{}", short_pct(rate_at(p)));
+            label(root, &text, (px, py + 4), 11.0, (HPos::Center, VPos::Top))?;
         }
         Ok(())
     })
@@ -397,16 +379,12 @@ pub fn histogram(
     markers: &[Marker],
     unit: &dyn Fn(u64) -> String,
 ) -> String {
-    let lo = buckets.iter().map(|b| slot(b.0)).min().unwrap_or(0);
-    let hi = buckets.iter().map(|b| slot(b.0)).max().unwrap_or(0);
-    let lo = markers
+    let places = buckets
         .iter()
-        .map(|m| position(m.at).floor() as u32)
-        .fold(lo, u32::min);
-    let hi = markers
-        .iter()
-        .map(|m| position(m.at).floor() as u32)
-        .fold(hi, u32::max);
+        .map(|b| slot(b.0))
+        .chain(markers.iter().map(|m| position(m.at).floor() as u32));
+    let (lo, hi) = places.fold((u32::MAX, 0), |(lo, hi), s| (lo.min(s), hi.max(s)));
+    let lo = lo.min(hi);
     let top = buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1) as f64;
     // Room above the bars for the markers' labels.
     let ymax = (top * 1.25).max(2.0);
@@ -418,8 +396,6 @@ pub fn histogram(
             .y_label_area_size(64)
             .build_cartesian_2d(f64::from(lo)..f64::from(hi + 1), 0f64..ymax)
             .map_err(failed)?;
-        let keys = hi + 2 - lo;
-        let every = keys.div_ceil(7).max(1);
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -450,61 +426,56 @@ pub fn histogram(
                 r
             }))
             .map_err(failed)?;
-        // Bucket bounds under the axis, every few.
-        for s in (lo..=hi + 1).step_by(every as usize) {
+        // Bucket bounds under the axis, every few (about 7).
+        for s in (lo..=hi + 1).step_by((hi + 2 - lo).div_ceil(7) as usize) {
             let bound = if s == 0 { 0 } else { 1u64 << (s - 1) };
             let (px, py) = chart.backend_coord(&(f64::from(s), 0.0));
-            root.draw(&Text::new(
-                unit(bound),
+            label(
+                root,
+                &unit(bound),
                 (px, py + 6),
-                font(11.0).pos(plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Top,
-                )),
-            ))
-            .map_err(failed)?;
+                11.0,
+                (HPos::Center, VPos::Top),
+            )?;
         }
         for (i, m) in markers.iter().enumerate() {
-            let x = position(m.at);
-            let points = vec![(x, 0.0), (x, ymax)];
-            if m.dashed {
-                chart
-                    .draw_series(std::iter::once(DashedPathElement::new(
-                        points,
-                        6,
-                        4,
-                        INK.stroke_width(2),
-                    )))
-                    .map_err(failed)?;
-            } else {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        points,
-                        INK.stroke_width(2),
-                    )))
-                    .map_err(failed)?;
-            }
-            // Labels stacked from the top, beside their line; on the left
-            // of a line past the middle.
-            let (px, py) = chart.backend_coord(&(x, ymax));
-            let right = x > f64::from(lo + hi + 1) / 2.0;
-            let h = if right {
-                plotters::style::text_anchor::HPos::Right
-            } else {
-                plotters::style::text_anchor::HPos::Left
-            };
-            root.draw(&Text::new(
-                m.label.clone(),
-                (if right { px - 5 } else { px + 5 }, py + 4 + 16 * i as i32),
-                font(12.0).pos(plotters::style::text_anchor::Pos::new(
-                    h,
-                    plotters::style::text_anchor::VPos::Top,
-                )),
-            ))
-            .map_err(failed)?;
+            marker(root, &chart, m, i, f64::from(lo + hi + 1) / 2.0)?;
         }
         Ok(())
     })
+}
+
+/// Draws the `i`th marker over a histogram whose middle is at `middle`:
+/// its line, its label stacked from the top beside it (on the left of a
+/// line past the middle).
+fn marker(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    chart: &Plot<'_, '_>,
+    m: &Marker,
+    i: usize,
+    middle: f64,
+) -> Drawn {
+    let x = position(m.at);
+    let ymax = chart.y_range().end;
+    let (bottom, top) = (
+        chart.backend_coord(&(x, 0.0)),
+        chart.backend_coord(&(x, ymax)),
+    );
+    let style = INK.stroke_width(2);
+    if m.dashed {
+        root.draw(&DashedPathElement::new(vec![bottom, top], 6, 4, style))
+    } else {
+        root.draw(&PathElement::new(vec![bottom, top], style))
+    }
+    .map_err(failed)?;
+    let right = x > middle;
+    let (dx, h) = if right {
+        (-5, HPos::Right)
+    } else {
+        (5, HPos::Left)
+    };
+    let at = (top.0 + dx, top.1 + 4 + 16 * i as i32);
+    label(root, &m.label, at, 12.0, (h, VPos::Top))
 }
 
 #[cfg(test)]

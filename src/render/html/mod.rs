@@ -233,9 +233,30 @@ fn headline(r: &Report) -> Section {
         Value::count("/totals/eligible".to_string(), t.eligible).span(),
         Value::rate("/alert_threshold".to_string(), r.alert_threshold).span(),
     );
+    run_facts(&mut b, r);
+    more_facts(&mut b, r);
+    b.push_str("</dl>\n");
+    if !r.warnings.is_empty() {
+        b.push_str("<ul class=\"warnings\" aria-label=\"Warnings\">\n");
+        for w in &r.warnings {
+            let _ = writeln!(b, "<li>warning: {}</li>", escape(w));
+        }
+        b.push_str("</ul>\n");
+    }
+    Section {
+        id: "summary",
+        heading: "Summary".into(),
+        body: b,
+    }
+}
+
+/// The headline's facts of every run: calls, rules, targets, times, host,
+/// gozt.
+fn run_facts(b: &mut String, r: &Report) {
+    let t = &r.totals;
     let n = |field: &str, v: u64| Value::count(format!("/totals/{field}"), v).span();
     fact(
-        &mut b,
+        b,
         "Calls",
         &format!(
             "{} calls, {} payloads, {} failures ({} errors, {} incompressible), {} not judged",
@@ -248,7 +269,7 @@ fn headline(r: &Report) -> Section {
         ),
     );
     fact(
-        &mut b,
+        b,
         "Rules",
         &format!(
             "payloads over min-size {} bytes (original size), or errored, are eligible; a verdict needs {} eligible",
@@ -270,7 +291,7 @@ fn headline(r: &Report) -> Section {
         })
         .collect();
     fact(
-        &mut b,
+        b,
         "Targets",
         &if targets.is_empty() {
             "none".to_string()
@@ -278,6 +299,11 @@ fn headline(r: &Report) -> Section {
             targets.join("<br>")
         },
     );
+    meta_facts(b, r);
+}
+
+/// The headline's facts of when, where and by what the run was made.
+fn meta_facts(b: &mut String, r: &Report) {
     let m = &r.meta;
     let when = if m.started.is_empty() {
         String::new()
@@ -285,7 +311,7 @@ fn headline(r: &Report) -> Section {
         format!("{} to {}, ", escape(&m.started), escape(&m.ended))
     };
     fact(
-        &mut b,
+        b,
         "Run",
         &format!(
             "{when}<span data-v=\"{}\" data-u=\"seconds\" data-json=\"/duration_s\">{:.1}</span>&nbsp;s traced",
@@ -299,14 +325,14 @@ fn headline(r: &Report) -> Section {
             format!(", probes by {}", escape(&m.attach_method))
         };
         fact(
-            &mut b,
+            b,
             "Host",
             &format!("{}, kernel {}{method}", escape(&m.host), escape(&m.kernel)),
         );
     }
     if !m.gozt_version.is_empty() {
         fact(
-            &mut b,
+            b,
             "gozt",
             &format!(
                 "{} <code>{}</code>",
@@ -315,9 +341,14 @@ fn headline(r: &Report) -> Section {
             ),
         );
     }
+}
+
+/// The headline's facts of some runs: open streams, sampling, the traced
+/// command's status.
+fn more_facts(b: &mut String, r: &Report) {
     if r.open_streams > 0 {
         fact(
-            &mut b,
+            b,
             "Open streams",
             &format!(
                 "{} still open at the end (not counted)",
@@ -327,7 +358,7 @@ fn headline(r: &Report) -> Section {
     }
     if let Some(s) = &r.sampling {
         fact(
-            &mut b,
+            b,
             "Sampled",
             &escape(&format!(
                 "probes attached {:.1} of {:.1} s in {} windows (counts x {:.2} for the whole run); \
@@ -342,27 +373,11 @@ fn headline(r: &Report) -> Section {
         );
     }
     if let Some(status) = r.command_exit_status {
-        fact(
-            &mut b,
-            "Command",
-            &format!(
-                "exited with status {}",
-                Value::count("/command_exit_status".to_string(), status as u64).span()
-            ),
-        );
-    }
-    b.push_str("</dl>\n");
-    if !r.warnings.is_empty() {
-        b.push_str("<ul class=\"warnings\" aria-label=\"Warnings\">\n");
-        for w in &r.warnings {
-            let _ = writeln!(b, "<li>warning: {}</li>", escape(w));
-        }
-        b.push_str("</ul>\n");
-    }
-    Section {
-        id: "summary",
-        heading: "Summary".into(),
-        body: b,
+        let shown = match u64::try_from(status) {
+            Ok(v) => Value::count("/command_exit_status".to_string(), v).span(),
+            Err(_) => status.to_string(),
+        };
+        fact(b, "Command", &format!("exited with status {shown}"));
     }
 }
 
@@ -416,109 +431,103 @@ fn clock(time: &str) -> String {
     }
 }
 
-fn heatmap(r: &Report, timeline: &Timeline, names: &Names) -> Option<Section> {
-    let columns = timeline.columns();
-    if columns.is_empty() {
-        return None;
-    }
-    let rows = heatmap_rows(r, timeline, names);
-    let times: Vec<String> = columns.iter().map(|c| clock(&c.end)).collect();
-    let mut chart_rows = Vec::new();
-    let mut body = String::new();
-    let (mut cells, mut few) = (0, 0);
-    for (key, label) in &rows {
+/// The heatmap's cells: the chart's rows and the data table's body, and
+/// how many cells have calls, and too few eligible payloads.
+struct Cells {
+    chart: Vec<chart::Row>,
+    body: String,
+    with_calls: usize,
+    too_few: usize,
+}
+
+fn heatmap_cells(r: &Report, timeline: &Timeline, names: &Names) -> Cells {
+    let mut out = Cells {
+        chart: Vec::new(),
+        body: String::new(),
+        with_calls: 0,
+        too_few: 0,
+    };
+    for (key, label) in heatmap_rows(r, timeline, names) {
         let mut row = chart::Row {
             label: label.clone(),
             cells: Vec::new(),
         };
         let _ = write!(
-            body,
+            out.body,
             "<tr data-key=\"{}\"><th scope=\"row\" title=\"{}\">{}</th>",
             escape(key.as_deref().unwrap_or("")),
-            escape(key.as_deref().unwrap_or(label)),
-            escape(label)
+            escape(key.as_deref().unwrap_or(&label)),
+            escape(&label)
         );
-        for (i, c) in columns.iter().enumerate() {
-            match c.counters(key.as_deref(), r) {
-                Some(k) => {
-                    cells += 1;
-                    few += usize::from(k.state == State::TooFew);
-                    row.cells.push(Some(chart::Cell {
-                        rate: k.failure_rate,
-                        too_few: k.state == State::TooFew,
-                        alert: k.state == State::Alert,
-                    }));
-                    let _ = write!(
-                        body,
-                        "<td data-col=\"{i}\" data-v=\"{}\" data-u=\"rate\" data-failures=\"{}\" \
-                         data-eligible=\"{}\" data-calls=\"{}\" data-state=\"{}\">{}</td>",
-                        k.failure_rate,
-                        k.failures,
-                        k.eligible,
-                        k.calls,
-                        k.state.name(),
-                        escape(&cell_text(&k))
-                    );
-                }
-                None => {
-                    row.cells.push(None);
-                    let _ = write!(body, "<td data-col=\"{i}\" data-calls=\"0\">no calls</td>");
-                }
-            }
+        for (i, c) in timeline.columns().iter().enumerate() {
+            let Some(k) = c.counters(key.as_deref(), r) else {
+                row.cells.push(None);
+                let _ = write!(
+                    out.body,
+                    "<td data-col=\"{i}\" data-calls=\"0\">no calls</td>"
+                );
+                continue;
+            };
+            out.with_calls += 1;
+            out.too_few += usize::from(k.state == State::TooFew);
+            row.cells.push(Some(chart::Cell {
+                rate: k.failure_rate,
+                too_few: k.state == State::TooFew,
+                alert: k.state == State::Alert,
+            }));
+            let _ = write!(
+                out.body,
+                "<td data-col=\"{i}\" data-v=\"{}\" data-u=\"rate\" data-failures=\"{}\" \
+                 data-eligible=\"{}\" data-calls=\"{}\" data-state=\"{}\">{}</td>",
+                k.failure_rate,
+                k.failures,
+                k.eligible,
+                k.calls,
+                k.state.name(),
+                escape(&cell_text(&k))
+            );
         }
-        body.push_str("</tr>\n");
-        chart_rows.push(row);
+        out.body.push_str("</tr>\n");
+        out.chart.push(row);
     }
-    let span = timeline.span();
+    out
+}
+
+/// What the heatmap's columns are.
+fn columns_are(r: &Report, timeline: &Timeline) -> String {
+    let columns = timeline.columns();
     let seconds = columns.first().map_or(0.0, |c| c.seconds);
-    let what = if columns.len() == 1 && columns[0].intervals == 1 && seconds == r.duration_s {
+    if columns.len() == 1 && columns[0].intervals == 1 && seconds == r.duration_s {
         "one column: the whole run (a run with --interval gives one per interval)".to_string()
-    } else if span > 1 {
+    } else if timeline.span() > 1 {
         format!(
-            "{} columns of {span} intervals each (about {:.1} s; the last may be shorter)",
+            "{} columns of {} intervals each (about {seconds:.1} s; the last may be shorter)",
             columns.len(),
-            seconds
+            timeline.span()
         )
     } else {
         format!("{} columns, one per interval", columns.len())
-    };
-    let title = format!(
-        "Failure rate over time: a row per function, the first for all of them; {what}. \
-         The threshold is {}.",
-        pct(r.alert_threshold)
-    );
-    let mut b = format!(
-        "<p>{}</p>\n<div class=\"legend\"><figure class=\"scale\">{}</figure><ul>\
+    }
+}
+
+/// The heatmap's legend: the colour scale, then the marks.
+fn legend(r: &Report) -> String {
+    format!(
+        "<div class=\"legend\"><figure class=\"scale\">{}</figure><ul>\
          <li><span class=\"swatch few\" aria-hidden=\"true\"></span> greyed and hatched: too few \
          eligible payloads for a verdict (under {}), the rate only a hint</li>\
          <li><span class=\"swatch ring\" aria-hidden=\"true\"></span> above the threshold: ALERT</li>\
          <li><span class=\"swatch none\" aria-hidden=\"true\"></span> no calls</li></ul></div>\n",
-        escape(&title),
         chart::scale("heatmap-scale", r.alert_threshold),
         r.min_eligible
-    );
-    if cells > 0 && few * 2 > cells {
-        let _ = writeln!(
-            b,
-            "<p class=\"note\">{few} of {cells} cells have fewer than {} eligible payloads: \
-             no verdict. A longer --interval (or a lower --min-eligible) gives them one.</p>",
-            r.min_eligible
-        );
-    }
-    let _ = write!(
-        b,
-        "<figure class=\"wide\">\n<div class=\"scroll\">{}</div>\n<figcaption>Failure rate by function \
-         and interval end (UTC).</figcaption>\n</figure>\n",
-        chart::heatmap(
-            "heatmap-title",
-            &title,
-            &chart_rows,
-            &times,
-            r.alert_threshold
-        )
-    );
+    )
+}
+
+/// The heatmap's data table: a column per column of the chart (its end,
+/// length and intervals in `data-*`), the cells' `body`.
+fn heatmap_table(timeline: &Timeline, times: &[String], body: &str) -> String {
     let mut head = String::from("<tr><th scope=\"col\">function</th>");
-    for (i, c) in columns.iter().enumerate() {
+    for (i, c) in timeline.columns().iter().enumerate() {
         let _ = write!(
             head,
             "<th scope=\"col\" data-col=\"{i}\" data-end=\"{}\" data-seconds=\"{}\" data-intervals=\"{}\">{}</th>",
@@ -529,12 +538,47 @@ fn heatmap(r: &Report, timeline: &Timeline, names: &Names) -> Option<Section> {
         );
     }
     head.push_str("</tr>");
-    let _ = write!(
-        b,
+    format!(
         "<details><summary>Data table: rate (failures of eligible) per cell</summary>\
          <div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Heatmap data\">\
          <table data-table=\"heatmap\" class=\"cells\"><caption>Failure rate by function (rows) and \
          interval end (columns)</caption>\n<thead>{head}</thead>\n<tbody>\n{body}</tbody></table></div></details>\n"
+    )
+}
+
+fn heatmap(r: &Report, timeline: &Timeline, names: &Names) -> Option<Section> {
+    if timeline.columns().is_empty() {
+        return None;
+    }
+    let times: Vec<String> = timeline.columns().iter().map(|c| clock(&c.end)).collect();
+    let cells = heatmap_cells(r, timeline, names);
+    let title = format!(
+        "Failure rate over time: a row per function, the first for all of them; {}. \
+         The threshold is {}.",
+        columns_are(r, timeline),
+        pct(r.alert_threshold)
+    );
+    let mut b = format!("<p>{}</p>\n{}", escape(&title), legend(r));
+    if cells.with_calls > 0 && cells.too_few * 2 > cells.with_calls {
+        let _ = writeln!(
+            b,
+            "<p class=\"note\">{} of {} cells have fewer than {} eligible payloads: \
+             no verdict. A longer --interval (or a lower --min-eligible) gives them one.</p>",
+            cells.too_few, cells.with_calls, r.min_eligible
+        );
+    }
+    let svg = chart::heatmap(
+        "heatmap-title",
+        &title,
+        &cells.chart,
+        &times,
+        r.alert_threshold,
+    );
+    let _ = write!(
+        b,
+        "<figure class=\"wide\">\n<div class=\"scroll\">{svg}</div>\n<figcaption>Failure rate by \
+         function and interval end (UTC).</figcaption>\n</figure>\n{}",
+        heatmap_table(timeline, &times, &cells.body)
     );
     Some(Section {
         id: "heatmap",
@@ -976,40 +1020,45 @@ fn targets(r: &Report) -> Section {
     }
     let mut b = t.html();
     if r.per_target.len() > 1 {
-        let mut pt = Table::new(
-            "per_target",
-            "Each target's calls",
-            vec![
-                col("pid", "pid"),
-                col("calls", "calls"),
-                col("eligible", "eligible"),
-                col("failures", "failures"),
-                col("failure_rate", "fail rate"),
-                text_col("state", "state"),
-            ],
-            true,
-        );
-        for (i, x) in r.per_target.iter().enumerate() {
-            let p = |field: &str| format!("/per_target/{i}/totals/{field}");
-            pt.row(
-                &format!("{}/{}", x.pid, x.start_ticks),
-                &[
-                    Value::count(format!("/per_target/{i}/pid"), u64::from(x.pid)),
-                    Value::count(p("calls"), x.totals.calls),
-                    Value::count(p("eligible"), x.totals.eligible),
-                    Value::count(p("failures"), x.totals.failures),
-                    Value::rate(p("failure_rate"), x.totals.failure_rate),
-                    Value::text(None, &x.totals.state.name().replace('_', " ")),
-                ],
-            );
-        }
-        b.push_str(&pt.html());
+        b.push_str(&per_target(r));
     }
     Section {
         id: "targets",
         heading: "Targets".into(),
         body: b,
     }
+}
+
+/// With several targets, each one's totals.
+fn per_target(r: &Report) -> String {
+    let mut pt = Table::new(
+        "per_target",
+        "Each target's calls",
+        vec![
+            col("pid", "pid"),
+            col("calls", "calls"),
+            col("eligible", "eligible"),
+            col("failures", "failures"),
+            col("failure_rate", "fail rate"),
+            text_col("state", "state"),
+        ],
+        true,
+    );
+    for (i, x) in r.per_target.iter().enumerate() {
+        let p = |field: &str| format!("/per_target/{i}/totals/{field}");
+        pt.row(
+            &format!("{}/{}", x.pid, x.start_ticks),
+            &[
+                Value::count(format!("/per_target/{i}/pid"), u64::from(x.pid)),
+                Value::count(p("calls"), x.totals.calls),
+                Value::count(p("eligible"), x.totals.eligible),
+                Value::count(p("failures"), x.totals.failures),
+                Value::rate(p("failure_rate"), x.totals.failure_rate),
+                Value::text(None, &x.totals.state.name().replace('_', " ")),
+            ],
+        );
+    }
+    pt.html()
 }
 
 #[cfg(test)]
