@@ -328,12 +328,13 @@ pub fn check_heatmap(nodes: &[Node], lines: &[Value], report: &Value) -> usize {
             _ => {}
         }
     }
-    // A row for all functions, then one per function (not inner).
+    // A row for all functions, then one per function with eligible
+    // payloads (not inner).
     let mut want: Vec<String> = report["functions"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["inner"] != true)
+        .filter(|f| f["inner"] != true && f["eligible"].as_u64() > Some(0))
         .map(|f| f["function"].as_str().unwrap().to_string())
         .collect();
     want.sort();

@@ -397,27 +397,31 @@ fn cell_text(c: &Counters) -> String {
     )
 }
 
-/// The heatmap's rows: all functions, then each function (not inner),
+/// The heatmap's rows: all functions, then each function that had eligible
+/// payloads (not the calls that make none: stream writes, inner calls),
 /// most failures first.
 fn heatmap_rows(r: &Report, timeline: &Timeline, names: &Names) -> Vec<(Option<String>, String)> {
-    let mut rows: Vec<(u64, String)> = r
-        .functions
-        .iter()
-        .filter(|f| !f.inner)
-        .map(|f| (f.counters.failures, f.function.clone()))
-        .collect();
-    for c in timeline.columns() {
-        for name in c.functions.keys() {
-            if !rows.iter().any(|(_, n)| n == name) {
-                rows.push((0, name.clone()));
-            }
+    let mut rows: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
+    for f in r.functions.iter().filter(|f| !f.inner) {
+        let c = &f.counters;
+        rows.insert(&f.function, (c.failures, c.eligible));
+    }
+    for (name, c) in timeline.columns().iter().flat_map(|c| &c.functions) {
+        let e = rows.entry(name).or_default();
+        if !r.functions.iter().any(|f| !f.inner && &f.function == name) {
+            (e.0, e.1) = (e.0 + c.failures, e.1 + c.eligible);
         }
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut rows: Vec<(u64, &str)> = rows
+        .into_iter()
+        .filter(|(_, (_, eligible))| *eligible > 0)
+        .map(|(name, (failures, _))| (failures, name))
+        .collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
     std::iter::once((None, "all functions".to_string()))
         .chain(
             rows.into_iter()
-                .map(|(_, n)| (Some(n.clone()), names.get(&n).to_string())),
+                .map(|(_, n)| (Some(n.to_string()), names.get(n).to_string())),
         )
         .collect()
 }
@@ -553,8 +557,8 @@ fn heatmap(r: &Report, timeline: &Timeline, names: &Names) -> Option<Section> {
     let times: Vec<String> = timeline.columns().iter().map(|c| clock(&c.end)).collect();
     let cells = heatmap_cells(r, timeline, names);
     let title = format!(
-        "Failure rate over time: a row per function, the first for all of them; {}. \
-         The threshold is {}.",
+        "Failure rate over time: a row for all functions, then one per function with eligible \
+         payloads; {}. The threshold is {}.",
         columns_are(r, timeline),
         pct(r.alert_threshold)
     );
