@@ -197,7 +197,8 @@ pub fn heatmap(id: &str, title: &str, rows: &[Row], times: &[String], threshold:
     svg(WIDE, height, id, title, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(8)
-            .margin_right(16)
+            // Room for the last column's time, centred under it.
+            .margin_right(36)
             .x_label_area_size(40)
             .y_label_area_size(LABEL_ROOM)
             .build_cartesian_2d(0f64..n as f64, 0f64..rows.len().max(1) as f64)
