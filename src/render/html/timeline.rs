@@ -28,7 +28,7 @@ pub struct Column {
 }
 
 /// The columns of a run, as its intervals come.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Timeline {
     columns: Vec<Column>,
     /// Intervals per full column.
@@ -104,6 +104,12 @@ impl Column {
         } else {
             judged(c, report)
         })
+    }
+}
+
+impl Default for Timeline {
+    fn default() -> Timeline {
+        Timeline::new()
     }
 }
 
@@ -201,7 +207,7 @@ mod tests {
             .with_min_eligible(10)
             .report(Vec::new(), 1.0, Default::default());
         report.min_eligible = 10;
-        let mut t = Timeline::new();
+        let mut t = Timeline::default();
         let n = MAX_COLUMNS as u64 + 3;
         for i in 0..n {
             // 6 eligible each: too few alone, judged in pairs.
