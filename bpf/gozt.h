@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Every type and constant shared by gozt's BPF programs and user space.
- * build.rs turns each `#define GOZT_* <integer>` below into a Rust constant
- * (src/tracer/consts.rs); the structs reach Rust through the skeleton. */
+ * build.rs turns each `#define GOZT_* <integer>` below (or `<GOZT_ name>`,
+ * defined before it) into a Rust constant (src/base/gozt_h.rs), and fails
+ * on any other GOZT_ define but macros with arguments; the structs reach
+ * Rust through the skeleton. */
 #ifndef GOZT_H
 #define GOZT_H
 

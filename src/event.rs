@@ -42,30 +42,165 @@ pub struct CallEvent {
     pub stack: Vec<u64>,
 }
 
-/// Events lost or calls not measured, by cause.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lost {
+/// Declares [`Lost`] and [`Cause`] from one table: each cause's field,
+/// variant, kind and the text report's words for it.
+macro_rules! causes {
+    ($($(#[$doc:meta])* $field:ident: $cause:ident, $kind:ident, $label:literal;)*) => {
+        /// Events lost or calls not measured, by cause.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct Lost {
+            $($(#[$doc])* pub $field: u64,)*
+        }
+
+        /// A cause of loss: one field of [`Lost`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Cause {
+            $($cause,)*
+        }
+
+        impl Cause {
+            /// Every cause, in the order of [`Lost`]'s fields.
+            pub const ALL: &'static [Cause] = &[$(Cause::$cause),*];
+
+            /// Its name in the JSON report and the exporter's `cause` label.
+            pub fn key(self) -> &'static str {
+                match self {
+                    $(Cause::$cause => stringify!($field),)*
+                }
+            }
+
+            /// How the text report says it.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(Cause::$cause => $label,)*
+                }
+            }
+
+            pub fn kind(self) -> Kind {
+                match self {
+                    $(Cause::$cause => Kind::$kind,)*
+                }
+            }
+        }
+
+        impl Lost {
+            /// The count of `cause`.
+            pub fn get(&self, cause: Cause) -> u64 {
+                match cause {
+                    $(Cause::$cause => self.$field,)*
+                }
+            }
+
+            fn get_mut(&mut self, cause: Cause) -> &mut u64 {
+                match cause {
+                    $(Cause::$cause => &mut self.$field,)*
+                }
+            }
+        }
+    };
+}
+
+/// What a cause of [`Lost`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Calls begun while traced that were not measured (or whose event was
+    /// dropped): [`Lost::calls_lost`] adds them up.
+    Call,
+    /// RETs of calls begun before the probes were in place: not measured,
+    /// by design.
+    Unmatched,
+    /// Not a loss: counted for information.
+    Info,
+}
+
+causes! {
     /// The ring buffer was full: the call was measured but its event dropped.
-    pub ringbuf_full: u64,
+    ringbuf_full: RingbufFull, Call, "ring buffer full";
     /// The in-flight map was full, or the goroutine had GOZT_NEST calls
     /// under way: the call was not measured.
-    pub inflight_full: u64,
+    inflight_full: InflightFull, Call, "in-flight map full";
     /// runtime.g could not be read at the entry or the RET: the call was
     /// not measured.
-    pub read_failed: u64,
+    read_failed: ReadFailed, Call, "g unreadable";
     /// Calls still under way, after more than the age limit (60 s), when
     /// tracing stopped or their process exited: left by a panic or
     /// runtime.Goexit.
-    pub aged_out: u64,
+    aged_out: AgedOut, Call, "aged out";
     /// Calls that never returned (panic, runtime.Goexit), found when a new
     /// call took their goroutine frame.
-    pub abandoned: u64,
+    abandoned: Abandoned, Call, "abandoned";
     /// Calls still under way (for less than the age limit) when tracing
     /// stopped or their process exited.
-    pub in_flight_at_exit: u64,
+    in_flight_at_exit: InFlightAtExit, Call, "in flight at exit";
     /// RETs without a matching entry (calls already running at attach time).
-    pub unmatched_returns: u64,
+    unmatched_returns: UnmatchedReturns, Unmatched, "unmatched returns";
     /// Entries seen twice for one call (stack growth re-runs the prologue);
     /// counted once, informational.
-    pub repeated_entries: u64,
+    repeated_entries: RepeatedEntries, Info, "repeated entries";
+}
+
+impl Cause {
+    /// Whether it is a loss (every cause but the informational ones): the
+    /// text report lists these, and the exporter exports them.
+    pub fn is_loss(self) -> bool {
+        self.kind() != Kind::Info
+    }
+}
+
+impl Lost {
+    /// Each cause and its count, in field order.
+    pub fn iter(&self) -> impl Iterator<Item = (Cause, u64)> + '_ {
+        Cause::ALL.iter().map(|&c| (c, self.get(c)))
+    }
+
+    /// The calls begun while traced and not measured: what the live view's
+    /// header and `--interval`'s lines call lost.
+    pub fn calls_lost(&self) -> u64 {
+        self.iter()
+            .filter(|(c, _)| c.kind() == Kind::Call)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// What was counted since `base` (an earlier reading of the same
+    /// counters).
+    pub fn since(&self, base: &Lost) -> Lost {
+        let mut d = *self;
+        for &c in Cause::ALL {
+            *d.get_mut(c) = self.get(c).saturating_sub(base.get(c));
+        }
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_names_every_field_and_counts_calls_lost_once() {
+        let mut l = Lost::default();
+        for (i, &c) in Cause::ALL.iter().enumerate() {
+            *l.get_mut(c) = 1 << i;
+        }
+        let json = serde_json::to_value(l).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut want: Vec<&str> = Cause::ALL.iter().map(|c| c.key()).collect();
+        want.sort_unstable();
+        let mut keys = keys;
+        keys.sort_unstable();
+        assert_eq!(keys, want);
+        for (c, n) in l.iter() {
+            assert_eq!(json[c.key()], n);
+        }
+        // Every kind Call: ringbuf_full .. in_flight_at_exit, the first six.
+        assert_eq!(l.calls_lost(), 0b11_1111);
+        assert_eq!(l.since(&l), Lost::default());
+        assert_eq!(l.since(&Lost::default()), l);
+    }
 }

@@ -12,19 +12,20 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 
+use prometheus::core::Collector;
 use prometheus::{
     CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts,
     Registry, TextEncoder,
 };
 
-use crate::event::{CallEvent, Lost};
+use crate::event::{CallEvent, Cause, Lost};
 use crate::stats::payload::Payload;
 use crate::stats::rules::call_bytes;
-use crate::stats::FuncMeta;
+use crate::stats::{Call, CallSink, FuncMeta, Rules, Symbolizer, TargetInfo};
 
 /// Whether a function's output bytes are counted.
 fn out_observed(meta: &FuncMeta) -> bool {
-    meta.entry.bytes_out != crate::catalog::Size::Unobserved || meta.sinks
+    meta.entry.bytes_out != crate::probe::catalog::Size::Unobserved || meta.sinks
 }
 
 /// The documented default address: loopback only.
@@ -76,156 +77,108 @@ pub struct Metrics {
     lost_seen: Lost,
 }
 
+/// `metric`, registered in `registry`.
+fn register<M: Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("registered once");
+    metric
+}
+
+/// A per-function counter, registered.
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), &LABELS).expect("valid metric");
-    registry
-        .register(Box::new(c.clone()))
-        .expect("registered once");
-    c
+    register(registry, c)
 }
 
 impl Metrics {
-    pub fn new(funcs: Vec<FuncMeta>, min_size: u64, threshold: f64, min_eligible: u64) -> Metrics {
+    /// Every family, registered (a table: names and help texts), the
+    /// causes of loss at zero, and gauges of gozt's build and `rules`.
+    pub fn new(funcs: Vec<FuncMeta>, rules: Rules) -> Metrics {
         let registry = Registry::new();
-        let calls = counter(
-            &registry,
-            "gozt_calls_total",
-            "Completed calls of a compression function.",
-        );
-        let call_errors = counter(
-            &registry,
-            "gozt_call_errors_total",
-            "Calls that returned a non-nil error (io.EOF ending a stream read excluded).",
-        );
-        let payloads = counter(
-            &registry,
-            "gozt_payloads_total",
-            "Payloads ended here: one-shot calls, and streams at their Close, EOF or error.",
-        );
-        let errors = counter(&registry, "gozt_errors_total", "Payloads with an error.");
-        let incompressible = counter(
-            &registry,
-            "gozt_incompressible_total",
-            "Eligible compress payloads whose output was not smaller than their original size.",
-        );
-        let failures = counter(
-            &registry,
-            "gozt_failures_total",
-            "Eligible payloads that errored or were incompressible.",
-        );
-        let eligible = counter(
-            &registry,
-            "gozt_eligible_total",
-            "Judged payloads with an original size above gozt_min_size_bytes, or an error.",
-        );
-        let not_judged = counter(
-            &registry,
-            "gozt_not_judged_total",
-            "Payloads whose compressed size could not be known: never eligible.",
-        );
-        let bytes_in = counter(
-            &registry,
-            "gozt_bytes_in_total",
-            "Input bytes, for functions whose input size is observed per call.",
-        );
-        let bytes_out = counter(
-            &registry,
-            "gozt_bytes_out_total",
-            "Output bytes of calls without error, for functions whose output size is observed.",
-        );
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "gozt_call_duration_seconds",
-                "Latency of compression calls, entry to return.",
-            )
-            // 1 us to 16.8 s, by factors of 4.
-            .buckets(prometheus::exponential_buckets(1e-6, 4.0, 13).expect("valid buckets")),
-            &LABELS,
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(duration.clone()))
-            .expect("registered once");
-        let lost = CounterVec::new(
-            Opts::new(
-                "gozt_lost_events_total",
-                "Calls not measured or events dropped, by cause.",
+        let counter = |name: &str, help: &str| counter(&registry, name, help);
+        let metrics = Metrics {
+            calls: counter(
+                "gozt_calls_total",
+                "Completed calls of a compression function.",
             ),
-            &["cause"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(lost.clone()))
-            .expect("registered once");
-        for cause in CAUSES {
-            lost.with_label_values(&[cause]).inc_by(0.0);
-        }
-        let target_info = GaugeVec::new(
-            Opts::new(
-                "gozt_target_info",
-                "A traced process (container_id empty outside containers); always 1.",
+            call_errors: counter(
+                "gozt_call_errors_total",
+                "Calls that returned a non-nil error (io.EOF ending a stream read excluded).",
             ),
-            &["pid", "binary", "go_version", "container_id"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(target_info.clone()))
-            .expect("registered once");
-        let build = GaugeVec::new(
-            Opts::new("gozt_build_info", "The running gozt; always 1."),
-            &["version"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(build.clone()))
-            .expect("registered once");
-        build
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1.0);
-        let gauge = |name: &str, help: &str, v: f64| {
-            let g = Gauge::new(name, help).expect("valid metric");
-            g.set(v);
-            registry.register(Box::new(g)).expect("registered once");
-        };
-        gauge(
-            "gozt_alert_threshold_ratio",
-            "The failure-rate alert threshold (--alert-threshold) as a ratio.",
-            threshold,
-        );
-        gauge(
-            "gozt_min_size_bytes",
-            "Payloads whose original size is larger are eligible for the failure rate (--min-size).",
-            min_size as f64,
-        );
-        gauge(
-            "gozt_min_eligible",
-            "Eligible payloads needed for a verdict on the failure rate (--min-eligible).",
-            min_eligible as f64,
-        );
-        Metrics {
-            registry,
-            calls,
-            call_errors,
-            payloads,
-            errors,
-            incompressible,
-            failures,
-            eligible,
-            not_judged,
-            bytes_in,
-            bytes_out,
-            duration,
-            lost,
-            target_info,
+            payloads: counter(
+                "gozt_payloads_total",
+                "Payloads ended here: one-shot calls, and streams at their Close, EOF or error.",
+            ),
+            errors: counter("gozt_errors_total", "Payloads with an error."),
+            incompressible: counter(
+                "gozt_incompressible_total",
+                "Eligible compress payloads whose output was not smaller than their original size.",
+            ),
+            failures: counter(
+                "gozt_failures_total",
+                "Eligible payloads that errored or were incompressible.",
+            ),
+            eligible: counter(
+                "gozt_eligible_total",
+                "Judged payloads with an original size above gozt_min_size_bytes, or an error.",
+            ),
+            not_judged: counter(
+                "gozt_not_judged_total",
+                "Payloads whose compressed size could not be known: never eligible.",
+            ),
+            bytes_in: counter(
+                "gozt_bytes_in_total",
+                "Input bytes, for functions whose input size is observed per call.",
+            ),
+            bytes_out: counter(
+                "gozt_bytes_out_total",
+                "Output bytes of calls without error, for functions whose output size is observed.",
+            ),
+            duration: register(&registry, duration_histogram()),
+            lost: register(
+                &registry,
+                CounterVec::new(
+                    Opts::new(
+                        "gozt_lost_events_total",
+                        "Calls not measured or events dropped, by cause.",
+                    ),
+                    &["cause"],
+                )
+                .expect("valid metric"),
+            ),
+            target_info: register(
+                &registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "gozt_target_info",
+                        "A traced process (container_id empty outside containers); always 1.",
+                    ),
+                    &["pid", "binary", "go_version", "container_id"],
+                )
+                .expect("valid metric"),
+            ),
             funcs,
             targets: BTreeMap::new(),
             lost_seen: Lost::default(),
+            registry: registry.clone(),
+        };
+        for cause in exported_causes() {
+            metrics.lost.with_label_values(&[cause.key()]).inc_by(0.0);
         }
+        gauges(&registry, rules);
+        metrics
     }
 
     /// Registers a target process, with every function's series at zero, so
     /// that `rate()` sees its first calls.
-    pub fn target(&mut self, pid: u32, binary: &str, go_version: &str, container_id: Option<&str>) {
+    pub fn add_target(
+        &mut self,
+        pid: u32,
+        binary: &str,
+        go_version: &str,
+        container_id: Option<&str>,
+    ) {
         if self.targets.contains_key(&pid) {
             return;
         }
@@ -247,7 +200,7 @@ impl Metrics {
                 (&self.not_judged, true),
                 (
                     &self.bytes_in,
-                    meta.entry.bytes_in != crate::catalog::Size::Unobserved,
+                    meta.entry.bytes_in != crate::probe::catalog::Size::Unobserved,
                 ),
                 (&self.bytes_out, out_observed(meta)),
             ] {
@@ -269,7 +222,7 @@ impl Metrics {
 
     /// Counts one completed call of a registered target, and the payload it
     /// ended (the session judges each call once: `Aggregator::judge`).
-    pub fn observe(&mut self, ev: &CallEvent, payload: Option<&Payload>) {
+    pub fn count(&mut self, ev: &CallEvent, payload: Option<&Payload>) {
         let Some(meta) = self.funcs.get(ev.func_id as usize) else {
             return;
         };
@@ -299,7 +252,7 @@ impl Metrics {
                 vec.with_label_values(&labels).inc_by(u64::from(yes));
             }
         }
-        if meta.entry.bytes_in != crate::catalog::Size::Unobserved {
+        if meta.entry.bytes_in != crate::probe::catalog::Size::Unobserved {
             self.bytes_in.with_label_values(&labels).inc_by(c.bytes_in);
         }
         if out_observed(meta) {
@@ -314,18 +267,11 @@ impl Metrics {
 
     /// Brings the loss counters up to `lost` (monotonic in a session).
     pub fn lost(&mut self, lost: &Lost) {
-        let pairs = [
-            (lost.ringbuf_full, self.lost_seen.ringbuf_full),
-            (lost.inflight_full, self.lost_seen.inflight_full),
-            (lost.aged_out, self.lost_seen.aged_out),
-            (lost.abandoned, self.lost_seen.abandoned),
-            (lost.unmatched_returns, self.lost_seen.unmatched_returns),
-        ];
-        for (cause, (now, before)) in CAUSES.iter().zip(pairs) {
-            if now > before {
-                self.lost
-                    .with_label_values(&[cause])
-                    .inc_by((now - before) as f64);
+        let new = lost.since(&self.lost_seen);
+        for cause in exported_causes() {
+            let n = new.get(cause);
+            if n > 0 {
+                self.lost.with_label_values(&[cause.key()]).inc_by(n as f64);
             }
         }
         self.lost_seen = *lost;
@@ -340,31 +286,36 @@ impl Metrics {
             .copied()
             .collect();
         for pid in gone {
-            let Some((binary, version, container)) = self.targets.remove(&pid) else {
-                continue;
-            };
-            let p = pid.to_string();
-            let _ = self
-                .target_info
-                .remove_label_values(&[&p, &binary, &version, &container]);
-            for meta in &self.funcs {
-                let labels = labels(&p, &binary, meta);
-                for vec in [
-                    &self.calls,
-                    &self.call_errors,
-                    &self.payloads,
-                    &self.errors,
-                    &self.incompressible,
-                    &self.failures,
-                    &self.eligible,
-                    &self.not_judged,
-                    &self.bytes_in,
-                    &self.bytes_out,
-                ] {
-                    let _ = vec.remove_label_values(&labels);
-                }
-                let _ = self.duration.remove_label_values(&labels);
+            self.remove_target(pid);
+        }
+    }
+
+    /// Removes the series of target `pid`.
+    fn remove_target(&mut self, pid: u32) {
+        let Some((binary, version, container)) = self.targets.remove(&pid) else {
+            return;
+        };
+        let p = pid.to_string();
+        let _ = self
+            .target_info
+            .remove_label_values(&[&p, &binary, &version, &container]);
+        for meta in &self.funcs {
+            let labels = labels(&p, &binary, meta);
+            for vec in [
+                &self.calls,
+                &self.call_errors,
+                &self.payloads,
+                &self.errors,
+                &self.incompressible,
+                &self.failures,
+                &self.eligible,
+                &self.not_judged,
+                &self.bytes_in,
+                &self.bytes_out,
+            ] {
+                let _ = vec.remove_label_values(&labels);
             }
+            let _ = self.duration.remove_label_values(&labels);
         }
     }
 
@@ -384,6 +335,79 @@ impl Metrics {
     }
 }
 
+/// Call latencies: 1 us to 16.8 s, by factors of 4.
+fn duration_histogram() -> HistogramVec {
+    HistogramVec::new(
+        HistogramOpts::new(
+            "gozt_call_duration_seconds",
+            "Latency of compression calls, entry to return.",
+        )
+        .buckets(prometheus::exponential_buckets(1e-6, 4.0, 13).expect("valid buckets")),
+        &LABELS,
+    )
+    .expect("valid metric")
+}
+
+/// The gauges that say which gozt runs and by what rules.
+fn gauges(registry: &Registry, rules: Rules) {
+    let build = register(
+        registry,
+        GaugeVec::new(
+            Opts::new("gozt_build_info", "The running gozt; always 1."),
+            &["version"],
+        )
+        .expect("valid metric"),
+    );
+    build
+        .with_label_values(&[env!("CARGO_PKG_VERSION")])
+        .set(1.0);
+    let gauge = |name: &str, help: &str, v: f64| {
+        register(registry, Gauge::new(name, help).expect("valid metric")).set(v);
+    };
+    gauge(
+        "gozt_alert_threshold_ratio",
+        "The failure-rate alert threshold (--alert-threshold) as a ratio.",
+        rules.alert_threshold,
+    );
+    gauge(
+        "gozt_min_size_bytes",
+        "Payloads whose original size is larger are eligible for the failure rate (--min-size).",
+        rules.min_size as f64,
+    );
+    gauge(
+        "gozt_min_eligible",
+        "Eligible payloads needed for a verdict on the failure rate (--min-eligible).",
+        rules.min_eligible as f64,
+    );
+}
+
+/// The exporter as one of the session's counts.
+impl CallSink for Metrics {
+    fn observe(&mut self, call: &Call<'_>, _sym: &mut dyn Symbolizer) -> Option<u64> {
+        self.count(call.event, call.payload);
+        None
+    }
+
+    /// Its series go (with `--binary`, a restarted service gets new ones).
+    fn forget_process(&mut self, pid: u32) {
+        self.remove_target(pid);
+    }
+
+    fn forget_frames(&mut self, _pid: u32) {}
+
+    /// Prometheus counters only go up: a reset of the live view (never
+    /// shown with `--prometheus`) leaves them.
+    fn reset(&mut self) {}
+
+    fn target(&mut self, t: &TargetInfo) {
+        self.add_target(t.pid, &t.binary, &t.go_version, t.container_id.as_deref());
+    }
+
+    fn lost(&mut self, lost: &Lost) {
+        Metrics::lost(self, lost);
+    }
+}
+
 /// The label values of one function's series, in LABELS order.
 fn labels<'a>(pid: &'a str, binary: &'a str, meta: &'a FuncMeta) -> [&'a str; 5] {
     [
@@ -395,14 +419,11 @@ fn labels<'a>(pid: &'a str, binary: &'a str, meta: &'a FuncMeta) -> [&'a str; 5]
     ]
 }
 
-/// `lost` causes, in the order of `Metrics::lost`.
-const CAUSES: [&str; 5] = [
-    "ringbuf_full",
-    "inflight_full",
-    "aged_out",
-    "abandoned",
-    "unmatched_returns",
-];
+/// The `cause` labels of `gozt_lost_events_total`: every loss the report
+/// lists.
+fn exported_causes() -> impl Iterator<Item = Cause> {
+    Cause::ALL.iter().copied().filter(|c| c.is_loss())
+}
 
 fn encode(registry: &Registry) -> String {
     let mut buf = Vec::new();

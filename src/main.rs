@@ -5,12 +5,13 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::Parser;
+use gozt::Exit;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let cli = match gozt::cli::Cli::try_parse_from(&args) {
+    let cli = match gozt::app::cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => match e.kind() {
             // gozt's version, from every command (`gozt attach -V` too).
@@ -25,25 +26,24 @@ fn main() -> ExitCode {
             // `gozt` alone: the usage and the commands, on stderr.
             ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                 let _ = e.print();
-                return ExitCode::from(2);
+                return exit(Exit::Usage);
             }
             _ => {
-                eprintln!("gozt: {}", gozt::cli::usage_error(&e, &args));
-                return ExitCode::from(2);
+                eprintln!("gozt: {}", gozt::app::cli::usage_error(&e, &args));
+                return exit(Exit::Usage);
             }
         },
     };
-    let result: anyhow::Result<u8> =
-        gozt::run(cli, &mut std::io::stdout().lock()).map_err(anyhow::Error::from);
-    match result {
+    match gozt::run(cli, &mut std::io::stdout().lock()) {
         // 0, or what `gozt trace`'s command exited with.
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("gozt: {e}");
-            let code = e
-                .downcast_ref::<gozt::RunError>()
-                .map_or(1, gozt::RunError::exit_code);
-            ExitCode::from(code)
+            exit(e.exit())
         }
     }
+}
+
+fn exit(e: Exit) -> ExitCode {
+    ExitCode::from(e.code())
 }

@@ -319,7 +319,7 @@ fn d4_a_function_made_of_jumps_decodes_in_linear_time() {
     let dir = TempDir::new("d4");
     let mut data = read(&bin("go1.25", "workload-stripped"));
     let p = Pcln::read(&data);
-    let catalog: Vec<String> = gozt::catalog::entries()
+    let catalog: Vec<String> = gozt::probe::catalog::entries()
         .iter()
         .map(|e| e.symbol())
         .collect();

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use gozt::arch::Arch;
 use gozt::go_binary::GoBinary;
-use gozt::probe_plan::{AbiCheck, Plan};
+use gozt::probe::plan::{AbiCheck, Plan};
 use serde_json::Value;
 
 /// Every catalog function the workload calls directly or through a stream.

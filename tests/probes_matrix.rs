@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use gozt::go_binary::{runtime, GoBinary, OffsetSource, SymbolSource};
-use gozt::probe_plan::{AbiCheck, Plan};
+use gozt::probe::plan::{AbiCheck, Plan};
 
 /// (function, file offset, RET file offsets, probe-instead) per probe.
 type Sites = Vec<(String, u64, Vec<u64>, Vec<String>)>;
@@ -187,23 +187,23 @@ fn a_wrong_signature_is_caught_by_dwarf() {
     // Pretend EncodeAll took (src []byte) only.
     let mut wrong = probe.entry;
     wrong.args = &probe.entry.args[..2];
-    let check = gozt::probe_plan::check_against_dwarf(&wrong, &wrong.layout(bin.arch), params);
+    let check = gozt::probe::plan::check_against_dwarf(&wrong, &wrong.layout(bin.arch), params);
     assert!(matches!(check, AbiCheck::Mismatch { .. }), "{check:?}");
     // Or an int before src: sizes no longer line up.
     let mut ints = probe.entry;
-    let args: &'static [gozt::catalog::Param] = Box::leak(
+    let args: &'static [gozt::probe::catalog::Param] = Box::leak(
         vec![
             probe.entry.args[0],
-            gozt::catalog::Param {
+            gozt::probe::catalog::Param {
                 name: "n",
-                ty: gozt::abi::GoType::Int,
+                ty: gozt::probe::abi::GoType::Int,
             },
             probe.entry.args[1],
         ]
         .into_boxed_slice(),
     );
     ints.args = args;
-    let check = gozt::probe_plan::check_against_dwarf(&ints, &ints.layout(bin.arch), params);
+    let check = gozt::probe::plan::check_against_dwarf(&ints, &ints.layout(bin.arch), params);
     assert!(matches!(check, AbiCheck::Mismatch { .. }), "{check:?}");
 }
 

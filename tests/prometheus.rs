@@ -43,10 +43,10 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
     let funcs = common::catalog_funcs(usize::MAX);
     let n = funcs.len() as u32;
     // The session's judge of payloads, as `Aggregator::judge` is.
-    let mut judge = gozt::stats::Aggregator::new(funcs.clone(), 1024, 0.003);
-    let mut m = Metrics::new(funcs, 1024, 0.003, 1000);
-    m.target(4242, "/srv/app", "go1.27.3", None);
-    m.target(4343, "/srv/app", "go1.27.3", Some("4c01db0b339c"));
+    let mut judge = gozt::stats::Aggregator::new(funcs.clone(), gozt::stats::Rules::DEFAULT);
+    let mut m = Metrics::new(funcs, gozt::stats::Rules::DEFAULT);
+    m.add_target(4242, "/srv/app", "go1.27.3", None);
+    m.add_target(4343, "/srv/app", "go1.27.3", Some("4c01db0b339c"));
     for i in 0..1000u64 {
         let ev = CallEvent {
             tgid: if i % 3 == 0 { 4343 } else { 4242 },
@@ -63,7 +63,7 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
             ..Default::default()
         };
         let payload = judge.judge(&ev);
-        m.observe(&ev, payload.as_ref());
+        m.count(&ev, payload.as_ref());
     }
     m.lost(&Lost {
         unmatched_returns: 3,

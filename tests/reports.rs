@@ -25,7 +25,7 @@ impl Symbolizer for Named {
 fn replayed() -> gozt::stats::Report {
     let funcs = common::catalog_funcs(6);
     let n = funcs.len() as u32;
-    let mut agg = Aggregator::new(funcs, 1024, 0.003);
+    let mut agg = Aggregator::new(funcs, gozt::stats::Rules::DEFAULT);
     for i in 0..200u64 {
         let ev = CallEvent {
             tgid: 4242,
@@ -120,7 +120,10 @@ fn the_text_report_is_in_human_units_or_raw_with_ns() {
     assert_eq!(p99, 7789);
     assert!(human.contains("p99 7.79us"), "{human}");
     assert!(raw.contains(&format!("p99 {p99}")), "{raw}");
-    assert!(human.contains(&format!("bytes in {}", gozt::tui::bytes(f.bytes_in))));
+    assert!(human.contains(&format!(
+        "bytes in {}",
+        gozt::render::format::bytes(f.bytes_in)
+    )));
     assert!(raw.contains(&format!("bytes in {}", f.bytes_in)));
     // What is not observed is n/a, without a unit.
     assert!(human.contains("bytes in n/a  out "), "{human}");
@@ -141,7 +144,7 @@ impl Symbolizer for LongNamed {
 
 #[test]
 fn long_names_and_large_numbers_fit_100_columns() {
-    let entry = gozt::catalog::entries()
+    let entry = gozt::probe::catalog::entries()
         .into_iter()
         .find(|e| e.name == "EncodeAll")
         .unwrap();
@@ -155,7 +158,7 @@ fn long_names_and_large_numbers_fit_100_columns() {
         target: 0,
         sinks: false,
     }];
-    let mut agg = Aggregator::new(funcs, 1024, 0.003);
+    let mut agg = Aggregator::new(funcs, gozt::stats::Rules::DEFAULT);
     for i in 0..50u64 {
         let ev = CallEvent {
             tgid: 4_194_304,
@@ -256,7 +259,7 @@ fn gozt_report_round_trips_every_golden_json() {
     jsons.sort();
     assert!(!jsons.is_empty());
     for path in &jsons {
-        let saved = gozt::saved::read(path).unwrap();
+        let saved = gozt::render::saved::read(path).unwrap();
         assert_eq!(saved.meta, original.meta, "{}", path.display());
         for o in [TextOptions::default(), RAW] {
             assert_eq!(text(&saved, &o), text(&original, &o), "{}", path.display());

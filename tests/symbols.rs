@@ -10,9 +10,9 @@ use std::collections::HashMap;
 
 use gozt::event::CallEvent;
 use gozt::go_binary::GoBinary;
-use gozt::identity::{ProcId, ProcessFacts, Wanted};
-use gozt::os::{ExeMappings, Os};
-use gozt::probe_plan::Plan;
+use gozt::probe::plan::Plan;
+use gozt::proc::identity::{ProcId, ProcessFacts, Wanted};
+use gozt::proc::os::{ExeMappings, Os};
 use gozt::session::symbols::{ProcSymbols, Unnamed};
 use gozt::stats::Symbolizer;
 

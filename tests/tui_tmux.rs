@@ -150,7 +150,7 @@ fn live_view_in_tmux_shows_exact_counts_and_quits_with_q() {
     // terminal has grown to 120x40.
     let check = |s: &str, width: usize| {
         for (f, calls) in &per_function {
-            let short = gozt::tui::short_name(f);
+            let short = gozt::go_binary::names::short_name(f);
             let row = s
                 .lines()
                 .find(|l| l.contains(short))
@@ -245,7 +245,7 @@ fn a_saved_report_is_browsed_in_the_live_view_and_q_quits() {
         "{s}"
     );
     for f in report["functions"].as_array().unwrap() {
-        let short = gozt::tui::short_name(f["function"].as_str().unwrap());
+        let short = gozt::go_binary::names::short_name(f["function"].as_str().unwrap());
         let row = s
             .lines()
             .find(|l| l.contains(short))

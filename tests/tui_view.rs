@@ -9,8 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use gozt::catalog::entries;
 use gozt::event::{CallEvent, Lost};
+use gozt::probe::catalog::entries;
 use gozt::stats::{Aggregator, FuncMeta, Report, Symbolizer, TargetInfo};
 use gozt::tui::{Action, App, Pane};
 use ratatui::backend::TestBackend;
@@ -78,7 +78,7 @@ fn aggregator() -> Aggregator {
             }
         })
         .collect();
-    Aggregator::new(funcs, 1024, 0.003)
+    Aggregator::new(funcs, gozt::stats::Rules::DEFAULT)
 }
 
 fn report(agg: &Aggregator, secs: u64) -> Report {
@@ -196,7 +196,7 @@ fn failure_rates_last_second_and_since_start_use_one_formula() {
     let s = screen(&mut app, 100, 30);
     // snappy.Decode: 20 errors in each second's 300 calls, 80 in 1200:
     // both windows say 6.67 %, as its FAIL% cell does.
-    let rate = gozt::tui::format::percent(gozt::tui::failure_rate(20, 300), 2);
+    let rate = gozt::render::format::percent(gozt::tui::failure_rate(20, 300), 2);
     assert_eq!(rate, "6.67%");
     assert!(s.contains("FAIL% last 1s 6.67%, since start 6.67%"), "{s}");
     let row = s.lines().find(|l| l.contains("snappy.Decode ")).unwrap();
@@ -299,7 +299,7 @@ fn a_histogram_longer_than_its_pane_says_what_is_cut() {
     let last = f
         .histogram
         .iter()
-        .find(|b| gozt::tui::nanos(b.max + 1) == bound)
+        .find(|b| gozt::render::format::nanos(b.max + 1) == bound)
         .unwrap_or_else(|| panic!("{bound}: no such bucket bound"));
     let hidden: u64 = f
         .histogram

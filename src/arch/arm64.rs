@@ -9,9 +9,9 @@
 //! BPF register indexes are the register numbers (bpf/gozt.h,
 //! `GOZT_ARM64_X0`).
 
+use super::CodeFacts;
 use super::Reg;
-use crate::go_binary::code::CodeFacts;
-use crate::tracer::consts;
+use crate::base::gozt_h;
 
 /// Assignment order of integer registers.
 pub const INT_REGS: [Reg; 16] = [
@@ -33,7 +33,7 @@ pub const INT_REGS: [Reg; 16] = [
     Reg::X15,
 ];
 
-const _: () = assert!(INT_REGS.len() as u64 == consts::GOZT_ARM64_INT_REGS);
+const _: () = assert!(INT_REGS.len() as u64 == gozt_h::GOZT_ARM64_INT_REGS);
 
 /// The register holding the current goroutine's `g` (Go's R28, `g`).
 pub const G_REGISTER: &str = "x28";

@@ -9,8 +9,16 @@ pub mod arm64;
 
 use serde::Serialize;
 
-use crate::go_binary::code::CodeFacts;
-use crate::tracer::consts;
+use crate::base::gozt_h;
+
+/// What decoding a function's bytes found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodeFacts {
+    /// Virtual addresses of every RET instruction, ascending.
+    pub rets: Vec<u64>,
+    /// Targets of direct jumps that leave the function.
+    pub jumps_out: Vec<u64>,
+}
 
 /// An architecture gozt reads Go binaries of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -142,7 +150,7 @@ impl Reg {
     /// The register's index in the BPF programs' register copy (gozt.h).
     pub fn bpf_index(self) -> u8 {
         match arm64::number(self) {
-            Some(n) => (consts::GOZT_ARM64_X0 as u8) + n,
+            Some(n) => (gozt_h::GOZT_ARM64_X0 as u8) + n,
             None => amd64::bpf_index(self),
         }
     }

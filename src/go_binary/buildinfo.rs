@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::layout::Layout;
-use super::text;
+use crate::base::text;
 
 const MAGIC: &[u8] = b"\xff Go buildinf:";
 const HEADER_LEN: usize = 32;

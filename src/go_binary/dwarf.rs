@@ -202,7 +202,7 @@ impl Dwarf {
                 }
                 if entry.tag() == gimli::DW_TAG_structure_type {
                     if let Some(name) = name_of(&dwarf, &unit, entry) {
-                        let plain = crate::catalog::unvendored(&name);
+                        let plain = super::names::unvendored(&name);
                         if wanted.contains(&plain) && !found.contains_key(plain) {
                             current = Some((depth, plain.to_string()));
                         }

@@ -8,15 +8,14 @@
 //! root): it is opened without blocking, every count, offset and size it
 //! declares is checked against the section and file it lives in before
 //! anything is allocated on its word, and text read from it is validated
-//! ([`buildinfo::check_version`]) or escaped when shown ([`text`]).
+//! ([`buildinfo::check_version`]) or escaped when shown ([`crate::base::text`]).
 
 pub mod buildinfo;
-pub mod code;
 pub mod dwarf;
 pub mod layout;
+pub mod names;
 pub mod pclntab;
 pub mod runtime;
-pub mod text;
 
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -25,7 +24,7 @@ use object::{Object, ObjectKind, ObjectSection, ObjectSymbol, SymbolKind};
 use serde::Serialize;
 
 use crate::arch::Arch;
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 pub use buildinfo::{BuildInfo, Module};
 pub use layout::Layout;
 
@@ -172,35 +171,7 @@ impl GoBinary {
         let (file, arch) = parse_elf(path, data)?;
         let malformed = |what: String| Error::malformed(path, what);
         let layout = Layout::read(&file);
-        let build = match file.section_by_name(".go.buildinfo") {
-            Some(s) => {
-                let bytes = s
-                    .data()
-                    .map_err(|e| malformed(format!(".go.buildinfo: {e}")))?;
-                buildinfo::parse(bytes, data, &layout).map_err(malformed)?
-            }
-            None => None,
-        };
-        let pcln_section = pclntab_section(&file);
-        let (build, pcln_section) = match (build, pcln_section) {
-            (Some(b), Some(p)) => (b, p),
-            (build, pcln) => {
-                if let Some(b) = build.as_ref().filter(|_| is_shared_library(data)) {
-                    return Err(Error::GoLibrary {
-                        path: path.to_path_buf(),
-                        version: b.go_version.clone(),
-                    });
-                }
-                return Err(Error::NotGo {
-                    path: path.to_path_buf(),
-                    missing: match (build.is_some(), pcln.is_some()) {
-                        (true, _) => "Go build info, but no .gopclntab",
-                        (false, true) => "a .gopclntab, but no Go build info",
-                        (false, false) => "no .gopclntab and no Go build info",
-                    },
-                });
-            }
-        };
+        let (build, pcln_section) = go_sections(path, &file, data, &layout)?;
         // The build info parser checked the syntax.
         if buildinfo::major_minor(&build.go_version).is_some_and(|v| v < arch.register_abi_since())
         {
@@ -211,7 +182,6 @@ impl GoBinary {
                 since: arch.register_abi_since().1,
             });
         }
-
         let (functions, symbol_source) =
             match symtab_functions(&file, data.len()).map_err(malformed)? {
                 Some(f) => (f, SymbolSource::Symtab),
@@ -225,21 +195,8 @@ impl GoBinary {
             .filter(|s| s.kind() == object::SectionKind::Text)
             .map(|s| (s.address(), s.address().saturating_add(s.size())))
             .collect();
-
         let dwarf = dwarf::Dwarf::load(&file).map_err(malformed)?;
-        let (g, offset_source) = match dwarf.as_ref().and_then(|d| d.g_offsets()) {
-            Some(g) => (g, OffsetSource::Dwarf),
-            None => {
-                let g = runtime::g_offsets_for(&build.go_version).ok_or_else(|| {
-                    malformed(format!(
-                        "no DWARF and no runtime.g layout known for {}",
-                        build.go_version
-                    ))
-                })?;
-                (g, OffsetSource::Table)
-            }
-        };
-
+        let (g, offset_source) = g_offsets(path, dwarf.as_ref(), &build.go_version)?;
         Ok(GoBinary {
             path: path.to_path_buf(),
             arch,
@@ -309,6 +266,63 @@ impl GoBinary {
         let f = self.functions.get(i.checked_sub(1)?)?;
         (addr - f.addr < f.size).then_some(f)
     }
+}
+
+/// What makes `file` a Go executable: its build info and its pclntab.
+/// Either missing is not Go (a Go shared library is named as one).
+fn go_sections<'d, 'f>(
+    path: &Path,
+    file: &'f object::File<'d>,
+    data: &[u8],
+    layout: &Layout,
+) -> Result<(BuildInfo, object::Section<'d, 'f>)> {
+    let build = match file.section_by_name(".go.buildinfo") {
+        Some(s) => {
+            let bytes = s
+                .data()
+                .map_err(|e| Error::malformed(path, format!(".go.buildinfo: {e}")))?;
+            buildinfo::parse(bytes, data, layout).map_err(|e| Error::malformed(path, e))?
+        }
+        None => None,
+    };
+    match (build, pclntab_section(file)) {
+        (Some(b), Some(p)) => Ok((b, p)),
+        (build, pcln) => {
+            if let Some(b) = build.as_ref().filter(|_| is_shared_library(data)) {
+                return Err(Error::GoLibrary {
+                    path: path.to_path_buf(),
+                    version: b.go_version.clone(),
+                });
+            }
+            Err(Error::NotGo {
+                path: path.to_path_buf(),
+                missing: match (build.is_some(), pcln.is_some()) {
+                    (true, _) => "Go build info, but no .gopclntab",
+                    (false, true) => "a .gopclntab, but no Go build info",
+                    (false, false) => "no .gopclntab and no Go build info",
+                },
+            })
+        }
+    }
+}
+
+/// Where `runtime.g`'s fields are: from DWARF, else from the table of Go
+/// versions.
+fn g_offsets(
+    path: &Path,
+    dwarf: Option<&dwarf::Dwarf>,
+    go_version: &str,
+) -> Result<(dwarf::GOffsets, OffsetSource)> {
+    if let Some(g) = dwarf.and_then(|d| d.g_offsets()) {
+        return Ok((g, OffsetSource::Dwarf));
+    }
+    let g = runtime::g_offsets_for(go_version).ok_or_else(|| {
+        Error::malformed(
+            path,
+            format!("no DWARF and no runtime.g layout known for {go_version}"),
+        )
+    })?;
+    Ok((g, OffsetSource::Table))
 }
 
 /// Parses the ELF header: amd64 or arm64.

@@ -7,8 +7,9 @@
 use std::fmt::Write as _;
 
 use super::report::{fields, TextOptions};
+use crate::go_binary::names::short_name;
+use crate::render::format::{fit, percent};
 use crate::stats::{IntervalFunction, IntervalReport};
-use crate::tui::format::{fit, percent, short_name};
 
 /// Room for a function's name.
 const NAME: usize = 38;
@@ -65,8 +66,7 @@ fn time(r: &IntervalReport, millis: bool) -> String {
 pub fn text(r: &IntervalReport, o: &TextOptions, first: bool, millis: bool) -> String {
     let mut out = if first { titles(o) } else { String::new() };
     let t = &r.totals;
-    let l = &r.lost;
-    let lost = l.ringbuf_full + l.inflight_full + l.read_failed + l.aged_out + l.abandoned;
+    let lost = r.lost.calls_lost();
     let mut parts = vec![
         format!("{} calls,", t.calls),
         format!("{} payloads,", t.payloads),

@@ -7,17 +7,18 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::catalog::{Api, Codec, Loc, Op, Value};
-use crate::go_binary::text::{self, escape};
+use crate::base::pid::Pid;
+use crate::base::text::{self, escape};
 use crate::go_binary::{GoBinary, Module, OffsetSource, SymbolSource};
-use crate::probe_plan::{AbiCheck, Plan, Probe};
+use crate::probe::catalog::{Api, Codec, Loc, Op, Value};
+use crate::probe::plan::{AbiCheck, Plan, Probe};
 
 /// The JSON document (`gozt probes --json`).
 #[derive(Debug, Serialize)]
 pub struct ProbesReport<'a> {
     pub binary: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pid: Option<i32>,
+    pub pid: Option<Pid>,
     pub go_version: &'a str,
     pub arch: &'static str,
     pub pie: bool,
@@ -30,7 +31,7 @@ pub struct ProbesReport<'a> {
     pub probes: Vec<ProbeJson<'a>>,
     /// Calls of streams' io.Writers in compressor code: where gzip, zlib
     /// and flate streams' compressed output is counted.
-    pub sinks: &'a [crate::probe_plan::Sink],
+    pub sinks: &'a [crate::probe::plan::Sink],
     /// Where zstd's encoder counts were found: dwarf, code or none.
     pub zstd_counts: &'static str,
 }
@@ -55,7 +56,7 @@ pub struct ProbeJson<'a> {
 }
 
 /// Builds the JSON model.
-pub fn report<'a>(bin: &'a GoBinary, plan: &'a Plan, pid: Option<i32>) -> ProbesReport<'a> {
+pub fn report<'a>(bin: &'a GoBinary, plan: &'a Plan, pid: Option<Pid>) -> ProbesReport<'a> {
     ProbesReport {
         binary: bin.path.display().to_string(),
         pid,
@@ -104,8 +105,8 @@ fn value(v: Option<&Value>) -> String {
         None => "-".to_string(),
         Some(v) => {
             let at = match v.at {
-                crate::catalog::Point::Entry => "entry",
-                crate::catalog::Point::Return => "ret",
+                crate::probe::catalog::Point::Entry => "entry",
+                crate::probe::catalog::Point::Return => "ret",
             };
             match &v.minus {
                 Some(m) => format!("{at}:{}-{}", loc(&v.loc), loc(m)),
@@ -123,9 +124,21 @@ fn check(c: &AbiCheck) -> String {
     }
 }
 
-/// The human table.
-pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
+/// The human table: what the binary is, a row per function, then what
+/// cannot be probed and why.
+pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<Pid>) -> String {
     let mut out = String::new();
+    about(&mut out, bin, plan, pid);
+    let _ = writeln!(out);
+    rows(&mut out, plan);
+    let _ = writeln!(out);
+    notes(&mut out, plan);
+    out
+}
+
+/// The binary: path, Go version and build, where `g`'s fields are, the
+/// streams' sink sites and counts, the modules.
+fn about(out: &mut String, bin: &GoBinary, plan: &Plan, pid: Option<Pid>) {
     let src = match bin.symbol_source {
         SymbolSource::Symtab => "symbols from .symtab",
         SymbolSource::Pclntab => "stripped: symbols from .gopclntab",
@@ -186,29 +199,11 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
             escape(&m.version)
         );
     }
-    let _ = writeln!(out);
+}
 
-    let rows: Vec<[String; 10]> = plan
-        .probes
-        .iter()
-        .map(|p: &Probe| {
-            [
-                p.entry.codec.name().to_string(),
-                p.entry.op.name().to_string(),
-                p.entry.api.name().to_string(),
-                format!("{:#x}", p.address),
-                format!("{:#x}", p.file_offset),
-                p.ret_offsets.len().to_string(),
-                value(p.layout.bytes_in.as_ref()),
-                value(p.layout.bytes_out.as_ref()),
-                p.layout
-                    .error
-                    .as_ref()
-                    .map_or("-".to_string(), |l| format!("ret:{}", loc(l))),
-                check(&p.abi_check),
-            ]
-        })
-        .collect();
+/// A row per function, columns as wide as their widest cell.
+fn rows(out: &mut String, plan: &Plan) {
+    let rows: Vec<[String; 10]> = plan.probes.iter().map(row).collect();
     let header = [
         "CODEC", "OP", "API", "ADDRESS", "OFFSET", "RETS", "IN", "OUT", "ERR", "ABI",
     ];
@@ -230,7 +225,29 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
         let cells: Vec<&str> = r.iter().map(String::as_str).collect();
         let _ = writeln!(out, "{}{}", line(&cells), escape(&p.function));
     }
-    let _ = writeln!(out);
+}
+
+/// The cells of `p`'s row, but its name.
+fn row(p: &Probe) -> [String; 10] {
+    [
+        p.entry.codec.name().to_string(),
+        p.entry.op.name().to_string(),
+        p.entry.api.name().to_string(),
+        format!("{:#x}", p.address),
+        format!("{:#x}", p.file_offset),
+        p.ret_offsets.len().to_string(),
+        value(p.layout.bytes_in.as_ref()),
+        value(p.layout.bytes_out.as_ref()),
+        p.layout
+            .error
+            .as_ref()
+            .map_or("-".to_string(), |l| format!("ret:{}", loc(l))),
+        check(&p.abi_check),
+    ]
+}
+
+/// How many functions and sites can be probed, and those that cannot.
+fn notes(out: &mut String, plan: &Plan) {
     let usable = plan.probes.iter().filter(|p| p.usable()).count();
     let sites: usize = plan
         .probes
@@ -266,5 +283,4 @@ pub fn table(bin: &GoBinary, plan: &Plan, pid: Option<i32>) -> String {
             );
         }
     }
-    out
 }

@@ -10,8 +10,9 @@
 
 use std::fmt::Write as _;
 
-use crate::stats::{Bucket, Counters, Report};
-use crate::tui::format::{bytes, fit, nanos, percent, short_name};
+use crate::go_binary::names::short_name;
+use crate::render::format::{bytes, fit, nanos, percent};
+use crate::stats::{Bucket, Counters, FunctionReport, Report, Sampling};
 
 /// The widest line of the text report.
 pub const WIDTH: usize = 100;
@@ -86,6 +87,16 @@ pub(crate) fn fields(out: &mut String, first: &str, parts: &[String], sep: &str,
     let _ = writeln!(out, "{line}");
 }
 
+/// `parts` with a comma after each but the last.
+fn commas(parts: &[String]) -> Vec<String> {
+    let last = parts.len().saturating_sub(1);
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| if i < last { format!("{p},") } else { p.clone() })
+        .collect()
+}
+
 /// `name` as long as `room` allows: in full, else its short name, else
 /// cut in the middle.
 fn name_in(name: &str, room: usize) -> String {
@@ -127,10 +138,26 @@ fn hist(out: &mut String, buckets: &[Bucket], o: TextOptions) {
 /// Goroutines listed in the text report.
 const TOP_GOROUTINES: usize = 20;
 
-/// The human report.
+/// The human report: its head, then a section per function, the
+/// goroutines, the callers and, with several targets, each one's calls.
 pub fn text(r: &Report, o: &TextOptions) -> String {
     let o = *o;
     let mut out = String::new();
+    head(&mut out, r, o);
+    for f in &r.functions {
+        function(&mut out, f, o);
+    }
+    let _ = writeln!(out);
+    goroutines(&mut out, r, o);
+    let _ = writeln!(out);
+    callers(&mut out, r, o);
+    super::target::per_target(&mut out, r, WIDTH);
+    out
+}
+
+/// Who was traced and the totals by the rules, then how the run went:
+/// sampling, losses, the command's status, warnings.
+fn head(out: &mut String, r: &Report, o: TextOptions) {
     for t in &r.targets {
         for line in super::target::lines(t, WIDTH) {
             let _ = writeln!(out, "{line}");
@@ -163,124 +190,122 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
         );
     }
     if let Some(s) = &r.sampling {
-        fields(
-            &mut out,
-            "sampled: ",
-            &[
-                format!(
-                    "probes attached {:.1} of {:.1} s in {} windows (counts x {:.2} for the whole run),",
-                    s.attached_s, s.traced_s, s.windows, s.factor
-                ),
-                format!(
-                    "estimated cost {} of the targets' CPU (budget {}:",
-                    percent(s.estimated_overhead, 3),
-                    percent(s.max_overhead, 3)
-                ),
-                format!(
-                    "{} traps at {}, {} in gozt's programs)",
-                    s.traps,
-                    o.time(s.trap_ns),
-                    o.time(s.bpf_run_ns)
-                ),
-            ],
-            " ",
-            2,
-        );
+        sampling(out, s, o);
     }
-    let l = &r.lost;
-    fields(
-        &mut out,
-        "lost: ",
-        &[
-            format!("{} ring buffer full,", l.ringbuf_full),
-            format!("{} in-flight map full,", l.inflight_full),
-            format!("{} g unreadable,", l.read_failed),
-            format!("{} aged out,", l.aged_out),
-            format!("{} abandoned,", l.abandoned),
-            format!("{} in flight at exit,", l.in_flight_at_exit),
-            format!("{} unmatched returns", l.unmatched_returns),
-        ],
-        " ",
-        6,
-    );
+    let losses: Vec<String> = r
+        .lost
+        .iter()
+        .filter(|(c, _)| c.is_loss())
+        .map(|(c, n)| format!("{n} {}", c.label()))
+        .collect();
+    fields(out, "lost: ", &commas(&losses), " ", 6);
     if let Some(status) = r.command_exit_status {
         let _ = writeln!(out, "command exited with status {status}");
     }
     for w in &r.warnings {
         let words: Vec<String> = w.split(' ').map(str::to_string).collect();
-        fields(&mut out, "warning:", &words, " ", 9);
+        fields(out, "warning:", &words, " ", 9);
     }
-    for f in &r.functions {
-        let _ = writeln!(out);
-        let kind = format!(" ({} {} {})", f.codec.name(), f.op.name(), f.api.name());
-        let room = WIDTH - kind.len();
-        let _ = writeln!(out, "{}{kind}", name_in(&f.function, room));
-        let c = &f.counters;
-        if let Some(outer) = &f.outer {
-            let _ = writeln!(
-                out,
-                "  inner: made inside {} (no payloads of its own)",
-                name_in(outer, WIDTH - 30)
-            );
-        }
-        let mut parts = vec![
-            format!("  calls {}", c.calls),
-            format!("call errors {}", c.call_errors),
-            format!("bytes in {}", o.size(f.bytes_in, f.bytes_in_observed)),
-            format!("out {}", o.size(f.bytes_out, f.bytes_out_observed)),
-        ];
-        if !f.inner && c.payloads > 0 {
-            parts.extend([
-                format!("payloads {}", c.payloads),
-                format!("eligible {}", c.eligible),
-                format!("not judged {}", c.not_judged),
-                format!("failures {}", c.failures),
-                format!("(errors {}", c.errors),
-                format!("incompressible {})", c.incompressible),
-                format!("failure rate {}{}", rate(c), verdict(c, " ")),
-                format!(
-                    "small payloads {} ({} of payload time)",
-                    f.small_payloads,
-                    percent(
-                        if f.payload_time_ns == 0 {
-                            0.0
-                        } else {
-                            f.small_time_ns as f64 / f.payload_time_ns as f64
-                        },
-                        1
-                    )
-                ),
-            ]);
-        }
-        fields(&mut out, "", &parts, "  ", 2);
-        let q = &f.latency_ns;
-        let what = if o.raw_ns {
-            "  latency ns: "
-        } else {
-            "  latency: "
-        };
-        fields(
-            &mut out,
-            what,
-            &[
-                format!("p50 {}", o.time(q.p50)),
-                format!("p90 {}", o.time(q.p90)),
-                format!("p99 {}", o.time(q.p99)),
-                format!("p99.9 {}", o.time(q.p999)),
-                format!("max {}", o.time(q.max)),
-                format!("mean {}", o.time(q.mean)),
-            ],
-            " ",
-            4,
+}
+
+/// With --max-overhead: how the probes were sampled.
+fn sampling(out: &mut String, s: &Sampling, o: TextOptions) {
+    fields(
+        out,
+        "sampled: ",
+        &[
+            format!(
+                "probes attached {:.1} of {:.1} s in {} windows (counts x {:.2} for the whole run),",
+                s.attached_s, s.traced_s, s.windows, s.factor
+            ),
+            format!(
+                "estimated cost {} of the targets' CPU (budget {}:",
+                percent(s.estimated_overhead, 3),
+                percent(s.max_overhead, 3)
+            ),
+            format!(
+                "{} traps at {}, {} in gozt's programs)",
+                s.traps,
+                o.time(s.trap_ns),
+                o.time(s.bpf_run_ns)
+            ),
+        ],
+        " ",
+        2,
+    );
+}
+
+/// One function's section: its name and kind, its counts, its latency
+/// percentiles and log2 histogram.
+fn function(out: &mut String, f: &FunctionReport, o: TextOptions) {
+    let _ = writeln!(out);
+    let kind = format!(" ({} {} {})", f.codec.name(), f.op.name(), f.api.name());
+    let room = WIDTH - kind.len();
+    let _ = writeln!(out, "{}{kind}", name_in(&f.function, room));
+    if let Some(outer) = &f.outer {
+        let _ = writeln!(
+            out,
+            "  inner: made inside {} (no payloads of its own)",
+            name_in(outer, WIDTH - 30)
         );
-        hist(&mut out, &f.histogram, o);
     }
-    let _ = writeln!(out);
-    goroutines(&mut out, r, o);
-    let _ = writeln!(out);
-    callers(&mut out, r, o);
-    super::target::per_target(&mut out, r, WIDTH);
-    out
+    fields(out, "", &counts(f, o), "  ", 2);
+    let q = &f.latency_ns;
+    let what = if o.raw_ns {
+        "  latency ns: "
+    } else {
+        "  latency: "
+    };
+    fields(
+        out,
+        what,
+        &[
+            format!("p50 {}", o.time(q.p50)),
+            format!("p90 {}", o.time(q.p90)),
+            format!("p99 {}", o.time(q.p99)),
+            format!("p99.9 {}", o.time(q.p999)),
+            format!("max {}", o.time(q.max)),
+            format!("mean {}", o.time(q.mean)),
+        ],
+        " ",
+        4,
+    );
+    hist(out, &f.histogram, o);
+}
+
+/// A function's calls, bytes and (for an outer function with payloads)
+/// its payloads by the rules.
+fn counts(f: &FunctionReport, o: TextOptions) -> Vec<String> {
+    let c = &f.counters;
+    let mut parts = vec![
+        format!("  calls {}", c.calls),
+        format!("call errors {}", c.call_errors),
+        format!("bytes in {}", o.size(f.bytes_in, f.bytes_in_observed)),
+        format!("out {}", o.size(f.bytes_out, f.bytes_out_observed)),
+    ];
+    if f.inner || c.payloads == 0 {
+        return parts;
+    }
+    let small_share = if f.payload_time_ns == 0 {
+        0.0
+    } else {
+        f.small_time_ns as f64 / f.payload_time_ns as f64
+    };
+    parts.extend([
+        format!("payloads {}", c.payloads),
+        format!("eligible {}", c.eligible),
+        format!("not judged {}", c.not_judged),
+        format!("failures {}", c.failures),
+        format!("(errors {}", c.errors),
+        format!("incompressible {})", c.incompressible),
+        format!("failure rate {}{}", rate(c), verdict(c, " ")),
+        format!(
+            "small payloads {} ({} of payload time)",
+            f.small_payloads,
+            percent(small_share, 1)
+        ),
+    ]);
+    parts
 }
 
 /// The goroutines that spent the most time compressing first; a busy

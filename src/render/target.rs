@@ -2,8 +2,9 @@
 //! what a node agent needs to find it again: its pid in its own namespace,
 //! its container, its executable as it sees it, whether that was deleted.
 
+use crate::go_binary::names::short_name;
+use crate::render::format::{fit, percent};
 use crate::stats::{Report, TargetInfo};
-use crate::tui::format::{fit, percent, short_name};
 
 /// Characters of a container id shown (as `docker ps` shows them).
 const SHORT_ID: usize = 12;

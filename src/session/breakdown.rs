@@ -5,10 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::event::{CallEvent, Lost};
-use crate::identity::ProcId;
-use crate::stats::payload::Payload;
-use crate::stats::{Aggregator, Symbolizer, TargetCalls};
+use crate::event::Lost;
+use crate::proc::identity::ProcId;
+use crate::stats::{Aggregator, Call, CallSink, Symbolizer, TargetCalls};
 
 /// Targets broken down one by one at most; calls of later ones stay in
 /// the totals only (a --binary run over days sees many restarts).
@@ -40,40 +39,6 @@ impl Breakdown {
         }
     }
 
-    /// Adds one call of process `id`, and the payload it ended.
-    pub fn add(
-        &mut self,
-        id: ProcId,
-        ev: &CallEvent,
-        payload: Option<&Payload>,
-        sym: &mut dyn Symbolizer,
-    ) {
-        let Some(template) = self.template.as_ref() else {
-            return;
-        };
-        if !self.by.contains_key(&id) && self.by.len() >= MAX_TARGETS {
-            return;
-        }
-        self.by
-            .entry(id)
-            .or_insert_with(|| template.alike().with_max_goroutines(1))
-            .add_judged(ev, payload, sym);
-    }
-
-    /// Another process has `pid` now: names of its frames are stale.
-    pub fn forget_frames(&mut self, pid: u32) {
-        for (id, agg) in &mut self.by {
-            if id.pid == pid {
-                agg.forget_frames(pid);
-            }
-        }
-    }
-
-    /// Forgets every call (the live view's reset).
-    pub fn reset(&mut self) {
-        self.by.clear();
-    }
-
     /// Each target's calls, by pid and start time.
     pub fn report(&self, duration_s: f64) -> Vec<TargetCalls> {
         self.by
@@ -89,5 +54,37 @@ impl Breakdown {
                 }
             })
             .collect()
+    }
+}
+
+/// Each target's calls, beside the session's.
+impl CallSink for Breakdown {
+    /// Adds the call to its process's counts (none named: the session's
+    /// count names callers).
+    fn observe(&mut self, call: &Call<'_>, sym: &mut dyn Symbolizer) -> Option<u64> {
+        let template = self.template.as_ref()?;
+        if !self.by.contains_key(&call.process) && self.by.len() >= MAX_TARGETS {
+            return None;
+        }
+        self.by
+            .entry(call.process)
+            .or_insert_with(|| template.alike().with_max_goroutines(1))
+            .observe(call, sym);
+        None
+    }
+
+    /// Streams are judged by the session's count: nothing to forget.
+    fn forget_process(&mut self, _pid: u32) {}
+
+    fn forget_frames(&mut self, pid: u32) {
+        for (id, agg) in &mut self.by {
+            if id.pid == pid {
+                agg.forget_frames(pid);
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.by.clear();
     }
 }

@@ -1,24 +1,28 @@
-//! The session's loop: polls its event source, feeds the aggregator (and the
-//! exporter, and with `--interval` a second aggregator that starts again
-//! each interval), hands newly named callers back to the source, asks the OS
-//! layer about processes, drives the monitor and the duty cycle, and decides
-//! when to stop. Nothing below it calls up: the source is polled.
+//! The session's loop: polls its event source, feeds every count of the
+//! session ([`Counts`]: its own, and with `--interval`, several targets or
+//! `--prometheus` the ones beside it), hands newly named callers back to
+//! the source, asks the OS layer about processes, drives the monitor and
+//! the duty cycle, and decides when to stop. Nothing below it calls up: the
+//! source is polled.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::breakdown::Breakdown;
 use super::duty::{CpuMeter, DutyCycle};
+use super::gate::Gate;
+use super::intervals::Intervals;
 use super::symbols::ProcSymbols;
-use super::targets::{target_info, BinaryTarget, Gate};
+use super::targets::{target_info, BinaryTarget};
+use super::Targets;
 use crate::event::{CallEvent, Lost};
 use crate::exporter::Metrics;
-use crate::identity::{ProcId, ProcessFacts};
-use crate::monitor::{IntervalSink, Monitor, Snapshot};
-use crate::os::Os;
-use crate::stats::{Aggregator, IntervalReport, TargetInfo};
+use crate::monitor::{Monitor, Snapshot};
+use crate::proc::identity::{ProcId, ProcessFacts};
+use crate::proc::os::Os;
+use crate::stats::{Aggregator, Call, CallSink, Report, TargetInfo};
 use crate::tracer::{Cost, TraceError, Tracer};
 
 /// What the driver polls: the tracer, or replayed events in tests.
@@ -105,111 +109,100 @@ pub struct Pace {
     pub scan_interval: Duration,
     /// Benchmarks: switch between full tracing and the floor this often.
     pub alternate: Option<Duration>,
+    /// Print how long detaching took (`GOZT_TIMING`).
+    pub timing: bool,
 }
 
-/// `--interval`: the calls since the last interval report, and where each
-/// report goes.
-pub struct Intervals<'a> {
-    every: Duration,
-    agg: Aggregator,
-    began: Instant,
-    /// When this interval ends: a multiple of `every` from the start, so
-    /// that the reports do not drift by the poll.
-    ends: Instant,
-    /// Losses before this interval.
-    lost_base: Lost,
-    sink: &'a mut dyn IntervalSink,
-    /// The sink's output is gone: no more reports.
-    closed: bool,
+/// Every count of the session: each call goes to all of them, and so does
+/// each forget.
+pub struct Counts<'a> {
+    /// The session's own (the report's), which also judges payloads and
+    /// names callers.
+    pub session: Aggregator,
+    /// With `--interval`: the current interval's.
+    pub intervals: Option<Intervals<'a>>,
+    /// Each target's, for sessions that can have several.
+    pub targets: Breakdown,
+    /// With `--prometheus`: the exporter's.
+    pub metrics: Option<Metrics>,
 }
 
-impl<'a> Intervals<'a> {
-    /// Reports of `every`, counted like `agg`, to `sink`.
-    pub fn new(every: Duration, agg: &Aggregator, sink: &'a mut dyn IntervalSink) -> Self {
-        Intervals {
-            every,
-            agg: agg.functions_only(),
-            began: Instant::now(),
-            ends: Instant::now() + every,
-            lost_base: Lost::default(),
-            sink,
-            closed: false,
+impl<'a> Counts<'a> {
+    /// The session's count alone.
+    pub fn new(session: Aggregator) -> Counts<'a> {
+        Counts {
+            session,
+            intervals: None,
+            targets: Breakdown::none(),
+            metrics: None,
         }
     }
 
-    fn due(&self) -> bool {
-        !self.closed && Instant::now() >= self.ends
-    }
-
-    /// Reports the interval so far and starts the next; `lost` is what the
-    /// source has counted. False when the output is gone.
-    fn report(&mut self, lost: Lost) -> bool {
-        let now = Instant::now();
-        let seconds = (now - self.began).as_secs_f64();
-        let report = self
-            .agg
-            .report(Vec::new(), seconds, lost_minus(lost, self.lost_base));
-        let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-        self.closed = !self.sink.interval(&IntervalReport::new(&report, time));
-        self.agg.reset();
-        self.began = now;
-        self.ends = (self.ends + self.every).max(now);
-        self.lost_base = lost;
-        !self.closed
-    }
-
-    /// At the end: the rest of the last interval, if it had calls.
-    fn finish(&mut self, lost: Lost) {
-        if !self.closed && self.agg.calls() > 0 {
-            self.report(lost);
-        }
+    /// Every count, the session's first.
+    fn each(&mut self) -> impl Iterator<Item = &mut dyn CallSink> {
+        let sinks: [Option<&mut dyn CallSink>; 4] = [
+            Some(&mut self.session),
+            self.intervals.as_mut().map(|i| i as &mut dyn CallSink),
+            Some(&mut self.targets),
+            self.metrics.as_mut().map(|m| m as &mut dyn CallSink),
+        ];
+        sinks.into_iter().flatten()
     }
 }
 
-/// `lost` less what `base` had counted.
-fn lost_minus(lost: Lost, b: Lost) -> Lost {
-    Lost {
-        ringbuf_full: lost.ringbuf_full.saturating_sub(b.ringbuf_full),
-        inflight_full: lost.inflight_full.saturating_sub(b.inflight_full),
-        read_failed: lost.read_failed.saturating_sub(b.read_failed),
-        aged_out: lost.aged_out.saturating_sub(b.aged_out),
-        abandoned: lost.abandoned.saturating_sub(b.abandoned),
-        in_flight_at_exit: lost.in_flight_at_exit.saturating_sub(b.in_flight_at_exit),
-        unmatched_returns: lost.unmatched_returns.saturating_sub(b.unmatched_returns),
-        repeated_entries: lost.repeated_entries.saturating_sub(b.repeated_entries),
-    }
-}
-
-/// The loop's state.
-pub struct Driver<'a> {
+/// What a driver is built from, whole.
+pub struct Parts<'a> {
     pub os: &'a dyn Os,
+    /// Set by a signal: the session ends.
     pub stop: Arc<AtomicBool>,
-    pub agg: Aggregator,
+    pub counts: Counts<'a>,
     pub sym: ProcSymbols<'a>,
     /// The targets named on the command line (or started).
     pub named: Vec<TargetInfo>,
     /// With --binary or --name: which processes, running what.
     pub binary_target: Option<BinaryTarget>,
-    /// Processes seen running the binary (--binary, --name), in order,
-    /// with what was read of them while they ran.
-    pub seen: Vec<(ProcId, Option<ProcessFacts>)>,
-    pub metrics: Option<Metrics>,
+    /// With --max-overhead.
     pub duty: Option<DutyCycle>,
-    pub cpu: CpuMeter,
+    /// With --duration: when the session ends.
     pub deadline: Option<Instant>,
+    /// Trace mode: the command, held before exec.
     pub command: Option<Gate>,
     pub pace: Pace,
+}
+
+/// What a session's counts end with: its report (but for what only the
+/// session knows: its metadata) and the traced command's exit status.
+pub struct Outcome {
+    pub report: Report,
+    pub status: Option<i32>,
+    /// How long the report's counts ran (since the start, or the monitor's
+    /// last reset).
+    pub counted: Duration,
+}
+
+/// The loop's state.
+pub struct Driver<'a> {
+    os: &'a dyn Os,
+    stop: Arc<AtomicBool>,
+    counts: Counts<'a>,
+    sym: ProcSymbols<'a>,
+    named: Vec<TargetInfo>,
+    binary_target: Option<BinaryTarget>,
+    /// Processes seen running the binary (--binary, --name), in order,
+    /// with what was read of them while they ran.
+    seen: Vec<(ProcId, Option<ProcessFacts>)>,
+    duty: Option<DutyCycle>,
+    cpu: CpuMeter,
+    deadline: Option<Instant>,
+    command: Option<Gate>,
+    pace: Pace,
     /// When the counts started (the start, or the monitor's last reset).
-    pub epoch: Instant,
+    epoch: Instant,
     /// Losses before the monitor's last reset.
-    pub lost_base: Lost,
-    /// With --interval: the calls of the current interval.
-    pub intervals: Option<Intervals<'a>>,
-    /// Each target's own calls.
-    pub breakdown: Breakdown,
+    lost_base: Lost,
     /// Processes that match --binary/--name but run a file that was not
     /// probed (it appeared after gozt attached): not traced.
-    pub unprobed: Vec<(ProcId, ProcessFacts)>,
+    unprobed: Vec<(ProcId, ProcessFacts)>,
     callers_known: HashSet<(ProcId, u64)>,
     /// Pids another process took in the last batch of events.
     reused: Vec<u32>,
@@ -220,34 +213,23 @@ pub struct Driver<'a> {
 }
 
 impl<'a> Driver<'a> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        os: &'a dyn Os,
-        stop: Arc<AtomicBool>,
-        agg: Aggregator,
-        sym: ProcSymbols<'a>,
-        named: Vec<TargetInfo>,
-        binary_target: Option<BinaryTarget>,
-        pace: Pace,
-    ) -> Driver<'a> {
-        Driver {
-            os,
-            stop,
-            agg,
-            sym,
-            named,
-            binary_target,
+    /// The driver of `parts`; the named targets' counts start at zero.
+    pub fn new(parts: Parts<'a>) -> Driver<'a> {
+        let mut d = Driver {
+            os: parts.os,
+            stop: parts.stop,
+            counts: parts.counts,
+            sym: parts.sym,
+            named: parts.named,
+            binary_target: parts.binary_target,
             seen: Vec::new(),
-            metrics: None,
-            duty: None,
+            duty: parts.duty,
             cpu: CpuMeter::default(),
-            deadline: None,
-            command: None,
-            pace,
+            deadline: parts.deadline,
+            command: parts.command,
+            pace: parts.pace,
             epoch: Instant::now(),
             lost_base: Lost::default(),
-            intervals: None,
-            breakdown: Breakdown::none(),
             unprobed: Vec::new(),
             callers_known: HashSet::new(),
             reused: Vec::new(),
@@ -255,7 +237,14 @@ impl<'a> Driver<'a> {
             last_scan: None,
             last_wanted: None,
             events: Vec::new(),
+        };
+        for t in &d.named {
+            for s in d.counts.each() {
+                s.target(t);
+            }
         }
+        d.cpu.update(d.os, d.named.iter().map(|t| t.pid));
+        d
     }
 
     /// Every target so far: those named, plus with --binary every process
@@ -271,7 +260,7 @@ impl<'a> Driver<'a> {
                 let mut t = target_info(id.pid, name, version, facts.as_ref());
                 t.start_ticks = id.start_ticks;
                 if t.start_time.is_none() {
-                    t.start_time = crate::identity::start_time(*id);
+                    t.start_time = crate::proc::identity::start_time(*id);
                 }
                 t
             }));
@@ -328,10 +317,14 @@ impl<'a> Driver<'a> {
             }
             return;
         }
-        if let (Some(m), Some(bt)) = (self.metrics.as_mut(), self.binary_target.as_ref()) {
-            if let Some(b) = bt.binary_of(facts.as_ref()) {
-                let container = facts.as_ref().and_then(|f| f.container_id.clone());
-                m.target(id.pid, &b.name, &b.go_version, container.as_deref());
+        let runs = self
+            .binary_target
+            .as_ref()
+            .and_then(|bt| bt.binary_of(facts.as_ref()));
+        if let Some(b) = runs {
+            let t = target_info(id.pid, b.name.clone(), b.go_version.clone(), facts.as_ref());
+            for s in self.counts.each() {
+                s.target(&t);
             }
         }
         self.seen.push((id, facts));
@@ -372,30 +365,20 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Takes one completed call.
+    /// Takes one completed call: every count gets it.
     pub fn event(&mut self, ev: &CallEvent, new_callers: &mut Vec<(u32, u64)>) {
         let id = ProcId::of_event(ev.tgid, ev.proc_start_ns);
         if self.sym.observe(self.os, ev) {
-            // Another process has the pid now: what was named for the
-            // last one is not this one's.
-            self.agg.forget_frames(ev.tgid);
-            self.agg.forget_process(ev.tgid);
-            if let Some(iv) = self.intervals.as_mut() {
-                iv.agg.forget_frames(ev.tgid);
+            // Another process has the pid now: what was named for the last
+            // one is not this one's, and its counts start again (a counter
+            // reset to Prometheus).
+            for s in self.counts.each() {
+                s.forget_frames(ev.tgid);
+                s.forget_process(ev.tgid);
             }
             self.callers_known.retain(|(p, _)| p.pid != ev.tgid);
             new_callers.retain(|(p, _)| *p != ev.tgid);
-            // Its series start again at zero (a counter reset to Prometheus).
-            if let Some(m) = self.metrics.as_mut() {
-                let keep: HashSet<u32> = m
-                    .target_pids()
-                    .into_iter()
-                    .filter(|&p| p != ev.tgid)
-                    .collect();
-                m.retain_targets(&keep);
-            }
             self.reused.push(ev.tgid);
-            self.breakdown.forget_frames(ev.tgid);
         }
         if self.binary_target.is_some() {
             self.saw(id, true);
@@ -403,19 +386,23 @@ impl<'a> Driver<'a> {
         if let Some(d) = self.duty.as_mut() {
             d.events += 1;
         }
-        // Each call is judged once, by the session's streams under way.
-        let payload = self.agg.judge(ev);
-        if let Some(m) = self.metrics.as_mut() {
-            if let Some(t) = self.named.iter().find(|t| t.pid == ev.tgid) {
-                m.target(ev.tgid, &t.binary, &t.go_version, t.container_id.as_deref());
+        if let Some(t) = self.named.iter().find(|t| t.pid == ev.tgid) {
+            for s in self.counts.each() {
+                s.target(t);
             }
-            m.observe(ev, payload.as_ref());
         }
-        if let Some(iv) = self.intervals.as_mut() {
-            iv.agg.add_judged(ev, payload.as_ref(), &mut self.sym);
+        // Each call is judged once, by the session's streams under way.
+        let payload = self.counts.session.judge(ev);
+        let call = Call {
+            process: id,
+            event: ev,
+            payload: payload.as_ref(),
+        };
+        let mut named = None;
+        for s in self.counts.each() {
+            named = named.or(s.observe(&call, &mut self.sym));
         }
-        self.breakdown.add(id, ev, payload.as_ref(), &mut self.sym);
-        if let Some(frame) = self.agg.add_judged(ev, payload.as_ref(), &mut self.sym) {
+        if let Some(frame) = named {
             if self.callers_known.len() < MAX_KNOWN_CALLERS
                 && self.callers_known.insert((id, frame))
             {
@@ -424,7 +411,7 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Drains `src` into the aggregation.
+    /// Drains `src` into the counts.
     pub fn drain(&mut self, src: &mut dyn Source) {
         let mut events = std::mem::take(&mut self.events);
         src.poll(&mut events);
@@ -444,13 +431,13 @@ impl<'a> Driver<'a> {
 
     /// Losses since the counts started.
     pub fn lost_since_epoch(&self, lost: Lost) -> Lost {
-        lost_minus(lost, self.lost_base)
+        lost.since(&self.lost_base)
     }
 
     /// With --interval: reports the interval if it has ended. False when
     /// its output is gone.
     fn interval_ended(&mut self, lost: Lost) -> bool {
-        match self.intervals.as_mut() {
+        match self.counts.intervals.as_mut() {
             Some(iv) if iv.due() => iv.report(lost),
             _ => true,
         }
@@ -463,71 +450,88 @@ impl<'a> Driver<'a> {
         lost: Lost,
         monitor: &mut Option<&mut dyn Monitor>,
     ) -> bool {
-        if self.stop.load(Ordering::SeqCst) {
+        if self.stop.load(Ordering::SeqCst) || self.deadline.is_some_and(|d| Instant::now() >= d) {
             return false;
         }
-        if self.deadline.is_some_and(|d| Instant::now() >= d) {
-            return false;
-        }
-        // Every few seconds: processes that started running the binary, and those
-        // that have exited (their calls under way never return; their
-        // exporter series go).
+        // Every few seconds: processes that started running the binary,
+        // and those that have exited.
         if self
             .last_scan
             .is_none_or(|t| t.elapsed() >= self.pace.scan_interval)
         {
             self.last_scan = Some(Instant::now());
             self.scan();
-            let exited: Vec<ProcId> = self
-                .ids()
-                .into_iter()
-                .filter(|id| !self.gone.contains(id) && !self.lives(*id))
-                .collect();
-            for id in exited {
-                // Its last events are in the buffer: take them first.
-                self.drain(src);
-                // The programs know processes by pid: one that another
-                // process runs now keeps its calls under way (the exited
-                // one's age out).
-                if !self.os.alive(id.pid) {
-                    src.forget_process(id.pid);
-                    self.agg.forget_process(id.pid);
-                }
-                self.gone.insert(id);
-            }
-            let live: HashSet<u32> = self
-                .ids()
-                .into_iter()
-                .filter(|id| !self.gone.contains(id))
-                .map(|id| id.pid)
-                .collect();
-            if let Some(m) = self.metrics.as_mut() {
-                m.retain_targets(&live);
-            }
+            self.forget_exited(src);
         }
-        if let Some(m) = self.metrics.as_mut() {
-            m.lost(&lost);
+        for s in self.counts.each() {
+            s.lost(&lost);
         }
         if let Some(m) = monitor.as_deref_mut() {
-            let (targets, since) = (self.targets(), self.lost_since_epoch(lost));
-            let mut snap = Snapshot::new(&mut self.agg, targets, since, self.epoch.elapsed());
-            let go_on = m.tick(&mut snap);
-            if snap.was_reset() {
-                self.breakdown.reset();
-                self.epoch = Instant::now();
-                self.lost_base = lost;
-            }
-            if !go_on {
+            if !self.tick(m, lost) {
                 return false;
             }
         }
         if let Some(gate) = self.command.as_mut() {
-            return !matches!(gate.child.try_wait(), Ok(Some(_)));
+            return !gate.exited();
         }
         if !self.named.is_empty() {
             return self.named.iter().any(|t| self.os.alive(t.pid));
         }
         true
+    }
+
+    /// Forgets the targets that have exited: their calls under way never
+    /// return, and what every count keeps for them goes.
+    fn forget_exited(&mut self, src: &mut dyn Source) {
+        let exited: Vec<ProcId> = self
+            .ids()
+            .into_iter()
+            .filter(|id| !self.gone.contains(id) && !self.lives(*id))
+            .collect();
+        if exited.is_empty() {
+            return;
+        }
+        // Their last events are in the buffer: take them first.
+        self.drain(src);
+        self.gone.extend(exited.iter().copied());
+        let live: HashSet<u32> = self
+            .ids()
+            .into_iter()
+            .filter(|id| !self.gone.contains(id))
+            .map(|id| id.pid)
+            .collect();
+        for id in exited {
+            // The programs know processes by pid: one that another process
+            // runs now keeps its calls under way (the exited one's age out).
+            if !self.os.alive(id.pid) {
+                src.forget_process(id.pid);
+            }
+            if !live.contains(&id.pid) {
+                for s in self.counts.each() {
+                    s.forget_process(id.pid);
+                }
+            }
+        }
+    }
+
+    /// Shows the session to `monitor`; false when it ends the session.
+    fn tick(&mut self, monitor: &mut dyn Monitor, lost: Lost) -> bool {
+        let (targets, since) = (self.targets(), self.lost_since_epoch(lost));
+        let mut snap = Snapshot::new(
+            &mut self.counts.session,
+            targets,
+            since,
+            self.epoch.elapsed(),
+        );
+        let go_on = monitor.tick(&mut snap);
+        if snap.was_reset() {
+            for s in self.counts.each() {
+                s.reset();
+            }
+            self.epoch = Instant::now();
+            self.lost_base = lost;
+        }
+        go_on
     }
 
     /// Runs until the end (duration, signal, targets gone, the monitor);
@@ -543,28 +547,17 @@ impl<'a> Driver<'a> {
             cost: Cost::default(),
         };
         let mut attached_at = Some(Instant::now());
+        let mut alternate = Alternate::new(self.pace.alternate);
         // --probe-alternate switches at a poll.
         let poll_interval = self
             .pace
             .alternate
             .map_or(self.pace.poll_interval, |p| p.min(self.pace.poll_interval));
         let mut next_poll = poll_interval;
-        let mut switched = Instant::now();
-        let mut floor = false;
-        if self.pace.alternate.is_some() {
-            say_switch(false);
-        }
         loop {
             // Timer-driven: the programs submit without wakeups.
             std::thread::sleep(next_poll);
-            if let Some(period) = self.pace.alternate {
-                if switched.elapsed() >= period {
-                    floor = !floor;
-                    src.set_floor(floor);
-                    say_switch(floor);
-                    switched = Instant::now();
-                }
-            }
+            alternate.at_poll(src);
             self.drain(src);
             let lost = src.lost();
             if !self.interval_ended(lost) || !self.keep_going(src, lost, &mut monitor) {
@@ -594,9 +587,16 @@ impl<'a> Driver<'a> {
         if let Some(t) = attached_at.take() {
             sampled.on += t.elapsed();
         }
+        self.stop_source(src);
+        sampled.cost = src.cost();
+        Ok(sampled)
+    }
+
+    /// Stops the source cleanly and takes its last events.
+    fn stop_source(&mut self, src: &mut dyn Source) {
         let detaching = Instant::now();
         src.pause(STOP_DRAIN);
-        if std::env::var_os("GOZT_TIMING").is_some() {
+        if self.pace.timing {
             eprintln!(
                 "gozt: timing: detach {:.1} ms",
                 detaching.elapsed().as_secs_f64() * 1e3
@@ -605,11 +605,9 @@ impl<'a> Driver<'a> {
         self.drain(src);
         // Those that run it at the end are targets too.
         self.scan();
-        if let Some(iv) = self.intervals.as_mut() {
+        if let Some(iv) = self.counts.intervals.as_mut() {
             iv.finish(src.lost());
         }
-        sampled.cost = src.cost();
-        Ok(sampled)
     }
 
     /// What the duty cycle wants: None for probes off, or on until at most
@@ -625,6 +623,89 @@ impl<'a> Driver<'a> {
         let wall = self.last_wanted.map_or(0, |t| (now - t).as_nanos() as u64);
         self.last_wanted = Some(now);
         d.wanted(cpu, wall)
+    }
+
+    /// Ends the session's counts: the command's exit status, and the report
+    /// of what was counted, with `lost` the source's losses, each target's
+    /// calls, the warnings for a session of `asked`, and under
+    /// --max-overhead how the probes were sampled (`traced`: how long
+    /// tracing ran).
+    pub fn finish(
+        mut self,
+        lost: Lost,
+        asked: &Targets,
+        sampled: &Sampled,
+        traced: Duration,
+    ) -> Outcome {
+        // Trace mode: gozt stops with its command; Ctrl-C reaches both.
+        let mut warnings = Vec::new();
+        let status = self.command.take().and_then(|gate| match gate.finish() {
+            Ok(status) => Some(status),
+            Err(e) => {
+                warnings.push(format!("the command's exit status could not be read: {e}"));
+                None
+            }
+        });
+        let targets = self.targets();
+        let counted = self.epoch.elapsed();
+        let lost = self.lost_since_epoch(lost);
+        let mut report = self
+            .counts
+            .session
+            .report(targets, counted.as_secs_f64(), lost);
+        report.warnings = super::warnings::of(
+            asked,
+            self.binary_target.as_ref(),
+            &report.targets,
+            &self.sym,
+            &self.unprobed,
+        );
+        report.warnings.extend(warnings);
+        report.command_exit_status = status;
+        if report.targets.len() > 1 {
+            report.per_target = self.counts.targets.report(report.duration_s);
+        }
+        if let Some(d) = self.duty.as_mut() {
+            let pids = report.targets.iter().map(|t| t.pid);
+            let cpu = self.cpu.update(self.os, pids).max(d.cpu_last);
+            report.sampling = Some(d.sampling(cpu, traced, sampled));
+        }
+        Outcome {
+            report,
+            status,
+            counted,
+        }
+    }
+}
+
+/// Benchmarks (`--probe-alternate`): switches between full tracing and the
+/// floor every period, saying when on stderr.
+struct Alternate {
+    period: Option<Duration>,
+    switched: Instant,
+    floor: bool,
+}
+
+impl Alternate {
+    fn new(period: Option<Duration>) -> Alternate {
+        if period.is_some() {
+            say_switch(false);
+        }
+        Alternate {
+            period,
+            switched: Instant::now(),
+            floor: false,
+        }
+    }
+
+    /// At a poll: switches if the period is over.
+    fn at_poll(&mut self, src: &mut dyn Source) {
+        if self.period.is_some_and(|p| self.switched.elapsed() >= p) {
+            self.floor = !self.floor;
+            src.set_floor(self.floor);
+            say_switch(self.floor);
+            self.switched = Instant::now();
+        }
     }
 }
 
@@ -650,8 +731,10 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::identity::Wanted;
-    use crate::os::ExeMappings;
+    use crate::monitor::IntervalSink;
+    use crate::proc::identity::Wanted;
+    use crate::proc::os::ExeMappings;
+    use crate::stats::IntervalReport;
 
     /// Processes that live until told otherwise.
     #[derive(Default)]
@@ -752,7 +835,7 @@ mod tests {
     }
 
     fn driver<'a>(os: &'a FakeOs, named: &[u32], binary: bool) -> Driver<'a> {
-        let funcs = crate::catalog::entries()
+        let funcs = crate::probe::catalog::entries()
             .into_iter()
             .take(1)
             .map(|e| crate::stats::FuncMeta {
@@ -762,12 +845,12 @@ mod tests {
                 sinks: false,
             })
             .collect();
-        Driver::new(
+        Driver::new(Parts {
             os,
-            Arc::new(AtomicBool::new(false)),
-            Aggregator::new(funcs, 1024, 0.003),
-            ProcSymbols::new(&[], HashMap::new(), false),
-            named
+            stop: Arc::new(AtomicBool::new(false)),
+            counts: Counts::new(Aggregator::new(funcs, crate::stats::Rules::DEFAULT)),
+            sym: ProcSymbols::new(&[], HashMap::new(), false),
+            named: named
                 .iter()
                 .map(|&pid| TargetInfo {
                     pid,
@@ -776,7 +859,7 @@ mod tests {
                     ..TargetInfo::default()
                 })
                 .collect(),
-            binary.then(|| BinaryTarget {
+            binary_target: binary.then(|| BinaryTarget {
                 wanted: Wanted::binary(Path::new("/srv/app")),
                 binaries: vec![super::super::targets::BinaryName {
                     name: "/srv/app".into(),
@@ -784,12 +867,16 @@ mod tests {
                     file: None,
                 }],
             }),
-            Pace {
+            duty: None,
+            deadline: None,
+            command: None,
+            pace: Pace {
                 poll_interval: Duration::from_millis(1),
                 scan_interval: Duration::from_millis(1),
                 alternate: None,
+                timing: false,
             },
-        )
+        })
     }
 
     /// Targets `pids` that live until `batches` are replayed, and the log
@@ -821,7 +908,7 @@ mod tests {
         );
         let mut d = driver(&os, &[7, 8], false);
         d.run(&mut src, None).unwrap();
-        let r = d.agg.report(d.targets(), 1.0, Lost::default());
+        let r = d.counts.session.report(d.targets(), 1.0, Lost::default());
         assert_eq!(r.totals.calls, 3, "every replayed call counted");
         assert_eq!(r.goroutines.len(), 2);
         let mut forgotten = log.borrow().forgotten.clone();
@@ -864,9 +951,14 @@ mod tests {
         let mut kept = Kept::default();
         let mut d = driver(&os, &[7], false);
         // Every poll ends an interval.
-        d.intervals = Some(Intervals::new(Duration::ZERO, &d.agg, &mut kept));
+        d.counts.intervals = Some(Intervals::new(Duration::ZERO, &d.counts.session, &mut kept));
         d.run(&mut src, None).unwrap();
-        let total = d.agg.report(d.targets(), 1.0, Lost::default()).totals.calls;
+        let total = d
+            .counts
+            .session
+            .report(d.targets(), 1.0, Lost::default())
+            .totals
+            .calls;
         drop(d);
         let calls: Vec<u64> = kept.0.iter().map(|r| r.totals.calls).collect();
         let with_calls: Vec<u64> = calls.iter().copied().filter(|&c| c > 0).collect();
@@ -890,12 +982,12 @@ mod tests {
             vec![vec![call(7, 1), call(8, 1), call(8, 2)], vec![call(8, 3)]],
         );
         let mut d = driver(&os, &[7, 8], false);
-        d.breakdown = Breakdown::like(&d.agg);
+        d.counts.targets = Breakdown::like(&d.counts.session);
         d.run(&mut src, None).unwrap();
-        let per = d.breakdown.report(1.0);
+        let per = d.counts.targets.report(1.0);
         let calls: Vec<(u32, u64)> = per.iter().map(|t| (t.pid, t.totals.calls)).collect();
         assert_eq!(calls, vec![(7, 1), (8, 3)]);
-        let r = d.agg.report(d.targets(), 1.0, Lost::default());
+        let r = d.counts.session.report(d.targets(), 1.0, Lost::default());
         assert_eq!(r.totals.calls, 4);
         assert_eq!(r.functions.len(), 1, "one function across both targets");
         for t in &per {

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::os::Os;
+use super::driver::Sampled;
+use crate::proc::os::Os;
+use crate::stats::Sampling;
 use crate::tracer::Cost;
 
 /// Duty cycling for `--max-overhead`, as a token bucket: the targets earn
@@ -104,6 +106,32 @@ impl DutyCycle {
             1e9
         };
         Some(Duration::from_nanos(left_ns as u64))
+    }
+
+    /// How the probes were sampled, for the report: over a run that traced
+    /// for `traced`, attached as `sampled` says, with the targets' CPU time
+    /// `cpu_ns` at its end. What the probes cost since the last poll is
+    /// taken in first.
+    pub fn sampling(&mut self, cpu_ns: u64, traced: Duration, sampled: &Sampled) -> Sampling {
+        self.cost = sampled.cost;
+        self.spend();
+        let (cpu, traced) = (cpu_ns as f64, traced.as_secs_f64());
+        let on = sampled.on.as_secs_f64();
+        Sampling {
+            max_overhead: self.budget,
+            trap_ns: self.trap_ns.round() as u64,
+            attached_s: on,
+            traced_s: traced,
+            windows: sampled.windows,
+            factor: if on > 0.0 { traced / on } else { 0.0 },
+            traps: sampled.cost.traps,
+            bpf_run_ns: sampled.cost.bpf_run_ns,
+            estimated_overhead: if cpu > 0.0 {
+                self.spent_ns_total / cpu
+            } else {
+                0.0
+            },
+        }
     }
 }
 

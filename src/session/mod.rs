@@ -1,13 +1,17 @@
-//! A tracing session, stage by stage: [`targets`] resolves what to trace into
-//! binaries, plans and the tracer's plain data (starting a traced command,
-//! held before exec); the tracer is loaded and attached; [`driver`] runs the
-//! loop with [`symbols`] naming callers and [`duty`] keeping
-//! `--max-overhead`; then the report is built. Processes are seen through
-//! the [`crate::os`] layer.
+//! A tracing session, stage by stage ([`run`]): set-up ([`targets`]
+//! resolves what to trace into binaries, plans and the tracer's plain data,
+//! starting a traced command held before exec by its [`gate`]; the
+//! exporter starts); attach (the tracer is loaded and attached); drive
+//! ([`driver`] runs the loop, feeding every count of the session, with
+//! [`symbols`] naming callers and [`duty`] keeping `--max-overhead`); finish
+//! (the report, with [`warnings`]). Processes are seen through the
+//! [`crate::proc::os`] layer.
 
 pub mod breakdown;
 pub mod driver;
 pub mod duty;
+pub mod gate;
+pub mod intervals;
 pub mod symbols;
 pub mod targets;
 pub mod warnings;
@@ -18,16 +22,21 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-pub use crate::monitor::{IntervalSink, Monitor, Snapshot};
 pub use targets::Targets;
 
-use crate::catalog::Codec;
-use crate::error::Error;
-use crate::os::{Os, ProcOs};
-use crate::stats::{Aggregator, Meta, Report, TargetInfo};
+use crate::base::error::Error;
+use crate::base::exit::Exit;
+use crate::base::pid::Pid;
+use crate::exporter::Metrics;
+use crate::monitor::{IntervalSink, Monitor};
+use crate::probe::catalog::Codec;
+use crate::proc::os::{Os, ProcOs};
+use crate::stats::{Aggregator, Meta, Report, Rules, TargetInfo};
 use crate::tracer::{self, Tracer};
-use driver::{Driver, Intervals, Pace};
+use breakdown::Breakdown;
+use driver::{Counts, Driver, Outcome, Pace, Parts};
 use duty::DutyCycle;
+use intervals::Intervals;
 use symbols::ProcSymbols;
 
 /// Resolved options of `attach` and `trace`.
@@ -35,14 +44,12 @@ use symbols::ProcSymbols;
 pub struct SessionConfig {
     pub targets: Targets,
     pub duration: Option<Duration>,
-    pub min_size: u64,
-    /// Eligible payloads needed for a verdict.
-    pub min_eligible: u64,
-    /// Exit with EXIT_ALERT when the run ends in ALERT.
+    /// The failure rules' parameters.
+    pub rules: Rules,
+    /// Exit with [`Exit::Alert`] when the run ends in ALERT.
     pub exit_on_alert: bool,
     /// Count gzip/zlib/flate streams' output at their sink sites.
     pub stream_output: bool,
-    pub alert_threshold: f64,
     pub codecs: Option<Vec<Codec>>,
     pub func_globs: Vec<String>,
     /// Trace mode: where the command's stdout and stderr go instead of
@@ -66,6 +73,20 @@ pub struct SessionConfig {
     pub verbose: bool,
     /// CO-RE against this BTF file instead of the kernel's.
     pub btf: Option<PathBuf>,
+    /// What the environment asks for.
+    pub env: Environment,
+}
+
+/// What gozt's environment asks of a session, read once by the config step.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// `GOZT_TIMING`: discovery, attach and detach times, the attach method
+    /// and the programs' counters on stderr.
+    pub timing: bool,
+    /// `GOZT_ATTACH`: attach by this method instead of the best one.
+    pub attach: Option<String>,
+    /// `GOZT_SIMULATE_NO_BTF`: act as on a kernel without BTF (tests).
+    pub simulate_no_btf: bool,
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP set the session's stop flag while it runs.
@@ -93,162 +114,185 @@ impl Drop for Signals {
     }
 }
 
-/// Runs a session, shown live by `monitor` if given (else headless, with a
-/// start banner unless quiet), each `--interval` reported to `intervals`,
-/// and returns its report and the traced command's exit status (trace mode).
+/// Runs a session, stage by stage: set-up, attach, drive, finish. Shown
+/// live by `monitor` if given (else headless, with a start banner unless
+/// quiet), each `--interval` reported to `intervals`; returns its report
+/// and the traced command's exit status (trace mode).
 pub fn run(
     cfg: &SessionConfig,
     monitor: Option<&mut dyn Monitor>,
     intervals: Option<&mut dyn IntervalSink>,
 ) -> Result<(Report, Option<i32>), SessionError> {
     // Privileges first: without them nothing else can work.
-    tracer::load::check_privileges(cfg.btf.as_deref()).map_err(SessionError::Trace)?;
+    tracer::load::check_privileges(cfg.btf.as_deref(), cfg.env.simulate_no_btf)
+        .map_err(SessionError::Trace)?;
     let stop = Arc::new(AtomicBool::new(false));
     let _signals = Signals::register(&stop);
-    let started = Instant::now();
     let os = ProcOs;
-    let mut resolved = targets::resolve(cfg, &os)?;
-    // On an error below, the command is dropped: killed (targets::Gate).
-    let command = resolved.command.take();
+    let mut set = set_up(cfg, &os, stop)?;
+    let mut storage = MaybeUninit::uninit();
+    let mut attached = attach(cfg, &mut set, &mut storage, &os, monitor.is_none())?;
+    let outcome = drive(cfg, set, &mut attached, &os, monitor, intervals)?;
+    Ok(finish(outcome, attached.tracer.method()))
+}
 
+/// What set-up leaves for the stages after it.
+struct SetUp {
+    started: Instant,
+    /// Set by a signal: the session ends.
+    stop: Arc<AtomicBool>,
+    resolved: targets::Resolved,
+    /// Trace mode: the command, held before exec (killed if dropped).
+    command: Option<gate::Gate>,
+    /// With --prometheus: the exporter, serving.
+    metrics: Option<Metrics>,
+}
+
+/// Resolves the targets (starting a traced command, held) and starts the
+/// exporter.
+fn set_up(cfg: &SessionConfig, os: &dyn Os, stop: Arc<AtomicBool>) -> Result<SetUp, SessionError> {
+    let started = Instant::now();
+    let mut resolved = targets::resolve(cfg, os)?;
+    // On an error below, the command is dropped: killed (its Gate).
+    let command = resolved.command.take();
     let metrics = match &cfg.prometheus {
-        Some(addr) => {
-            let mut m = crate::exporter::Metrics::new(
-                resolved.funcs.clone(),
-                cfg.min_size,
-                cfg.alert_threshold,
-                cfg.min_eligible,
-            );
-            let bound =
-                crate::exporter::serve(addr, m.registry()).map_err(|e| SessionError::Listen {
-                    addr: addr.clone(),
-                    source: e,
-                })?;
-            if !cfg.quiet {
-                eprintln!("gozt: serving metrics at http://{bound}/metrics");
-            }
-            for t in &resolved.targets {
-                m.target(t.pid, &t.binary, &t.go_version, t.container_id.as_deref());
-            }
-            Some(m)
-        }
+        Some(addr) => Some(serve_metrics(cfg, addr, &resolved)?),
         None => None,
     };
+    Ok(SetUp {
+        started,
+        stop,
+        resolved,
+        command,
+        metrics,
+    })
+}
 
-    let sites: usize = resolved
-        .sites
-        .iter()
-        .map(|b| b.entries.len() + b.rets.len())
-        .sum();
+/// The exporter of the session's functions, serving at `addr`.
+fn serve_metrics(
+    cfg: &SessionConfig,
+    addr: &str,
+    resolved: &targets::Resolved,
+) -> Result<Metrics, SessionError> {
+    let m = Metrics::new(resolved.funcs.clone(), cfg.rules);
+    let bound = crate::exporter::serve(addr, m.registry()).map_err(|e| SessionError::Listen {
+        addr: addr.to_string(),
+        source: e,
+    })?;
+    if !cfg.quiet {
+        eprintln!("gozt: serving metrics at http://{bound}/metrics");
+    }
+    Ok(m)
+}
+
+/// What attaching leaves: the tracer with its probes in place.
+struct Attached<'obj> {
+    tracer: Tracer<'obj>,
+    /// With --max-overhead: the duty cycle, its trap cost measured.
+    duty: Option<DutyCycle>,
+    /// When discovery ended and when the probes were in place, from the
+    /// start.
+    discovered: Duration,
+    attached: Duration,
+    /// Entry and RET sites.
+    sites: usize,
+}
+
+/// Loads the programs and attaches them at the resolved sites; then, with
+/// `banner`, says so on stderr (unless quiet).
+fn attach<'obj>(
+    cfg: &SessionConfig,
+    set: &mut SetUp,
+    storage: &'obj mut MaybeUninit<libbpf_rs::OpenObject>,
+    os: &dyn Os,
+    banner: bool,
+) -> Result<Attached<'obj>, SessionError> {
+    let r = &mut set.resolved;
+    let sites: usize = r.sites.iter().map(|b| b.entries.len() + b.rets.len()).sum();
+    let sinks: usize = r.sites.iter().map(|b| b.sinks.len()).sum();
     let opts = tracer::Options {
         floor: cfg.probe_floor,
         stats: cfg.max_overhead.is_some(),
         verbose: cfg.verbose,
         btf: cfg.btf.clone(),
+        attach: cfg.env.attach.clone(),
+        simulate_no_btf: cfg.env.simulate_no_btf,
         // A binary's sites under two inodes at most (an overlay's and its
         // file's).
         site_entries: u32::try_from(2 * sites).unwrap_or(u32::MAX),
         ..tracer::Options::default()
     };
-    let mut storage = MaybeUninit::uninit();
-    let mut tracer =
-        Tracer::load(&mut storage, &resolved.specs, &opts).map_err(SessionError::Trace)?;
+    let mut tracer = Tracer::load(storage, &r.specs, &opts).map_err(SessionError::Trace)?;
     let mut duty = cfg.max_overhead.map(DutyCycle::new);
     if let Some(d) = duty.as_mut() {
         d.trap_ns = tracer.trap_cost().map_err(SessionError::Trace)?;
     }
-    let discovered = started.elapsed();
-    let probes: usize = resolved
-        .sites
-        .iter()
-        .map(|s| s.entries.len() + s.rets.len() + s.sinks.len())
-        .sum();
-    let sinks: usize = resolved.sites.iter().map(|b| b.sinks.len()).sum();
+    let discovered = set.started.elapsed();
     tracer
-        .attach(std::mem::take(&mut resolved.sites))
-        .map_err(|e| attach_error(e, &resolved.targets, &os))?;
-    let attached = started.elapsed();
-    if monitor.is_none() && !cfg.quiet {
-        let binary = resolved.binary_target.as_ref().map(|bt| {
-            let mut names: Vec<&str> = Vec::new();
-            for b in &bt.binaries {
-                if !names.contains(&b.name.as_str()) {
-                    names.push(&b.name);
-                }
-            }
-            (names.join(", "), os.running(&bt.wanted).len())
-        });
-        eprintln!(
-            "{}",
-            crate::render::banner::banner(&crate::render::banner::Banner {
-                probes,
-                functions: resolved.funcs.len(),
-                sinks,
-                targets: &resolved.targets,
-                binary: binary.as_ref().map(|(p, n)| (p.as_str(), *n)),
-                duration: cfg.duration,
-            })
-        );
+        .attach(std::mem::take(&mut r.sites))
+        .map_err(|e| attach_error(e, &r.targets, os))?;
+    let attached = set.started.elapsed();
+    if banner && !cfg.quiet {
+        announce(cfg, r, os, sites + sinks, sinks);
     }
+    Ok(Attached {
+        tracer,
+        duty,
+        discovered,
+        attached,
+        sites,
+    })
+}
 
-    let sym = ProcSymbols::new(
-        &resolved.binaries,
-        resolved.binary_of_pid.clone(),
-        resolved.binary_target.is_some(),
-    )
-    .with_files(resolved.files.clone())
-    .with_rets(std::mem::take(&mut resolved.rets));
-    let pace = Pace {
-        // With a budget, probes come off within a poll of its running out.
-        poll_interval: if cfg.max_overhead.is_some() {
-            Duration::from_millis(10)
-        } else {
-            Duration::from_millis(50)
-        },
-        scan_interval: Duration::from_secs(2),
-        alternate: cfg.probe_alternate,
-    };
-    let mut driver = Driver::new(
-        &os,
-        stop,
-        Aggregator::new(resolved.funcs.clone(), cfg.min_size, cfg.alert_threshold)
-            .with_min_eligible(cfg.min_eligible),
-        sym,
-        resolved.targets.clone(),
-        resolved.binary_target.clone(),
-        pace,
+/// The start banner of a headless run, on stderr.
+fn announce(cfg: &SessionConfig, r: &targets::Resolved, os: &dyn Os, probes: usize, sinks: usize) {
+    let binary = r
+        .binary_target
+        .as_ref()
+        .map(|bt| (bt.names().join(", "), os.running(&bt.wanted).len()));
+    eprintln!(
+        "{}",
+        crate::render::banner::banner(&crate::render::banner::Banner {
+            probes,
+            functions: r.funcs.len(),
+            sinks,
+            targets: &r.targets,
+            binary: binary.as_ref().map(|(p, n)| (p.as_str(), *n)),
+            duration: cfg.duration,
+        })
     );
-    driver.metrics = metrics;
-    // Only a session that can have several targets breaks them down.
-    let several = match &cfg.targets {
-        Targets::Pids(pids) => pids.len() > 1,
-        Targets::Binary(_) | Targets::Name(_) => true,
-        Targets::Command(_) => false,
-    };
-    if several {
-        driver.breakdown = breakdown::Breakdown::like(&driver.agg);
-    }
-    driver
-        .cpu
-        .update(&os, resolved.targets.iter().map(|t| t.pid));
-    driver.duty = duty;
-    driver.deadline = cfg.duration.map(|d| started + d);
-    driver.command = command;
+}
+
+/// Runs the session's loop over the probes in place, to its end; returns
+/// what the counts end with.
+fn drive(
+    cfg: &SessionConfig,
+    mut set: SetUp,
+    a: &mut Attached<'_>,
+    os: &dyn Os,
+    monitor: Option<&mut dyn Monitor>,
+    intervals: Option<&mut dyn IntervalSink>,
+) -> Result<Outcome, SessionError> {
+    let started = set.started;
+    let mut parts = parts(cfg, &mut set, a.duty.take(), os);
     if let (Some(every), Some(sink)) = (cfg.interval, intervals) {
-        driver.intervals = Some(Intervals::new(every, &driver.agg, sink));
+        let counts = &mut parts.counts;
+        counts.intervals = Some(Intervals::new(every, &counts.session, sink));
     }
+    let mut driver = Driver::new(parts);
     driver.attached();
-    if std::env::var_os("GOZT_TIMING").is_some() {
+    if cfg.env.timing {
         eprintln!(
-            "gozt: timing: discovery {:.1} ms, attach {:.1} ms ({}, {sites} sites)",
-            discovered.as_secs_f64() * 1e3,
-            (attached - discovered).as_secs_f64() * 1e3,
-            tracer.method().name()
+            "gozt: timing: discovery {:.1} ms, attach {:.1} ms ({}, {} sites)",
+            a.discovered.as_secs_f64() * 1e3,
+            (a.attached - a.discovered).as_secs_f64() * 1e3,
+            a.tracer.method().name(),
+            a.sites
         );
     }
-    let result = driver.run(&mut tracer, monitor);
-    if std::env::var_os("GOZT_TIMING").is_some() {
-        let c = tracer.counters();
+    let result = driver.run(&mut a.tracer, monitor);
+    if cfg.env.timing {
+        let c = a.tracer.counters();
         eprintln!("gozt: timing: frames walked {}", c.frames_walked);
         eprintln!(
             "gozt: timing: RETs of calls begun after the stop {}, of calls not measured {}; \
@@ -257,58 +301,75 @@ pub fn run(
         );
     }
     let sampled = result.map_err(SessionError::Trace)?;
-    // Trace mode: gozt stops with its command; Ctrl-C reaches both.
-    let status = driver.command.take().map(targets::Gate::finish);
-    let lost = driver.lost_since_epoch(tracer.lost());
-    let targets = driver.targets();
-    let counted = driver.epoch.elapsed();
-    let mut report = driver.agg.report(targets, counted.as_secs_f64(), lost);
-    report.warnings = warnings::of(
-        &cfg.targets,
-        driver.binary_target.as_ref(),
-        &report.targets,
-        &driver.sym,
-        &driver.unprobed,
-    );
-    report.command_exit_status = status;
-    if report.targets.len() > 1 {
-        report.per_target = driver.breakdown.report(report.duration_s);
+    let traced = started.elapsed().saturating_sub(a.discovered);
+    Ok(driver.finish(a.tracer.lost(), &cfg.targets, &sampled, traced))
+}
+
+/// The driver's parts, from what set-up and attaching left.
+fn parts<'a>(
+    cfg: &SessionConfig,
+    set: &'a mut SetUp,
+    duty: Option<DutyCycle>,
+    os: &'a dyn Os,
+) -> Parts<'a> {
+    let r = &mut set.resolved;
+    let sym = ProcSymbols::new(
+        &r.binaries,
+        r.binary_of_pid.clone(),
+        r.binary_target.is_some(),
+    )
+    .with_files(r.files.clone())
+    .with_rets(std::mem::take(&mut r.rets));
+    let mut counts = Counts::new(Aggregator::new(r.funcs.clone(), cfg.rules));
+    // Only a session that can have several targets breaks them down.
+    let several = match &cfg.targets {
+        Targets::Pids(pids) => pids.len() > 1,
+        Targets::Binary(_) | Targets::Name(_) => true,
+        Targets::Command(_) => false,
+    };
+    if several {
+        counts.targets = Breakdown::like(&counts.session);
     }
-    let ended = SystemTime::now();
-    report.meta = meta(ended - counted, ended, tracer.method());
-    if let Some(d) = driver.duty.as_mut() {
-        let pids = report.targets.iter().map(|t| t.pid);
-        let cpu = driver.cpu.update(&os as &dyn Os, pids).max(d.cpu_last) as f64;
-        let total = started.elapsed();
-        let traced = (total - discovered).as_secs_f64();
-        let on = sampled.on.as_secs_f64();
-        // What the probes cost since the last poll, to the end.
-        d.cost = sampled.cost;
-        d.spend();
-        report.sampling = Some(crate::stats::Sampling {
-            max_overhead: d.budget,
-            trap_ns: d.trap_ns.round() as u64,
-            attached_s: on,
-            traced_s: traced,
-            windows: sampled.windows,
-            factor: if on > 0.0 { traced / on } else { 0.0 },
-            traps: sampled.cost.traps,
-            bpf_run_ns: sampled.cost.bpf_run_ns,
-            estimated_overhead: if cpu > 0.0 {
-                d.spent_ns_total / cpu
+    counts.metrics = set.metrics.take();
+    Parts {
+        os,
+        stop: Arc::clone(&set.stop),
+        counts,
+        sym,
+        named: r.targets.clone(),
+        binary_target: r.binary_target.clone(),
+        duty,
+        deadline: cfg.duration.map(|d| set.started + d),
+        command: set.command.take(),
+        pace: Pace {
+            // With a budget, probes come off within a poll of its running
+            // out.
+            poll_interval: if cfg.max_overhead.is_some() {
+                Duration::from_millis(10)
             } else {
-                0.0
+                Duration::from_millis(50)
             },
-        });
+            scan_interval: Duration::from_secs(2),
+            alternate: cfg.probe_alternate,
+            timing: cfg.env.timing,
+        },
     }
-    Ok((report, status))
+}
+
+/// The report, with its metadata.
+fn finish(mut outcome: Outcome, method: tracer::AttachMethod) -> (Report, Option<i32>) {
+    let ended = SystemTime::now();
+    outcome.report.meta = meta(ended - outcome.counted, ended, method);
+    (outcome.report, outcome.status)
 }
 
 /// Why attaching failed: a named process that has exited since it was read
 /// is gone (exit 8), not a BPF failure.
 fn attach_error(e: tracer::TraceError, targets: &[TargetInfo], os: &dyn Os) -> SessionError {
     match targets.iter().find(|t| !os.alive(t.pid)) {
-        Some(t) => SessionError::Input(Error::NoSuchProcess { pid: t.pid as i32 }),
+        Some(t) => SessionError::Input(Error::NoSuchProcess {
+            pid: Pid::from_tgid(t.pid),
+        }),
         None => SessionError::Trace(e),
     }
 }
@@ -333,24 +394,9 @@ pub fn meta(started: SystemTime, ended: SystemTime, method: tracer::AttachMethod
 
 /// The host name and the kernel release, from uname(2).
 fn uname() -> (String, String) {
-    // SAFETY: utsname is plain C data, all zeroes a valid value; uname
-    // writes NUL-terminated strings into it and reads nothing.
-    let u = unsafe {
-        let mut u: libc::utsname = std::mem::zeroed();
-        if libc::uname(&mut u) != 0 {
-            return (String::new(), String::new());
-        }
-        u
-    };
-    let text = |field: &[libc::c_char]| {
-        let bytes: Vec<u8> = field
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
-        String::from_utf8_lossy(&bytes).into_owned()
-    };
-    (text(&u.nodename), text(&u.release))
+    let u = rustix::system::uname();
+    let text = |s: &std::ffi::CStr| s.to_string_lossy().into_owned();
+    (text(u.nodename()), text(u.release()))
 }
 
 /// Errors of a session: bad input, or the tracer could not run.
@@ -374,16 +420,13 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    pub fn exit_code(&self) -> u8 {
+    /// How gozt exits with this error.
+    pub fn exit(&self) -> Exit {
         match self {
-            SessionError::Input(e) => e.exit_code(),
-            SessionError::NothingSelected { .. } => 7,
-            SessionError::Listen { .. } => 13,
-            SessionError::Trace(tracer::TraceError::NotRoot) => 10,
-            SessionError::Trace(tracer::TraceError::NoBtf) => 11,
-            SessionError::Trace(tracer::TraceError::BtfFile { .. }) => 11,
-            SessionError::Trace(tracer::TraceError::Kernel(_)) => 15,
-            SessionError::Trace(_) => 12,
+            SessionError::Input(e) => e.exit(),
+            SessionError::NothingSelected { .. } => Exit::NoCompression,
+            SessionError::Listen { .. } => Exit::Listen,
+            SessionError::Trace(e) => e.exit(),
         }
     }
 }
@@ -402,13 +445,13 @@ mod tests {
         fn cpu_ns(&self, _: u32) -> Option<u64> {
             None
         }
-        fn facts(&self, _: u32) -> Option<crate::identity::ProcessFacts> {
+        fn facts(&self, _: u32) -> Option<crate::proc::identity::ProcessFacts> {
             None
         }
-        fn exe_mappings(&self, _: u32) -> Option<crate::os::ExeMappings> {
+        fn exe_mappings(&self, _: u32) -> Option<crate::proc::os::ExeMappings> {
             None
         }
-        fn running(&self, _: &crate::identity::Wanted) -> Vec<crate::identity::ProcId> {
+        fn running(&self, _: &crate::proc::identity::Wanted) -> Vec<crate::proc::identity::ProcId> {
             Vec::new()
         }
     }
@@ -432,14 +475,14 @@ mod tests {
     #[test]
     fn a_target_that_exits_during_attach_is_not_found_not_a_bpf_failure() {
         let gone = attach_error(failed(), &[target(7), target(8)], &Seven);
-        assert_eq!(gone.exit_code(), 8);
+        assert_eq!(gone.exit(), Exit::NoProcess);
         assert_eq!(
             gone.to_string(),
             "process 8 not found (exited, or never existed)"
         );
         let bpf = attach_error(failed(), &[target(7)], &Seven);
-        assert_eq!(bpf.exit_code(), 12, "{bpf}");
-        assert_eq!(attach_error(failed(), &[], &Seven).exit_code(), 12);
+        assert_eq!(bpf.exit(), Exit::Bpf, "{bpf}");
+        assert_eq!(attach_error(failed(), &[], &Seven).exit(), Exit::Bpf);
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 
 use crate::event::CallEvent;
 use crate::go_binary::GoBinary;
-use crate::identity::{FileId, ProcId};
-use crate::os::{Mapping, Os};
+use crate::proc::identity::{FileId, ProcId};
+use crate::proc::os::{Mapping, Os};
 use crate::stats::Symbolizer;
 
 /// Where a process's executable is loaded.

@@ -1,24 +1,22 @@
 //! What a session traces: its targets resolved into binaries, probe plans,
 //! the session's function table, and the plain data the tracer attaches by;
-//! and, in trace mode, the command, started and held before `exec` until the
-//! probes are in place.
+//! and, in trace mode, the command, started and held before `exec`
+//! ([`super::gate`]).
 
 use std::collections::HashMap;
-use std::io::Write as _;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use super::gate::Gate;
 use super::{SessionConfig, SessionError};
-use crate::catalog::{Loc, Point};
-use crate::error::Error;
+use crate::base::error::Error;
+use crate::base::pid::Pid;
 use crate::go_binary::GoBinary;
-use crate::identity::{FileId, ProcessFacts, Wanted};
-use crate::os::Os;
-use crate::probe_plan::{Plan, Probe};
+use crate::probe::catalog::{Loc, Point, StreamOut};
+use crate::probe::plan::{Plan, Probe};
+use crate::proc::identity::{FileId, ProcessFacts, Wanted};
+use crate::proc::os::Os;
 use crate::stats::{FuncMeta, TargetInfo};
-use crate::tracer::consts::{GOZT_COOKIE_HEADER, GOZT_COOKIE_SINK};
-use crate::tracer::{BinarySites, FuncSpec};
+use crate::tracer::{BinarySites, FuncSpec, SinkSite};
 
 /// `--binary` and `--name`: the processes wanted, and the binaries they
 /// run, by binary index: a name for reports and the Go version.
@@ -37,6 +35,17 @@ pub struct BinaryName {
 }
 
 impl BinaryTarget {
+    /// The binaries' names, each once, in order.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for b in &self.binaries {
+            if !names.contains(&b.name.as_str()) {
+                names.push(&b.name);
+            }
+        }
+        names
+    }
+
     /// The binary `facts`'s process runs: the one of the same file, else
     /// the first.
     pub fn binary_of(&self, facts: Option<&ProcessFacts>) -> Option<&BinaryName> {
@@ -67,7 +76,7 @@ pub fn target_info(
         t.exe = f.exe.clone();
         t.exe_deleted = f.exe_deleted;
         t.start_ticks = f.id.start_ticks;
-        t.start_time = crate::identity::start_time(f.id);
+        t.start_time = crate::proc::identity::start_time(f.id);
     }
     t
 }
@@ -75,7 +84,7 @@ pub fn target_info(
 /// What to trace.
 #[derive(Debug, Clone)]
 pub enum Targets {
-    Pids(Vec<i32>),
+    Pids(Vec<Pid>),
     /// Every process running this executable, including later ones: the
     /// file at this path on gozt's side (same device and inode), or this
     /// path as a process sees it in its own mount namespace and root.
@@ -88,6 +97,7 @@ pub enum Targets {
 }
 
 /// Targets resolved.
+#[derive(Default)]
 pub struct Resolved {
     pub binaries: Vec<GoBinary>,
     /// The session's functions, indexed by function id.
@@ -109,110 +119,13 @@ pub struct Resolved {
     pub command: Option<Gate>,
 }
 
-/// A started command held before `exec`: its shell reads one byte from fd 3,
-/// which [`Gate::open`] writes once the probes are attached. If gozt fails
-/// first, the pipe closes unwritten and the command never runs; a gate
-/// dropped before [`Gate::finish`] kills its command and reaps it, on every
-/// path.
-pub struct Gate {
-    pub child: std::process::Child,
-    release: Option<std::io::PipeWriter>,
-}
-
-impl Drop for Gate {
-    fn drop(&mut self) {
-        // Once finished the child is reaped: both calls then do nothing.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Gate {
-    fn spawn(
-        path: &std::path::Path,
-        args: &[String],
-        output: Option<&PathBuf>,
-    ) -> Result<Gate, Error> {
-        let io_err = |path: PathBuf| move |source| Error::Io { path, source };
-        let (rd, wr) = std::io::pipe().map_err(io_err("pipe".into()))?;
-        let rd = OwnedFd::from(rd);
-        // std's spawn waits for exec, so the wait happens in a shell that
-        // then execs the command (same pid).
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg("read -r _ <&3 || exit 125; exec 3<&-; exec \"$0\" \"$@\"")
-            .arg(path)
-            .args(args);
-        if let Some(log) = output {
-            let file = std::fs::File::create(log).map_err(io_err(log.clone()))?;
-            let err = file.try_clone().map_err(io_err(log.clone()))?;
-            cmd.stdin(std::process::Stdio::null())
-                .stdout(file)
-                .stderr(err);
-        }
-        let rd_fd = rd.as_raw_fd();
-        // SAFETY: dup2 and fcntl are async-signal-safe; this runs between
-        // fork and exec, touching only the child's descriptors.
-        unsafe {
-            cmd.pre_exec(move || {
-                // dup2 onto itself keeps CLOEXEC: clear it then.
-                let ok = if rd_fd == 3 {
-                    libc::fcntl(3, libc::F_SETFD, 0) >= 0
-                } else {
-                    libc::dup2(rd_fd, 3) >= 0
-                };
-                if ok {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
-        }
-        let child = cmd.spawn().map_err(io_err(path.to_path_buf()))?;
-        // Our copy of the read end closes here; the child has its own.
-        drop(rd);
-        Ok(Gate {
-            child,
-            release: Some(wr),
-        })
-    }
-
-    /// Lets the command exec.
-    pub fn open(&mut self) {
-        if let Some(mut w) = self.release.take() {
-            // The child holds a write end too until exec, so closing is not
-            // enough: send the byte it waits for.
-            let _ = w.write_all(b"g\n");
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The command's exit status as a shell reports it (128 + the signal
-    /// that ended it); a command still running is killed first (gozt stops
-    /// with it).
-    pub fn finish(mut self) -> i32 {
-        let st = match self.child.try_wait() {
-            Ok(Some(st)) => st,
-            _ => {
-                let _ = self.child.kill();
-                self.child.wait().expect("wait for the traced command")
-            }
-        };
-        st.code()
-            .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0))
-    }
-}
-
 /// Whether the session traces probe `p` (--codec, --func).
 fn selected(cfg: &SessionConfig, p: &Probe) -> bool {
     let codec_ok = cfg
         .codecs
         .as_ref()
         .is_none_or(|cs| cs.contains(&p.entry.codec));
-    let func_ok = crate::select::matches(&cfg.func_globs, &p.function);
+    let func_ok = crate::probe::select::matches(&cfg.func_globs, &p.function);
     codec_ok && func_ok && p.usable()
 }
 
@@ -229,12 +142,14 @@ fn reg_index(loc: Option<Loc>) -> Option<u8> {
 pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary, sinks: bool) -> FuncSpec {
     let l = &p.layout;
     let receiver = match (p.entry.receiver, l.arg_locs.first()) {
-        (Some(_), Some(crate::abi::ValueLoc::Regs(regs))) => regs.first().map(|r| r.bpf_index()),
+        (Some(_), Some(crate::probe::abi::ValueLoc::Regs(regs))) => {
+            regs.first().map(|r| r.bpf_index())
+        }
         _ => None,
     };
     FuncSpec {
         obj_reg: receiver,
-        out_from_sinks: sinks && p.entry.stream_out == crate::catalog::StreamOut::Sinks,
+        out_from_sinks: sinks && p.entry.stream_out == StreamOut::Sinks,
         totals_offset: p.totals_offset,
         id,
         in_reg: reg_index(l.bytes_in.as_ref().map(|v| v.loc)),
@@ -251,7 +166,7 @@ pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary, sinks: bool) -> FuncSpec {
 }
 
 /// An executable to attach to, for one process or all.
-type Exe = (PathBuf, Option<i32>);
+type Exe = (PathBuf, Option<Pid>);
 
 /// The executables of the processes `wanted`, one per file: the file at
 /// `host` if it exists, then each other file those processes run (read
@@ -279,7 +194,7 @@ fn executables(cfg: &SessionConfig, os: &dyn Os) -> Result<(Vec<Exe>, Option<Gat
     match &cfg.targets {
         Targets::Pids(list) => Ok((
             list.iter()
-                .map(|&pid| Ok((crate::process::exe_path(pid)?, Some(pid))))
+                .map(|&pid| Ok((crate::proc::exe::exe_path(pid)?, Some(pid))))
                 .collect::<Result<_, Error>>()?,
             None,
         )),
@@ -305,7 +220,7 @@ fn executables(cfg: &SessionConfig, os: &dyn Os) -> Result<(Vec<Exe>, Option<Gat
             // Read the binary before starting anything.
             GoBinary::open(&path)?.require_host_arch()?;
             let gate = Gate::spawn(&path, &argv[1..], cfg.command_output.as_ref())?;
-            let pid = gate.pid() as i32;
+            let pid = Pid::from_tgid(gate.pid());
             Ok((vec![(path, Some(pid))], Some(gate)))
         }
     }
@@ -315,8 +230,12 @@ fn executables(cfg: &SessionConfig, os: &dyn Os) -> Result<(Vec<Exe>, Option<Gat
 /// the programs read of it, its entry and RETs.
 type Signature = (String, FuncSpec, u64, Vec<u64>);
 
+/// The programs read so far, by what their probes are, with their
+/// function ids.
+type Copies = Vec<(Vec<Signature>, Vec<u32>)>;
+
 /// A target's binary as named in reports: where /proc/PID/exe leads.
-fn link_name(path: &std::path::Path) -> String {
+fn link_name(path: &Path) -> String {
     std::fs::read_link(path)
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
@@ -328,174 +247,210 @@ fn link_name(path: &std::path::Path) -> String {
 pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionError> {
     // On an error below, the command is dropped: killed before its exec.
     let (exes, command) = executables(cfg, os)?;
-    let mut r = Resolved {
-        binaries: Vec::new(),
-        funcs: Vec::new(),
-        specs: Vec::new(),
-        sites: Vec::new(),
-        targets: Vec::new(),
-        binary_of_pid: HashMap::new(),
-        binary_target: None,
-        files: Vec::new(),
-        rets: Vec::new(),
-        command: None,
-    };
-    // Each binary's probes and their function ids.
-    let mut copies: Vec<(Vec<Signature>, Vec<u32>)> = Vec::new();
+    let mut r = Resolved::default();
+    let mut copies = Copies::new();
     for (path, pid) in &exes {
         // Processes that run the same file share its binary and function
         // ids (their calls add up per function; `per_target` splits them).
         let file = FileId::of(path);
-        if let Some(b) = r.files.iter().position(|f| f.is_some() && *f == file) {
-            let first = r.sites.iter().find(|s| s.binary_index == b).cloned();
-            if let (Some(mut sites), Some(pid)) = (first, pid) {
-                sites.pid = Some(*pid);
-                sites.binary = path.clone();
-                r.sites.push(sites);
-                r.binary_of_pid.insert(*pid as u32, b);
-                let facts = os.facts(*pid as u32);
-                r.targets.push(target_info(
-                    *pid as u32,
-                    link_name(path),
-                    r.binaries[b].build.go_version.clone(),
-                    facts.as_ref(),
-                ));
+        let read = r.files.iter().position(|f| f.is_some() && *f == file);
+        if let (Some(b), Some(pid)) = (read, pid) {
+            if r.add_process(b, path, *pid, os) {
                 continue;
             }
         }
-        let i = r.binaries.len();
+        r.add_binary(cfg, os, (path, *pid, file), &mut copies)?;
+    }
+    r.binary_target = binary_target(cfg, os, &exes, &r);
+    r.command = command;
+    Ok(r)
+}
+
+impl Resolved {
+    /// Process `pid` runs `path`, the file of binary `b`, read already: it
+    /// gets that binary's sites. False when `b` has none.
+    fn add_process(&mut self, b: usize, path: &Path, pid: Pid, os: &dyn Os) -> bool {
+        let Some(mut sites) = self.sites.iter().find(|s| s.binary_index == b).cloned() else {
+            return false;
+        };
+        sites.pid = Some(pid);
+        sites.binary = path.to_path_buf();
+        self.sites.push(sites);
+        let version = self.binaries[b].build.go_version.clone();
+        self.add_target(b, path, pid, version, os);
+        true
+    }
+
+    /// Reads the binary at `path` (run by process `pid`, if any; the file
+    /// `file`): its plan, the functions the session selects there, and
+    /// their sites.
+    fn add_binary(
+        &mut self,
+        cfg: &SessionConfig,
+        os: &dyn Os,
+        (path, pid, file): (&Path, Option<Pid>, Option<FileId>),
+        copies: &mut Copies,
+    ) -> Result<(), SessionError> {
+        let i = self.binaries.len();
         let bin = GoBinary::open(path)?;
         bin.require_host_arch()?;
-        let plan = Plan::build(&bin)?;
+        let Plan { probes, sinks, .. } = Plan::build(&bin)?;
+        let want_sinks = cfg.stream_output
+            && !sinks.is_empty()
+            && probes
+                .iter()
+                .any(|p| selected(cfg, p) && p.entry.stream_out == StreamOut::Sinks);
+        let probes: Vec<Probe> = probes.into_iter().filter(|p| selected(cfg, p)).collect();
+        let ids = self.function_ids(i, &bin, &probes, want_sinks, copies);
         let mut sites = BinarySites {
-            binary: path.clone(),
-            pid: *pid,
+            binary: path.to_path_buf(),
+            pid,
             binary_index: i,
             ..Default::default()
         };
-        let want_sinks = cfg.stream_output
-            && !plan.sinks.is_empty()
-            && plan.probes.iter().any(|p| {
-                selected(cfg, p) && p.entry.stream_out == crate::catalog::StreamOut::Sinks
-            });
-        let probes: Vec<Probe> = plan
-            .probes
-            .into_iter()
-            .filter(|p| selected(cfg, p))
-            .collect();
-        // Copies of one program (containers with their own copy of an
-        // image's file) share function ids: each function is listed once.
-        let signature: Vec<Signature> = probes
-            .iter()
-            .map(|p| {
-                (
-                    p.function.clone(),
-                    func_spec(0, p, &bin, want_sinks),
-                    p.file_offset,
-                    p.ret_offsets.clone(),
-                )
-            })
-            .collect();
-        let copy_of = copies.iter().position(|(sig, _)| *sig == signature);
-        let mut ids = Vec::new();
-        for (k, p) in probes.iter().enumerate() {
-            let id = match copy_of {
-                Some(j) => copies[j].1[k],
-                None => {
-                    let id = r.funcs.len() as u32;
-                    r.specs.push(func_spec(id, p, &bin, want_sinks));
-                    r.rets.push((
-                        i,
-                        p.ret_offsets
-                            .iter()
-                            .filter_map(|&o| bin.layout.vaddr_of_offset(o))
-                            .collect(),
-                    ));
-                    r.funcs.push(FuncMeta {
-                        function: p.function.clone(),
-                        entry: p.entry,
-                        target: i,
-                        sinks: want_sinks && p.entry.stream_out == crate::catalog::StreamOut::Sinks,
-                    });
-                    id
-                }
-            };
-            ids.push(id);
+        for (p, &id) in probes.iter().zip(&ids) {
             sites.entries.push((p.file_offset, id));
             sites.rets.extend(p.ret_offsets.iter().map(|&o| (o, id)));
         }
         if want_sinks {
             // Any function of the binary lends its runtime.g offsets.
-            let first_id = ids.first().copied().unwrap_or(r.funcs.len() as u32);
-            sites.sinks = plan
-                .sinks
+            let func_id = ids.first().copied().unwrap_or(self.funcs.len() as u32);
+            sites.sinks = sinks
                 .iter()
-                .map(|k| {
-                    let mut cookie = GOZT_COOKIE_SINK | u64::from(first_id);
-                    if k.header {
-                        cookie |= GOZT_COOKIE_HEADER;
-                    }
-                    (k.file_offset, cookie)
+                .map(|k| SinkSite {
+                    offset: k.file_offset,
+                    func_id,
+                    header: k.header,
                 })
                 .collect();
         }
-        copies.push((signature, ids));
         if sites.entries.is_empty() {
             return Err(SessionError::NothingSelected {
                 path: path.display().to_string(),
-                available: crate::select::available(&bin),
+                available: crate::probe::select::available(&bin),
             });
         }
-        // The inodes its mappings may carry: the file's, and for a
-        // process, those of its mappings of it (an overlay maps the file
-        // beneath its own).
-        sites.inodes.extend(file.map(|f| f.ino));
-        if let Some(m) = pid.and_then(|p| os.exe_mappings(p as u32)) {
-            sites.inodes.extend(m.files.iter().map(|f| f.ino));
-        }
-        sites.inodes.sort_unstable();
-        sites.inodes.dedup();
-        r.sites.push(sites);
-        r.files.push(file);
+        sites.inodes = inodes(file, pid, os);
+        self.sites.push(sites);
+        self.files.push(file);
         if let Some(pid) = pid {
-            r.binary_of_pid.insert(*pid as u32, i);
-            let facts = os.facts(*pid as u32);
-            r.targets.push(target_info(
-                *pid as u32,
-                link_name(path),
-                bin.build.go_version.clone(),
-                facts.as_ref(),
-            ));
+            self.add_target(i, path, pid, bin.build.go_version.clone(), os);
         }
-        r.binaries.push(bin);
+        self.binaries.push(bin);
+        Ok(())
     }
-    let wanted = match &cfg.targets {
-        Targets::Binary(path) => Some(Wanted::binary(path)),
-        Targets::Name(name) => Some(Wanted::name(name)),
-        _ => None,
-    };
-    if let Some(wanted) = wanted {
-        let binaries = exes
+
+    /// The function ids of `probes` of binary `i`: an earlier copy's of the
+    /// same program (containers with their own copy of an image's file:
+    /// each function is listed once), else new ones.
+    fn function_ids(
+        &mut self,
+        i: usize,
+        bin: &GoBinary,
+        probes: &[Probe],
+        sinks: bool,
+        copies: &mut Copies,
+    ) -> Vec<u32> {
+        let signature: Vec<Signature> = probes
             .iter()
-            .zip(&r.binaries)
-            .zip(&r.files)
-            .map(|(((path, _), bin), file)| BinaryName {
-                // A file read through a process is named as it sees it.
-                name: match (&cfg.targets, path.starts_with("/proc")) {
-                    (Targets::Binary(p), false) => p.display().to_string(),
-                    _ => os
-                        .running(&wanted)
-                        .into_iter()
-                        .filter_map(|id| os.facts(id.pid))
-                        .find(|f| f.exe_file == *file)
-                        .map_or_else(|| path.display().to_string(), |f| f.exe),
-                },
-                go_version: bin.build.go_version.clone(),
-                file: *file,
+            .map(|p| {
+                let spec = func_spec(0, p, bin, sinks);
+                (
+                    p.function.clone(),
+                    spec,
+                    p.file_offset,
+                    p.ret_offsets.clone(),
+                )
             })
             .collect();
-        r.binary_target = Some(BinaryTarget { wanted, binaries });
+        if let Some((_, ids)) = copies.iter().find(|(sig, _)| *sig == signature) {
+            return ids.clone();
+        }
+        let ids: Vec<u32> = probes
+            .iter()
+            .map(|p| self.add_function(i, bin, p, sinks))
+            .collect();
+        copies.push((signature, ids.clone()));
+        ids
     }
-    r.command = command;
-    Ok(r)
+
+    /// A new function of the session: probe `p` of binary `i`.
+    fn add_function(&mut self, i: usize, bin: &GoBinary, p: &Probe, sinks: bool) -> u32 {
+        let id = self.funcs.len() as u32;
+        self.specs.push(func_spec(id, p, bin, sinks));
+        let rets = p.ret_offsets.iter();
+        self.rets.push((
+            i,
+            rets.filter_map(|&o| bin.layout.vaddr_of_offset(o))
+                .collect(),
+        ));
+        self.funcs.push(FuncMeta {
+            function: p.function.clone(),
+            entry: p.entry,
+            target: i,
+            sinks: sinks && p.entry.stream_out == StreamOut::Sinks,
+        });
+        id
+    }
+
+    /// Process `pid`, running `path` (binary `b`), is a target.
+    fn add_target(&mut self, b: usize, path: &Path, pid: Pid, go_version: String, os: &dyn Os) {
+        let tgid = pid.tgid();
+        self.binary_of_pid.insert(tgid, b);
+        let facts = os.facts(tgid);
+        self.targets.push(target_info(
+            tgid,
+            link_name(path),
+            go_version,
+            facts.as_ref(),
+        ));
+    }
+}
+
+/// The inodes a binary's mappings may carry: its file's, and for a
+/// process, those of its mappings of it (an overlay maps the file beneath
+/// its own).
+fn inodes(file: Option<FileId>, pid: Option<Pid>, os: &dyn Os) -> Vec<u64> {
+    let mut inodes: Vec<u64> = file.map(|f| f.ino).into_iter().collect();
+    if let Some(m) = pid.and_then(|p| os.exe_mappings(p.tgid())) {
+        inodes.extend(m.files.iter().map(|f| f.ino));
+    }
+    inodes.sort_unstable();
+    inodes.dedup();
+    inodes
+}
+
+/// With --binary or --name: which processes, and each binary read (one per
+/// executable, in order) as reports name it.
+fn binary_target(
+    cfg: &SessionConfig,
+    os: &dyn Os,
+    exes: &[Exe],
+    r: &Resolved,
+) -> Option<BinaryTarget> {
+    let wanted = match &cfg.targets {
+        Targets::Binary(path) => Wanted::binary(path),
+        Targets::Name(name) => Wanted::name(name),
+        _ => return None,
+    };
+    let binaries = exes
+        .iter()
+        .zip(&r.binaries)
+        .zip(&r.files)
+        .map(|(((path, _), bin), file)| BinaryName {
+            // A file read through a process is named as it sees it.
+            name: match (&cfg.targets, path.starts_with("/proc")) {
+                (Targets::Binary(p), false) => p.display().to_string(),
+                _ => os
+                    .running(&wanted)
+                    .into_iter()
+                    .filter_map(|id| os.facts(id.pid))
+                    .find(|f| f.exe_file == *file)
+                    .map_or_else(|| path.display().to_string(), |f| f.exe),
+            },
+            go_version: bin.build.go_version.clone(),
+            file: *file,
+        })
+        .collect();
+    Some(BinaryTarget { wanted, binaries })
 }

@@ -6,7 +6,7 @@
 use super::symbols::ProcSymbols;
 use super::targets::BinaryTarget;
 use super::Targets;
-use crate::identity::{ProcId, ProcessFacts};
+use crate::proc::identity::{ProcId, ProcessFacts};
 use crate::stats::TargetInfo;
 
 /// The warnings of a run of `targets` that traced `traced`.
@@ -23,18 +23,10 @@ pub fn of(
             (Targets::Name(name), _) => {
                 format!("no process named {name} ran during the run: nothing was traced")
             }
-            (_, Some(bt)) => {
-                let mut names: Vec<&str> = Vec::new();
-                for b in &bt.binaries {
-                    if !names.contains(&b.name.as_str()) {
-                        names.push(&b.name);
-                    }
-                }
-                format!(
-                    "no process ran {} during the run: nothing was traced",
-                    names.join(" or ")
-                )
-            }
+            (_, Some(bt)) => format!(
+                "no process ran {} during the run: nothing was traced",
+                bt.names().join(" or ")
+            ),
             _ => "no process was traced".to_string(),
         });
     }

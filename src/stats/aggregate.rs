@@ -12,7 +12,7 @@ use super::model::{
     TargetInfo,
 };
 use super::payload::{Payload, Tracker};
-use super::rules::{call_bytes, CallBytes};
+use super::rules::{call_bytes, CallBytes, Rules};
 use super::{FuncMeta, Symbolizer};
 use crate::event::{CallEvent, Lost};
 
@@ -96,9 +96,6 @@ const GOROUTINE_DIGITS: u8 = 1;
 /// dropped from the per-goroutine tables (their calls stay in every other
 /// count), so memory stays bounded however long gozt runs.
 pub const MAX_GOROUTINES: usize = 2_000;
-/// Eligible payloads needed for a verdict, by default (`--min-eligible`):
-/// the same as the shipped alert rule's.
-pub const DEFAULT_MIN_ELIGIBLE: u64 = 1000;
 
 /// The size bucket of `bytes`: 0 for empty, else 1 + floor(log2).
 fn size_band(bytes: u64) -> usize {
@@ -234,8 +231,7 @@ impl Acc {
 /// The aggregation state.
 pub struct Aggregator {
     funcs: Vec<FuncMeta>,
-    min_size: u64,
-    threshold: f64,
+    rules: Rules,
     total: Acc,
     /// By (function id, the outer function's id for inner calls).
     by_func: BTreeMap<(u32, Option<u32>), Acc>,
@@ -244,7 +240,6 @@ pub struct Aggregator {
     sizes: BTreeMap<u32, [u64; 65]>,
     /// Streams under way.
     tracker: Tracker,
-    min_eligible: u64,
     /// Least recently active first out, beyond `max_goroutines`.
     /// By (pid, process start in ticks, goid): a reused pid is another
     /// process.
@@ -295,16 +290,15 @@ impl GoroutineAcc {
 }
 
 impl Aggregator {
-    pub fn new(funcs: Vec<FuncMeta>, min_size: u64, threshold: f64) -> Aggregator {
+    /// The aggregation of `funcs`' calls by `rules`.
+    pub fn new(funcs: Vec<FuncMeta>, rules: Rules) -> Aggregator {
         Aggregator {
             funcs,
-            min_size,
-            threshold,
+            rules,
             total: Acc::new(),
             by_func: BTreeMap::new(),
             sizes: BTreeMap::new(),
-            tracker: Tracker::new(min_size),
-            min_eligible: DEFAULT_MIN_ELIGIBLE,
+            tracker: Tracker::new(rules),
             by_goroutine: LruCache::new(cap(MAX_GOROUTINES)),
             by_caller: BTreeMap::new(),
             caller_names: vec![UNKNOWN.to_string()],
@@ -327,14 +321,7 @@ impl Aggregator {
 
     /// An empty aggregator of the same functions and rules.
     pub fn alike(&self) -> Aggregator {
-        Aggregator::new(self.funcs.clone(), self.min_size, self.threshold)
-            .with_min_eligible(self.min_eligible)
-    }
-
-    /// A verdict (ok or alert) needs `n` eligible payloads.
-    pub fn with_min_eligible(mut self, n: u64) -> Aggregator {
-        self.min_eligible = n;
-        self
+        Aggregator::new(self.funcs.clone(), self.rules)
     }
 
     /// Tracks at most `n` goroutines at once (at least 1).
@@ -417,7 +404,7 @@ impl Aggregator {
         if self.functions_only {
             return None;
         }
-        let start = crate::identity::ProcId::of_event(ev.tgid, ev.proc_start_ns).start_ticks;
+        let start = crate::proc::identity::ProcId::of_event(ev.tgid, ev.proc_start_ns).start_ticks;
         let key = (ev.tgid, start, ev.goid);
         match self.by_goroutine.get_mut(&key) {
             Some(g) => both(g.get_mut(ev.func_id)),
@@ -461,7 +448,7 @@ impl Aggregator {
         }
         let caller = sym
             .function_at(pid, addr.saturating_sub(1))
-            .filter(|f| !is_library(f))
+            .filter(|f| !crate::probe::catalog::is_library(f))
             .map(|f| match self.caller_names.iter().position(|n| *n == f) {
                 Some(i) => i as u32,
                 None => {
@@ -475,37 +462,63 @@ impl Aggregator {
 
     /// The report model.
     pub fn report(&self, targets: Vec<TargetInfo>, duration_s: f64, lost: Lost) -> Report {
-        let func_report = |id: u32, outer: Option<u32>, acc: &Acc| {
-            let meta = &self.funcs[id as usize];
-            FunctionReport {
-                function: meta.function.clone(),
-                codec: meta.entry.codec,
-                op: meta.entry.op,
-                api: meta.entry.api,
-                bytes_in_observed: meta.entry.bytes_in != crate::catalog::Size::Unobserved,
-                bytes_out_observed: meta.entry.bytes_out != crate::catalog::Size::Unobserved
-                    || meta.sinks,
-                counters: self.counters(acc),
-                bytes_in: acc.bytes_in,
-                bytes_out: acc.bytes_out,
-                time_ns: acc.sum_ns as u64,
-                latency_ns: latency(acc),
-                histogram: histogram(acc),
-                inner: outer.is_some(),
-                outer: outer
-                    .and_then(|o| self.funcs.get(o as usize))
-                    .map(|m| m.function.clone()),
-                small_payloads: acc.pay.small,
-                small_time_ns: acc.pay.small_time_ns,
-                payload_time_ns: acc.pay.time_ns,
-                size_histogram: Vec::new(),
-            }
-        };
+        Report {
+            meta: Meta::default(),
+            targets,
+            duration_s,
+            min_size: self.rules.min_size,
+            min_eligible: self.rules.min_eligible,
+            alert_threshold: self.rules.alert_threshold,
+            totals: self.counters(&self.total),
+            open_streams: self.tracker.open_streams(),
+            functions: self.functions(),
+            goroutines: self.goroutines(),
+            goroutines_dropped: self.goroutines_dropped,
+            callers: self.callers(),
+            lost,
+            sampling: None,
+            warnings: Vec::new(),
+            command_exit_status: None,
+            per_target: Vec::new(),
+        }
+    }
+
+    /// Function `id`'s calls in `acc` (made inside `outer`'s, if given).
+    fn function_report(&self, id: u32, outer: Option<u32>, acc: &Acc) -> FunctionReport {
+        let meta = &self.funcs[id as usize];
+        FunctionReport {
+            function: meta.function.clone(),
+            codec: meta.entry.codec,
+            op: meta.entry.op,
+            api: meta.entry.api,
+            bytes_in_observed: meta.entry.bytes_in != crate::probe::catalog::Size::Unobserved,
+            bytes_out_observed: meta.entry.bytes_out != crate::probe::catalog::Size::Unobserved
+                || meta.sinks,
+            counters: self.counters(acc),
+            bytes_in: acc.bytes_in,
+            bytes_out: acc.bytes_out,
+            time_ns: acc.sum_ns as u64,
+            latency_ns: latency(acc),
+            histogram: histogram(acc),
+            inner: outer.is_some(),
+            outer: outer
+                .and_then(|o| self.funcs.get(o as usize))
+                .map(|m| m.function.clone()),
+            small_payloads: acc.pay.small,
+            small_time_ns: acc.pay.small_time_ns,
+            payload_time_ns: acc.pay.time_ns,
+            size_histogram: Vec::new(),
+        }
+    }
+
+    /// Each function's calls (an inner function's under each outer one on
+    /// its own), by name.
+    fn functions(&self) -> Vec<FunctionReport> {
         let mut functions: Vec<FunctionReport> = self
             .by_func
             .iter()
             .map(|(&(id, outer), acc)| {
-                let mut f = func_report(id, outer, acc);
+                let mut f = self.function_report(id, outer, acc);
                 if outer.is_none() {
                     f.size_histogram = self.sizes.get(&id).map(size_buckets).unwrap_or_default();
                 }
@@ -513,10 +526,15 @@ impl Aggregator {
             })
             .collect();
         functions.sort_by(|a, b| (&a.function, &a.outer).cmp(&(&b.function, &b.outer)));
+        functions
+    }
+
+    /// The goroutines tracked, by process and goid, each with its functions.
+    fn goroutines(&self) -> Vec<GoroutineReport> {
         let mut tracked: Vec<(&(u32, u64, u64), &GoroutineAcc)> =
             self.by_goroutine.iter().collect();
         tracked.sort_unstable_by_key(|(k, _)| **k);
-        let goroutines = tracked
+        tracked
             .into_iter()
             .map(|(&(pid, start_ticks, goid), g)| {
                 let fs = g.functions();
@@ -537,15 +555,22 @@ impl Aggregator {
                     bytes_out: all.bytes_out,
                     time_ns: all.sum_ns as u64,
                     latency_ns: latency(all),
-                    functions: fs.iter().map(|(id, a)| func_report(*id, None, a)).collect(),
+                    functions: fs
+                        .iter()
+                        .map(|(id, a)| self.function_report(*id, None, a))
+                        .collect(),
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// Calls per caller and function, by caller's name.
+    fn callers(&self) -> Vec<CallerReport> {
         let mut by_caller: Vec<(&(u32, u32), &Acc)> = self.by_caller.iter().collect();
         by_caller.sort_by(|(a, _), (b, _)| {
             (&self.caller_names[a.0 as usize], a.1).cmp(&(&self.caller_names[b.0 as usize], b.1))
         });
-        let callers = by_caller
+        by_caller
             .into_iter()
             .map(|((caller, id), acc)| CallerReport {
                 caller: self.caller_names[*caller as usize].clone(),
@@ -553,31 +578,12 @@ impl Aggregator {
                 calls: acc.calls,
                 latency_ns: latency(acc),
             })
-            .collect();
-        Report {
-            meta: Meta::default(),
-            targets,
-            duration_s,
-            min_size: self.min_size,
-            min_eligible: self.min_eligible,
-            alert_threshold: self.threshold,
-            totals: self.counters(&self.total),
-            open_streams: self.tracker.open_streams(),
-            functions,
-            goroutines,
-            goroutines_dropped: self.goroutines_dropped,
-            callers,
-            lost,
-            sampling: None,
-            warnings: Vec::new(),
-            command_exit_status: None,
-            per_target: Vec::new(),
-        }
+            .collect()
     }
 
     fn counters(&self, acc: &Acc) -> Counters {
         let p = &acc.pay;
-        let state = super::rules::state(p.failures, p.eligible, self.threshold, self.min_eligible);
+        let state = self.rules.state(p.failures, p.eligible);
         Counters {
             calls: acc.calls,
             call_errors: acc.call_errors,
@@ -617,24 +623,6 @@ fn size_buckets(bands: &[u64; 65]) -> Vec<Bucket> {
 
 fn cap(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n.max(1)).expect("at least 1")
-}
-
-/// Compression libraries and the Go runtime: skipped when naming the caller.
-fn is_library(function: &str) -> bool {
-    let f = crate::catalog::unvendored(function);
-    [
-        "runtime.",
-        "internal/",
-        "io.",
-        "bufio.",
-        "bytes.",
-        "compress/",
-        "github.com/klauspost/compress/",
-        "github.com/golang/snappy.",
-        "github.com/pierrec/lz4",
-    ]
-    .iter()
-    .any(|p| f.starts_with(p))
 }
 
 fn latency(acc: &Acc) -> Latency {
@@ -691,7 +679,7 @@ fn histogram(acc: &Acc) -> Vec<Bucket> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::entries;
+    use crate::probe::catalog::entries;
 
     struct NoSymbols;
     impl Symbolizer for NoSymbols {
@@ -743,7 +731,7 @@ mod tests {
 
     #[test]
     fn a_functions_only_aggregator_counts_the_same_calls_without_goroutines_or_callers() {
-        let mut full = Aggregator::new(encode_all(), 1024, 0.003);
+        let mut full = Aggregator::new(encode_all(), Rules::DEFAULT);
         let mut part = full.functions_only();
         let mut sym = NoSymbols;
         for i in 0..10u64 {
@@ -772,7 +760,7 @@ mod tests {
 
     #[test]
     fn goroutines_beyond_the_cap_are_dropped_least_recent_first() {
-        let mut agg = Aggregator::new(encode_all(), 1024, 0.003).with_max_goroutines(100);
+        let mut agg = Aggregator::new(encode_all(), Rules::DEFAULT).with_max_goroutines(100);
         let mut sym = NoSymbols;
         for goid in 0..250u64 {
             let mut call = ev(0, goid, 4096, Some(100), false, 1000);
@@ -814,7 +802,11 @@ mod tests {
                 sinks: false,
             },
         ];
-        let mut agg = Aggregator::new(funcs, 1024, 0.003).with_min_eligible(4);
+        let rules = Rules {
+            min_eligible: 4,
+            ..Rules::DEFAULT
+        };
+        let mut agg = Aggregator::new(funcs, rules);
         let mut sym = NoSymbols;
         agg.add(&ev(0, 1, 4096, Some(1000), false, 1500), &mut sym); // ok
         agg.add(&ev(0, 1, 4096, Some(4120), false, 3000), &mut sym); // incompressible
@@ -831,7 +823,13 @@ mod tests {
         assert!(r.totals.alert);
         assert_eq!(r.totals.payloads, 5, "one-shot calls are payloads");
         // With a verdict needing more eligible payloads: too few.
-        let few = Aggregator::new(agg.funcs.clone(), 1024, 0.003).with_min_eligible(5);
+        let few = Aggregator::new(
+            agg.funcs.clone(),
+            Rules {
+                min_eligible: 5,
+                ..rules
+            },
+        );
         assert_eq!(
             few.report(vec![], 1.0, Lost::default()).totals.state,
             crate::stats::State::TooFew

@@ -1,6 +1,6 @@
 //! From call events to the report model: the [`rules`], calls grouped into
-//! [`payload`]s, the [`aggregate`] state, and the [`model`] every renderer
-//! consumes.
+//! [`payload`]s, the [`aggregate`] state, the [`sink`] trait every count of
+//! a session implements, and the [`model`] every renderer consumes.
 //!
 //! Rules (README, "Rules"): calls, latency and bytes are per call; the
 //! failure rate is per payload. `eligible` = judged payloads whose original
@@ -14,12 +14,14 @@ pub mod aggregate;
 pub mod model;
 pub mod payload;
 pub mod rules;
+pub mod sink;
 
 pub use aggregate::{Aggregator, MAX_GOROUTINES};
 pub use model::*;
-pub use rules::{failure_rate, State};
+pub use rules::{failure_rate, Rules, State};
+pub use sink::{Call, CallSink};
 
-use crate::catalog::Entry;
+use crate::probe::catalog::Entry;
 
 /// A function of the session, indexed by `CallEvent::func_id`.
 #[derive(Debug, Clone)]

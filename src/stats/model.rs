@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Api, Codec, Op};
 use crate::event::Lost;
+use crate::probe::catalog::{Api, Codec, Op};
 use crate::stats::rules::State;
 
 /// A traced process: the pid and start time identify it (a pid reused by

@@ -7,10 +7,10 @@
 
 use lru::LruCache;
 
-use super::rules::{self, call_bytes, Judged, PayloadFacts};
+use super::rules::{call_bytes, CallBytes, Judged, PayloadFacts, Rules};
 use super::FuncMeta;
-use crate::catalog::{Op, Role, StreamOut};
 use crate::event::CallEvent;
+use crate::probe::catalog::{Op, Role, StreamOut};
 
 /// Streams under way tracked at once; beyond, the least recently used is
 /// forgotten (counted in `Tracker::evicted`).
@@ -41,16 +41,16 @@ struct Open {
 
 /// The streams under way, and the rules' min-size.
 pub struct Tracker {
-    min_size: u64,
+    rules: Rules,
     open: LruCache<(u32, u64), Open>,
     /// Streams forgotten to stay within MAX_OPEN_STREAMS.
     pub evicted: u64,
 }
 
 impl Tracker {
-    pub fn new(min_size: u64) -> Tracker {
+    pub fn new(rules: Rules) -> Tracker {
         Tracker {
-            min_size,
+            rules,
             // Bounded by hand: a bounded LruCache allocates its whole
             // capacity up front, and most aggregators see no stream.
             open: LruCache::unbounded(),
@@ -88,29 +88,9 @@ impl Tracker {
         }
         let e = &meta.entry;
         let b = call_bytes(ev, e);
-        let compress = e.op == Op::Compress;
-        let judged =
-            |facts: PayloadFacts, judgeable: bool| rules::judge(&facts, self.min_size, judgeable);
         let key = (ev.tgid, ev.obj);
         match e.role {
-            Role::Whole => Some(Payload {
-                func_id: ev.func_id,
-                judged: judged(
-                    PayloadFacts {
-                        compress,
-                        plain_bytes: if compress { b.bytes_in } else { b.bytes_out },
-                        packed_bytes: if compress {
-                            b.out_known.then_some(b.bytes_out)
-                        } else {
-                            Some(b.bytes_in)
-                        },
-                        error: ev.error,
-                        declined: b.declined,
-                    },
-                    true,
-                ),
-                time_ns: ev.duration_ns,
-            }),
+            Role::Whole => Some(self.whole(ev, e.op == Op::Compress, &b)),
             Role::Write | Role::Flush => {
                 let o = self.entry(key);
                 o.plain_bytes += b.bytes_in;
@@ -120,39 +100,7 @@ impl Tracker {
                 o.time_ns += ev.duration_ns;
                 None
             }
-            Role::Close if compress => {
-                let mut o = self.open.pop(&key).unwrap_or_default();
-                o.packed_bytes += b.bytes_out;
-                o.error |= ev.error;
-                o.started |= ev.started;
-                o.time_ns += ev.duration_ns;
-                let (plain, packed, judgeable) = match e.stream_out {
-                    StreamOut::EncoderCounts => match ev.totals {
-                        Some((input, output)) => (input, Some(output), true),
-                        None => (o.plain_bytes, None, false),
-                    },
-                    StreamOut::Sinks if meta.sinks => (
-                        o.plain_bytes,
-                        Some(o.packed_bytes),
-                        o.started || !e.needs_header,
-                    ),
-                    _ => (o.plain_bytes, None, false),
-                };
-                Some(Payload {
-                    func_id: ev.func_id,
-                    judged: judged(
-                        PayloadFacts {
-                            compress,
-                            plain_bytes: plain,
-                            packed_bytes: packed,
-                            error: o.error,
-                            declined: false,
-                        },
-                        judgeable,
-                    ),
-                    time_ns: o.time_ns,
-                })
-            }
+            Role::Close if e.op == Op::Compress => Some(self.close_writer(key, ev, meta, &b)),
             Role::Close => {
                 // A reader's Close ends the payload under way, if any.
                 let mut o = self.open.pop(&key)?;
@@ -163,42 +111,108 @@ impl Tracker {
                 o.time_ns += ev.duration_ns;
                 Some(self.read_payload(ev.func_id, o))
             }
-            Role::Read => {
-                let failed_before = self.open.peek(&key).is_some_and(|o| o.failed);
-                if failed_before {
-                    if ev.error && b.bytes_out == 0 {
-                        return None;
-                    }
-                    self.open.pop(&key);
-                }
-                let o = self.entry(key);
-                o.plain_bytes += b.bytes_out;
-                o.error |= ev.error;
-                o.time_ns += ev.duration_ns;
-                if !(ev.eof || ev.error) {
-                    return None;
-                }
-                let o = self.open.pop(&key).unwrap_or_default();
-                if ev.error {
-                    // Remember the failure, so its repeats are not payloads.
-                    self.push(
-                        key,
-                        Open {
-                            failed: true,
-                            ..Open::default()
-                        },
-                    );
-                }
-                Some(self.read_payload(ev.func_id, o))
-            }
+            Role::Read => self.read(key, ev, &b),
         }
+    }
+
+    /// A one-shot call's payload: the call is the payload.
+    fn whole(&self, ev: &CallEvent, compress: bool, b: &CallBytes) -> Payload {
+        let facts = PayloadFacts {
+            compress,
+            plain_bytes: if compress { b.bytes_in } else { b.bytes_out },
+            packed_bytes: if compress {
+                b.out_known.then_some(b.bytes_out)
+            } else {
+                Some(b.bytes_in)
+            },
+            error: ev.error,
+            declined: b.declined,
+        };
+        Payload {
+            func_id: ev.func_id,
+            judged: self.rules.judge(&facts, true),
+            time_ns: ev.duration_ns,
+        }
+    }
+
+    /// A writer's `Close`: the payload of its stream, judged when its
+    /// compressed size is known (the encoder's own counts, or its sinks
+    /// from the stream's start).
+    fn close_writer(
+        &mut self,
+        key: (u32, u64),
+        ev: &CallEvent,
+        meta: &FuncMeta,
+        b: &CallBytes,
+    ) -> Payload {
+        let e = &meta.entry;
+        let mut o = self.open.pop(&key).unwrap_or_default();
+        o.packed_bytes += b.bytes_out;
+        o.error |= ev.error;
+        o.started |= ev.started;
+        o.time_ns += ev.duration_ns;
+        let (plain, packed, judgeable) = match e.stream_out {
+            StreamOut::EncoderCounts => match ev.totals {
+                Some((input, output)) => (input, Some(output), true),
+                None => (o.plain_bytes, None, false),
+            },
+            StreamOut::Sinks if meta.sinks => (
+                o.plain_bytes,
+                Some(o.packed_bytes),
+                o.started || !e.needs_header,
+            ),
+            _ => (o.plain_bytes, None, false),
+        };
+        let facts = PayloadFacts {
+            compress: true,
+            plain_bytes: plain,
+            packed_bytes: packed,
+            error: o.error,
+            declined: false,
+        };
+        Payload {
+            func_id: ev.func_id,
+            judged: self.rules.judge(&facts, judgeable),
+            time_ns: o.time_ns,
+        }
+    }
+
+    /// A reader's `Read`: adds its output to its stream, which io.EOF or an
+    /// error ends (an error returned again after one is no new payload).
+    fn read(&mut self, key: (u32, u64), ev: &CallEvent, b: &CallBytes) -> Option<Payload> {
+        let failed_before = self.open.peek(&key).is_some_and(|o| o.failed);
+        if failed_before {
+            if ev.error && b.bytes_out == 0 {
+                return None;
+            }
+            self.open.pop(&key);
+        }
+        let o = self.entry(key);
+        o.plain_bytes += b.bytes_out;
+        o.error |= ev.error;
+        o.time_ns += ev.duration_ns;
+        if !(ev.eof || ev.error) {
+            return None;
+        }
+        let o = self.open.pop(&key).unwrap_or_default();
+        if ev.error {
+            // Remember the failure, so its repeats are not payloads.
+            self.push(
+                key,
+                Open {
+                    failed: true,
+                    ..Open::default()
+                },
+            );
+        }
+        Some(self.read_payload(ev.func_id, o))
     }
 
     /// The payload of reader stream `o`, ended by a call of `func_id`.
     fn read_payload(&self, func_id: u32, o: Open) -> Payload {
         Payload {
             func_id,
-            judged: rules::judge(
+            judged: self.rules.judge(
                 &PayloadFacts {
                     compress: false,
                     plain_bytes: o.plain_bytes,
@@ -206,7 +220,6 @@ impl Tracker {
                     error: o.error,
                     declined: false,
                 },
-                self.min_size,
                 true,
             ),
             time_ns: o.time_ns,
@@ -234,7 +247,7 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::entries;
+    use crate::probe::catalog::entries;
 
     fn meta(symbol: &str, sinks: bool) -> FuncMeta {
         let e = *entries().iter().find(|e| e.symbol() == symbol).unwrap();
@@ -265,7 +278,7 @@ mod tests {
     #[test]
     fn a_writer_stream_is_one_payload_from_write_to_close() {
         let (w, c) = (meta(GZ_WRITE, true), meta(GZ_CLOSE, true));
-        let mut t = Tracker::new(1024);
+        let mut t = Tracker::new(Rules::DEFAULT);
         let mut first = call(0xa, Some(3000), Some(10));
         first.started = true;
         assert_eq!(t.add(&first, &w), None);
@@ -289,7 +302,7 @@ mod tests {
     #[test]
     fn inner_calls_are_no_part_of_payloads() {
         let w = meta(GZ_WRITE, true);
-        let mut t = Tracker::new(1024);
+        let mut t = Tracker::new(Rules::DEFAULT);
         let mut inner = call(0xa, Some(3000), Some(0));
         inner.outer = Some(4);
         assert_eq!(t.add(&inner, &w), None);
@@ -299,7 +312,7 @@ mod tests {
     #[test]
     fn a_reader_ends_at_eof_or_at_its_first_error() {
         let r = meta(GZ_READ, false);
-        let mut t = Tracker::new(1024);
+        let mut t = Tracker::new(Rules::DEFAULT);
         assert_eq!(t.add(&call(0xa, None, Some(1000)), &r), None);
         let mut eof = call(0xa, None, Some(500));
         eof.eof = true;
@@ -315,7 +328,7 @@ mod tests {
     #[test]
     fn zstd_streams_are_judged_by_the_encoders_counts() {
         let c = meta("github.com/klauspost/compress/zstd.(*Encoder).Close", false);
-        let mut t = Tracker::new(1024);
+        let mut t = Tracker::new(Rules::DEFAULT);
         let mut close = call(0xa, None, None);
         close.totals = Some((8192, 900));
         let p = t.add(&close, &c).unwrap();

@@ -5,8 +5,47 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Entry, Size};
 use crate::event::CallEvent;
+use crate::probe::catalog::{Entry, Size};
+
+/// The rules' parameters, taken whole by every count (the session's, each
+/// interval's, each target's, the exporter's): a payload is eligible when
+/// its original size is above `min_size` (or it errored); a verdict needs
+/// `min_eligible` eligible payloads; above `alert_threshold` failures per
+/// eligible payload it is an alert.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rules {
+    pub min_size: u64,
+    pub alert_threshold: f64,
+    pub min_eligible: u64,
+}
+
+impl Rules {
+    /// The command line's defaults (`--min-size 1024 --alert-threshold
+    /// 0.3% --min-eligible 1000`, the shipped alert rule's minimum).
+    pub const DEFAULT: Rules = Rules {
+        min_size: 1024,
+        alert_threshold: 0.003,
+        min_eligible: 1000,
+    };
+
+    /// Judges one payload by these rules ([`judge`]).
+    pub fn judge(&self, p: &PayloadFacts, judgeable: bool) -> Judged {
+        judge(p, self.min_size, judgeable)
+    }
+
+    /// The state of `failures` out of `eligible` payloads by these rules
+    /// ([`state`]).
+    pub fn state(&self, failures: u64, eligible: u64) -> State {
+        state(failures, eligible, self.alert_threshold, self.min_eligible)
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules::DEFAULT
+    }
+}
 
 /// One call's byte counts, as they count (sizes the catalog says are
 /// observed; an error's output is none; lz4's "did not compress" output is
@@ -27,7 +66,8 @@ pub fn call_bytes(ev: &CallEvent, entry: &Entry) -> CallBytes {
     // Sink-counted outputs are observed although the catalog's size is not
     // per call: the event says so.
     let out = ev.bytes_out.filter(|_| {
-        entry.bytes_out != Size::Unobserved || entry.stream_out == crate::catalog::StreamOut::Sinks
+        entry.bytes_out != Size::Unobserved
+            || entry.stream_out == crate::probe::catalog::StreamOut::Sinks
     });
     let bytes_in = observed(ev.bytes_in, entry.bytes_in).unwrap_or(0);
     let declined = !ev.error && entry.zero_out_is_incompressible && out == Some(0);

@@ -3,22 +3,23 @@
 //! registers and unregisters its offsets in the order given), or one classic
 //! uprobe per site. Either way every RET comes before every entry, so a call
 //! whose entry is seen always has its RETs in place. The cookie is the
-//! function id, with GOZT_COOKIE_RET at RETs; without attach cookies the
-//! `sites` map gives it by (inode, file offset).
+//! function id, with GOZT_COOKIE_RET at RETs (GOZT_COOKIE_SINK at sinks);
+//! without attach cookies the `sites` map gives it by (inode, file offset).
 
 use std::path::PathBuf;
 
 use libbpf_rs::{Link, UprobeMultiOpts};
 
-use super::consts::GOZT_COOKIE_RET;
 use super::TraceError;
+use crate::base::gozt_h::{GOZT_COOKIE_HEADER, GOZT_COOKIE_RET, GOZT_COOKIE_SINK};
+use crate::base::pid::Pid;
 
 /// Where to attach in one binary, for one process or all (`pid` None): file
 /// offsets of entries and RETs, each with its function id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BinarySites {
     pub binary: PathBuf,
-    pub pid: Option<i32>,
+    pub pid: Option<Pid>,
     pub entries: Vec<(u64, u32)>,
     pub rets: Vec<(u64, u32)>,
     /// The session's index of the binary (processes running one file
@@ -28,8 +29,28 @@ pub struct BinarySites {
     /// find a site by inode and offset): the file's, and an overlay's
     /// file's beneath it, as the session read them.
     pub inodes: Vec<u64>,
-    /// Sink sites (gozt.h), with their whole cookies.
-    pub sinks: Vec<(u64, u64)>,
+    /// Sink sites (gozt.h).
+    pub sinks: Vec<SinkSite>,
+}
+
+/// A sink site: a call of a stream's io.Writer in compressor code, where
+/// the stream's compressed output is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkSite {
+    pub offset: u64,
+    /// A function of the binary, which lends the site its `runtime.g`
+    /// offsets.
+    pub func_id: u32,
+    /// The write is a stream's header (gzip, zlib): its start was seen.
+    pub header: bool,
+}
+
+impl SinkSite {
+    /// The site's attach cookie.
+    fn cookie(self) -> u64 {
+        let header = if self.header { GOZT_COOKIE_HEADER } else { 0 };
+        GOZT_COOKIE_SINK | header | u64::from(self.func_id)
+    }
 }
 
 impl BinarySites {
@@ -39,7 +60,7 @@ impl BinarySites {
         self.rets
             .iter()
             .map(|&(off, id)| (off as usize, u64::from(id) | GOZT_COOKIE_RET))
-            .chain(self.sinks.iter().map(|&(off, c)| (off as usize, c)))
+            .chain(self.sinks.iter().map(|s| (s.offset as usize, s.cookie())))
             .chain(
                 self.entries
                     .iter()
@@ -71,7 +92,7 @@ pub fn attach_multi(
             ..Default::default()
         };
         let link = prog
-            .attach_uprobe_multi_with_opts(b.pid.unwrap_or(-1), &b.binary, "", opts)
+            .attach_uprobe_multi_with_opts(b.pid.map_or(-1, Pid::raw), &b.binary, "", opts)
             .map_err(|e| attach_error(b, e))?;
         links.push(link);
     }
@@ -94,7 +115,7 @@ pub fn attach_classic(
                 ..Default::default()
             };
             let link = prog
-                .attach_uprobe_with_opts(b.pid.unwrap_or(-1), &b.binary, offset, opts)
+                .attach_uprobe_with_opts(b.pid.map_or(-1, Pid::raw), &b.binary, offset, opts)
                 .map_err(|e| attach_error(b, e))?;
             links.push(link);
         }
@@ -145,6 +166,38 @@ mod tests {
                 GOZT_COOKIE_RET | 1,
                 0,
                 1
+            ]
+        );
+    }
+
+    #[test]
+    fn sinks_come_between_rets_and_entries_with_their_cookies() {
+        let b = BinarySites {
+            entries: vec![(0x100, 3)],
+            rets: vec![(0x150, 3)],
+            sinks: vec![
+                SinkSite {
+                    offset: 0x180,
+                    func_id: 3,
+                    header: true,
+                },
+                SinkSite {
+                    offset: 0x190,
+                    func_id: 3,
+                    header: false,
+                },
+            ],
+            ..BinarySites::default()
+        };
+        let (offsets, cookies) = b.offsets_and_cookies();
+        assert_eq!(offsets, vec![0x150, 0x180, 0x190, 0x100]);
+        assert_eq!(
+            cookies,
+            vec![
+                GOZT_COOKIE_RET | 3,
+                GOZT_COOKIE_SINK | GOZT_COOKIE_HEADER | 3,
+                GOZT_COOKIE_SINK | 3,
+                3
             ]
         );
     }

@@ -66,7 +66,7 @@ pub fn trap_cost(skel: &GoztSkel<'_>, method: AttachMethod) -> Result<f64, Trace
         t.elapsed()
     };
     let bare = time();
-    let pid = std::process::id() as i32;
+    let pid = crate::base::pid::Pid::myself().raw();
     let link = match method {
         AttachMethod::UprobeMulti => skel.progs.gozt_floor.attach_uprobe_multi_with_opts(
             pid,

@@ -1,7 +1,7 @@
 //! The known-callers cache the programs stop their frame walks at: user space
 //! decides which slot each caller's tag takes, with the hash of bpf/gozt.h.
 
-use super::consts::{GOZT_CALLER_MIX, GOZT_CALLER_TEST_ADDR, GOZT_CALLER_TEST_TGID};
+use crate::base::gozt_h::{GOZT_CALLER_MIX, GOZT_CALLER_TEST_ADDR, GOZT_CALLER_TEST_TGID};
 
 /// The tag of return address `addr` of process `tgid` and its first slot
 /// (the other is `slot ^ 1`), as `GOZT_CALLER_TAG` and `GOZT_CALLER_SLOT`
@@ -62,10 +62,8 @@ impl CallerSlots {
 
 #[cfg(test)]
 mod tests {
-    use super::super::consts::{
-        GOZT_CALLER_TEST_MASK, GOZT_CALLER_TEST_SLOT, GOZT_CALLER_TEST_TAG,
-    };
     use super::*;
+    use crate::base::gozt_h::{GOZT_CALLER_TEST_MASK, GOZT_CALLER_TEST_SLOT, GOZT_CALLER_TEST_TAG};
 
     #[test]
     fn a_process_forgotten_leaves_no_tag_and_its_slots_are_free_again() {

@@ -21,22 +21,16 @@ pub struct UnderWay {
 
 /// CLOCK_MONOTONIC in nanoseconds: what bpf_ktime_get_ns reads.
 pub fn monotonic_ns() -> u64 {
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe {
-        let mut ts: libc::timespec = std::mem::zeroed();
-        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
-        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-    }
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// The record at key `raw`, if any.
 fn record(map: &dyn MapCore, raw: &[u8]) -> Option<gozt_inflight> {
     let value = map.lookup(raw, MapFlags::ANY).ok()??;
-    if value.len() < std::mem::size_of::<gozt_inflight>() {
-        return None;
-    }
-    // SAFETY: the value is one gozt_inflight, a plain C struct.
-    Some(unsafe { std::ptr::read_unaligned(value.as_ptr().cast::<gozt_inflight>()) })
+    Some(bytemuck::pod_read_unaligned(
+        value.get(..size_of::<gozt_inflight>())?,
+    ))
 }
 
 /// The map's records: (key bytes, key, record).
@@ -44,12 +38,8 @@ fn records(map: &dyn MapCore) -> Vec<(Vec<u8>, gozt_key, gozt_inflight)> {
     let keys: Vec<Vec<u8>> = map.keys().collect();
     keys.into_iter()
         .filter_map(|raw| {
-            if raw.len() < std::mem::size_of::<gozt_key>() {
-                return None;
-            }
+            let key: gozt_key = bytemuck::pod_read_unaligned(raw.get(..size_of::<gozt_key>())?);
             let rec = record(map, &raw)?;
-            // SAFETY: the key is one gozt_key, a plain C struct.
-            let key = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast::<gozt_key>()) };
             Some((raw, key, rec))
         })
         .collect()

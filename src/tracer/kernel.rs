@@ -48,9 +48,13 @@ impl AttachMethod {
 /// kernels that need them could only be booted emulated here, where
 /// single-steps go wrong now and then whatever traces (see tests/kernels.rs),
 /// so their safety on those kernels is not established.
-/// `GOZT_ATTACH=uprobe_multi|uprobe_cookie|uprobe_address` picks a method
-/// the kernel has (tests run the others on a kernel that has them all).
-pub fn probe(btf: Option<&std::path::Path>) -> Result<AttachMethod, TraceError> {
+/// `wanted` (`GOZT_ATTACH=uprobe_multi|uprobe_cookie|uprobe_address`) picks
+/// a method the kernel has (tests run the others on a kernel that has them
+/// all).
+pub fn probe(
+    btf: Option<&std::path::Path>,
+    wanted: Option<&str>,
+) -> Result<AttachMethod, TraceError> {
     let missing = |what: &str| TraceError::Kernel(what.to_string());
     if !std::path::Path::new("/sys/bus/event_source/devices/uprobe/type").exists() {
         return Err(missing(
@@ -76,7 +80,7 @@ pub fn probe(btf: Option<&std::path::Path>) -> Result<AttachMethod, TraceError> 
             "neither attach cookies nor a list of mappings to find a site by its address",
         ));
     };
-    match std::env::var("GOZT_ATTACH").ok().as_deref() {
+    match wanted {
         None | Some("") if best != AttachMethod::UprobeMulti => Err(missing(&format!(
             "Linux {} has no uprobe.multi (6.6+); gozt's classic-uprobe methods for older \
              kernels are not yet verified on real hardware, so they run only with GOZT_ATTACH={}",

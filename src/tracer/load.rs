@@ -9,13 +9,13 @@ use std::mem::MaybeUninit;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject};
 
-use super::consts::{
-    GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
-};
 use super::kernel::AttachMethod;
 use super::skel::types::gozt_func;
-use super::skel::{GoztSkel, GoztSkelBuilder};
+use super::skel::{GoztSkel, GoztSkelBuilder, OpenGoztSkel};
 use super::{Options, TraceError};
+use crate::base::gozt_h::{
+    GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
+};
 
 /// What the programs read of one function, as plain data: registers are
 /// indexes in the Go register ABI's integer order (`gozt.h`), offsets are
@@ -103,12 +103,15 @@ fn libbpf_lines(msg: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Root and BTF (the kernel's, or the file given), before anything is
-/// opened.
-pub fn check_privileges(btf: Option<&std::path::Path>) -> Result<(), TraceError> {
+/// opened; `simulate_no_btf` acts as on a kernel without it (tests).
+pub fn check_privileges(
+    btf: Option<&std::path::Path>,
+    simulate_no_btf: bool,
+) -> Result<(), TraceError> {
     match btf {
         Some(path) => {
             let fail = |reason: String| TraceError::BtfFile {
-                path: crate::go_binary::text::path(path).to_string(),
+                path: crate::base::text::path(path).to_string(),
                 reason,
             };
             let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
@@ -117,15 +120,12 @@ pub fn check_privileges(btf: Option<&std::path::Path>) -> Result<(), TraceError>
             }
         }
         None => {
-            if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
-                || std::env::var_os("GOZT_SIMULATE_NO_BTF").is_some()
-            {
+            if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() || simulate_no_btf {
                 return Err(TraceError::NoBtf);
             }
         }
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !rustix::process::geteuid().is_root() {
         return Err(TraceError::NotRoot);
     }
     Ok(())
@@ -141,37 +141,9 @@ pub fn load<'obj>(
     caller_slots: u32,
     count_traps: bool,
 ) -> Result<GoztSkel<'obj>, TraceError> {
-    let load_err = |e: libbpf_rs::Error| TraceError::Load(e.to_string());
+    let mut open = open(storage, opts.btf.as_deref())?;
     let n_funcs = funcs.iter().map(|f| f.id + 1).max().unwrap_or(1);
-    let mut open = match &opts.btf {
-        // CO-RE against the given BTF (libbpf keeps its own copy of the path).
-        Some(path) => {
-            let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-                .map_err(|_| TraceError::Load("--btf: a path with a NUL byte".into()))?;
-            let open_opts = libbpf_sys::bpf_object_open_opts {
-                sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _,
-                btf_custom_path: path.as_ptr(),
-                ..Default::default()
-            };
-            GoztSkelBuilder::default()
-                .open_opts(open_opts, storage)
-                .map_err(load_err)?
-        }
-        None => GoztSkelBuilder::default().open(storage).map_err(load_err)?,
-    };
-    open.maps.funcs.set_max_entries(n_funcs).map_err(load_err)?;
-    open.maps
-        .inflight
-        .set_max_entries(opts.inflight_entries)
-        .map_err(load_err)?;
-    open.maps
-        .events
-        .set_max_entries(opts.ringbuf_bytes)
-        .map_err(load_err)?;
-    open.maps
-        .callers
-        .set_max_entries(caller_slots)
-        .map_err(load_err)?;
+    size_maps(&mut open, opts, n_funcs, caller_slots).map_err(load_error)?;
     // Only the programs of the attach method load: the others may use what
     // this kernel lacks (uprobe.multi, attach cookies, its mappings' list).
     let multi = method == AttachMethod::UprobeMulti;
@@ -184,10 +156,6 @@ pub fn load<'obj>(
         .gozt_site_ip
         .set_autoload(method == AttachMethod::UprobeAddress);
     open.progs.gozt_floor_classic.set_autoload(!multi);
-    open.maps
-        .sites
-        .set_max_entries(opts.site_entries.max(1))
-        .map_err(load_err)?;
     if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
         rodata.caller_mask = caller_slots - 1;
         rodata.count_traps = u8::from(count_traps);
@@ -201,20 +169,52 @@ pub fn load<'obj>(
     })?;
     for f in funcs {
         let cfg = f.config();
-        // SAFETY: gozt_func is a plain-old-data C struct generated from
-        // gozt.h; the slice covers exactly the value.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                (&cfg as *const gozt_func).cast::<u8>(),
-                std::mem::size_of::<gozt_func>(),
-            )
-        };
         skel.maps
             .funcs
-            .update(&f.id.to_ne_bytes(), bytes, MapFlags::ANY)
-            .map_err(load_err)?;
+            .update(&f.id.to_ne_bytes(), bytemuck::bytes_of(&cfg), MapFlags::ANY)
+            .map_err(load_error)?;
     }
     Ok(skel)
+}
+
+fn load_error(e: libbpf_rs::Error) -> TraceError {
+    TraceError::Load(e.to_string())
+}
+
+/// Opens the skeleton, CO-RE against `btf` if given (libbpf keeps its own
+/// copy of the path), else against the kernel's.
+fn open<'obj>(
+    storage: &'obj mut MaybeUninit<OpenObject>,
+    btf: Option<&std::path::Path>,
+) -> Result<OpenGoztSkel<'obj>, TraceError> {
+    let Some(path) = btf else {
+        return GoztSkelBuilder::default().open(storage).map_err(load_error);
+    };
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| TraceError::Load("--btf: a path with a NUL byte".into()))?;
+    let open_opts = libbpf_sys::bpf_object_open_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _,
+        btf_custom_path: path.as_ptr(),
+        ..Default::default()
+    };
+    GoztSkelBuilder::default()
+        .open_opts(open_opts, storage)
+        .map_err(load_error)
+}
+
+/// Sizes the maps before load: the function table, the in-flight records,
+/// the ring buffer, the callers' cache, the sites.
+fn size_maps(
+    open: &mut OpenGoztSkel<'_>,
+    opts: &Options,
+    n_funcs: u32,
+    caller_slots: u32,
+) -> libbpf_rs::Result<()> {
+    open.maps.funcs.set_max_entries(n_funcs)?;
+    open.maps.inflight.set_max_entries(opts.inflight_entries)?;
+    open.maps.events.set_max_entries(opts.ringbuf_bytes)?;
+    open.maps.callers.set_max_entries(caller_slots)?;
+    open.maps.sites.set_max_entries(opts.site_entries.max(1))
 }
 
 #[cfg(test)]

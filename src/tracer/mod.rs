@@ -12,7 +12,6 @@
 pub mod attach;
 pub mod calibrate;
 pub mod callers;
-pub mod consts;
 pub mod inflight;
 pub mod kernel;
 pub mod load;
@@ -25,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
-pub use attach::BinarySites;
+pub use attach::{BinarySites, SinkSite};
 pub use calibrate::gozt_calibration_target;
 use callers::CallerSlots;
 use inflight::UnderWay;
@@ -33,6 +32,7 @@ pub use kernel::AttachMethod;
 pub use load::FuncSpec;
 use ring::Ring;
 
+use crate::base::exit::Exit;
 use crate::event::{CallEvent, Lost};
 use skel::GoztSkel;
 
@@ -53,6 +53,18 @@ pub enum TraceError {
     Kernel(String),
     #[error("--btf {path}: {reason}")]
     BtfFile { path: String, reason: String },
+}
+
+impl TraceError {
+    /// How gozt exits with this error.
+    pub fn exit(&self) -> Exit {
+        match self {
+            TraceError::NotRoot => Exit::NotRoot,
+            TraceError::NoBtf | TraceError::BtfFile { .. } => Exit::NoBtf,
+            TraceError::Kernel(_) => Exit::Kernel,
+            TraceError::Load(_) | TraceError::Attach { .. } => Exit::Bpf,
+        }
+    }
 }
 
 /// Tuning.
@@ -81,6 +93,10 @@ pub struct Options {
     pub verbose: bool,
     /// CO-RE against this BTF file instead of /sys/kernel/btf/vmlinux.
     pub btf: Option<std::path::PathBuf>,
+    /// Attach by this method (`GOZT_ATTACH`) instead of the best one.
+    pub attach: Option<String>,
+    /// Act as on a kernel without BTF (`GOZT_SIMULATE_NO_BTF`, tests).
+    pub simulate_no_btf: bool,
 }
 
 impl Default for Options {
@@ -95,6 +111,8 @@ impl Default for Options {
             stats: false,
             verbose: false,
             btf: None,
+            attach: None,
+            simulate_no_btf: false,
         }
     }
 }
@@ -151,10 +169,10 @@ impl<'obj> Tracer<'obj> {
         funcs: &[FuncSpec],
         opts: &Options,
     ) -> Result<Tracer<'obj>, TraceError> {
-        load::check_privileges(opts.btf.as_deref())?;
+        load::check_privileges(opts.btf.as_deref(), opts.simulate_no_btf)?;
         // Before the kernel is probed: its failed attempts stay quiet.
         load::libbpf_log(opts.verbose);
-        let method = kernel::probe(opts.btf.as_deref())?;
+        let method = kernel::probe(opts.btf.as_deref(), opts.attach.as_deref())?;
         let callers = CallerSlots::new(opts.caller_slots);
         // With a budget, gozt's own programs' run time counts against it,
         // and the statistics' run count is the number of traps; without them
@@ -209,14 +227,8 @@ impl<'obj> Tracer<'obj> {
                         ino,
                         offset: offset as u64,
                     };
-                    // SAFETY: gozt_site_key is a plain C struct of two u64.
-                    let key = unsafe {
-                        std::slice::from_raw_parts(
-                            (&key as *const skel::types::gozt_site_key).cast::<u8>(),
-                            std::mem::size_of::<skel::types::gozt_site_key>(),
-                        )
-                    };
-                    let value = cookie | consts::GOZT_COOKIE_KNOWN;
+                    let key = bytemuck::bytes_of(&key);
+                    let value = cookie | crate::base::gozt_h::GOZT_COOKIE_KNOWN;
                     self.skel
                         .maps
                         .sites

@@ -6,12 +6,12 @@ use std::rc::Rc;
 
 use libbpf_rs::{RingBuffer, RingBufferBuilder};
 
-use super::consts::{
+use super::skel::types::gozt_event;
+use super::skel::GoztSkel;
+use crate::base::gozt_h::{
     GOZT_EV_EOF, GOZT_EV_ERROR, GOZT_EV_INNER, GOZT_EV_IN_VALID, GOZT_EV_OUT_VALID,
     GOZT_EV_STARTED, GOZT_EV_TOTALS,
 };
-use super::skel::types::gozt_event;
-use super::skel::GoztSkel;
 use crate::event::CallEvent;
 
 /// The events map, read.
@@ -46,12 +46,7 @@ impl<'obj> Ring<'obj> {
 
 /// One ring-buffer record as a call event.
 pub fn decode(data: &[u8]) -> Option<CallEvent> {
-    if data.len() < std::mem::size_of::<gozt_event>() {
-        return None;
-    }
-    // SAFETY: the ring buffer record holds one gozt_event written by the BPF
-    // program; read_unaligned copes with the buffer's alignment.
-    let ev: gozt_event = unsafe { std::ptr::read_unaligned(data.as_ptr().cast()) };
+    let ev: gozt_event = bytemuck::pod_read_unaligned(data.get(..size_of::<gozt_event>())?);
     let flag = |f: u64| u64::from(ev.flags) & f != 0;
     Some(CallEvent {
         tgid: ev.tgid,
@@ -72,4 +67,30 @@ pub fn decode(data: &[u8]) -> Option<CallEvent> {
         traps_inside: ev.traps_inside,
         stack: ev.stack.iter().copied().take_while(|&a| a != 0).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_read_whole_or_not_at_all() {
+        let mut ev = gozt_event {
+            tgid: 7,
+            goid: 9,
+            bytes_in: 4096,
+            flags: GOZT_EV_IN_VALID as u32 | GOZT_EV_ERROR as u32,
+            ..gozt_event::default()
+        };
+        ev.stack[0] = 0x401000;
+        // One byte in, as the ring buffer may hand it: unaligned.
+        let mut bytes = vec![0u8];
+        bytes.extend_from_slice(bytemuck::bytes_of(&ev));
+        let call = decode(&bytes[1..]).unwrap();
+        assert_eq!((call.tgid, call.goid), (7, 9));
+        assert_eq!((call.bytes_in, call.bytes_out), (Some(4096), None));
+        assert!(call.error && !call.eof);
+        assert_eq!(call.stack, vec![0x401000]);
+        assert_eq!(decode(&bytes[1..bytes.len() - 1]), None, "cut short");
+    }
 }

@@ -4,15 +4,16 @@
 //!
 //! - [`state`]: the latest report, rates per second, history, selections;
 //! - [`keys`]: a key changes the state and may ask for an [`Action`];
-//! - [`view`]: the drawing, from 60x15 up;
-//! - [`format`]: units and names, shared with the text report.
+//! - [`view`]: the drawing, from 60x15 up, in one [`theme`];
+//!
+//! Units and names come from [`crate::render::format`], shared with the text
+//! report.
 
-pub mod format;
 pub mod keys;
 pub mod state;
 pub mod term;
+pub mod theme;
 pub mod view;
 
-pub use format::{bytes, nanos, short_name};
 pub use keys::Action;
 pub use state::{failure_rate, App, Column, Pane};

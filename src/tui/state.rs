@@ -9,7 +9,7 @@ use ratatui::widgets::TableState;
 use crate::event::Lost;
 use crate::stats::{Counters, FunctionReport, GoroutineReport, Report};
 
-use super::format::short_name;
+use crate::go_binary::names::short_name;
 
 /// Seconds of failure-rate history kept per function.
 const HISTORY_SECONDS: usize = 120;

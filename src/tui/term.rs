@@ -10,7 +10,7 @@ use ratatui::crossterm::event::{self, Event};
 use ratatui::DefaultTerminal;
 
 use super::{Action, App};
-use crate::session::{Monitor, Snapshot};
+use crate::monitor::{Monitor, Snapshot};
 use crate::stats::Report;
 
 /// How often the view is redrawn.

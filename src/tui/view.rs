@@ -3,14 +3,17 @@
 //! terminals from 60x15 up (smaller ones keep the header and functions).
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Sparkline, Table};
 use ratatui::Frame;
 
-use super::format::{base_name, bytes, fit, nanos, percent, short_name};
 use super::state::{counters_rate, ratio, App, Column, Pane};
-use crate::stats::{Bucket, FunctionReport};
+use super::theme::THEME;
+use crate::go_binary::names::short_name;
+use crate::render::format::{base_name, bytes, fit, nanos, percent};
+use crate::render::target::tags;
+use crate::stats::{Bucket, FunctionReport, Report, State, TargetInfo};
 
 /// The fewest rows the goroutines and detail panes are drawn in; with
 /// less room the functions table takes the whole body.
@@ -35,7 +38,7 @@ fn fitting(cols: &[(u16, u8)], mut budget: u16) -> Vec<usize> {
 }
 
 fn bold(s: &str) -> Span<'static> {
-    Span::styled(s.to_string(), Style::new().add_modifier(Modifier::BOLD))
+    Span::styled(s.to_string(), THEME.title)
 }
 
 /// The first of `lines` that fits in `width` cells, else the last.
@@ -99,32 +102,43 @@ impl App {
             frame.render_widget(Paragraph::new("gozt: attaching..."), area);
             return;
         };
-        let targets = |version: bool| {
-            let v = |go: &str| {
-                if version {
-                    format!(" ({go})")
-                } else {
-                    String::new()
-                }
-            };
-            match r.targets.as_slice() {
-                [] => "waiting for a process".to_string(),
-                [t] => format!(
-                    "pid {}{} {}{}",
-                    t.pid,
-                    crate::render::target::tags(t),
-                    base_name(&t.binary),
-                    v(&t.go_version)
-                ),
-                [t, rest @ ..] => format!(
-                    "pid {}{} {}{} +{} more",
-                    t.pid,
-                    crate::render::target::tags(t),
-                    base_name(&t.binary),
-                    v(&t.go_version),
-                    rest.len()
-                ),
+        let lines = vec![
+            first_fitting(vec![self.title(r, true), self.title(r, false)], area.width),
+            first_fitting(
+                vec![self.verdict(r, true), self.verdict(r, false)],
+                area.width,
+            ),
+        ];
+        frame.render_widget(Paragraph::new(lines), area);
+    }
+
+    /// The header's first line: the targets (with their Go version when
+    /// `long`), the time since the start, calls per second, PAUSED.
+    fn title(&self, r: &Report, long: bool) -> Line<'static> {
+        let version = |t: &TargetInfo| {
+            if long {
+                format!(" ({})", t.go_version)
+            } else {
+                String::new()
             }
+        };
+        let targets = match r.targets.as_slice() {
+            [] => "waiting for a process".to_string(),
+            [t] => format!(
+                "pid {}{} {}{}",
+                t.pid,
+                tags(t),
+                base_name(&t.binary),
+                version(t)
+            ),
+            [t, rest @ ..] => format!(
+                "pid {}{} {}{} +{} more",
+                t.pid,
+                tags(t),
+                base_name(&t.binary),
+                version(t),
+                rest.len()
+            ),
         };
         let secs = self.elapsed.as_secs();
         let clock = format!(
@@ -135,59 +149,42 @@ impl App {
             self.total_rate
         );
         let paused = if self.paused {
-            Span::styled(
-                "  PAUSED",
-                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-            )
+            Span::styled("  PAUSED", THEME.paused)
         } else {
             Span::raw("")
         };
-        let line1 = |version: bool| {
-            Line::from(vec![
-                bold("gozt "),
-                Span::raw(targets(version)),
-                Span::raw(clock.clone()),
-                paused.clone(),
-            ])
-        };
+        Line::from(vec![
+            bold("gozt "),
+            Span::raw(targets),
+            Span::raw(clock),
+            paused,
+        ])
+    }
+
+    /// The header's second line: the verdict's badge, the failure rate
+    /// against the threshold (in words when `long`), calls, calls lost.
+    fn verdict(&self, r: &Report, long: bool) -> Line<'static> {
         let t = &r.totals;
-        let state = match t.state {
-            crate::stats::State::Alert => Span::styled(
-                " ALERT ",
-                Style::new()
-                    .fg(Color::White)
-                    .bg(Color::Red)
-                    .add_modifier(Modifier::BOLD),
-            ),
-            crate::stats::State::TooFew => {
-                Span::styled(" TOO FEW ", Style::new().fg(Color::Black).bg(Color::Yellow))
-            }
-            crate::stats::State::Ok => {
-                Span::styled(" OK ", Style::new().fg(Color::Black).bg(Color::Green))
-            }
+        let badge = match t.state {
+            State::Alert => Span::styled(" ALERT ", THEME.alert),
+            State::TooFew => Span::styled(" TOO FEW ", THEME.too_few),
+            State::Ok => Span::styled(" OK ", THEME.ok),
         };
-        let l = &self.lost;
-        let lost = l.ringbuf_full + l.inflight_full + l.aged_out + l.abandoned;
+        let lost = self.lost.calls_lost();
         let (rate, threshold) = (percent(counters_rate(t), 3), percent(r.alert_threshold, 3));
         let cmp = if t.alert { ">" } else { "<=" };
-        let line2 = |text: String| Line::from(vec![state.clone(), Span::raw(text)]);
-        let lines = vec![
-            first_fitting(vec![line1(true), line1(false)], area.width),
-            first_fitting(
-                vec![
-                    line2(format!(
-                        " failures {rate} {cmp} {threshold} of {} eligible payloads  {} calls  lost {lost}",
-                        t.eligible, t.calls
-                    )),
-                    line2(format!(
-                        " fail {rate} {cmp} {threshold} of {}  {} calls  lost {lost}",
-                        t.eligible, t.calls
-                    )),
-                ],
-                area.width,
-            ),
-        ];
-        frame.render_widget(Paragraph::new(lines), area);
+        let text = if long {
+            format!(
+                " failures {rate} {cmp} {threshold} of {} eligible payloads  {} calls  lost {lost}",
+                t.eligible, t.calls
+            )
+        } else {
+            format!(
+                " fail {rate} {cmp} {threshold} of {}  {} calls  lost {lost}",
+                t.eligible, t.calls
+            )
+        };
+        Line::from(vec![badge, Span::raw(text)])
     }
 
     fn draw_functions(&mut self, frame: &mut Frame<'_>, area: Rect) {
@@ -216,7 +213,7 @@ impl App {
                 c.title().to_string()
             }
         }))
-        .style(Style::new().add_modifier(Modifier::BOLD));
+        .style(THEME.title);
         let rows: Vec<Row> = self
             .sorted_functions()
             .into_iter()
@@ -242,7 +239,7 @@ impl App {
                 format!("functions ({n})"),
                 self.pane == Pane::Functions,
             ))
-            .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+            .row_highlight_style(THEME.selected);
         let names = self.function_names();
         self.functions
             .select((n > 0).then(|| self.function_index(&names)));
@@ -286,16 +283,13 @@ impl App {
             .collect();
         let n = rows.len();
         let table = Table::new(rows, shown.iter().map(|&i| Constraint::Length(cols[i].0)))
-            .header(
-                Row::new(shown.iter().map(|&i| titles[i]))
-                    .style(Style::new().add_modifier(Modifier::BOLD)),
-            )
+            .header(Row::new(shown.iter().map(|&i| titles[i])).style(THEME.title))
             .block(pane_block(
                 format!("goroutines ({n}) by time"),
                 self.pane == Pane::Goroutines,
             ))
             .row_highlight_style(if self.pane == Pane::Goroutines {
-                Style::new().add_modifier(Modifier::REVERSED)
+                THEME.selected
             } else {
                 Style::new()
             });
@@ -360,11 +354,11 @@ impl App {
             Sparkline::default()
                 .data(shown)
                 .max(shown.iter().copied().max().unwrap_or(0).max(100))
-                .style(Style::new().fg(if f.counters.alert {
-                    Color::Red
+                .style(if f.counters.alert {
+                    THEME.spark_alert
                 } else {
-                    Color::Green
-                })),
+                    THEME.spark_ok
+                }),
             spark,
         );
         let width = callers_area.width.saturating_sub(8) as usize;
@@ -413,10 +407,7 @@ impl App {
                 Constraint::Length(5),
             ],
         )
-        .header(
-            Row::new(["FUNCTION", "CALLS", "P99", "FAIL"])
-                .style(Style::new().add_modifier(Modifier::BOLD)),
-        )
+        .header(Row::new(["FUNCTION", "CALLS", "P99", "FAIL"]).style(THEME.title))
         .block(Block::new().borders(Borders::ALL).title(title));
         frame.render_widget(table, area);
     }
@@ -447,7 +438,7 @@ fn histogram(buckets: &[Bucket], rows: usize, width: u16) -> Vec<Line<'static>> 
     let bar_width = width.saturating_sub(22) as u64;
     let mut lines = Vec::new();
     let more = |n: u64, side: &str, at: u64| {
-        Line::from(format!("… {n} more {side} {}", nanos(at))).style(Style::new().fg(Color::Yellow))
+        Line::from(format!("… {n} more {side} {}", nanos(at))).style(THEME.more)
     };
     if start > 0 {
         let n = buckets[..start].iter().map(|b| b.count).sum();
@@ -494,7 +485,7 @@ fn key_line(sep: &str, movement: &str, sort: &str) -> Line<'static> {
 
 fn alert_row(row: Row<'_>, alert: bool) -> Row<'_> {
     if alert {
-        row.style(Style::new().fg(Color::Red))
+        row.style(THEME.alert_row)
     } else {
         row
     }
@@ -503,7 +494,7 @@ fn alert_row(row: Row<'_>, alert: bool) -> Row<'_> {
 fn pane_block(title: String, active: bool) -> Block<'static> {
     let block = Block::new().borders(Borders::ALL).title(title);
     if active {
-        block.border_style(Style::new().fg(Color::Cyan))
+        block.border_style(THEME.active)
     } else {
         block
     }

@@ -81,27 +81,78 @@ pub fn require_privileged() {
     );
 }
 
-/// The ids of gozt's loaded BPF programs, from `bpftool prog show`.
-pub fn gozt_bpf_programs() -> Vec<u32> {
-    let out = Command::new("bpftool")
-        .args(["prog", "show"])
-        .output()
-        .expect("run bpftool");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("name gozt_site") || l.contains("name gozt_floor"))
-        .filter_map(|l| l.split(':').next()?.trim().parse().ok())
-        .collect()
+/// The processes running this build's gozt (their /proc/PID/exe is it):
+/// another worktree's gozt, or another BPF tool, is not one of them.
+pub fn gozt_processes() -> Vec<u32> {
+    let me = Path::new(env!("CARGO_BIN_EXE_gozt"));
+    let me = me.canonicalize().unwrap_or_else(|_| me.to_path_buf());
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == me))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-/// Waits until a gozt run has loaded its programs, plus a margin for the
-/// attachments to finish.
+/// The BPF objects process `pid` holds, from its descriptors
+/// (/proc/PID/fdinfo): the programs (held directly or through a link) and
+/// the links, by id.
+pub fn bpf_held_by(pid: u32) -> (Vec<u32>, Vec<u32>) {
+    let (mut progs, mut links) = (Vec::new(), Vec::new());
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return (progs, links);
+    };
+    for fd in fds.filter_map(Result::ok) {
+        let Ok(target) = std::fs::read_link(fd.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy();
+        if target != "anon_inode:bpf-prog" && target != "anon_inode:bpf_link" {
+            continue;
+        }
+        let info_path = format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy());
+        let info = std::fs::read_to_string(info_path).unwrap_or_default();
+        let id = |key: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(key)?.trim().parse::<u32>().ok())
+        };
+        progs.extend(id("prog_id:"));
+        links.extend(id("link_id:"));
+    }
+    progs.sort_unstable();
+    progs.dedup();
+    links.sort_unstable();
+    (progs, links)
+}
+
+/// The ids of the BPF programs this build's gozt processes hold now.
+pub fn gozt_bpf_programs() -> Vec<u32> {
+    let mut ids: Vec<u32> = gozt_processes()
+        .into_iter()
+        .flat_map(|pid| bpf_held_by(pid).0)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Waits until this build's gozt has loaded its programs and attached
+/// them (it holds a link), plus a margin for the attachments to finish.
 pub fn wait_for_attach() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while gozt_bpf_programs().len() < 2 {
+    loop {
+        let held: Vec<(Vec<u32>, Vec<u32>)> =
+            gozt_processes().into_iter().map(bpf_held_by).collect();
+        if held
+            .iter()
+            .any(|(progs, links)| progs.len() >= 2 && !links.is_empty())
+        {
+            break;
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "gozt did not load its BPF programs"
+            "gozt did not load and attach its BPF programs"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -144,16 +195,46 @@ pub fn signal(pid: u32, sig: i32) {
 }
 
 /// Waits (up to 5 s: the kernel frees programs after an RCU grace period)
-/// for every gozt BPF program to be gone; returns those still loaded.
+/// until this build's gozt has left no BPF program behind; returns those
+/// still loaded. Left behind: a program of gozt's (by name) that a process
+/// of this build's gozt still holds, or that no process holds at all
+/// (pinned, or kept by a link nobody holds). One that another process
+/// holds is that process's: another gozt's, or another tool's.
 pub fn gozt_bpf_programs_after_exit() -> Vec<u32> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let left = gozt_bpf_programs();
+        let left = programs_left_behind();
         if left.is_empty() || std::time::Instant::now() > deadline {
             return left;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+fn programs_left_behind() -> Vec<u32> {
+    let out = Command::new("bpftool")
+        .args(["prog", "show"])
+        .output()
+        .expect("run bpftool");
+    let named: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("name gozt_site") || l.contains("name gozt_floor"))
+        .filter_map(|l| l.split(':').next()?.trim().parse().ok())
+        .collect();
+    if named.is_empty() {
+        return named;
+    }
+    let ours = gozt_processes();
+    let others: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| !ours.contains(pid))
+        .flat_map(|pid| bpf_held_by(pid).0)
+        .collect();
+    named
+        .into_iter()
+        .filter(|id| !others.contains(id))
+        .collect()
 }
 
 /// The virtual addresses of every probe site (entries and RETs) in a plan
@@ -237,7 +318,7 @@ pub fn golden(name: &str, got: &str) {
 
 /// The first `n` catalog functions as a session's function table.
 pub fn catalog_funcs(n: usize) -> Vec<gozt::stats::FuncMeta> {
-    gozt::catalog::entries()
+    gozt::probe::catalog::entries()
         .into_iter()
         .take(n)
         .map(|e| gozt::stats::FuncMeta {

@@ -116,7 +116,7 @@ fn a_report_without_intervals_is_one_column() {
     let html = html_of(&golden, &dir.path("page.html"));
     assert!(html.contains("data-v=\"0.025210710822704558\""));
     let report: Value = serde_json::from_str(&text).unwrap();
-    let saved = gozt::saved::read(&golden).unwrap();
+    let saved = gozt::render::saved::read(&golden).unwrap();
     let one = gozt::stats::IntervalReport::new(&saved, saved.meta.ended.clone());
     let nodes = page::scan(&html);
     page::check_report(&nodes, &report);

@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use gozt::render::format::{bytes, nanos, percent};
 use gozt::render::html::timeline::MAX_COLUMNS;
 use gozt::stats::{failure_rate, rules, State};
-use gozt::tui::format::{bytes, nanos, percent};
 use serde_json::Value;
 
 /// An element: its tag, attributes and text.

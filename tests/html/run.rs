@@ -3,9 +3,11 @@
 //! the final report last), with fixed times and metadata so that pages
 //! made of them are the same from run to run.
 
-use gozt::catalog::Api;
 use gozt::event::{CallEvent, Lost};
-use gozt::stats::{Aggregator, FuncMeta, IntervalReport, Meta, Report, Symbolizer, TargetInfo};
+use gozt::probe::catalog::Api;
+use gozt::stats::{
+    Aggregator, FuncMeta, IntervalReport, Meta, Report, Rules, Symbolizer, TargetInfo,
+};
 
 struct Callers;
 
@@ -35,7 +37,7 @@ impl Run {
 
 /// The one-shot functions of the catalog, `n` of them.
 fn functions(n: usize) -> Vec<FuncMeta> {
-    gozt::catalog::entries()
+    gozt::probe::catalog::entries()
         .into_iter()
         .filter(|e| e.api == Api::Oneshot)
         .take(n)
@@ -81,9 +83,16 @@ pub fn synthetic(
     let n = funcs.len() as u64;
     let compress: Vec<bool> = funcs
         .iter()
-        .map(|f| f.entry.op == gozt::catalog::Op::Compress)
+        .map(|f| f.entry.op == gozt::probe::catalog::Op::Compress)
         .collect();
-    let mut all = Aggregator::new(funcs, 1024, 0.003).with_min_eligible(min_eligible);
+    let mut all = Aggregator::new(
+        funcs,
+        Rules {
+            min_size: 1024,
+            alert_threshold: 0.003,
+            min_eligible,
+        },
+    );
     let mut each = all.functions_only();
     let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
     let mut out = Vec::new();

@@ -19,8 +19,8 @@ use std::fmt::Write as _;
 
 pub use timeline::Timeline;
 
+use crate::render::format::percent;
 use crate::stats::{Counters, FunctionReport, Report, State};
-use crate::tui::format::percent;
 use table::{col, text_col, Table, Value};
 
 const STYLE: &str = include_str!("page.css");
@@ -50,7 +50,7 @@ fn pct(rate: f64) -> String {
 }
 
 fn fit(s: &str, width: usize) -> String {
-    crate::tui::format::fit(s, width)
+    crate::render::format::fit(s, width)
 }
 
 /// The end of `f` shown: its symbol after the last `k` elements of its
@@ -160,7 +160,7 @@ pub fn page(report: &Report, timeline: &Timeline) -> String {
     let who = report
         .targets
         .first()
-        .map(|t| crate::tui::format::base_name(&t.binary).to_string())
+        .map(|t| crate::render::format::base_name(&t.binary).to_string())
         .unwrap_or_else(|| "no target".to_string());
     let host = if report.meta.host.is_empty() {
         String::new()
@@ -730,8 +730,8 @@ fn latency(r: &Report, names: &Names) -> Option<Section> {
             "Latency of {} ({} calls): p50 {}, p99 {}",
             names.get(&f.function),
             f.counters.calls,
-            crate::tui::format::nanos(q.p50),
-            crate::tui::format::nanos(q.p99)
+            crate::render::format::nanos(q.p50),
+            crate::render::format::nanos(q.p99)
         );
         let buckets: Vec<(u64, u64)> = f.histogram.iter().map(|b| (b.min, b.count)).collect();
         let svg = chart::histogram(
@@ -742,16 +742,16 @@ fn latency(r: &Report, names: &Names) -> Option<Section> {
             &[
                 chart::Marker {
                     at: q.p50,
-                    label: format!("p50 {}", crate::tui::format::nanos(q.p50)),
+                    label: format!("p50 {}", crate::render::format::nanos(q.p50)),
                     dashed: false,
                 },
                 chart::Marker {
                     at: q.p99,
-                    label: format!("p99 {}", crate::tui::format::nanos(q.p99)),
+                    label: format!("p99 {}", crate::render::format::nanos(q.p99)),
                     dashed: true,
                 },
             ],
-            &crate::tui::format::nanos,
+            &crate::render::format::nanos,
         );
         b.push_str(&histogram_figure(
             f,
@@ -802,7 +802,7 @@ fn sizes(r: &Report, names: &Names) -> Option<Section> {
                 label: format!("min-size {} B", r.min_size),
                 dashed: true,
             }],
-            &crate::tui::format::bytes,
+            &crate::render::format::bytes,
         );
         b.push_str(&histogram_figure(
             f,

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::escape;
-use crate::tui::format::{bytes, nanos, percent};
+use crate::render::format::{bytes, nanos, percent};
 
 /// How a value is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

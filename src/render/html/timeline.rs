@@ -181,8 +181,8 @@ mod tests {
             totals: c,
             functions: vec![IntervalFunction {
                 function: "f".into(),
-                codec: crate::catalog::Codec::Zstd,
-                op: crate::catalog::Op::Compress,
+                codec: crate::probe::catalog::Codec::Zstd,
+                op: crate::probe::catalog::Op::Compress,
                 counters: c,
                 bytes_in: 0,
                 bytes_out: 0,
@@ -203,9 +203,15 @@ mod tests {
 
     #[test]
     fn long_runs_merge_neighbours_and_judge_them_again() {
-        let mut report = crate::stats::Aggregator::new(Vec::new(), 1024, 0.01)
-            .with_min_eligible(10)
-            .report(Vec::new(), 1.0, Default::default());
+        let mut report = crate::stats::Aggregator::new(
+            Vec::new(),
+            crate::stats::Rules {
+                min_size: 1024,
+                alert_threshold: 0.01,
+                min_eligible: 10,
+            },
+        )
+        .report(Vec::new(), 1.0, Default::default());
         report.min_eligible = 10;
         let mut t = Timeline::default();
         let n = MAX_COLUMNS as u64 + 3;

@@ -8,10 +8,11 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::abi::{GoType, ValueLoc};
-use crate::catalog::{self, Entry, Layout};
-use crate::error::{Error, Result};
-use crate::go_binary::{code, dwarf::DwarfParam, GoBinary};
+use crate::arch::CodeFacts;
+use crate::base::error::{Error, Result};
+use crate::go_binary::{dwarf::DwarfParam, names, Func, GoBinary};
+use crate::probe::abi::{GoType, ValueLoc};
+use crate::probe::catalog::{self, Entry, Layout};
 
 /// How the derived ABI layout was checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,7 +101,7 @@ fn zstd_counts(bin: &GoBinary) -> (Option<u64>, &'static str) {
         }
     }
     let close = bin.functions.iter().find(|f| {
-        catalog::unvendored(&f.name) == "github.com/klauspost/compress/zstd.(*Encoder).Close"
+        names::unvendored(&f.name) == "github.com/klauspost/compress/zstd.(*Encoder).Close"
     });
     let adds = close
         .and_then(|f| bin.code(f).map(|c| bin.arch.adds_to_memory(c, f.addr, 4)))
@@ -116,7 +117,7 @@ fn zstd_counts(bin: &GoBinary) -> (Option<u64>, &'static str) {
 fn sinks(bin: &GoBinary) -> Result<Vec<Sink>> {
     let mut out = Vec::new();
     for f in &bin.functions {
-        let name = catalog::unvendored(&f.name);
+        let name = names::unvendored(&f.name);
         let in_scope = catalog::SINK_SCOPES.iter().any(|(pkg, receivers)| {
             receivers
                 .iter()
@@ -151,116 +152,148 @@ fn sinks(bin: &GoBinary) -> Result<Vec<Sink>> {
 impl Plan {
     /// Matches the catalog against `bin`'s functions and decodes each match.
     pub fn build(bin: &GoBinary) -> Result<Plan> {
-        let catalog: HashMap<String, Entry> = catalog::entries()
+        let matches = catalog_matches(bin)?;
+        let mut reader = Reader {
+            bin,
+            dwarf_params: bin.dwarf.as_ref().map(|d| {
+                let names: HashSet<&str> = matches.iter().map(|(f, _)| f.name.as_str()).collect();
+                d.params(&names)
+            }),
+            zstd: None,
+            decoded: HashMap::new(),
+        };
+        let mut probes = matches
             .into_iter()
-            .map(|e| (e.symbol(), e))
-            .collect();
-        let matches: Vec<(&crate::go_binary::Func, Entry)> = bin
-            .functions
-            .iter()
-            .filter_map(|f| catalog.get(catalog::unvendored(&f.name)).map(|e| (f, *e)))
-            .collect();
-        // A Go function has one symbol: the same name at a second address is
-        // a forged table, and each copy would be decoded and probed.
-        let mut seen: HashMap<&str, u64> = HashMap::new();
-        for (f, _) in &matches {
-            if let Some(first) = seen.insert(&f.name, f.addr) {
-                return Err(Error::malformed(
-                    &bin.path,
-                    format!(
-                        "{} is named by symbols at {first:#x} and {:#x}",
-                        f.name, f.addr
-                    ),
-                ));
-            }
-        }
-        if matches.is_empty() {
-            return Err(Error::NoCompression {
-                path: bin.path.clone(),
-                version: bin.build.go_version.clone(),
-                functions: bin.functions.len(),
-            });
-        }
-        let dwarf_params = bin.dwarf.as_ref().map(|d| {
-            let names: HashSet<&str> = matches.iter().map(|(f, _)| f.name.as_str()).collect();
-            d.params(&names)
-        });
-
-        let mut probes = Vec::with_capacity(matches.len());
-        let mut zstd: Option<(Option<u64>, &'static str)> = None;
-        // Each function's code is decoded once, however many names it has.
-        let mut decoded: HashMap<(u64, u64), code::CodeFacts> = HashMap::new();
-        for (f, entry) in matches {
-            let malformed = |what: &str| Error::malformed(&bin.path, format!("{}: {what}", f.name));
-            bin.check_extent(f)
-                .map_err(|what| Error::malformed(&bin.path, what))?;
-            let file_offset = bin
-                .layout
-                .text_file_offset(f.addr)
-                .ok_or_else(|| malformed("entry not in an executable segment"))?;
-            if bin.layout.text_span(f.addr, f.size).is_none() {
-                return Err(malformed("code runs past its executable segment"));
-            }
-            let facts = match decoded.entry((f.addr, f.size)) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    let bytes = bin
-                        .code(f)
-                        .ok_or_else(|| malformed("code not in the file"))?;
-                    e.insert(bin.arch.scan_code(bytes, f.addr))
-                }
-            };
-            // The RETs lie in the function, which lies in one segment.
-            let ret_offsets: Vec<u64> = facts
-                .rets
-                .iter()
-                .map(|&a| a - f.addr + file_offset)
-                .collect();
-            let probe_instead = if ret_offsets.is_empty() {
-                facts
-                    .jumps_out
-                    .iter()
-                    .map(|&t| match bin.function_at(t) {
-                        Some(g) if g.addr == t => g.name.clone(),
-                        Some(g) => format!("{}+{:#x}", g.name, t - g.addr),
-                        None => format!("{t:#x}"),
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let layout = entry.layout(bin.arch);
-            let totals_offset = match entry.stream_out {
-                catalog::StreamOut::EncoderCounts if entry.role == catalog::Role::Close => {
-                    *zstd.get_or_insert_with(|| zstd_counts(bin))
-                }
-                _ => (None, "none"),
-            }
-            .0;
-            let abi_check = match dwarf_params.as_ref().and_then(|p| p.get(&f.name)) {
-                Some(params) => check_against_dwarf(&entry, &layout, params),
-                None => AbiCheck::Unchecked,
-            };
-            probes.push(Probe {
-                function: f.name.clone(),
-                entry,
-                address: f.addr,
-                size: f.size,
-                file_offset,
-                ret_offsets,
-                probe_instead,
-                layout,
-                abi_check,
-                totals_offset,
-            });
-        }
+            .map(|(f, entry)| reader.probe(f, entry))
+            .collect::<Result<Vec<Probe>>>()?;
         probes.sort_by(|a, b| a.function.cmp(&b.function));
-        let sinks = sinks(bin)?;
         Ok(Plan {
             probes,
-            sinks,
-            totals_source: zstd.map_or("none", |z| z.1),
+            sinks: sinks(bin)?,
+            totals_source: reader.zstd.map_or("none", |z| z.1),
         })
+    }
+}
+
+/// The functions of `bin` the catalog knows, each with its entry. A name on
+/// two symbols, or no match at all, is an error.
+fn catalog_matches(bin: &GoBinary) -> Result<Vec<(&Func, Entry)>> {
+    let catalog: HashMap<String, Entry> = catalog::entries()
+        .into_iter()
+        .map(|e| (e.symbol(), e))
+        .collect();
+    let matches: Vec<(&Func, Entry)> = bin
+        .functions
+        .iter()
+        .filter_map(|f| catalog.get(names::unvendored(&f.name)).map(|e| (f, *e)))
+        .collect();
+    // A Go function has one symbol: the same name at a second address is
+    // a forged table, and each copy would be decoded and probed.
+    let mut seen: HashMap<&str, u64> = HashMap::new();
+    for (f, _) in &matches {
+        if let Some(first) = seen.insert(&f.name, f.addr) {
+            return Err(Error::malformed(
+                &bin.path,
+                format!(
+                    "{} is named by symbols at {first:#x} and {:#x}",
+                    f.name, f.addr
+                ),
+            ));
+        }
+    }
+    if matches.is_empty() {
+        return Err(Error::NoCompression {
+            path: bin.path.clone(),
+            version: bin.build.go_version.clone(),
+            functions: bin.functions.len(),
+        });
+    }
+    Ok(matches)
+}
+
+/// What reading a binary's probes keeps between functions.
+struct Reader<'b> {
+    bin: &'b GoBinary,
+    /// DWARF's formal parameters of the matched functions, by name.
+    dwarf_params: Option<HashMap<String, Vec<DwarfParam>>>,
+    /// zstd's encoder counts, once looked for.
+    zstd: Option<(Option<u64>, &'static str)>,
+    /// Each function's code is decoded once, however many names it has.
+    decoded: HashMap<(u64, u64), CodeFacts>,
+}
+
+impl Reader<'_> {
+    /// The probe of catalog function `f`: its sites from its code, its
+    /// layout from the signature, checked against DWARF.
+    fn probe(&mut self, f: &Func, entry: Entry) -> Result<Probe> {
+        let bin = self.bin;
+        let malformed = |what: &str| Error::malformed(&bin.path, format!("{}: {what}", f.name));
+        bin.check_extent(f)
+            .map_err(|what| Error::malformed(&bin.path, what))?;
+        let file_offset = bin
+            .layout
+            .text_file_offset(f.addr)
+            .ok_or_else(|| malformed("entry not in an executable segment"))?;
+        if bin.layout.text_span(f.addr, f.size).is_none() {
+            return Err(malformed("code runs past its executable segment"));
+        }
+        let facts = match self.decoded.entry((f.addr, f.size)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let bytes = bin
+                    .code(f)
+                    .ok_or_else(|| malformed("code not in the file"))?;
+                e.insert(bin.arch.scan_code(bytes, f.addr))
+            }
+        };
+        // The RETs lie in the function, which lies in one segment.
+        let ret_offsets: Vec<u64> = facts
+            .rets
+            .iter()
+            .map(|&a| a - f.addr + file_offset)
+            .collect();
+        let probe_instead = if ret_offsets.is_empty() {
+            facts
+                .jumps_out
+                .iter()
+                .map(|&t| jump_target(bin, t))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let layout = entry.layout(bin.arch);
+        let totals_offset = match entry.stream_out {
+            catalog::StreamOut::EncoderCounts if entry.role == catalog::Role::Close => {
+                self.zstd.get_or_insert_with(|| zstd_counts(bin)).0
+            }
+            _ => None,
+        };
+        let abi_check = match self.dwarf_params.as_ref().and_then(|p| p.get(&f.name)) {
+            Some(params) => check_against_dwarf(&entry, &layout, params),
+            None => AbiCheck::Unchecked,
+        };
+        Ok(Probe {
+            function: f.name.clone(),
+            entry,
+            address: f.addr,
+            size: f.size,
+            file_offset,
+            ret_offsets,
+            probe_instead,
+            layout,
+            abi_check,
+            totals_offset,
+        })
+    }
+}
+
+/// A jump's target as `gozt probes` names it: a function, a function and
+/// an offset, or an address.
+fn jump_target(bin: &GoBinary, t: u64) -> String {
+    match bin.function_at(t) {
+        Some(g) if g.addr == t => g.name.clone(),
+        Some(g) => format!("{}+{:#x}", g.name, t - g.addr),
+        None => format!("{t:#x}"),
     }
 }
 

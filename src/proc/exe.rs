@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
+use crate::base::pid::Pid;
 
 /// `/proc/PID/exe` after checking that the process exists and its executable
 /// can be opened.
-pub fn exe_path(pid: i32) -> Result<PathBuf> {
-    if pid <= 0 {
+pub fn exe_path(pid: Pid) -> Result<PathBuf> {
+    if pid.raw() <= 0 {
         return Err(Error::NoSuchProcess { pid });
     }
     let exe = PathBuf::from(format!("/proc/{pid}/exe"));
@@ -21,8 +22,7 @@ pub fn exe_path(pid: i32) -> Result<PathBuf> {
                 if std::path::Path::new(&format!("/proc/{pid}")).exists() {
                     Err(Error::ProcessPermission {
                         pid,
-                        // SAFETY: geteuid has no preconditions.
-                        as_root: unsafe { libc::geteuid() } == 0,
+                        as_root: rustix::process::geteuid().is_root(),
                     })
                 } else {
                     Err(Error::NoSuchProcess { pid })
@@ -42,7 +42,7 @@ mod tests {
 
     #[test]
     fn own_process_resolves() {
-        let pid = std::process::id() as i32;
+        let pid = Pid::myself();
         assert_eq!(
             exe_path(pid).unwrap(),
             PathBuf::from(format!("/proc/{pid}/exe"))
@@ -52,9 +52,12 @@ mod tests {
     #[test]
     fn missing_process_is_reported() {
         assert!(matches!(
-            exe_path(i32::MAX),
+            exe_path(Pid::from(i32::MAX)),
             Err(Error::NoSuchProcess { .. })
         ));
-        assert!(matches!(exe_path(0), Err(Error::NoSuchProcess { .. })));
+        assert!(matches!(
+            exe_path(Pid::from(0)),
+            Err(Error::NoSuchProcess { .. })
+        ));
     }
 }

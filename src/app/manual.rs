@@ -6,12 +6,12 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 /// The completion script for `shell`.
 pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut crate::cli::Cli::command(), "gozt", &mut out);
+    clap_complete::generate(shell, &mut super::cli::Cli::command(), "gozt", &mut out);
     out
 }
 
@@ -31,7 +31,7 @@ pub fn man(dir: Option<&Path>) -> Result<Vec<u8>> {
 /// gozt.1 as roff.
 pub fn man_page() -> Vec<u8> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(crate::cli::Cli::command())
+    clap_mangen::Man::new(super::cli::Cli::command())
         .render(&mut out)
         .expect("rendering into memory cannot fail");
     out
@@ -45,7 +45,7 @@ pub fn write_man_pages(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
         source: e,
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let mut cmd = crate::cli::Cli::command();
+    let mut cmd = super::cli::Cli::command();
     // Subcommands' pages are named gozt-attach.1 and so on.
     cmd.build();
     clap_mangen::generate_to(cmd, dir).map_err(io)?;

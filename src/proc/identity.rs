@@ -47,9 +47,8 @@ impl ProcId {
 
 /// Nanoseconds per clock tick (USER_HZ).
 fn ns_per_tick() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    1_000_000_000 / u64::try_from(hz).ok().filter(|&h| h > 0).unwrap_or(100)
+    let hz = rustix::param::clock_ticks_per_second();
+    1_000_000_000 / Some(hz).filter(|&h| h > 0).unwrap_or(100)
 }
 
 /// What a node agent knows of a process.

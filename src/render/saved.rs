@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize as _;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 use crate::stats::{IntervalReport, Report};
 
 /// Reads the report saved in `path`.

@@ -2,16 +2,6 @@
 //! durations and byte sizes with three significant digits, percentages,
 //! and the short function names both show.
 
-/// `github.com/klauspost/compress/zstd.(*Encoder).EncodeAll` -> `zstd.(*Encoder).EncodeAll`:
-/// the last element of the package path, then the rest of the symbol.
-pub fn short_name(f: &str) -> &str {
-    let pkg_end = f.find(".(").or_else(|| f.rfind('.')).unwrap_or(0);
-    match f[..pkg_end].rfind('/') {
-        Some(i) => &f[i + 1..],
-        None => f,
-    }
-}
-
 /// `/srv/bin/demo-service` -> `demo-service`.
 pub fn base_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
@@ -109,20 +99,7 @@ mod tests {
     }
 
     #[test]
-    fn names() {
-        assert_eq!(
-            short_name("github.com/klauspost/compress/zstd.(*Encoder).EncodeAll"),
-            "zstd.(*Encoder).EncodeAll"
-        );
-        assert_eq!(
-            short_name("github.com/golang/snappy.Encode"),
-            "snappy.Encode"
-        );
-        assert_eq!(
-            short_name("compress/gzip.(*Writer).Write"),
-            "gzip.(*Writer).Write"
-        );
-        assert_eq!(short_name("main.main"), "main.main");
+    fn base_names() {
         assert_eq!(base_name("/srv/bin/demo-service"), "demo-service");
     }
 

@@ -2,12 +2,13 @@
 //! "bytes in", "bytes out" and "failed" mean for each.
 //!
 //! Register locations are not written here: [`Entry::layout`] derives them
-//! from the signature under the register ABI ([`crate::abi`]), and the probe
+//! from the signature under the register ABI ([`crate::probe::abi`]), and the probe
 //! plan checks them against DWARF when the binary has it.
 
 use serde::{Deserialize, Serialize};
 
-use crate::abi::{self, Arch, GoType, Reg, ValueLoc};
+use crate::go_binary::names::unvendored;
+use crate::probe::abi::{self, Arch, GoType, Reg, ValueLoc};
 
 /// Compression format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -47,6 +48,11 @@ impl Codec {
 
     pub fn parse(s: &str) -> Option<Codec> {
         Codec::ALL.into_iter().find(|c| c.name() == s)
+    }
+
+    /// Every codec's name, `sep` apart (for help texts and errors).
+    pub fn list(sep: &str) -> String {
+        Codec::ALL.map(Codec::name).join(sep)
     }
 }
 
@@ -665,23 +671,22 @@ pub fn entries() -> Vec<Entry> {
     all
 }
 
-/// The symbol with any vendor prefix removed: in GOPATH-mode vendoring,
-/// `app/vendor/github.com/x/y.F` is `github.com/x/y.F`.
-pub fn unvendored(symbol: &str) -> &str {
-    // Only the package path may contain "/vendor/"; stop at the first '.'
-    // after the last '/' of the path, which starts the function name.
-    let pkg_end = symbol
-        .rfind('/')
-        .map(|slash| {
-            symbol[slash..]
-                .find('.')
-                .map_or(symbol.len(), |d| slash + d)
-        })
-        .unwrap_or_else(|| symbol.find('.').unwrap_or(symbol.len()));
-    match symbol[..pkg_end].rfind("/vendor/") {
-        Some(i) => &symbol[i + "/vendor/".len()..],
-        None => symbol.strip_prefix("vendor/").unwrap_or(symbol),
-    }
+/// Compression libraries and the Go runtime: skipped when naming the caller.
+pub fn is_library(function: &str) -> bool {
+    let f = unvendored(function);
+    [
+        "runtime.",
+        "internal/",
+        "io.",
+        "bufio.",
+        "bytes.",
+        "compress/",
+        "github.com/klauspost/compress/",
+        "github.com/golang/snappy.",
+        "github.com/pierrec/lz4",
+    ]
+    .iter()
+    .any(|p| f.starts_with(p))
 }
 
 #[cfg(test)]
@@ -761,22 +766,5 @@ mod tests {
         assert_eq!(l.bytes_out.unwrap().loc, Loc::Reg(Reg::Rax));
         assert_eq!(l.error, Some(Loc::Reg(Reg::Rbx)));
         assert!(e.eof_is_success);
-    }
-
-    #[test]
-    fn vendor_prefixes_are_removed() {
-        assert_eq!(
-            unvendored("app/vendor/github.com/klauspost/compress/zstd.(*Encoder).EncodeAll"),
-            "github.com/klauspost/compress/zstd.(*Encoder).EncodeAll"
-        );
-        assert_eq!(
-            unvendored("vendor/golang.org/x/net/http2.F"),
-            "golang.org/x/net/http2.F"
-        );
-        assert_eq!(
-            unvendored("compress/gzip.(*Writer).Write"),
-            "compress/gzip.(*Writer).Write"
-        );
-        assert_eq!(unvendored("main.vendor/x.F"), "main.vendor/x.F");
     }
 }

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-pub use crate::identity::{FileId, ProcId, ProcessFacts};
+use crate::base::pid::Pid;
+
+pub use crate::proc::identity::{FileId, ProcId, ProcessFacts};
 
 /// One mapping of a file: start and end address, file offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +44,7 @@ pub trait Os {
     /// inode), or is `path` as the process itself sees it (in its own mount
     /// namespace and root), or (with `name`) whose comm or executable's
     /// base name is `name`.
-    fn running(&self, want: &crate::identity::Wanted) -> Vec<ProcId>;
+    fn running(&self, want: &crate::proc::identity::Wanted) -> Vec<ProcId>;
 }
 
 /// The real system.
@@ -51,13 +53,13 @@ pub struct ProcOs;
 
 impl Os for ProcOs {
     fn alive(&self, pid: u32) -> bool {
-        procfs::process::Process::new(pid as i32)
+        procfs::process::Process::new(Pid::from_tgid(pid).raw())
             .and_then(|p| p.stat())
             .is_ok_and(|s| !matches!(s.state, 'Z' | 'X' | 'x'))
     }
 
     fn cpu_ns(&self, pid: u32) -> Option<u64> {
-        let stat = procfs::process::Process::new(pid as i32)
+        let stat = procfs::process::Process::new(Pid::from_tgid(pid).raw())
             .ok()?
             .stat()
             .ok()?;
@@ -66,12 +68,12 @@ impl Os for ProcOs {
     }
 
     fn facts(&self, pid: u32) -> Option<ProcessFacts> {
-        crate::identity::read_facts(Path::new(&format!("/proc/{pid}")), pid)
+        crate::proc::identity::read_facts(Path::new(&format!("/proc/{pid}")), pid)
     }
 
     fn exe_mappings(&self, pid: u32) -> Option<ExeMappings> {
         use std::os::unix::fs::MetadataExt;
-        let process = procfs::process::Process::new(pid as i32).ok()?;
+        let process = procfs::process::Process::new(Pid::from_tgid(pid).raw()).ok()?;
         let exe = std::fs::metadata(format!("/proc/{pid}/exe")).ok()?;
         let exe = FileId {
             dev: exe.dev(),
@@ -116,14 +118,14 @@ impl Os for ProcOs {
         Some(ExeMappings { files, ranges })
     }
 
-    fn running(&self, want: &crate::identity::Wanted) -> Vec<ProcId> {
+    fn running(&self, want: &crate::proc::identity::Wanted) -> Vec<ProcId> {
         let Ok(all) = procfs::process::all_processes() else {
             return Vec::new();
         };
         all.filter_map(Result::ok)
             .filter_map(|p| {
                 let dir = Path::new("/proc").join(p.pid.to_string());
-                let facts = crate::identity::read_exe_facts(&dir, p.pid as u32)?;
+                let facts = crate::proc::identity::read_exe_facts(&dir, Pid::from(p.pid).tgid())?;
                 want.matches(&facts).then_some(facts.id)
             })
             .collect()
@@ -169,7 +171,7 @@ mod tests {
 
     #[test]
     fn the_real_system_answers_about_this_process() {
-        use crate::identity::Wanted;
+        use crate::proc::identity::Wanted;
         let os = ProcOs;
         let me = std::process::id();
         assert!(os.alive(me));

@@ -1,13 +1,15 @@
 //! Error kinds of the gozt library, each with the exit code the CLI returns.
 //!
 //! Every kind renders as one line that names the file or process and says what
-//! is wrong; callers match on the kind, the CLI maps it to [`Error::exit_code`].
+//! is wrong; callers match on the kind, the CLI exits with [`Error::exit`].
 //! Paths and text read from a binary are escaped when rendered
-//! ([`crate::go_binary::text`]), so a crafted name cannot break the line.
+//! ([`crate::base::text`]), so a crafted name cannot break the line.
 
 use std::path::PathBuf;
 
-use crate::go_binary::text::{self, escape};
+use super::exit::Exit;
+use super::pid::Pid;
+use super::text::{self, escape};
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -81,7 +83,7 @@ pub enum Error {
     Malformed { path: PathBuf, what: String },
     /// The process does not exist (or has exited).
     #[error("process {pid} not found (exited, or never existed)")]
-    NoSuchProcess { pid: i32 },
+    NoSuchProcess { pid: Pid },
     /// `--name`: no process has that comm or executable base name.
     #[error("no process named {} (by comm or executable base name)", escape(.name))]
     NoProcessNamed { name: String },
@@ -90,24 +92,24 @@ pub enum Error {
     NotReport { path: PathBuf, what: String },
     /// The process exists but its executable cannot be opened.
     #[error("process {pid}: permission denied opening /proc/{pid}/exe ({})", if *.as_root { "gozt runs as root: a security module or a namespace refuses it" } else { "run gozt as root" })]
-    ProcessPermission { pid: i32, as_root: bool },
+    ProcessPermission { pid: Pid, as_root: bool },
 }
 
 impl Error {
-    /// The process exit code for this kind; documented in the README.
-    pub fn exit_code(&self) -> u8 {
+    /// How gozt exits with this kind.
+    pub fn exit(&self) -> Exit {
         match self {
-            Error::NotFound { .. } | Error::Io { .. } | Error::TooLarge { .. } => 3,
+            Error::NotFound { .. } | Error::Io { .. } | Error::TooLarge { .. } => Exit::File,
             Error::NotElf { .. }
             | Error::NotRegular { .. }
             | Error::UnsupportedArch { .. }
-            | Error::ForeignArch { .. } => 4,
-            Error::NotGo { .. } | Error::GoLibrary { .. } | Error::Malformed { .. } => 5,
-            Error::GoTooOld { .. } => 6,
-            Error::NoCompression { .. } => 7,
-            Error::NoSuchProcess { .. } | Error::NoProcessNamed { .. } => 8,
-            Error::ProcessPermission { .. } => 9,
-            Error::NotReport { .. } => 14,
+            | Error::ForeignArch { .. } => Exit::NotElf,
+            Error::NotGo { .. } | Error::GoLibrary { .. } | Error::Malformed { .. } => Exit::NotGo,
+            Error::GoTooOld { .. } => Exit::GoTooOld,
+            Error::NoCompression { .. } => Exit::NoCompression,
+            Error::NoSuchProcess { .. } | Error::NoProcessNamed { .. } => Exit::NoProcess,
+            Error::ProcessPermission { .. } => Exit::ProcessPermission,
+            Error::NotReport { .. } => Exit::NotReport,
         }
     }
 
@@ -133,6 +135,6 @@ mod tests {
             e.to_string(),
             "/tmp/a\\nb: malformed Go binary: function main.\\x1b[2Jf: bad"
         );
-        assert_eq!(e.exit_code(), 5);
+        assert_eq!(e.exit(), Exit::NotGo);
     }
 }

@@ -7,6 +7,11 @@ use std::path::PathBuf;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
+use crate::base::exit::Exit;
+use crate::base::pid::Pid;
+use crate::probe::catalog::Codec;
+use crate::stats::Rules;
+
 /// The rule of every percentage flag, for the help texts.
 macro_rules! share_rule {
     () => {
@@ -23,13 +28,15 @@ macro_rules! share_rule {
     about,
     propagate_version = true,
     arg_required_else_help = true,
-    after_help = "Examples:
+    after_help = format!("Examples:
   gozt probes ./server                  the functions gozt would trace, no root needed
   gozt attach -p 1234                   live view of process 1234 (root)
   gozt attach -p 1234 --duration 30s    trace 30 s, then print the report
   gozt trace -- ./server -port 8080     start a command and trace it
 
-Run gozt COMMAND --help for each command's options and examples."
+Run gozt COMMAND --help for each command's options and examples.
+
+{}", Exit::help())
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -139,7 +146,7 @@ pub struct ManArgs {
 pub struct AttachArgs {
     /// A process to trace (repeatable).
     #[arg(short = 'p', long = "pid", value_name = "PID")]
-    pub pids: Vec<i32>,
+    pub pids: Vec<Pid>,
     /// Trace every process running this executable, including later ones:
     /// this file, or this path as a containerized process sees it.
     #[arg(long, value_name = "PATH", conflicts_with = "pids")]
@@ -200,14 +207,15 @@ pub struct TraceOptions {
     pub verbose: bool,
     /// Payloads whose original (uncompressed) size is larger than this many
     /// bytes count toward the failure rate (errors always do).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = Rules::DEFAULT.min_size)]
     pub min_size: u64,
     /// Eligible payloads needed for a verdict: with fewer, the state is
     /// too_few, neither ok nor ALERT.
-    #[arg(long, value_name = "N", default_value_t = crate::stats::aggregate::DEFAULT_MIN_ELIGIBLE)]
+    #[arg(long, value_name = "N", default_value_t = Rules::DEFAULT.min_eligible)]
     pub min_eligible: u64,
-    /// Exit with code 3 when the run ends in ALERT (for cron and CI).
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "Exit with code {} when the run ends in ALERT (for cron and CI)", Exit::Alert.code()
+    ))]
     pub exit_on_alert: bool,
     /// Do not count the compressed output of gzip, zlib and flate streams
     /// (it costs a trap per write to the stream's io.Writer): their payloads
@@ -218,8 +226,9 @@ pub struct TraceOptions {
     /// below 1 (0.003).
     #[arg(long, value_name = "PERCENT", default_value = "0.3%")]
     pub alert_threshold: String,
-    /// Only these codecs (comma-separated: zstd,gzip,flate,zlib,snappy,s2,lz4).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', help = format!(
+        "Only these codecs (comma-separated: {})", Codec::list(",")
+    ))]
     pub codec: Vec<String>,
     /// Only functions matching this glob (repeatable): a full symbol, the
     /// short name the outputs show ('zstd.(*Encoder).EncodeAll'), or a glob
@@ -255,7 +264,7 @@ pub struct ProbesArgs {
     pub path: Option<PathBuf>,
     /// Read the executable of a running process (through /proc/PID/exe).
     #[arg(short = 'p', long, value_name = "PID")]
-    pub pid: Option<i32>,
+    pub pid: Option<Pid>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -3,8 +3,11 @@
 
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
-use crate::process;
+use crate::base::error::{Error, Result};
+use crate::base::pid::Pid;
+use crate::probe::catalog::Codec;
+use crate::proc::exe;
+use crate::stats::Rules;
 
 /// The executable a command reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,15 +15,15 @@ pub struct Executable {
     /// The path to open (`/proc/PID/exe` for a process, which works across
     /// mount namespaces).
     pub open_path: PathBuf,
-    pub pid: Option<i32>,
+    pub pid: Option<Pid>,
 }
 
 impl Executable {
     /// From `gozt probes PATH` or `--pid PID`.
-    pub fn resolve(path: Option<PathBuf>, pid: Option<i32>) -> Result<Executable> {
+    pub fn resolve(path: Option<PathBuf>, pid: Option<Pid>) -> Result<Executable> {
         match (path, pid) {
             (_, Some(pid)) => Ok(Executable {
-                open_path: process::exe_path(pid)?,
+                open_path: exe::exe_path(pid)?,
                 pid: Some(pid),
             }),
             (Some(path), None) => Ok(Executable {
@@ -35,7 +38,7 @@ impl Executable {
 /// Resolves `attach`/`trace` options into a session configuration.
 pub fn session(
     targets: crate::session::Targets,
-    o: &crate::cli::TraceOptions,
+    o: &crate::app::cli::TraceOptions,
 ) -> std::result::Result<crate::session::SessionConfig, String> {
     let threshold = parse_share("--alert-threshold", &o.alert_threshold)?;
     let max_overhead = match &o.max_overhead {
@@ -55,14 +58,13 @@ pub fn session(
             o.codec
                 .iter()
                 .map(|c| {
-                    crate::catalog::Codec::parse(c.trim()).ok_or_else(|| {
-                        format!("unknown codec '{c}' (zstd, gzip, flate, zlib, snappy, s2, lz4)")
-                    })
+                    Codec::parse(c.trim())
+                        .ok_or_else(|| format!("unknown codec '{c}' ({})", Codec::list(", ")))
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()?,
         )
     };
-    crate::select::validate(&o.funcs)?;
+    crate::probe::select::validate(&o.funcs)?;
     let prometheus = o.prometheus.as_deref().map(listen_address).transpose()?;
     if let Some(i) = o.interval.filter(|i| *i < MIN_INTERVAL) {
         return Err(format!(
@@ -73,11 +75,13 @@ pub fn session(
     Ok(crate::session::SessionConfig {
         targets,
         duration: o.duration,
-        min_size: o.min_size,
-        min_eligible: o.min_eligible,
+        rules: Rules {
+            min_size: o.min_size,
+            alert_threshold: threshold,
+            min_eligible: o.min_eligible,
+        },
         exit_on_alert: o.exit_on_alert,
         stream_output: !o.no_stream_output,
-        alert_threshold: threshold,
         codecs,
         func_globs: o.funcs.clone(),
         command_output: None,
@@ -89,14 +93,30 @@ pub fn session(
         quiet: o.quiet,
         verbose: o.verbose,
         btf: o.btf.clone(),
+        env: environment(),
     })
+}
+
+/// What the environment asks of a session: read here, once.
+fn environment() -> crate::session::Environment {
+    crate::session::Environment {
+        timing: std::env::var_os("GOZT_TIMING").is_some(),
+        attach: std::env::var("GOZT_ATTACH").ok().filter(|m| !m.is_empty()),
+        simulate_no_btf: std::env::var_os("GOZT_SIMULATE_NO_BTF").is_some(),
+    }
+}
+
+/// Where a traced command's output goes while the live view has the
+/// terminal: `$TMPDIR/gozt-trace-<gozt's pid>.log`.
+pub fn command_log() -> PathBuf {
+    std::env::temp_dir().join(format!("gozt-trace-{}.log", std::process::id()))
 }
 
 /// The shortest `--interval`.
 const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How the text report is written, from `--ns`.
-pub fn text_options(o: &crate::cli::TraceOptions) -> crate::render::report::TextOptions {
+pub fn text_options(o: &crate::app::cli::TraceOptions) -> crate::render::report::TextOptions {
     crate::render::report::TextOptions { raw_ns: o.ns }
 }
 

@@ -8,10 +8,10 @@
 
 use globset::{Glob, GlobMatcher};
 
-use crate::catalog::unvendored;
+use crate::go_binary::names::short_name;
+use crate::go_binary::names::unvendored;
 use crate::go_binary::GoBinary;
-use crate::probe_plan::Plan;
-use crate::tui::format::short_name;
+use crate::probe::plan::Plan;
 
 /// A compiled `--func` pattern.
 fn compile(pattern: &str) -> Result<GlobMatcher, globset::Error> {
