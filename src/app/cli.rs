@@ -63,7 +63,7 @@ pub enum Command {
   gozt attach -p 1234 --interval 10s    a compact report every 10 s, until Ctrl-C
   gozt attach -p 1234 --interval 10s --json -o run.jsonl
                                         JSON Lines: one per interval, the final report last
-  gozt attach -p 1234 --duration 60s --interval 1s --html -o page.html
+  gozt attach -p 1234 --duration 60s --interval 10s --html -o page.html
                                         one HTML page for a ticket: a heatmap of the intervals
 
 ", share_rule!()))]
