@@ -33,8 +33,17 @@ echo "\$ gozt probes $demo"
 echo
 # The service from its first instruction, for 10 s: it writes its own tally of the payloads
 # it made, judged by gozt's rules, to compare with gozt's report.
-echo "\$ gozt trace -- demo-service -load 4 -duration 10s -truth $truth"
-"$gozt" trace -- "$demo" -load 4 -duration 10s -truth "$truth"
+# Saved as JSON Lines (a line per interval), printed as text, and drawn as one HTML page.
+# Intervals of 5 s: the demo makes about 600 to 1500 eligible payloads a second (by the
+# machine's load), a function a fifth to two fifths of them, so that a 1 s cell of the
+# page's heatmap would hold too few (--min-eligible 1000) for a verdict; 5 s cells hold enough.
+# Paths relative to the checkout: the page shows the command line.
+out=target/demo seconds=${GOZT_DEMO_DURATION:-10s} interval=${GOZT_DEMO_INTERVAL:-5s}
+mkdir -p "$out"
+echo "\$ gozt trace --interval $interval --json -o $out/run.jsonl -- demo-service -load 4 -duration $seconds -truth $truth"
+"$gozt" trace --interval "$interval" --json -o "$out/run.jsonl" -- "$demo" -load 4 -duration "$seconds" -truth "$truth"
+"$gozt" report "$out/run.jsonl"
+"$gozt" report "$out/run.jsonl" --html -o "$out/page.html"
 python3 - "$truth" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))
@@ -42,3 +51,4 @@ rate = 100 * t["failures"] / t["eligible"] if t["eligible"] else 0
 print(f"demo-service's own tally: {t['payloads']} payloads, failure rate {rate:.3f}% "
       f"of {t['eligible']} eligible ({t['failures']} failures)")
 PY
+echo "the run's page (open it in a browser): $here/$out/page.html"

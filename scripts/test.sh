@@ -13,6 +13,9 @@ start=$(date +%s)
 export GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$GOZT_CACHE/target-$(printf %s "$here" | sha256sum | cut -c1-12)}
 scripts/toolchains.sh
+# Debian's Chromium, for the --html page's browser test (tests/html).
+# shellcheck source=apt-ensure.sh
+source scripts/apt-ensure.sh && apt_ensure tests --no-install-recommends chromium fonts-dejavu-core
 # The arm64 cross toolchain (the arm64 test programs and the arm64 guest's gozt).
 scripts/arm64.sh setup
 # QEMU, virtme-ng and Debian's 5.10, 6.1 and 6.12 kernels (the kernel matrix, tests/kernels.rs).

@@ -63,6 +63,8 @@ pub enum Command {
   gozt attach -p 1234 --interval 10s    a compact report every 10 s, until Ctrl-C
   gozt attach -p 1234 --interval 10s --json -o run.jsonl
                                         JSON Lines: one per interval, the final report last
+  gozt attach -p 1234 --duration 60s --interval 10s --html -o page.html
+                                        one HTML page for a ticket: a heatmap of the intervals
 
 ", share_rule!()))]
     Attach(AttachArgs),
@@ -75,12 +77,15 @@ pub enum Command {
 ", share_rule!()))]
     Trace(TraceArgs),
     /// Render a saved JSON report (--json, or --interval --json's last
-    /// line) as the text report, or browse it in the live view.
+    /// line) as the text report, as an HTML page, or browse it in the live
+    /// view.
     #[command(after_help = "Examples:
   gozt report report.json               the text report of a saved run
   gozt report --ns report.json          with raw nanoseconds and bytes
   gozt report --live report.json        browse it in the live view (q quits)
-  gozt report intervals.jsonl           the final report of --interval --json")]
+  gozt report intervals.jsonl           the final report of --interval --json
+  gozt report intervals.jsonl --html -o page.html
+                                        one HTML page, with a heatmap of the intervals")]
     Report(ReportArgs),
     /// What this node offers gozt (kernel features, the attach method,
     /// privileges, what is missing), one line each; no root needed.
@@ -113,6 +118,18 @@ pub struct ReportArgs {
     /// Raw nanoseconds and bytes in the text report, instead of human units.
     #[arg(long, conflicts_with = "live")]
     pub ns: bool,
+    /// One self-contained HTML page instead (charts and tables; from JSON
+    /// Lines, a failure-rate heatmap of the intervals).
+    #[arg(long, conflicts_with_all = ["live", "ns"])]
+    pub html: bool,
+    /// Write to FILE instead of stdout (`-` is stdout).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        conflicts_with = "live"
+    )]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +193,11 @@ pub struct TraceOptions {
     /// Print the report as JSON (docs/report.schema.json).
     #[arg(long)]
     pub json: bool,
+    /// Write the report as one self-contained HTML page at the end (charts
+    /// and tables; with --interval, a failure-rate heatmap of the
+    /// intervals, which are then not printed); headless.
+    #[arg(long, conflicts_with = "json")]
+    pub html: bool,
     /// Write the report to FILE instead of stdout (`-` is stdout); checked
     /// before tracing starts.
     #[arg(short = 'o', long = "output", value_name = "FILE")]

@@ -14,6 +14,7 @@ use crate::base::exit::Exit;
 use crate::monitor::IntervalSink;
 use crate::render;
 use crate::render::format::percent;
+use crate::render::html::Timeline;
 use crate::render::report::TextOptions;
 use crate::session::{self, SessionConfig, Targets};
 use crate::stats::{IntervalReport, Report, State};
@@ -72,10 +73,16 @@ struct IntervalWriter<'d, 'a> {
     millis: bool,
     written: usize,
     error: Option<Error>,
+    /// `--html`: the intervals are kept for the page's heatmap instead.
+    timeline: Option<Timeline>,
 }
 
 impl IntervalSink for IntervalWriter<'_, '_> {
     fn interval(&mut self, r: &IntervalReport) -> bool {
+        if let Some(t) = self.timeline.as_mut() {
+            t.push(r);
+            return true;
+        }
         let s = if self.json {
             render::interval::json(r)
         } else {
@@ -103,6 +110,7 @@ fn trace(targets: Targets, o: &TraceOptions, out: &mut dyn Write) -> Result<u8, 
     // Live view when a person watches: stdout a terminal, no --json, no
     // --duration, no --prometheus, no --interval.
     let live = !o.json
+        && !o.html
         && o.duration.is_none()
         && o.prometheus.is_none()
         && o.interval.is_none()
@@ -110,16 +118,16 @@ fn trace(targets: Targets, o: &TraceOptions, out: &mut dyn Write) -> Result<u8, 
     if live && matches!(cfg.targets, Targets::Command(_)) {
         cfg.command_output = Some(config::command_log());
     }
-    let (report, status, wrote_intervals) = if live {
+    let (report, status, intervals) = if live {
         let (report, status) = watched(&cfg)?;
-        (report, status, false)
+        (report, status, Written::default())
     } else {
         headless(&cfg, o, &mut to)?
     };
     if let Some(log) = &cfg.command_output {
         eprintln!("gozt: the command's output is in {}", log.display());
     }
-    to.append(final_report(&report, o, wrote_intervals).as_bytes())?;
+    to.append(final_report(&report, o, intervals).as_bytes())?;
     for w in &report.warnings {
         eprintln!("gozt: warning: {w}");
     }
@@ -150,13 +158,22 @@ fn watched(cfg: &SessionConfig) -> Result<(Report, Option<i32>), RunError> {
     Ok(result?)
 }
 
+/// What a headless session did with its `--interval` reports.
+#[derive(Default)]
+struct Written {
+    /// Whether any was written out.
+    any: bool,
+    /// `--html`: those kept for the page's heatmap instead.
+    timeline: Option<Timeline>,
+}
+
 /// A headless session, its `--interval` reports written to `to` as they
-/// come; also whether any was.
+/// come (or, with `--html`, kept); also what became of them.
 fn headless(
     cfg: &SessionConfig,
     o: &TraceOptions,
     to: &mut Destination<'_>,
-) -> Result<(Report, Option<i32>, bool), RunError> {
+) -> Result<(Report, Option<i32>, Written), RunError> {
     let mut intervals = IntervalWriter {
         to,
         json: o.json,
@@ -164,24 +181,37 @@ fn headless(
         millis: o.interval.is_some_and(|i| i < Duration::from_secs(1)),
         written: 0,
         error: None,
+        timeline: o.html.then(Timeline::new),
     };
     let (report, status) = session::run(cfg, None, Some(&mut intervals))?;
     if let Some(e) = intervals.error.take() {
         return Err(e.into());
     }
-    Ok((report, status, intervals.written > 0))
+    let written = Written {
+        any: intervals.written > 0,
+        timeline: intervals.timeline.take(),
+    };
+    Ok((report, status, written))
 }
 
-/// The final report as `o` asks: JSON (on one line after `--interval
-/// --json`'s), or text (after a blank line when intervals came before).
-fn final_report(report: &Report, o: &TraceOptions, after_intervals: bool) -> String {
+/// The final report as `o` asks: the HTML page (with the intervals'
+/// heatmap when there were), JSON (on one line after `--interval --json`'s),
+/// or text (after a blank line when intervals came before).
+fn final_report(report: &Report, o: &TraceOptions, intervals: Written) -> String {
     match (o.json, o.interval.is_some()) {
+        _ if o.html => render::html::page(
+            report,
+            &intervals
+                .timeline
+                .filter(|t| !t.columns().is_empty())
+                .unwrap_or_else(|| Timeline::of_report(report)),
+        ),
         // JSON Lines: the final report is the last line.
         (true, true) => render::report::json_line(report),
         (true, false) => render::report::json(report),
         (false, _) => {
             let t = render::report::text(report, &config::text_options(o));
-            if after_intervals {
+            if intervals.any {
                 format!("\n{t}")
             } else {
                 t
@@ -195,9 +225,16 @@ fn exit_status(status: i32) -> u8 {
     u8::try_from(status).unwrap_or(255)
 }
 
-/// `gozt report FILE`: a saved report as text, or in the live view.
+/// `gozt report FILE`: a saved report as text or HTML, or in the live view.
 fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<(), RunError> {
-    let report = render::saved::read(&args.file)?;
+    // A bad -o fails before the file is read.
+    let to = config::Output::open(args.output.as_deref())?;
+    let mut timeline = Timeline::new();
+    let report = if args.html {
+        render::saved::read_with(&args.file, Some(&mut |r| timeline.push(r)))?
+    } else {
+        render::saved::read(&args.file)?
+    };
     if args.live {
         if !std::io::stdout().is_terminal() {
             return Err(RunError::Usage(
@@ -207,8 +244,18 @@ fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<(), RunError> {
         }
         return browse(report).map_err(|e| RunError::Usage(format!("terminal: {e}")));
     }
-    let text = render::report::text(&report, &TextOptions { raw_ns: args.ns });
-    Ok(write_out(out, text.as_bytes())?)
+    let text = if args.html {
+        if timeline.columns().is_empty() {
+            timeline = Timeline::of_report(&report);
+        }
+        render::html::page(&report, &timeline)
+    } else {
+        render::report::text(&report, &TextOptions { raw_ns: args.ns })
+    };
+    match to {
+        Some(file) => Ok(file.write(text.as_bytes())?),
+        None => Ok(write_out(out, text.as_bytes())?),
+    }
 }
 
 /// Runs a parsed command line, writing results to `out`; returns the exit

@@ -1,16 +1,26 @@
 //! Saved reports, read back for `gozt report`: a JSON report as `--json`
 //! writes it (docs/report.schema.json), or the JSON Lines of `--interval
-//! --json`, whose last line is the final report.
+//! --json`, whose last line is the final report (the lines before it, the
+//! intervals, are read for `--html`).
 
 use std::path::Path;
 
 use serde::Deserialize as _;
 
 use crate::base::error::{Error, Result};
-use crate::stats::Report;
+use crate::stats::{IntervalReport, Report};
 
 /// Reads the report saved in `path`.
 pub fn read(path: &Path) -> Result<Report> {
+    read_with(path, None)
+}
+
+/// Reads the report saved in `path`, giving each interval before it to
+/// `on_interval` in order.
+pub fn read_with(
+    path: &Path,
+    on_interval: Option<&mut dyn FnMut(&IntervalReport)>,
+) -> Result<Report> {
     let bytes = std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::NotFound {
             path: path.to_path_buf(),
@@ -20,7 +30,7 @@ pub fn read(path: &Path) -> Result<Report> {
             source: e,
         },
     })?;
-    parse(&bytes).map_err(|what| Error::NotReport {
+    parse_with(&bytes, on_interval).map_err(|what| Error::NotReport {
         path: path.to_path_buf(),
         what,
     })
@@ -29,9 +39,26 @@ pub fn read(path: &Path) -> Result<Report> {
 /// The report in `bytes`: the last JSON value there (one pretty report, or
 /// the last line of JSON Lines). The error says what is wrong.
 pub fn parse(bytes: &[u8]) -> std::result::Result<Report, String> {
-    let mut last = None;
-    for value in serde_json::Deserializer::from_slice(bytes).into_iter::<serde_json::Value>() {
-        last = Some(value.map_err(|e| format!("not JSON: {e}"))?);
+    parse_with(bytes, None)
+}
+
+/// [`parse`], giving each value before the last to `on_interval`: an
+/// interval report, or an error saying which line is not one.
+fn parse_with(
+    bytes: &[u8],
+    mut on_interval: Option<&mut dyn FnMut(&IntervalReport)>,
+) -> std::result::Result<Report, String> {
+    let mut last: Option<serde_json::Value> = None;
+    for (i, value) in serde_json::Deserializer::from_slice(bytes)
+        .into_iter::<serde_json::Value>()
+        .enumerate()
+    {
+        let value = value.map_err(|e| format!("not JSON: {e}"))?;
+        if let (Some(f), Some(before)) = (on_interval.as_mut(), last.replace(value)) {
+            let interval = IntervalReport::deserialize(&before)
+                .map_err(|e| format!("line {i}: not an interval report: {e}"))?;
+            f(&interval);
+        }
     }
     let value = last.ok_or("empty")?;
     if value.get("type").and_then(|t| t.as_str()) == Some("interval") {
