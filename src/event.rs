@@ -36,8 +36,13 @@ pub struct CallEvent {
     pub totals: Option<(u64, u64)>,
     /// Traps gozt took on the goroutine while the call was under way (its
     /// inner calls' entries and RETs, sinks): their calibrated cost is taken
-    /// out of `duration_ns` by the tracer.
+    /// out of `duration_ns` when the session counts it (stats::correct).
     pub traps_inside: u32,
+    /// What was taken out of `duration_ns` for those traps (0: nothing).
+    pub correction_ns: u64,
+    /// The correction for those traps was more than the measured time
+    /// allows: `duration_ns` is as measured.
+    pub uncorrected: bool,
     /// Return address, then the frame-pointer chain (runtime addresses).
     pub stack: Vec<u64>,
 }

@@ -239,6 +239,11 @@ pub struct TraceOptions {
     /// are then not judged.
     #[arg(long)]
     pub no_stream_output: bool,
+    /// Latencies as measured: gozt's own traps inside a call (its inner
+    /// traced calls' entries and returns, its stream's writes) are not
+    /// taken out of its time.
+    #[arg(long)]
+    pub no_correction: bool,
     /// Failure rate above which gozt alerts: a percentage (0.3%) or a ratio
     /// below 1 (0.003).
     #[arg(long, value_name = "PERCENT", default_value = "0.3%")]

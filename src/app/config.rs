@@ -82,6 +82,7 @@ pub fn session(
         },
         exit_on_alert: o.exit_on_alert,
         stream_output: !o.no_stream_output,
+        correct: !o.no_correction,
         codecs,
         func_globs: o.funcs.clone(),
         command_output: None,

@@ -288,6 +288,19 @@ fn function(out: &mut String, f: &FunctionReport, o: TextOptions) {
         " ",
         4,
     );
+    if f.traps_inside > 0 {
+        fields(
+            out,
+            "  gozt's traps inside: ",
+            &[
+                f.traps_inside.to_string(),
+                format!("taken out {}", o.time(f.correction_ns)),
+                format!("uncorrected {} (as measured)", f.uncorrected),
+            ],
+            "  ",
+            4,
+        );
+    }
     hist(out, &f.histogram, o);
 }
 

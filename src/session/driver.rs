@@ -22,6 +22,7 @@ use crate::exporter::Metrics;
 use crate::monitor::{Monitor, Snapshot};
 use crate::proc::identity::{ProcId, ProcessFacts};
 use crate::proc::os::Os;
+use crate::stats::correct::Corrector;
 use crate::stats::{Aggregator, Call, CallSink, Ending, Report, TargetInfo};
 use crate::tracer::{Cost, TraceError, Tracer};
 
@@ -45,6 +46,9 @@ pub trait Source {
     fn resume(&mut self) -> Result<(), TraceError>;
     /// Benchmarks: the floor program's behaviour at the same sites.
     fn set_floor(&mut self, floor: bool);
+    /// What one of the source's traps costs a call, as last timed (None:
+    /// not timed).
+    fn trap_ns(&self) -> Option<u64>;
 }
 
 impl Source for Tracer<'_> {
@@ -78,6 +82,9 @@ impl Source for Tracer<'_> {
     }
     fn set_floor(&mut self, floor: bool) {
         Tracer::set_floor(self, floor);
+    }
+    fn trap_ns(&self) -> Option<u64> {
+        Tracer::trap_ns(self)
     }
 }
 
@@ -171,6 +178,9 @@ pub struct Parts<'a> {
     /// Trace mode: the command, held before exec.
     pub command: Option<Gate>,
     pub pace: Pace,
+    /// Take the source's traps out of the calls' times (false:
+    /// `--no-correction`, times as measured).
+    pub correct: bool,
 }
 
 /// What a session's counts end with: its report (but for what only the
@@ -219,6 +229,8 @@ pub struct Driver<'a> {
     last_scan: Option<Instant>,
     last_wanted: Option<Instant>,
     events: Vec<CallEvent>,
+    /// Without --no-correction: takes the traps out of calls' times.
+    corrector: Option<Corrector>,
 }
 
 impl<'a> Driver<'a> {
@@ -248,6 +260,7 @@ impl<'a> Driver<'a> {
             last_scan: None,
             last_wanted: None,
             events: Vec::new(),
+            corrector: parts.correct.then(Corrector::new),
         };
         for t in &d.named {
             for s in d.counts.each() {
@@ -387,6 +400,9 @@ impl<'a> Driver<'a> {
                 s.forget_frames(ev.tgid);
                 s.forget_process(ev.tgid);
             }
+            if let Some(c) = self.corrector.as_mut() {
+                c.forget_process(ev.tgid);
+            }
             self.callers_known.retain(|(p, _)| p.pid != ev.tgid);
             new_callers.retain(|(p, _)| *p != ev.tgid);
             self.reused.push(ev.tgid);
@@ -427,7 +443,11 @@ impl<'a> Driver<'a> {
         let mut events = std::mem::take(&mut self.events);
         src.poll(&mut events);
         let mut new_callers = Vec::new();
-        for ev in &events {
+        let trap_ns = src.trap_ns();
+        for ev in &mut events {
+            if let Some(c) = self.corrector.as_mut() {
+                c.correct(ev, trap_ns);
+            }
             self.event(ev, &mut new_callers);
         }
         events.clear();
@@ -539,6 +559,9 @@ impl<'a> Driver<'a> {
             if !live.contains(&id.pid) {
                 for s in self.counts.each() {
                     s.forget_process(id.pid);
+                }
+                if let Some(c) = self.corrector.as_mut() {
+                    c.forget_process(id.pid);
                 }
             }
         }
@@ -812,6 +835,7 @@ mod tests {
         batches: VecDeque<Vec<CallEvent>>,
         log: Rc<RefCell<Log>>,
         on_empty: Option<Box<dyn FnMut()>>,
+        trap_ns: Option<u64>,
     }
 
     impl Source for Replay {
@@ -846,6 +870,9 @@ mod tests {
             Ok(())
         }
         fn set_floor(&mut self, _: bool) {}
+        fn trap_ns(&self) -> Option<u64> {
+            self.trap_ns
+        }
     }
 
     fn call(tgid: u32, goid: u64) -> CallEvent {
@@ -908,6 +935,7 @@ mod tests {
                 alternate: None,
                 timing: false,
             },
+            correct: true,
         })
     }
 
@@ -925,6 +953,7 @@ mod tests {
             batches: batches.into(),
             log: Rc::clone(&log),
             on_empty: Some(Box::new(move || alive.borrow_mut().clear())),
+            trap_ns: None,
         };
         (src, log)
     }
@@ -963,6 +992,7 @@ mod tests {
             batches: VecDeque::from([vec![call(7, 1)]]),
             log: Rc::clone(&log),
             on_empty: None,
+            trap_ns: None,
         };
         let mut d = driver(&os, &[7], false);
         let asked = Duration::from_millis(30);
@@ -975,6 +1005,50 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(d.traced(), traced);
         assert_eq!(log.borrow().pauses, vec![STOP_DRAIN]);
+    }
+
+    #[test]
+    fn the_loop_takes_the_sources_traps_out_of_calls_unless_told_not_to() {
+        // On goroutine 1, an inner call (5 us) inside an outer one (10 us,
+        // the inner's 2 traps inside); on goroutine 2, a call of 3 us with
+        // 4 traps inside. At 1 us a trap: the outer call is 8 us, the
+        // other keeps its 3 us, uncorrected.
+        let batch = || {
+            let mut inner = call(7, 1);
+            inner.start_ns = 2_000;
+            inner.duration_ns = 5_000;
+            inner.outer = Some(0);
+            let mut outer = call(7, 1);
+            outer.start_ns = 1_000;
+            outer.duration_ns = 10_000;
+            outer.traps_inside = 2;
+            let mut short = call(7, 2);
+            short.duration_ns = 3_000;
+            short.traps_inside = 4;
+            vec![vec![inner], vec![outer, short]]
+        };
+        for correct in [true, false] {
+            let os = FakeOs::default();
+            let (mut src, _) = until_exit(&os, &[7], batch());
+            src.trap_ns = Some(1_000);
+            let mut d = driver(&os, &[7], false);
+            if !correct {
+                d.corrector = None;
+            }
+            d.run(&mut src, None).unwrap();
+            let r = d.counts.session.report(d.targets(), 1.0, Lost::default());
+            let f = r.functions.iter().find(|f| !f.inner).unwrap();
+            let inner = r.functions.iter().find(|f| f.inner).unwrap();
+            assert_eq!(inner.latency_ns.max, 5_000);
+            assert_eq!(f.traps_inside, 6);
+            if correct {
+                assert_eq!((f.time_ns, f.latency_ns.max), (11_000, 8_000));
+                assert_eq!((f.correction_ns, f.uncorrected), (2_000, 1));
+            } else {
+                assert_eq!((f.time_ns, f.latency_ns.max), (13_000, 10_000));
+                assert_eq!((f.correction_ns, f.uncorrected), (0, 0));
+            }
+        }
     }
 
     /// Keeps every interval report.
@@ -1003,6 +1077,7 @@ mod tests {
             batches: batches.clone().into(),
             log: Rc::clone(&log),
             on_empty: Some(Box::new(move || alive.borrow_mut().clear())),
+            trap_ns: None,
         };
         let mut kept = Kept::default();
         let mut d = driver(&os, &[7], false);
@@ -1065,6 +1140,7 @@ mod tests {
             batches: VecDeque::from([vec![call(20, 1)], vec![], vec![]]),
             log: Rc::clone(&log),
             on_empty: Some(Box::new(move || stop.store(true, Ordering::SeqCst))),
+            trap_ns: None,
         };
         d.run(&mut src, None).unwrap();
         let pids: Vec<u32> = d.targets().iter().map(|t| t.pid).collect();

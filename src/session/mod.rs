@@ -50,6 +50,9 @@ pub struct SessionConfig {
     pub exit_on_alert: bool,
     /// Count gzip/zlib/flate streams' output at their sink sites.
     pub stream_output: bool,
+    /// Take gozt's traps inside a call out of its time (the trap cost is
+    /// timed before the first event, and again while running).
+    pub correct: bool,
     pub codecs: Option<Vec<Codec>>,
     pub func_globs: Vec<String>,
     /// Trace mode: where the command's stdout and stderr go instead of
@@ -231,8 +234,12 @@ fn attach<'obj>(
     };
     let mut tracer = Tracer::load(storage, &r.specs, &opts).map_err(SessionError::Trace)?;
     let mut duty = cfg.max_overhead.map(DutyCycle::new);
-    if let Some(d) = duty.as_mut() {
-        d.trap_ns = tracer.trap_cost().map_err(SessionError::Trace)?;
+    // Timed before the first event: a call's correction never waits for it.
+    if duty.is_some() || cfg.correct {
+        let trap_ns = tracer.trap_cost().map_err(SessionError::Trace)?;
+        if let Some(d) = duty.as_mut() {
+            d.trap_ns = trap_ns;
+        }
     }
     let discovered = set.started.elapsed();
     tracer
@@ -327,6 +334,16 @@ fn drive(
     if cfg.env.timing {
         let c = a.tracer.counters();
         eprintln!("gozt: timing: frames walked {}", c.frames_walked);
+        let timed = a.tracer.calibrations();
+        if !timed.is_empty() {
+            let mut sorted = timed.to_vec();
+            sorted.sort_unstable();
+            eprintln!(
+                "gozt: timing: trap cost timed {} times: {timed:?} ns (median {} ns)",
+                timed.len(),
+                sorted[sorted.len() / 2]
+            );
+        }
         eprintln!(
             "gozt: timing: RETs of calls begun after the stop {}, of calls not measured {}; \
              traps at no known site {}",
@@ -389,6 +406,7 @@ fn parts<'a>(
             alternate: cfg.probe_alternate,
             timing: cfg.env.timing,
         },
+        correct: cfg.correct,
     }
 }
 

@@ -35,6 +35,31 @@ struct Acc {
     max_ns: u64,
     min_ns: u64,
     sum_ns: u128,
+    /// gozt's traps inside the calls, what their correction took out, and
+    /// the calls left as measured (stats::correct).
+    fix: Fix,
+}
+
+/// What the correction for gozt's traps did to a set of calls.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fix {
+    traps_inside: u64,
+    correction_ns: u64,
+    uncorrected: u64,
+}
+
+impl Fix {
+    fn add(&mut self, ev: &CallEvent) {
+        self.traps_inside += u64::from(ev.traps_inside);
+        self.correction_ns += ev.correction_ns;
+        self.uncorrected += u64::from(ev.uncorrected);
+    }
+
+    fn merge(&mut self, o: &Fix) {
+        self.traps_inside += o.traps_inside;
+        self.correction_ns += o.correction_ns;
+        self.uncorrected += o.uncorrected;
+    }
 }
 
 /// The payloads of a set of calls.
@@ -129,15 +154,17 @@ impl Acc {
             max_ns: 0,
             min_ns: u64::MAX,
             sum_ns: 0,
+            fix: Fix::default(),
         }
     }
 
-    fn add(&mut self, c: &CallBytes, error: bool, duration_ns: u64) {
+    fn add(&mut self, c: &CallBytes, ev: &CallEvent) {
         self.calls += 1;
-        self.call_errors += u64::from(error);
+        self.call_errors += u64::from(ev.error);
         self.bytes_in += c.bytes_in;
         self.bytes_out += c.bytes_out;
-        let d = duration_ns.max(1);
+        self.fix.add(ev);
+        let d = ev.duration_ns.max(1);
         self.record(d);
         self.max_ns = self.max_ns.max(d);
         self.min_ns = self.min_ns.min(d);
@@ -195,6 +222,7 @@ impl Acc {
             all.max_ns = all.max_ns.max(a.max_ns);
             all.min_ns = all.min_ns.min(a.min_ns);
             all.sum_ns += a.sum_ns;
+            all.fix.merge(&a.fix);
             match &a.hist {
                 None => {
                     for &v in &a.few[..usize::from(a.n_few)] {
@@ -376,17 +404,16 @@ impl Aggregator {
     ) -> Option<u64> {
         let meta = self.funcs.get(ev.func_id as usize)?;
         let c = call_bytes(ev, &meta.entry);
-        let d = ev.duration_ns;
         if let Some(outer) = ev.outer {
             // Inner: its own row, nothing else.
             self.by_func
                 .entry((ev.func_id, Some(outer)))
                 .or_insert_with(Acc::new)
-                .add(&c, ev.error, d);
+                .add(&c, ev);
             return None;
         }
         let both = |acc: &mut Acc| {
-            acc.add(&c, ev.error, d);
+            acc.add(&c, ev);
             if let Some(p) = payload {
                 acc.pay.add(p);
             }
@@ -432,7 +459,7 @@ impl Aggregator {
         self.by_caller
             .entry((caller, ev.func_id))
             .or_insert_with(Acc::new)
-            .add(&c, ev.error, d);
+            .add(&c, ev);
         frame
     }
 
@@ -502,6 +529,9 @@ impl Aggregator {
             time_ns: acc.sum_ns as u64,
             latency_ns: latency(acc),
             histogram: histogram(acc),
+            traps_inside: acc.fix.traps_inside,
+            correction_ns: acc.fix.correction_ns,
+            uncorrected: acc.fix.uncorrected,
             inner: outer.is_some(),
             outer: outer
                 .and_then(|o| self.funcs.get(o as usize))

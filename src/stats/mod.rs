@@ -1,5 +1,6 @@
-//! From call events to the report model: the [`rules`], calls grouped into
-//! [`payload`]s, the [`aggregate`] state, the [`sink`] trait every count of
+//! From call events to the report model: the [`rules`], gozt's traps out
+//! of calls' times ([`correct`]), calls grouped into [`payload`]s, the
+//! [`aggregate`] state, the [`sink`] trait every count of
 //! a session implements, and the [`model`] every renderer consumes.
 //!
 //! Rules (README, "Rules"): calls, latency and bytes are per call; the
@@ -11,6 +12,7 @@
 //! threshold, else `ok`.
 
 pub mod aggregate;
+pub mod correct;
 pub mod model;
 pub mod payload;
 pub mod rules;

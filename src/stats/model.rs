@@ -101,6 +101,16 @@ pub struct FunctionReport {
     pub time_ns: u64,
     pub latency_ns: Latency,
     pub histogram: Vec<Bucket>,
+    /// gozt's own traps inside these calls (their inner traced calls'
+    /// entries and returns, their streams' writes), the time taken out of
+    /// the calls for them, and the calls whose correction was more than
+    /// their measured time allows, left as measured.
+    #[serde(default)]
+    pub traps_inside: u64,
+    #[serde(default)]
+    pub correction_ns: u64,
+    #[serde(default)]
+    pub uncorrected: u64,
     /// Calls made inside another traced call (`outer`) on their goroutine:
     /// they add nothing to payloads or totals.
     #[serde(default)]

@@ -46,26 +46,36 @@ pub extern "C" fn gozt_calibration_target(x: u64) -> u64 {
     std::hint::black_box(x).wrapping_mul(31)
 }
 
+/// Its twin, never probed: the same call without a trap (another body, so
+/// that the compiler cannot fold the two into one).
+#[inline(never)]
+#[no_mangle]
+pub extern "C" fn gozt_calibration_bare(x: u64) -> u64 {
+    std::hint::black_box(x).wrapping_mul(37)
+}
+
+/// Rounds of a calibration, each timing [`ROUND_CALLS`] calls with and
+/// without the trap: short, so that most rounds run unpreempted.
+const ROUNDS: usize = 31;
+const ROUND_CALLS: u64 = 64;
+/// The rank taken of each side's sorted rounds: a low percentile (the
+/// 10th), so that rounds inflated by a preemption or an interrupt, however
+/// many up to 90 %, do not move the figure.
+const RANK: usize = ROUNDS / 10;
+
 /// The nanoseconds one uprobe trap with an empty program adds to a call, on
-/// this machine now: times calls of a function of gozt's own with and without
-/// the floor program on its entry.
+/// this machine now: calls of a function of gozt's own with the floor
+/// program on its entry, against its unprobed twin, in [`ROUNDS`] short
+/// rounds taken in turn; each side's low percentile per call.
 pub fn trap_cost(skel: &GoztSkel<'_>, method: AttachMethod) -> Result<f64, TraceError> {
-    const CALLS: u64 = 4000;
     let fail = |reason: String| TraceError::Attach {
         path: "/proc/self/exe".into(),
         reason: format!("trap-cost calibration: {reason}"),
     };
-    let f: extern "C" fn(u64) -> u64 = std::hint::black_box(gozt_calibration_target);
-    let addr = f as usize as u64;
+    let probed: extern "C" fn(u64) -> u64 = std::hint::black_box(gozt_calibration_target);
+    let bare: extern "C" fn(u64) -> u64 = std::hint::black_box(gozt_calibration_bare);
+    let addr = probed as usize as u64;
     let (path, offset) = own_file_offset(addr).ok_or_else(|| fail("own code not mapped".into()))?;
-    let time = || {
-        let t = Instant::now();
-        for i in 0..CALLS {
-            std::hint::black_box(f(std::hint::black_box(i)));
-        }
-        t.elapsed()
-    };
-    let bare = time();
     let pid = crate::base::pid::Pid::myself().raw();
     let link = match method {
         AttachMethod::UprobeMulti => skel.progs.gozt_floor.attach_uprobe_multi_with_opts(
@@ -86,9 +96,33 @@ pub fn trap_cost(skel: &GoztSkel<'_>, method: AttachMethod) -> Result<f64, Trace
         ),
     }
     .map_err(|e| fail(e.to_string()))?;
-    let probed = time();
+    let time = |f: extern "C" fn(u64) -> u64| {
+        let t = Instant::now();
+        for i in 0..ROUND_CALLS {
+            std::hint::black_box(f(std::hint::black_box(i)));
+        }
+        t.elapsed().as_nanos() as f64 / ROUND_CALLS as f64
+    };
+    let mut with = Vec::with_capacity(ROUNDS);
+    let mut without = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        without.push(time(bare));
+        with.push(time(probed));
+    }
     drop(link);
-    Ok(probed.saturating_sub(bare).as_nanos() as f64 / CALLS as f64)
+    Ok(per_trap(&mut with, &mut without))
+}
+
+/// One trap's cost from the per-call times of rounds with and without it:
+/// the low percentile of each, the difference (never below 0).
+pub fn per_trap(with: &mut [f64], without: &mut [f64]) -> f64 {
+    let low = |v: &mut [f64]| {
+        v.sort_by(f64::total_cmp);
+        v.get(RANK.min(v.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    (low(with) - low(without)).max(0.0)
 }
 
 /// The file and offset that hold the code at `addr` of this process.

@@ -171,9 +171,16 @@ pub struct Tracer<'obj> {
     /// Calls found under way when their records were removed (process
     /// exit, the end of a window, the end).
     ended_under_way: UnderWay,
-    /// What one trap costs here, once timed.
+    /// What one trap costs here, as last timed, and when; every figure
+    /// timed so far.
     trap_ns: Option<u64>,
+    calibrated: Option<Instant>,
+    calibrations: Vec<u64>,
 }
+
+/// How often the trap cost is timed again while calls with traps inside
+/// them come in.
+pub const RECALIBRATE: Duration = Duration::from_secs(10);
 
 impl<'obj> Tracer<'obj> {
     /// Checks privileges, then opens, sizes, configures and loads the
@@ -211,6 +218,8 @@ impl<'obj> Tracer<'obj> {
             max_call_age: opts.max_call_age,
             ended_under_way: UnderWay::default(),
             trap_ns: None,
+            calibrated: None,
+            calibrations: Vec::new(),
         })
     }
 
@@ -219,11 +228,24 @@ impl<'obj> Tracer<'obj> {
         self.method
     }
 
-    /// Measures what one uprobe trap costs on this machine now (ns).
+    /// Measures what one uprobe trap costs on this machine now (ns): the
+    /// figure [`Tracer::trap_ns`] gives from now on.
     pub fn trap_cost(&mut self) -> Result<f64, TraceError> {
         let ns = calibrate::trap_cost(&self.skel, self.method)?;
-        self.trap_ns = Some(ns as u64);
+        self.trap_ns = Some(ns.round() as u64);
+        self.calibrated = Some(Instant::now());
+        self.calibrations.push(ns.round() as u64);
         Ok(ns)
+    }
+
+    /// What one trap costs, as last timed (None: not timed).
+    pub fn trap_ns(&self) -> Option<u64> {
+        self.trap_ns
+    }
+
+    /// Every trap cost timed so far, in ns, in order.
+    pub fn calibrations(&self) -> &[u64] {
+        &self.calibrations
     }
 
     /// Attaches at `sites` (kept for later re-attachment). Classic uprobes
@@ -411,16 +433,13 @@ impl<'obj> Tracer<'obj> {
     pub fn poll(&mut self, out: &mut Vec<CallEvent>) {
         let from = out.len();
         self.ring.drain(out);
-        // gozt's own traps inside a call are not the call's time: their
-        // cost, timed once on this machine when first needed, comes off.
-        if out[from..].iter().any(|e| e.traps_inside > 0) {
-            let trap_ns = *self.trap_ns.get_or_insert_with(|| {
-                calibrate::trap_cost(&self.skel, self.method).map_or(0, |ns| ns as u64)
-            });
-            for e in &mut out[from..] {
-                let own = u64::from(e.traps_inside) * trap_ns;
-                e.duration_ns = e.duration_ns.saturating_sub(own).max(1);
-            }
+        // Once timed (before the first event), the trap cost is timed again
+        // every RECALIBRATE while calls with traps inside them come in: the
+        // machine's load changes.
+        let due = self.calibrated.is_some_and(|t| t.elapsed() >= RECALIBRATE);
+        if due && out[from..].iter().any(|e| e.traps_inside > 0) && self.trap_cost().is_err() {
+            // Kept as last timed; tried again after as long.
+            self.calibrated = Some(Instant::now());
         }
     }
 
