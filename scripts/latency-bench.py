@@ -8,7 +8,7 @@ core busy with a CPU hog. Prints one table: per run, gzip Close's calls, p50 wit
 uncorrected, and PASS when the corrected p50 is within +-25% of the reference and no call is
 at 1 ns. Pass or fail is on those rules, not on absolute times.
 
-usage: latency-bench.py GOZT [PROMETHEUS]; LAT_RUNS (10), LAT_SCRAPES (40) scrapes a run,
+usage: latency-bench.py GOZT [PROMETHEUS]; LAT_RUNS (10), LAT_SCRAPES (200) scrapes a run,
 LAT_EXTRA (extra gozt flags, e.g. --no-correction), LAT_LOADS (quiet,loaded)."""
 
 import json
@@ -68,7 +68,7 @@ def main():
     gozt = sys.argv[1]
     prom = sys.argv[2] if len(sys.argv) > 2 else "/usr/bin/prometheus"
     runs = int(os.environ.get("LAT_RUNS", "10"))
-    scrapes = int(os.environ.get("LAT_SCRAPES", "40"))
+    scrapes = int(os.environ.get("LAT_SCRAPES", "200"))
     extra = shlex.split(os.environ.get("LAT_EXTRA", ""))
     loads = os.environ.get("LAT_LOADS", "quiet,loaded").split(",")
     port = free_port()
