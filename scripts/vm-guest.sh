@@ -50,9 +50,10 @@ gozt_progs() {
 }
 
 # The first line of a Go runtime's report of a fatal signal in file $1 (the program died of
-# it: the runtime prints the signal and its address, and exits 2), else nothing.
+# it: the runtime prints the signal and its address, and exits 2), else nothing. A signal
+# whose stack the runtime could not unwind shows as its sigpanic's bad return address.
 go_signal() {
-  grep -m1 -E '^\[signal SIG|^SIG[A-Z]+: ' "$1" 2>/dev/null
+  grep -m1 -E '^\[signal SIG|^SIG[A-Z]+: |unexpected return pc for runtime\.sigpanic called from' "$1" 2>/dev/null
 }
 # Whether the traced command of report $1 exited non-zero (gozt records its status).
 command_failed() {

@@ -74,13 +74,25 @@ fn times_said(stderr: &str) -> String {
 /// stderr: the signal line and the address line after it.
 fn signal_said(stderr: &str) -> Option<String> {
     let mut lines = stderr.lines();
-    let first = lines.find(|l| l.starts_with("[signal SIG") || sig_header(l))?;
+    let first = lines.find(|l| l.starts_with("[signal SIG") || sig_header(l) || sigpanic(l))?;
+    if let Some(at) = first.find(SIGPANIC) {
+        return Some(first[at..].to_string());
+    }
     if first.starts_with("[signal") {
         return Some(first.to_string());
     }
     // "SIGILL: illegal instruction" then "PC=0x... m=2 sigcode=2".
     let pc = lines.find(|l| l.starts_with("PC=")).unwrap_or("");
     Some(format!("{first} {pc}").trim().to_string())
+}
+
+/// A signal whose stack the Go runtime could not unwind: its sigpanic's
+/// return address is nowhere in the program ("runtime: g 1: unexpected
+/// return pc for runtime.sigpanic called from 0x...").
+const SIGPANIC: &str = "unexpected return pc for runtime.sigpanic called from ";
+
+fn sigpanic(l: &str) -> bool {
+    l.starts_with("runtime: ") && l.contains(SIGPANIC)
 }
 
 fn sig_header(l: &str) -> bool {
@@ -422,6 +434,13 @@ fn a_go_fatal_signal_report_gives_the_signal_and_address() {
     assert_eq!(
         signal_said(ill).unwrap(),
         "SIGILL: illegal instruction PC=0x4a1236 m=3 sigcode=2"
+    );
+    let lost = "runtime: g 1: unexpected return pc for runtime.sigpanic called from \
+                0xfffffffff7b806\nstack: frame={sp:0xc000056f40, fp:0xc000056f50}\nfatal \
+                error: unknown caller pc\n";
+    assert_eq!(
+        signal_said(lost).unwrap(),
+        "unexpected return pc for runtime.sigpanic called from 0xfffffffff7b806"
     );
     assert_eq!(signal_said("gozt: warning: SIGN: x\npanic: boom\n"), None);
     assert_eq!(

@@ -554,6 +554,28 @@ mod tests {
     }
 
     #[test]
+    fn a_target_whose_exe_vanished_as_it_was_read_is_not_found_not_a_missing_file() {
+        let vanished = || {
+            SessionError::Input(Error::NotFound {
+                path: "/proc/8/exe".into(),
+            })
+        };
+        let gone = targets::gone_or(vanished(), Some(Pid::from_tgid(8)), &Seven);
+        assert_eq!(gone.exit(), Exit::NoProcess);
+        assert_eq!(
+            gone.to_string(),
+            "process 8 not found (exited, or never existed)"
+        );
+        // A process still there, or a file given by path: the file is missing.
+        let alive = targets::gone_or(vanished(), Some(Pid::from_tgid(7)), &Seven);
+        assert_eq!(alive.exit(), Exit::File);
+        assert_eq!(
+            targets::gone_or(vanished(), None, &Seven).exit(),
+            Exit::File
+        );
+    }
+
+    #[test]
     fn the_metadata_names_gozt_the_host_and_the_times() {
         let t = std::time::UNIX_EPOCH + Duration::from_millis(1_764_590_400_250);
         let m = meta(

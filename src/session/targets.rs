@@ -259,11 +259,25 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
                 continue;
             }
         }
-        r.add_binary(cfg, os, (path, *pid, file), &mut copies)?;
+        r.add_binary(cfg, os, (path, *pid, file), &mut copies)
+            .map_err(|e| gone_or(e, *pid, os))?;
     }
     r.binary_target = binary_target(cfg, os, &exes, &r);
     r.command = command;
     Ok(r)
+}
+
+/// A process read through /proc/PID/exe that has exited since (its file
+/// vanishes with it) is not found (exit 8), not a missing file.
+pub(super) fn gone_or(e: SessionError, pid: Option<Pid>, os: &dyn Os) -> SessionError {
+    match (&e, pid) {
+        (SessionError::Input(Error::NotFound { .. } | Error::Io { .. }), Some(pid))
+            if !os.alive(pid.tgid()) =>
+        {
+            SessionError::Input(Error::NoSuchProcess { pid })
+        }
+        _ => e,
+    }
 }
 
 impl Resolved {
