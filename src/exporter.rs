@@ -46,6 +46,8 @@ pub const METRICS: &[&str] = &[
     "gozt_not_judged_total",
     "gozt_bytes_in_total",
     "gozt_bytes_out_total",
+    "gozt_payload_original_bytes_total",
+    "gozt_payload_compressed_bytes_total",
     "gozt_call_duration_seconds",
     "gozt_lost_events_total",
     "gozt_target_info",
@@ -68,6 +70,8 @@ pub struct Metrics {
     not_judged: IntCounterVec,
     bytes_in: IntCounterVec,
     bytes_out: IntCounterVec,
+    payload_original: IntCounterVec,
+    payload_compressed: IntCounterVec,
     duration: HistogramVec,
     lost: CounterVec,
     target_info: GaugeVec,
@@ -129,11 +133,19 @@ impl Metrics {
             ),
             bytes_in: counter(
                 "gozt_bytes_in_total",
-                "Input bytes, for functions whose input size is observed per call.",
+                "Call-level input bytes, for functions whose input size is observed per call.",
             ),
             bytes_out: counter(
                 "gozt_bytes_out_total",
-                "Output bytes of calls without error, for functions whose output size is observed.",
+                "Call-level output bytes (a Read's with its error too; lz4's declined block 0), for functions whose output size is observed.",
+            ),
+            payload_original: counter(
+                "gozt_payload_original_bytes_total",
+                "Original (uncompressed) bytes of the payloads ended by this function.",
+            ),
+            payload_compressed: counter(
+                "gozt_payload_compressed_bytes_total",
+                "Compressed bytes of the payloads ended by this function whose compressed size is known (a stream's whole output, header and trailer included).",
             ),
             duration: register(&registry, duration_histogram()),
             lost: register(
@@ -198,6 +210,8 @@ impl Metrics {
                 (&self.failures, true),
                 (&self.eligible, true),
                 (&self.not_judged, true),
+                (&self.payload_original, true),
+                (&self.payload_compressed, true),
                 (
                     &self.bytes_in,
                     meta.entry.bytes_in != crate::probe::catalog::Size::Unobserved,
@@ -251,6 +265,12 @@ impl Metrics {
             ] {
                 vec.with_label_values(&labels).inc_by(u64::from(yes));
             }
+            self.payload_original
+                .with_label_values(&labels)
+                .inc_by(j.original_bytes);
+            self.payload_compressed
+                .with_label_values(&labels)
+                .inc_by(j.compressed_bytes.unwrap_or(0));
         }
         if meta.entry.bytes_in != crate::probe::catalog::Size::Unobserved {
             self.bytes_in.with_label_values(&labels).inc_by(c.bytes_in);
@@ -310,6 +330,8 @@ impl Metrics {
                 &self.failures,
                 &self.eligible,
                 &self.not_judged,
+                &self.payload_original,
+                &self.payload_compressed,
                 &self.bytes_in,
                 &self.bytes_out,
             ] {

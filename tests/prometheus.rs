@@ -14,7 +14,7 @@ mod common;
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gozt::event::{CallEvent, Lost};
@@ -47,6 +47,7 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
     let mut m = Metrics::new(funcs, gozt::stats::Rules::DEFAULT);
     m.add_target(4242, "/srv/app", "go1.27.3", None);
     m.add_target(4343, "/srv/app", "go1.27.3", Some("4c01db0b339c"));
+    let (mut original, mut compressed) = (0u64, 0u64);
     for i in 0..1000u64 {
         let ev = CallEvent {
             tgid: if i % 3 == 0 { 4343 } else { 4242 },
@@ -63,6 +64,10 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
             ..Default::default()
         };
         let payload = judge.judge(&ev);
+        if let Some(p) = &payload {
+            original += p.judged.original_bytes;
+            compressed += p.judged.compressed_bytes.unwrap_or(0);
+        }
         m.count(&ev, payload.as_ref());
     }
     m.lost(&Lost {
@@ -79,6 +84,13 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
     assert_eq!(sum("gozt_calls_total"), 1000.0);
     assert_eq!(sum("gozt_errors_total"), 40.0);
     assert_eq!(sum("gozt_call_duration_seconds_count"), 1000.0);
+    // Payload sizes on the function that ends them.
+    assert!(original > 0 && compressed > 0);
+    assert_eq!(sum("gozt_payload_original_bytes_total"), original as f64);
+    assert_eq!(
+        sum("gozt_payload_compressed_bytes_total"),
+        compressed as f64
+    );
     assert!(text.contains("gozt_lost_events_total{cause=\"unmatched_returns\"} 3"));
     assert!(text.contains(
         "gozt_target_info{binary=\"/srv/app\",container_id=\"\",go_version=\"go1.27.3\",pid=\"4242\"} 1"
@@ -247,14 +259,6 @@ fn grafana_dashboard_queries_only_exported_metrics() {
         .contains("gozt_build_info")));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// GET `path` from `addr`; the body.
 fn http_get(addr: &str, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(addr).ok()?;
@@ -284,15 +288,6 @@ fn query(prom: &str, q: &str) -> Option<f64> {
     v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Sums of the truth's counters over goroutines and functions.
 fn truth_sums(truth: &Value) -> (u64, u64, u64) {
     let (mut calls, mut failures, mut eligible) = (0, 0, 0);
@@ -312,7 +307,7 @@ fn truth_sums(truth: &Value) -> (u64, u64, u64) {
 
 /// Starts a lingering workload, lets it work once `ready` says so, and
 /// returns it with its ground truth.
-fn workload(bin: &Path, goroutines: &str, ready: impl FnOnce(u32)) -> (Killed, Value) {
+fn workload(bin: &Path, goroutines: &str, ready: impl FnOnce(u32)) -> (common::Killed, Value) {
     let mut child =
         common::waiting_workload(bin, &["-linger", "-goroutines", goroutines, "-rounds", "2"]);
     ready(child.id());
@@ -322,7 +317,7 @@ fn workload(bin: &Path, goroutines: &str, ready: impl FnOnce(u32)) -> (Killed, V
         .next()
         .unwrap()
         .unwrap();
-    (Killed(child), truth)
+    (common::Killed(child), truth)
 }
 
 fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
@@ -344,7 +339,7 @@ fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
     let bin = common::newest("workload-stripped");
     let dir = common::TempDir::new("prom");
 
-    let mut gozt = Killed(
+    let mut gozt = common::Killed(
         Command::new(env!("CARGO_BIN_EXE_gozt"))
             .args(["attach", "--prometheus", "127.0.0.1:0", "--json", "-o"])
             .arg(dir.join("report.json"))
@@ -366,7 +361,7 @@ fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
         .to_string();
     common::wait_for_attach();
 
-    let prom = format!("127.0.0.1:{}", free_port());
+    let prom = format!("127.0.0.1:{}", common::free_port());
     let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
@@ -376,19 +371,7 @@ fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
         ),
     )
     .unwrap();
-    let _server = Killed(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={prom}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _server = common::start_prometheus("prometheus", &config, &dir.0, &prom);
     wait_for("Prometheus to be ready", || {
         http_get(&prom, "/-/ready").is_some()
     });

@@ -528,3 +528,74 @@ fn tiny_and_empty_screens_do_not_panic() {
         screen(&mut app, w, h);
     }
 }
+
+/// A gzip stream's `Close` row shows its payloads' sizes: IN their original
+/// size (the `Write`s' input), OUT their whole compressed output (header,
+/// the `Write`s' and `Close`'s output, trailer), RATIO the two's; its
+/// `Write` row its calls' own bytes.
+#[test]
+fn a_stream_close_row_shows_its_payloads_sizes() {
+    let all = entries();
+    let meta = |name: &str| {
+        let e = *all
+            .iter()
+            .find(|e| e.symbol() == format!("compress/gzip.(*Writer).{name}"))
+            .unwrap();
+        FuncMeta {
+            function: e.symbol(),
+            entry: e,
+            target: 0,
+            sinks: true,
+        }
+    };
+    let mut agg = Aggregator::new(
+        vec![meta("Write"), meta("Close")],
+        gozt::stats::Rules::DEFAULT,
+    );
+    for s in 0..10u64 {
+        let call = |func_id, bytes_in, bytes_out, started| CallEvent {
+            tgid: 4242,
+            goid: 7,
+            obj: 0x1000 + s,
+            func_id,
+            duration_ns: 10_000,
+            bytes_in,
+            bytes_out: Some(bytes_out),
+            started,
+            ..Default::default()
+        };
+        // 300 KB in, 10 + 0 + 29,990 out: 30 KB a stream.
+        agg.add(&call(0, Some(200_000), 10, true), &mut Named);
+        agg.add(&call(0, Some(100_000), 0, false), &mut Named);
+        agg.add(&call(1, None, 29_990, false), &mut Named);
+    }
+    let mut app = App::new();
+    app.update(report(&agg, 1), Lost::default(), Duration::from_secs(1));
+    let shown = screen(&mut app, 120, 30);
+    let row = |name: &str| {
+        shown
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} row in\n{shown}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    let close = row("gzip.(*Writer).Close");
+    // IN, OUT and RATIO follow MAX.
+    let at = |r: &[&str], title: &str| -> String {
+        let header = shown.lines().find(|l| l.contains("RATIO")).unwrap();
+        let titles: Vec<&str> = header
+            .split_whitespace()
+            .map(|t| t.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '/' && c != '%'))
+            .filter(|t| !t.is_empty())
+            .collect();
+        let i = titles.iter().position(|t| *t == title).unwrap();
+        r[i].to_string()
+    };
+    assert_eq!(at(&close, "IN"), "3.00M", "{shown}");
+    assert_eq!(at(&close, "OUT"), "300K", "{shown}");
+    assert_eq!(at(&close, "RATIO"), "0.10", "{shown}");
+    let write = row("gzip.(*Writer).Write");
+    assert_eq!(at(&write, "IN"), "3.00M", "{shown}");
+    assert_eq!(at(&write, "OUT"), "100", "the headers: {shown}");
+}

@@ -311,12 +311,19 @@ fn counts(f: &FunctionReport, o: TextOptions) -> Vec<String> {
     let mut parts = vec![
         format!("  calls {}", c.calls),
         format!("call errors {}", c.call_errors),
-        format!("bytes in {}", o.size(f.bytes_in, f.bytes_in_observed)),
+        format!("call bytes in {}", o.size(f.bytes_in, f.bytes_in_observed)),
         format!("out {}", o.size(f.bytes_out, f.bytes_out_observed)),
     ];
     if f.inner || c.payloads == 0 {
         return parts;
     }
+    let packed = match f.payload_ratio {
+        Some(r) => format!(
+            "{} (ratio {r:.3})",
+            o.size(f.payload_compressed_bytes, true)
+        ),
+        None => "n/a".to_string(),
+    };
     let small_share = if f.payload_time_ns == 0 {
         0.0
     } else {
@@ -324,6 +331,11 @@ fn counts(f: &FunctionReport, o: TextOptions) -> Vec<String> {
     };
     parts.extend([
         format!("payloads {}", c.payloads),
+        format!(
+            "payload bytes original {}",
+            o.size(f.payload_original_bytes, true)
+        ),
+        format!("compressed {packed}"),
         format!("eligible {}", c.eligible),
         format!("not judged {}", c.not_judged),
         format!("failures {}", c.failures),

@@ -74,6 +74,12 @@ struct Pay {
     small: u64,
     small_time_ns: u64,
     time_ns: u64,
+    /// Original sizes of every payload; compressed sizes of those whose
+    /// compressed size is known; the original sizes of those, lz4's
+    /// declined ones left out (the ratio's denominator).
+    original_bytes: u64,
+    compressed_bytes: u64,
+    sized_original_bytes: u64,
 }
 
 impl Pay {
@@ -90,6 +96,21 @@ impl Pay {
             self.small_time_ns += p.time_ns;
         }
         self.time_ns += p.time_ns;
+        self.original_bytes += j.original_bytes;
+        if let Some(c) = j.compressed_bytes {
+            self.compressed_bytes += c;
+            if !j.declined {
+                self.sized_original_bytes += j.original_bytes;
+            }
+        }
+    }
+
+    /// Compressed over original bytes of the payloads whose compressed
+    /// size is known (lz4's declined ones, which produced nothing, left
+    /// out); None without one.
+    fn ratio(&self) -> Option<f64> {
+        (self.sized_original_bytes > 0)
+            .then(|| self.compressed_bytes as f64 / self.sized_original_bytes as f64)
     }
 
     fn merge(&mut self, o: &Pay) {
@@ -102,6 +123,9 @@ impl Pay {
         self.small += o.small;
         self.small_time_ns += o.small_time_ns;
         self.time_ns += o.time_ns;
+        self.original_bytes += o.original_bytes;
+        self.compressed_bytes += o.compressed_bytes;
+        self.sized_original_bytes += o.sized_original_bytes;
     }
 }
 
@@ -539,6 +563,9 @@ impl Aggregator {
             small_payloads: acc.pay.small,
             small_time_ns: acc.pay.small_time_ns,
             payload_time_ns: acc.pay.time_ns,
+            payload_original_bytes: acc.pay.original_bytes,
+            payload_compressed_bytes: acc.pay.compressed_bytes,
+            payload_ratio: acc.pay.ratio(),
             size_histogram: Vec::new(),
         }
     }
@@ -886,13 +913,31 @@ mod tests {
             .iter()
             .find(|f| f.function == lz4.symbol())
             .unwrap();
-        assert_eq!(lz.bytes_out, 2048);
+        assert_eq!(lz.bytes_out, 0, "lz4's declined block produced nothing");
+        assert_eq!(
+            (lz.payload_original_bytes, lz.payload_compressed_bytes),
+            (2048, 0)
+        );
+        assert_eq!(lz.payload_ratio, None, "a declined block has no ratio");
+        assert_eq!(
+            (f.payload_original_bytes, f.payload_compressed_bytes),
+            (4096 + 4096 + 100, 1000 + 4120 + 120)
+        );
+        assert_eq!(
+            f.payload_ratio,
+            Some((1000 + 4120 + 120) as f64 / (4096 + 4096 + 100) as f64)
+        );
         let d = r
             .functions
             .iter()
             .find(|f| f.function == decode.symbol())
             .unwrap();
         assert_eq!(d.bytes_out, 0, "an error's output is not counted");
+        assert_eq!(
+            (d.payload_original_bytes, d.payload_compressed_bytes),
+            (0, 50),
+            "a one-shot decoder's input is its payload's compressed size"
+        );
         assert_eq!(r.goroutines.len(), 2);
         assert_eq!(r.goroutines[0].goid, 1);
         assert_eq!(r.goroutines[0].counters.calls, 2);

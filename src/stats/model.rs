@@ -91,6 +91,9 @@ pub struct FunctionReport {
     pub api: Api,
     #[serde(flatten)]
     pub counters: Counters,
+    /// Call-level bytes: what these calls took in and gave out, each call
+    /// on its own (a stream's `Write` its input; a gzip stream's header on
+    /// its first `Write`). A payload's sizes are `payload_*`.
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// False when the function's input (or output) size is not visible per
@@ -126,6 +129,18 @@ pub struct FunctionReport {
     pub small_time_ns: u64,
     #[serde(default)]
     pub payload_time_ns: u64,
+    /// The payloads ended here, whatever calls they came from: their
+    /// original (uncompressed) sizes; the compressed sizes of those whose
+    /// compressed size is known (a stream's whole output, its header and
+    /// trailer included; a zstd stream's from its encoder's counts; lz4's
+    /// declined blocks as 0); and compressed over original for those (lz4's
+    /// declined left out), null with none.
+    #[serde(default)]
+    pub payload_original_bytes: u64,
+    #[serde(default)]
+    pub payload_compressed_bytes: u64,
+    #[serde(default)]
+    pub payload_ratio: Option<f64>,
     /// Log2 buckets of the payloads' original sizes, in bytes (`min` 0 is
     /// the empty payloads).
     #[serde(default)]

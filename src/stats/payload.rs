@@ -333,8 +333,43 @@ mod tests {
         close.totals = Some((8192, 900));
         let p = t.add(&close, &c).unwrap();
         assert_eq!(p.judged.original_bytes, 8192);
+        assert_eq!(p.judged.compressed_bytes, Some(900), "on the Close row");
         assert!(p.judged.eligible && !p.judged.failed());
         let p = t.add(&call(0xb, None, None), &c).unwrap();
         assert!(p.judged.not_judged, "counts not read");
+        assert_eq!(p.judged.compressed_bytes, None);
+    }
+
+    #[test]
+    fn a_gzip_payload_holds_its_header_and_trailer() {
+        let (w, c) = (meta(GZ_WRITE, true), meta(GZ_CLOSE, true));
+        let mut t = Tracker::new(Rules::DEFAULT);
+        // The 10-byte header goes out on the first Write, the rest and the
+        // 8-byte trailer at Close.
+        let mut first = call(0xa, Some(5000), Some(10));
+        first.started = true;
+        t.add(&first, &w);
+        let p = t.add(&call(0xa, None, Some(1200 + 8)), &c).unwrap();
+        assert_eq!(p.judged.original_bytes, 5000);
+        assert_eq!(p.judged.compressed_bytes, Some(10 + 1200 + 8));
+    }
+
+    #[test]
+    fn data_a_read_returns_with_its_error_counts() {
+        let r = meta(GZ_READ, false);
+        let mut t = Tracker::new(Rules::DEFAULT);
+        assert_eq!(t.add(&call(0xa, None, Some(4096)), &r), None);
+        let mut last = call(0xa, None, Some(3168));
+        last.error = true;
+        let p = t.add(&last, &r).unwrap();
+        assert_eq!(
+            p.judged.original_bytes, 7264,
+            "4,096 + the 3,168 with the error"
+        );
+        assert!(p.judged.failed());
+        assert_eq!(
+            p.judged.compressed_bytes, None,
+            "a reader's input is unseen"
+        );
     }
 }

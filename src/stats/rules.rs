@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::CallEvent;
-use crate::probe::catalog::{Entry, Size};
+use crate::probe::catalog::{Entry, Role, Size};
 
 /// The rules' parameters, taken whole by every count (the session's, each
 /// interval's, each target's, the exporter's): a payload is eligible when
@@ -47,14 +47,15 @@ impl Default for Rules {
     }
 }
 
-/// One call's byte counts, as they count (sizes the catalog says are
-/// observed; an error's output is none; lz4's "did not compress" output is
-/// the input, which the caller stores as is).
+/// One call's byte counts, as they count: sizes the catalog says are
+/// observed; an error's output is none, except a `Read`'s (Go's readers
+/// return the bytes they delivered with the error); lz4's "did not
+/// compress" (a 0 return) produced nothing, and its output is 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallBytes {
     pub bytes_in: u64,
     pub bytes_out: u64,
-    /// The output was seen (observed, or known to equal the input).
+    /// The output was seen (observed, or lz4's declined 0).
     pub out_known: bool,
     /// lz4's block encoders returned 0: the input did not compress.
     pub declined: bool,
@@ -72,8 +73,8 @@ pub fn call_bytes(ev: &CallEvent, entry: &Entry) -> CallBytes {
     let bytes_in = observed(ev.bytes_in, entry.bytes_in).unwrap_or(0);
     let declined = !ev.error && entry.zero_out_is_incompressible && out == Some(0);
     let bytes_out = match (ev.error, declined) {
-        (true, _) => 0,
-        (false, true) => bytes_in,
+        (true, _) if entry.role == Role::Read => out.unwrap_or(0),
+        (true, _) | (false, true) => 0,
         (false, false) => out.unwrap_or(0),
     };
     CallBytes {
@@ -112,6 +113,13 @@ pub struct Judged {
     pub incompressible: bool,
     /// Original size at or below min-size.
     pub small: bool,
+    /// Its compressed size (a compress payload's output, a decompress
+    /// one's input), when known: None for payloads not judged, a compress
+    /// call that errored, and decoding streams (their input is read from
+    /// the stream's own io.Reader, unseen).
+    pub compressed_bytes: Option<u64>,
+    /// lz4 declined to compress it (compressed 0: nothing was produced).
+    pub declined: bool,
 }
 
 impl Judged {
@@ -141,6 +149,8 @@ pub fn judge(p: &PayloadFacts, min_size: u64, judgeable: bool) -> Judged {
         error: p.error,
         incompressible: !not_judged && incompressible,
         small,
+        compressed_bytes: p.packed_bytes.filter(|_| !not_judged),
+        declined: p.declined && !not_judged,
     }
 }
 

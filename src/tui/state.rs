@@ -7,6 +7,7 @@ use std::time::Duration;
 use ratatui::widgets::TableState;
 
 use crate::event::Lost;
+use crate::probe::catalog::Op;
 use crate::stats::{Counters, FunctionReport, GoroutineReport, Report};
 
 use crate::go_binary::names::short_name;
@@ -313,8 +314,8 @@ impl App {
                 Column::P50 => f.latency_ns.p50 as f64,
                 Column::P99 => f.latency_ns.p99 as f64,
                 Column::Max => f.latency_ns.max as f64,
-                Column::BytesIn => f.bytes_in as f64,
-                Column::BytesOut => f.bytes_out as f64,
+                Column::BytesIn => sizes(f).0.map_or(-1.0, |n| n as f64),
+                Column::BytesOut => sizes(f).1.map_or(-1.0, |n| n as f64),
                 Column::Ratio => ratio(f).unwrap_or(-1.0),
                 Column::Errors => f.counters.errors as f64,
                 Column::Incompressible => f.counters.incompressible as f64,
@@ -373,10 +374,41 @@ impl App {
     }
 }
 
-/// Output over input, when both are observed (compress: below 1 is good).
+/// The IN and OUT columns of row `f` (None: not known). A row that ends
+/// payloads (a one-shot call, a stream's `Close`, a reader's last `Read`)
+/// shows its payloads' sizes, whatever calls they came from (compress:
+/// original in, compressed out; decompress: the other way round); others
+/// their calls' own bytes.
+pub fn sizes(f: &FunctionReport) -> (Option<u64>, Option<u64>) {
+    if !f.inner && f.counters.payloads > 0 {
+        let packed = f.payload_ratio.map(|_| f.payload_compressed_bytes);
+        let plain = Some(f.payload_original_bytes);
+        return match f.op {
+            Op::Compress => (plain, packed),
+            Op::Decompress => (packed, plain),
+        };
+    }
+    (
+        f.bytes_in_observed.then_some(f.bytes_in),
+        f.bytes_out_observed.then_some(f.bytes_out),
+    )
+}
+
+/// OUT over IN, when both are known (compress: below 1 is good). A
+/// payload row's is its payloads' whose compressed size is known (lz4's
+/// declined blocks left out).
 pub fn ratio(f: &FunctionReport) -> Option<f64> {
-    (f.bytes_in_observed && f.bytes_out_observed && f.bytes_in > 0)
-        .then(|| f.bytes_out as f64 / f.bytes_in as f64)
+    if !f.inner && f.counters.payloads > 0 {
+        return f.payload_ratio.map(|r| match f.op {
+            Op::Compress => r,
+            Op::Decompress if r > 0.0 => 1.0 / r,
+            Op::Decompress => 0.0,
+        });
+    }
+    match sizes(f) {
+        (Some(i), Some(o)) if i > 0 => Some(o as f64 / i as f64),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

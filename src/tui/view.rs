@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Sparkline, Table};
 use ratatui::Frame;
 
-use super::state::{counters_rate, ratio, App, Column, Pane};
+use super::state::{counters_rate, ratio, sizes, App, Column, Pane};
 use super::theme::THEME;
 use crate::go_binary::names::short_name;
 use crate::render::format::{base_name, bytes, fit, nanos, percent};
@@ -538,7 +538,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect) {
 }
 
 fn cell(c: Column, f: &FunctionReport, rate: f64) -> String {
-    let observed = |n: u64, seen: bool| if seen { bytes(n) } else { "-".into() };
+    let known = |n: Option<u64>| n.map_or("-".into(), bytes);
     match c {
         Column::Function => short_name(&f.function).to_string(),
         Column::Codec => f.codec.name().to_string(),
@@ -551,8 +551,8 @@ fn cell(c: Column, f: &FunctionReport, rate: f64) -> String {
         Column::P50 => nanos(f.latency_ns.p50),
         Column::P99 => nanos(f.latency_ns.p99),
         Column::Max => nanos(f.latency_ns.max),
-        Column::BytesIn => observed(f.bytes_in, f.bytes_in_observed),
-        Column::BytesOut => observed(f.bytes_out, f.bytes_out_observed),
+        Column::BytesIn => known(sizes(f).0),
+        Column::BytesOut => known(sizes(f).1),
         Column::Ratio => ratio(f).map_or("-".into(), |r| format!("{r:.2}")),
         Column::Errors => f.counters.errors.to_string(),
         Column::Incompressible => f.counters.incompressible.to_string(),

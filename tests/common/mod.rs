@@ -424,11 +424,13 @@ pub fn assert_process_truth(report: &Value, truth: &Value, start_ticks: Option<u
 }
 
 /// What the workload's truth counts per row, in the report's names.
-pub const TRUTH_KEYS: [&str; 10] = [
+pub const TRUTH_KEYS: [&str; 12] = [
     "calls",
     "call_errors",
     "bytes_in",
     "bytes_out",
+    "payload_original_bytes",
+    "payload_compressed_bytes",
     "payloads",
     "eligible",
     "errors",
@@ -585,7 +587,7 @@ pub fn assert_counts_match_truth(report: &Value, truth: &Value, what: &str) -> u
         "{what}: rows beyond the truth's"
     );
     for (i, key) in TRUTH_KEYS.iter().enumerate() {
-        if ["bytes_in", "bytes_out"].contains(key) {
+        if key.contains("bytes") {
             continue;
         }
         assert_eq!(
@@ -673,4 +675,42 @@ impl Drop for TempDir {
         }
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// A child process killed and reaped when dropped (a test that fails
+/// leaves no server behind).
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A TCP port free on loopback now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts Debian's prometheus (`bin`) with `config`, its database under
+/// `dir`, listening on `addr`.
+pub fn start_prometheus(bin: &str, config: &Path, dir: &Path, addr: &str) -> Killed {
+    Killed(
+        Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start prometheus"),
+    )
 }

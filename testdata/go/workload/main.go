@@ -55,8 +55,12 @@ type counts struct {
 	Incompressible uint64 `json:"incompressible"`
 	NotJudged      uint64 `json:"not_judged"`
 	Failures       uint64 `json:"failures"`
-	Function       string `json:"function"`
-	Outer          string `json:"outer,omitempty"`
+	// The payloads' original sizes, and the compressed sizes of those
+	// whose compressed size gozt can know.
+	PayloadOriginal   uint64 `json:"payload_original_bytes"`
+	PayloadCompressed uint64 `json:"payload_compressed_bytes"`
+	Function          string `json:"function"`
+	Outer             string `json:"outer,omitempty"`
 }
 
 type goroutineTruth struct {
@@ -117,24 +121,33 @@ func (r *recorder) row(fn, outer string) *counts {
 	return c
 }
 
-// call records one call: its bytes in, and out unless it errored.
+// call records one call: its bytes in, and out unless it errored; a Read
+// that errored delivered its n bytes all the same (io.Reader's contract).
 func (r *recorder) call(fn, outer string, in, out int, isErr bool) {
 	c := r.row(fn, outer)
 	c.Calls++
 	c.BytesIn += uint64(in)
 	if isErr {
 		c.CallErrors++
-		return
+		if !strings.HasSuffix(fn, ").Read") {
+			return
+		}
 	}
 	c.BytesOut += uint64(out)
 }
 
 // payload records one payload ended by a call of fn: plain is its original
-// (uncompressed) size, packed its compressed size; judged false when that
-// cannot be known (it is then never eligible).
+// (uncompressed) size, packed its compressed size (-1: gozt cannot see it,
+// a decoding stream's input; 0 from a compressor: lz4 declined, nothing
+// produced); judged false when it cannot be known (it is then never
+// eligible). A compress payload that errored has no compressed size.
 func (r *recorder) payload(fn string, plain, packed int, isErr, compress, judged bool) {
 	c := r.row(fn, "")
 	c.Payloads++
+	c.PayloadOriginal += uint64(plain)
+	if judged && packed >= 0 && !(compress && isErr) {
+		c.PayloadCompressed += uint64(packed)
+	}
 	if isErr {
 		c.Errors++
 	}
@@ -144,7 +157,8 @@ func (r *recorder) payload(fn string, plain, packed int, isErr, compress, judged
 	}
 	small := plain <= *minSize
 	eligible := !small || isErr
-	incompressible := compress && !isErr && !small && packed >= plain
+	declined := compress && packed == 0 && plain > 0
+	incompressible := compress && !isErr && !small && (declined || packed >= plain)
 	if eligible {
 		c.Eligible++
 	}
@@ -163,10 +177,14 @@ func (r *recorder) add(fn string, in, out int, isErr bool, compress bool) {
 	if compress {
 		plain = in
 	}
+	packed := out
+	if !compress {
+		packed = in
+	}
 	if isErr && !compress {
 		plain = 0
 	}
-	r.payload(fn, plain, out, isErr, compress, true)
+	r.payload(fn, plain, packed, isErr, compress, true)
 }
 
 func compressible(n int, seed int64) []byte {
@@ -226,12 +244,9 @@ func blockRound(r *recorder, size int, seed int64) {
 		buf := make([]byte, lz4.CompressBlockBound(len(src)))
 		// A fresh hash table keeps the output deterministic (a pooled one is not).
 		n, err := lz4.CompressBlock(src, buf, make([]int, 1<<16))
-		// lz4 reports an incompressible block as n == 0.
-		out := n
-		if n == 0 {
-			out = len(src)
-		}
-		r.add(fnLz4Compress, len(src), out, err != nil, true)
+		// lz4 reports an incompressible block as n == 0: nothing produced
+		// (the caller stores the block raw), judged incompressible.
+		r.add(fnLz4Compress, len(src), n, err != nil, true)
 		if n > 0 {
 			plain := make([]byte, len(src))
 			m, err := lz4.UncompressBlock(buf[:n], plain)
@@ -340,14 +355,13 @@ func readAll(r *recorder, s stream, rd io.Reader, wantErr bool) []byte {
 		if s.inner != "" {
 			r.call(s.inner, s.read, 0, n, isErr)
 		}
-		if !isErr {
-			got = append(got, buf[:n]...)
-		}
+		// Bytes returned with an error were delivered all the same.
+		got = append(got, buf[:n]...)
 		if err == io.EOF || isErr {
 			if isErr != wantErr {
 				panic(fmt.Sprint("stream read: ", err))
 			}
-			r.payload(s.read, len(got), 0, isErr, false, true)
+			r.payload(s.read, len(got), -1, isErr, false, true)
 			return got
 		}
 	}
@@ -378,6 +392,36 @@ func writeAll(r *recorder, s stream, buf *bytes.Buffer, src []byte, w closer, cl
 		closeInner()
 	}
 	r.payload(s.close, len(src), buf.Len(), false, true, s.out != unknownOut)
+}
+
+// badChecksum writes src as a gzip stream whose trailer's CRC is then
+// spoiled, and reads it back: the last gzip Read returns the stream's last
+// bytes together with gzip.ErrChecksum (data and an error at once), the
+// flate Read inside it the same bytes with io.EOF.
+func badChecksum(r *recorder, buf *bytes.Buffer, src []byte) {
+	stdGzip := stream{fnStdGzipW, fnStdGzipC, fnStdGzipR, fnStdFlateR, sinksOut}
+	writeAll(r, stdGzip, buf, src, stdgzip.NewWriter(buf), nil)
+	bad := append([]byte(nil), buf.Bytes()...)
+	bad[len(bad)-8] ^= 0xff
+	zr, err := stdgzip.NewReader(bytes.NewReader(bad))
+	if err != nil {
+		panic(err)
+	}
+	p := make([]byte, 1000)
+	got := 0
+	for {
+		n, err := zr.Read(p)
+		got += n
+		r.call(fnStdGzipR, "", 0, n, err != nil)
+		r.call(fnStdFlateR, fnStdGzipR, 0, n, false)
+		if err != nil {
+			if err != stdgzip.ErrChecksum || n == 0 || got != len(src) {
+				panic(fmt.Sprint("gzip bad checksum: ", n, got, err))
+			}
+			r.payload(fnStdGzipR, got, -1, true, false, true)
+			return
+		}
+	}
 }
 
 // roundTrip writes src as one stream payload and reads it back as another.
@@ -541,6 +585,7 @@ func streamRound(r *recorder, src []byte) {
 	zd, _ := zstd.NewReader(bytes.NewReader(cut), zstd.WithDecoderConcurrency(1))
 	readAll(r, zstdStream, zd, true)
 	zd.Close()
+	badChecksum(r, &buf, src)
 
 	// Block encoders the one-shot rounds leave out; klauspost's snappy
 	// Decode is s2's.
