@@ -240,8 +240,29 @@ static __always_inline int caller_live(const struct gozt_call *c, const struct g
 /* Inserted for a goroutine's first call under way. */
 const struct gozt_inflight empty_inflight = {};
 
+/* Charges the run time of this program so far (since `t0`) to the calls
+ * of `rec` in `mask` (those whose traps_inside this trap counted). */
+static __always_inline void charge(struct gozt_inflight *rec, __u32 mask, __u64 t0)
+{
+	__u64 ns = bpf_ktime_get_ns() - t0;
+	int i;
+
+	if (!mask)
+		return;
+#pragma unroll
+	for (i = 0; i < GOZT_NEST; i++) {
+		struct gozt_call *c = &rec->calls[i];
+		__u64 sum;
+
+		if (!(mask & (1u << i)))
+			continue;
+		sum = (__u64)c->prog_ns + ns;
+		c->prog_ns = sum > 0xffffffffULL ? 0xffffffffU : (__u32)sum;
+	}
+}
+
 /* A probed function's entry: records the call in its goroutine's record. */
-static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
+static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __u64 t0)
 {
 	struct gozt_inflight *rec;
 	struct gozt_call *call;
@@ -249,7 +270,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	struct gozt_func *f;
 	struct g_view v;
 	__u64 depth, now, outer_depth = ~0ULL;
-	__u32 outer_id = GOZT_NO_OUTER;
+	__u32 outer_id = GOZT_NO_OUTER, mask = 0;
 	int i, slot = -1;
 
 	if (stopping)
@@ -289,6 +310,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 		 * (the new call's frames cover it, being deeper). */
 		if (c->goid == v.goid && c->depth < depth && caller_live(c, &v)) {
 			c->traps_inside++;
+			mask |= 1u << i;
 			if (c->depth < outer_depth) {
 				outer_depth = c->depth;
 				outer_id = c->func_id;
@@ -304,6 +326,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 		    v.sched_pc >= ip && v.sched_pc - ip < f->size) {
 			COUNT(entry_repeated);
 			c->traps_inside++;
+			charge(rec, mask | (1u << i), t0);
 			return 0;
 		}
 		/* This frame, or a deeper one, was left without a RET (panic,
@@ -317,6 +340,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	if (slot < 0 || slot >= GOZT_NEST) {
 		COUNT(inflight_full);
 		drop_call(&key);
+		charge(rec, mask, t0);
 		return 0;
 	}
 	call = &rec->calls[slot];
@@ -334,8 +358,11 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id)
 	call->outer_id = outer_id;
 	call->flags = 0;
 	call->traps_inside = 0;
+	call->prog_ns = 0;
 	call->start_ns = now;
 	call->active = 1;
+	/* The callers' share ends here; the new call's clock has started. */
+	charge(rec, mask, t0);
 	return 0;
 }
 
@@ -386,7 +413,7 @@ static __always_inline __u64 proc_start_ns(void)
 }
 
 /* A RET of a probed function: the call's event. */
-static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u32 id)
+static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u32 id, __u64 t0)
 {
 	struct gozt_call *call = NULL;
 	struct gozt_inflight *rec;
@@ -394,6 +421,7 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 	struct gozt_key key;
 	struct gozt_func *f;
 	struct g_view v;
+	__u32 mask = 0;
 	__u64 depth;
 	int i;
 
@@ -420,11 +448,14 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 		if (c->active && c->func_id == id && c->depth == depth && c->goid == v.goid)
 			call = c;
 		/* This RET's trap is inside the calls under way above it. */
-		else if (c->active && c->goid == v.goid && c->depth < depth)
+		else if (c->active && c->goid == v.goid && c->depth < depth) {
 			c->traps_inside++;
+			mask |= 1u << i;
+		}
 	}
 	if (!call) {
 		ret_missed(&key);
+		charge(rec, mask, t0);
 		return 0;
 	}
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
@@ -444,7 +475,7 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 			ev->flags |= GOZT_EV_STARTED;
 		ev->obj = call->obj;
 		ev->traps_inside = call->traps_inside;
-		ev->pad2 = 0;
+		ev->prog_inside_ns = call->prog_ns;
 		ev->total_in = 0;
 		ev->total_out = 0;
 		if (f->flags & GOZT_TOTALS_AT_RET) {
@@ -483,15 +514,17 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 		COUNT(ringbuf_full);
 	}
 	call->active = 0;
+	charge(rec, mask, t0);
 	return 0;
 }
 
 /* A sink site (gozt.h): the bytes a stream's compressor hands its
  * io.Writer count as output of the innermost traced call under way on this
  * goroutine. */
-static __always_inline int on_sink(const struct regs *r, __u64 cookie)
+static __always_inline int on_sink(const struct regs *r, __u64 cookie, __u64 t0)
 {
 	struct gozt_call *deepest = NULL;
+	__u32 mask = 0;
 	__u32 id = (__u32)cookie;
 	struct gozt_inflight *rec;
 	struct gozt_key key;
@@ -521,6 +554,7 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie)
 		if (!c->active || c->goid != v.goid)
 			continue;
 		c->traps_inside++;
+		mask |= 1u << i;
 		if (!deepest || c->depth > deepest->depth)
 			deepest = c;
 	}
@@ -529,6 +563,7 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie)
 	deepest->sink_bytes += len;
 	if (cookie & GOZT_COOKIE_HEADER)
 		deepest->flags |= GOZT_CALL_STARTED;
+	charge(rec, mask, t0);
 	return 0;
 }
 
@@ -536,6 +571,7 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie)
 static __always_inline int site(struct pt_regs *ctx, __u64 cookie)
 {
 	__u64 ip = PT_REGS_IP(ctx);
+	__u64 t0 = bpf_ktime_get_ns();
 	struct regs r;
 
 	if (count_traps)
@@ -544,10 +580,10 @@ static __always_inline int site(struct pt_regs *ctx, __u64 cookie)
 	 * handlers' context reads into a modified context pointer. */
 	copy_regs(ctx, &r);
 	if (cookie & GOZT_COOKIE_SINK)
-		return on_sink(&r, cookie);
+		return on_sink(&r, cookie, t0);
 	if (cookie & GOZT_COOKIE_RET)
-		return on_ret(&r, ip, bpf_ktime_get_ns(), (__u32)cookie);
-	return on_entry(&r, ip, (__u32)cookie);
+		return on_ret(&r, ip, bpf_ktime_get_ns(), (__u32)cookie, t0);
+	return on_entry(&r, ip, (__u32)cookie, t0);
 }
 
 SEC("uprobe.multi")

@@ -162,7 +162,9 @@ struct gozt_call {
 	 * inner calls' entries and RETs, sinks, a repeated entry): gozt's own
 	 * time inside the call, taken out of its latency in user space. */
 	__u32 traps_inside;
-	__u32 pad;
+	/* The run time of gozt's programs for those traps (ns, saturating):
+	 * taken out with the traps' own cost. */
+	__u32 prog_ns;
 	/* The callers, read at the entry, where they are the same as at the
 	 * RET: there the read follows the one of g, and a second read of
 	 * target memory in a program costs less than the first. */
@@ -232,7 +234,7 @@ struct gozt_event {
 	__u64 total_in;  /* GOZT_EV_TOTALS: the stream's own counts */
 	__u64 total_out;
 	__u32 traps_inside;
-	__u32 pad2;
+	__u32 prog_inside_ns; /* gozt_call.prog_ns */
 };
 
 #endif /* GOZT_H */

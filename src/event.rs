@@ -38,6 +38,8 @@ pub struct CallEvent {
     /// inner calls' entries and RETs, sinks): their calibrated cost is taken
     /// out of `duration_ns` when the session counts it (stats::correct).
     pub traps_inside: u32,
+    /// The run time of gozt's programs for those traps, timed in them.
+    pub prog_inside_ns: u32,
     /// What was taken out of `duration_ns` for those traps (0: nothing).
     pub correction_ns: u64,
     /// The correction for those traps was more than the measured time

@@ -1,7 +1,10 @@
 //! gozt's own traps out of a call's time. A call's measured duration holds
 //! every trap gozt took on its goroutine while it ran (its inner traced
 //! calls' entries and RETs, its stream's sinks): `traps_inside` of them, at
-//! the trap cost the tracer measured, come off — unless that is more than
+//! the trap cost the tracer measured (a trap with an empty program), and
+//! the run time of gozt's programs for them (`prog_inside_ns`, timed in the
+//! programs themselves: a sink's or an inner entry's is several times the
+//! empty one's), come off — unless that is more than
 //! the measured time allows. A call keeps at least the time of the inner
 //! traced calls it made (as they are counted) plus 1 ns; where the
 //! correction would take it below, the call keeps its time as measured and
@@ -65,7 +68,9 @@ impl Corrector {
                 !within
             });
         }
-        let own = u64::from(ev.traps_inside).saturating_mul(trap_ns);
+        let own = u64::from(ev.traps_inside)
+            .saturating_mul(trap_ns)
+            .saturating_add(u64::from(ev.prog_inside_ns));
         if own > 0 {
             let floor = inside_ns.max(1);
             match ev.duration_ns.checked_sub(own) {
@@ -134,6 +139,23 @@ mod tests {
             (ev.duration_ns, ev.correction_ns, ev.uncorrected),
             (6000, 4000, false)
         );
+    }
+
+    #[test]
+    fn the_programs_own_run_time_comes_off_with_the_traps() {
+        let mut c = Corrector::new();
+        let mut ev = call(1, 1000, 10_000, 4);
+        ev.prog_inside_ns = 900;
+        c.correct(&mut ev, Some(1000));
+        assert_eq!(
+            (ev.duration_ns, ev.correction_ns, ev.uncorrected),
+            (5100, 4900, false)
+        );
+        // And counts against what the measured time allows.
+        let mut ev = call(1, 1000, 4500, 4);
+        ev.prog_inside_ns = 500;
+        c.correct(&mut ev, Some(1000));
+        assert_eq!((ev.duration_ns, ev.uncorrected), (4500, true));
     }
 
     #[test]
