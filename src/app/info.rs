@@ -61,7 +61,12 @@ pub fn read(btf: Option<&std::path::Path>, wanted: Option<&str>) -> Info {
     // Loading a probe program needs CAP_SYS_ADMIN, or CAP_BPF and
     // CAP_PERFMON (5.8+).
     let privileged = has(21) || (has(39) && has(38));
-    let features = Features::read(btf, privileged);
+    // Privileged, but refused bpf() (a seccomp filter, say): the kernel's
+    // features are read from its BTF, and the refusal is what is missing.
+    let denied = privileged
+        .then(crate::tracer::kernel::bpf_allowed)
+        .and_then(Result::err);
+    let features = Features::read(btf, privileged && denied.is_none());
     let wanted = wanted.filter(|w| !w.is_empty());
     let method = features.method(wanted);
     let mut missing = Vec::new();
@@ -73,6 +78,9 @@ pub fn read(btf: Option<&std::path::Path>, wanted: Option<&str>) -> Info {
             Some(p) => format!("BTF: --btf {} cannot be read", p.display()),
             None => "BTF: no /sys/kernel/btf/vmlinux (give gozt --btf FILE)".to_string(),
         });
+    }
+    if let Some(why) = &denied {
+        missing.push(why.clone());
     }
     if let Err(e) = &method {
         missing.push(format!("an attach method: {e}"));

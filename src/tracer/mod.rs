@@ -53,6 +53,8 @@ pub enum TraceError {
     Attach { path: String, reason: String },
     #[error("this kernel cannot run gozt: {0}")]
     Kernel(String),
+    #[error("{0}")]
+    BpfDenied(String),
     #[error("--btf {path}: {reason}")]
     BtfFile { path: String, reason: String },
 }
@@ -64,6 +66,7 @@ impl TraceError {
             TraceError::NotRoot => Exit::NotRoot,
             TraceError::NoBtf | TraceError::BtfFile { .. } => Exit::NoBtf,
             TraceError::Kernel(_) => Exit::Kernel,
+            TraceError::BpfDenied(_) => Exit::BpfDenied,
             TraceError::Load(_) | TraceError::Attach { .. } => Exit::Bpf,
         }
     }
