@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 
 use prometheus::core::Collector;
 use prometheus::{
-    CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts,
-    Registry, TextEncoder,
+    CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::event::{CallEvent, Cause, Lost};
@@ -51,6 +51,7 @@ pub const METRICS: &[&str] = &[
     "gozt_call_duration_seconds",
     "gozt_lost_events_total",
     "gozt_target_info",
+    "gozt_targets",
     "gozt_build_info",
     "gozt_alert_threshold_ratio",
     "gozt_min_size_bytes",
@@ -75,6 +76,8 @@ pub struct Metrics {
     duration: HistogramVec,
     lost: CounterVec,
     target_info: GaugeVec,
+    /// Targets traced now: 0 while gozt waits for the first.
+    targets_traced: IntGauge,
     funcs: Vec<FuncMeta>,
     /// pid -> (binary, Go version, container id) of targets with series.
     targets: BTreeMap<u32, (String, String, String)>,
@@ -170,6 +173,14 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
+            targets_traced: register(
+                &registry,
+                IntGauge::new(
+                    "gozt_targets",
+                    "Target processes traced now (0 while gozt waits for the first).",
+                )
+                .expect("valid metric"),
+            ),
             funcs,
             targets: BTreeMap::new(),
             lost_seen: Lost::default(),
@@ -180,6 +191,12 @@ impl Metrics {
         }
         gauges(&registry, rules);
         metrics
+    }
+
+    /// The functions whose series targets get: an exporter serving while
+    /// gozt waits for its first target has none until then.
+    pub fn set_functions(&mut self, funcs: Vec<FuncMeta>) {
+        self.funcs = funcs;
     }
 
     /// Registers a target process, with every function's series at zero, so
@@ -232,6 +249,7 @@ impl Metrics {
                 container.to_string(),
             ),
         );
+        self.targets_traced.set(self.targets.len() as i64);
     }
 
     /// Counts one completed call of a registered target, and the payload it
@@ -315,6 +333,7 @@ impl Metrics {
         let Some((binary, version, container)) = self.targets.remove(&pid) else {
             return;
         };
+        self.targets_traced.set(self.targets.len() as i64);
         let p = pid.to_string();
         let _ = self
             .target_info

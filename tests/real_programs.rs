@@ -133,16 +133,7 @@ fn prometheus_gzip_scrapes_sizes_exact_and_latency_by_the_rules_on_busy_cores() 
         packed += p;
         plain += u;
     }
-    std::thread::sleep(Duration::from_millis(300));
-    common::signal(gozt.0.id(), libc::SIGINT);
-    let status = gozt.0.wait().unwrap();
-    let mut err = String::new();
-    gozt.0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = common::interrupt(&mut gozt.0);
     drop(hogs);
     assert!(status.success(), "gozt: {status}: {err}");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();

@@ -164,11 +164,12 @@ pub struct AttachArgs {
     #[arg(short = 'p', long = "pid", value_name = "PID")]
     pub pids: Vec<Pid>,
     /// Trace every process running this executable, including later ones:
-    /// this file, or this path as a containerized process sees it.
+    /// this file, or this path as a containerized process sees it. With none
+    /// yet, wait for one.
     #[arg(long, value_name = "PATH", conflicts_with = "pids")]
     pub binary: Option<PathBuf>,
     /// Trace every process with this comm or executable base name, and
-    /// later ones running the same files.
+    /// later ones running the same files. With none yet, wait for one.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["pids", "binary"])]
     pub name: Option<String>,
     #[command(flatten)]

@@ -27,11 +27,12 @@ pub use targets::Targets;
 use crate::base::error::Error;
 use crate::base::exit::Exit;
 use crate::base::pid::Pid;
+use crate::event::Lost;
 use crate::exporter::Metrics;
 use crate::monitor::{IntervalSink, Monitor};
 use crate::probe::catalog::Codec;
 use crate::proc::os::{Os, ProcOs};
-use crate::stats::{Aggregator, Meta, Report, Rules, TargetInfo};
+use crate::stats::{Aggregator, Ending, Meta, Report, Rules, TargetInfo};
 use crate::tracer::{self, Tracer};
 use breakdown::Breakdown;
 use driver::{Counts, Driver, Outcome, Pace, Parts};
@@ -135,7 +136,10 @@ pub fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let _signals = Signals::register(&stop);
     let os = ProcOs;
-    let mut set = set_up(cfg, &os, stop)?;
+    let mut set = match set_up(cfg, &os, stop)? {
+        Start::Ready(set) => *set,
+        Start::Ended(report) => return Ok((*report, None)),
+    };
     let mut storage = MaybeUninit::uninit();
     let mut attached = attach(cfg, &mut set, &mut storage, &os, monitor.is_none())?;
     let outcome = drive(cfg, set, &mut attached, &os, monitor, intervals)?;
@@ -154,33 +158,99 @@ struct SetUp {
     metrics: Option<Metrics>,
 }
 
-/// Resolves the targets (starting a traced command, held) and starts the
-/// exporter.
-fn set_up(cfg: &SessionConfig, os: &dyn Os, stop: Arc<AtomicBool>) -> Result<SetUp, SessionError> {
+/// How set-up ended: ready to attach, or the session ended (a signal,
+/// `--duration`) while gozt waited for its first target.
+enum Start {
+    Ready(Box<SetUp>),
+    Ended(Box<Report>),
+}
+
+/// How often gozt looks for its first target while none runs.
+const WAIT_POLL: Duration = Duration::from_millis(500);
+
+/// Starts the exporter, waits for a first target where `--binary` or
+/// `--name` match nothing yet, and resolves the targets (starting a traced
+/// command, held).
+fn set_up(cfg: &SessionConfig, os: &dyn Os, stop: Arc<AtomicBool>) -> Result<Start, SessionError> {
     let started = Instant::now();
+    // Served at once: an agent that waits for its service is scraped too
+    // (gozt_targets 0).
+    let mut metrics = match &cfg.prometheus {
+        Some(addr) => Some(serve_metrics(cfg, addr)?),
+        None => None,
+    };
+    if let Some(what) = targets::awaited(cfg, os) {
+        if let Some(ending) = wait_for(cfg, os, &stop, started, &what) {
+            return Ok(Start::Ended(Box::new(untraced(
+                cfg, started, ending, &what,
+            ))));
+        }
+    }
     let mut resolved = targets::resolve(cfg, os)?;
     // On an error below, the command is dropped: killed (its Gate).
     let command = resolved.command.take();
-    let metrics = match &cfg.prometheus {
-        Some(addr) => Some(serve_metrics(cfg, addr, &resolved)?),
-        None => None,
-    };
-    Ok(SetUp {
+    if let Some(m) = metrics.as_mut() {
+        m.set_functions(resolved.funcs.clone());
+    }
+    Ok(Start::Ready(Box::new(SetUp {
         started,
         stop,
         resolved,
         command,
         metrics,
-    })
+    })))
 }
 
-/// The exporter of the session's functions, serving at `addr`.
-fn serve_metrics(
+/// Waits until `what` appears (looked for every [`WAIT_POLL`]); the
+/// ending, when the session ended first: a signal, or `--duration`, which
+/// bounds a wait as it bounds tracing.
+fn wait_for(
     cfg: &SessionConfig,
-    addr: &str,
-    resolved: &targets::Resolved,
-) -> Result<Metrics, SessionError> {
-    let m = Metrics::new(resolved.funcs.clone(), cfg.rules);
+    os: &dyn Os,
+    stop: &AtomicBool,
+    started: Instant,
+    what: &str,
+) -> Option<Ending> {
+    if !cfg.quiet {
+        eprintln!("gozt: waiting for {what}: none runs yet (Ctrl-C ends)");
+    }
+    loop {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some(Ending::Signal);
+        }
+        if cfg.duration.is_some_and(|d| started.elapsed() >= d) {
+            return Some(Ending::Duration);
+        }
+        std::thread::sleep(WAIT_POLL);
+        if targets::awaited(cfg, os).is_none() {
+            break None;
+        }
+    }
+}
+
+/// The report of a session that ended while waiting for its first target:
+/// no counts, and a warning that says so.
+fn untraced(cfg: &SessionConfig, started: Instant, ending: Ending, what: &str) -> Report {
+    let waited = started.elapsed();
+    let mut report =
+        Aggregator::new(Vec::new(), cfg.rules).report(Vec::new(), 0.0, Lost::default());
+    report.ended_by = Some(ending);
+    report.requested_duration_s = cfg.duration.map(|d| d.as_secs_f64());
+    report.warnings.push(format!(
+        "nothing was traced: gozt waited {} for {what}, and none appeared",
+        humantime::format_duration(Duration::from_millis(waited.as_millis() as u64))
+    ));
+    let ended = SystemTime::now();
+    report.meta = meta(ended - waited, ended, tracer::AttachMethod::UprobeMulti);
+    // Nothing was attached.
+    report.meta.attach_method = String::new();
+    report
+}
+
+/// The exporter, serving at `addr`; the session's functions are set once
+/// its targets are resolved.
+fn serve_metrics(cfg: &SessionConfig, addr: &str) -> Result<Metrics, SessionError> {
+    let m = Metrics::new(Vec::new(), cfg.rules);
     let bound = crate::exporter::serve(addr, m.registry()).map_err(|e| SessionError::Listen {
         addr: addr.to_string(),
         source: e,

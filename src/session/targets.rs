@@ -189,6 +189,21 @@ fn wanted_files(os: &dyn Os, wanted: &Wanted, host: Option<&PathBuf>) -> Vec<Exe
     exes
 }
 
+/// With `--binary` or `--name`, when nothing matches yet (no such file on
+/// gozt's side, no process running it or so named): what gozt waits for,
+/// in words. None when something matches, or for other targets.
+pub fn awaited(cfg: &SessionConfig, os: &dyn Os) -> Option<String> {
+    match &cfg.targets {
+        Targets::Binary(path) => wanted_files(os, &Wanted::binary(path), Some(path))
+            .is_empty()
+            .then(|| format!("a process running {}", crate::base::text::path(path))),
+        Targets::Name(name) => wanted_files(os, &Wanted::name(name), None)
+            .is_empty()
+            .then(|| format!("a process named {name}")),
+        Targets::Pids(_) | Targets::Command(_) => None,
+    }
+}
+
 /// Which executables to attach to; and the command.
 fn executables(cfg: &SessionConfig, os: &dyn Os) -> Result<(Vec<Exe>, Option<Gate>), Error> {
     match &cfg.targets {

@@ -714,3 +714,17 @@ pub fn start_prometheus(bin: &str, config: &Path, dir: &Path, addr: &str) -> Kil
             .expect("start prometheus"),
     )
 }
+
+/// Ends a gozt run with SIGINT (Ctrl-C) after a short settle; its exit
+/// status and what it said on stderr (piped).
+pub fn interrupt(gozt: &mut std::process::Child) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(gozt.id(), libc::SIGINT);
+    let status = gozt.wait().unwrap();
+    let mut err = String::new();
+    if let Some(mut e) = gozt.stderr.take() {
+        e.read_to_string(&mut err).unwrap();
+    }
+    (status, err)
+}
