@@ -49,6 +49,8 @@ pub const METRICS: &[&str] = &[
     "gozt_payload_original_bytes_total",
     "gozt_payload_compressed_bytes_total",
     "gozt_call_duration_seconds",
+    "gozt_failure_ratio_lower_bound",
+    "gozt_failure_ratio_upper_bound",
     "gozt_lost_events_total",
     "gozt_target_info",
     "gozt_targets",
@@ -74,6 +76,9 @@ pub struct Metrics {
     payload_original: IntCounterVec,
     payload_compressed: IntCounterVec,
     duration: HistogramVec,
+    /// The 95 % interval of each series' failure ratio (Wilson).
+    ratio_low: GaugeVec,
+    ratio_high: GaugeVec,
     lost: CounterVec,
     target_info: GaugeVec,
     /// Targets traced now: 0 while gozt waits for the first.
@@ -173,6 +178,28 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
+            ratio_low: register(
+                &registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "gozt_failure_ratio_lower_bound",
+                        "Lower bound of the 95 % interval (Wilson) of the failure ratio, failures over eligible payloads, since the series began.",
+                    ),
+                    &LABELS,
+                )
+                .expect("valid metric"),
+            ),
+            ratio_high: register(
+                &registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "gozt_failure_ratio_upper_bound",
+                        "Upper bound of the 95 % interval (Wilson) of the failure ratio, failures over eligible payloads, since the series began (1 with none eligible).",
+                    ),
+                    &LABELS,
+                )
+                .expect("valid metric"),
+            ),
             targets_traced: register(
                 &registry,
                 IntGauge::new(
@@ -240,6 +267,8 @@ impl Metrics {
                 }
             }
             let _ = self.duration.with_label_values(&labels);
+            self.ratio_low.with_label_values(&labels).set(0.0);
+            self.ratio_high.with_label_values(&labels).set(1.0);
         }
         self.targets.insert(
             pid,
@@ -286,6 +315,12 @@ impl Metrics {
             self.payload_original
                 .with_label_values(&labels)
                 .inc_by(j.original_bytes);
+            let (low, high) = crate::stats::rules::rate_interval(
+                self.failures.with_label_values(&labels).get(),
+                self.eligible.with_label_values(&labels).get(),
+            );
+            self.ratio_low.with_label_values(&labels).set(low);
+            self.ratio_high.with_label_values(&labels).set(high);
             self.payload_compressed
                 .with_label_values(&labels)
                 .inc_by(j.compressed_bytes.unwrap_or(0));
@@ -357,6 +392,8 @@ impl Metrics {
                 let _ = vec.remove_label_values(&labels);
             }
             let _ = self.duration.remove_label_values(&labels);
+            let _ = self.ratio_low.remove_label_values(&labels);
+            let _ = self.ratio_high.remove_label_values(&labels);
         }
     }
 

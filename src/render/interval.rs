@@ -84,6 +84,7 @@ pub fn text(r: &IntervalReport, o: &TextOptions, first: bool, millis: bool) -> S
     }
     match t.state {
         crate::stats::State::Alert => parts.push("ALERT".to_string()),
+        crate::stats::State::Likely => parts.push("(likely)".to_string()),
         crate::stats::State::TooFew => parts.push("(too few)".to_string()),
         crate::stats::State::Ok => {}
     }

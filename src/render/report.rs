@@ -58,14 +58,25 @@ pub fn json_line(r: &Report) -> String {
     s
 }
 
+/// The failure rate, and its 95 % interval once payloads are eligible.
 fn rate(c: &Counters) -> String {
-    percent(c.failure_rate, 3)
+    if c.eligible == 0 {
+        return percent(c.failure_rate, 3);
+    }
+    format!(
+        "{} (95%: {}-{})",
+        percent(c.failure_rate, 3),
+        percent(c.failure_rate_low, 3),
+        percent(c.failure_rate_high, 3)
+    )
 }
 
-/// ` ALERT` or ` too few` after a rate (`sep` before it), nothing when ok.
+/// ` ALERT`, ` likely` or ` too few` after a rate (`sep` before it),
+/// nothing when ok.
 fn verdict(c: &Counters, sep: &str) -> String {
     match c.state {
         crate::stats::State::Alert => format!("{sep}ALERT"),
+        crate::stats::State::Likely => format!("{sep}LIKELY (the interval reaches the threshold)"),
         crate::stats::State::TooFew => format!("{sep}(too few to judge)"),
         crate::stats::State::Ok => String::new(),
     }
@@ -384,7 +395,7 @@ fn goroutines(out: &mut String, r: &Report, o: TextOptions) {
             g.counters.payloads,
             g.counters.errors,
             g.counters.incompressible,
-            rate(&g.counters),
+            percent(g.counters.failure_rate, 3),
             o.time(g.latency_ns.p99),
             o.time(g.time_ns)
         );

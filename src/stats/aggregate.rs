@@ -643,6 +643,7 @@ impl Aggregator {
     fn counters(&self, acc: &Acc) -> Counters {
         let p = &acc.pay;
         let state = self.rules.state(p.failures, p.eligible);
+        let (low, high) = super::rules::rate_interval(p.failures, p.eligible);
         Counters {
             calls: acc.calls,
             call_errors: acc.call_errors,
@@ -653,6 +654,8 @@ impl Aggregator {
             failures: p.failures,
             not_judged: p.not_judged,
             failure_rate: super::rules::failure_rate(p.failures, p.eligible),
+            failure_rate_low: low,
+            failure_rate_high: high,
             state,
             alert: state == super::rules::State::Alert,
         }

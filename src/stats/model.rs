@@ -59,10 +59,20 @@ pub struct Counters {
     #[serde(default)]
     pub not_judged: u64,
     pub failure_rate: f64,
+    /// The failure rate's 95 % interval (Wilson), the payloads seen taken
+    /// as a sample: (0, 1) with none eligible.
+    #[serde(default)]
+    pub failure_rate_low: f64,
+    #[serde(default = "one")]
+    pub failure_rate_high: f64,
     #[serde(default)]
     pub state: State,
     /// `state` is `alert`.
     pub alert: bool,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

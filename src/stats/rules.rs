@@ -161,8 +161,12 @@ pub enum State {
     /// At or below the threshold, over enough eligible payloads.
     #[default]
     Ok,
-    /// Above the threshold, over enough eligible payloads.
+    /// Above the threshold, and so is the whole 95 % interval of the rate
+    /// (its lower bound), over enough eligible payloads.
     Alert,
+    /// Above the threshold, but the interval reaches down to it: the
+    /// payloads seen cannot tell an alert from chance.
+    Likely,
     /// Fewer eligible payloads than min-eligible: no verdict.
     TooFew,
 }
@@ -172,6 +176,7 @@ impl State {
         match self {
             State::Ok => "ok",
             State::Alert => "alert",
+            State::Likely => "likely",
             State::TooFew => "too_few",
         }
     }
@@ -188,14 +193,39 @@ pub fn failure_rate(failures: u64, eligible: u64) -> f64 {
     }
 }
 
-/// The state of `failures` out of `eligible` payloads.
+/// z for a two-sided 95 % interval.
+const Z95: f64 = 1.959_963_984_540_054;
+
+/// The 95 % interval of the failure rate `failures` / `eligible` (Wilson's
+/// score interval: right near 0 and with few payloads, where the normal
+/// approximation is not); (0, 1) with none eligible. The payloads seen are
+/// taken as a sample of the payloads the program makes: of those made
+/// while gozt watched, or, with `--max-overhead`, of those judged in its
+/// windows.
+pub fn rate_interval(failures: u64, eligible: u64) -> (f64, f64) {
+    if eligible == 0 {
+        return (0.0, 1.0);
+    }
+    let n = eligible as f64;
+    let p = failures as f64 / n;
+    let z2 = Z95 * Z95;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// The state of `failures` out of `eligible` payloads: too few for a
+/// verdict, else an alert when the rate's 95 % interval lies above the
+/// threshold, likely when only the rate does, else ok.
 pub fn state(failures: u64, eligible: u64, threshold: f64, min_eligible: u64) -> State {
     if eligible < min_eligible.max(1) {
         State::TooFew
-    } else if failure_rate(failures, eligible) > threshold {
+    } else if failure_rate(failures, eligible) <= threshold {
+        State::Ok
+    } else if rate_interval(failures, eligible).0 > threshold {
         State::Alert
     } else {
-        State::Ok
+        State::Likely
     }
 }
 
@@ -253,7 +283,10 @@ mod tests {
     #[test]
     fn too_few_before_alert() {
         assert_eq!(state(1, 44, 0.003, 1000), State::TooFew);
-        assert_eq!(state(4, 1000, 0.003, 1000), State::Alert);
+        // 0.4 %: above 0.3 %, but its interval (0.16-1.03 %) reaches below.
+        assert_eq!(state(4, 1000, 0.003, 1000), State::Likely);
+        // 1.0 %: its interval (0.54-1.83 %) is all above.
+        assert_eq!(state(10, 1000, 0.003, 1000), State::Alert);
         assert_eq!(state(3, 1000, 0.003, 1000), State::Ok);
         assert_eq!(state(0, 0, 0.003, 0), State::TooFew);
     }

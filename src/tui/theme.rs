@@ -11,6 +11,7 @@ pub struct Theme {
     /// The verdict's badge: ALERT, TOO FEW, OK.
     pub alert: Style,
     pub too_few: Style,
+    pub likely: Style,
     pub ok: Style,
     /// A row above the threshold.
     pub alert_row: Style,
@@ -34,6 +35,10 @@ pub const THEME: Theme = Theme {
         .bg(Color::Red)
         .add_modifier(Modifier::BOLD),
     too_few: Style::new().fg(Color::Black).bg(Color::Yellow),
+    likely: Style::new()
+        .fg(Color::Black)
+        .bg(Color::LightRed)
+        .add_modifier(Modifier::BOLD),
     ok: Style::new().fg(Color::Black).bg(Color::Green),
     alert_row: Style::new().fg(Color::Red),
     selected: Style::new().add_modifier(Modifier::REVERSED),

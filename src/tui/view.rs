@@ -167,16 +167,24 @@ impl App {
         let t = &r.totals;
         let badge = match t.state {
             State::Alert => Span::styled(" ALERT ", THEME.alert),
+            State::Likely => Span::styled(" LIKELY ", THEME.likely),
             State::TooFew => Span::styled(" TOO FEW ", THEME.too_few),
             State::Ok => Span::styled(" OK ", THEME.ok),
         };
         let lost = self.lost.calls_lost();
         let (rate, threshold) = (percent(counters_rate(t), 3), percent(r.alert_threshold, 3));
-        let cmp = if t.alert { ">" } else { "<=" };
+        let cmp = if t.failure_rate > r.alert_threshold {
+            ">"
+        } else {
+            "<="
+        };
         let text = if long {
             format!(
-                " failures {rate} {cmp} {threshold} of {} eligible payloads  {} calls  lost {lost}",
-                t.eligible, t.calls
+                " failures {rate} (95% {}-{}) {cmp} {threshold} of {} eligible payloads  {} calls  lost {lost}",
+                percent(t.failure_rate_low, 2),
+                percent(t.failure_rate_high, 2),
+                t.eligible,
+                t.calls
             )
         } else {
             format!(

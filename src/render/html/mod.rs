@@ -107,6 +107,7 @@ impl Names {
 fn verdict(state: State) -> (&'static str, &'static str) {
     match state {
         State::Alert => ("ALERT", "alert"),
+        State::Likely => ("likely above the threshold", "likely"),
         State::TooFew => ("too few to judge", "too-few"),
         State::Ok => ("ok", "ok"),
     }

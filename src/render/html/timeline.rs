@@ -56,8 +56,11 @@ pub fn judged(c: &Counters, report: &Report) -> Counters {
         report.alert_threshold,
         report.min_eligible,
     );
+    let (low, high) = rules::rate_interval(c.failures, c.eligible);
     Counters {
         failure_rate: rules::failure_rate(c.failures, c.eligible),
+        failure_rate_low: low,
+        failure_rate_high: high,
         state,
         alert: state == rules::State::Alert,
         ..*c
