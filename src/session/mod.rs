@@ -304,13 +304,6 @@ fn attach<'obj>(
     };
     let mut tracer = Tracer::load(storage, &r.specs, &opts).map_err(SessionError::Trace)?;
     let mut duty = cfg.max_overhead.map(DutyCycle::new);
-    // Timed before the first event: a call's correction never waits for it.
-    if duty.is_some() || cfg.correct {
-        let trap_ns = tracer.trap_cost().map_err(SessionError::Trace)?;
-        if let Some(d) = duty.as_mut() {
-            d.trap_ns = trap_ns;
-        }
-    }
     let discovered = set.started.elapsed();
     tracer
         .attach(std::mem::take(&mut r.sites))
@@ -318,6 +311,16 @@ fn attach<'obj>(
     // --duration's clock starts here, with the probes in place.
     let in_place = Instant::now();
     let attached = in_place - set.started;
+    // Timed before the first event is read (those of calls made meanwhile
+    // wait in the ring): a call's correction never waits for it. After the
+    // attach, so that the targets' probes are in place as soon as can be
+    // (a short-lived target is not missed for the calibration's sake).
+    if duty.is_some() || cfg.correct {
+        let trap_ns = tracer.trap_cost().map_err(SessionError::Trace)?;
+        if let Some(d) = duty.as_mut() {
+            d.trap_ns = trap_ns;
+        }
+    }
     if cfg.verbose {
         eprintln!(
             "gozt: attach method {}{}",

@@ -342,6 +342,7 @@ const CALLERS: &[&str] = &[
     "main.(*httpServer).ServeHTTP",
     "main.deep",
     "main.nestedGzip",
+    "main.badChecksum",
     "main.(*countingWriter).Write",
     "main.idleAndWake.func1",
     "main.idleAndWake.func1.1",
