@@ -389,6 +389,18 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// What one trap costs, timed: the duty cycle's budget counts it.
+    pub fn set_trap_cost(&mut self, trap_ns: f64) {
+        if let Some(d) = self.duty.as_mut() {
+            d.trap_ns = trap_ns;
+        }
+    }
+
+    /// Whether a duty cycle (`--max-overhead`) runs.
+    pub fn has_duty(&self) -> bool {
+        self.duty.is_some()
+    }
+
     /// Takes one completed call: every count gets it.
     pub fn event(&mut self, ev: &CallEvent, new_callers: &mut Vec<(u32, u64)>) {
         let id = ProcId::of_event(ev.tgid, ev.proc_start_ns);

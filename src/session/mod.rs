@@ -303,7 +303,7 @@ fn attach<'obj>(
         ..tracer::Options::default()
     };
     let mut tracer = Tracer::load(storage, &r.specs, &opts).map_err(SessionError::Trace)?;
-    let mut duty = cfg.max_overhead.map(DutyCycle::new);
+    let duty = cfg.max_overhead.map(DutyCycle::new);
     let discovered = set.started.elapsed();
     tracer
         .attach(std::mem::take(&mut r.sites))
@@ -311,16 +311,6 @@ fn attach<'obj>(
     // --duration's clock starts here, with the probes in place.
     let in_place = Instant::now();
     let attached = in_place - set.started;
-    // Timed before the first event is read (those of calls made meanwhile
-    // wait in the ring): a call's correction never waits for it. After the
-    // attach, so that the targets' probes are in place as soon as can be
-    // (a short-lived target is not missed for the calibration's sake).
-    if duty.is_some() || cfg.correct {
-        let trap_ns = tracer.trap_cost().map_err(SessionError::Trace)?;
-        if let Some(d) = duty.as_mut() {
-            d.trap_ns = trap_ns;
-        }
-    }
     if cfg.verbose {
         eprintln!(
             "gozt: attach method {}{}",
@@ -388,6 +378,14 @@ fn drive(
     }
     let mut driver = Driver::new(parts);
     driver.attached();
+    // The trap's cost, timed before the first event is read (those of calls
+    // made meanwhile wait in the ring): a call's correction never waits for
+    // it. After the attach and once the targets are known, so that a
+    // short-lived target is neither missed nor left unnamed for its sake.
+    if driver.has_duty() || cfg.correct {
+        let trap_ns = a.tracer.trap_cost().map_err(SessionError::Trace)?;
+        driver.set_trap_cost(trap_ns);
+    }
     if cfg.env.timing {
         eprintln!(
             "gozt: timing: discovery {:.1} ms, attach {:.1} ms ({}, {} sites{})",
