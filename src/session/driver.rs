@@ -387,6 +387,9 @@ impl<'a> Driver<'a> {
                 *t = target_info(t.pid, t.binary.clone(), t.go_version.clone(), Some(&f));
             }
         }
+        // With --binary/--name: the processes running it now, named while
+        // they surely live (before the trap cost is timed).
+        self.scan();
     }
 
     /// What one trap costs, timed: the duty cycle's budget counts it.
