@@ -392,13 +392,6 @@ impl<'a> Driver<'a> {
         self.scan();
     }
 
-    /// What one trap costs, timed: the duty cycle's budget counts it.
-    pub fn set_trap_cost(&mut self, trap_ns: f64) {
-        if let Some(d) = self.duty.as_mut() {
-            d.trap_ns = trap_ns;
-        }
-    }
-
     /// Whether a duty cycle (`--max-overhead`) runs.
     pub fn has_duty(&self) -> bool {
         self.duty.is_some()

@@ -303,7 +303,12 @@ fn attach<'obj>(
         ..tracer::Options::default()
     };
     let mut tracer = Tracer::load(storage, &r.specs, &opts).map_err(SessionError::Trace)?;
-    let duty = cfg.max_overhead.map(DutyCycle::new);
+    let mut duty = cfg.max_overhead.map(DutyCycle::new);
+    // A budget (--max-overhead) counts every trap from the first: its trap
+    // cost is timed before the probes go in.
+    if let Some(d) = duty.as_mut() {
+        d.trap_ns = tracer.trap_cost().map_err(SessionError::Trace)?;
+    }
     let discovered = set.started.elapsed();
     tracer
         .attach(std::mem::take(&mut r.sites))
@@ -382,9 +387,9 @@ fn drive(
     // made meanwhile wait in the ring): a call's correction never waits for
     // it. After the attach and once the targets are known, so that a
     // short-lived target is neither missed nor left unnamed for its sake.
-    if driver.has_duty() || cfg.correct {
-        let trap_ns = a.tracer.trap_cost().map_err(SessionError::Trace)?;
-        driver.set_trap_cost(trap_ns);
+    // (With a budget it was timed before the attach.)
+    if !driver.has_duty() && cfg.correct {
+        a.tracer.trap_cost().map_err(SessionError::Trace)?;
     }
     if cfg.env.timing {
         eprintln!(
