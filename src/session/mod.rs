@@ -241,9 +241,8 @@ fn untraced(cfg: &SessionConfig, started: Instant, ending: Ending, what: &str) -
         humantime::format_duration(Duration::from_millis(waited.as_millis() as u64))
     ));
     let ended = SystemTime::now();
-    report.meta = meta(ended - waited, ended, tracer::AttachMethod::UprobeMulti);
-    // Nothing was attached.
-    report.meta.attach_method = String::new();
+    // Nothing was attached: no method.
+    report.meta = meta(ended - waited, ended, None);
     report
 }
 
@@ -492,7 +491,7 @@ fn finish(mut outcome: Outcome, method: tracer::AttachMethod) -> (Report, Option
     // were let return.
     let since_stop = outcome.stopped.map_or(Duration::ZERO, |t| t.elapsed());
     let ended = SystemTime::now() - since_stop;
-    outcome.report.meta = meta(ended - outcome.counted, ended, method);
+    outcome.report.meta = meta(ended - outcome.counted, ended, Some(method));
     (outcome.report, outcome.status)
 }
 
@@ -519,8 +518,9 @@ fn attach_error(e: tracer::TraceError, targets: &[TargetInfo], os: &dyn Os) -> S
 }
 
 /// The report's metadata: gozt, this host and kernel, the counts' start
-/// and end, gozt's command line.
-pub fn meta(started: SystemTime, ended: SystemTime, method: tracer::AttachMethod) -> Meta {
+/// and end, gozt's command line; the attach method, empty where nothing
+/// was attached.
+pub fn meta(started: SystemTime, ended: SystemTime, method: Option<tracer::AttachMethod>) -> Meta {
     let (host, kernel) = uname();
     let time = |t| humantime::format_rfc3339_millis(t).to_string();
     Meta {
@@ -532,7 +532,7 @@ pub fn meta(started: SystemTime, ended: SystemTime, method: tracer::AttachMethod
         command_line: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
-        attach_method: method.name().to_string(),
+        attach_method: method.map(|m| m.name().to_string()).unwrap_or_default(),
     }
 }
 
@@ -657,7 +657,7 @@ mod tests {
         let m = meta(
             t,
             t + Duration::from_secs(10),
-            tracer::AttachMethod::UprobeMulti,
+            Some(tracer::AttachMethod::UprobeMulti),
         );
         assert_eq!(m.gozt_version, env!("CARGO_PKG_VERSION"));
         assert_eq!(m.started, "2025-12-01T12:00:00.250Z");
@@ -667,5 +667,7 @@ mod tests {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
         assert_eq!(m.host, host.trim());
         assert!(!m.command_line.is_empty());
+        assert_eq!(m.attach_method, "uprobe_multi");
+        assert_eq!(meta(t, t, None).attach_method, "");
     }
 }
