@@ -484,6 +484,11 @@ impl CallSink for Metrics {
     fn lost(&mut self, lost: &Lost) {
         Metrics::lost(self, lost);
     }
+
+    /// Targets registered from now on get the new functions' series too.
+    fn functions(&mut self, funcs: &[FuncMeta]) {
+        self.set_functions(funcs.to_vec());
+    }
 }
 
 /// The label values of one function's series, in LABELS order.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::event::Lost;
 use crate::proc::identity::ProcId;
-use crate::stats::{Aggregator, Call, CallSink, Symbolizer, TargetCalls};
+use crate::stats::{Aggregator, Call, CallSink, FuncMeta, Symbolizer, TargetCalls};
 
 /// Targets broken down one by one at most; calls of later ones stay in
 /// the totals only (a --binary run over days sees many restarts).
@@ -86,5 +86,11 @@ impl CallSink for Breakdown {
 
     fn reset(&mut self) {
         self.by.clear();
+    }
+
+    fn functions(&mut self, funcs: &[FuncMeta]) {
+        for agg in self.template.iter_mut().chain(self.by.values_mut()) {
+            agg.set_functions(funcs);
+        }
     }
 }

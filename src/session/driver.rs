@@ -12,19 +12,20 @@ use std::time::{Duration, Instant};
 
 use super::breakdown::Breakdown;
 use super::duty::{CpuMeter, DutyCycle};
+use super::follow::{Addition, Follow, Probed, DETACH_AFTER};
 use super::gate::Gate;
 use super::intervals::Intervals;
 use super::symbols::ProcSymbols;
-use super::targets::{target_info, BinaryTarget};
+use super::targets::{target_info, BinaryName, BinaryTarget};
 use super::Targets;
 use crate::event::{CallEvent, Lost};
 use crate::exporter::Metrics;
 use crate::monitor::{Monitor, Snapshot};
-use crate::proc::identity::{ProcId, ProcessFacts};
+use crate::proc::identity::{FileId, ProcId, ProcessFacts};
 use crate::proc::os::Os;
 use crate::stats::correct::Corrector;
 use crate::stats::{Aggregator, Call, CallSink, Ending, Report, TargetInfo};
-use crate::tracer::{Cost, TraceError, Tracer};
+use crate::tracer::{BinarySites, Cost, FuncSpec, TraceError, Tracer};
 
 /// What the driver polls: the tracer, or replayed events in tests.
 pub trait Source {
@@ -49,6 +50,11 @@ pub trait Source {
     /// What one of the source's traps costs a call, as last timed (None:
     /// not timed).
     fn trap_ns(&self) -> Option<u64>;
+    /// Attaches at one more binary's sites (its new functions' `specs`
+    /// first) while the session runs; its index.
+    fn add_binary(&mut self, specs: &[FuncSpec], sites: BinarySites) -> Result<usize, TraceError>;
+    /// Detaches binary `index`.
+    fn remove_binary(&mut self, index: usize);
 }
 
 impl Source for Tracer<'_> {
@@ -85,6 +91,12 @@ impl Source for Tracer<'_> {
     }
     fn trap_ns(&self) -> Option<u64> {
         Tracer::trap_ns(self)
+    }
+    fn add_binary(&mut self, specs: &[FuncSpec], sites: BinarySites) -> Result<usize, TraceError> {
+        Tracer::add_binary(self, specs, sites)
+    }
+    fn remove_binary(&mut self, index: usize) {
+        Tracer::remove_binary(self, index);
     }
 }
 
@@ -181,6 +193,14 @@ pub struct Parts<'a> {
     /// Take the source's traps out of the calls' times (false:
     /// `--no-correction`, times as measured).
     pub correct: bool,
+    /// With --binary/--name: new executables that match are read and
+    /// probed while the session runs.
+    pub follow: Option<Follow>,
+    /// With --binary: the path on gozt's side, whose file stays probed
+    /// while no process runs it.
+    pub keep: Option<std::path::PathBuf>,
+    /// Say on stderr what following does.
+    pub say: bool,
 }
 
 /// What a session's counts end with: its report (but for what only the
@@ -205,7 +225,9 @@ pub struct Driver<'a> {
     binary_target: Option<BinaryTarget>,
     /// Processes seen running the binary (--binary, --name), in order,
     /// with what was read of them while they ran.
-    seen: Vec<(ProcId, Option<ProcessFacts>)>,
+    /// The binary index last: of its first call's function, where what it
+    /// runs could not be read (it had exited).
+    seen: Vec<(ProcId, Option<ProcessFacts>, Option<usize>)>,
     duty: Option<DutyCycle>,
     cpu: CpuMeter,
     deadline: Option<Instant>,
@@ -219,9 +241,12 @@ pub struct Driver<'a> {
     stopped: Option<Instant>,
     /// Losses before the monitor's last reset.
     lost_base: Lost,
-    /// Processes that match --binary/--name but run a file that was not
-    /// probed (it appeared after gozt attached): not traced.
-    unprobed: Vec<(ProcId, ProcessFacts)>,
+    /// Processes that match --binary/--name but run a file that could
+    /// not be probed: not traced, and why.
+    unprobed: Vec<(ProcId, ProcessFacts, String)>,
+    follow: Option<Follow>,
+    keep: Option<std::path::PathBuf>,
+    say: bool,
     callers_known: HashSet<(ProcId, u64)>,
     /// Pids another process took in the last batch of events.
     reused: Vec<u32>,
@@ -261,6 +286,9 @@ impl<'a> Driver<'a> {
             last_wanted: None,
             events: Vec::new(),
             corrector: parts.correct.then(Corrector::new),
+            follow: parts.follow,
+            keep: parts.keep,
+            say: parts.say,
         };
         for t in &d.named {
             for s in d.counts.each() {
@@ -276,9 +304,9 @@ impl<'a> Driver<'a> {
     pub fn targets(&self) -> Vec<TargetInfo> {
         let mut targets = self.named.clone();
         if let Some(bt) = &self.binary_target {
-            targets.extend(self.seen.iter().map(|(id, facts)| {
+            targets.extend(self.seen.iter().map(|(id, facts, hint)| {
                 let (name, version) = bt
-                    .binary_of(facts.as_ref())
+                    .binary_of(facts.as_ref(), *hint)
                     .map(|b| (b.name.clone(), b.go_version.clone()))
                     .unwrap_or_default();
                 let mut t = target_info(id.pid, name, version, facts.as_ref());
@@ -300,7 +328,7 @@ impl<'a> Driver<'a> {
                 pid: t.pid,
                 start_ticks: t.start_ticks,
             })
-            .chain(self.seen.iter().map(|(id, _)| *id))
+            .chain(self.seen.iter().map(|(id, _, _)| *id))
             .collect()
     }
 
@@ -320,12 +348,12 @@ impl<'a> Driver<'a> {
 
     /// A process seen running the binary (--binary, --name), once.
     /// `probed`: its calls were seen (else it was found by a scan, and may
-    /// run a file that started to exist after the probes were attached).
-    fn saw(&mut self, id: ProcId, probed: bool) {
-        if self.seen.iter().any(|(s, _)| *s == id)
+    /// run a file that gozt has not probed); `func`: one of them.
+    fn saw(&mut self, id: ProcId, probed: bool, func: Option<u32>) {
+        if self.seen.iter().any(|(s, _, _)| *s == id)
             || self.gone.contains(&id)
             || self.named.iter().any(|t| t.pid == id.pid)
-            || self.unprobed.iter().any(|(s, _)| *s == id)
+            || self.unprobed.iter().any(|(s, _, _)| *s == id)
         {
             return;
         }
@@ -336,37 +364,63 @@ impl<'a> Driver<'a> {
         let file = facts.as_ref().and_then(|f| f.exe_file);
         let known = |bt: &BinaryTarget| bt.binaries.iter().any(|b| b.file == file);
         if !probed && file.is_some() && self.binary_target.as_ref().is_some_and(|bt| !known(bt)) {
-            if let Some(f) = facts {
-                self.unprobed.push((id, f));
-            }
+            let (Some(file), Some(f)) = (file, facts) else {
+                return;
+            };
+            let why = match self.follow.as_mut() {
+                Some(fw) => match fw.failed.get(&file) {
+                    Some(why) => why.clone(),
+                    None => {
+                        // Read off the loop's thread; seen once probed.
+                        let path = std::path::PathBuf::from(format!("/proc/{}/exe", id.pid));
+                        fw.want(file, path, id);
+                        return;
+                    }
+                },
+                None => "a file that appeared after gozt attached".to_string(),
+            };
+            self.unprobed.push((id, f, why));
             return;
         }
+        let hint = func
+            .and_then(|f| self.counts.session.function(f))
+            .map(|m| m.target);
         let runs = self
             .binary_target
             .as_ref()
-            .and_then(|bt| bt.binary_of(facts.as_ref()));
+            .and_then(|bt| bt.binary_of(facts.as_ref(), hint));
         if let Some(b) = runs {
             let t = target_info(id.pid, b.name.clone(), b.go_version.clone(), facts.as_ref());
             for s in self.counts.each() {
                 s.target(&t);
             }
         }
-        self.seen.push((id, facts));
+        self.seen.push((id, facts, hint));
     }
 
     /// With --binary/--name: the processes that run the binary now.
     fn scan(&mut self) {
         if let Some(bt) = self.binary_target.as_ref() {
             for id in self.os.running(&bt.wanted) {
-                self.saw(id, false);
+                self.saw(id, false, None);
             }
         }
     }
 
-    /// Once the probes are attached: lets a traced command exec and learns
-    /// the mappings of the named targets.
+    /// Once the probes are attached: learns the mappings of the named
+    /// targets, and with --binary/--name names the processes running it
+    /// now (a traced command is held until [`Driver::start_command`]).
     pub fn attached(&mut self) {
-        let named: Vec<u32> = self.named.iter().map(|t| t.pid).collect();
+        for t in &self.named {
+            self.sym.learn(self.os, t.pid);
+        }
+        // With --binary/--name: the processes running it now, named while
+        // they surely live (before the trap cost is timed).
+        self.scan();
+    }
+
+    /// Lets a traced command exec, and learns what it runs.
+    pub fn start_command(&mut self) {
         if let Some(gate) = self.command.as_mut() {
             gate.open();
             // Learn the command's mappings as soon as it has exec'd: a short
@@ -378,18 +432,12 @@ impl<'a> Driver<'a> {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
-        for pid in named {
-            self.sym.learn(self.os, pid);
-        }
         // A traced command is known once it has exec'd its program.
         for t in &mut self.named {
             if let Some(f) = self.os.facts(t.pid) {
                 *t = target_info(t.pid, t.binary.clone(), t.go_version.clone(), Some(&f));
             }
         }
-        // With --binary/--name: the processes running it now, named while
-        // they surely live (before the trap cost is timed).
-        self.scan();
     }
 
     /// Whether a duty cycle (`--max-overhead`) runs.
@@ -416,7 +464,7 @@ impl<'a> Driver<'a> {
             self.reused.push(ev.tgid);
         }
         if self.binary_target.is_some() {
-            self.saw(id, true);
+            self.saw(id, true, Some(ev.func_id));
         }
         if let Some(d) = self.duty.as_mut() {
             d.events += 1;
@@ -517,7 +565,9 @@ impl<'a> Driver<'a> {
             self.last_scan = Some(Instant::now());
             self.scan();
             self.forget_exited(src);
+            self.keep_probed(src);
         }
+        self.follow_reads(src);
         for s in self.counts.each() {
             s.lost(&lost);
         }
@@ -536,6 +586,167 @@ impl<'a> Driver<'a> {
             return self.end(Ending::TargetsExited);
         }
         true
+    }
+
+    /// With --binary/--name: takes a read that has ended (the new
+    /// binary's sites attached, its functions counted, its waiting
+    /// processes seen), and starts the next.
+    fn follow_reads(&mut self, src: &mut dyn Source) {
+        let Some(mut fw) = self.follow.take() else {
+            return;
+        };
+        if let Some((file, took, read)) = fw.step() {
+            match read {
+                Ok(a) => self.followed(&mut fw, src, (file, took), a),
+                Err(e) => {
+                    fw.failed
+                        .insert(file, format!("gozt could not read it: {e}"));
+                }
+            }
+            // Those left waiting (the file failed): not traced, and why.
+            if let (Some(why), Some(ids)) = (fw.failed.get(&file), fw.waiting.remove(&file)) {
+                for id in ids {
+                    if let Some(f) = self.os.facts(id.pid).filter(|f| f.id == id) {
+                        if self.say {
+                            eprintln!("gozt: pid {} runs {}: not traced: {why}", id.pid, f.exe);
+                        }
+                        self.unprobed.push((id, f, why.clone()));
+                    }
+                }
+            }
+        }
+        self.follow = Some(fw);
+    }
+
+    /// A new binary read: every count gets its functions, and the
+    /// symbolizer the binary; its sites are attached (through a process
+    /// that runs it now) and the processes that waited for it are seen.
+    fn followed(
+        &mut self,
+        fw: &mut Follow,
+        src: &mut dyn Source,
+        (file, took): (FileId, Duration),
+        a: Addition,
+    ) {
+        for s in self.counts.each() {
+            s.functions(&a.funcs);
+        }
+        let go_version = a.bin.build.go_version.clone();
+        let functions = a.sites.entries.len();
+        // Binary indexes follow the reads, attached or not.
+        self.sym.add_binary(a.bin, Some(file), a.rets);
+        let waiting = fw.waiting.get(&file).cloned().unwrap_or_default();
+        let runner = waiting.iter().find_map(|id| {
+            self.os
+                .facts(id.pid)
+                .filter(|f| f.id == *id && f.exe_file == Some(file))
+        });
+        let mut sites = a.sites;
+        let name = runner
+            .as_ref()
+            .map_or_else(|| sites.binary.display().to_string(), |f| f.exe.clone());
+        // Named by binary index, as the symbolizer knows it; matched by
+        // file once attached.
+        if let Some(bt) = self.binary_target.as_mut() {
+            bt.binaries.push(BinaryName {
+                name: name.clone(),
+                go_version: go_version.clone(),
+                file: None,
+            });
+        }
+        let index = match &runner {
+            Some(f) => {
+                sites.binary = format!("/proc/{}/exe", f.id.pid).into();
+                sites.inodes = super::targets::inodes(
+                    Some(file),
+                    Some(crate::base::pid::Pid::from_tgid(f.id.pid)),
+                    self.os,
+                );
+                match src.add_binary(&a.specs, sites.clone()) {
+                    Ok(i) => Some(i),
+                    Err(e) => {
+                        fw.failed.insert(file, e.to_string());
+                        return;
+                    }
+                }
+            }
+            // Its processes are gone: attached when one runs it again.
+            None => {
+                if !a.specs.is_empty() {
+                    // Its functions are known to the programs all the same.
+                    let _ = src.add_binary(&a.specs, BinarySites::default());
+                }
+                None
+            }
+        };
+        if self.say {
+            let pids: Vec<String> = waiting.iter().map(|id| id.pid.to_string()).collect();
+            eprintln!(
+                "gozt: tracing {name} too ({go_version}, {functions} functions{}; read in \
+                 {} ms): pid {}",
+                if a.specs.is_empty() { ", a copy" } else { "" },
+                took.as_millis(),
+                pids.join(", ")
+            );
+        }
+        if let Some(b) = self
+            .binary_target
+            .as_mut()
+            .and_then(|bt| bt.binaries.last_mut())
+        {
+            b.file = Some(file);
+        }
+        fw.probed.push(Probed {
+            file,
+            sites,
+            index,
+            last_run: Instant::now(),
+        });
+        for id in fw.waiting.remove(&file).unwrap_or_default() {
+            self.saw(id, true, None);
+        }
+    }
+
+    /// With --binary/--name, at each scan: a probed file that a live
+    /// target runs is attached (again, through it, if it was detached); one
+    /// that none has run for [`DETACH_AFTER`] is detached, but for the
+    /// --binary path's own file.
+    fn keep_probed(&mut self, src: &mut dyn Source) {
+        let Some(mut fw) = self.follow.take() else {
+            return;
+        };
+        let now = Instant::now();
+        let mut runners: std::collections::HashMap<FileId, u32> = Default::default();
+        for (id, facts, _) in &self.seen {
+            if let Some(file) = facts.as_ref().and_then(|f| f.exe_file) {
+                if !self.gone.contains(id) {
+                    runners.insert(file, id.pid);
+                }
+            }
+        }
+        let kept = self.keep.as_deref().and_then(FileId::of);
+        for p in &mut fw.probed {
+            match (runners.get(&p.file), p.index) {
+                (Some(_), Some(_)) => p.last_run = now,
+                (Some(&pid), None) => {
+                    p.last_run = now;
+                    p.sites.binary = format!("/proc/{pid}/exe").into();
+                    match src.add_binary(&[], p.sites.clone()) {
+                        Ok(i) => p.index = Some(i),
+                        Err(e) if self.say => {
+                            eprintln!("gozt: pid {pid}: not traced again: {e}");
+                        }
+                        Err(_) => {}
+                    }
+                }
+                (None, Some(i)) if now - p.last_run >= DETACH_AFTER && kept != Some(p.file) => {
+                    src.remove_binary(i);
+                    p.index = None;
+                }
+                _ => {}
+            }
+        }
+        self.follow = Some(fw);
     }
 
     /// Forgets the targets that have exited: their calls under way never
@@ -835,6 +1046,8 @@ mod tests {
     struct Log {
         forgotten: Vec<u32>,
         pauses: Vec<Duration>,
+        added: Vec<std::path::PathBuf>,
+        removed: Vec<usize>,
     }
 
     /// Replays batches of events, one batch per poll; then, with `on_empty`,
@@ -880,6 +1093,14 @@ mod tests {
         fn set_floor(&mut self, _: bool) {}
         fn trap_ns(&self) -> Option<u64> {
             self.trap_ns
+        }
+        fn add_binary(&mut self, _: &[FuncSpec], sites: BinarySites) -> Result<usize, TraceError> {
+            let mut log = self.log.borrow_mut();
+            log.added.push(sites.binary);
+            Ok(log.added.len() - 1)
+        }
+        fn remove_binary(&mut self, index: usize) {
+            self.log.borrow_mut().removed.push(index);
         }
     }
 
@@ -944,6 +1165,9 @@ mod tests {
                 timing: false,
             },
             correct: true,
+            follow: None,
+            keep: None,
+            say: false,
         })
     }
 

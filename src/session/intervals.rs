@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::event::Lost;
 use crate::monitor::IntervalSink;
-use crate::stats::{Aggregator, Call, CallSink, IntervalReport, Symbolizer};
+use crate::stats::{Aggregator, Call, CallSink, FuncMeta, IntervalReport, Symbolizer};
 
 /// The calls since the last interval report, and where each report goes.
 pub struct Intervals<'a> {
@@ -82,5 +82,9 @@ impl CallSink for Intervals<'_> {
 
     fn reset(&mut self) {
         self.agg.reset();
+    }
+
+    fn functions(&mut self, funcs: &[FuncMeta]) {
+        self.agg.set_functions(funcs);
     }
 }

@@ -10,6 +10,7 @@
 pub mod breakdown;
 pub mod driver;
 pub mod duty;
+pub mod follow;
 pub mod gate;
 pub mod intervals;
 pub mod symbols;
@@ -156,6 +157,8 @@ struct SetUp {
     command: Option<gate::Gate>,
     /// With --prometheus: the exporter, serving.
     metrics: Option<Metrics>,
+    /// With --binary/--name: following new executables that match.
+    follow: Option<follow::Follow>,
 }
 
 /// How set-up ended: ready to attach, or the session ended (a signal,
@@ -192,12 +195,17 @@ fn set_up(cfg: &SessionConfig, os: &dyn Os, stop: Arc<AtomicBool>) -> Result<Sta
     if let Some(m) = metrics.as_mut() {
         m.set_functions(resolved.funcs.clone());
     }
+    let follow = resolved
+        .binary_target
+        .is_some()
+        .then(|| follow::Follow::new(cfg, &resolved));
     Ok(Start::Ready(Box::new(SetUp {
         started,
         stop,
         resolved,
         command,
         metrics,
+        follow,
     })))
 }
 
@@ -296,9 +304,19 @@ fn attach<'obj>(
         simulate_no_btf: cfg.env.simulate_no_btf,
         per_site: cfg.env.per_site,
         // Every site, sinks included, under each inode its mappings may
-        // carry.
+        // carry; room for those of binaries followed.
         site_entries: u32::try_from(r.sites.iter().map(|b| b.site_keys()).sum::<usize>())
-            .unwrap_or(u32::MAX),
+            .unwrap_or(u32::MAX)
+            .saturating_add(if set.follow.is_some() {
+                follow::SPARE_SITE_KEYS
+            } else {
+                0
+            }),
+        spare_funcs: if set.follow.is_some() {
+            follow::SPARE_FUNCS
+        } else {
+            0
+        },
         ..tracer::Options::default()
     };
     let mut tracer = Tracer::load(storage, &r.specs, &opts).map_err(SessionError::Trace)?;
@@ -385,11 +403,14 @@ fn drive(
     // The trap's cost, timed before the first event is read (those of calls
     // made meanwhile wait in the ring): a call's correction never waits for
     // it. After the attach and once the targets are known, so that a
-    // short-lived target is neither missed nor left unnamed for its sake.
-    // (With a budget it was timed before the attach.)
+    // short-lived target is neither missed nor left unnamed for its sake;
+    // before a traced command is let run, whose first calls would wait in
+    // the ring unpolled, their callers unnamed, while it is timed. (With a
+    // budget it was timed before the attach.)
     if !driver.has_duty() && cfg.correct {
         a.tracer.trap_cost().map_err(SessionError::Trace)?;
     }
+    driver.start_command();
     if cfg.env.timing {
         eprintln!(
             "gozt: timing: discovery {:.1} ms, attach {:.1} ms ({}, {} sites{})",
@@ -477,11 +498,21 @@ fn parts<'a>(
             } else {
                 Duration::from_millis(50)
             },
-            scan_interval: Duration::from_secs(2),
+            scan_interval: if set.follow.is_some() {
+                follow::FOLLOW_SCAN
+            } else {
+                Duration::from_secs(2)
+            },
             alternate: cfg.probe_alternate,
             timing: cfg.env.timing,
         },
         correct: cfg.correct,
+        follow: set.follow.take(),
+        keep: match &cfg.targets {
+            Targets::Binary(path) => Some(path.clone()),
+            _ => None,
+        },
+        say: !cfg.quiet,
     }
 }
 

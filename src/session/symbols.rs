@@ -50,6 +50,9 @@ impl Unnamed {
 /// The symbolizer of a session.
 pub struct ProcSymbols<'a> {
     binaries: &'a [GoBinary],
+    /// Binaries read while the session runs (new executables that match
+    /// --binary/--name), indexed after `binaries`.
+    later: Vec<GoBinary>,
     /// Each binary's file on gozt's side, by binary index.
     files: Vec<Option<FileId>>,
     /// By function id: its binary and its RETs' link-time addresses.
@@ -76,6 +79,7 @@ impl<'a> ProcSymbols<'a> {
     ) -> ProcSymbols<'a> {
         ProcSymbols {
             binaries,
+            later: Vec::new(),
             files: binaries.iter().map(|b| FileId::of(&b.path)).collect(),
             rets: Vec::new(),
             current: HashMap::new(),
@@ -99,6 +103,34 @@ impl<'a> ProcSymbols<'a> {
     pub fn with_files(mut self, files: Vec<Option<FileId>>) -> Self {
         self.files = files;
         self
+    }
+
+    /// A binary read while the session runs: its file as gozt opened it,
+    /// and its new functions' binary and RETs (by function id, after those
+    /// before). Its index is the next.
+    pub fn add_binary(
+        &mut self,
+        bin: GoBinary,
+        file: Option<FileId>,
+        rets: Vec<(usize, Vec<u64>)>,
+    ) {
+        self.files.resize(self.count(), None);
+        self.files.push(file);
+        self.later.push(bin);
+        self.rets.extend(rets);
+    }
+
+    /// How many binaries it names by.
+    fn count(&self) -> usize {
+        self.binaries.len() + self.later.len()
+    }
+
+    /// Binary `i`: one read at the start, or later.
+    fn binary(&self, i: usize) -> Option<&GoBinary> {
+        match i.checked_sub(self.binaries.len()) {
+            None => self.binaries.get(i),
+            Some(j) => self.later.get(j),
+        }
     }
 
     fn id_of(&self, pid: u32) -> ProcId {
@@ -127,7 +159,7 @@ impl<'a> ProcSymbols<'a> {
         self.binary_of_pid
             .get(&pid)
             .copied()
-            .or_else(|| (self.by_file && self.binaries.len() == 1).then_some(0))
+            .or_else(|| (self.by_file && self.count() == 1).then_some(0))
     }
 
     /// Reads the mappings of the process behind `pid`, if it runs the file
@@ -152,7 +184,7 @@ impl<'a> ProcSymbols<'a> {
         };
         let b = match self.binary_of_pid.get(&id.pid) {
             Some(&b) => Some(b).filter(|&b| same(b)),
-            None if self.by_file => (0..self.binaries.len()).find(|&b| same(b)),
+            None if self.by_file => (0..self.count()).find(|&b| same(b)),
             None => None,
         };
         let Some(b) = b else {
@@ -201,7 +233,7 @@ impl<'a> ProcSymbols<'a> {
     /// of the RET that ended its call.
     fn place_by_ret(&self, ev: &CallEvent) -> Option<(usize, Placement)> {
         let (b, rets) = self.rets.get(ev.func_id as usize)?;
-        if !self.binaries.get(*b)?.pie {
+        if !self.binary(*b)?.pie {
             return Some((*b, Placement::Bias(0)));
         }
         load_bias(ev.ret_ip, rets).map(|bias| (*b, Placement::Bias(bias)))
@@ -232,7 +264,7 @@ impl Symbolizer for ProcSymbols<'_> {
         }
         let name = match self.placed.get(&id) {
             Some((bin, Placement::Maps(ranges))) => {
-                let bin = &self.binaries[*bin];
+                let bin = self.binary(*bin)?;
                 ranges
                     .iter()
                     .find(|m| addr >= m.start && addr < m.end)
@@ -240,12 +272,13 @@ impl Symbolizer for ProcSymbols<'_> {
                     .and_then(|v| bin.function_at(v))
                     .map(|f| f.name.clone())
             }
-            Some((bin, Placement::Bias(bias))) => self.binaries[*bin]
+            Some((bin, Placement::Bias(bias))) => self
+                .binary(*bin)?
                 .function_at(addr.wrapping_sub(*bias))
                 .map(|f| f.name.clone()),
             // A fixed-address executable needs no mappings.
             None => {
-                let bin = &self.binaries[self.binary_of(pid)?];
+                let bin = self.binary(self.binary_of(pid)?)?;
                 if bin.pie {
                     return None;
                 }

@@ -47,12 +47,17 @@ impl BinaryTarget {
     }
 
     /// The binary `facts`'s process runs: the one of the same file, else
-    /// the first.
-    pub fn binary_of(&self, facts: Option<&ProcessFacts>) -> Option<&BinaryName> {
+    /// binary `hint` (of one of its calls' functions), else the first.
+    pub fn binary_of(
+        &self,
+        facts: Option<&ProcessFacts>,
+        hint: Option<usize>,
+    ) -> Option<&BinaryName> {
         let file = facts.and_then(|f| f.exe_file);
         self.binaries
             .iter()
             .find(|b| file.is_some() && b.file == file)
+            .or_else(|| hint.and_then(|i| self.binaries.get(i)))
             .or(self.binaries.first())
     }
 }
@@ -117,6 +122,9 @@ pub struct Resolved {
     pub rets: Vec<(usize, Vec<u64>)>,
     /// Trace mode: the command, held before exec.
     pub command: Option<Gate>,
+    /// The programs read so far, with their function ids: a copy read
+    /// later (another container's file of one image) shares them.
+    pub copies: Copies,
 }
 
 /// Whether the session traces probe `p` (--codec, --func).
@@ -243,11 +251,11 @@ fn executables(cfg: &SessionConfig, os: &dyn Os) -> Result<(Vec<Exe>, Option<Gat
 
 /// What makes two binaries' probes the same: each function's name, what
 /// the programs read of it, its entry and RETs.
-type Signature = (String, FuncSpec, u64, Vec<u64>);
+pub type Signature = (String, FuncSpec, u64, Vec<u64>);
 
 /// The programs read so far, by what their probes are, with their
 /// function ids.
-type Copies = Vec<(Vec<Signature>, Vec<u32>)>;
+pub type Copies = Vec<(Vec<Signature>, Vec<u32>)>;
 
 /// A target's binary as named in reports: where /proc/PID/exe leads.
 fn link_name(path: &Path) -> String {
@@ -263,7 +271,6 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
     // On an error below, the command is dropped: killed before its exec.
     let (exes, command) = executables(cfg, os)?;
     let mut r = Resolved::default();
-    let mut copies = Copies::new();
     for (path, pid) in &exes {
         // Processes that run the same file share its binary and function
         // ids (their calls add up per function; `per_target` splits them).
@@ -274,7 +281,7 @@ pub fn resolve(cfg: &SessionConfig, os: &dyn Os) -> Result<Resolved, SessionErro
                 continue;
             }
         }
-        r.add_binary(cfg, os, (path, *pid, file), &mut copies)
+        r.add_binary(cfg, os, (path, *pid, file))
             .map_err(|e| gone_or(e, *pid, os))?;
     }
     r.binary_target = binary_target(cfg, os, &exes, &r);
@@ -318,9 +325,32 @@ impl Resolved {
         cfg: &SessionConfig,
         os: &dyn Os,
         (path, pid, file): (&Path, Option<Pid>, Option<FileId>),
-        copies: &mut Copies,
     ) -> Result<(), SessionError> {
         let i = self.binaries.len();
+        let (bin, mut sites) = self.read_binary(cfg, path, i)?;
+        sites.pid = pid;
+        // A held command's process runs the shell that holds it until its
+        // exec, and maps the shell: not its mappings.
+        let held = matches!(cfg.targets, Targets::Command(_));
+        sites.inodes = inodes(file, pid.filter(|_| !held), os);
+        self.sites.push(sites);
+        self.files.push(file);
+        if let Some(pid) = pid {
+            self.add_target(i, path, pid, bin.build.go_version.clone(), os);
+        }
+        self.binaries.push(bin);
+        Ok(())
+    }
+
+    /// Reads the binary at `path` as binary `i`: its plan, the functions
+    /// the session selects there (an earlier copy's, else new ones), and
+    /// their sites, for every process (no pid, no inodes yet).
+    pub(super) fn read_binary(
+        &mut self,
+        cfg: &SessionConfig,
+        path: &Path,
+        i: usize,
+    ) -> Result<(GoBinary, BinarySites), SessionError> {
         let bin = GoBinary::open(path)?;
         bin.require_host_arch()?;
         let Plan { probes, sinks, .. } = Plan::build(&bin)?;
@@ -330,10 +360,11 @@ impl Resolved {
                 .iter()
                 .any(|p| selected(cfg, p) && p.entry.stream_out == StreamOut::Sinks);
         let probes: Vec<Probe> = probes.into_iter().filter(|p| selected(cfg, p)).collect();
-        let ids = self.function_ids(i, &bin, &probes, want_sinks, copies);
+        let mut copies = std::mem::take(&mut self.copies);
+        let ids = self.function_ids(i, &bin, &probes, want_sinks, &mut copies);
+        self.copies = copies;
         let mut sites = BinarySites {
             binary: path.to_path_buf(),
-            pid,
             binary_index: i,
             ..Default::default()
         };
@@ -367,17 +398,7 @@ impl Resolved {
                 .map(|&(o, _)| o)
                 .chain(sites.sinks.iter().map(|k| k.offset)),
         );
-        // A held command's process runs the shell that holds it until its
-        // exec, and maps the shell: not its mappings.
-        let held = matches!(cfg.targets, Targets::Command(_));
-        sites.inodes = inodes(file, pid.filter(|_| !held), os);
-        self.sites.push(sites);
-        self.files.push(file);
-        if let Some(pid) = pid {
-            self.add_target(i, path, pid, bin.build.go_version.clone(), os);
-        }
-        self.binaries.push(bin);
-        Ok(())
+        Ok((bin, sites))
     }
 
     /// The function ids of `probes` of binary `i`: an earlier copy's of the
@@ -450,7 +471,7 @@ impl Resolved {
 /// The inodes a binary's mappings may carry: its file's, and for a
 /// process, those of its mappings of it (an overlay maps the file beneath
 /// its own).
-fn inodes(file: Option<FileId>, pid: Option<Pid>, os: &dyn Os) -> Vec<u64> {
+pub(super) fn inodes(file: Option<FileId>, pid: Option<Pid>, os: &dyn Os) -> Vec<u64> {
     let mut inodes: Vec<u64> = file.map(|f| f.ino).into_iter().collect();
     if let Some(m) = pid.and_then(|p| os.exe_mappings(p.tgid())) {
         inodes.extend(m.files.iter().map(|f| f.ino));

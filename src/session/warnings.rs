@@ -15,7 +15,7 @@ pub fn of(
     binary_target: Option<&BinaryTarget>,
     traced: &[TargetInfo],
     sym: &ProcSymbols<'_>,
-    unprobed: &[(ProcId, ProcessFacts)],
+    unprobed: &[(ProcId, ProcessFacts, String)],
 ) -> Vec<String> {
     let mut out = Vec::new();
     if traced.is_empty() {
@@ -30,15 +30,14 @@ pub fn of(
             _ => "no process was traced".to_string(),
         });
     }
-    for (id, f) in unprobed {
+    for (id, f, why) in unprobed {
         let container = f
             .container_id
             .as_deref()
             .map(|c| format!(" in container {}", crate::render::target::short_id(c)))
             .unwrap_or_default();
         out.push(format!(
-            "pid {}{container} runs {}, a file that appeared after gozt attached: not traced \
-             (start gozt again to include it)",
+            "pid {}{container} runs {}: not traced: {why}",
             id.pid, f.exe
         ));
     }

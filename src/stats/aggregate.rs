@@ -371,6 +371,18 @@ impl Aggregator {
         }
     }
 
+    /// Function `id` of the session.
+    pub fn function(&self, id: u32) -> Option<&FuncMeta> {
+        self.funcs.get(id as usize)
+    }
+
+    /// The session's functions are `funcs` now (those before, then more):
+    /// the counts so far stay.
+    pub fn set_functions(&mut self, funcs: &[FuncMeta]) {
+        debug_assert!(funcs.len() >= self.funcs.len());
+        self.funcs = funcs.to_vec();
+    }
+
     /// An empty aggregator of the same functions and rules.
     pub fn alike(&self) -> Aggregator {
         Aggregator::new(self.funcs.clone(), self.rules)

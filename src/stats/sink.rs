@@ -5,7 +5,7 @@
 //! a forget.
 
 use super::payload::Payload;
-use super::{Aggregator, Symbolizer, TargetInfo};
+use super::{Aggregator, FuncMeta, Symbolizer, TargetInfo};
 use crate::event::{CallEvent, Lost};
 use crate::proc::identity::ProcId;
 
@@ -36,6 +36,9 @@ pub trait CallSink {
     fn target(&mut self, _target: &TargetInfo) {}
     /// What the tracer has lost so far.
     fn lost(&mut self, _lost: &Lost) {}
+    /// The session's functions are `funcs` now: those before, then a new
+    /// binary's (read while the session runs).
+    fn functions(&mut self, _funcs: &[FuncMeta]) {}
 }
 
 /// The session's own totals: the report's counts.
@@ -50,6 +53,10 @@ impl CallSink for Aggregator {
 
     fn forget_frames(&mut self, pid: u32) {
         Aggregator::forget_frames(self, pid);
+    }
+
+    fn functions(&mut self, funcs: &[FuncMeta]) {
+        self.set_functions(funcs);
     }
 
     fn reset(&mut self) {

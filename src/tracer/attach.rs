@@ -92,77 +92,74 @@ fn attach_error(b: &BinarySites, e: libbpf_rs::Error) -> TraceError {
     }
 }
 
-/// Attaches `prog` at every site of `sites`, one uprobe.multi link per
-/// binary; the links detach when dropped.
+/// Attaches `prog` at every site of binary `b` with one uprobe.multi
+/// link; it detaches when dropped. Nothing for a binary without sites (one
+/// detached while the session runs).
 pub fn attach_multi(
     prog: &libbpf_rs::ProgramMut<'_>,
-    sites: &[BinarySites],
+    b: &BinarySites,
 ) -> Result<Vec<Link>, TraceError> {
-    let mut links = Vec::new();
-    for b in sites.iter().filter(|b| !b.entries.is_empty()) {
-        let (offsets, cookies) = b.offsets_and_cookies();
-        let opts = UprobeMultiOpts {
-            offsets,
-            cookies,
+    if b.entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (offsets, cookies) = b.offsets_and_cookies();
+    let opts = UprobeMultiOpts {
+        offsets,
+        cookies,
+        ..Default::default()
+    };
+    let link = prog
+        .attach_uprobe_multi_with_opts(b.pid.map_or(-1, Pid::raw), &b.binary, "", opts)
+        .map_err(|e| attach_error(b, e))?;
+    Ok(vec![link])
+}
+
+/// Attaches `prog` at every site of binary `b` (index `i` of the
+/// session's) as classic uprobes: through its grouped event where it has
+/// one (one perf event, its cookie naming the binary when `cookies`), else
+/// one link per site, with its cookie when `cookies`.
+pub fn attach_classic(
+    prog: &libbpf_rs::ProgramMut<'_>,
+    (i, b): (usize, &BinarySites),
+    event: Option<&Event>,
+    cookies: bool,
+) -> Result<Vec<Link>, TraceError> {
+    if b.entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Some(event) = event {
+        let fd = event
+            .open(b.pid.map(Pid::raw))
+            .map_err(|e| TraceError::Attach {
+                path: b.binary.display().to_string(),
+                reason: format!("perf event of a uprobe event: {e}"),
+            })?;
+        let opts = libbpf_rs::PerfEventOpts {
+            cookie: if cookies {
+                GOZT_COOKIE_BINARY | i as u64
+            } else {
+                0
+            },
             ..Default::default()
         };
         let link = prog
-            .attach_uprobe_multi_with_opts(b.pid.map_or(-1, Pid::raw), &b.binary, "", opts)
+            .attach_perf_event_with_opts(fd.as_raw_fd(), opts)
+            .map_err(|e| attach_error(b, e))?;
+        // The link owns the descriptor now (libbpf closes it on detach).
+        let _ = fd.into_raw_fd();
+        return Ok(vec![link]);
+    }
+    let (offsets, site_cookies) = b.offsets_and_cookies();
+    let mut links = Vec::with_capacity(offsets.len());
+    for (offset, cookie) in offsets.into_iter().zip(site_cookies) {
+        let opts = libbpf_rs::UprobeOpts {
+            cookie: if cookies { cookie } else { 0 },
+            ..Default::default()
+        };
+        let link = prog
+            .attach_uprobe_with_opts(b.pid.map_or(-1, Pid::raw), &b.binary, offset, opts)
             .map_err(|e| attach_error(b, e))?;
         links.push(link);
-    }
-    Ok(links)
-}
-
-/// Attaches `prog` at every site of `sites` as classic uprobes: through the
-/// binary's grouped event where it has one (`events`, by index; one perf
-/// event, its cookie naming the binary when `cookies`), else one link per
-/// site, with its cookie when `cookies`.
-pub fn attach_classic(
-    prog: &libbpf_rs::ProgramMut<'_>,
-    sites: &[BinarySites],
-    events: &[Option<Event>],
-    cookies: bool,
-) -> Result<Vec<Link>, TraceError> {
-    let mut links = Vec::new();
-    for (i, b) in sites.iter().enumerate() {
-        if b.entries.is_empty() {
-            continue;
-        }
-        if let Some(event) = events.get(i).and_then(Option::as_ref) {
-            let fd = event
-                .open(b.pid.map(Pid::raw))
-                .map_err(|e| TraceError::Attach {
-                    path: b.binary.display().to_string(),
-                    reason: format!("perf event of a uprobe event: {e}"),
-                })?;
-            let opts = libbpf_rs::PerfEventOpts {
-                cookie: if cookies {
-                    GOZT_COOKIE_BINARY | i as u64
-                } else {
-                    0
-                },
-                ..Default::default()
-            };
-            let link = prog
-                .attach_perf_event_with_opts(fd.as_raw_fd(), opts)
-                .map_err(|e| attach_error(b, e))?;
-            // The link owns the descriptor now (libbpf closes it on detach).
-            let _ = fd.into_raw_fd();
-            links.push(link);
-            continue;
-        }
-        let (offsets, site_cookies) = b.offsets_and_cookies();
-        for (offset, cookie) in offsets.into_iter().zip(site_cookies) {
-            let opts = libbpf_rs::UprobeOpts {
-                cookie: if cookies { cookie } else { 0 },
-                ..Default::default()
-            };
-            let link = prog
-                .attach_uprobe_with_opts(b.pid.map_or(-1, Pid::raw), &b.binary, offset, opts)
-                .map_err(|e| attach_error(b, e))?;
-            links.push(link);
-        }
     }
     Ok(links)
 }

@@ -48,7 +48,8 @@ pub struct FuncSpec {
 }
 
 impl FuncSpec {
-    fn config(&self) -> gozt_func {
+    /// The function table's entry for it.
+    pub(super) fn config(&self) -> gozt_func {
         let reg = |r: Option<u8>| r.unwrap_or(GOZT_REG_NONE as u8);
         let mut flags = 0u8;
         if self.in_at_ret {
@@ -131,18 +132,17 @@ pub fn check_privileges(
     Ok(())
 }
 
-/// Opens and loads the skeleton for `funcs`, with `caller_slots` slots of
-/// known callers (a power of two).
+/// Opens and loads the skeleton for `funcs` in a function table of
+/// `n_funcs`, with `caller_slots` slots of known callers (a power of two).
 pub fn load<'obj>(
     storage: &'obj mut MaybeUninit<OpenObject>,
     funcs: &[FuncSpec],
-    opts: &Options,
+    (opts, n_funcs): (&Options, u32),
     method: AttachMethod,
     caller_slots: u32,
     count_traps: bool,
 ) -> Result<GoztSkel<'obj>, TraceError> {
     let mut open = open(storage, opts.btf.as_deref())?;
-    let n_funcs = funcs.iter().map(|f| f.id + 1).max().unwrap_or(1);
     size_maps(&mut open, opts, n_funcs, caller_slots).map_err(load_error)?;
     // Only the programs of the attach method load: the others may use what
     // this kernel lacks (uprobe.multi, attach cookies, its mappings' list).

@@ -105,6 +105,9 @@ pub struct Options {
     /// Classic uprobes one per site, never grouped in a tracefs event
     /// (`GOZT_PER_SITE`, tests and benchmarks).
     pub per_site: bool,
+    /// Room in the function table for functions of binaries added while
+    /// tracing ([`Tracer::add_binary`]).
+    pub spare_funcs: u32,
 }
 
 impl Default for Options {
@@ -122,6 +125,7 @@ impl Default for Options {
             attach: None,
             simulate_no_btf: false,
             per_site: false,
+            spare_funcs: 0,
         }
     }
 }
@@ -157,7 +161,15 @@ pub struct Tracer<'obj> {
     skel: GoztSkel<'obj>,
     method: AttachMethod,
     ring: Ring<'obj>,
-    links: Vec<Link>,
+    /// Each binary's links (by index in `sites`) while attached.
+    links: Vec<Vec<Link>>,
+    /// Whether the probes are in place (a binary detached while the session
+    /// runs leaves none of its own).
+    on: bool,
+    /// Where classic uprobes' grouped events are defined, once found.
+    tracefs: Option<events::Tracefs>,
+    /// Entries of the function table (ids below it can be added).
+    funcs_capacity: u32,
     /// Classic uprobes: each binary's grouped event, by index in `sites`
     /// (None: one uprobe per site). Kept while detached (defined, no
     /// breakpoint is placed); removed after the links (field order).
@@ -181,6 +193,10 @@ pub struct Tracer<'obj> {
     calibrations: Vec<u64>,
 }
 
+/// The size of a key of the `sites` map.
+const SITE_KEY: usize = std::mem::size_of::<skel::types::gozt_site_key>();
+const _: () = assert!(SITE_KEY == 16, "gozt_site_key is two u64");
+
 /// How often the trap cost is timed again while calls with traps inside
 /// them come in.
 pub const RECALIBRATE: Duration = Duration::from_secs(10);
@@ -203,13 +219,24 @@ impl<'obj> Tracer<'obj> {
         // the programs count traps themselves.
         let stats = opts.stats.then(calibrate::enable_bpf_stats).flatten();
         let count_traps = opts.stats && stats.is_none();
-        let skel = load::load(storage, funcs, opts, method, callers.slots(), count_traps)?;
+        let funcs_capacity = funcs.iter().map(|f| f.id + 1).max().unwrap_or(1) + opts.spare_funcs;
+        let skel = load::load(
+            storage,
+            funcs,
+            (opts, funcs_capacity),
+            method,
+            callers.slots(),
+            count_traps,
+        )?;
         let ring = Ring::new(&skel).map_err(|e| TraceError::Load(e.to_string()))?;
         Ok(Tracer {
             skel,
             method,
             ring,
             links: Vec::new(),
+            on: false,
+            tracefs: None,
+            funcs_capacity,
             events: Vec::new(),
             notes: Vec::new(),
             attach_parts: [Duration::ZERO; 3],
@@ -262,7 +289,7 @@ impl<'obj> Tracer<'obj> {
             self.define_events();
         }
         let defined = start.elapsed();
-        self.fill_sites()?;
+        self.fill_sites(0..self.sites.len())?;
         let filled = start.elapsed();
         self.reattach()?;
         self.attach_parts = [defined, filled - defined, start.elapsed() - filled];
@@ -278,27 +305,32 @@ impl<'obj> Tracer<'obj> {
             return;
         };
         tracefs.remove_stale();
-        self.events = self
-            .sites
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                let grouped = !b.entries.is_empty()
-                    && (self.method == AttachMethod::UprobeAddress || b.code_start.is_some());
-                if !grouped {
-                    return None;
-                }
-                let offsets = b.offsets_and_cookies().0;
-                events::Event::define(&tracefs, i, &b.binary, &offsets)
-                    .map_err(|e| {
-                        self.notes.push(format!(
-                            "{}: no grouped uprobe event ({e}): one uprobe per site",
-                            b.binary.display()
-                        ));
-                    })
-                    .ok()
-            })
+        self.tracefs = Some(tracefs);
+        self.events = (0..self.sites.len())
+            .map(|i| self.define_event(i))
             .collect();
+    }
+
+    /// Binary `i`'s grouped event, where it can have one.
+    fn define_event(&mut self, i: usize) -> Option<events::Event> {
+        let tracefs = self.tracefs.as_ref()?;
+        let b = &self.sites[i];
+        let grouped = !b.entries.is_empty()
+            && (self.method == AttachMethod::UprobeAddress || b.code_start.is_some());
+        if !grouped {
+            return None;
+        }
+        let offsets = b.offsets_and_cookies().0;
+        let defined = events::Event::define(tracefs, i, &b.binary, &offsets);
+        defined
+            .map_err(|e| {
+                let b = &self.sites[i];
+                self.notes.push(format!(
+                    "{}: no grouped uprobe event ({e}): one uprobe per site",
+                    b.binary.display()
+                ));
+            })
+            .ok()
     }
 
     /// How long the last `attach` took to define the uprobe events, fill the
@@ -322,31 +354,16 @@ impl<'obj> Tracer<'obj> {
     /// without attach cookies, each site's cookie by (inode, file offset);
     /// in a binary's grouped event with cookies, by (binary index, offset
     /// from mm->start_code).
-    fn fill_sites(&mut self) -> Result<(), TraceError> {
+    fn fill_sites(&mut self, binaries: std::ops::Range<usize>) -> Result<(), TraceError> {
         let mut keys: Vec<u8> = Vec::new();
         let mut values: Vec<u8> = Vec::new();
-        for (i, b) in self.sites.iter().enumerate() {
-            let grouped = self.events.get(i).is_some_and(Option::is_some);
-            let files: Vec<(u64, u64)> = match (self.method, b.code_start) {
-                (AttachMethod::UprobeAddress, _) => b.inodes.iter().map(|&ino| (ino, 0)).collect(),
-                (AttachMethod::UprobeCookie, Some(start)) if grouped => vec![(i as u64, start)],
-                _ => continue,
-            };
-            let (offsets, cookies) = b.offsets_and_cookies();
-            for &(file, start) in &files {
-                for (&offset, &cookie) in offsets.iter().zip(&cookies) {
-                    let key = skel::types::gozt_site_key {
-                        file,
-                        offset: offset as u64 - start,
-                    };
-                    keys.extend_from_slice(bytemuck::bytes_of(&key));
-                    values.extend((cookie | GOZT_COOKIE_KNOWN).to_ne_bytes());
-                }
+        for i in binaries {
+            for (key, cookie) in self.site_keys(i) {
+                keys.extend_from_slice(bytemuck::bytes_of(&key));
+                values.extend((cookie | GOZT_COOKIE_KNOWN).to_ne_bytes());
             }
         }
-        const KEY: usize = std::mem::size_of::<skel::types::gozt_site_key>();
-        const _: () = assert!(KEY == 16, "gozt_site_key is two u64");
-        let count = keys.len() / KEY;
+        let count = keys.len() / SITE_KEY;
         if count == 0 {
             return Ok(());
         }
@@ -357,32 +374,130 @@ impl<'obj> Tracer<'obj> {
             .update_batch(&keys, &values, count as u32, MapFlags::ANY, MapFlags::ANY)
             .is_err()
         {
-            for (k, v) in keys.chunks(KEY).zip(values.chunks(8)) {
+            for (k, v) in keys.chunks(SITE_KEY).zip(values.chunks(8)) {
                 map.update(k, v, MapFlags::ANY).map_err(fail)?;
             }
         }
         Ok(())
     }
 
+    /// Binary `i`'s keys in the `sites` map, with their cookies: none where
+    /// its cookies come with the attach.
+    fn site_keys(&self, i: usize) -> Vec<(skel::types::gozt_site_key, u64)> {
+        let b = &self.sites[i];
+        let grouped = self.events.get(i).is_some_and(Option::is_some);
+        let files: Vec<(u64, u64)> = match (self.method, b.code_start) {
+            (AttachMethod::UprobeAddress, _) => b.inodes.iter().map(|&ino| (ino, 0)).collect(),
+            (AttachMethod::UprobeCookie, Some(start)) if grouped => vec![(i as u64, start)],
+            _ => return Vec::new(),
+        };
+        let (offsets, cookies) = b.offsets_and_cookies();
+        let mut out = Vec::with_capacity(files.len() * offsets.len());
+        for &(file, start) in &files {
+            for (&offset, &cookie) in offsets.iter().zip(&cookies) {
+                let key = skel::types::gozt_site_key {
+                    file,
+                    offset: offset as u64 - start,
+                };
+                out.push((key, cookie));
+            }
+        }
+        out
+    }
+
+    /// Attaches at one more binary's sites while tracing (a new executable
+    /// that matches --binary/--name), its functions' `specs` first (ids
+    /// below the function table's room; those of an earlier copy are there
+    /// already). Returns its index for [`Tracer::remove_binary`]. While
+    /// detached (a duty cycle's pause) it goes in at the next attach.
+    pub fn add_binary(
+        &mut self,
+        specs: &[FuncSpec],
+        sites: BinarySites,
+    ) -> Result<usize, TraceError> {
+        if let Some(f) = specs.iter().find(|f| f.id >= self.funcs_capacity) {
+            return Err(TraceError::Attach {
+                path: sites.binary.display().to_string(),
+                reason: format!(
+                    "gozt's function table is full ({} functions; function {} does not fit)",
+                    self.funcs_capacity, f.id
+                ),
+            });
+        }
+        for f in specs {
+            let cfg = f.config();
+            self.skel
+                .maps
+                .funcs
+                .update(&f.id.to_ne_bytes(), bytemuck::bytes_of(&cfg), MapFlags::ANY)
+                .map_err(|e| TraceError::Load(format!("the function table: {e}")))?;
+        }
+        let i = self.sites.len();
+        self.sites.push(sites);
+        if self.method != AttachMethod::UprobeMulti && !self.per_site {
+            let event = self.define_event(i);
+            self.events.resize_with(i, || None);
+            self.events.push(event);
+        }
+        let added = self.fill_sites(i..i + 1).and_then(|()| {
+            if self.on {
+                let links = self.attach_one(i)?;
+                self.links.resize_with(i, Vec::new);
+                self.links.push(links);
+            }
+            Ok(())
+        });
+        if let Err(e) = added {
+            self.remove_binary(i);
+            return Err(e);
+        }
+        Ok(i)
+    }
+
+    /// Detaches binary `i` (one whose last process has exited): its links,
+    /// its grouped event and its keys in the `sites` map go; its index is
+    /// never used again.
+    pub fn remove_binary(&mut self, i: usize) {
+        if let Some(links) = self.links.get_mut(i) {
+            attach::detach(std::mem::take(links));
+        }
+        let map = &self.skel.maps.sites;
+        for (key, _) in self.site_keys(i) {
+            let _ = map.delete(bytemuck::bytes_of(&key));
+        }
+        if let Some(e) = self.events.get_mut(i) {
+            *e = None;
+        }
+        if let Some(b) = self.sites.get_mut(i) {
+            *b = BinarySites::default();
+        }
+    }
+
+    /// Attaches the program at binary `i`'s sites.
+    fn attach_one(&self, i: usize) -> Result<Vec<Link>, TraceError> {
+        let prog = self.program(self.floor);
+        let b = &self.sites[i];
+        let event = self.events.get(i).and_then(Option::as_ref);
+        match self.method {
+            AttachMethod::UprobeMulti => attach::attach_multi(prog, b),
+            AttachMethod::UprobeCookie => attach::attach_classic(prog, (i, b), event, true),
+            AttachMethod::UprobeAddress => attach::attach_classic(prog, (i, b), event, false),
+        }
+    }
+
     /// Attaches again at the sites of the last `attach`, if detached.
     pub fn reattach(&mut self) -> Result<(), TraceError> {
-        if !self.links.is_empty() {
+        if self.on {
             return Ok(());
         }
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
             bss.stopping = 0;
             bss.attaching = 1;
         }
-        let prog = self.program(self.floor);
-        self.links = match self.method {
-            AttachMethod::UprobeMulti => attach::attach_multi(prog, &self.sites)?,
-            AttachMethod::UprobeCookie => {
-                attach::attach_classic(prog, &self.sites, &self.events, true)?
-            }
-            AttachMethod::UprobeAddress => {
-                attach::attach_classic(prog, &self.sites, &self.events, false)?
-            }
-        };
+        self.links = (0..self.sites.len())
+            .map(|i| self.attach_one(i))
+            .collect::<Result<_, _>>()?;
+        self.on = true;
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
             bss.attaching = 0;
         }
@@ -404,14 +519,14 @@ impl<'obj> Tracer<'obj> {
     }
 
     pub fn attached(&self) -> bool {
-        !self.links.is_empty()
+        self.on
     }
 
     /// Stops cleanly: entries record nothing more, calls under way get up
     /// to `drain` to return, then every link goes. RETs of calls begun after
     /// the entries went off are not counted as unmatched.
     pub fn stop(&mut self, drain: Duration) {
-        if self.links.is_empty() {
+        if !self.on {
             return;
         }
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
@@ -429,7 +544,13 @@ impl<'obj> Tracer<'obj> {
             std::thread::sleep(Duration::from_millis(2));
             waiting = inflight::young(map, &waiting, self.max_call_age);
         }
-        attach::detach(std::mem::take(&mut self.links));
+        attach::detach(
+            std::mem::take(&mut self.links)
+                .into_iter()
+                .flatten()
+                .collect(),
+        );
+        self.on = false;
     }
 
     /// Appends the calls completed since the last poll to `out`.
@@ -531,7 +652,7 @@ impl<'obj> Tracer<'obj> {
 
     /// Once stopped: forgets every call under way, counting each.
     pub fn clear(&mut self) {
-        debug_assert!(self.links.is_empty());
+        debug_assert!(!self.on);
         let n = inflight::remove(&self.skel.maps.inflight, None, self.max_call_age);
         self.add_ended(n);
     }
