@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use prometheus::core::Collector;
 use prometheus::{
@@ -30,6 +31,11 @@ fn out_observed(meta: &FuncMeta) -> bool {
 
 /// The documented default address: loopback only.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9433";
+
+/// How long an exited target's series stay by default (`--series-grace`):
+/// several scrapes at Prometheus's usual intervals (15 s to 1 min) see its
+/// last counts, one missed scrape included.
+pub const SERIES_GRACE: Duration = Duration::from_secs(300);
 
 /// Labels of every per-function series.
 const LABELS: [&str; 5] = ["pid", "binary", "function", "codec", "op"];
@@ -84,9 +90,19 @@ pub struct Metrics {
     /// Targets traced now: 0 while gozt waits for the first.
     targets_traced: IntGauge,
     funcs: Vec<FuncMeta>,
-    /// pid -> (binary, Go version, container id) of targets with series.
-    targets: BTreeMap<u32, (String, String, String)>,
+    /// Targets with series, by pid.
+    targets: BTreeMap<u32, Series>,
+    /// How long an exited target's series stay.
+    grace: Duration,
     lost_seen: Lost,
+}
+
+/// A target's series: its binary label, its `gozt_target_info` labels,
+/// and when it exited.
+struct Series {
+    binary: String,
+    info: [String; 6],
+    exited: Option<Instant>,
 }
 
 /// `metric`, registered in `registry`.
@@ -174,7 +190,14 @@ impl Metrics {
                         "gozt_target_info",
                         "A traced process (container_id empty outside containers); always 1.",
                     ),
-                    &["pid", "binary", "go_version", "container_id"],
+                    &[
+                        "pid",
+                        "binary",
+                        "go_version",
+                        "container_id",
+                        "module_version",
+                        "build_id",
+                    ],
                 )
                 .expect("valid metric"),
             ),
@@ -210,6 +233,7 @@ impl Metrics {
             ),
             funcs,
             targets: BTreeMap::new(),
+            grace: SERIES_GRACE,
             lost_seen: Lost::default(),
             registry: registry.clone(),
         };
@@ -226,22 +250,34 @@ impl Metrics {
         self.funcs = funcs;
     }
 
+    /// Keeps an exited target's series for `grace` (`--series-grace`).
+    pub fn with_grace(mut self, grace: Duration) -> Metrics {
+        self.grace = grace;
+        self
+    }
+
     /// Registers a target process, with every function's series at zero, so
     /// that `rate()` sees its first calls.
-    pub fn add_target(
-        &mut self,
-        pid: u32,
-        binary: &str,
-        go_version: &str,
-        container_id: Option<&str>,
-    ) {
-        if self.targets.contains_key(&pid) {
-            return;
+    pub fn add_target(&mut self, t: &TargetInfo) {
+        let pid = t.pid;
+        let (binary, go_version) = (t.binary.as_str(), t.go_version.as_str());
+        match self.targets.get(&pid) {
+            // Another process on an exited target's pid: the old series go
+            // at once (a counter reset to Prometheus).
+            Some(Series {
+                exited: Some(_), ..
+            }) => self.remove_target(pid),
+            Some(_) => return,
+            None => {}
         }
         let p = pid.to_string();
-        let container = container_id.unwrap_or("");
+        let container = t.container_id.as_deref().unwrap_or("");
+        let build = [
+            t.module_version.clone().unwrap_or_default(),
+            t.build_id.clone().unwrap_or_default(),
+        ];
         self.target_info
-            .with_label_values(&[&p, binary, go_version, container])
+            .with_label_values(&[&p, binary, go_version, container, &build[0], &build[1]])
             .set(1.0);
         for meta in &self.funcs {
             let labels = labels(&p, binary, meta);
@@ -272,13 +308,49 @@ impl Metrics {
         }
         self.targets.insert(
             pid,
-            (
-                binary.to_string(),
-                go_version.to_string(),
-                container.to_string(),
-            ),
+            Series {
+                binary: binary.to_string(),
+                info: [
+                    p.clone(),
+                    binary.to_string(),
+                    go_version.to_string(),
+                    container.to_string(),
+                    build[0].clone(),
+                    build[1].clone(),
+                ],
+                exited: None,
+            },
         );
-        self.targets_traced.set(self.targets.len() as i64);
+        self.set_traced();
+    }
+
+    /// `gozt_targets`: the targets that have not exited.
+    fn set_traced(&mut self) {
+        let live = self.targets.values().filter(|t| t.exited.is_none()).count();
+        self.targets_traced.set(live as i64);
+    }
+
+    /// Target `pid` has exited: its series stay for the grace period, so
+    /// that the scrapes after its exit see its last counts.
+    pub fn exited(&mut self, pid: u32) {
+        if let Some(t) = self.targets.get_mut(&pid) {
+            t.exited.get_or_insert_with(Instant::now);
+        }
+        self.set_traced();
+    }
+
+    /// Removes the series of targets that exited longer than the grace
+    /// period ago.
+    pub fn prune(&mut self) {
+        let old: Vec<u32> = self
+            .targets
+            .iter()
+            .filter(|(_, t)| t.exited.is_some_and(|at| at.elapsed() >= self.grace))
+            .map(|(&pid, _)| pid)
+            .collect();
+        for pid in old {
+            self.remove_target(pid);
+        }
     }
 
     /// Counts one completed call of a registered target, and the payload it
@@ -287,7 +359,7 @@ impl Metrics {
         let Some(meta) = self.funcs.get(ev.func_id as usize) else {
             return;
         };
-        let Some((binary, _, _)) = self.targets.get(&ev.tgid) else {
+        let Some(Series { binary, .. }) = self.targets.get(&ev.tgid) else {
             return;
         };
         if ev.outer.is_some() {
@@ -348,9 +420,10 @@ impl Metrics {
             }
         }
         self.lost_seen = *lost;
+        self.prune();
     }
 
-    /// Removes the series of targets that are gone.
+    /// Removes the series of targets that are gone, at once.
     pub fn retain_targets(&mut self, alive: &HashSet<u32>) {
         let gone: Vec<u32> = self
             .targets
@@ -365,14 +438,13 @@ impl Metrics {
 
     /// Removes the series of target `pid`.
     fn remove_target(&mut self, pid: u32) {
-        let Some((binary, version, container)) = self.targets.remove(&pid) else {
+        let Some(Series { binary, info, .. }) = self.targets.remove(&pid) else {
             return;
         };
-        self.targets_traced.set(self.targets.len() as i64);
+        self.set_traced();
         let p = pid.to_string();
-        let _ = self
-            .target_info
-            .remove_label_values(&[&p, &binary, &version, &container]);
+        let info: Vec<&str> = info.iter().map(String::as_str).collect();
+        let _ = self.target_info.remove_label_values(&info);
         for meta in &self.funcs {
             let labels = labels(&p, &binary, meta);
             for vec in [
@@ -466,9 +538,10 @@ impl CallSink for Metrics {
         None
     }
 
-    /// Its series go (with `--binary`, a restarted service gets new ones).
+    /// Its series go after the grace period (with `--binary`, a restarted
+    /// service gets new ones).
     fn forget_process(&mut self, pid: u32) {
-        self.remove_target(pid);
+        self.exited(pid);
     }
 
     fn forget_frames(&mut self, _pid: u32) {}
@@ -478,7 +551,7 @@ impl CallSink for Metrics {
     fn reset(&mut self) {}
 
     fn target(&mut self, t: &TargetInfo) {
-        self.add_target(t.pid, &t.binary, &t.go_version, t.container_id.as_deref());
+        self.add_target(t);
     }
 
     fn lost(&mut self, lost: &Lost) {

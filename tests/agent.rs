@@ -73,22 +73,14 @@ fn an_agent_started_before_its_service_waits_serves_and_then_traces_exactly() {
     std::thread::sleep(Duration::from_millis(1200));
 
     // The service starts, held until gozt is in place; then it works.
-    let mut svc = common::waiting_workload(&service, &["-goroutines", "3", "-rounds", "1"]);
+    let svc = common::waiting_workload(&service, &["-goroutines", "3", "-rounds", "1"]);
     common::wait_for_attach();
     let deadline = Instant::now() + Duration::from_secs(10);
     while value(&metrics(&addr), "gozt_targets") != Some(1.0) {
         assert!(Instant::now() < deadline, "the target never got its series");
         std::thread::sleep(Duration::from_millis(100));
     }
-    common::signal(svc.id(), libc::SIGUSR1);
-    let mut truth = String::new();
-    svc.stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut truth)
-        .unwrap();
-    assert!(svc.wait().unwrap().success());
-    let truth: Value = serde_json::from_str(&truth).unwrap();
+    let truth = release(svc);
     let (status, err) = common::interrupt(&mut gozt.0);
     assert!(status.success(), "{err}");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
@@ -157,8 +149,13 @@ fn a_wait_that_duration_ends_reports_that_nothing_was_traced() {
 /// Runs one generation of the service from `exe`: started held, released
 /// once `ready` says gozt traces it, run to its end; its truth.
 fn generation(exe: &std::path::Path, ready: impl FnOnce(u32)) -> Value {
-    let mut svc = common::waiting_workload(exe, &["-goroutines", "2", "-rounds", "1"]);
+    let svc = common::waiting_workload(exe, &["-goroutines", "2", "-rounds", "1"]);
     ready(svc.id());
+    release(svc)
+}
+
+/// Lets a held workload run to its end; its truth.
+fn release(mut svc: std::process::Child) -> Value {
     common::signal(svc.id(), libc::SIGUSR1);
     let mut truth = String::new();
     svc.stdout

@@ -38,6 +38,52 @@ fn have(tool: &str) -> bool {
     false
 }
 
+/// Target `pid` running `binary` (go1.27.3), in `container` if any.
+fn target(pid: u32, binary: &str, container: Option<&str>) -> gozt::stats::TargetInfo {
+    gozt::stats::TargetInfo {
+        pid,
+        binary: binary.into(),
+        go_version: "go1.27.3".into(),
+        container_id: container.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_exited_targets_series_stay_for_the_grace_period_then_go() {
+    use gozt::stats::CallSink;
+    let funcs = common::catalog_funcs(2);
+    let series = |m: &Metrics, pid: u32| m.encode().contains(&format!("pid=\"{pid}\""));
+    let traced = |m: &Metrics| {
+        m.encode()
+            .lines()
+            .find_map(|l| l.strip_prefix("gozt_targets ").map(str::to_string))
+    };
+    let mut m = Metrics::new(funcs.clone(), gozt::stats::Rules::DEFAULT)
+        .with_grace(Duration::from_secs(3600));
+    m.add_target(&target(4242, "/srv/app", None));
+    m.add_target(&target(4343, "/srv/app", None));
+    m.forget_process(4343);
+    m.prune();
+    // Within the grace period: still scraped, no longer traced.
+    assert!(series(&m, 4343));
+    assert_eq!(traced(&m).as_deref(), Some("1"));
+    // Another process on its pid: the old series go at once.
+    m.add_target(&target(4343, "/srv/other", None));
+    let old = "gozt_target_info{binary=\"/srv/app\",build_id=\"\",container_id=\"\",\
+               go_version=\"go1.27.3\",module_version=\"\",pid=\"4343\"}";
+    assert!(!m.encode().contains(old));
+    assert!(m.encode().contains(&old.replace("/srv/app", "/srv/other")));
+    assert_eq!(traced(&m).as_deref(), Some("2"));
+    // Past it: gone.
+    let mut m = Metrics::new(funcs, gozt::stats::Rules::DEFAULT).with_grace(Duration::ZERO);
+    m.add_target(&target(4242, "/srv/app", None));
+    m.forget_process(4242);
+    m.prune();
+    assert!(!series(&m, 4242));
+    assert_eq!(traced(&m).as_deref(), Some("0"));
+}
+
 #[test]
 fn exporter_output_passes_promtool_and_counts_exactly() {
     let funcs = common::catalog_funcs(usize::MAX);
@@ -45,8 +91,12 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
     // The session's judge of payloads, as `Aggregator::judge` is.
     let mut judge = gozt::stats::Aggregator::new(funcs.clone(), gozt::stats::Rules::DEFAULT);
     let mut m = Metrics::new(funcs, gozt::stats::Rules::DEFAULT);
-    m.add_target(4242, "/srv/app", "go1.27.3", None);
-    m.add_target(4343, "/srv/app", "go1.27.3", Some("4c01db0b339c"));
+    m.add_target(&target(4242, "/srv/app", None));
+    m.add_target(&gozt::stats::TargetInfo {
+        module_version: Some("v1.4.2".into()),
+        build_id: Some("jPaBKZVImbiIBosMp0QA/xg5lRKCZDaF_sEceJ1ho".into()),
+        ..target(4343, "/srv/app", Some("4c01db0b339c"))
+    });
     let (mut original, mut compressed) = (0u64, 0u64);
     for i in 0..1000u64 {
         let ev = CallEvent {
@@ -93,10 +143,10 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
     );
     assert!(text.contains("gozt_lost_events_total{cause=\"unmatched_returns\"} 3"));
     assert!(text.contains(
-        "gozt_target_info{binary=\"/srv/app\",container_id=\"\",go_version=\"go1.27.3\",pid=\"4242\"} 1"
+        "gozt_target_info{binary=\"/srv/app\",build_id=\"\",container_id=\"\",go_version=\"go1.27.3\",module_version=\"\",pid=\"4242\"} 1"
     ));
     assert!(text.contains(
-        "gozt_target_info{binary=\"/srv/app\",container_id=\"4c01db0b339c\",go_version=\"go1.27.3\",pid=\"4343\"} 1"
+        "gozt_target_info{binary=\"/srv/app\",build_id=\"jPaBKZVImbiIBosMp0QA/xg5lRKCZDaF_sEceJ1ho\",container_id=\"4c01db0b339c\",go_version=\"go1.27.3\",module_version=\"v1.4.2\",pid=\"4343\"} 1"
     ));
     // No goroutine id among the labels: series stay bounded.
     assert!(!text.contains("goid"));
@@ -343,6 +393,7 @@ fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
         Command::new(env!("CARGO_BIN_EXE_gozt"))
             .args(["attach", "--prometheus", "127.0.0.1:0", "--json", "-o"])
             .arg(dir.join("report.json"))
+            .args(["--series-grace", "3s"])
             .arg("--binary")
             .arg(&bin)
             .stderr(Stdio::piped())
@@ -408,10 +459,17 @@ fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
         query(&prom, "instance:gozt_failure_ratio:rate5m").is_some_and(|v| (v - ratio).abs() < 1e-9)
     });
 
-    // The service restarts: the old process's series go, the new one's come.
+    // The service restarts: the old process's series stay for the grace
+    // period (the scrapes after its exit see its last counts), then go; the
+    // new one's come.
     let old_pid = truth["pid"].as_u64().unwrap();
     drop(first);
+    let gone = Instant::now();
     let (_second, truth2) = workload(&bin, "2", |_| {});
+    let text = http_get(&exporter, "/metrics").unwrap();
+    if gone.elapsed() < Duration::from_secs(2) {
+        assert!(text.contains(&format!("pid=\"{old_pid}\"")), "{text}");
+    }
     let new_pid = truth2["pid"].as_u64().unwrap();
     let (calls2, _, _) = truth_sums(&truth2);
     wait_for("the restarted target's series", || {

@@ -70,6 +70,11 @@ fn replayed() -> gozt::stats::Report {
         pid: 4242,
         binary: "/srv/app".into(),
         go_version: "go1.27.3".into(),
+        module_version: Some("v1.4.2".into()),
+        build_id: Some(
+            "jPaBKZVImbiIBosMp0QA/xg5lRKCZDaF_sEceJ1ho/KemFoSXMcodKB-SJD1jA/xEVVXl2daJPUxLwOVSEs"
+                .into(),
+        ),
         ns_pid: Some(1),
         container_id: Some(
             "4c01db0b339c7a2c9c6d5b1d8a6c4b5e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c".into(),

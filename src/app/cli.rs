@@ -263,6 +263,10 @@ pub struct TraceOptions {
     /// (0.0.0.0:PORT), HOST:PORT as given; without ADDR, 127.0.0.1:9433.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = crate::exporter::DEFAULT_ADDR)]
     pub prometheus: Option<String>,
+    /// With --prometheus: how long an exited target's series stay, so that
+    /// the scrapes after its exit see its last counts.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub series_grace: std::time::Duration,
     /// Keep the estimated cost to the targets within this share of their CPU
     /// time (a percentage, 1%, or a ratio below 1, 0.01) by attaching the
     /// probes in windows; counts are then sampled, and the report says by

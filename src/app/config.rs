@@ -87,6 +87,7 @@ pub fn session(
         func_globs: o.funcs.clone(),
         command_output: None,
         prometheus,
+        series_grace: o.series_grace,
         max_overhead,
         probe_floor: o.probe_floor,
         probe_alternate: o.probe_alternate,

@@ -59,6 +59,9 @@ pub struct GoBinary {
     pub arch: Arch,
     pub pie: bool,
     pub build: BuildInfo,
+    /// The Go build ID (`go tool buildid`), from the `.note.go.buildid`
+    /// note, which stripped builds keep.
+    pub build_id: Option<String>,
     /// Sorted by address.
     pub functions: Vec<Func>,
     pub symbol_source: SymbolSource,
@@ -197,11 +200,16 @@ impl GoBinary {
             .collect();
         let dwarf = dwarf::Dwarf::load(&file).map_err(malformed)?;
         let (g, offset_source) = g_offsets(path, dwarf.as_ref(), &build.go_version)?;
+        let build_id = file
+            .section_by_name(".note.go.buildid")
+            .and_then(|s| s.data().ok())
+            .and_then(buildinfo::go_build_id);
         Ok(GoBinary {
             path: path.to_path_buf(),
             arch,
             pie: file.kind() == ObjectKind::Dynamic,
             build,
+            build_id,
             functions,
             symbol_source,
             goid_offset: g.goid,

@@ -37,14 +37,18 @@ pub fn short_id(id: &str) -> &str {
 }
 
 /// The text report's lines of `t`: `target pid 31337 [ns pid 1, container
-/// 4c01db0b339c] /usr/local/bin/app (go1.25.5)`, then, when the process
+/// 4c01db0b339c] /usr/local/bin/app (go1.25.5, v1.4.2)` (its main module's
+/// version where the build info has one), then, when the process
 /// sees its executable elsewhere or it was deleted, `  runs PATH
 /// (deleted)`.
 /// At most `width` columns each: a long path is cut in its middle, the
 /// identity never.
 pub fn lines(t: &TargetInfo, width: usize) -> Vec<String> {
     let head = format!("target pid {}{} ", t.pid, tags(t));
-    let tail = format!(" ({})", t.go_version);
+    let tail = match t.module_version.as_deref() {
+        Some(v) => format!(" ({}, {v})", t.go_version),
+        None => format!(" ({})", t.go_version),
+    };
     let room = width.saturating_sub(head.len() + tail.len()).max(8);
     let mut out = vec![format!("{head}{}{tail}", fit(&t.binary, room))];
     let elsewhere = !t.exe.is_empty() && t.exe != t.binary;

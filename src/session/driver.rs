@@ -305,11 +305,10 @@ impl<'a> Driver<'a> {
         let mut targets = self.named.clone();
         if let Some(bt) = &self.binary_target {
             targets.extend(self.seen.iter().map(|(id, facts, hint)| {
-                let (name, version) = bt
-                    .binary_of(facts.as_ref(), *hint)
-                    .map(|b| (b.name.clone(), b.go_version.clone()))
-                    .unwrap_or_default();
-                let mut t = target_info(id.pid, name, version, facts.as_ref());
+                let mut t = bt.binary_of(facts.as_ref(), *hint).map_or_else(
+                    || target_info(id.pid, String::new(), String::new(), facts.as_ref()),
+                    |b| b.target(id.pid, facts.as_ref()),
+                );
                 t.start_ticks = id.start_ticks;
                 if t.start_time.is_none() {
                     t.start_time = crate::proc::identity::start_time(*id);
@@ -390,7 +389,7 @@ impl<'a> Driver<'a> {
             .as_ref()
             .and_then(|bt| bt.binary_of(facts.as_ref(), hint));
         if let Some(b) = runs {
-            let t = target_info(id.pid, b.name.clone(), b.go_version.clone(), facts.as_ref());
+            let t = b.target(id.pid, facts.as_ref());
             for s in self.counts.each() {
                 s.target(&t);
             }
@@ -435,7 +434,9 @@ impl<'a> Driver<'a> {
         // A traced command is known once it has exec'd its program.
         for t in &mut self.named {
             if let Some(f) = self.os.facts(t.pid) {
+                let (module_version, build_id) = (t.module_version.take(), t.build_id.take());
                 *t = target_info(t.pid, t.binary.clone(), t.go_version.clone(), Some(&f));
+                (t.module_version, t.build_id) = (module_version, build_id);
             }
         }
     }
@@ -632,6 +633,7 @@ impl<'a> Driver<'a> {
             s.functions(&a.funcs);
         }
         let go_version = a.bin.build.go_version.clone();
+        let mut named = BinaryName::of(String::new(), &a.bin, None);
         let functions = a.sites.entries.len();
         // Binary indexes follow the reads, attached or not.
         self.sym.add_binary(a.bin, Some(file), a.rets);
@@ -648,11 +650,8 @@ impl<'a> Driver<'a> {
         // Named by binary index, as the symbolizer knows it; matched by
         // file once attached.
         if let Some(bt) = self.binary_target.as_mut() {
-            bt.binaries.push(BinaryName {
-                name: name.clone(),
-                go_version: go_version.clone(),
-                file: None,
-            });
+            named.name.clone_from(&name);
+            bt.binaries.push(named);
         }
         let index = match &runner {
             Some(f) => {
@@ -1151,6 +1150,8 @@ mod tests {
                 binaries: vec![super::super::targets::BinaryName {
                     name: "/srv/app".into(),
                     go_version: "go1.27.3".into(),
+                    module_version: None,
+                    build_id: None,
                     file: None,
                 }],
             }),

@@ -63,6 +63,8 @@ pub struct SessionConfig {
     pub command_output: Option<PathBuf>,
     /// Serve Prometheus metrics on this address while tracing.
     pub prometheus: Option<String>,
+    /// How long an exited target's series stay.
+    pub series_grace: Duration,
     /// Duty-cycle the probes so the estimated cost to the targets stays
     /// within this fraction of their CPU time.
     pub max_overhead: Option<f64>,
@@ -257,7 +259,7 @@ fn untraced(cfg: &SessionConfig, started: Instant, ending: Ending, what: &str) -
 /// The exporter, serving at `addr`; the session's functions are set once
 /// its targets are resolved.
 fn serve_metrics(cfg: &SessionConfig, addr: &str) -> Result<Metrics, SessionError> {
-    let m = Metrics::new(Vec::new(), cfg.rules);
+    let m = Metrics::new(Vec::new(), cfg.rules).with_grace(cfg.series_grace);
     let bound = crate::exporter::serve(addr, m.registry()).map_err(|e| SessionError::Listen {
         addr: addr.to_string(),
         source: e,

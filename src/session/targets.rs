@@ -31,7 +31,30 @@ pub struct BinaryTarget {
 pub struct BinaryName {
     pub name: String,
     pub go_version: String,
+    pub module_version: Option<String>,
+    pub build_id: Option<String>,
     pub file: Option<FileId>,
+}
+
+impl BinaryName {
+    /// The binary `bin`, named `name`, read from `file`.
+    pub fn of(name: String, bin: &GoBinary, file: Option<FileId>) -> BinaryName {
+        BinaryName {
+            name,
+            go_version: bin.build.go_version.clone(),
+            module_version: bin.build.main_version().map(str::to_string),
+            build_id: bin.build_id.clone(),
+            file,
+        }
+    }
+
+    /// The target `pid` running it, with what was read of its process.
+    pub fn target(&self, pid: u32, facts: Option<&ProcessFacts>) -> TargetInfo {
+        let mut t = target_info(pid, self.name.clone(), self.go_version.clone(), facts);
+        t.module_version.clone_from(&self.module_version);
+        t.build_id.clone_from(&self.build_id);
+        t
+    }
 }
 
 impl BinaryTarget {
@@ -312,8 +335,7 @@ impl Resolved {
         sites.pid = Some(pid);
         sites.binary = path.to_path_buf();
         self.sites.push(sites);
-        let version = self.binaries[b].build.go_version.clone();
-        self.add_target(b, path, pid, version, os);
+        self.add_target(b, path, pid, os);
         true
     }
 
@@ -336,9 +358,11 @@ impl Resolved {
         self.sites.push(sites);
         self.files.push(file);
         if let Some(pid) = pid {
-            self.add_target(i, path, pid, bin.build.go_version.clone(), os);
+            self.binaries.push(bin);
+            self.add_target(i, path, pid, os);
+        } else {
+            self.binaries.push(bin);
         }
-        self.binaries.push(bin);
         Ok(())
     }
 
@@ -455,16 +479,12 @@ impl Resolved {
     }
 
     /// Process `pid`, running `path` (binary `b`), is a target.
-    fn add_target(&mut self, b: usize, path: &Path, pid: Pid, go_version: String, os: &dyn Os) {
+    fn add_target(&mut self, b: usize, path: &Path, pid: Pid, os: &dyn Os) {
         let tgid = pid.tgid();
         self.binary_of_pid.insert(tgid, b);
         let facts = os.facts(tgid);
-        self.targets.push(target_info(
-            tgid,
-            link_name(path),
-            go_version,
-            facts.as_ref(),
-        ));
+        let name = BinaryName::of(link_name(path), &self.binaries[b], None);
+        self.targets.push(name.target(tgid, facts.as_ref()));
     }
 }
 
@@ -498,9 +518,9 @@ fn binary_target(
         .iter()
         .zip(&r.binaries)
         .zip(&r.files)
-        .map(|(((path, _), bin), file)| BinaryName {
+        .map(|(((path, _), bin), file)| {
             // A file read through a process is named as it sees it.
-            name: match (&cfg.targets, path.starts_with("/proc")) {
+            let name = match (&cfg.targets, path.starts_with("/proc")) {
                 (Targets::Binary(p), false) => p.display().to_string(),
                 _ => os
                     .running(&wanted)
@@ -508,9 +528,8 @@ fn binary_target(
                     .filter_map(|id| os.facts(id.pid))
                     .find(|f| f.exe_file == *file)
                     .map_or_else(|| path.display().to_string(), |f| f.exe),
-            },
-            go_version: bin.build.go_version.clone(),
-            file: *file,
+            };
+            BinaryName::of(name, bin, *file)
         })
         .collect();
     Some(BinaryTarget { wanted, binaries })

@@ -15,6 +15,13 @@ pub struct TargetInfo {
     pub pid: u32,
     pub binary: String,
     pub go_version: String,
+    /// Its build's main module version (`(devel)` for a local build) and
+    /// Go build ID: with the Go version, which release runs (a rollout's
+    /// old and new side by side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
     /// Its pid in its own pid namespace (a container's process 1, say).
     #[serde(default)]
     pub ns_pid: Option<u32>,
