@@ -287,6 +287,15 @@ fn an_agent_follows_its_service_through_rollouts_and_restarts_with_exact_counts(
         .map(|t| t["go_version"].as_str().unwrap())
         .collect();
     assert_eq!(versions, [&old, &new, &new, &new, &new]);
+    // And by build ID: the rebuilt program's differs, its copy's does not.
+    let ids: Vec<&str> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["build_id"].as_str().unwrap())
+        .collect();
+    assert_ne!(ids[0], ids[1]);
+    assert!(ids[1..].iter().all(|id| *id == ids[1]), "{ids:?}");
     assert_eq!(report["lost"]["unmatched_returns"], 0);
     assert!(
         !report["warnings"]
