@@ -540,8 +540,11 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie, __u64 t0)
 	rec = bpf_map_lookup_elem(&inflight, &key);
 	if (!rec)
 		return 0;
-	if (read_g(r, f, &v))
+	/* Its bytes are lost to the call under way: counted. */
+	if (read_g(r, f, &v)) {
+		COUNT(read_failed);
 		return 0;
+	}
 	len = reg(r, GOZT_SINK_LEN_REG);
 	/* The innermost call under way is the one whose stream this is: a
 	 * gzip writer's flate code is inlined into its methods, and a stream

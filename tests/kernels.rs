@@ -310,6 +310,12 @@ fn check_guest(
         let truth = common::vm_json(out, &(file("truth", k) + ".json"), &what);
         let report = common::vm_json(out, &(file("report", k) + ".json"), &what);
         assert_eq!(report["meta"]["attach_method"], method, "{what}");
+        // Shown if the counts below fail: every row that differs, and what
+        // gozt counted as lost.
+        eprintln!("{what}: lost {}", report["lost"]);
+        for d in common::truth_differences(&report, &truth) {
+            eprintln!("{what}: differs: {d}");
+        }
         common::assert_counts_match_truth(&report, &truth, &what);
         // Every caller named, but for one call at most, which is said: once
         // in the emulated 5.10, one call's frames (read at its entry) named

@@ -424,6 +424,42 @@ pub fn assert_process_truth(report: &Value, truth: &Value, start_ticks: Option<u
     }
 }
 
+/// Every count of a goroutine's own rows that differs from the truth:
+/// `goroutine G FUNCTION KEY: report R, truth T` (for a failure's whole
+/// picture; the assertions stop at the first).
+pub fn truth_differences(report: &Value, truth: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let pid = &truth["pid"];
+    for tg in truth["goroutines"].as_array().unwrap() {
+        let rg = report["goroutines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| &g["pid"] == pid && g["goid"] == tg["goid"]);
+        let rows = tg["functions"].as_object().unwrap();
+        for counts in rows.values().filter(|c| truth_row(c).1.is_none()) {
+            let name = counts["function"].as_str().unwrap();
+            let rf = rg.and_then(|g| {
+                g["functions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|f| f["function"] == name)
+            });
+            for key in TRUTH_KEYS {
+                let got = rf.map_or(&Value::Null, |f| &f[key]);
+                if *got != counts[key] {
+                    out.push(format!(
+                        "goroutine {} {name} {key}: report {got}, truth {}",
+                        tg["goid"], counts[key]
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// What the workload's truth counts per row, in the report's names.
 pub const TRUTH_KEYS: [&str; 12] = [
     "calls",
