@@ -37,6 +37,10 @@ export GOZT_ARM64_GOZT=$CARGO_TARGET_DIR/cross/aarch64-unknown-linux-gnu/release
 # too (the release profile's line tables made its directory 794 MB, measured).
 CARGO_PROFILE_RELEASE_DEBUG=0 cargo build --release --quiet
 export GOZT_MATRIX_GOZT=$CARGO_TARGET_DIR/release/gozt
+# gozt's image (Containerfile: a static gozt FROM scratch) and podman with runc, for the
+# node agent's test (tests/image.rs); the static build is kept under $GOZT_CACHE.
+GOZT_IMAGE=$(scripts/image.sh --tag localhost/gozt:test)
+export GOZT_IMAGE
 echo "test programs: $GOZT_TESTBINS ($(($(date +%s) - start)) s so far)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -11,8 +11,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,12 +22,7 @@ static BPF: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The body of `http://addr/metrics`.
 fn metrics(addr: &str) -> String {
-    let mut s = TcpStream::connect(addr).expect("the exporter listens");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    resp.split_once("\r\n\r\n").unwrap().1.to_string()
+    common::http_get(addr, "/metrics").expect("the exporter answers")
 }
 
 /// The value of the unlabelled metric `name` in `text`.

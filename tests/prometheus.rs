@@ -11,8 +11,7 @@
 
 mod common;
 
-use std::io::{BufRead, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -309,52 +308,6 @@ fn grafana_dashboard_queries_only_exported_metrics() {
         .contains("gozt_build_info")));
 }
 
-/// GET `path` from `addr`; the body.
-fn http_get(addr: &str, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).ok()?;
-    let (head, body) = resp.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.").then(|| body.to_string())
-}
-
-fn encode_query(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// The value of an instant query that returns one sample.
-fn query(prom: &str, q: &str) -> Option<f64> {
-    let body = http_get(prom, &format!("/api/v1/query?query={}", encode_query(q)))?;
-    let v: Value = serde_json::from_str(&body).ok()?;
-    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
-}
-
-/// Sums of the truth's counters over goroutines and functions.
-fn truth_sums(truth: &Value) -> (u64, u64, u64) {
-    let (mut calls, mut failures, mut eligible) = (0, 0, 0);
-    for g in truth["goroutines"].as_array().unwrap() {
-        for c in g["functions"].as_object().unwrap().values() {
-            if c["outer"].is_string() {
-                // Inner calls are not exported.
-                continue;
-            }
-            calls += c["calls"].as_u64().unwrap();
-            failures += c["failures"].as_u64().unwrap();
-            eligible += c["eligible"].as_u64().unwrap();
-        }
-    }
-    (calls, failures, eligible)
-}
-
 /// Starts a lingering workload, lets it work once `ready` says so, and
 /// returns it with its ground truth.
 fn workload(bin: &Path, goroutines: &str, ready: impl FnOnce(u32)) -> (common::Killed, Value) {
@@ -368,14 +321,6 @@ fn workload(bin: &Path, goroutines: &str, ready: impl FnOnce(u32)) -> (common::K
         .unwrap()
         .unwrap();
     (common::Killed(child), truth)
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]
@@ -423,31 +368,31 @@ fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
     )
     .unwrap();
     let _server = common::start_prometheus("prometheus", &config, &dir.0, &prom);
-    wait_for("Prometheus to be ready", || {
-        http_get(&prom, "/-/ready").is_some()
+    common::wait_for("Prometheus to be ready", || {
+        common::http_get(&prom, "/-/ready").is_some()
     });
 
     // A process started after gozt, with known failures. Prometheus sees its
     // series at zero before its first call, so rate() counts every call.
     let (first, truth) = workload(&bin, "3", |pid| {
-        wait_for("the new target's series at zero", || {
-            query(&prom, &format!("sum(gozt_calls_total{{pid=\"{pid}\"}})")) == Some(0.0)
+        common::wait_for("the new target's series at zero", || {
+            common::query(&prom, &format!("sum(gozt_calls_total{{pid=\"{pid}\"}})")) == Some(0.0)
         })
     });
-    let (calls, failures, eligible) = truth_sums(&truth);
+    let (calls, failures, eligible) = common::truth_sums(&truth);
     assert!(failures > 0 && eligible > failures);
-    wait_for("Prometheus to scrape every call", || {
-        query(&prom, "sum(gozt_calls_total{job=\"gozt\"})") == Some(calls as f64)
+    common::wait_for("Prometheus to scrape every call", || {
+        common::query(&prom, "sum(gozt_calls_total{job=\"gozt\"})") == Some(calls as f64)
     });
     assert_eq!(
-        query(&prom, "sum(gozt_failures_total{job=\"gozt\"})"),
+        common::query(&prom, "sum(gozt_failures_total{job=\"gozt\"})"),
         Some(failures as f64)
     );
     assert_eq!(
-        query(&prom, "sum(gozt_eligible_total{job=\"gozt\"})"),
+        common::query(&prom, "sum(gozt_eligible_total{job=\"gozt\"})"),
         Some(eligible as f64)
     );
-    let ratio = query(
+    let ratio = common::query(
         &prom,
         "sum(gozt_failures_total{job=\"gozt\"}) / sum(gozt_eligible_total{job=\"gozt\"})",
     )
@@ -455,8 +400,9 @@ fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
     assert_eq!(ratio, failures as f64 / eligible as f64);
     // The example recording rule runs on what gozt exports: every call
     // falls in its 5-minute window, so it gives the same ratio.
-    wait_for("the recording rule", || {
-        query(&prom, "instance:gozt_failure_ratio:rate5m").is_some_and(|v| (v - ratio).abs() < 1e-9)
+    common::wait_for("the recording rule", || {
+        common::query(&prom, "instance:gozt_failure_ratio:rate5m")
+            .is_some_and(|v| (v - ratio).abs() < 1e-9)
     });
 
     // The service restarts: the old process's series stay for the grace
@@ -466,14 +412,14 @@ fn prometheus_scrapes_gozt_and_agrees_with_ground_truth() {
     drop(first);
     let gone = Instant::now();
     let (_second, truth2) = workload(&bin, "2", |_| {});
-    let text = http_get(&exporter, "/metrics").unwrap();
+    let text = common::http_get(&exporter, "/metrics").unwrap();
     if gone.elapsed() < Duration::from_secs(2) {
         assert!(text.contains(&format!("pid=\"{old_pid}\"")), "{text}");
     }
     let new_pid = truth2["pid"].as_u64().unwrap();
-    let (calls2, _, _) = truth_sums(&truth2);
-    wait_for("the restarted target's series", || {
-        let Some(text) = http_get(&exporter, "/metrics") else {
+    let (calls2, _, _) = common::truth_sums(&truth2);
+    common::wait_for("the restarted target's series", || {
+        let Some(text) = common::http_get(&exporter, "/metrics") else {
             return false;
         };
         let total: f64 = text

@@ -45,6 +45,15 @@ impl Arch {
         }
     }
 
+    /// The instruction a uprobe puts in a process's copy of a probed page:
+    /// int3 on amd64; on arm64 BRK #0x5 (the kernel's UPROBES_BRK_IMM).
+    pub fn uprobe_breakpoint(self) -> &'static [u8] {
+        match self {
+            Arch::Amd64 => &[0xcc],
+            Arch::Arm64 => &[0xa0, 0x00, 0x20, 0xd4],
+        }
+    }
+
     /// Go's name (GOARCH).
     pub fn name(self) -> &'static str {
         match self {

@@ -653,7 +653,21 @@ impl<'a> Driver<'a> {
             named.name.clone_from(&name);
             bt.binaries.push(named);
         }
+        let mut covered = false;
         let index = match &runner {
+            // A copy whose process traps at gozt's probes already (the file
+            // beneath its overlay is probed): not attached again.
+            Some(f)
+                if a.specs.is_empty()
+                    && crate::proc::traps::already_trapped(
+                        self.os,
+                        f.id.pid,
+                        &super::follow::entry_offsets(&sites),
+                    ) =>
+            {
+                covered = true;
+                None
+            }
             Some(f) => {
                 sites.binary = format!("/proc/{}/exe", f.id.pid).into();
                 sites.inodes = super::targets::inodes(
@@ -683,7 +697,11 @@ impl<'a> Driver<'a> {
             eprintln!(
                 "gozt: tracing {name} too ({go_version}, {functions} functions{}; read in \
                  {} ms): pid {}",
-                if a.specs.is_empty() { ", a copy" } else { "" },
+                match (a.specs.is_empty(), covered) {
+                    (true, true) => ", a copy already probed beneath its overlay",
+                    (true, false) => ", a copy",
+                    _ => "",
+                },
                 took.as_millis(),
                 pids.join(", ")
             );
@@ -700,6 +718,7 @@ impl<'a> Driver<'a> {
             sites,
             index,
             last_run: Instant::now(),
+            covered,
         });
         for id in fw.waiting.remove(&file).unwrap_or_default() {
             self.saw(id, true, None);
@@ -724,11 +743,23 @@ impl<'a> Driver<'a> {
             }
         }
         let kept = self.keep.as_deref().and_then(FileId::of);
+        // Processes that trap at another file's probes keep every file
+        // attached (which one covers them is not known).
+        let covering = fw
+            .probed
+            .iter()
+            .any(|p| p.covered && runners.contains_key(&p.file));
         for p in &mut fw.probed {
             match (runners.get(&p.file), p.index) {
                 (Some(_), Some(_)) => p.last_run = now,
+                (Some(_), None) if p.covered => p.last_run = now,
                 (Some(&pid), None) => {
                     p.last_run = now;
+                    let offsets = super::follow::entry_offsets(&p.sites);
+                    if crate::proc::traps::already_trapped(self.os, pid, &offsets) {
+                        p.covered = true;
+                        continue;
+                    }
                     p.sites.binary = format!("/proc/{pid}/exe").into();
                     match src.add_binary(&[], p.sites.clone()) {
                         Ok(i) => p.index = Some(i),
@@ -738,7 +769,9 @@ impl<'a> Driver<'a> {
                         Err(_) => {}
                     }
                 }
-                (None, Some(i)) if now - p.last_run >= DETACH_AFTER && kept != Some(p.file) => {
+                (None, Some(i))
+                    if now - p.last_run >= DETACH_AFTER && kept != Some(p.file) && !covering =>
+                {
                     src.remove_binary(i);
                     p.index = None;
                 }
@@ -922,6 +955,15 @@ impl<'a> Driver<'a> {
             .counts
             .session
             .report(targets, counted.as_secs_f64(), lost);
+        // Processes whose file was still being read: not traced.
+        if let Some(fw) = self.follow.as_mut() {
+            for id in std::mem::take(&mut fw.waiting).into_values().flatten() {
+                if let Some(f) = self.os.facts(id.pid).filter(|f| f.id == id) {
+                    let why = "gozt stopped before it had read its file".to_string();
+                    self.unprobed.push((id, f, why));
+                }
+            }
+        }
         report.warnings = super::warnings::of(
             asked,
             self.binary_target.as_ref(),

@@ -100,6 +100,26 @@ pub struct Probed {
     pub index: Option<usize>,
     /// When a process last ran it (as the driver saw).
     pub last_run: Instant,
+    /// Its processes trap at another file's probes already (the kernel
+    /// probes the file beneath a container's overlay, which copies share):
+    /// never attached itself.
+    pub covered: bool,
+}
+
+/// Process `path` names, where it is `/proc/PID/exe` (a file read through
+/// a process that runs it).
+pub fn runner(path: &Path) -> Option<u32> {
+    path.strip_prefix("/proc")
+        .ok()?
+        .to_str()?
+        .strip_suffix("/exe")?
+        .parse()
+        .ok()
+}
+
+/// The file offsets of `sites`' entries.
+pub fn entry_offsets(sites: &BinarySites) -> Vec<u64> {
+    sites.entries.iter().map(|&(off, _)| off).collect()
 }
 
 /// A read under way: its file, when it began, and the thread reading it
@@ -141,6 +161,7 @@ impl Follow {
                     sites: s.clone(),
                     index: Some(i),
                     last_run: now,
+                    covered: false,
                 })
             })
             .collect();
@@ -165,6 +186,15 @@ impl Follow {
             || self.reading.as_ref().is_some_and(|(f, _, _)| *f == file);
         if !queued && !self.failed.contains_key(&file) {
             self.queue.push((file, path));
+        }
+    }
+
+    /// The file at the source's index `i` is covered by another's probes:
+    /// it was left out of the attach.
+    pub fn covered(&mut self, i: usize) {
+        if let Some(p) = self.probed.iter_mut().find(|p| p.index == Some(i)) {
+            p.index = None;
+            p.covered = true;
         }
     }
 

@@ -295,8 +295,8 @@ fn attach<'obj>(
     banner: bool,
 ) -> Result<Attached<'obj>, SessionError> {
     let r = &mut set.resolved;
-    let sites: usize = r.sites.iter().map(|b| b.entries.len() + b.rets.len()).sum();
-    let sinks: usize = r.sites.iter().map(|b| b.sinks.len()).sum();
+    let mut sites: usize = r.sites.iter().map(|b| b.entries.len() + b.rets.len()).sum();
+    let mut sinks: usize = r.sites.iter().map(|b| b.sinks.len()).sum();
     let opts = tracer::Options {
         floor: cfg.probe_floor,
         stats: cfg.max_overhead.is_some(),
@@ -329,9 +329,35 @@ fn attach<'obj>(
         d.trap_ns = tracer.trap_cost().map_err(SessionError::Trace)?;
     }
     let discovered = set.started.elapsed();
+    // A copy of a program read through a process (another container of one
+    // image) goes in after the others, unless its process traps at their
+    // probes already: the kernel probes the file beneath each overlay.
+    let mut first = std::mem::take(&mut r.sites);
+    let mut copies = Vec::new();
+    for i in 0..first.len() {
+        let copy = first[..i]
+            .iter()
+            .any(|s| !s.entries.is_empty() && s.entries == first[i].entries);
+        if let (true, Some(pid)) = (copy, follow::runner(&first[i].binary)) {
+            copies.push((i, pid, std::mem::take(&mut first[i])));
+        }
+    }
     tracer
-        .attach(std::mem::take(&mut r.sites))
+        .attach(first)
         .map_err(|e| attach_error(e, &r.targets, os))?;
+    for (i, pid, copy) in copies {
+        if crate::proc::traps::already_trapped(os, pid, &follow::entry_offsets(&copy)) {
+            if let Some(f) = set.follow.as_mut() {
+                f.covered(i);
+            }
+            sites -= copy.entries.len() + copy.rets.len();
+            sinks -= copy.sinks.len();
+            continue;
+        }
+        tracer
+            .put_binary(i, copy)
+            .map_err(|e| attach_error(e, &r.targets, os))?;
+    }
     // --duration's clock starts here, with the probes in place.
     let in_place = Instant::now();
     let attached = in_place - set.started;

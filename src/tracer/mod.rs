@@ -433,17 +433,30 @@ impl<'obj> Tracer<'obj> {
                 .map_err(|e| TraceError::Load(format!("the function table: {e}")))?;
         }
         let i = self.sites.len();
-        self.sites.push(sites);
+        self.sites.push(BinarySites::default());
+        self.put_binary(i, sites)?;
+        Ok(i)
+    }
+
+    /// Attaches at `sites` in slot `i`, one left empty (a copy left out of
+    /// the first attach, or one detached); its functions are in the table.
+    pub fn put_binary(&mut self, i: usize, sites: BinarySites) -> Result<(), TraceError> {
+        debug_assert!(self.sites[i].entries.is_empty());
+        self.sites[i] = sites;
         if self.method != AttachMethod::UprobeMulti && !self.per_site {
             let event = self.define_event(i);
-            self.events.resize_with(i, || None);
-            self.events.push(event);
+            if self.events.len() <= i {
+                self.events.resize_with(i + 1, || None);
+            }
+            self.events[i] = event;
         }
         let added = self.fill_sites(i..i + 1).and_then(|()| {
             if self.on {
                 let links = self.attach_one(i)?;
-                self.links.resize_with(i, Vec::new);
-                self.links.push(links);
+                if self.links.len() <= i {
+                    self.links.resize_with(i + 1, Vec::new);
+                }
+                self.links[i] = links;
             }
             Ok(())
         });
@@ -451,12 +464,12 @@ impl<'obj> Tracer<'obj> {
             self.remove_binary(i);
             return Err(e);
         }
-        Ok(i)
+        Ok(())
     }
 
     /// Detaches binary `i` (one whose last process has exited): its links,
-    /// its grouped event and its keys in the `sites` map go; its index is
-    /// never used again.
+    /// its grouped event and its keys in the `sites` map go; its slot stays
+    /// empty.
     pub fn remove_binary(&mut self, i: usize) {
         if let Some(links) = self.links.get_mut(i) {
             attach::detach(std::mem::take(links));

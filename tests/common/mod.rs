@@ -3,9 +3,12 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -764,4 +767,60 @@ pub fn interrupt(gozt: &mut std::process::Child) -> (std::process::ExitStatus, S
         e.read_to_string(&mut err).unwrap();
     }
     (status, err)
+}
+
+/// GET `path` from `addr`; the body.
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    let (head, body) = resp.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.").then(|| body.to_string())
+}
+
+/// `q` as a URL query value.
+pub fn encode_query(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The value of an instant query that returns one sample.
+pub fn query(prom: &str, q: &str) -> Option<f64> {
+    let body = http_get(prom, &format!("/api/v1/query?query={}", encode_query(q)))?;
+    let v: Value = serde_json::from_str(&body).ok()?;
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+/// Sums of the truth's counters over goroutines and functions.
+pub fn truth_sums(truth: &Value) -> (u64, u64, u64) {
+    let (mut calls, mut failures, mut eligible) = (0, 0, 0);
+    for g in truth["goroutines"].as_array().unwrap() {
+        for c in g["functions"].as_object().unwrap().values() {
+            if c["outer"].is_string() {
+                // Inner calls are not exported.
+                continue;
+            }
+            calls += c["calls"].as_u64().unwrap();
+            failures += c["failures"].as_u64().unwrap();
+            eligible += c["eligible"].as_u64().unwrap();
+        }
+    }
+    (calls, failures, eligible)
+}
+
+/// Waits up to 30 s for `ok`.
+pub fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
