@@ -104,6 +104,10 @@ impl Source for Tracer<'_> {
 /// of their cache, tracer::Options::caller_slots).
 const MAX_KNOWN_CALLERS: usize = 4096;
 
+/// Targets that have exited listed at the most (--binary, --name); the
+/// earlier ones' calls stay in every total.
+pub const MAX_EXITED_LISTED: usize = 256;
+
 /// How long the calls under way get to return when tracing stops, and when
 /// a duty-cycle window ends.
 pub const STOP_DRAIN: Duration = Duration::from_millis(250);
@@ -247,6 +251,8 @@ pub struct Driver<'a> {
     follow: Option<Follow>,
     keep: Option<std::path::PathBuf>,
     say: bool,
+    /// Exited targets no longer listed (beyond MAX_EXITED_LISTED).
+    unlisted: u64,
     callers_known: HashSet<(ProcId, u64)>,
     /// Pids another process took in the last batch of events.
     reused: Vec<u32>,
@@ -289,6 +295,7 @@ impl<'a> Driver<'a> {
             follow: parts.follow,
             keep: parts.keep,
             say: parts.say,
+            unlisted: 0,
         };
         for t in &d.named {
             for s in d.counts.each() {
@@ -635,8 +642,12 @@ impl<'a> Driver<'a> {
         let go_version = a.bin.build.go_version.clone();
         let mut named = BinaryName::of(String::new(), &a.bin, None);
         let functions = a.sites.entries.len();
-        // Binary indexes follow the reads, attached or not.
-        self.sym.add_binary(a.bin, Some(file), a.rets);
+        // Binary indexes follow the reads, attached or not; a copy keeps
+        // nothing of its own.
+        match a.copy_of {
+            Some(of) => self.sym.add_copy(of, Some(file)),
+            None => self.sym.add_binary(a.bin, Some(file), a.rets),
+        }
         let waiting = fw.waiting.get(&file).cloned().unwrap_or_default();
         let runner = waiting.iter().find_map(|id| {
             self.os
@@ -778,6 +789,21 @@ impl<'a> Driver<'a> {
                 _ => {}
             }
         }
+        // Files detached, and copies no process runs: forgotten (a process
+        // that runs one later has it read again), so that what is kept
+        // stays bounded over days of rollouts.
+        let (keep, gone): (Vec<Probed>, Vec<Probed>) =
+            std::mem::take(&mut fw.probed).into_iter().partition(|p| {
+                p.index.is_some() || now - p.last_run < DETACH_AFTER || kept == Some(p.file)
+            });
+        fw.probed = keep;
+        if let Some(bt) = self.binary_target.as_mut() {
+            for b in &mut bt.binaries {
+                if gone.iter().any(|p| b.file == Some(p.file)) {
+                    b.file = None;
+                }
+            }
+        }
         self.follow = Some(fw);
     }
 
@@ -802,6 +828,10 @@ impl<'a> Driver<'a> {
             .map(|id| id.pid)
             .collect();
         for id in exited {
+            // Its calls are counted and their callers named: what naming
+            // them needed goes.
+            self.sym.forget(id);
+            self.callers_known.retain(|(p, _)| *p != id);
             // The programs know processes by pid: one that another process
             // runs now keeps its calls under way (the exited one's age out).
             if !self.os.alive(id.pid) {
@@ -815,6 +845,22 @@ impl<'a> Driver<'a> {
                     c.forget_process(id.pid);
                 }
             }
+        }
+        // Over days of restarts and rollouts the list of targets stays
+        // bounded: the earliest exited ones go (their calls stay in every
+        // total), and the report says how many.
+        let exited_seen = self.seen.iter().filter(|s| self.gone.contains(&s.0)).count();
+        let mut excess = exited_seen.saturating_sub(MAX_EXITED_LISTED);
+        if excess > 0 {
+            let gone = &mut self.gone;
+            self.seen.retain(|s| {
+                if excess > 0 && gone.remove(&s.0) {
+                    excess -= 1;
+                    return false;
+                }
+                true
+            });
+            self.unlisted += exited_seen.saturating_sub(MAX_EXITED_LISTED) as u64;
         }
     }
 
@@ -972,6 +1018,13 @@ impl<'a> Driver<'a> {
             &self.unprobed,
         );
         report.warnings.extend(warnings);
+        if self.unlisted > 0 {
+            report.warnings.push(format!(
+                "{} earlier targets that exited are not listed (the last {MAX_EXITED_LISTED} \
+                 are): their calls are in the totals",
+                self.unlisted
+            ));
+        }
         report.command_exit_status = status;
         report.ended_by = self.ended_by;
         if report.targets.len() > 1 {
@@ -1427,5 +1480,52 @@ mod tests {
         assert!(log.borrow().forgotten.is_empty(), "nothing exited");
         assert_eq!(log.borrow().pauses, vec![STOP_DRAIN]);
         assert_eq!(d.ended_by, Some(Ending::Signal));
+    }
+
+    #[test]
+    fn binary_mode_lists_the_last_exited_targets_and_counts_the_others() {
+        let os = FakeOs::default();
+        let n = MAX_EXITED_LISTED as u32 + 44;
+        // n processes, each with a call, then gone; one that still runs.
+        os.alive.borrow_mut().insert(9999);
+        let mut d = driver(&os, &[], true);
+        let mut news = Vec::new();
+        for pid in 1..=n {
+            d.event(&call(pid, 1), &mut news);
+        }
+        d.event(&call(9999, 1), &mut news);
+        let log = Rc::new(RefCell::new(Log::default()));
+        let mut src = Replay {
+            batches: VecDeque::new(),
+            log,
+            on_empty: None,
+            trap_ns: None,
+        };
+        d.forget_exited(&mut src);
+        let pids: Vec<u32> = d.targets().iter().map(|t| t.pid).collect();
+        assert_eq!(pids.len(), MAX_EXITED_LISTED + 1);
+        // The earliest went; the latest and the live one stay.
+        assert_eq!(pids[0], 45);
+        assert!(pids.contains(&9999));
+        let outcome = d.finish(
+            Lost::default(),
+            &Targets::Binary("/srv/app".into()),
+            &Sampled {
+                on: Duration::ZERO,
+                windows: 1,
+                cost: Cost::default(),
+            },
+        );
+        // Every call is in the totals.
+        assert_eq!(outcome.report.totals.calls, u64::from(n) + 1);
+        assert!(
+            outcome
+                .report
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("44 earlier targets that exited are not listed")),
+            "{:?}",
+            outcome.report.warnings
+        );
     }
 }

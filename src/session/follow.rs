@@ -48,6 +48,9 @@ pub struct Addition {
     pub specs: Vec<FuncSpec>,
     /// By new function id: its binary and its RETs' link-time addresses.
     pub rets: Vec<(usize, Vec<u64>)>,
+    /// A copy of the binary read earlier as this index: the same program
+    /// (its functions' ids, entries and RETs), whose symbols serve.
+    pub copy_of: Option<usize>,
 }
 
 /// Reads binaries as the session's start read its own: the same
@@ -82,12 +85,19 @@ impl Reader {
         let before = self.known.funcs.len();
         let (bin, sites) = self.known.read_binary(&self.cfg, path, self.binaries)?;
         self.binaries += 1;
+        let copy_of = match sites.entries.first() {
+            Some(&(_, id)) if self.known.funcs.len() == before => {
+                self.known.funcs.get(id as usize).map(|f| f.target)
+            }
+            _ => None,
+        };
         Ok(Addition {
             bin,
             sites,
             funcs: self.known.funcs.clone(),
             specs: self.known.specs[before..].to_vec(),
             rets: self.known.rets[before..].to_vec(),
+            copy_of,
         })
     }
 }

@@ -26,6 +26,12 @@ enum Placement {
     Bias(u64),
 }
 
+/// A binary read while the session runs.
+enum Later {
+    Own(Box<GoBinary>),
+    Copy(usize),
+}
+
 /// Why a process's callers could not be named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unnamed {
@@ -51,8 +57,9 @@ impl Unnamed {
 pub struct ProcSymbols<'a> {
     binaries: &'a [GoBinary],
     /// Binaries read while the session runs (new executables that match
-    /// --binary/--name), indexed after `binaries`.
-    later: Vec<GoBinary>,
+    /// --binary/--name), indexed after `binaries`: each its own, or (a
+    /// copy) the index of the one it is the same program as.
+    later: Vec<Later>,
     /// Each binary's file on gozt's side, by binary index.
     files: Vec<Option<FileId>>,
     /// By function id: its binary and its RETs' link-time addresses.
@@ -116,8 +123,27 @@ impl<'a> ProcSymbols<'a> {
     ) {
         self.files.resize(self.count(), None);
         self.files.push(file);
-        self.later.push(bin);
+        self.later.push(Later::Own(Box::new(bin)));
         self.rets.extend(rets);
+    }
+
+    /// A copy of binary `of` read while the session runs, from `file`: its
+    /// index is the next, its symbols `of`'s (nothing more is kept).
+    pub fn add_copy(&mut self, of: usize, file: Option<FileId>) {
+        self.files.resize(self.count(), None);
+        self.files.push(file);
+        self.later.push(Later::Copy(of));
+    }
+
+    /// What is kept for process `id`, once it has exited and its calls are
+    /// counted: its placement and the names looked up for it (why its
+    /// callers could not be named stays, for the report's warnings).
+    pub fn forget(&mut self, id: ProcId) {
+        self.placed.remove(&id);
+        self.cache.retain(|(p, _), _| *p != id);
+        if self.current.get(&id.pid) == Some(&id) {
+            self.current.remove(&id.pid);
+        }
     }
 
     /// How many binaries it names by.
@@ -129,7 +155,12 @@ impl<'a> ProcSymbols<'a> {
     fn binary(&self, i: usize) -> Option<&GoBinary> {
         match i.checked_sub(self.binaries.len()) {
             None => self.binaries.get(i),
-            Some(j) => self.later.get(j),
+            Some(j) => match self.later.get(j)? {
+                Later::Own(b) => Some(b),
+                // A copy of a copy is not made: `of` is a program's first.
+                Later::Copy(of) if *of < i => self.binary(*of),
+                Later::Copy(_) => None,
+            },
         }
     }
 

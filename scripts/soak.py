@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""A week of rollouts in minutes: gozt as a node agent (--binary PATH --prometheus) while
+GENERATIONS new copies of the service are put at PATH (a new file each: a rename over it,
+as a rollout or a package upgrade leaves it), started, traced and stopped, up to OVERLAP at
+once. Each generation is held until gozt serves its series, and its calls and payloads in
+gozt's metrics must equal the workload's own truth. Every STEP generations it prints gozt's
+resident memory, open descriptors, BPF links, maps and programs, and the targets with
+series; at the end, after the series grace period, no gone target's series may remain, and
+the JSON report's totals must be every generation's.
+
+    scripts/soak.py [--gozt PATH] [--workload PATH] [--generations 1000] [--overlap 4]
+
+Needs root. Prints a table, then PASS or FAIL lines; exits 1 on a FAIL.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def metrics(addr):
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def series_sum(text, name, pid):
+    """The sum of metric `name`'s series of target `pid`."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and f'pid="{pid}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def traced_pids(text):
+    pids = set()
+    for line in text.splitlines():
+        if line.startswith("gozt_target_info{"):
+            pids.add(line.split('pid="', 1)[1].split('"', 1)[0])
+    return pids
+
+
+def truth_sums(truth):
+    calls = payloads = 0
+    for g in truth["goroutines"]:
+        for c in g["functions"].values():
+            if isinstance(c.get("outer"), str):
+                continue
+            calls += c["calls"]
+            payloads += c["payloads"]
+    return calls, payloads
+
+
+def footprint(pid):
+    """gozt's resident memory (MiB), descriptors, BPF links, maps and programs."""
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
+    fds = links = maps = progs = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        fds += 1
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                info = f.read()
+        except OSError:
+            continue
+        links += "link_id:" in info
+        maps += "map_id:" in info
+        progs += "prog_id:" in info
+    return rss, fds, links, maps, progs
+
+
+def newest_workload():
+    out = subprocess.run(
+        ["bash", os.path.join(HERE, "scripts/build-testdata.sh")],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    d = out.strip().splitlines()[-1]
+    chains = sorted(p for p in os.listdir(d) if os.path.isdir(os.path.join(d, p)))
+    return os.path.join(d, chains[-1], "workload-stripped")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(HERE, "target"))
+    ap.add_argument("--gozt", default=os.path.join(target, "release/gozt"))
+    ap.add_argument("--workload")
+    ap.add_argument("--generations", type=int, default=1000)
+    ap.add_argument("--overlap", type=int, default=4)
+    ap.add_argument("--step", type=int, default=100)
+    ap.add_argument("--grace", default="5s")
+    a = ap.parse_args()
+    workload = a.workload or newest_workload()
+    tmp = tempfile.mkdtemp(prefix="gozt-soak-")
+    svc = os.path.join(tmp, "svc")
+    shutil.copy(workload, svc)
+    addr = f"127.0.0.1:{free_port()}"
+    report = os.path.join(tmp, "report.json")
+    gozt = subprocess.Popen(
+        [a.gozt, "attach", "--binary", svc, "--prometheus", addr, "--series-grace",
+         a.grace, "--json", "-o", report, "-q"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    fails = []
+    lock = threading.Lock()
+    done = {"calls": 0, "payloads": 0, "n": 0}
+    try:
+        for _ in range(100):
+            try:
+                metrics(addr)
+                break
+            except OSError:
+                time.sleep(0.1)
+        seq = [0]
+
+        def generation():
+            with lock:
+                seq[0] += 1
+                nxt = f"{svc}.{seq[0]}"
+            shutil.copy(workload, nxt)
+            os.rename(nxt, svc)
+            p = subprocess.Popen([svc, "-wait", "-goroutines", "1", "-rounds", "1"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            p.stderr.readline()
+            deadline = time.time() + 20
+            while str(p.pid) not in traced_pids(metrics(addr)):
+                if time.time() > deadline:
+                    fails.append(f"pid {p.pid}: never traced")
+                    p.kill()
+                    p.wait()
+                    return
+                time.sleep(0.05)
+            os.kill(p.pid, signal.SIGUSR1)
+            truth = json.loads(p.stdout.read())
+            p.wait()
+            calls, payloads = truth_sums(truth)
+            deadline = time.time() + 10
+            while True:
+                text = metrics(addr)
+                got = (series_sum(text, "gozt_calls_total", p.pid),
+                       series_sum(text, "gozt_payloads_total", p.pid))
+                if got == (calls, payloads):
+                    break
+                if time.time() > deadline:
+                    fails.append(f"pid {p.pid}: calls, payloads {got} != truth {(calls, payloads)}")
+                    break
+                time.sleep(0.05)
+            with lock:
+                done["calls"] += calls
+                done["payloads"] += payloads
+                done["n"] += 1
+
+        def run(n):
+            threads = []
+            for _ in range(n):
+                while len([t for t in threads if t.is_alive()]) >= a.overlap:
+                    time.sleep(0.01)
+                t = threading.Thread(target=generation)
+                t.start()
+                threads.append(t)
+            for t in threads:
+                t.join()
+
+        started = time.time()
+        run(min(20, a.generations))
+        base = footprint(gozt.pid)
+        rows = [("generations", "RSS MiB", "fds", "links", "maps", "progs", "targets with series", "s")]
+        rows.append((done["n"], f"{base[0]:.1f}", *base[1:], len(traced_pids(metrics(addr))),
+                     f"{time.time() - started:.0f}"))
+        while done["n"] < a.generations:
+            run(min(a.step, a.generations - done["n"]))
+            f = footprint(gozt.pid)
+            rows.append((done["n"], f"{f[0]:.1f}", *f[1:], len(traced_pids(metrics(addr))),
+                         f"{time.time() - started:.0f}"))
+            print("  ".join(str(c) for c in rows[-1]), file=sys.stderr)
+        time.sleep(float(a.grace.rstrip("s")) + 2)
+        left = traced_pids(metrics(addr))
+        end = footprint(gozt.pid)
+        gozt.send_signal(signal.SIGINT)
+        gozt.wait(timeout=60)
+        widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            print("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+        with open(report) as f:
+            rep = json.load(f)
+        print(f"after the grace period: {len(left)} targets with series; "
+              f"report: {rep['totals']['calls']} calls, {len(rep['targets'])} targets listed")
+        checks = [
+            (not fails, f"every generation's calls and payloads exact ({len(fails)} not): "
+                        + "; ".join(fails[:3])),
+            (not left, f"no series of gone targets after the grace period ({len(left)} left)"),
+            (rep["totals"]["calls"] == done["calls"],
+             f"report totals {rep['totals']['calls']} calls = the generations' {done['calls']}"),
+            (len(rep["targets"]) <= 257, f"targets listed bounded ({len(rep['targets'])})"),
+            (end[1] <= base[1] and end[2] <= base[2] and end[3] <= base[3] and end[4] <= base[4],
+             f"descriptors, links, maps, programs back to baseline ({end[1:]} vs {base[1:]})"),
+            (end[0] <= base[0] * 1.25 + 4,
+             f"resident memory flat ({end[0]:.1f} MiB vs {base[0]:.1f} MiB at the baseline)"),
+        ]
+        for ok, what in checks:
+            print(("PASS " if ok else "FAIL ") + what)
+        return 0 if all(ok for ok, _ in checks) else 1
+    finally:
+        if gozt.poll() is None:
+            gozt.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
