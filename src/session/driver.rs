@@ -849,7 +849,11 @@ impl<'a> Driver<'a> {
         // Over days of restarts and rollouts the list of targets stays
         // bounded: the earliest exited ones go (their calls stay in every
         // total), and the report says how many.
-        let exited_seen = self.seen.iter().filter(|s| self.gone.contains(&s.0)).count();
+        let exited_seen = self
+            .seen
+            .iter()
+            .filter(|s| self.gone.contains(&s.0))
+            .count();
         let mut excess = exited_seen.saturating_sub(MAX_EXITED_LISTED);
         if excess > 0 {
             let gone = &mut self.gone;
