@@ -34,7 +34,7 @@ impl Breakdown {
     pub fn like(agg: &Aggregator) -> Breakdown {
         Breakdown {
             // Goroutines are the report's; one is kept here, no more.
-            template: Some(agg.alike().with_max_goroutines(1)),
+            template: Some(agg.alike().with_max_goroutines(1).coarse()),
             by: BTreeMap::new(),
         }
     }

@@ -307,6 +307,9 @@ pub struct Aggregator {
     max_goroutines: usize,
     /// Counts the total and each function only: no goroutines, no callers.
     functions_only: bool,
+    /// Significant digits of its functions', callers' and total's
+    /// histograms.
+    digits: u8,
 }
 
 /// One goroutine's counts, overall and per function.
@@ -358,7 +361,17 @@ impl Aggregator {
             goroutines_dropped: 0,
             max_goroutines: MAX_GOROUTINES,
             functions_only: false,
+            digits: FINE_DIGITS,
         }
+    }
+
+    /// Keeps its histograms at a goroutine's precision (values within 1/16
+    /// of each other share a bucket): one of many, such as each target's
+    /// own counts, whose latencies the session's fine ones hold too.
+    pub fn coarse(mut self) -> Aggregator {
+        self.digits = GOROUTINE_DIGITS;
+        self.total = Acc::with_digits(self.digits);
+        self
     }
 
     /// An empty aggregator of the same functions and rules that counts
@@ -383,9 +396,14 @@ impl Aggregator {
         self.funcs = funcs.to_vec();
     }
 
-    /// An empty aggregator of the same functions and rules.
+    /// An empty aggregator of the same functions, rules and precision.
     pub fn alike(&self) -> Aggregator {
-        Aggregator::new(self.funcs.clone(), self.rules)
+        let fresh = Aggregator::new(self.funcs.clone(), self.rules);
+        if self.digits == GOROUTINE_DIGITS {
+            fresh.coarse()
+        } else {
+            fresh
+        }
     }
 
     /// Tracks at most `n` goroutines at once (at least 1).
@@ -397,7 +415,7 @@ impl Aggregator {
 
     /// Forgets every call added so far.
     pub fn reset(&mut self) {
-        self.total = Acc::new();
+        self.total = Acc::with_digits(self.digits);
         self.by_func.clear();
         self.sizes.clear();
         self.by_goroutine.clear();
@@ -440,11 +458,12 @@ impl Aggregator {
     ) -> Option<u64> {
         let meta = self.funcs.get(ev.func_id as usize)?;
         let c = call_bytes(ev, &meta.entry);
+        let digits = self.digits;
         if let Some(outer) = ev.outer {
             // Inner: its own row, nothing else.
             self.by_func
                 .entry((ev.func_id, Some(outer)))
-                .or_insert_with(Acc::new)
+                .or_insert_with(|| Acc::with_digits(digits))
                 .add(&c, ev);
             return None;
         }
@@ -458,7 +477,7 @@ impl Aggregator {
         both(
             self.by_func
                 .entry((ev.func_id, None))
-                .or_insert_with(Acc::new),
+                .or_insert_with(|| Acc::with_digits(digits)),
         );
         if let Some(p) = payload {
             self.sizes.entry(ev.func_id).or_insert([0; 65])[size_band(p.judged.original_bytes)] +=
@@ -494,7 +513,7 @@ impl Aggregator {
         };
         self.by_caller
             .entry((caller, ev.func_id))
-            .or_insert_with(Acc::new)
+            .or_insert_with(|| Acc::with_digits(digits))
             .add(&c, ev);
         frame
     }
@@ -502,6 +521,8 @@ impl Aggregator {
     /// Forgets the streams under way of a process that exited.
     pub fn forget_process(&mut self, tgid: u32) {
         self.tracker.forget_process(tgid);
+        // Its calls' callers are named: what named them goes.
+        self.forget_frames(tgid);
     }
 
     /// The caller a return address names, once per address.
