@@ -3,7 +3,9 @@
 //! exit code (17), and not blame the kernel (it once said "no BPF ring
 //! buffer (Linux 5.8 or newer is needed)" on 6.18). `gozt info` under the
 //! same filter reads the kernel's features from its BTF and names the
-//! filter as what is missing. Needs root; with CI=true its absence fails.
+//! filter as what is missing. Without one of the capabilities the node
+//! agent's manifest gives it, gozt names the one it lacks. Needs root; with
+//! CI=true its absence fails.
 
 mod common;
 
@@ -130,4 +132,53 @@ fn a_seccomp_filter_denying_bpf_is_named_not_the_kernel() {
         missing[0].as_str().unwrap().contains("seccomp filter"),
         "{v}"
     );
+}
+
+/// gozt as root without one of the capabilities the manifest gives it (a
+/// pod spec that forgot one): the one missing is named, with the line to
+/// add, and its exit code; the target is untouched.
+#[test]
+#[ignore = "needs root: cargo test -- --include-ignored"]
+fn a_missing_capability_is_named_with_the_manifests_fix() {
+    common::require_privileged();
+    let workload = common::newest("workload-stripped");
+    let mut target = common::waiting_workload(&workload, &["-goroutines", "1", "-rounds", "1"]);
+    let pid = target.id().to_string();
+    // Dropped from the bounding set, a capability is not in root's
+    // effective set once gozt is exec'd.
+    for (drop, code, named, add) in [
+        ("-bpf,-sys_admin", 17, "gozt lacks CAP_BPF:", "add \"BPF\""),
+        (
+            "-perfmon,-sys_admin",
+            17,
+            "gozt lacks CAP_PERFMON:",
+            "add \"PERFMON\"",
+        ),
+        (
+            "-sys_ptrace",
+            9,
+            "gozt lacks CAP_SYS_PTRACE",
+            "add \"SYS_PTRACE\"",
+        ),
+    ] {
+        let out = Command::new("setpriv")
+            .arg(format!("--bounding-set={drop}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_gozt"))
+            .args(["attach", "--pid", &pid, "--duration", "1s"])
+            .output()
+            .expect("setpriv (util-linux)");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{drop}: {err}");
+        assert_eq!(err.lines().count(), 1, "{drop}: one line: {err}");
+        assert!(err.contains(named) && err.contains(add), "{drop}: {err}");
+        assert!(!err.contains("seccomp"), "{drop}: {err}");
+        assert!(
+            target.try_wait().unwrap().is_none(),
+            "the target still runs"
+        );
+    }
+    let _ = target.kill();
+    let _ = target.wait();
+    assert!(common::gozt_processes().is_empty());
 }

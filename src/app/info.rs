@@ -6,17 +6,9 @@
 
 use serde::Serialize;
 
+use crate::base::privileges::{Cap, Op, Privileges};
 use crate::tracer::events::Tracefs;
 use crate::tracer::kernel::{Feature, Features, How};
-
-/// Capabilities that matter to gozt, by bit number (linux/capability.h).
-const CAPABILITIES: &[(u32, &str)] = &[
-    (21, "CAP_SYS_ADMIN"),
-    (39, "CAP_BPF"),
-    (38, "CAP_PERFMON"),
-    (19, "CAP_SYS_PTRACE"),
-    (24, "CAP_SYS_RESOURCE"),
-];
 
 /// What `gozt info` reports.
 #[derive(Debug, Clone, Serialize)]
@@ -34,33 +26,20 @@ pub struct Info {
     pub attach_method_forced: bool,
     /// Effective uid 0.
     pub root: bool,
-    /// Those of [`CAPABILITIES`] in the effective set.
+    /// Those of [`Cap::ALL`] in the effective set.
     pub capabilities: Vec<String>,
     /// What stops gozt from tracing here, one line each.
     pub missing: Vec<String>,
 }
 
-/// The effective capability set (CapEff of /proc/self/status).
-fn effective_caps() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Reads this node: asks the kernel when privileged, else reads its BTF;
 /// `wanted` is the method `GOZT_ATTACH` names, if any.
 pub fn read(btf: Option<&std::path::Path>, wanted: Option<&str>) -> Info {
-    let caps = effective_caps();
-    let has = |bit: u32| caps & (1u64 << bit) != 0;
+    let privileges = Privileges::read();
     let root = rustix::process::geteuid().is_root();
     // Loading a probe program needs CAP_SYS_ADMIN, or CAP_BPF and
     // CAP_PERFMON (5.8+).
-    let privileged = has(21) || (has(39) && has(38));
+    let privileged = privileges.missing(Op::Load).is_empty();
     // Privileged, but refused bpf() (a seccomp filter, say): the kernel's
     // features are read from its BTF, and the refusal is what is missing.
     let denied = privileged
@@ -72,6 +51,13 @@ pub fn read(btf: Option<&std::path::Path>, wanted: Option<&str>) -> Info {
     let mut missing = Vec::new();
     if !root {
         missing.push("root: gozt attach and trace must run as root".to_string());
+    } else {
+        for op in [Op::Load, Op::ReadProcess] {
+            let lacks = privileges.missing(op);
+            if !lacks.is_empty() {
+                missing.push(privileges.cause(op, libc::EPERM));
+            }
+        }
     }
     if features.btf.is_none() {
         missing.push(match btf {
@@ -91,10 +77,10 @@ pub fn read(btf: Option<&std::path::Path>, wanted: Option<&str>) -> Info {
         attach_method: method.as_ref().ok().map(|m| m.name().to_string()),
         attach_method_forced: wanted.is_some() && method.is_ok(),
         root,
-        capabilities: CAPABILITIES
+        capabilities: Cap::ALL
             .iter()
-            .filter(|(bit, _)| has(*bit))
-            .map(|(_, name)| name.to_string())
+            .filter(|c| privileges.has(**c))
+            .map(|c| c.name().to_string())
             .collect(),
         missing,
         features,

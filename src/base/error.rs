@@ -91,8 +91,8 @@ pub enum Error {
     #[error("{}: not a gozt JSON report ({what})", .path.display())]
     NotReport { path: PathBuf, what: String },
     /// The process exists but its executable cannot be opened.
-    #[error("process {pid}: permission denied opening /proc/{pid}/exe ({})", if *.as_root { "gozt runs as root: a security module or a namespace refuses it" } else { "run gozt as root" })]
-    ProcessPermission { pid: Pid, as_root: bool },
+    #[error("process {pid}: permission denied opening /proc/{pid}/exe: {why}")]
+    ProcessPermission { pid: Pid, why: String },
 }
 
 impl Error {

@@ -52,7 +52,7 @@ exit_codes! {
     NotReport = 14, "not a gozt JSON report (`gozt report`)";
     Kernel = 15, "kernel without what gozt needs: uprobes, the BPF ring buffer, a way to attach (attach cookies or a list of mappings), or the `GOZT_ATTACH` method it lacks";
     Alert = 16, "`--exit-on-alert`, and the run ended in ALERT (its report is written first)";
-    BpfDenied = 17, "bpf() refused as root: a seccomp filter (a container's default profile), a security module, or a kernel without bpf()";
+    BpfDenied = 17, "refused by the kernel as root: a capability missing (named), a seccomp filter (a container's default profile), or a security module; or a kernel without bpf()";
 }
 
 impl Exit {

@@ -1,6 +1,7 @@
 //! What every stage may use, and which imports nothing else of gozt's: the
 //! error kinds ([`error`]) and exit codes ([`exit`]), process ids
-//! ([`pid`]), escaping of text from outside ([`text`]), and the constants
+//! ([`pid`]), gozt's own privileges and why the kernel refused it
+//! ([`privileges`]), escaping of text from outside ([`text`]), and the constants
 //! shared with the BPF programs ([`gozt_h`]), which the read-only half
 //! needs as much as the tracer.
 
@@ -8,4 +9,5 @@ pub mod error;
 pub mod exit;
 pub mod gozt_h;
 pub mod pid;
+pub mod privileges;
 pub mod text;

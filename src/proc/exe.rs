@@ -18,12 +18,15 @@ pub fn exe_path(pid: Pid) -> Result<PathBuf> {
             Some(libc_enoent) if libc_enoent == 2 || libc_enoent == 3 => {
                 Err(Error::NoSuchProcess { pid })
             }
-            Some(1) | Some(13) => {
+            Some(errno @ (1 | 13)) => {
                 if std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                    Err(Error::ProcessPermission {
-                        pid,
-                        as_root: rustix::process::geteuid().is_root(),
-                    })
+                    use crate::base::privileges::{Op, Privileges};
+                    let why = if rustix::process::geteuid().is_root() {
+                        Privileges::read().cause(Op::ReadProcess, errno)
+                    } else {
+                        "run gozt as root".to_string()
+                    };
+                    Err(Error::ProcessPermission { pid, why })
                 } else {
                     Err(Error::NoSuchProcess { pid })
                 }

@@ -43,6 +43,13 @@ impl ProcId {
             start_ticks: start_ns / ns_per_tick(),
         }
     }
+
+    /// How long ago it started (to a clock tick).
+    pub fn age(&self) -> std::time::Duration {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+        let now_ns = (now.tv_sec as u64) * 1_000_000_000 + now.tv_nsec as u64;
+        std::time::Duration::from_nanos(now_ns.saturating_sub(self.start_ticks * ns_per_tick()))
+    }
 }
 
 /// Nanoseconds per clock tick (USER_HZ).

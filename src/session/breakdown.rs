@@ -9,9 +9,11 @@ use crate::event::Lost;
 use crate::proc::identity::ProcId;
 use crate::stats::{Aggregator, Call, CallSink, FuncMeta, Symbolizer, TargetCalls};
 
-/// Targets broken down one by one at most; calls of later ones stay in
-/// the totals only (a --binary run over days sees many restarts).
-pub const MAX_TARGETS: usize = 256;
+/// Targets broken down one by one at most, at once; calls of later ones
+/// stay in the totals only. Exited targets go with the report's list of
+/// targets (MAX_EXITED_LISTED of them), so over days of restarts the
+/// latest ones are always broken down.
+pub const MAX_TARGETS: usize = 1024;
 
 /// Per-target aggregation.
 pub struct Breakdown {
@@ -37,6 +39,11 @@ impl Breakdown {
             template: Some(agg.alike().with_max_goroutines(1).coarse()),
             by: BTreeMap::new(),
         }
+    }
+
+    /// Forgets target `id`'s own counts (its calls stay in the session's).
+    pub fn forget_target(&mut self, id: ProcId) {
+        self.by.remove(&id);
     }
 
     /// Each target's calls, by pid and start time.

@@ -704,7 +704,11 @@ impl<'a> Driver<'a> {
             }
         };
         if self.say {
-            let pids: Vec<String> = waiting.iter().map(|id| id.pid.to_string()).collect();
+            // Each with how long it had run untraced.
+            let pids: Vec<String> = waiting
+                .iter()
+                .map(|id| format!("{} (started {} ms before)", id.pid, id.age().as_millis()))
+                .collect();
             eprintln!(
                 "gozt: tracing {name} too ({go_version}, {functions} functions{}; read in \
                  {} ms): pid {}",
@@ -856,10 +860,13 @@ impl<'a> Driver<'a> {
             .count();
         let mut excess = exited_seen.saturating_sub(MAX_EXITED_LISTED);
         if excess > 0 {
-            let gone = &mut self.gone;
+            let (gone, counts) = (&mut self.gone, &mut self.counts);
             self.seen.retain(|s| {
                 if excess > 0 && gone.remove(&s.0) {
                     excess -= 1;
+                    // Its own counts and its goroutines' go with it.
+                    counts.targets.forget_target(s.0);
+                    counts.session.forget_goroutines(s.0);
                     return false;
                 }
                 true
@@ -1493,6 +1500,7 @@ mod tests {
         // n processes, each with a call, then gone; one that still runs.
         os.alive.borrow_mut().insert(9999);
         let mut d = driver(&os, &[], true);
+        d.counts.targets = Breakdown::like(&d.counts.session);
         let mut news = Vec::new();
         for pid in 1..=n {
             d.event(&call(pid, 1), &mut news);
@@ -1522,6 +1530,14 @@ mod tests {
         );
         // Every call is in the totals.
         assert_eq!(outcome.report.totals.calls, u64::from(n) + 1);
+        // Each listed target's own counts, and no other's.
+        let broken: Vec<u32> = outcome.report.per_target.iter().map(|t| t.pid).collect();
+        assert_eq!(broken, pids);
+        // And the goroutines of the listed ones only: the others' are dropped.
+        let mut of: Vec<u32> = outcome.report.goroutines.iter().map(|g| g.pid).collect();
+        of.sort_unstable();
+        assert_eq!(of, pids);
+        assert_eq!(outcome.report.goroutines_dropped, 44);
         assert!(
             outcome
                 .report

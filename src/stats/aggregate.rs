@@ -428,6 +428,22 @@ impl Aggregator {
         self.total.calls
     }
 
+    /// Drops process `id`'s goroutines from the per-goroutine tables (their
+    /// calls stay in every other count), as the least recently active are
+    /// when there are too many: counted in `goroutines_dropped`.
+    pub fn forget_goroutines(&mut self, id: crate::proc::identity::ProcId) {
+        let keys: Vec<(u32, u64, u64)> = self
+            .by_goroutine
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| (k.0, k.1) == (id.pid, id.start_ticks))
+            .collect();
+        for k in keys {
+            self.by_goroutine.pop(&k);
+            self.goroutines_dropped += 1;
+        }
+    }
+
     /// Forgets the callers named for `pid`'s return addresses: the pid is
     /// another process's now.
     pub fn forget_frames(&mut self, pid: u32) {

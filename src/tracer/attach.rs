@@ -17,6 +17,7 @@ use crate::base::gozt_h::{
     GOZT_COOKIE_BINARY, GOZT_COOKIE_HEADER, GOZT_COOKIE_RET, GOZT_COOKIE_SINK,
 };
 use crate::base::pid::Pid;
+use crate::base::privileges::{Op, Privileges};
 
 /// Where to attach in one binary, for one process or all (`pid` None): file
 /// offsets of entries and RETs, each with its function id.
@@ -86,6 +87,9 @@ impl BinarySites {
 }
 
 fn attach_error(b: &BinarySites, e: libbpf_rs::Error) -> TraceError {
+    if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+        return TraceError::BpfDenied(Privileges::read().refusal(Op::Attach, libc::EPERM));
+    }
     TraceError::Attach {
         path: b.binary.display().to_string(),
         reason: e.to_string(),
@@ -130,9 +134,14 @@ pub fn attach_classic(
     if let Some(event) = event {
         let fd = event
             .open(b.pid.map(Pid::raw))
-            .map_err(|e| TraceError::Attach {
-                path: b.binary.display().to_string(),
-                reason: format!("perf event of a uprobe event: {e}"),
+            .map_err(|e| match e.raw_os_error() {
+                Some(errno @ (libc::EPERM | libc::EACCES)) => {
+                    TraceError::BpfDenied(Privileges::read().refusal(Op::Attach, errno))
+                }
+                _ => TraceError::Attach {
+                    path: b.binary.display().to_string(),
+                    reason: format!("perf event of a uprobe event: {e}"),
+                },
             })?;
         let opts = libbpf_rs::PerfEventOpts {
             cookie: if cookies {

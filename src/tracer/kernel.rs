@@ -223,61 +223,7 @@ pub fn bpf_allowed() -> Result<(), String> {
         drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
         return Ok(());
     }
-    Err(bpf_refusal(-fd, seccomp_mode().as_deref()))
-}
-
-/// Why bpf() failed with `errno`, given the Seccomp line of
-/// /proc/self/status (`mode`: "0" none, "1" strict, "2" filter).
-pub fn bpf_refusal(errno: i32, mode: Option<&str>) -> String {
-    use rustix::io::Errno;
-    let filtered = mode == Some("2");
-    match Errno::from_raw_os_error(errno) {
-        Errno::PERM | Errno::ACCESS if filtered => concat!(
-            "bpf() is denied by a seccomp filter on gozt (Seccomp: 2 in /proc/self/status; ",
-            "a container runtime's default profile denies it): run gozt's container with ",
-            "seccomp=unconfined, or a profile that allows bpf and perf_event_open"
-        )
-        .into(),
-        Errno::PERM | Errno::ACCESS => format!(
-            "bpf() is denied ({}) with no seccomp filter on gozt: a security module \
-             (SELinux, AppArmor, lockdown) or a missing CAP_BPF refuses it",
-            std::io::Error::from_raw_os_error(errno)
-        ),
-        Errno::NOSYS if filtered => concat!(
-            "bpf() is not there (ENOSYS) under a seccomp filter on gozt, which may hide it: ",
-            "run gozt with seccomp=unconfined"
-        )
-        .into(),
-        Errno::NOSYS => "this kernel has no bpf() (CONFIG_BPF_SYSCALL)".into(),
-        _ => format!("bpf() failed: {}", std::io::Error::from_raw_os_error(errno)),
-    }
-}
-
-#[cfg(test)]
-mod refusal_tests {
-    use super::bpf_refusal;
-
-    #[test]
-    fn a_seccomp_filter_is_named_and_the_kernel_is_not_blamed() {
-        let perm = rustix::io::Errno::PERM.raw_os_error();
-        let filtered = bpf_refusal(perm, Some("2"));
-        assert!(filtered.contains("seccomp filter"), "{filtered}");
-        assert!(filtered.contains("seccomp=unconfined"), "{filtered}");
-        assert!(!filtered.contains("ring buffer"), "{filtered}");
-        let other = bpf_refusal(perm, Some("0"));
-        assert!(other.contains("no seccomp filter"), "{other}");
-        let nosys = rustix::io::Errno::NOSYS.raw_os_error();
-        assert!(bpf_refusal(nosys, None).contains("CONFIG_BPF_SYSCALL"));
-    }
-}
-
-/// The Seccomp field of /proc/self/status.
-fn seccomp_mode() -> Option<String> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("Seccomp:"))
-        .map(|v| v.trim().to_string())
+    Err(crate::base::privileges::Privileges::read().refusal(crate::base::privileges::Op::Bpf, -fd))
 }
 
 /// Whether the kernel has the BPF ring buffer (5.8+): a map is made.

@@ -16,6 +16,7 @@ use super::{Options, TraceError};
 use crate::base::gozt_h::{
     GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
 };
+use crate::base::privileges::{Op, Privileges};
 
 /// What the programs read of one function, as plain data: registers are
 /// indexes in the Go register ABI's integer order (`gozt.h`), offsets are
@@ -162,7 +163,7 @@ pub fn load<'obj>(
     }
     let skel = open.load().map_err(|e| {
         if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
-            TraceError::NotRoot
+            TraceError::BpfDenied(Privileges::read().refusal(Op::Load, libc::EPERM))
         } else {
             TraceError::Load(e.to_string())
         }
@@ -178,6 +179,9 @@ pub fn load<'obj>(
 }
 
 fn load_error(e: libbpf_rs::Error) -> TraceError {
+    if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+        return TraceError::BpfDenied(Privileges::read().refusal(Op::Load, libc::EPERM));
+    }
     TraceError::Load(e.to_string())
 }
 
