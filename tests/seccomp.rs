@@ -14,6 +14,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// One test at a time: each checks that no gozt of its own is left.
+static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The filter: bpf() fails with EPERM, every other call is allowed.
 fn deny_bpf() -> std::io::Result<()> {
     #[cfg(target_arch = "x86_64")]
@@ -77,6 +80,7 @@ fn filtered(args: &[&str]) -> (i32, String, String) {
 #[ignore = "needs root: cargo test -- --include-ignored"]
 fn a_seccomp_filter_denying_bpf_is_named_not_the_kernel() {
     common::require_privileged();
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let workload = common::newest("workload-stripped");
     let w = workload.to_str().unwrap();
     let (code, out, err) = filtered(&[
@@ -141,6 +145,7 @@ fn a_seccomp_filter_denying_bpf_is_named_not_the_kernel() {
 #[ignore = "needs root: cargo test -- --include-ignored"]
 fn a_missing_capability_is_named_with_the_manifests_fix() {
     common::require_privileged();
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let workload = common::newest("workload-stripped");
     let mut target = common::waiting_workload(&workload, &["-goroutines", "1", "-rounds", "1"]);
     let pid = target.id().to_string();

@@ -229,8 +229,9 @@ pub struct Driver<'a> {
     binary_target: Option<BinaryTarget>,
     /// Processes seen running the binary (--binary, --name), in order,
     /// with what was read of them while they ran.
-    /// The binary index last: of its first call's function, where what it
-    /// runs could not be read (it had exited).
+    /// The binary index last: the binary it runs, by its file, else by its
+    /// first call's function (what it runs could not be read: it had
+    /// exited), as found when it was seen.
     seen: Vec<(ProcId, Option<ProcessFacts>, Option<usize>)>,
     duty: Option<DutyCycle>,
     cpu: CpuMeter,
@@ -311,8 +312,10 @@ impl<'a> Driver<'a> {
     pub fn targets(&self) -> Vec<TargetInfo> {
         let mut targets = self.named.clone();
         if let Some(bt) = &self.binary_target {
-            targets.extend(self.seen.iter().map(|(id, facts, hint)| {
-                let mut t = bt.binary_of(facts.as_ref(), *hint).map_or_else(
+            // Each named by the binary found when it was seen (a file
+            // detached since is no longer known by its identity).
+            targets.extend(self.seen.iter().map(|(id, facts, runs)| {
+                let mut t = runs.and_then(|i| bt.binaries.get(i)).map_or_else(
                     || target_info(id.pid, String::new(), String::new(), facts.as_ref()),
                     |b| b.target(id.pid, facts.as_ref()),
                 );
@@ -394,14 +397,14 @@ impl<'a> Driver<'a> {
         let runs = self
             .binary_target
             .as_ref()
-            .and_then(|bt| bt.binary_of(facts.as_ref(), hint));
-        if let Some(b) = runs {
+            .and_then(|bt| bt.index_of(facts.as_ref(), hint));
+        if let Some(b) = runs.and_then(|i| self.binary_target.as_ref()?.binaries.get(i)) {
             let t = b.target(id.pid, facts.as_ref());
             for s in self.counts.each() {
                 s.target(&t);
             }
         }
-        self.seen.push((id, facts, hint));
+        self.seen.push((id, facts, runs));
     }
 
     /// With --binary/--name: the processes that run the binary now.

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -102,6 +103,12 @@ impl Reader {
     }
 }
 
+/// Reads `path` with the session's reader.
+fn read_with(reader: &Mutex<Reader>, path: &Path) -> Result<Addition, SessionError> {
+    let mut r = reader.lock().unwrap_or_else(PoisonError::into_inner);
+    r.read(path)
+}
+
 /// A file probed: where its sites are at the source, while attached.
 pub struct Probed {
     pub file: FileId,
@@ -132,18 +139,15 @@ pub fn entry_offsets(sites: &BinarySites) -> Vec<u64> {
     sites.entries.iter().map(|&(off, _)| off).collect()
 }
 
-/// A read under way: its file, when it began, and the thread reading it
-/// (which hands the reader back).
-type Reading = (
-    FileId,
-    Instant,
-    JoinHandle<(Reader, Result<Addition, SessionError>)>,
-);
+/// A read under way: its file, when it began, and the thread reading it.
+type Reading = (FileId, Instant, JoinHandle<Result<Addition, SessionError>>);
 
 /// What following holds.
 pub struct Follow {
-    /// None while a read is under way (its thread has it).
-    reader: Option<Reader>,
+    /// Locked by the thread of the read under way. After a read that
+    /// panicked the next reads go on (a function it had begun to add is
+    /// never probed).
+    reader: Arc<Mutex<Reader>>,
     reading: Option<Reading>,
     /// Files to read, in the order found: each with a path to it.
     queue: Vec<(FileId, PathBuf)>,
@@ -176,7 +180,7 @@ impl Follow {
             })
             .collect();
         Follow {
-            reader: Some(Reader::new(cfg, r)),
+            reader: Arc::new(Mutex::new(Reader::new(cfg, r))),
             reading: None,
             queue: Vec::new(),
             waiting: HashMap::new(),
@@ -229,12 +233,7 @@ impl Follow {
         {
             let (file, began, handle) = self.reading.take().expect("checked");
             match handle.join() {
-                Ok((reader, result)) => {
-                    self.reader = Some(reader);
-                    done = Some((file, began.elapsed(), result));
-                }
-                // A read that panicked: its reader is lost, and with it
-                // following.
+                Ok(result) => done = Some((file, began.elapsed(), result)),
                 Err(_) => {
                     let why = "gozt failed reading it".to_string();
                     self.failed.insert(file, why);
@@ -242,22 +241,21 @@ impl Follow {
             }
         }
         if self.reading.is_none() && !self.queue.is_empty() {
-            if let Some(mut reader) = self.reader.take() {
-                let (file, path) = self.queue.remove(0);
-                let handle =
-                    std::thread::Builder::new()
-                        .name("gozt-read".into())
-                        .spawn(move || {
-                            let r = reader.read(&path);
-                            (reader, r)
-                        });
-                match handle {
-                    Ok(h) => self.reading = Some((file, Instant::now(), h)),
-                    Err(e) => {
-                        self.failed
-                            .insert(file, format!("no thread to read it: {e}"));
-                    }
+            let (file, path) = self.queue.remove(0);
+            let (reader, at) = (Arc::clone(&self.reader), path.clone());
+            let began = Instant::now();
+            let spawned = std::thread::Builder::new()
+                .name("gozt-read".into())
+                .spawn(move || read_with(&reader, &at));
+            match spawned {
+                Ok(h) => self.reading = Some((file, began, h)),
+                // No thread to be had (a limit on threads): read here, the
+                // loop held meanwhile, rather than not at all; one read's
+                // end at a time (this one at the next step).
+                Err(_) if done.is_none() => {
+                    done = Some((file, began.elapsed(), read_with(&self.reader, &path)));
                 }
+                Err(_) => self.queue.insert(0, (file, path)),
             }
         }
         done

@@ -71,17 +71,13 @@ impl BinaryTarget {
 
     /// The binary `facts`'s process runs: the one of the same file, else
     /// binary `hint` (of one of its calls' functions), else the first.
-    pub fn binary_of(
-        &self,
-        facts: Option<&ProcessFacts>,
-        hint: Option<usize>,
-    ) -> Option<&BinaryName> {
+    pub fn index_of(&self, facts: Option<&ProcessFacts>, hint: Option<usize>) -> Option<usize> {
         let file = facts.and_then(|f| f.exe_file);
         self.binaries
             .iter()
-            .find(|b| file.is_some() && b.file == file)
-            .or_else(|| hint.and_then(|i| self.binaries.get(i)))
-            .or(self.binaries.first())
+            .position(|b| file.is_some() && b.file == file)
+            .or(hint.filter(|&i| i < self.binaries.len()))
+            .or((!self.binaries.is_empty()).then_some(0))
     }
 }
 
