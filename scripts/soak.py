@@ -14,6 +14,7 @@ Needs root. Prints a table, then PASS or FAIL lines; exits 1 on a FAIL.
 """
 
 import argparse
+import errno
 import json
 import os
 import shutil
@@ -140,8 +141,18 @@ def main():
                 nxt = f"{svc}.{seq[0]}"
             shutil.copy(workload, nxt)
             os.rename(nxt, svc)
-            p = subprocess.Popen([svc, "-wait", "-goroutines", "1", "-rounds", "1"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for attempt in range(50):
+                try:
+                    p = subprocess.Popen([svc, "-wait", "-goroutines", "1", "-rounds", "1"],
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True)
+                    break
+                except OSError as e:
+                    # Another thread's child, forked while a copy was being
+                    # written, holds it open for writing until it execs.
+                    if e.errno != errno.ETXTBSY or attempt == 49:
+                        raise
+                    time.sleep(0.01)
             t0 = time.time()
             p.stderr.readline()
             deadline = time.time() + 20

@@ -201,6 +201,9 @@ const _: () = assert!(SITE_KEY == 16, "gozt_site_key is two u64");
 /// them come in.
 pub const RECALIBRATE: Duration = Duration::from_secs(10);
 
+/// Trap-cost timings kept for `GOZT_TIMING`'s report: the latest.
+const CALIBRATIONS_KEPT: usize = 1024;
+
 impl<'obj> Tracer<'obj> {
     /// Checks privileges, then opens, sizes, configures and loads the
     /// programs for `funcs` (indexed by their ids).
@@ -264,6 +267,10 @@ impl<'obj> Tracer<'obj> {
         let ns = calibrate::trap_cost(&self.skel, self.method)?;
         self.trap_ns = Some(ns.round() as u64);
         self.calibrated = Some(Instant::now());
+        // The latest ones (every RECALIBRATE over days would add up).
+        if self.calibrations.len() >= CALIBRATIONS_KEPT {
+            self.calibrations.remove(0);
+        }
         self.calibrations.push(ns.round() as u64);
         Ok(ns)
     }
@@ -273,7 +280,8 @@ impl<'obj> Tracer<'obj> {
         self.trap_ns
     }
 
-    /// Every trap cost timed so far, in ns, in order.
+    /// The trap costs timed so far (the latest CALIBRATIONS_KEPT), in ns,
+    /// in order.
     pub fn calibrations(&self) -> &[u64] {
         &self.calibrations
     }
