@@ -39,7 +39,11 @@ pub fn read(btf: Option<&std::path::Path>, wanted: Option<&str>) -> Info {
     let root = rustix::process::geteuid().is_root();
     // Loading a probe program needs CAP_SYS_ADMIN, or CAP_BPF and
     // CAP_PERFMON (5.8+).
-    let privileged = privileges.missing(Op::Load).is_empty();
+    // (A memlock limit is raised by libbpf, or said at load.)
+    let privileged = privileges
+        .missing(Op::Load)
+        .iter()
+        .all(|c| *c == Cap::SysResource);
     // Privileged, but refused bpf() (a seccomp filter, say): the kernel's
     // features are read from its BTF, and the refusal is what is missing.
     let denied = privileged

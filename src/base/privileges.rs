@@ -77,7 +77,8 @@ pub struct Privileges {
     pub seccomp: Option<String>,
     /// The kernel's (major, minor).
     pub kernel: (u32, u32),
-    /// RLIMIT_MEMLOCK's soft limit (None: unlimited).
+    /// RLIMIT_MEMLOCK's hard limit (None: unlimited), which libbpf raises
+    /// the soft one to.
     pub memlock_bytes: Option<u64>,
     /// The security module profile gozt runs under, if one confines it
     /// (AppArmor's, or SELinux's context).
@@ -105,7 +106,7 @@ impl Privileges {
                     .unwrap_or_default()
                     .trim(),
             ),
-            memlock_bytes: memlock.current,
+            memlock_bytes: memlock.maximum,
             confined_by: confinement(),
         }
     }
@@ -133,8 +134,9 @@ impl Privileges {
             .filter(|c| !self.has(*c) && !admin)
             .collect();
         // Before 5.11 BPF memory is charged to RLIMIT_MEMLOCK, which only
-        // CAP_SYS_RESOURCE lets libbpf raise.
-        if op != Op::ReadProcess
+        // CAP_SYS_RESOURCE lets libbpf raise past a finite hard limit: the
+        // maps made at load (the one-page probe of bpf() fits any limit).
+        if op == Op::Load
             && self.kernel < (5, 11)
             && self.memlock_bytes.is_some()
             && !self.has(Cap::SysResource)
@@ -142,6 +144,14 @@ impl Privileges {
             missing.push(Cap::SysResource);
         }
         missing
+    }
+
+    /// Whether what gozt holds explains a refusal of `op`: a capability it
+    /// lacks, or a seccomp filter (else the refusal may be another's, such
+    /// as the verifier's EACCES, and is said as it came).
+    pub fn explains(&self, op: Op) -> bool {
+        !self.missing(op).is_empty()
+            || (self.seccomp.as_deref() == Some("2") && op != Op::ReadProcess)
     }
 
     /// Why the kernel refused `op` with `errno` (EPERM or EACCES; others
@@ -291,15 +301,17 @@ mod tests {
     #[test]
     fn before_5_11_a_memlock_limit_needs_sys_resource() {
         let p = with(&[Cap::Bpf, Cap::Perfmon], "0", (5, 10));
-        assert_eq!(p.missing(Op::Bpf), [Cap::SysResource]);
-        assert!(p.refusal(Op::Bpf, libc::EPERM).contains("RLIMIT_MEMLOCK"));
+        assert_eq!(p.missing(Op::Load), [Cap::SysResource]);
+        assert!(p.refusal(Op::Load, libc::EPERM).contains("RLIMIT_MEMLOCK"));
+        // bpf()'s one-page probe fits any limit: a filter is not hidden.
+        assert!(p.missing(Op::Bpf).is_empty());
         let unlimited = Privileges {
             memlock_bytes: None,
             ..p.clone()
         };
-        assert!(unlimited.missing(Op::Bpf).is_empty());
+        assert!(unlimited.missing(Op::Load).is_empty());
         assert!(with(&[Cap::Bpf, Cap::Perfmon], "0", (5, 11))
-            .missing(Op::Bpf)
+            .missing(Op::Load)
             .is_empty());
     }
 
@@ -321,6 +333,13 @@ mod tests {
             "{why}"
         );
         assert!(why.contains("no seccomp filter"), "{why}");
+    }
+
+    #[test]
+    fn only_what_gozt_holds_is_blamed() {
+        assert!(!with(&MANIFEST, "0", (6, 18)).explains(Op::Load));
+        assert!(with(&MANIFEST, "2", (6, 18)).explains(Op::Load));
+        assert!(with(&[Cap::Bpf], "0", (6, 18)).explains(Op::Attach));
     }
 
     #[test]

@@ -410,7 +410,7 @@ fn goroutines(out: &mut String, r: &Report, o: TextOptions) {
     if r.goroutines_dropped > 0 {
         let _ = writeln!(
             out,
-            "... and {} less recently active goroutines no longer tracked one by one",
+            "... and {} goroutines no longer tracked one by one (the least recently active, and those of targets no longer listed)",
             r.goroutines_dropped
         );
     }

@@ -804,6 +804,9 @@ impl<'a> Driver<'a> {
                 p.index.is_some() || now - p.last_run < DETACH_AFTER || kept == Some(p.file)
             });
         fw.probed = keep;
+        for p in &gone {
+            self.sym.forget_file(p.file);
+        }
         if let Some(bt) = self.binary_target.as_mut() {
             for b in &mut bt.binaries {
                 if gone.iter().any(|p| b.file == Some(p.file)) {

@@ -140,7 +140,11 @@ pub fn entry_offsets(sites: &BinarySites) -> Vec<u64> {
 }
 
 /// A read under way: its file, when it began, and the thread reading it.
-type Reading = (FileId, Instant, JoinHandle<Result<Addition, SessionError>>);
+type Reading = (
+    (FileId, PathBuf),
+    Instant,
+    JoinHandle<Result<Addition, SessionError>>,
+);
 
 /// What following holds.
 pub struct Follow {
@@ -197,7 +201,10 @@ impl Follow {
             waiting.push(id);
         }
         let queued = self.queue.iter().any(|(f, _)| *f == file)
-            || self.reading.as_ref().is_some_and(|(f, _, _)| *f == file);
+            || self
+                .reading
+                .as_ref()
+                .is_some_and(|((f, _), _, _)| *f == file);
         if !queued && !self.failed.contains_key(&file) {
             self.queue.push((file, path));
         }
@@ -231,14 +238,16 @@ impl Follow {
             .as_ref()
             .is_some_and(|(_, _, h)| h.is_finished())
         {
-            let (file, began, handle) = self.reading.take().expect("checked");
-            match handle.join() {
-                Ok(result) => done = Some((file, began.elapsed(), result)),
-                Err(_) => {
-                    let why = "gozt failed reading it".to_string();
-                    self.failed.insert(file, why);
-                }
-            }
+            let ((file, path), began, handle) = self.reading.take().expect("checked");
+            // A read that panicked fails its file (its processes are said
+            // not to be traced, and why).
+            let result = handle.join().unwrap_or_else(|_| {
+                Err(SessionError::Input(crate::base::error::Error::Malformed {
+                    path,
+                    what: "gozt failed reading it".into(),
+                }))
+            });
+            done = Some((file, began.elapsed(), result));
         }
         if self.reading.is_none() && !self.queue.is_empty() {
             let (file, path) = self.queue.remove(0);
@@ -248,12 +257,13 @@ impl Follow {
                 .name("gozt-read".into())
                 .spawn(move || read_with(&reader, &at));
             match spawned {
-                Ok(h) => self.reading = Some((file, began, h)),
+                Ok(h) => self.reading = Some(((file, path), began, h)),
                 // No thread to be had (a limit on threads): read here, the
                 // loop held meanwhile, rather than not at all; one read's
                 // end at a time (this one at the next step).
                 Err(_) if done.is_none() => {
-                    done = Some((file, began.elapsed(), read_with(&self.reader, &path)));
+                    let result = read_with(&self.reader, &path);
+                    done = Some((file, began.elapsed(), result));
                 }
                 Err(_) => self.queue.insert(0, (file, path)),
             }

@@ -135,6 +135,17 @@ impl<'a> ProcSymbols<'a> {
         self.later.push(Later::Copy(of));
     }
 
+    /// File `file` is no longer known (detached and forgotten: its inode
+    /// may be another file's later): no process is taken for one of its
+    /// binaries by it.
+    pub fn forget_file(&mut self, file: FileId) {
+        for f in &mut self.files {
+            if *f == Some(file) {
+                *f = None;
+            }
+        }
+    }
+
     /// What is kept for process `id`, once it has exited and its calls are
     /// counted: its placement and the names looked up for it (why its
     /// callers could not be named stays, for the report's warnings).

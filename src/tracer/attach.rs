@@ -87,8 +87,8 @@ impl BinarySites {
 }
 
 fn attach_error(b: &BinarySites, e: libbpf_rs::Error) -> TraceError {
-    if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
-        return TraceError::BpfDenied(Privileges::read().refusal(Op::Attach, libc::EPERM));
+    if let Some(refused) = super::load::refused(&e, Op::Attach) {
+        return refused;
     }
     TraceError::Attach {
         path: b.binary.display().to_string(),
@@ -135,7 +135,9 @@ pub fn attach_classic(
         let fd = event
             .open(b.pid.map(Pid::raw))
             .map_err(|e| match e.raw_os_error() {
-                Some(errno @ (libc::EPERM | libc::EACCES)) => {
+                Some(errno @ (libc::EPERM | libc::EACCES))
+                    if Privileges::read().explains(Op::Attach) =>
+                {
                     TraceError::BpfDenied(Privileges::read().refusal(Op::Attach, errno))
                 }
                 _ => TraceError::Attach {

@@ -161,13 +161,9 @@ pub fn load<'obj>(
         rodata.caller_mask = caller_slots - 1;
         rodata.count_traps = u8::from(count_traps);
     }
-    let skel = open.load().map_err(|e| {
-        if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
-            TraceError::BpfDenied(Privileges::read().refusal(Op::Load, libc::EPERM))
-        } else {
-            TraceError::Load(e.to_string())
-        }
-    })?;
+    let skel = open
+        .load()
+        .map_err(|e| refused(&e, Op::Load).unwrap_or_else(|| TraceError::Load(e.to_string())))?;
     for f in funcs {
         let cfg = f.config();
         skel.maps
@@ -179,10 +175,18 @@ pub fn load<'obj>(
 }
 
 fn load_error(e: libbpf_rs::Error) -> TraceError {
-    if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
-        return TraceError::BpfDenied(Privileges::read().refusal(Op::Load, libc::EPERM));
+    refused(&e, Op::Load).unwrap_or_else(|| TraceError::Load(e.to_string()))
+}
+
+/// `op` refused for what gozt holds (a capability it lacks, a seccomp
+/// filter): said as such. Else None (the verifier's EACCES, say).
+pub fn refused(e: &libbpf_rs::Error, op: Op) -> Option<TraceError> {
+    if e.kind() != libbpf_rs::ErrorKind::PermissionDenied {
+        return None;
     }
-    TraceError::Load(e.to_string())
+    let p = Privileges::read();
+    p.explains(op)
+        .then(|| TraceError::BpfDenied(p.refusal(op, libc::EPERM)))
 }
 
 /// Opens the skeleton, CO-RE against `btf` if given (libbpf keeps its own

@@ -920,7 +920,7 @@ fn goroutines(r: &Report) -> Option<Section> {
     if r.goroutines_dropped > 0 {
         let _ = writeln!(
             b,
-            "<p>… and {} less recently active goroutines no longer tracked one by one.</p>",
+            "<p>… and {} goroutines no longer tracked one by one (the least recently active, and those of targets no longer listed).</p>",
             Value::count("/goroutines_dropped".to_string(), r.goroutines_dropped).span()
         );
     }
