@@ -69,6 +69,16 @@ def truth_sums(truth):
     return calls, payloads
 
 
+def wait_until(check, seconds):
+    """Whether `check()` came true within `seconds` (asked every 50 ms)."""
+    deadline = time.time() + seconds
+    while not check():
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def footprint(pid):
     """gozt's resident memory (MiB), descriptors, BPF links, maps and programs."""
     with open(f"/proc/{pid}/status") as f:
@@ -172,31 +182,28 @@ def main():
             procs.append(p)
             t0 = time.time()
             p.stderr.readline()
-            deadline = time.time() + 20
-            while str(p.pid) not in traced_pids(metrics(addr)):
-                if time.time() > deadline:
-                    fails.append(f"pid {p.pid}: never traced")
-                    failed_pids.append(p.pid)
-                    return
-                time.sleep(0.05)
+            if not wait_until(lambda: str(p.pid) in traced_pids(metrics(addr)), 20):
+                fails.append(f"pid {p.pid}: never traced")
+                failed_pids.append(p.pid)
+                return
             with lock:
                 pickup.append(time.time() - t0)
             os.kill(p.pid, signal.SIGUSR1)
             truth = json.loads(p.stdout.read())
             p.wait()
             calls, payloads = truth_sums(truth)
-            deadline = time.time() + 10
-            while True:
+            got = []
+
+            def counted():
                 text = metrics(addr)
-                got = (series_sum(text, "gozt_calls_total", p.pid),
-                       series_sum(text, "gozt_payloads_total", p.pid))
-                if got == (calls, payloads):
-                    break
-                if time.time() > deadline:
-                    fails.append(f"pid {p.pid}: calls, payloads {got} != truth {(calls, payloads)}")
-                    failed_pids.append(p.pid)
-                    break
-                time.sleep(0.05)
+                got[:] = [series_sum(text, "gozt_calls_total", p.pid),
+                          series_sum(text, "gozt_payloads_total", p.pid)]
+                return got == [calls, payloads]
+
+            if not wait_until(counted, 10):
+                fails.append(f"pid {p.pid}: calls, payloads {tuple(got)} != truth "
+                             f"{(calls, payloads)}")
+                failed_pids.append(p.pid)
             with lock:
                 done["calls"] += calls
                 done["payloads"] += payloads
@@ -242,9 +249,11 @@ def main():
         print(f"after the grace period: {len(left)} targets with series; "
               f"report: {rep['totals']['calls']} calls, {len(rep['targets'])} targets listed")
         pickup.sort()
-        print(f"a new generation traced {1000 * pickup[len(pickup) // 2]:.0f} ms after its start "
-              f"(median; 99th percentile {1000 * pickup[len(pickup) * 99 // 100]:.0f} ms, "
-              f"slowest {1000 * pickup[-1]:.0f} ms)")
+        if pickup:
+            print(f"a new generation traced {1000 * pickup[len(pickup) // 2]:.0f} ms after its "
+                  f"start (median; 99th percentile "
+                  f"{1000 * pickup[len(pickup) * 99 // 100]:.0f} ms, "
+                  f"slowest {1000 * pickup[-1]:.0f} ms)")
         log.flush()
         with open(log_path) as f:
             said = f.read().splitlines()

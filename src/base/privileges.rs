@@ -146,19 +146,23 @@ impl Privileges {
         missing
     }
 
+    /// Whether a seccomp filter is on gozt.
+    fn filtered(&self) -> bool {
+        self.seccomp.as_deref() == Some("2")
+    }
+
     /// Whether what gozt holds explains a refusal of `op`: a capability it
     /// lacks, or a seccomp filter (else the refusal may be another's, such
     /// as the verifier's EACCES, and is said as it came).
     pub fn explains(&self, op: Op) -> bool {
-        !self.missing(op).is_empty()
-            || (self.seccomp.as_deref() == Some("2") && op != Op::ReadProcess)
+        !self.missing(op).is_empty() || (self.filtered() && op != Op::ReadProcess)
     }
 
     /// Why the kernel refused `op` with `errno` (EPERM or EACCES; others
     /// are said as they are), in one line with the fix.
     pub fn refusal(&self, op: Op, errno: i32) -> String {
         let (perm, acces, nosys) = (libc::EPERM, libc::EACCES, libc::ENOSYS);
-        let filtered = self.seccomp.as_deref() == Some("2");
+        let filtered = self.filtered();
         let err = std::io::Error::from_raw_os_error(errno);
         if errno == nosys {
             return if filtered {
@@ -179,7 +183,7 @@ impl Privileges {
 
     /// What refused `op` with EPERM or EACCES (`errno`), and the fix.
     pub fn cause(&self, op: Op, errno: i32) -> String {
-        let filtered = self.seccomp.as_deref() == Some("2");
+        let filtered = self.filtered();
         let err = std::io::Error::from_raw_os_error(errno);
         let missing = self.missing(op);
         if !missing.is_empty() {

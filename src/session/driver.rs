@@ -864,8 +864,9 @@ impl<'a> Driver<'a> {
             .iter()
             .filter(|s| self.gone.contains(&s.0))
             .count();
-        let mut excess = exited_seen.saturating_sub(MAX_EXITED_LISTED);
-        if excess > 0 {
+        let pruned = exited_seen.saturating_sub(MAX_EXITED_LISTED);
+        if pruned > 0 {
+            let mut excess = pruned;
             let (gone, counts) = (&mut self.gone, &mut self.counts);
             self.seen.retain(|s| {
                 if excess > 0 && gone.remove(&s.0) {
@@ -877,7 +878,7 @@ impl<'a> Driver<'a> {
                 }
                 true
             });
-            self.unlisted += exited_seen.saturating_sub(MAX_EXITED_LISTED) as u64;
+            self.unlisted += pruned as u64;
         }
     }
 

@@ -17,7 +17,7 @@ use crate::base::gozt_h::{
     GOZT_COOKIE_BINARY, GOZT_COOKIE_HEADER, GOZT_COOKIE_RET, GOZT_COOKIE_SINK,
 };
 use crate::base::pid::Pid;
-use crate::base::privileges::{Op, Privileges};
+use crate::base::privileges::Op;
 
 /// Where to attach in one binary, for one process or all (`pid` None): file
 /// offsets of entries and RETs, each with its function id.
@@ -87,7 +87,7 @@ impl BinarySites {
 }
 
 fn attach_error(b: &BinarySites, e: libbpf_rs::Error) -> TraceError {
-    if let Some(refused) = super::load::refused(&e, Op::Attach) {
+    if let Some(refused) = TraceError::refused_libbpf(&e, Op::Attach) {
         return refused;
     }
     TraceError::Attach {
@@ -132,19 +132,14 @@ pub fn attach_classic(
         return Ok(Vec::new());
     }
     if let Some(event) = event {
-        let fd = event
-            .open(b.pid.map(Pid::raw))
-            .map_err(|e| match e.raw_os_error() {
-                Some(errno @ (libc::EPERM | libc::EACCES))
-                    if Privileges::read().explains(Op::Attach) =>
-                {
-                    TraceError::BpfDenied(Privileges::read().refusal(Op::Attach, errno))
-                }
-                _ => TraceError::Attach {
+        let fd = event.open(b.pid.map(Pid::raw)).map_err(|e| {
+            e.raw_os_error()
+                .and_then(|errno| TraceError::refused(errno, Op::Attach))
+                .unwrap_or_else(|| TraceError::Attach {
                     path: b.binary.display().to_string(),
                     reason: format!("perf event of a uprobe event: {e}"),
-                },
-            })?;
+                })
+        })?;
         let opts = libbpf_rs::PerfEventOpts {
             cookie: if cookies {
                 GOZT_COOKIE_BINARY | i as u64

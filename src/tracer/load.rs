@@ -16,7 +16,7 @@ use super::{Options, TraceError};
 use crate::base::gozt_h::{
     GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
 };
-use crate::base::privileges::{Op, Privileges};
+use crate::base::privileges::Op;
 
 /// What the programs read of one function, as plain data: registers are
 /// indexes in the Go register ABI's integer order (`gozt.h`), offsets are
@@ -161,9 +161,7 @@ pub fn load<'obj>(
         rodata.caller_mask = caller_slots - 1;
         rodata.count_traps = u8::from(count_traps);
     }
-    let skel = open
-        .load()
-        .map_err(|e| refused(&e, Op::Load).unwrap_or_else(|| TraceError::Load(e.to_string())))?;
+    let skel = open.load().map_err(load_error)?;
     for f in funcs {
         let cfg = f.config();
         skel.maps
@@ -175,18 +173,7 @@ pub fn load<'obj>(
 }
 
 fn load_error(e: libbpf_rs::Error) -> TraceError {
-    refused(&e, Op::Load).unwrap_or_else(|| TraceError::Load(e.to_string()))
-}
-
-/// `op` refused for what gozt holds (a capability it lacks, a seccomp
-/// filter): said as such. Else None (the verifier's EACCES, say).
-pub fn refused(e: &libbpf_rs::Error, op: Op) -> Option<TraceError> {
-    if e.kind() != libbpf_rs::ErrorKind::PermissionDenied {
-        return None;
-    }
-    let p = Privileges::read();
-    p.explains(op)
-        .then(|| TraceError::BpfDenied(p.refusal(op, libc::EPERM)))
+    TraceError::refused_libbpf(&e, Op::Load).unwrap_or_else(|| TraceError::Load(e.to_string()))
 }
 
 /// Opens the skeleton, CO-RE against `btf` if given (libbpf keeps its own

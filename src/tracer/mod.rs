@@ -35,6 +35,7 @@ use ring::Ring;
 
 use crate::base::exit::Exit;
 use crate::base::gozt_h::GOZT_COOKIE_KNOWN;
+use crate::base::privileges::{Op, Privileges};
 use crate::event::{CallEvent, Lost};
 use skel::GoztSkel;
 
@@ -60,6 +61,27 @@ pub enum TraceError {
 }
 
 impl TraceError {
+    /// `op` refused with `errno` (EPERM, EACCES) for what gozt holds (a
+    /// capability it lacks, a seccomp filter): said as such. Else None (the
+    /// verifier's EACCES, say, is said as it came).
+    pub fn refused(errno: i32, op: Op) -> Option<TraceError> {
+        if errno != libc::EPERM && errno != libc::EACCES {
+            return None;
+        }
+        let p = Privileges::read();
+        p.explains(op)
+            .then(|| TraceError::BpfDenied(p.refusal(op, errno)))
+    }
+
+    /// [`TraceError::refused`] for a libbpf error (its PermissionDenied,
+    /// taken as EPERM).
+    pub fn refused_libbpf(e: &libbpf_rs::Error, op: Op) -> Option<TraceError> {
+        if e.kind() != libbpf_rs::ErrorKind::PermissionDenied {
+            return None;
+        }
+        TraceError::refused(libc::EPERM, op)
+    }
+
     /// How gozt exits with this error.
     pub fn exit(&self) -> Exit {
         match self {
