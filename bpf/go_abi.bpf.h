@@ -19,19 +19,23 @@
 
 #if defined(__TARGET_ARCH_x86)
 #define GO_ABI_INT_REGS GOZT_INT_REGS
+/* The argument registers, then RDX (GOZT_AMD64_RDX). */
+#define GO_ABI_REGS (GOZT_INT_REGS + 1)
 #elif defined(__TARGET_ARCH_arm64)
 #define GO_ABI_INT_REGS GOZT_ARM64_INT_REGS
+#define GO_ABI_REGS GOZT_ARM64_INT_REGS
 #else
 #error "gozt's BPF programs support __TARGET_ARCH_x86 and __TARGET_ARCH_arm64"
 #endif
 
 /* The registers gozt reads, copied once out of the context. */
 struct regs {
-	__u64 r[GO_ABI_INT_REGS];
+	__u64 r[GO_ABI_REGS];
 	__u64 g;
 	__u64 sp;
 	__u64 fp;
 	__u64 lr; /* arm64's link register; 0 on amd64 */
+	__u64 flags; /* EFLAGS on amd64 (a sink's branch reads them); PSTATE on arm64 */
 };
 
 #if defined(__TARGET_ARCH_x86)
@@ -47,10 +51,12 @@ static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
 	out->r[GOZT_AMD64_R9] = ctx->r9;
 	out->r[GOZT_AMD64_R10] = ctx->r10;
 	out->r[GOZT_AMD64_R11] = ctx->r11;
+	out->r[GOZT_AMD64_RDX] = ctx->dx;
 	out->g = ctx->r14;
 	out->sp = ctx->sp;
 	out->fp = ctx->bp;
 	out->lr = 0;
+	out->flags = ctx->flags;
 }
 
 /* CALL pushed it: [SP] at the entry. 0 when unreadable. */
@@ -81,6 +87,7 @@ static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
 	out->g = u->regs[28];
 	out->fp = u->regs[29];
 	out->lr = u->regs[30];
+	out->flags = u->pstate;
 	out->sp = u->sp;
 }
 

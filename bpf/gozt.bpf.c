@@ -121,7 +121,7 @@ struct gozt_key gozt_key_type = {};
 
 static __always_inline __u64 reg(const struct regs *r, __u8 i)
 {
-	if (i >= GO_ABI_INT_REGS)
+	if (i >= GO_ABI_REGS)
 		return 0;
 	return r->r[i];
 }
@@ -270,7 +270,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __
 	struct gozt_func *f;
 	struct g_view v;
 	__u64 depth, now, outer_depth = ~0ULL;
-	__u32 outer_id = GOZT_NO_OUTER, mask = 0;
+	__u32 outer_id = GOZT_NO_OUTER, mask = 0, emulated;
 	int i, slot = -1;
 
 	if (stopping)
@@ -278,6 +278,9 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
 		return 0;
+	emulated = f->flags & GOZT_ENTRY_EMULATED;
+	if (emulated)
+		COUNT(traps_emulated);
 	goroutine_key(r, &key);
 	if (read_g(r, f, &v)) {
 		COUNT(read_failed);
@@ -310,6 +313,8 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __
 		 * (the new call's frames cover it, being deeper). */
 		if (c->goid == v.goid && c->depth < depth && caller_live(c, &v)) {
 			c->traps_inside++;
+			if (emulated)
+				c->emulated_inside++;
 			mask |= 1u << i;
 			if (c->depth < outer_depth) {
 				outer_depth = c->depth;
@@ -326,6 +331,8 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __
 		    v.sched_pc >= ip && v.sched_pc - ip < f->size) {
 			COUNT(entry_repeated);
 			c->traps_inside++;
+			if (emulated)
+				c->emulated_inside++;
 			charge(rec, mask | (1u << i), t0);
 			return 0;
 		}
@@ -358,6 +365,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __
 	call->outer_id = outer_id;
 	call->flags = 0;
 	call->traps_inside = 0;
+	call->emulated_inside = 0;
 	call->prog_ns = 0;
 	call->start_ns = now;
 	call->active = 1;
@@ -475,6 +483,8 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 			ev->flags |= GOZT_EV_STARTED;
 		ev->obj = call->obj;
 		ev->traps_inside = call->traps_inside;
+		ev->emulated_inside = call->emulated_inside;
+		ev->pad = 0;
 		ev->prog_inside_ns = call->prog_ns;
 		ev->total_in = 0;
 		ev->total_out = 0;
@@ -518,6 +528,43 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 	return 0;
 }
 
+/* Whether x86 condition code `cc` (a Jcc opcode's low nibble) holds in
+ * `fl` (EFLAGS): the pairs o, b, e, be, s, p, l, le, each then negated. */
+static __always_inline int condition_holds(__u64 fl, __u32 cc)
+{
+	int cf = fl & 1, pf = (fl >> 2) & 1, zf = (fl >> 6) & 1;
+	int sf = (fl >> 7) & 1, of = (fl >> 11) & 1;
+	int v;
+
+	switch ((cc >> 1) & 7) {
+	case 0:
+		v = of;
+		break;
+	case 1:
+		v = cf;
+		break;
+	case 2:
+		v = zf;
+		break;
+	case 3:
+		v = cf | zf;
+		break;
+	case 4:
+		v = sf;
+		break;
+	case 5:
+		v = pf;
+		break;
+	case 6:
+		v = sf != of;
+		break;
+	default:
+		v = zf | (sf != of);
+		break;
+	}
+	return (cc & 1) ? !v : v;
+}
+
 /* A sink site (gozt.h): the bytes a stream's compressor hands its
  * io.Writer count as output of the innermost traced call under way on this
  * goroutine. */
@@ -526,6 +573,7 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie, __u64 t0)
 	struct gozt_call *deepest = NULL;
 	__u32 mask = 0;
 	__u32 id = (__u32)cookie;
+	int branch = !!(cookie & GOZT_COOKIE_SINK_BRANCH);
 	struct gozt_inflight *rec;
 	struct gozt_key key;
 	struct gozt_func *f;
@@ -533,6 +581,8 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie, __u64 t0)
 	__u64 len;
 	int i;
 
+	if (branch)
+		COUNT(traps_emulated);
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
 		return 0;
@@ -545,7 +595,12 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie, __u64 t0)
 		COUNT(read_failed);
 		return 0;
 	}
-	len = reg(r, GOZT_SINK_LEN_REG);
+	if (cookie & GOZT_COOKIE_SINK_LEN_CONST)
+		len = (cookie >> GOZT_SINK_CONST_SHIFT) & 0xffff;
+	else
+		len = reg(r, (cookie >> GOZT_SINK_REG_SHIFT) & 0xf);
+	if (cookie & GOZT_COOKIE_SINK_LEN_BYTE)
+		len &= 0xff;
 	/* The innermost call under way is the one whose stream this is: a
 	 * gzip writer's flate code is inlined into its methods, and a stream
 	 * written into another stream's writer (gzip in gzip) makes its own
@@ -557,12 +612,20 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie, __u64 t0)
 		if (!c->active || c->goid != v.goid)
 			continue;
 		c->traps_inside++;
+		if (branch)
+			c->emulated_inside++;
 		mask |= 1u << i;
 		if (!deepest || c->depth > deepest->depth)
 			deepest = c;
 	}
-	if (!deepest)
+	/* At a branch that skips the call (the writer failed before), no
+	 * bytes are written. */
+	if (branch && condition_holds(r->flags, (cookie >> GOZT_SINK_COND_SHIFT) & 0xf))
+		deepest = NULL;
+	if (!deepest) {
+		charge(rec, mask, t0);
 		return 0;
+	}
 	deepest->sink_bytes += len;
 	if (cookie & GOZT_COOKIE_HEADER)
 		deepest->flags |= GOZT_CALL_STARTED;

@@ -32,6 +32,9 @@
 #define GOZT_AMD64_R10 7
 #define GOZT_AMD64_R11 8
 #define GOZT_INT_REGS 9
+/* Not an argument register (the closure context), copied after them: a
+ * sink's length may be in it at the branch before its call. */
+#define GOZT_AMD64_RDX 9
 /* On arm64 they are R0-R15 (X0-X15): the index of Xn is GOZT_ARM64_X0 + n
  * (bpf/go_abi.bpf.h copies them). */
 #define GOZT_ARM64_X0 0
@@ -44,6 +47,10 @@
 #define GOZT_EOF_IS_SUCCESS 0x4 /* an io.EOF error is the end of a stream */
 #define GOZT_OUT_FROM_SINKS 0x8 /* bytes_out is what the call wrote to its io.Writer */
 #define GOZT_TOTALS_AT_RET 0x10 /* read the stream's own counts at RET (totals_off) */
+/* The entry's trap is at the prologue's stack-check branch, which the
+ * kernel emulates: it costs a fraction of a trap the kernel single-steps
+ * (a RET, a sink), and is counted apart (emulated_inside). */
+#define GOZT_ENTRY_EMULATED 0x20
 
 /* gozt_event.flags */
 #define GOZT_EV_ERROR 0x1
@@ -75,6 +82,23 @@
 /* The length of the slice argument of io.Writer.Write at its call, under
  * the register ABI (receiver RAX, then the slice's RBX RCX RDI): RCX. */
 #define GOZT_SINK_LEN_REG GOZT_AMD64_RCX /* index 2: X2 on arm64, the same word */
+/* A sink's cookie names the register that holds the write's length at the
+ * trap (4 bits from GOZT_SINK_REG_SHIFT): GOZT_SINK_LEN_REG at the call.
+ * GOZT_COOKIE_SINK_BRANCH: the trap is at a conditional branch a few
+ * instructions before the call (flate's `if w.err != nil`), which the
+ * kernel emulates where it single-steps a call; the call is made, and its
+ * bytes count, when the branch's condition (x86 condition code, 4 bits from
+ * GOZT_SINK_COND_SHIFT) does not hold in EFLAGS. */
+#define GOZT_COOKIE_SINK_BRANCH 0x2000000000
+#define GOZT_SINK_COND_SHIFT 40
+#define GOZT_SINK_REG_SHIFT 44
+/* The length is a constant the code sets after the branch (gzip's 8-byte
+ * trailer), in the cookie's top 16 bits. */
+#define GOZT_COOKIE_SINK_LEN_CONST 0x4000000000
+#define GOZT_SINK_CONST_SHIFT 48
+/* The length is the register's low byte (klauspost's flate keeps its
+ * buffered byte count in a uint8). */
+#define GOZT_COOKIE_SINK_LEN_BYTE 0x8000000000
 
 /* The cookie of a binary's grouped event (classic uprobes through one
  * tracefs event per binary, src/tracer/events.rs): the low 32 bits are the
@@ -165,6 +189,9 @@ struct gozt_call {
 	/* The run time of gozt's programs for those traps (ns, saturating):
 	 * taken out with the traps' own cost. */
 	__u32 prog_ns;
+	/* Of traps_inside, those at emulated entries (GOZT_ENTRY_EMULATED). */
+	__u32 emulated_inside;
+	__u32 pad;
 	/* The callers, read at the entry, where they are the same as at the
 	 * RET: there the read follows the one of g, and a second read of
 	 * target memory in a program costs less than the first. */
@@ -198,7 +225,8 @@ struct gozt_counters {
 	__u64 traps;           /* every trap, when counted here (count_traps) */
 	__u64 frames_walked;   /* frames read past a call's return address */
 	__u64 site_unknown;    /* a trap whose site was not found (no cookie) */
-	__u64 pad[5];          /* one slot per 128 bytes: no false sharing */
+	__u64 traps_emulated; /* traps at an emulated branch: entries, sinks (of traps) */
+	__u64 pad[4];          /* one slot per 128 bytes: no false sharing */
 };
 
 /* A probe site of a binary, in the `sites` map of classic uprobes that do
@@ -235,6 +263,8 @@ struct gozt_event {
 	__u64 total_out;
 	__u32 traps_inside;
 	__u32 prog_inside_ns; /* gozt_call.prog_ns */
+	__u32 emulated_inside; /* of traps_inside, at emulated entries */
+	__u32 pad;
 };
 
 #endif /* GOZT_H */

@@ -15,9 +15,15 @@ Prints one table, every number measured in this run, medians over repeats:
   5. what counting gzip streams' compressed output (sink sites) costs: ns per
      stream bare, traced, and traced with --no-stream-output;
   6. each attach method side by side (methods): per-call cost over the
-     two-trap floor, BPF time per call, attach and detach times.
+     two-trap floor, BPF time per call, attach and detach times;
+  7. a real server (server): Debian's caddy serving 2 KB, 20 KB and 200 KB
+     text gzipped and zstd'ed to wrk, throughput and p50/p99 latency against
+     bare windows for gozt's default, --no-stream-output, --max-overhead 1%
+     and a one-trap bpftrace anchor (BENCH_GOZT_BEFORE: another gozt's
+     default beside), gozt's CPU, and its payload count against wrk's.
 """
 import json
+import random
 import os
 import re
 import signal
@@ -519,10 +525,153 @@ def streams():
                  "(flate writes every 240 bytes or so of compressed output), one trap each.")
 
 
+CADDY = os.environ.get("BENCH_CADDY", "/usr/bin/caddy")
+SERVER_S = float(os.environ.get("BENCH_SERVER_S", "5"))
+SERVER_REPEATS = int(os.environ.get("BENCH_SERVER_REPEATS", "3"))
+SERVER_CLOSE = {"gzip": "github.com/klauspost/compress/gzip.(*Writer).Close",
+                "zstd": "github.com/klauspost/compress/zstd.(*Encoder).Close"}
+
+
+def wrk(port, name, encoding):
+    """wrk on the other core from caddy, one connection, SERVER_S seconds: (requests, req/s,
+    p50 us, p99 us)."""
+    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c1", f"-d{SERVER_S:g}s", "--latency",
+                          "-H", f"Accept-Encoding: {encoding}", f"http://127.0.0.1:{port}/{name}"],
+                         capture_output=True, text=True, check=True).stdout
+    unit = {"us": 1.0, "ms": 1e3, "s": 1e6}
+
+    def pct(p):
+        m = re.search(rf"^\s*{p}%\s+([\d.]+)(us|ms|s)$", out, re.M)
+        return float(m.group(1)) * unit[m.group(2)]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return requests, rate, pct(50), pct(99)
+
+
+def cpu_s(pid):
+    """A process's user + system CPU time so far, in seconds."""
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_window(mode, pid, port, name, codec, offsets):
+    """One wrk window with `mode` attached to caddy: wrk's figures, gozt's CPU share of the
+    window, and gozt's payloads of the codec's Close (None when not gozt) and its sampling
+    factor."""
+    encoding = codec
+    if mode == "bare":
+        return (*wrk(port, name, encoding), None, None, None)
+    if mode == "bpftrace":
+        prog = f"uprobe:{CADDY}:{offsets[codec]:#x} {{ @ = count(); }}"
+        bt = subprocess.Popen(["bpftrace", "-q", "--unsafe", "-e", prog],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(3)
+        res = wrk(port, name, encoding)
+        bt.send_signal(signal.SIGINT)
+        bt.wait()
+        return (*res, None, None, None)
+    flags = {"default": [], "no-sinks": ["--no-stream-output"],
+             "budget 1%": ["--max-overhead", "1%"], "before": []}[mode]
+    gozt = os.environ["BENCH_GOZT_BEFORE"] if mode == "before" else GOZT
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        g = subprocess.Popen([gozt, "attach", "--pid", str(pid), "--json", "-q", "-o", out.name,
+                              *flags], stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        c0, t0 = cpu_s(g.pid), time.monotonic()
+        res = wrk(port, name, encoding)
+        gozt_cpu = (cpu_s(g.pid) - c0) / (time.monotonic() - t0)
+        time.sleep(0.2)
+        g.send_signal(signal.SIGINT)
+        _, err = g.communicate(timeout=60)
+        if g.returncode != 0:
+            sys.exit(f"gozt failed ({g.returncode}): {err}")
+        rep = json.load(open(out.name))
+    close = [f for f in rep["functions"] if f["function"].endswith(SERVER_CLOSE[codec].split("/")[-1])
+             and not f["inner"]]
+    payloads = sum(f["payloads"] for f in close)
+    factor = rep["sampling"]["factor"] if rep.get("sampling") else 1.0
+    return (*res, gozt_cpu, payloads, factor)
+
+
+def server():
+    """Debian's caddy serving text with `encode gzip zstd` to wrk (one connection, caddy and wrk
+    on a core each): throughput and latency with gozt attached, to bare, in windows taken in
+    turn (bare, default, --no-stream-output, --max-overhead 1%, and bpftrace with one trap per
+    response; with BENCH_GOZT_BEFORE, another gozt's default too), SERVER_REPEATS times. gozt's
+    payload count is checked against wrk's requests."""
+    work = tempfile.mkdtemp()
+    rng = random.Random(1)
+    words = ["gozt ", "zstd ", "gzip ", "latency ", "payload ", "goroutine ", "compress "]
+    sizes = {"2k": 2000, "20k": 20000, "200k": 200000}
+    for name, n in sizes.items():
+        with open(os.path.join(work, f"{name}.txt"), "w") as f:
+            f.write("".join(rng.choice(words) for _ in range(n // 4))[:n])
+    port = free_port()
+    cfg = os.path.join(work, "Caddyfile")
+    with open(cfg, "w") as f:
+        f.write("{\n\tadmin off\n\tauto_https off\n}\n"
+                f":{port} {{\n\troot * {work}\n\tencode gzip zstd\n\tfile_server\n}}\n")
+    caddy = subprocess.Popen(["taskset", "-c", "0", CADDY, "run", "--config", cfg, "--adapter",
+                              "caddyfile"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if subprocess.run(["curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{port}/2k.txt"]).returncode == 0:
+                break
+            time.sleep(0.1)
+        probes = json.loads(subprocess.run([GOZT, "probes", "--json", CADDY], capture_output=True,
+                                           text=True, check=True).stdout)
+        offsets = {c: next(p["file_offset"] for p in probes["probes"] if p["function"] == f)
+                   for c, f in SERVER_CLOSE.items()}
+        modes = ["bare", "default", "no-sinks", "budget 1%", "bpftrace"]
+        # Another gozt's default, for a before/after in one run.
+        if os.environ.get("BENCH_GOZT_BEFORE"):
+            modes.insert(2, "before")
+        # BENCH_SERVER_MODES picks some (bare always runs: the ratios are to it).
+        if os.environ.get("BENCH_SERVER_MODES"):
+            picked = os.environ["BENCH_SERVER_MODES"].split(",")
+            modes = ["bare"] + [m for m in modes[1:] if m in picked]
+        row("", "", "", "", "", "", "")
+        row(f"caddy ({os.path.basename(CADDY)}), wrk 1 connection, {SERVER_S:g} s windows x "
+            f"{SERVER_REPEATS}", "throughput", "spread", "p50", "p99", "gozt CPU",
+            "payloads : requests")
+        for codec in ("gzip", "zstd"):
+            for name in sizes:
+                got = {m: [] for m in modes}
+                for _ in range(SERVER_REPEATS):
+                    for m in modes:
+                        got[m].append(server_window(m, caddy.pid, port, f"{name}.txt", codec,
+                                                    offsets))
+                bare = got["bare"]
+                for m in modes:
+                    runs = got[m]
+                    # Each window against the bare window of its round.
+                    thr = [r[1] / b[1] for r, b in zip(runs, bare)]
+                    p50 = [r[2] / b[2] for r, b in zip(runs, bare)]
+                    p99 = [r[3] / b[3] for r, b in zip(runs, bare)]
+                    counted = ""
+                    if runs[0][5] is not None:
+                        est = [r[5] * r[6] / r[0] for r in runs]
+                        counted = (f"{median(est):.2f}" if m == "budget 1%" else
+                                   " ".join(f"{r[5]}:{r[0]}" for r in runs))
+                    cpu = f"{median(r[4] for r in runs) * 100:.1f}%" if runs[0][4] is not None else ""
+                    label = f"{codec} {name}, {m}" + (f" ({median(r[1] for r in runs):.0f} req/s)"
+                                                      if m == "bare" else "")
+                    row(label, f"{median(thr):.2f}", f"{min(thr):.2f}-{max(thr):.2f}",
+                        f"{median(p50):.2f}", f"{median(p99):.2f}", cpu, counted)
+    finally:
+        caddy.terminate()
+        caddy.wait()
+    notes.append("caddy: throughput, p50 and p99 are ratios to the bare window of the same round "
+                 "(medians; spread over rounds). payloads : requests is gozt's payload count of "
+                 "the codec's Close against the requests wrk completed in the window, per round "
+                 "(gozt attaches before wrk starts and detaches after it ends); under "
+                 "--max-overhead it is payloads x the report's factor over requests.")
+
+
 def main():
     # BENCH_PARTS picks parts of the table (all by default).
     parts = {"per_call": per_call, "max_rate": max_rate, "cpu": cpu_per_event, "startup": startup,
-             "methods": methods, "budget": budget, "streams": streams}
+             "methods": methods, "budget": budget, "streams": streams, "server": server}
     for name in os.environ.get("BENCH_PARTS", " ".join(parts)).split():
         parts[name]()
     # Section titles (a first cell alone) neither set nor follow the widths.

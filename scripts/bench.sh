@@ -2,14 +2,15 @@
 # The overhead benchmark (root): builds gozt and the call-loop target, then prints one
 # table of per-call costs (bare, the uprobe floor, gozt, bpftrace), the sustained rate with
 # both cores busy, startup time and memory on a 50 MB stripped Go binary (Debian's
-# prometheus), what --max-overhead 1% costs the target, and each attach method's per-call cost,
-# attach and detach times (BENCH_PARTS=methods). Medians over BENCH_REPEATS (5).
+# prometheus), what --max-overhead 1% costs the target, each attach method's per-call cost,
+# attach and detach times (BENCH_PARTS=methods), and what attaching costs a real server
+# (BENCH_PARTS=server: Debian's caddy under wrk). Medians over BENCH_REPEATS (5).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 GOZT_CACHE=${GOZT_CACHE:-/var/cache/gozt}
 scripts/toolchains.sh >/dev/null
-command -v bpftrace >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null
+source scripts/apt-ensure.sh && apt_ensure bench --no-install-recommends bpftrace caddy wrk curl >/dev/null
 cargo build --release --quiet
 loop="$GOZT_CACHE/bench/callloop"
 mkdir -p "$(dirname "$loop")"

@@ -2,6 +2,26 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What one of gozt's traps costs a call, as the tracer timed it: a trap
+/// the kernel single-steps out of line (a RET, a sink, an entry on an
+/// instruction it cannot emulate), and one it emulates (an entry at the
+/// prologue's branch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrapCost {
+    pub stepped_ns: u64,
+    pub emulated_ns: u64,
+}
+
+impl TrapCost {
+    /// The cost of `traps` traps, `emulated` of them emulated.
+    pub fn of(self, traps: u64, emulated: u64) -> u64 {
+        let emulated = emulated.min(traps);
+        (traps - emulated)
+            .saturating_mul(self.stepped_ns)
+            .saturating_add(emulated.saturating_mul(self.emulated_ns))
+    }
+}
+
 /// One completed call of a probed function.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallEvent {
@@ -40,6 +60,9 @@ pub struct CallEvent {
     pub traps_inside: u32,
     /// The run time of gozt's programs for those traps, timed in them.
     pub prog_inside_ns: u32,
+    /// Of `traps_inside`, those at entries whose trap the kernel emulates
+    /// (the prologue's branch): they cost less than the rest.
+    pub emulated_inside: u32,
     /// What was taken out of `duration_ns` for those traps (0: nothing).
     pub correction_ns: u64,
     /// The correction for those traps was more than the measured time

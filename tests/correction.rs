@@ -88,8 +88,12 @@ fn corrected(events: &[CallEvent], trap_ns: Option<u64>) -> (Report, Vec<CallEve
     let mut counted = Vec::new();
     for ev in events {
         let mut ev = ev.clone();
-        if trap_ns.is_some() {
-            corrector.correct(&mut ev, trap_ns);
+        if let Some(ns) = trap_ns {
+            let cost = gozt::event::TrapCost {
+                stepped_ns: ns,
+                emulated_ns: ns,
+            };
+            corrector.correct(&mut ev, Some(cost));
         }
         agg.add(&ev, &mut NoNames);
         counted.push(ev);

@@ -440,7 +440,12 @@ fn max_overhead_samples_and_says_so() {
     );
     // The estimate is of the target's CPU time, which no more than all
     // cores can have given it.
-    let cpu_s = (traps as f64 * trap as f64 + run_ns as f64)
+    let emulated = s["emulated_traps"].as_u64().unwrap();
+    assert!(emulated > 0 && emulated < traps, "{s}");
+    let emulated_ns = s["emulated_trap_ns"].as_u64().unwrap();
+    let cpu_s = ((traps - emulated) as f64 * trap as f64
+        + emulated as f64 * emulated_ns as f64
+        + run_ns as f64)
         / s["estimated_overhead"].as_f64().unwrap()
         / 1e9;
     let cores = std::thread::available_parallelism().unwrap().get() as f64;

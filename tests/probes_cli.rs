@@ -55,6 +55,10 @@ fn table_names_every_probe_and_its_sites() {
     }
     assert!(stdout.contains("56 functions, 56 probeable"), "{stdout}");
     assert!(
+        stdout.contains("56 of the entries trap at their prologue's stack-check branch"),
+        "{stdout}"
+    );
+    assert!(
         stdout.contains("sink sites (gzip, zlib, flate output); zstd encoder counts at +0x"),
         "{stdout}"
     );
@@ -101,6 +105,20 @@ fn json_has_the_documented_fields() {
     assert!(!rets.is_empty() && rets.windows(2).all(|w| w[0] < w[1]));
     assert!(rets[0] > entry);
     assert!(decode["address"].as_u64().unwrap() > 0);
+    // Every entry traps at its prologue's stack-check branch (`jbe`, or
+    // `jb` for a large frame; rel8 or rel32), a few bytes in: the kernel
+    // emulates it.
+    let code = std::fs::read(&path).unwrap();
+    for p in probes {
+        let (entry, trap) = (
+            p["file_offset"].as_u64().unwrap(),
+            p["entry_trap_offset"].as_u64().unwrap(),
+        );
+        assert!(trap > entry && trap < entry + 16, "{p}");
+        let at = &code[trap as usize..trap as usize + 2];
+        let jcc = (0x70..0x80).contains(&at[0]) || (at[0] == 0x0f && (0x80..0x90).contains(&at[1]));
+        assert!(jcc, "{}: {at:x?}", p["function"]);
+    }
 }
 
 #[test]

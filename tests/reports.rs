@@ -57,7 +57,11 @@ fn replayed() -> gozt::stats::Report {
             stack: vec![0x401000 + i, 0x402000],
             ..Default::default()
         };
-        corrector.correct(&mut ev, Some(TRAP_NS));
+        let cost = gozt::event::TrapCost {
+            stepped_ns: TRAP_NS,
+            emulated_ns: TRAP_NS,
+        };
+        corrector.correct(&mut ev, Some(cost));
         agg.add(&ev, &mut Named);
     }
     let lost = Lost {

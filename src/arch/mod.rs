@@ -18,6 +18,40 @@ pub struct CodeFacts {
     pub rets: Vec<u64>,
     /// Targets of direct jumps that leave the function.
     pub jumps_out: Vec<u64>,
+    /// The branch of the prologue's stack check (Go's `JLS morestack`),
+    /// when everything before it only compares: there the arguments are
+    /// still as at the entry, and the kernel emulates a branch where it
+    /// single-steps most instructions, so a trap there costs a fraction of
+    /// one at the entry (amd64; None on arm64, and where not found).
+    pub stack_check_branch: Option<u64>,
+}
+
+/// Where a writer call's bytes can be counted with an emulated trap: the
+/// conditional branch a few instructions before the call (flate's `if
+/// w.err != nil { return }`) whose fall-through runs straight to it, and
+/// the register that holds, at that branch, the length the call will get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BranchBefore {
+    /// The branch's address.
+    pub at: u64,
+    /// Its condition code (the low nibble of its opcode): the call is made
+    /// when the condition does not hold.
+    pub condition: u8,
+    /// The call's length, as known at the branch.
+    pub len: SinkLen,
+}
+
+/// Where a sink's length is, at its trap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkLen {
+    /// In a register.
+    Reg(Reg),
+    /// In a register's low byte (a uint8 count, zero-extended at the call).
+    LowByte(Reg),
+    /// A constant the code sets between the branch and the call (gzip's
+    /// 8-byte trailer).
+    Const(u16),
 }
 
 /// An architecture gozt reads Go binaries of.
@@ -103,6 +137,21 @@ impl Arch {
         }
     }
 
+    /// For each of `calls` (a function's writer calls, ascending), the
+    /// branch before it where an emulated trap can count its bytes (amd64;
+    /// on arm64 none: its sinks trap at their calls).
+    pub fn branches_before(
+        self,
+        code: &[u8],
+        addr: u64,
+        calls: &[u64],
+    ) -> Vec<Option<BranchBefore>> {
+        match self {
+            Arch::Amd64 => amd64::branches_before(code, addr, calls),
+            Arch::Arm64 => vec![None; calls.len()],
+        }
+    }
+
     /// Displacements of the 8-byte memory words that a function's code adds
     /// `value` to (`add qword [reg+d], value`; on arm64 a load, an add and a
     /// store back of the same word).
@@ -128,6 +177,9 @@ pub enum Reg {
     R9,
     R10,
     R11,
+    /// amd64's RDX: no argument register (Go's closure context), but a
+    /// sink's length may be in it at the branch before its call.
+    Rdx,
     X0,
     X1,
     X2,

@@ -37,6 +37,10 @@ pub struct Probe {
     pub address: u64,
     pub size: u64,
     pub file_offset: u64,
+    /// File offset of the entry's trap: the prologue's stack-check branch
+    /// where one is found (a trap there is emulated, not stepped), else the
+    /// entry.
+    pub entry_site: u64,
     /// File offsets of each RET, ascending.
     pub ret_offsets: Vec<u64>,
     /// When there is no RET: the functions it jumps to, to probe instead.
@@ -63,10 +67,26 @@ impl Probe {
 pub struct Sink {
     /// The function the call is in.
     pub function: String,
+    /// The call's address.
     pub address: u64,
+    /// The trap's: the call's, or the branch's before it (`branch`).
+    pub trap_address: u64,
+    /// The file offset of the trap.
     pub file_offset: u64,
     /// It writes a stream's header (gzip, zlib).
     pub header: bool,
+    /// The trap is at a conditional branch before the call, which the
+    /// kernel emulates: the call is made when the condition (x86 condition
+    /// code) does not hold, and its length is `len` there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<SinkBranch>,
+}
+
+/// A sink's trap at the branch before its call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SinkBranch {
+    pub condition: u8,
+    pub len: crate::arch::SinkLen,
 }
 
 /// The plan for one binary.
@@ -136,12 +156,20 @@ fn sinks(bin: &GoBinary) -> Result<Vec<Sink>> {
                 format!("{}: code runs past its executable segment", f.name),
             ));
         }
-        for a in bin.arch.writer_calls(code, f.addr) {
+        let calls = bin.arch.writer_calls(code, f.addr);
+        let branches = bin.arch.branches_before(code, f.addr, &calls);
+        for (a, b) in calls.into_iter().zip(branches) {
+            let trap = b.map_or(a, |b| b.at);
             out.push(Sink {
                 function: f.name.clone(),
                 address: a,
-                file_offset: a - f.addr + file_offset,
+                trap_address: trap,
+                file_offset: trap - f.addr + file_offset,
                 header: catalog::sink_is_header(name),
+                branch: b.map(|b| SinkBranch {
+                    condition: b.condition,
+                    len: b.len,
+                }),
             });
         }
     }
@@ -272,12 +300,16 @@ impl Reader<'_> {
             Some(params) => check_against_dwarf(&entry, &layout, params),
             None => AbiCheck::Unchecked,
         };
+        let entry_site = facts
+            .stack_check_branch
+            .map_or(file_offset, |a| a - f.addr + file_offset);
         Ok(Probe {
             function: f.name.clone(),
             entry,
             address: f.addr,
             size: f.size,
             file_offset,
+            entry_site,
             ret_offsets,
             probe_instead,
             layout,

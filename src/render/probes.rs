@@ -46,6 +46,9 @@ pub struct ProbeJson<'a> {
     pub address: u64,
     pub size: u64,
     pub file_offset: u64,
+    /// File offset of the entry's trap: the prologue's stack-check branch
+    /// (emulated by the kernel), or the entry itself.
+    pub entry_trap_offset: u64,
     pub ret_offsets: &'a [u64],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub probe_instead: &'a [String],
@@ -80,6 +83,7 @@ pub fn report<'a>(bin: &'a GoBinary, plan: &'a Plan, pid: Option<Pid>) -> Probes
                 address: p.address,
                 size: p.size,
                 file_offset: p.file_offset,
+                entry_trap_offset: p.entry_site,
                 ret_offsets: &p.ret_offsets,
                 probe_instead: &p.probe_instead,
                 bytes_in: p.layout.bytes_in.as_ref(),
@@ -260,6 +264,18 @@ fn notes(out: &mut String, plan: &Plan) {
         "{} functions, {usable} probeable: {sites} uprobe sites (entry + each RET; no uretprobes)",
         plan.probes.len()
     );
+    let emulated = plan
+        .probes
+        .iter()
+        .filter(|p| p.usable() && p.entry_site != p.file_offset)
+        .count();
+    if emulated > 0 {
+        let _ = writeln!(
+            out,
+            "{emulated} of the entries trap at their prologue's stack-check branch, which the kernel \
+             emulates (a trap at the first instruction is single-stepped: it costs more)"
+        );
+    }
     for p in &plan.probes {
         if p.ret_offsets.is_empty() {
             let instead = if p.probe_instead.is_empty() {

@@ -253,9 +253,11 @@ fn sampling(out: &mut String, s: &Sampling, o: TextOptions) {
                 percent(s.max_overhead, 3)
             ),
             format!(
-                "{} traps at {}, {} in gozt's programs)",
+                "{} traps at {} ({} of them at an emulated branch, at {}), {} in gozt's programs)",
                 s.traps,
                 o.time(s.trap_ns),
+                s.emulated_traps,
+                o.time(s.emulated_trap_ns),
                 o.time(s.bpf_run_ns)
             ),
         ],

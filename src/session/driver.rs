@@ -18,7 +18,7 @@ use super::intervals::Intervals;
 use super::symbols::ProcSymbols;
 use super::targets::{target_info, BinaryName, BinaryTarget};
 use super::Targets;
-use crate::event::{CallEvent, Lost};
+use crate::event::{CallEvent, Lost, TrapCost};
 use crate::exporter::Metrics;
 use crate::monitor::{Monitor, Snapshot};
 use crate::proc::identity::{FileId, ProcId, ProcessFacts};
@@ -49,7 +49,7 @@ pub trait Source {
     fn set_floor(&mut self, floor: bool);
     /// What one of the source's traps costs a call, as last timed (None:
     /// not timed).
-    fn trap_ns(&self) -> Option<u64>;
+    fn trap_cost(&self) -> Option<TrapCost>;
     /// Attaches at one more binary's sites (its new functions' `specs`
     /// first) while the session runs; its index.
     fn add_binary(&mut self, specs: &[FuncSpec], sites: BinarySites) -> Result<usize, TraceError>;
@@ -89,8 +89,8 @@ impl Source for Tracer<'_> {
     fn set_floor(&mut self, floor: bool) {
         Tracer::set_floor(self, floor);
     }
-    fn trap_ns(&self) -> Option<u64> {
-        Tracer::trap_ns(self)
+    fn trap_cost(&self) -> Option<TrapCost> {
+        Tracer::trap(self)
     }
     fn add_binary(&mut self, specs: &[FuncSpec], sites: BinarySites) -> Result<usize, TraceError> {
         Tracer::add_binary(self, specs, sites)
@@ -510,10 +510,10 @@ impl<'a> Driver<'a> {
         let mut events = std::mem::take(&mut self.events);
         src.poll(&mut events);
         let mut new_callers = Vec::new();
-        let trap_ns = src.trap_ns();
+        let trap_cost = src.trap_cost();
         for ev in &mut events {
             if let Some(c) = self.corrector.as_mut() {
-                c.correct(ev, trap_ns);
+                c.correct(ev, trap_cost);
             }
             self.event(ev, &mut new_callers);
         }
@@ -942,11 +942,15 @@ impl<'a> Driver<'a> {
             });
             match (wanted.is_some(), src.attached()) {
                 (false, true) => {
-                    src.pause(WINDOW_DRAIN);
-                    self.drain(src);
+                    // The window ends when entries stop being recorded, at
+                    // the start of the pause: detaching takes tens of ms,
+                    // which counted as attached time made the factor too
+                    // small by as much as the windows were short.
                     if let Some(t) = attached_at.take() {
                         sampled.on += t.elapsed();
                     }
+                    src.pause(WINDOW_DRAIN);
+                    self.drain(src);
                 }
                 (true, false) => {
                     src.resume()?;
@@ -1168,7 +1172,7 @@ mod tests {
         batches: VecDeque<Vec<CallEvent>>,
         log: Rc<RefCell<Log>>,
         on_empty: Option<Box<dyn FnMut()>>,
-        trap_ns: Option<u64>,
+        trap_cost: Option<TrapCost>,
     }
 
     impl Source for Replay {
@@ -1203,8 +1207,8 @@ mod tests {
             Ok(())
         }
         fn set_floor(&mut self, _: bool) {}
-        fn trap_ns(&self) -> Option<u64> {
-            self.trap_ns
+        fn trap_cost(&self) -> Option<TrapCost> {
+            self.trap_cost
         }
         fn add_binary(&mut self, _: &[FuncSpec], sites: BinarySites) -> Result<usize, TraceError> {
             let mut log = self.log.borrow_mut();
@@ -1299,7 +1303,7 @@ mod tests {
             batches: batches.into(),
             log: Rc::clone(&log),
             on_empty: Some(Box::new(move || alive.borrow_mut().clear())),
-            trap_ns: None,
+            trap_cost: None,
         };
         (src, log)
     }
@@ -1338,7 +1342,7 @@ mod tests {
             batches: VecDeque::from([vec![call(7, 1)]]),
             log: Rc::clone(&log),
             on_empty: None,
-            trap_ns: None,
+            trap_cost: None,
         };
         let mut d = driver(&os, &[7], false);
         let asked = Duration::from_millis(30);
@@ -1376,7 +1380,10 @@ mod tests {
         for correct in [true, false] {
             let os = FakeOs::default();
             let (mut src, _) = until_exit(&os, &[7], batch());
-            src.trap_ns = Some(1_000);
+            src.trap_cost = Some(TrapCost {
+                stepped_ns: 1_000,
+                emulated_ns: 1_000,
+            });
             let mut d = driver(&os, &[7], false);
             if !correct {
                 d.corrector = None;
@@ -1423,7 +1430,7 @@ mod tests {
             batches: batches.clone().into(),
             log: Rc::clone(&log),
             on_empty: Some(Box::new(move || alive.borrow_mut().clear())),
-            trap_ns: None,
+            trap_cost: None,
         };
         let mut kept = Kept::default();
         let mut d = driver(&os, &[7], false);
@@ -1486,7 +1493,7 @@ mod tests {
             batches: VecDeque::from([vec![call(20, 1)], vec![], vec![]]),
             log: Rc::clone(&log),
             on_empty: Some(Box::new(move || stop.store(true, Ordering::SeqCst))),
-            trap_ns: None,
+            trap_cost: None,
         };
         d.run(&mut src, None).unwrap();
         let pids: Vec<u32> = d.targets().iter().map(|t| t.pid).collect();
@@ -1518,7 +1525,7 @@ mod tests {
             batches: VecDeque::new(),
             log,
             on_empty: None,
-            trap_ns: None,
+            trap_cost: None,
         };
         d.forget_exited(&mut src);
         let pids: Vec<u32> = d.targets().iter().map(|t| t.pid).collect();

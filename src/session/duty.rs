@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::driver::Sampled;
+use crate::event::TrapCost;
 use crate::proc::os::Os;
 use crate::stats::Sampling;
 use crate::tracer::Cost;
@@ -19,7 +20,7 @@ use crate::tracer::Cost;
 /// within the budget over any stretch longer than a few polls.
 pub struct DutyCycle {
     pub budget: f64,
-    pub trap_ns: f64,
+    pub trap: TrapCost,
     tokens_ns: f64,
     on: bool,
     /// What the probes cost so far, and at the last poll.
@@ -40,7 +41,7 @@ impl DutyCycle {
     pub fn new(budget: f64) -> DutyCycle {
         DutyCycle {
             budget,
-            trap_ns: 0.0,
+            trap: TrapCost::default(),
             // Starts with what re-attaching needs, not a full bucket: a
             // burst at start would be spent beyond the budget.
             tokens_ns: Self::cap(budget) / 10.0,
@@ -60,20 +61,24 @@ impl DutyCycle {
 
     /// Takes in what the probes cost since the last call; returns it in ns.
     pub fn spend(&mut self) -> f64 {
-        let traps = if self.cost.traps > self.cost_seen.traps {
-            self.cost.traps - self.cost_seen.traps
+        let (traps, emulated) = if self.cost.traps > self.cost_seen.traps {
+            (
+                self.cost.traps - self.cost_seen.traps,
+                self.cost.emulated.saturating_sub(self.cost_seen.emulated),
+            )
         } else {
             // No trap count (replayed): two traps per completed call.
-            self.events * 2
+            (self.events * 2, 0)
         };
         let run_ns = self
             .cost
             .bpf_run_ns
             .saturating_sub(self.cost_seen.bpf_run_ns);
         self.cost_seen.traps = self.cost_seen.traps.max(self.cost.traps);
+        self.cost_seen.emulated = self.cost_seen.emulated.max(self.cost.emulated);
         self.cost_seen.bpf_run_ns = self.cost_seen.bpf_run_ns.max(self.cost.bpf_run_ns);
         self.events = 0;
-        let spent = traps as f64 * self.trap_ns + run_ns as f64;
+        let spent = self.trap.of(traps, emulated) as f64 + run_ns as f64;
         self.spent_ns_total += spent;
         spent
     }
@@ -119,12 +124,14 @@ impl DutyCycle {
         let on = sampled.on.as_secs_f64();
         Sampling {
             max_overhead: self.budget,
-            trap_ns: self.trap_ns.round() as u64,
+            trap_ns: self.trap.stepped_ns,
+            emulated_trap_ns: self.trap.emulated_ns,
             attached_s: on,
             traced_s: traced,
             windows: sampled.windows,
             factor: if on > 0.0 { traced / on } else { 0.0 },
             traps: sampled.cost.traps,
+            emulated_traps: sampled.cost.emulated,
             bpf_run_ns: sampled.cost.bpf_run_ns,
             estimated_overhead: if cpu > 0.0 {
                 self.spent_ns_total / cpu
@@ -159,7 +166,7 @@ impl CpuMeter {
 
 #[cfg(test)]
 mod tests {
-    use super::DutyCycle;
+    use super::{DutyCycle, TrapCost};
 
     #[test]
     fn duty_cycle_keeps_the_estimated_cost_within_budget() {
@@ -169,7 +176,10 @@ mod tests {
         // 10 min at 0.1 ms steps, with polls when the duty cycle asks for
         // one (at least 1 ms apart, at most 10 ms).
         let mut d = DutyCycle::new(0.01);
-        d.trap_ns = 10_000.0;
+        d.trap = TrapCost {
+            stepped_ns: 10_000,
+            emulated_ns: 10_000,
+        };
         let step = 100_000u64;
         let (mut now, mut cpu, mut traps) = (0u64, 0u64, 0u64);
         let (mut next, mut last) = (0u64, 0u64);
@@ -201,7 +211,10 @@ mod tests {
 
         // Cheap probes (1 call a second) stay attached all the time.
         let mut d = DutyCycle::new(0.01);
-        d.trap_ns = 10_000.0;
+        d.trap = TrapCost {
+            stepped_ns: 10_000,
+            emulated_ns: 10_000,
+        };
         let mut cpu = 0;
         for i in 0..1000 {
             cpu += 10_000_000;

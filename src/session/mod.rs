@@ -326,7 +326,7 @@ fn attach<'obj>(
     // A budget (--max-overhead) counts every trap from the first: its trap
     // cost is timed before the probes go in.
     if let Some(d) = duty.as_mut() {
-        d.trap_ns = tracer.trap_cost().map_err(SessionError::Trace)?;
+        d.trap = tracer.trap_cost().map_err(SessionError::Trace)?;
     }
     let discovered = set.started.elapsed();
     // A copy of a program read through a process (another container of one
@@ -458,14 +458,24 @@ fn drive(
     if cfg.env.timing {
         let c = a.tracer.counters();
         eprintln!("gozt: timing: frames walked {}", c.frames_walked);
+        eprintln!(
+            "gozt: timing: traps {} ({} at an emulated entry; counted with --max-overhead)",
+            a.tracer.cost().traps,
+            c.traps_emulated
+        );
         let timed = a.tracer.calibrations();
         if !timed.is_empty() {
-            let mut sorted = timed.to_vec();
-            sorted.sort_unstable();
+            let median = |f: fn(&crate::event::TrapCost) -> u64| {
+                let mut v: Vec<u64> = timed.iter().map(f).collect();
+                v.sort_unstable();
+                (v[v.len() / 2], v)
+            };
+            let (stepped, all) = median(|t| t.stepped_ns);
+            let (emulated, all_emulated) = median(|t| t.emulated_ns);
             eprintln!(
-                "gozt: timing: trap cost timed {} times: {timed:?} ns (median {} ns)",
-                timed.len(),
-                sorted[sorted.len() / 2]
+                "gozt: timing: trap cost timed {} times: stepped {all:?} ns (median {stepped} ns), \
+                 emulated {all_emulated:?} ns (median {emulated} ns)",
+                timed.len()
             );
         }
         eprintln!(

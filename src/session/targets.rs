@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use super::gate::Gate;
 use super::{SessionConfig, SessionError};
+use crate::arch::SinkLen;
 use crate::base::error::Error;
+use crate::base::gozt_h::GOZT_SINK_LEN_REG;
 use crate::base::pid::Pid;
 use crate::go_binary::GoBinary;
 use crate::probe::catalog::{Loc, Point, StreamOut};
@@ -178,6 +180,7 @@ pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary, sinks: bool) -> FuncSpec {
         obj_reg: receiver,
         out_from_sinks: sinks && p.entry.stream_out == StreamOut::Sinks,
         totals_offset: p.totals_offset,
+        entry_emulated: p.entry_site != p.file_offset,
         id,
         in_reg: reg_index(l.bytes_in.as_ref().map(|v| v.loc)),
         in_at_ret: l.bytes_in.as_ref().is_some_and(|v| v.at == Point::Return),
@@ -389,7 +392,7 @@ impl Resolved {
             ..Default::default()
         };
         for (p, &id) in probes.iter().zip(&ids) {
-            sites.entries.push((p.file_offset, id));
+            sites.entries.push((p.entry_site, id));
             sites.rets.extend(p.ret_offsets.iter().map(|&o| (o, id)));
         }
         if want_sinks {
@@ -397,10 +400,24 @@ impl Resolved {
             let func_id = ids.first().copied().unwrap_or(self.funcs.len() as u32);
             sites.sinks = sinks
                 .iter()
-                .map(|k| SinkSite {
-                    offset: k.file_offset,
-                    func_id,
-                    header: k.header,
+                .map(|k| {
+                    let at_call = SinkSite::at_call(k.file_offset, func_id, k.header);
+                    match k.branch {
+                        None => at_call,
+                        Some(b) => SinkSite {
+                            branch: Some(b.condition),
+                            len_reg: match b.len {
+                                SinkLen::Reg(r) | SinkLen::LowByte(r) => r.bpf_index(),
+                                SinkLen::Const(_) => GOZT_SINK_LEN_REG as u8,
+                            },
+                            len_const: match b.len {
+                                SinkLen::Const(n) => Some(n),
+                                _ => None,
+                            },
+                            len_byte: matches!(b.len, SinkLen::LowByte(_)),
+                            ..at_call
+                        },
+                    }
                 })
                 .collect();
         }

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use crate::event::CallEvent;
+use crate::event::{CallEvent, TrapCost};
 
 /// Inner calls kept per goroutine at most (those of an outer call that
 /// never ended, say lost, go when the next outer call there ends).
@@ -47,10 +47,10 @@ impl Corrector {
         Corrector::default()
     }
 
-    /// Corrects `ev` at `trap_ns` per trap (None: times stay as measured,
+    /// Corrects `ev` at `cost` per trap (None: times stay as measured,
     /// `--no-correction`), setting its `correction_ns` or `uncorrected`.
-    pub fn correct(&mut self, ev: &mut CallEvent, trap_ns: Option<u64>) {
-        let Some(trap_ns) = trap_ns else {
+    pub fn correct(&mut self, ev: &mut CallEvent, cost: Option<TrapCost>) {
+        let Some(cost) = cost else {
             return;
         };
         let start = ev.start_ns;
@@ -68,8 +68,8 @@ impl Corrector {
                 !within
             });
         }
-        let own = u64::from(ev.traps_inside)
-            .saturating_mul(trap_ns)
+        let own = cost
+            .of(u64::from(ev.traps_inside), u64::from(ev.emulated_inside))
             .saturating_add(u64::from(ev.prog_inside_ns));
         if own > 0 {
             let floor = inside_ns.max(1);
@@ -119,6 +119,14 @@ impl Corrector {
 mod tests {
     use super::*;
 
+    /// Every trap at `ns`.
+    fn cost(ns: u64) -> Option<TrapCost> {
+        Some(TrapCost {
+            stepped_ns: ns,
+            emulated_ns: ns,
+        })
+    }
+
     fn call(goid: u64, start_ns: u64, duration_ns: u64, traps: u32) -> CallEvent {
         CallEvent {
             tgid: 7,
@@ -134,7 +142,7 @@ mod tests {
     fn traps_come_off_when_the_measured_time_allows() {
         let mut c = Corrector::new();
         let mut ev = call(1, 1000, 10_000, 4);
-        c.correct(&mut ev, Some(1000));
+        c.correct(&mut ev, cost(1000));
         assert_eq!(
             (ev.duration_ns, ev.correction_ns, ev.uncorrected),
             (6000, 4000, false)
@@ -142,11 +150,26 @@ mod tests {
     }
 
     #[test]
+    fn emulated_entries_come_off_at_their_own_cost() {
+        let mut c = Corrector::new();
+        // 4 traps, 3 of them inner calls' emulated entries.
+        let mut ev = call(1, 1000, 10_000, 4);
+        ev.emulated_inside = 3;
+        let cost = TrapCost {
+            stepped_ns: 2000,
+            emulated_ns: 100,
+        };
+        c.correct(&mut ev, Some(cost));
+        assert_eq!((ev.duration_ns, ev.correction_ns), (7700, 2300));
+        assert_eq!(cost.of(2, 5), 200, "never more emulated than traps");
+    }
+
+    #[test]
     fn the_programs_own_run_time_comes_off_with_the_traps() {
         let mut c = Corrector::new();
         let mut ev = call(1, 1000, 10_000, 4);
         ev.prog_inside_ns = 900;
-        c.correct(&mut ev, Some(1000));
+        c.correct(&mut ev, cost(1000));
         assert_eq!(
             (ev.duration_ns, ev.correction_ns, ev.uncorrected),
             (5100, 4900, false)
@@ -154,7 +177,7 @@ mod tests {
         // And counts against what the measured time allows.
         let mut ev = call(1, 1000, 4500, 4);
         ev.prog_inside_ns = 500;
-        c.correct(&mut ev, Some(1000));
+        c.correct(&mut ev, cost(1000));
         assert_eq!((ev.duration_ns, ev.uncorrected), (4500, true));
     }
 
@@ -163,7 +186,7 @@ mod tests {
         let mut c = Corrector::new();
         for (dur, traps) in [(4000, 4), (3999, 4), (10, 1_000_000)] {
             let mut ev = call(1, 1000, dur, traps);
-            c.correct(&mut ev, Some(1000));
+            c.correct(&mut ev, cost(1000));
             assert_eq!(
                 (ev.duration_ns, ev.correction_ns, ev.uncorrected),
                 (dur, 0, true),
@@ -172,7 +195,7 @@ mod tests {
         }
         // 1 ns left is a time the call can have: corrected.
         let mut ev = call(1, 1000, 4001, 4);
-        c.correct(&mut ev, Some(1000));
+        c.correct(&mut ev, cost(1000));
         assert_eq!((ev.duration_ns, ev.uncorrected), (1, false));
     }
 
@@ -191,19 +214,19 @@ mod tests {
         // Inner: 5 us measured, no traps of its own.
         let mut inner = call(1, 2000, 5000, 0);
         inner.outer = Some(0);
-        c.correct(&mut inner, Some(3000));
+        c.correct(&mut inner, cost(3000));
         assert_eq!(inner.duration_ns, 5000);
         // Outer: 10 us measured, the inner's 2 traps inside. At 3 us per
         // trap it would be 4 us, below its inner call's 5 us: uncorrected.
         let mut outer = call(1, 1000, 10_000, 2);
-        c.correct(&mut outer, Some(3000));
+        c.correct(&mut outer, cost(3000));
         assert_eq!((outer.duration_ns, outer.uncorrected), (10_000, true));
         // At 2 us per trap, 6 us: corrected.
         let mut inner = call(1, 20_000, 5000, 0);
         inner.outer = Some(0);
-        c.correct(&mut inner, Some(2000));
+        c.correct(&mut inner, cost(2000));
         let mut outer = call(1, 19_000, 10_000, 2);
-        c.correct(&mut outer, Some(2000));
+        c.correct(&mut outer, cost(2000));
         assert_eq!((outer.duration_ns, outer.uncorrected), (6000, false));
         assert_eq!(c.goroutines_kept(), 0);
     }
@@ -218,22 +241,22 @@ mod tests {
         };
         // Goroutine 1: a (1000..11000) > b (2000..9000) > d (3000..6000).
         let mut d = nested(1, 3000, 3000, 0);
-        c.correct(&mut d, Some(100));
+        c.correct(&mut d, cost(100));
         // Another goroutine's inner call in the same span is not b's.
         let mut other = nested(2, 2500, 6000, 0);
-        c.correct(&mut other, Some(100));
+        c.correct(&mut other, cost(100));
         let mut b = nested(1, 2000, 7000, 2);
-        c.correct(&mut b, Some(100));
+        c.correct(&mut b, cost(100));
         assert_eq!((b.duration_ns, b.correction_ns), (6800, 200));
         // a's floor is b's 6800 ns (d is inside b): 10000 - 4 x 100 stays.
         let mut a = call(1, 1000, 10_000, 4);
-        c.correct(&mut a, Some(100));
+        c.correct(&mut a, cost(100));
         assert_eq!((a.duration_ns, a.uncorrected), (9600, false));
         // With 1000 ns a trap, 6000 ns: below b's time, so as measured.
         let mut b = nested(1, 20_000, 7000, 0);
-        c.correct(&mut b, Some(1000));
+        c.correct(&mut b, cost(1000));
         let mut a = call(1, 19_000, 10_000, 4);
-        c.correct(&mut a, Some(1000));
+        c.correct(&mut a, cost(1000));
         assert_eq!((a.duration_ns, a.uncorrected), (10_000, true));
         assert_eq!(
             c.goroutines_kept(),
@@ -250,7 +273,7 @@ mod tests {
         for i in 0..1000u64 {
             let mut e = call(1, i * 10, 5, 0);
             e.outer = Some(0);
-            c.correct(&mut e, Some(1));
+            c.correct(&mut e, cost(1));
         }
         assert!(c.inner[&(7, 1)].len() <= MAX_KEPT);
     }

@@ -314,8 +314,12 @@ pub struct TargetCalls {
 pub struct Sampling {
     /// The budget, as a fraction of the targets' CPU time.
     pub max_overhead: f64,
-    /// Measured cost of one uprobe trap at start, in nanoseconds.
+    /// Measured cost of one uprobe trap at start, in nanoseconds: one the
+    /// kernel single-steps (RETs, sinks)...
     pub trap_ns: u64,
+    /// ...and one it emulates (entries at the prologue's branch).
+    #[serde(default)]
+    pub emulated_trap_ns: u64,
     /// Seconds the probes were attached, out of `traced_s`.
     pub attached_s: f64,
     pub traced_s: f64,
@@ -325,6 +329,9 @@ pub struct Sampling {
     pub factor: f64,
     /// Traps taken at gozt's sites over the whole run.
     pub traps: u64,
+    /// Of them, traps at an emulated branch (entries, sinks).
+    #[serde(default)]
+    pub emulated_traps: u64,
     /// Time gozt's programs ran, from the kernel's BPF statistics.
     pub bpf_run_ns: u64,
     /// Estimated cost (traps at trap_ns, plus bpf_run_ns) over the targets'

@@ -15,6 +15,8 @@ use super::events::Event;
 use super::TraceError;
 use crate::base::gozt_h::{
     GOZT_COOKIE_BINARY, GOZT_COOKIE_HEADER, GOZT_COOKIE_RET, GOZT_COOKIE_SINK,
+    GOZT_COOKIE_SINK_BRANCH, GOZT_COOKIE_SINK_LEN_BYTE, GOZT_COOKIE_SINK_LEN_CONST,
+    GOZT_SINK_COND_SHIFT, GOZT_SINK_CONST_SHIFT, GOZT_SINK_LEN_REG, GOZT_SINK_REG_SHIFT,
 };
 use crate::base::pid::Pid;
 use crate::base::privileges::Op;
@@ -52,13 +54,52 @@ pub struct SinkSite {
     pub func_id: u32,
     /// The write is a stream's header (gzip, zlib): its start was seen.
     pub header: bool,
+    /// The register (gozt.h index) holding the write's length at the trap.
+    pub len_reg: u8,
+    /// The write's length, when a constant (then `len_reg` is not read).
+    pub len_const: Option<u16>,
+    /// The length is `len_reg`'s low byte.
+    pub len_byte: bool,
+    /// The trap is at a branch before the call: the call is made when
+    /// this condition code does not hold.
+    pub branch: Option<u8>,
 }
 
 impl SinkSite {
+    /// A sink trapping at its call.
+    pub fn at_call(offset: u64, func_id: u32, header: bool) -> SinkSite {
+        SinkSite {
+            offset,
+            func_id,
+            header,
+            len_reg: GOZT_SINK_LEN_REG as u8,
+            len_const: None,
+            len_byte: false,
+            branch: None,
+        }
+    }
+
     /// The site's attach cookie.
     fn cookie(self) -> u64 {
         let header = if self.header { GOZT_COOKIE_HEADER } else { 0 };
-        GOZT_COOKIE_SINK | header | u64::from(self.func_id)
+        let branch = self.branch.map_or(0, |c| {
+            GOZT_COOKIE_SINK_BRANCH | (u64::from(c & 0xf) << GOZT_SINK_COND_SHIFT)
+        });
+        let constant = self.len_const.map_or(0, |n| {
+            GOZT_COOKIE_SINK_LEN_CONST | (u64::from(n) << GOZT_SINK_CONST_SHIFT)
+        });
+        let byte = if self.len_byte {
+            GOZT_COOKIE_SINK_LEN_BYTE
+        } else {
+            0
+        };
+        GOZT_COOKIE_SINK
+            | header
+            | branch
+            | constant
+            | byte
+            | (u64::from(self.len_reg & 0xf) << GOZT_SINK_REG_SHIFT)
+            | u64::from(self.func_id)
     }
 }
 
@@ -205,11 +246,7 @@ mod tests {
             entries: vec![(0x100, 0), (0x200, 1)],
             rets: vec![(0x150, 0), (0x250, 1)],
             sinks: (0..9)
-                .map(|i| SinkSite {
-                    offset: 0x300 + i,
-                    func_id: 0,
-                    header: false,
-                })
+                .map(|i| SinkSite::at_call(0x300 + i, 0, false))
                 .collect(),
             inodes: vec![11, 12],
             ..BinarySites::default()
@@ -254,15 +291,11 @@ mod tests {
             entries: vec![(0x100, 3)],
             rets: vec![(0x150, 3)],
             sinks: vec![
+                SinkSite::at_call(0x180, 3, true),
                 SinkSite {
-                    offset: 0x180,
-                    func_id: 3,
-                    header: true,
-                },
-                SinkSite {
-                    offset: 0x190,
-                    func_id: 3,
-                    header: false,
+                    branch: Some(5),
+                    len_reg: 4,
+                    ..SinkSite::at_call(0x190, 3, false)
                 },
             ],
             ..BinarySites::default()
@@ -273,8 +306,12 @@ mod tests {
             cookies,
             vec![
                 GOZT_COOKIE_RET | 3,
-                GOZT_COOKIE_SINK | GOZT_COOKIE_HEADER | 3,
-                GOZT_COOKIE_SINK | 3,
+                GOZT_COOKIE_SINK | GOZT_COOKIE_HEADER | (2 << GOZT_SINK_REG_SHIFT) | 3,
+                GOZT_COOKIE_SINK
+                    | GOZT_COOKIE_SINK_BRANCH
+                    | (5 << GOZT_SINK_COND_SHIFT)
+                    | (4 << GOZT_SINK_REG_SHIFT)
+                    | 3,
                 3
             ]
         );

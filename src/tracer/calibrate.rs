@@ -10,6 +10,7 @@ use libbpf_rs::UprobeMultiOpts;
 use super::kernel::AttachMethod;
 use super::skel::GoztSkel;
 use super::TraceError;
+use crate::event::TrapCost;
 
 /// Keeps the kernel's BPF run-time statistics on while held (dropping the
 /// descriptor turns them off again unless somebody else holds one).
@@ -39,20 +40,92 @@ pub fn run_stats(prog: &impl AsFd) -> (u64, u64) {
     }
 }
 
-/// What gozt probes in itself to time a trap.
-#[inline(never)]
-#[no_mangle]
-pub extern "C" fn gozt_calibration_target(x: u64) -> u64 {
-    std::hint::black_box(x).wrapping_mul(31)
+// What gozt probes in itself to time a trap, in assembly so that the
+// probed instruction is known whatever the compiler does: a multiply, which
+// the kernel single-steps out of line (as at a RET or a sink), and a
+// conditional branch to the next instruction, which it emulates (as at a Go
+// prologue's stack-check branch). Each has a twin that is never probed: the
+// same call without a trap.
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    ".text",
+    ".p2align 4",
+    ".globl gozt_calibration_target",
+    ".type gozt_calibration_target, @function",
+    "gozt_calibration_target:",
+    "imul rax, rdi, 31",
+    "ret",
+    ".p2align 4",
+    ".globl gozt_calibration_bare",
+    ".type gozt_calibration_bare, @function",
+    "gozt_calibration_bare:",
+    "imul rax, rdi, 31",
+    "ret",
+    ".p2align 4",
+    ".globl gozt_calibration_branch",
+    ".type gozt_calibration_branch, @function",
+    "gozt_calibration_branch:",
+    "jne 2f",
+    "2:",
+    "imul rax, rdi, 41",
+    "ret",
+    ".p2align 4",
+    ".globl gozt_calibration_branch_bare",
+    ".type gozt_calibration_branch_bare, @function",
+    "gozt_calibration_branch_bare:",
+    "jne 3f",
+    "3:",
+    "imul rax, rdi, 41",
+    "ret",
+);
+#[cfg(target_arch = "aarch64")]
+std::arch::global_asm!(
+    ".text",
+    ".p2align 4",
+    ".globl gozt_calibration_target",
+    ".type gozt_calibration_target, %function",
+    "gozt_calibration_target:",
+    "mov x1, #31",
+    "mul x0, x0, x1",
+    "ret",
+    ".p2align 4",
+    ".globl gozt_calibration_bare",
+    ".type gozt_calibration_bare, %function",
+    "gozt_calibration_bare:",
+    "mov x1, #31",
+    "mul x0, x0, x1",
+    "ret",
+    ".p2align 4",
+    ".globl gozt_calibration_branch",
+    ".type gozt_calibration_branch, %function",
+    "gozt_calibration_branch:",
+    "b.ne 2f",
+    "2:",
+    "mov x1, #41",
+    "mul x0, x0, x1",
+    "ret",
+    ".p2align 4",
+    ".globl gozt_calibration_branch_bare",
+    ".type gozt_calibration_branch_bare, %function",
+    "gozt_calibration_branch_bare:",
+    "b.ne 3f",
+    "3:",
+    "mov x1, #41",
+    "mul x0, x0, x1",
+    "ret",
+);
+
+extern "C" {
+    /// Probed at its first instruction, which the kernel single-steps.
+    pub fn gozt_calibration_target(x: u64) -> u64;
+    fn gozt_calibration_bare(x: u64) -> u64;
+    /// Probed at its first instruction, a branch the kernel emulates.
+    fn gozt_calibration_branch(x: u64) -> u64;
+    fn gozt_calibration_branch_bare(x: u64) -> u64;
 }
 
-/// Its twin, never probed: the same call without a trap (another body, so
-/// that the compiler cannot fold the two into one).
-#[inline(never)]
-#[no_mangle]
-pub extern "C" fn gozt_calibration_bare(x: u64) -> u64 {
-    std::hint::black_box(x).wrapping_mul(37)
-}
+/// One of the calibration functions above.
+type CalibrationFn = unsafe extern "C" fn(u64) -> u64;
 
 /// Rounds of a calibration, each timing [`ROUND_CALLS`] calls with and
 /// without the trap: short, so that most rounds run unpreempted.
@@ -64,22 +137,58 @@ const ROUND_CALLS: u64 = 64;
 const RANK: usize = ROUNDS / 10;
 
 /// The nanoseconds one uprobe trap with an empty program adds to a call in
-/// the middle of work, on this machine now: calls of a function of gozt's
-/// own with the floor program on its entry, against its unprobed twin, each
-/// followed by the same [`work`], in [`ROUNDS`] short rounds taken in turn;
-/// each side's low percentile per call. The programs' own run time is timed
-/// in them, per call (stats::correct).
-pub fn trap_cost(skel: &GoztSkel<'_>, method: AttachMethod) -> Result<f64, TraceError> {
+/// the middle of work, on this machine now, for a trap the kernel steps and
+/// one it emulates: calls of functions of gozt's own with the floor program
+/// on their first instruction, against their unprobed twins, each followed
+/// by the same [`work`], in [`ROUNDS`] short rounds taken in turn; each
+/// side's low percentile per call. The programs' own run time is timed in
+/// them, per call (stats::correct).
+pub fn trap_cost(skel: &GoztSkel<'_>, method: AttachMethod) -> Result<TrapCost, TraceError> {
+    let probed: CalibrationFn = std::hint::black_box(gozt_calibration_target);
+    let bare: CalibrationFn = std::hint::black_box(gozt_calibration_bare);
+    let branch: CalibrationFn = std::hint::black_box(gozt_calibration_branch);
+    let branch_bare: CalibrationFn = std::hint::black_box(gozt_calibration_branch_bare);
+    let _stepped = floor_at(skel, method, probed)?;
+    let _emulated = floor_at(skel, method, branch)?;
+    let mut ws = vec![0u64; WORKING_SET_BYTES / 8];
+    let time = |f: CalibrationFn, ws: &mut [u64]| {
+        let t = Instant::now();
+        for i in 0..ROUND_CALLS {
+            // SAFETY: the calibration functions read only their argument
+            // register and return a product; no memory is touched.
+            std::hint::black_box(unsafe { f(std::hint::black_box(i)) });
+            work(ws, i);
+        }
+        t.elapsed().as_nanos() as f64 / ROUND_CALLS as f64
+    };
+    let mut rounds: [Vec<f64>; 4] = Default::default();
+    for _ in 0..ROUNDS {
+        for (side, f) in [bare, probed, branch_bare, branch].into_iter().enumerate() {
+            rounds[side].push(time(f, &mut ws));
+        }
+    }
+    let [without, with, branch_without, branch_with] = &mut rounds;
+    Ok(TrapCost {
+        stepped_ns: per_trap(with, without).round() as u64,
+        emulated_ns: per_trap(branch_with, branch_without).round() as u64,
+    })
+}
+
+/// The floor program attached at the first instruction of `f`, one of
+/// gozt's calibration functions, in this process only.
+fn floor_at(
+    skel: &GoztSkel<'_>,
+    method: AttachMethod,
+    f: CalibrationFn,
+) -> Result<libbpf_rs::Link, TraceError> {
     let fail = |reason: String| TraceError::Attach {
         path: "/proc/self/exe".into(),
         reason: format!("trap-cost calibration: {reason}"),
     };
-    let probed: extern "C" fn(u64) -> u64 = std::hint::black_box(gozt_calibration_target);
-    let bare: extern "C" fn(u64) -> u64 = std::hint::black_box(gozt_calibration_bare);
-    let addr = probed as usize as u64;
+    let addr = f as usize as u64;
     let (path, offset) = own_file_offset(addr).ok_or_else(|| fail("own code not mapped".into()))?;
     let pid = crate::base::pid::Pid::myself().raw();
-    let link = match method {
+    match method {
         AttachMethod::UprobeMulti => skel.progs.gozt_floor.attach_uprobe_multi_with_opts(
             pid,
             &path,
@@ -97,24 +206,7 @@ pub fn trap_cost(skel: &GoztSkel<'_>, method: AttachMethod) -> Result<f64, Trace
             libbpf_rs::UprobeOpts::default(),
         ),
     }
-    .map_err(|e| fail(e.to_string()))?;
-    let mut ws = vec![0u64; WORKING_SET_BYTES / 8];
-    let time = |f: extern "C" fn(u64) -> u64, ws: &mut [u64]| {
-        let t = Instant::now();
-        for i in 0..ROUND_CALLS {
-            std::hint::black_box(f(std::hint::black_box(i)));
-            work(ws, i);
-        }
-        t.elapsed().as_nanos() as f64 / ROUND_CALLS as f64
-    };
-    let mut with = Vec::with_capacity(ROUNDS);
-    let mut without = Vec::with_capacity(ROUNDS);
-    for _ in 0..ROUNDS {
-        without.push(time(bare, &mut ws));
-        with.push(time(probed, &mut ws));
-    }
-    drop(link);
-    Ok(per_trap(&mut with, &mut without))
+    .map_err(|e| fail(e.to_string()))
 }
 
 /// The work after each call of a round: a compressor's hot state stands in

@@ -14,7 +14,8 @@ use super::skel::types::gozt_func;
 use super::skel::{GoztSkel, GoztSkelBuilder, OpenGoztSkel};
 use super::{Options, TraceError};
 use crate::base::gozt_h::{
-    GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
+    GOZT_ENTRY_EMULATED, GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE,
+    GOZT_TOTALS_AT_RET,
 };
 use crate::base::privileges::Op;
 
@@ -46,6 +47,8 @@ pub struct FuncSpec {
     /// Offset in the receiver of the stream's own counts (output, then
     /// input, two int64s), read at RET.
     pub totals_offset: Option<u64>,
+    /// The entry's trap is at the prologue's stack-check branch (emulated).
+    pub entry_emulated: bool,
 }
 
 impl FuncSpec {
@@ -64,6 +67,9 @@ impl FuncSpec {
         }
         if self.totals_offset.is_some() {
             flags |= GOZT_TOTALS_AT_RET as u8;
+        }
+        if self.entry_emulated {
+            flags |= GOZT_ENTRY_EMULATED as u8;
         }
         gozt_func {
             goid_off: self.goid_offset as u32,

@@ -36,7 +36,7 @@ use ring::Ring;
 use crate::base::exit::Exit;
 use crate::base::gozt_h::GOZT_COOKIE_KNOWN;
 use crate::base::privileges::{Op, Privileges};
-use crate::event::{CallEvent, Lost};
+use crate::event::{CallEvent, Lost, TrapCost};
 use skel::GoztSkel;
 
 /// Why tracing could not start.
@@ -157,6 +157,8 @@ impl Default for Options {
 pub struct Cost {
     /// Traps taken at gozt's sites (entry and RET, matched or not).
     pub traps: u64,
+    /// Of them, entries at an emulated branch (cheaper).
+    pub emulated: u64,
     /// Time gozt's programs ran, from the kernel's BPF statistics (0 where
     /// the kernel keeps none).
     pub bpf_run_ns: u64,
@@ -176,6 +178,8 @@ pub struct Counters {
     pub traps: u64,
     pub frames_walked: u64,
     pub site_unknown: u64,
+    /// Entry traps at an emulated branch (of all traps).
+    pub traps_emulated: u64,
 }
 
 /// Loaded programs, and their links while attached.
@@ -210,9 +214,9 @@ pub struct Tracer<'obj> {
     ended_under_way: UnderWay,
     /// What one trap costs here, as last timed, and when; every figure
     /// timed so far.
-    trap_ns: Option<u64>,
+    trap: Option<TrapCost>,
     calibrated: Option<Instant>,
-    calibrations: Vec<u64>,
+    calibrations: Vec<TrapCost>,
 }
 
 /// The size of a key of the `sites` map.
@@ -272,7 +276,7 @@ impl<'obj> Tracer<'obj> {
             stats,
             max_call_age: opts.max_call_age,
             ended_under_way: UnderWay::default(),
-            trap_ns: None,
+            trap: None,
             calibrated: None,
             calibrations: Vec::new(),
         })
@@ -285,26 +289,26 @@ impl<'obj> Tracer<'obj> {
 
     /// Measures what one uprobe trap costs on this machine now (ns): the
     /// figure [`Tracer::trap_ns`] gives from now on.
-    pub fn trap_cost(&mut self) -> Result<f64, TraceError> {
-        let ns = calibrate::trap_cost(&self.skel, self.method)?;
-        self.trap_ns = Some(ns.round() as u64);
+    pub fn trap_cost(&mut self) -> Result<TrapCost, TraceError> {
+        let cost = calibrate::trap_cost(&self.skel, self.method)?;
+        self.trap = Some(cost);
         self.calibrated = Some(Instant::now());
         // The latest ones (every RECALIBRATE over days would add up).
         if self.calibrations.len() >= CALIBRATIONS_KEPT {
             self.calibrations.remove(0);
         }
-        self.calibrations.push(ns.round() as u64);
-        Ok(ns)
+        self.calibrations.push(cost);
+        Ok(cost)
     }
 
     /// What one trap costs, as last timed (None: not timed).
-    pub fn trap_ns(&self) -> Option<u64> {
-        self.trap_ns
+    pub fn trap(&self) -> Option<TrapCost> {
+        self.trap
     }
 
     /// The trap costs timed so far (the latest CALIBRATIONS_KEPT), in ns,
     /// in order.
-    pub fn calibrations(&self) -> &[u64] {
+    pub fn calibrations(&self) -> &[TrapCost] {
         &self.calibrations
     }
 
@@ -626,6 +630,7 @@ impl<'obj> Tracer<'obj> {
                 c.traps += s.traps;
                 c.frames_walked += s.frames_walked;
                 c.site_unknown += s.site_unknown;
+                c.traps_emulated += s.traps_emulated;
             }
         }
         c
@@ -650,10 +655,16 @@ impl<'obj> Tracer<'obj> {
     pub fn cost(&self) -> Cost {
         if self.stats.is_some() {
             let (bpf_run_ns, traps) = calibrate::run_stats(self.program(false));
-            Cost { traps, bpf_run_ns }
-        } else {
             Cost {
-                traps: self.counters().traps,
+                traps,
+                emulated: self.counters().traps_emulated,
+                bpf_run_ns,
+            }
+        } else {
+            let c = self.counters();
+            Cost {
+                traps: c.traps,
+                emulated: c.traps_emulated,
                 bpf_run_ns: 0,
             }
         }

@@ -66,6 +66,7 @@ pub fn decode(data: &[u8]) -> Option<CallEvent> {
         totals: flag(GOZT_EV_TOTALS).then_some((ev.total_in, ev.total_out)),
         traps_inside: ev.traps_inside,
         prog_inside_ns: ev.prog_inside_ns,
+        emulated_inside: ev.emulated_inside,
         correction_ns: 0,
         uncorrected: false,
         stack: ev.stack.iter().copied().take_while(|&a| a != 0).collect(),

@@ -240,21 +240,21 @@ fn programs_left_behind() -> Vec<u32> {
         .collect()
 }
 
-/// The virtual addresses of every probe site (entries and RETs) in a plan
+/// The virtual addresses of every probe site (entry traps, RETs, sinks) in a plan
 /// of `gozt probes --json` (for a process, or a non-PIE binary).
 pub fn probe_sites(plan: &Value) -> Vec<u64> {
     let mut sites = Vec::new();
     for p in plan["probes"].as_array().unwrap() {
         let addr = p["address"].as_u64().unwrap();
         let base = addr - p["file_offset"].as_u64().unwrap();
-        sites.push(addr);
+        sites.push(base + p["entry_trap_offset"].as_u64().unwrap());
         for r in p["ret_offsets"].as_array().unwrap() {
             sites.push(base + r.as_u64().unwrap());
         }
     }
     // The sinks of streams' output are attached too.
     for k in plan["sinks"].as_array().unwrap() {
-        sites.push(k["address"].as_u64().unwrap());
+        sites.push(k["trap_address"].as_u64().unwrap());
     }
     assert!(sites.len() > 40, "{} sites", sites.len());
     sites
