@@ -414,7 +414,10 @@ fn max_overhead_samples_and_says_so() {
     );
     assert!(attached > 0.0 && attached < traced, "{s}");
     assert!(s["windows"].as_u64().unwrap() >= 2, "{s}");
-    assert!((s["factor"].as_f64().unwrap() - traced / attached).abs() < 1e-6);
+    // Each window's calls stand for its cycle (the window and the pause
+    // after it): more than were counted.
+    let factor = s["factor"].as_f64().unwrap();
+    assert!(factor > 1.0 && factor.is_finite(), "{s}");
     // Probes were off part of the time: fewer calls than the program made,
     // but some.
     let truth_calls: u64 = truth["goroutines"]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::breakdown::Breakdown;
-use super::duty::{CpuMeter, DutyCycle};
+use super::duty::{CpuMeter, Cycles, DutyCycle};
 use super::follow::{Addition, Follow, Probed, DETACH_AFTER};
 use super::gate::Gate;
 use super::intervals::Intervals;
@@ -116,10 +116,13 @@ pub const STOP_DRAIN: Duration = Duration::from_millis(250);
 const WINDOW_DRAIN: Duration = Duration::ZERO;
 
 /// How long probes were in place, in how many windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sampled {
     pub on: Duration,
     pub windows: u64,
+    /// The whole run's calls over those counted, from each window's cycle
+    /// (duty::Cycles); None when no call was counted.
+    pub factor: Option<f64>,
     /// What the probes cost over the whole run.
     pub cost: Cost,
 }
@@ -912,9 +915,12 @@ impl<'a> Driver<'a> {
         let mut sampled = Sampled {
             on: Duration::ZERO,
             windows: 1,
+            factor: None,
             cost: Cost::default(),
         };
         let mut attached_at = Some(Instant::now());
+        let mut cycles = Cycles::default();
+        cycles.window_started(Instant::now(), self.counts.session.calls());
         let mut alternate = Alternate::new(self.pace.alternate);
         // --probe-alternate switches at a poll.
         let poll_interval = self
@@ -946,24 +952,31 @@ impl<'a> Driver<'a> {
                     // the start of the pause: detaching takes tens of ms,
                     // which counted as attached time made the factor too
                     // small by as much as the windows were short.
+                    let ended = Instant::now();
                     if let Some(t) = attached_at.take() {
-                        sampled.on += t.elapsed();
+                        sampled.on += ended - t;
                     }
                     src.pause(WINDOW_DRAIN);
                     self.drain(src);
+                    cycles.window_ended(ended, self.counts.session.calls());
                 }
                 (true, false) => {
                     src.resume()?;
-                    attached_at = Some(Instant::now());
+                    let now = Instant::now();
+                    attached_at = Some(now);
                     sampled.windows += 1;
+                    cycles.window_started(now, self.counts.session.calls());
                 }
                 _ => {}
             }
         }
+        let ended = Instant::now();
         if let Some(t) = attached_at.take() {
-            sampled.on += t.elapsed();
+            sampled.on += ended - t;
         }
         self.stop_source(src);
+        cycles.finish(ended, self.counts.session.calls());
+        sampled.factor = cycles.factor();
         sampled.cost = src.cost();
         Ok(sampled)
     }
@@ -1539,6 +1552,7 @@ mod tests {
             &Sampled {
                 on: Duration::ZERO,
                 windows: 1,
+                factor: None,
                 cost: Cost::default(),
             },
         );

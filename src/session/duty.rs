@@ -3,7 +3,7 @@
 //! it.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::driver::Sampled;
 use crate::event::TrapCost;
@@ -129,7 +129,9 @@ impl DutyCycle {
             attached_s: on,
             traced_s: traced,
             windows: sampled.windows,
-            factor: if on > 0.0 { traced / on } else { 0.0 },
+            factor: sampled
+                .factor
+                .unwrap_or(if on > 0.0 { traced / on } else { 0.0 }),
             traps: sampled.cost.traps,
             emulated_traps: sampled.cost.emulated,
             bpf_run_ns: sampled.cost.bpf_run_ns,
@@ -164,9 +166,109 @@ impl CpuMeter {
     }
 }
 
+/// The whole run's calls, estimated from the windows': each window's calls
+/// scaled by its cycle (the window and the pause after it) over the window.
+/// The bucket places windows by cost, not evenly in time: long while the
+/// targets idle, short and far apart while they are busy, so one factor of
+/// traced over attached time undercounts a busy stretch (on caddy under wrk,
+/// 4-13 % of the requests came out of it).
+#[derive(Debug, Default)]
+pub struct Cycles {
+    estimate: f64,
+    counted: u64,
+    window: Option<Window>,
+}
+
+#[derive(Debug)]
+struct Window {
+    started: Instant,
+    calls_at_start: u64,
+    /// When it ended, and the calls counted in it.
+    ended: Option<(Instant, u64)>,
+}
+
+impl Cycles {
+    /// A window starts at `now`, with `calls` counted so far; the cycle of
+    /// the last one ends here.
+    pub fn window_started(&mut self, now: Instant, calls: u64) {
+        self.close(now);
+        self.window = Some(Window {
+            started: now,
+            calls_at_start: calls,
+            ended: None,
+        });
+    }
+
+    /// The window under way ended at `at`; `calls` are counted so far, its
+    /// own drained.
+    pub fn window_ended(&mut self, at: Instant, calls: u64) {
+        if let Some(w) = self.window.as_mut().filter(|w| w.ended.is_none()) {
+            w.ended = Some((at, calls.saturating_sub(w.calls_at_start)));
+        }
+    }
+
+    /// The run ended at `at` with `calls` counted (every event drained).
+    pub fn finish(&mut self, at: Instant, calls: u64) {
+        self.window_ended(at, calls);
+        self.close(at);
+    }
+
+    /// Ends the cycle of the last window at `now`.
+    fn close(&mut self, now: Instant) {
+        let Some(w) = self.window.take() else {
+            return;
+        };
+        let Some((ended, calls)) = w.ended else {
+            return;
+        };
+        let window = ended.saturating_duration_since(w.started).as_secs_f64();
+        let cycle = now.saturating_duration_since(w.started).as_secs_f64();
+        self.counted += calls;
+        self.estimate += if window > 0.0 {
+            calls as f64 * cycle / window
+        } else {
+            calls as f64
+        };
+    }
+
+    /// Estimated over counted calls, when calls were counted.
+    pub fn factor(&self) -> Option<f64> {
+        (self.counted > 0).then(|| self.estimate / self.counted as f64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{DutyCycle, TrapCost};
+    use super::{Cycles, DutyCycle, TrapCost};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn each_window_stands_for_its_cycle() {
+        // A long window while the target idles (no calls), then, while it
+        // is busy at 1,000 calls/s, a 10 ms window every 100 ms, then the
+        // run ends while off: 1.0 s idle + 0.5 s busy.
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut c = Cycles::default();
+        c.window_started(ms(0), 0);
+        c.window_ended(ms(1000), 0);
+        let mut calls = 0;
+        for k in 0..5 {
+            c.window_started(ms(1000 + 100 * k), calls);
+            calls += 10;
+            c.window_ended(ms(1010 + 100 * k), calls);
+        }
+        c.finish(ms(1500), calls);
+        // 50 calls counted in 1.05 s attached out of 1.5 s: one factor
+        // (1.43) would make 71 of the 500 made; each cycle's, 500.
+        let f = c.factor().unwrap();
+        assert!((f * 50.0 - 500.0).abs() < 1e-6, "{f}");
+        // No call counted: no factor.
+        let mut idle = Cycles::default();
+        idle.window_started(ms(0), 0);
+        idle.finish(ms(10), 0);
+        assert_eq!(idle.factor(), None);
+    }
 
     #[test]
     fn duty_cycle_keeps_the_estimated_cost_within_budget() {
