@@ -135,6 +135,19 @@ fn arm64_layouts_agree_with_dwarf_and_rets_lie_in_their_functions() {
                 assert!(p.ret_offsets.iter().all(|&r| r > p.file_offset
                     && r < p.file_offset + p.size
                     && (r - p.file_offset) % 4 == 0));
+                // The entry traps at its prologue's stack-check `b.cond`
+                // (simulated by the kernel), a few words in.
+                let code = std::fs::read(&path).unwrap();
+                let at = p.entry_site as usize;
+                let word = u32::from_le_bytes(code[at..at + 4].try_into().unwrap());
+                assert!(
+                    p.entry_site > p.file_offset
+                        && p.entry_site < p.file_offset + 24
+                        && word & 0xff00_0010 == 0x5400_0000,
+                    "{}: {}: {word:#x}",
+                    path.display(),
+                    p.function
+                );
             }
             // Most arguments have entry locations in DWARF, each checked.
             assert!(

@@ -91,7 +91,10 @@ fn jump_target(pc: u64, insn: u32) -> Option<u64> {
 /// Linear in `code.len()`: each exit is recorded once, by a set.
 pub fn scan_code(code: &[u8], addr: u64) -> CodeFacts {
     let end = addr.saturating_add(code.len() as u64);
-    let mut facts = CodeFacts::default();
+    let mut facts = CodeFacts {
+        stack_check_branch: stack_check_branch(code, addr),
+        ..CodeFacts::default()
+    };
     let mut seen = std::collections::HashSet::new();
     for (i, word) in code.chunks_exact(4).enumerate() {
         let pc = addr + 4 * i as u64;
@@ -105,6 +108,42 @@ pub fn scan_code(code: &[u8], addr: u64) -> CodeFacts {
         }
     }
     facts
+}
+
+/// The `B.LS` of a Go prologue's stack check (`ldr x16, [x28, #16]`, a
+/// `sub x17, sp, #n` for large frames, `cmp`, `b.ls` forward to the
+/// `bl runtime.morestack` at the function's end; for huge frames the
+/// size in X27 and a `subs` whose `b.lo` comes first), when everything
+/// before it writes only X16, X17, X27 and the flags: there the arguments,
+/// SP, LR and g are the entry's. The kernel simulates a `b.cond` under a uprobe where it
+/// single-steps the entry's load.
+pub fn stack_check_branch(code: &[u8], addr: u64) -> Option<u64> {
+    /// Instructions looked at from the entry.
+    const PROLOGUE: usize = 5;
+    let end = addr.saturating_add(code.len() as u64);
+    for (pc, insn) in words(code, addr).take(PROLOGUE) {
+        if insn & 0xff00_0010 == 0x5400_0000 {
+            let target = branch_target(pc, insn, 5, 19);
+            return (target > pc && target < end).then_some(pc);
+        }
+        // X16 and X17 (the linker's scratch registers) and X27 (Go's
+        // REGTMP) hold no argument.
+        let scratch = |r: u32| r == 16 || r == 17 || r == 27;
+        // LDR Xt, [Xn, #imm] into a scratch register.
+        let load = ldr64(insn).is_some_and(|(t, _, _)| scratch(t));
+        // SUB Xd, Xn|SP, #imm (64-bit, flags untouched), MOVZ or MOVK (a
+        // large frame's size) into one.
+        let set = matches!(insn & 0xff80_0000, 0xd100_0000 | 0xd280_0000 | 0xf280_0000)
+            && scratch(insn & 31);
+        // CMP/CMN, or SUBS/ADDS into a scratch register (shifted, extended
+        // or immediate operand).
+        let compare = (insn & 31 == 31 || scratch(insn & 31))
+            && matches!(insn >> 24, 0xeb | 0xab | 0xf1 | 0xb1);
+        if !(load || set || compare) {
+            return None;
+        }
+    }
+    None
 }
 
 /// The instruction words of `code`, each with its address.
@@ -255,6 +294,39 @@ mod tests {
         let f = scan_code(&code(&words), 0x2000);
         assert!(f.rets.is_empty());
         assert!(f.jumps_out.is_empty());
+    }
+
+    #[test]
+    fn the_stack_check_branch_is_found_in_go_prologues_only() {
+        // A function of 12 words: `words`, RET, zero padding.
+        let function = |words: &[u32]| {
+            let mut all = words.to_vec();
+            all.push(RET);
+            all.resize(12, 0);
+            code(&all)
+        };
+        // ldr x16, [x28, #16]; cmp sp, x16; b.ls +0x24; str x30, [sp, #-32]!
+        let small = function(&[0xf940_0b90, 0xeb30_63ff, 0x5400_0129, 0xf81e_0ffe]);
+        assert_eq!(stack_check_branch(&small, 0x1000), Some(0x1008));
+        // ldr x16, [x28, #16]; sub x17, sp, #0x60; cmp x17, x16; b.ls +0x20
+        let large = function(&[0xf940_0b90, 0xd101_83f1, 0xeb10_023f, 0x5400_0109]);
+        assert_eq!(stack_check_branch(&large, 0x1000), Some(0x100c));
+        // A huge frame: ldr x16, [x28, #16]; mov x27, #0x30;
+        // movk x27, #0x10, lsl #16; subs x17, sp, x27; b.lo +0x1c
+        let huge = [
+            0xf940_0b90,
+            0xd280_061b,
+            0xf2a0_021b,
+            0xeb3b_63f1,
+            0x5400_00e3,
+        ];
+        assert_eq!(stack_check_branch(&function(&huge), 0x1000), Some(0x1010));
+        // ldr x0, [x28, #16] (an argument register); b.ls
+        let clobbers = function(&[0xf940_0b80, 0x5400_0129]);
+        assert_eq!(stack_check_branch(&clobbers, 0x1000), None);
+        // str x30, [sp, #-32]! first (no stack check)
+        let nosplit = function(&[0xf81e_0ffe, 0x5400_0129]);
+        assert_eq!(stack_check_branch(&nosplit, 0x1000), None);
     }
 
     #[test]
