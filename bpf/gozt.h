@@ -189,7 +189,8 @@ struct gozt_call {
 	/* The run time of gozt's programs for those traps (ns, saturating):
 	 * taken out with the traps' own cost. */
 	__u32 prog_ns;
-	/* Of traps_inside, those at emulated entries (GOZT_ENTRY_EMULATED). */
+	/* Of traps_inside, those at an emulated branch (GOZT_ENTRY_EMULATED
+	 * entries, GOZT_COOKIE_SINK_BRANCH sinks). */
 	__u32 emulated_inside;
 	__u32 pad;
 	/* The callers, read at the entry, where they are the same as at the
@@ -263,7 +264,7 @@ struct gozt_event {
 	__u64 total_out;
 	__u32 traps_inside;
 	__u32 prog_inside_ns; /* gozt_call.prog_ns */
-	__u32 emulated_inside; /* of traps_inside, at emulated entries */
+	__u32 emulated_inside; /* of traps_inside, at an emulated branch */
 	__u32 pad;
 };
 

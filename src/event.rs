@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// What one of gozt's traps costs a call, as the tracer timed it: a trap
-/// the kernel single-steps out of line (a RET, a sink, an entry on an
+/// the kernel single-steps out of line (a RET, a sink or an entry on an
 /// instruction it cannot emulate), and one it emulates (an entry at the
-/// prologue's branch).
+/// prologue's branch, a sink at the branch before its write).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TrapCost {
     pub stepped_ns: u64,
@@ -60,8 +60,9 @@ pub struct CallEvent {
     pub traps_inside: u32,
     /// The run time of gozt's programs for those traps, timed in them.
     pub prog_inside_ns: u32,
-    /// Of `traps_inside`, those at entries whose trap the kernel emulates
-    /// (the prologue's branch): they cost less than the rest.
+    /// Of `traps_inside`, those the kernel emulates (entries at the
+    /// prologue's branch, sinks at the branch before their write): they
+    /// cost less than the rest.
     pub emulated_inside: u32,
     /// What was taken out of `duration_ns` for those traps (0: nothing).
     pub correction_ns: u64,

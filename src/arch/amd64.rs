@@ -253,11 +253,11 @@ pub fn branches_before(code: &[u8], addr: u64, calls: &[u64]) -> Vec<Option<Bran
                 if insn.flow_control() == FlowControl::ConditionalBranch {
                     let forward =
                         insn.op0_kind() == OpKind::NearBranch64 && insn.near_branch_target() > call;
-                    let readable = INT_REGS.iter().chain([&Reg::Rdx]);
+                    let mut readable = INT_REGS.iter().chain([&Reg::Rdx]);
                     let len = match constant {
                         Some(c) => SinkLen::Const(c),
                         None => {
-                            let r = *readable.into_iter().find(|r| register(**r) == want)?;
+                            let r = *readable.find(|r| register(**r) == want)?;
                             if low_byte {
                                 SinkLen::LowByte(r)
                             } else {
@@ -312,7 +312,7 @@ pub fn branches_before(code: &[u8], addr: u64, calls: &[u64]) -> Vec<Option<Bran
         .collect()
 }
 
-/// iced's name of an argument register.
+/// iced's name of a register the programs copy (the arguments, RDX).
 fn register(r: Reg) -> Register {
     match r {
         Reg::Rax => Register::RAX,

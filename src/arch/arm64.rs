@@ -115,8 +115,8 @@ pub fn scan_code(code: &[u8], addr: u64) -> CodeFacts {
 /// `bl runtime.morestack` at the function's end; for huge frames the
 /// size in X27 and a `subs` whose `b.lo` comes first), when everything
 /// before it writes only X16, X17, X27 and the flags: there the arguments,
-/// SP, LR and g are the entry's. The kernel simulates a `b.cond` under a uprobe where it
-/// single-steps the entry's load.
+/// SP, LR and g are the entry's. The kernel simulates a `b.cond` under a
+/// uprobe where it single-steps the entry's load.
 pub fn stack_check_branch(code: &[u8], addr: u64) -> Option<u64> {
     /// Instructions looked at from the entry.
     const PROLOGUE: usize = 5;

@@ -18,11 +18,12 @@ pub struct CodeFacts {
     pub rets: Vec<u64>,
     /// Targets of direct jumps that leave the function.
     pub jumps_out: Vec<u64>,
-    /// The branch of the prologue's stack check (Go's `JLS morestack`),
-    /// when everything before it only compares: there the arguments are
-    /// still as at the entry, and the kernel emulates a branch where it
-    /// single-steps most instructions, so a trap there costs a fraction of
-    /// one at the entry (amd64; None on arm64, and where not found).
+    /// The branch of the prologue's stack check (Go's `JLS morestack`,
+    /// `BLS` on arm64), when everything before it only compares: there the
+    /// arguments are still as at the entry, and the kernel emulates (amd64)
+    /// or simulates (arm64) a branch where it single-steps the entry's
+    /// instruction, so a trap there costs a fraction of one at the entry
+    /// (None where not found).
     pub stack_check_branch: Option<u64>,
 }
 

@@ -55,6 +55,12 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// Whether the entry's trap is at the prologue's branch (emulated),
+    /// not at the entry.
+    pub fn entry_emulated(&self) -> bool {
+        self.entry_site != self.file_offset
+    }
+
     /// Whether the tracer can measure this function (entry and RETs known,
     /// layout not contradicted).
     pub fn usable(&self) -> bool {

@@ -267,7 +267,7 @@ fn notes(out: &mut String, plan: &Plan) {
     let emulated = plan
         .probes
         .iter()
-        .filter(|p| p.usable() && p.entry_site != p.file_offset)
+        .filter(|p| p.usable() && p.entry_emulated())
         .count();
     if emulated > 0 {
         let _ = writeln!(

@@ -49,7 +49,7 @@ pub trait Source {
     fn set_floor(&mut self, floor: bool);
     /// What one of the source's traps costs a call, as last timed (None:
     /// not timed).
-    fn trap_cost(&self) -> Option<TrapCost>;
+    fn trap(&self) -> Option<TrapCost>;
     /// Attaches at one more binary's sites (its new functions' `specs`
     /// first) while the session runs; its index.
     fn add_binary(&mut self, specs: &[FuncSpec], sites: BinarySites) -> Result<usize, TraceError>;
@@ -89,7 +89,7 @@ impl Source for Tracer<'_> {
     fn set_floor(&mut self, floor: bool) {
         Tracer::set_floor(self, floor);
     }
-    fn trap_cost(&self) -> Option<TrapCost> {
+    fn trap(&self) -> Option<TrapCost> {
         Tracer::trap(self)
     }
     fn add_binary(&mut self, specs: &[FuncSpec], sites: BinarySites) -> Result<usize, TraceError> {
@@ -513,7 +513,7 @@ impl<'a> Driver<'a> {
         let mut events = std::mem::take(&mut self.events);
         src.poll(&mut events);
         let mut new_callers = Vec::new();
-        let trap_cost = src.trap_cost();
+        let trap_cost = src.trap();
         for ev in &mut events {
             if let Some(c) = self.corrector.as_mut() {
                 c.correct(ev, trap_cost);
@@ -1220,7 +1220,7 @@ mod tests {
             Ok(())
         }
         fn set_floor(&mut self, _: bool) {}
-        fn trap_cost(&self) -> Option<TrapCost> {
+        fn trap(&self) -> Option<TrapCost> {
             self.trap_cost
         }
         fn add_binary(&mut self, _: &[FuncSpec], sites: BinarySites) -> Result<usize, TraceError> {

@@ -459,19 +459,21 @@ fn drive(
         let c = a.tracer.counters();
         eprintln!("gozt: timing: frames walked {}", c.frames_walked);
         eprintln!(
-            "gozt: timing: traps {} ({} at an emulated entry; counted with --max-overhead)",
+            "gozt: timing: traps {} ({} at an emulated branch; counted with --max-overhead)",
             a.tracer.cost().traps,
             c.traps_emulated
         );
         let timed = a.tracer.calibrations();
         if !timed.is_empty() {
-            let median = |f: fn(&crate::event::TrapCost) -> u64| {
-                let mut v: Vec<u64> = timed.iter().map(f).collect();
-                v.sort_unstable();
-                (v[v.len() / 2], v)
+            // Each kind's figures in the order timed, and their median.
+            let kind = |f: fn(&crate::event::TrapCost) -> u64| {
+                let timed: Vec<u64> = timed.iter().map(f).collect();
+                let mut sorted = timed.clone();
+                sorted.sort_unstable();
+                (sorted[sorted.len() / 2], timed)
             };
-            let (stepped, all) = median(|t| t.stepped_ns);
-            let (emulated, all_emulated) = median(|t| t.emulated_ns);
+            let (stepped, all) = kind(|t| t.stepped_ns);
+            let (emulated, all_emulated) = kind(|t| t.emulated_ns);
             eprintln!(
                 "gozt: timing: trap cost timed {} times: stepped {all:?} ns (median {stepped} ns), \
                  emulated {all_emulated:?} ns (median {emulated} ns)",

@@ -180,7 +180,7 @@ pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary, sinks: bool) -> FuncSpec {
         obj_reg: receiver,
         out_from_sinks: sinks && p.entry.stream_out == StreamOut::Sinks,
         totals_offset: p.totals_offset,
-        entry_emulated: p.entry_site != p.file_offset,
+        entry_emulated: p.entry_emulated(),
         id,
         in_reg: reg_index(l.bytes_in.as_ref().map(|v| v.loc)),
         in_at_ret: l.bytes_in.as_ref().is_some_and(|v| v.at == Point::Return),

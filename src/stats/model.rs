@@ -317,7 +317,7 @@ pub struct Sampling {
     /// Measured cost of one uprobe trap at start, in nanoseconds: one the
     /// kernel single-steps (RETs, sinks)...
     pub trap_ns: u64,
-    /// ...and one it emulates (entries at the prologue's branch).
+    /// ...and one it emulates (entries and sinks at a branch).
     #[serde(default)]
     pub emulated_trap_ns: u64,
     /// Seconds the probes were attached, out of `traced_s`.

@@ -157,7 +157,7 @@ impl Default for Options {
 pub struct Cost {
     /// Traps taken at gozt's sites (entry and RET, matched or not).
     pub traps: u64,
-    /// Of them, entries at an emulated branch (cheaper).
+    /// Of them, traps at an emulated branch (entries, sinks: cheaper).
     pub emulated: u64,
     /// Time gozt's programs ran, from the kernel's BPF statistics (0 where
     /// the kernel keeps none).
