@@ -107,6 +107,17 @@ __u32 attaching = 0;
  * the two every few hundred milliseconds in one running target. */
 __u32 floor_now = 0;
 
+/* The last call found abandoned, and the entry that found it (GOZT_TIMING
+ * prints them): function ids, frame depths, and where g.sched.pc was from
+ * the new entry's trap. Written without locking: one record, for reading
+ * after a run. */
+__u32 abandoned_last_func = 0;
+__u32 abandoned_last_by = 0;
+__u64 abandoned_last_depth = 0;
+__u64 abandoned_last_by_depth = 0;
+__u64 abandoned_last_sched_off = 0;
+__u64 abandoned_last_count = 0;
+
 /* Make libbpf-cargo emit the Rust types. */
 struct gozt_event gozt_event_type = {};
 struct gozt_inflight gozt_inflight_type = {};
@@ -340,6 +351,18 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __
 		 * Goexit), or a shallower one unwound by a panic, or g now runs
 		 * another goroutine: that call never returned. */
 		COUNT(entry_abandoned);
+		if (c->goid != v.goid)
+			COUNT(abandoned_goroutine);
+		else if (c->depth < depth)
+			COUNT(abandoned_caller);
+		else
+			COUNT(abandoned_frame);
+		abandoned_last_func = c->func_id;
+		abandoned_last_by = id;
+		abandoned_last_depth = c->depth;
+		abandoned_last_by_depth = depth;
+		abandoned_last_sched_off = v.sched_pc - ip;
+		abandoned_last_count++;
 		c->active = 0;
 		if (slot < 0)
 			slot = i;

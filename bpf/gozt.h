@@ -227,7 +227,11 @@ struct gozt_counters {
 	__u64 frames_walked;   /* frames read past a call's return address */
 	__u64 site_unknown;    /* a trap whose site was not found (no cookie) */
 	__u64 traps_emulated; /* traps at an emulated branch: entries, sinks (of traps) */
-	__u64 pad[4];          /* one slot per 128 bytes: no false sharing */
+	/* entry_abandoned by what the new entry found (GOZT_TIMING says them): */
+	__u64 abandoned_goroutine; /* g runs another goroutine now */
+	__u64 abandoned_caller;    /* a shallower call whose frame is gone */
+	__u64 abandoned_frame;     /* a call at this depth or deeper, left */
+	__u64 pad[1];          /* one slot per 128 bytes: no false sharing */
 };
 
 /* A probe site of a binary, in the `sites` map of classic uprobes that do

@@ -170,7 +170,10 @@ fn attach(out: &Path, args: &[&str], wrap: &[&str]) -> Guard {
     if !wrap.is_empty() {
         cmd.arg(gozt);
     }
+    // Its GOZT_TIMING lines go with any failure (finish prints them): the
+    // losses' causes in detail.
     let child = cmd
+        .env("GOZT_TIMING", "1")
         .args(["attach", "-q", "--json", "-o"])
         .arg(out)
         .args(args)
@@ -192,6 +195,7 @@ fn finish(gozt: Guard, out: &Path, stop: bool) -> (Value, String) {
     let mut err = String::new();
     std::io::Read::read_to_string(gozt.stderr.as_mut().unwrap(), &mut err).unwrap();
     let status = gozt.wait().unwrap();
+    println!("gozt's stderr:\n{err}");
     assert!(status.success(), "gozt: {status}: {err}");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
     common::assert_schema_valid(&report, "containers");

@@ -1015,6 +1015,14 @@ impl<'a> Driver<'a> {
         d.wanted(cpu, wall)
     }
 
+    /// Function `id`'s name.
+    pub fn function_name(&self, id: u32) -> Option<&str> {
+        self.counts
+            .session
+            .function(id)
+            .map(|f| f.function.as_str())
+    }
+
     /// Ends the session's counts: the command's exit status, and the report
     /// of what was counted, with `lost` the source's losses, each target's
     /// calls, the warnings for a session of `asked`, and under

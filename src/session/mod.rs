@@ -458,6 +458,24 @@ fn drive(
     if cfg.env.timing {
         let c = a.tracer.counters();
         eprintln!("gozt: timing: frames walked {}", c.frames_walked);
+        if c.entry_abandoned > 0 {
+            let name = |id: u32| driver.function_name(id).unwrap_or("?");
+            let last = a.tracer.last_abandoned().map_or(String::new(), |l| {
+                format!(
+                    "; the last: {} at depth {} found by {} at depth {} (g.sched.pc at {:+} from its trap)",
+                    name(l.func_id),
+                    l.depth,
+                    name(l.by_func_id),
+                    l.by_depth,
+                    l.sched_pc_from_trap
+                )
+            });
+            eprintln!(
+                "gozt: timing: calls found abandoned {} (g running another goroutine {}, \
+                 a caller's frame gone {}, left at the depth or deeper {}){last}",
+                c.entry_abandoned, c.abandoned_goroutine, c.abandoned_caller, c.abandoned_frame
+            );
+        }
         eprintln!(
             "gozt: timing: traps {} ({} at an emulated branch; counted with --max-overhead)",
             a.tracer.cost().traps,

@@ -180,6 +180,24 @@ pub struct Counters {
     pub site_unknown: u64,
     /// Entry traps at an emulated branch (of all traps).
     pub traps_emulated: u64,
+    /// `entry_abandoned` by what the new entry found: its g running another
+    /// goroutine, a shallower call's frame gone, a call at its depth or
+    /// deeper left without a RET.
+    pub abandoned_goroutine: u64,
+    pub abandoned_caller: u64,
+    pub abandoned_frame: u64,
+}
+
+/// The last call an entry found abandoned, and that entry (`GOZT_TIMING`):
+/// function ids, frame depths (bytes below the stack's top), and where
+/// g.sched.pc lay from the new entry's trap.
+#[derive(Debug, Clone, Copy)]
+pub struct Abandoned {
+    pub func_id: u32,
+    pub depth: u64,
+    pub by_func_id: u32,
+    pub by_depth: u64,
+    pub sched_pc_from_trap: i64,
 }
 
 /// Loaded programs, and their links while attached.
@@ -304,6 +322,18 @@ impl<'obj> Tracer<'obj> {
     /// What one trap costs, as last timed (None: not timed).
     pub fn trap(&self) -> Option<TrapCost> {
         self.trap
+    }
+
+    /// The last call found abandoned, if any (`GOZT_TIMING`).
+    pub fn last_abandoned(&self) -> Option<Abandoned> {
+        let bss = self.skel.maps.bss_data.as_deref()?;
+        (bss.abandoned_last_count > 0).then_some(Abandoned {
+            func_id: bss.abandoned_last_func,
+            depth: bss.abandoned_last_depth,
+            by_func_id: bss.abandoned_last_by,
+            by_depth: bss.abandoned_last_by_depth,
+            sched_pc_from_trap: bss.abandoned_last_sched_off as i64,
+        })
     }
 
     /// The trap costs timed so far (the latest CALIBRATIONS_KEPT), in ns,
@@ -631,6 +661,9 @@ impl<'obj> Tracer<'obj> {
                 c.frames_walked += s.frames_walked;
                 c.site_unknown += s.site_unknown;
                 c.traps_emulated += s.traps_emulated;
+                c.abandoned_goroutine += s.abandoned_goroutine;
+                c.abandoned_caller += s.abandoned_caller;
+                c.abandoned_frame += s.abandoned_frame;
             }
         }
         c
