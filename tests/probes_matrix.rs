@@ -38,6 +38,11 @@ fn open(path: &Path) -> (GoBinary, Plan) {
 /// (and the Flush and Close methods its streams' types keep).
 const WORKLOAD_FUNCTIONS: usize = 56;
 
+/// And in its amd64 cgo builds, the cgo zstd bindings' (cgo_zstd.go):
+/// DataDog's CompressLevel and Decompress, gozstd's compressDictLevel and
+/// DecompressDict.
+const CGO_ZSTD_FUNCTIONS: usize = 4;
+
 #[test]
 fn stripped_builds_match_their_symtab_twins() {
     let mut checked = 0;
@@ -57,7 +62,12 @@ fn stripped_builds_match_their_symtab_twins() {
             assert_eq!(fbin.goid_offset, sbin.goid_offset, "{name}: goid offset");
             assert_eq!(fbin.build, sbin.build, "{name}: build info");
             assert_eq!(fbin.pie, full.contains("pie"), "{name}: PIE flag");
-            assert_eq!(fplan.probes.len(), WORKLOAD_FUNCTIONS, "{name}");
+            let cgo_zstd = if full == "workload-cgo" {
+                CGO_ZSTD_FUNCTIONS
+            } else {
+                0
+            };
+            assert_eq!(fplan.probes.len(), WORKLOAD_FUNCTIONS + cgo_zstd, "{name}");
             assert_eq!(sites(&fplan), sites(&splan), "{name}: probe sites differ");
             // Stream output: the same sink sites, and zstd's encoder counts
             // found in the code where DWARF is gone, at DWARF's offset.
@@ -159,16 +169,18 @@ fn goid_table_agrees_with_dwarf_for_every_toolchain() {
 #[test]
 fn derived_abi_layouts_agree_with_dwarf() {
     for dir in common::toolchains() {
-        let (_, plan) = open(&dir.join("workload-default"));
-        let mut located = 0;
-        for p in &plan.probes {
-            match &p.abi_check {
-                AbiCheck::Dwarf { located: n } => located += n,
-                other => panic!("{}: {}: {other:?}", dir.display(), p.function),
+        for build in ["workload-default", "workload-cgo"] {
+            let (_, plan) = open(&dir.join(build));
+            let mut located = 0;
+            for p in &plan.probes {
+                match &p.abi_check {
+                    AbiCheck::Dwarf { located: n } => located += n,
+                    other => panic!("{}/{build}: {}: {other:?}", dir.display(), p.function),
+                }
             }
+            // Most arguments have entry locations in DWARF.
+            assert!(located > WORKLOAD_FUNCTIONS, "{}: {located}", dir.display());
         }
-        // Most arguments have entry locations in DWARF.
-        assert!(located > WORKLOAD_FUNCTIONS, "{}: {located}", dir.display());
     }
 }
 

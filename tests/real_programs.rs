@@ -1,5 +1,5 @@
-//! gozt on a program built by others: Debian's prometheus (a stripped Go
-//! build), which gzips its `/metrics` for clients that accept it. The test
+//! gozt on programs built by others. Debian's prometheus (a stripped Go
+//! build) gzips its `/metrics` for clients that accept it. The test
 //! is its own HTTP client: per scrape it counts the gzip bytes it received
 //! and their size gunzipped (the reference), while gozt traces prometheus
 //! and both cores are kept busy by CPU hogs. gozt's gzip `Close` row must
@@ -9,8 +9,10 @@
 //! up (none at 1 ns), the sink traps inside `Close` counted and their cost
 //! taken out. How close the corrected times come
 //! to a reference without traps is the latency benchmark's
-//! (scripts/latency-bench.py), not a test's. With CI=true a missing
-//! prometheus fails the run.
+//! (scripts/latency-bench.py), not a test's. Debian's victoria-metrics (a
+//! stripped cgo build) compresses its storage blocks through gozstd and
+//! counts those calls itself: gozt's counts must be its counts. With CI=true
+//! a missing prometheus or victoria-metrics fails the run.
 
 mod common;
 
@@ -82,16 +84,39 @@ fn row<'a>(report: &'a Value, function: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {function} row"))
 }
 
+/// gozt attached to `pid` (its probes in place), its JSON report to `out`.
+fn attached(pid: u32, out: &std::path::Path) -> common::Killed {
+    let gozt = common::Killed(
+        Command::new(env!("CARGO_BIN_EXE_gozt"))
+            .args(["attach", "--pid", &pid.to_string(), "--json", "-q", "-o"])
+            .arg(out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    common::wait_for_attach();
+    gozt
+}
+
+/// Whether Debian's program `path` (of package `package`) is installed: with
+/// CI=true it must be.
+fn installed(path: &str, package: &str) -> bool {
+    if std::path::Path::new(path).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but {path} is missing (Debian package {package})"
+    );
+    eprintln!("skipping: no {path}");
+    false
+}
+
 #[test]
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn prometheus_gzip_scrapes_sizes_exact_and_latency_by_the_rules_on_busy_cores() {
     common::require_privileged();
-    if !std::path::Path::new(PROMETHEUS).exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {PROMETHEUS} is missing (Debian package prometheus)"
-        );
-        eprintln!("skipping: no {PROMETHEUS}");
+    if !installed(PROMETHEUS, "prometheus") {
         return;
     }
     let dir = common::TempDir::new("real-prometheus");
@@ -117,16 +142,7 @@ fn prometheus_gzip_scrapes_sizes_exact_and_latency_by_the_rules_on_busy_cores() 
         })
         .collect();
     let out = dir.join("report.json");
-    let pid = prom.0.id().to_string();
-    let mut gozt = common::Killed(
-        Command::new(env!("CARGO_BIN_EXE_gozt"))
-            .args(["attach", "--pid", &pid, "--json", "-q", "-o"])
-            .arg(&out)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    common::wait_for_attach();
+    let mut gozt = attached(prom.0.id(), &out);
     let (mut packed, mut plain) = (0, 0);
     for _ in 0..SCRAPES {
         let (p, u) = scrape(&addr).expect("a scrape");
@@ -174,4 +190,145 @@ fn prometheus_gzip_scrapes_sizes_exact_and_latency_by_the_rules_on_busy_cores() 
     let traps = close["traps_inside"].as_u64().unwrap();
     assert!(traps >= SCRAPES, "{close}");
     assert!(close["correction_ns"].as_u64().unwrap() > 0, "{close}");
+}
+
+const VICTORIA_METRICS: &str = "/usr/bin/victoria-metrics";
+const GOZSTD_COMPRESS: &str = "github.com/valyala/gozstd.compressDictLevel";
+const GOZSTD_DECOMPRESS: &str = "github.com/valyala/gozstd.DecompressDict";
+
+/// VictoriaMetrics' own counts of its zstd block calls (its /metrics):
+/// compress calls, original bytes, compressed bytes, decompress calls.
+fn vm_zstd_counts(addr: &str) -> [u64; 4] {
+    let body = common::http_get(addr, "/metrics").expect("victoria-metrics /metrics");
+    let value = |name: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics"))
+    };
+    [
+        value("vm_zstd_block_compress_calls_total"),
+        value("vm_zstd_block_original_bytes_total"),
+        value("vm_zstd_block_compressed_bytes_total"),
+        value("vm_zstd_block_decompress_calls_total"),
+    ]
+}
+
+/// The counts once they have stayed the same for two seconds (its
+/// background flushes and merges done).
+fn vm_settled(addr: &str) -> [u64; 4] {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = vm_zstd_counts(addr);
+    let mut since = Instant::now();
+    while since.elapsed() < Duration::from_secs(2) {
+        assert!(Instant::now() < deadline, "victoria-metrics never settled");
+        std::thread::sleep(Duration::from_millis(200));
+        let now = vm_zstd_counts(addr);
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+    last
+}
+
+/// POSTs `body` to `path` on `addr`; the response's status line.
+fn http_post(addr: &str, path: &str, body: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp.lines().next().unwrap_or_default().to_string()
+}
+
+/// Debian's victoria-metrics (a stripped Go 1.19 cgo build) compresses its
+/// storage blocks with the C zstd library through gozstd, and counts those
+/// calls itself. Samples imported, flushed and exported while gozt is
+/// attached: gozt's gozstd rows must equal VictoriaMetrics' own counters,
+/// calls and bytes. A run whose counters moved while gozt stopped (a
+/// background merge then) has no truth to compare with and is run again.
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn victoria_metrics_gozstd_calls_and_bytes_equal_its_own_counters() {
+    common::require_privileged();
+    if !installed(VICTORIA_METRICS, "victoria-metrics") {
+        return;
+    }
+    let dir = common::TempDir::new("real-victoria-metrics");
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let vm = common::Killed(
+        Command::new(VICTORIA_METRICS)
+            .arg(format!("-storageDataPath={}", dir.join("data").display()))
+            .arg(format!("-httpListenAddr={addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while common::http_get(&addr, "/health").as_deref() != Some("OK") {
+        assert!(Instant::now() < deadline, "victoria-metrics never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // 3,000 series of 30 samples each, in the last hour.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut import = String::new();
+    for s in 0..3000u64 {
+        for t in 0..30u64 {
+            let v = (s * 7919 + t * 104_729) % 100_000;
+            let ts = now_ms - 3_600_000 + t * 15_000;
+            import += &format!(
+                "gozt_vm{{series=\"{s}\",host=\"h{}\"}} {v}.5 {ts}\n",
+                s % 17
+            );
+        }
+    }
+    for attempt in 1..=3 {
+        let out = dir.join(format!("report-{attempt}.json"));
+        let mut gozt = attached(vm.0.id(), &out);
+        let before = vm_settled(&addr);
+        let status = http_post(&addr, "/api/v1/import/prometheus", import.as_bytes());
+        assert!(status.contains(" 204"), "import: {status}");
+        http_post(&addr, "/internal/force_flush", b"");
+        let exported = common::http_get(&addr, "/api/v1/export?match[]=gozt_vm").expect("export");
+        assert!(exported.contains("gozt_vm"), "nothing exported");
+        let settled = vm_settled(&addr);
+        let (status, err) = common::interrupt(&mut gozt.0);
+        assert!(status.success(), "gozt: {status}: {err}");
+        let after = vm_zstd_counts(&addr);
+        if after != settled {
+            eprintln!("attempt {attempt}: victoria-metrics' counters moved while gozt stopped");
+            continue;
+        }
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        common::assert_schema_valid(&report, "victoria-metrics");
+        let d: Vec<u64> = (0..4).map(|i| after[i] - before[i]).collect();
+        assert!(d[0] > 100 && d[3] > 0, "too little zstd work: {d:?}");
+        let compress = row(&report, GOZSTD_COMPRESS);
+        eprintln!(
+            "victoria-metrics counted (compress calls, original bytes, compressed bytes, \
+             decompress calls) {d:?}; gozt: {} calls, {} bytes in, {} out; {} decompressions",
+            compress["calls"],
+            compress["bytes_in"],
+            compress["bytes_out"],
+            row(&report, GOZSTD_DECOMPRESS)["calls"]
+        );
+        assert_eq!(compress["calls"], d[0], "{compress}");
+        assert_eq!(compress["payloads"], d[0], "{compress}");
+        assert_eq!(compress["bytes_in"], d[1], "{compress}");
+        assert_eq!(compress["bytes_out"], d[2], "{compress}");
+        assert_eq!(compress["payload_original_bytes"], d[1], "{compress}");
+        assert_eq!(row(&report, GOZSTD_DECOMPRESS)["calls"], d[3]);
+        common::assert_nothing_lost(&report);
+        return;
+    }
+    panic!("victoria-metrics' counters moved while gozt stopped, three times");
 }

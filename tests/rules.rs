@@ -16,6 +16,7 @@ const RULES: Rules = Rules {
     min_size: 100,
     alert_threshold: 0.05,
     min_eligible: 2,
+    ..Rules::DEFAULT
 };
 
 fn rules_of(args: &[&str]) -> Rules {

@@ -429,14 +429,7 @@ fn classic_uprobes_one_per_site_match_ground_truth() {
     }
     assert!(checked > 0);
     assert_eq!(report["totals"]["calls"], checked);
-    for key in [
-        "ringbuf_full",
-        "inflight_full",
-        "unmatched_returns",
-        "abandoned",
-    ] {
-        assert_eq!(report["lost"][key], 0, "lost {key}");
-    }
+    common::assert_nothing_lost(&report);
 }
 
 /// `--exit-on-alert`: a run that ends in ALERT exits 16 after writing its
@@ -486,4 +479,98 @@ fn exit_on_alert_and_too_few() {
     assert_eq!(code, 0);
     assert!(text.contains("(too few to judge)"), "{text}");
     std::fs::remove_file(&out).unwrap();
+}
+
+/// The findings on the workload, whose one-shot rounds make known numbers
+/// of failures per caller: each round a corrupt input for every decoder
+/// and, of two eligible payloads for every compressor, one random (half
+/// incompressible, not above the default 50 %: quiet; above 40 %: found).
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn findings_on_the_workload_are_its_own_failures() {
+    common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let bin = common::newest("workload-stripped");
+    let tmp = common::TempDir::new("findings");
+    let out = tmp.join("report.json");
+    let run = |extra: &[&str]| {
+        let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
+            .args(["trace", "-q", "--json", "--min-eligible", "1"])
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .arg("--")
+            .arg(&bin)
+            .args(common::one_shot_args(2, 2))
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{run:?}");
+        let truth: Value = serde_json::from_slice(&run.stdout).unwrap();
+        let report = read_json(&out);
+        assert_matches_truth(&report, &truth, "findings");
+        common::assert_schema_valid(&report, "findings");
+        report
+    };
+    let found = |report: &Value, kind: &str| -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == kind)
+            .map(|f| {
+                let caller = f["caller"].as_str().unwrap_or("-");
+                (
+                    caller.to_string(),
+                    f["evidence"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    // 2 goroutines x 2 rounds: 4 corrupt inputs per decoder.
+    let report = run(&[]);
+    let decoding = [
+        (
+            "main.blockRound",
+            "4 of its 12 payloads decoded by s2.Decode failed (33.3%)",
+        ),
+        (
+            "main.blockRound",
+            "4 of its 12 payloads decoded by snappy.Decode failed (33.3%)",
+        ),
+        (
+            "main.blockRound",
+            "4 of its 12 payloads decoded by lz4.UncompressBlock failed (33.3%)",
+        ),
+        (
+            "main.zstdRound",
+            "4 of its 16 payloads decoded by zstd.(*Decoder).DecodeAll failed (25.0%)",
+        ),
+    ];
+    let mut want: Vec<(String, String)> = decoding
+        .iter()
+        .map(|(c, e)| (c.to_string(), e.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(found(&report, "decoder_errors"), want);
+    assert_eq!(found(&report, "incompressible_caller"), Vec::new());
+    // Above 40 %: every compressor's caller, 4 of its 8 eligible payloads.
+    let report = run(&["--incompressible-caller", "40%"]);
+    let compressing = found(&report, "incompressible_caller");
+    let functions = [
+        "lz4.CompressBlock",
+        "s2.Encode",
+        "snappy.Encode",
+        "zstd.(*Encoder).EncodeAll",
+    ];
+    assert_eq!(compressing.len(), functions.len(), "{compressing:?}");
+    for f in functions {
+        let prefix =
+            format!("4 of its 8 eligible payloads to {f} came out no smaller (50.0%), about ");
+        assert!(
+            compressing.iter().any(|(_, e)| e.starts_with(&prefix)),
+            "{f}: {compressing:?}"
+        );
+    }
 }

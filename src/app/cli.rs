@@ -249,6 +249,15 @@ pub struct TraceOptions {
     /// below 1 (0.003).
     #[arg(long, value_name = "PERCENT", default_value = "0.3%")]
     pub alert_threshold: String,
+    /// Finding "incompressible caller": a caller with --min-eligible eligible
+    /// payloads or more of which more than this share did not compress.
+    #[arg(long, value_name = "PERCENT", default_value = "50%")]
+    pub incompressible_caller: String,
+    /// Finding "small payloads": a function with --min-eligible payloads or
+    /// more whose payloads of --min-size bytes or less took at least this
+    /// share of its payloads' time.
+    #[arg(long, value_name = "PERCENT", default_value = "25%")]
+    pub small_payload_share: String,
     #[arg(long, value_delimiter = ',', help = format!(
         "Only these codecs (comma-separated: {})", Codec::list(",")
     ))]

@@ -79,6 +79,11 @@ pub fn session(
             min_size: o.min_size,
             alert_threshold: threshold,
             min_eligible: o.min_eligible,
+            incompressible_caller: parse_share(
+                "--incompressible-caller",
+                &o.incompressible_caller,
+            )?,
+            small_share: parse_share("--small-payload-share", &o.small_payload_share)?,
         },
         exit_on_alert: o.exit_on_alert,
         stream_output: !o.no_stream_output,

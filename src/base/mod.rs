@@ -1,7 +1,8 @@
 //! What every stage may use, and which imports nothing else of gozt's: the
 //! error kinds ([`error`]) and exit codes ([`exit`]), process ids
 //! ([`pid`]), gozt's own privileges and why the kernel refused it
-//! ([`privileges`]), escaping of text from outside ([`text`]), and the constants
+//! ([`privileges`]), escaping of text from outside ([`text`]), human units
+//! ([`units`]), and the constants
 //! shared with the BPF programs ([`gozt_h`]), which the read-only half
 //! needs as much as the tracer.
 
@@ -11,3 +12,4 @@ pub mod gozt_h;
 pub mod pid;
 pub mod privileges;
 pub mod text;
+pub mod units;

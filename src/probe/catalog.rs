@@ -466,6 +466,56 @@ const S2: &str = "github.com/klauspost/compress/s2";
 const KSNAPPY: &str = "github.com/klauspost/compress/snappy";
 const GSNAPPY: &str = "github.com/golang/snappy";
 const LZ4: &str = "github.com/pierrec/lz4";
+/// cgo bindings of the C zstd library: their Go functions take and return
+/// the buffers, the C work is inside.
+const DATADOG_ZSTD: &str = "github.com/DataDog/zstd";
+const GOZSTD: &str = "github.com/valyala/gozstd";
+
+/// The cgo zstd bindings' one-shot calls. Their one-line wrappers are
+/// inlined at their callers (DataDog's `Compress`; gozstd's `Compress`,
+/// `CompressLevel`, `CompressDict` and `Decompress`), so the functions
+/// probed are those every call reaches, which are not.
+const CGO_ZSTD_ENTRIES: [Entry; 4] = [
+    Entry {
+        args: &[p("dst", Slice), p("src", Slice), p("level", Int)],
+        results: SLICE_ERR,
+        ..block(
+            DATADOG_ZSTD,
+            "CompressLevel",
+            Codec::Zstd,
+            Compress,
+            SLICE_ERR,
+        )
+    },
+    block(
+        DATADOG_ZSTD,
+        "Decompress",
+        Codec::Zstd,
+        Decompress,
+        SLICE_ERR,
+    ),
+    Entry {
+        args: &[
+            p("dst", Slice),
+            p("src", Slice),
+            p("cd", Ptr),
+            p("level", Int),
+        ],
+        bytes_out: Size::AppendedLen {
+            result: "out",
+            arg: "dst",
+        },
+        ..block(GOZSTD, "compressDictLevel", Codec::Zstd, Compress, SLICE)
+    },
+    Entry {
+        args: &[p("dst", Slice), p("src", Slice), p("dd", Ptr)],
+        bytes_out: Size::AppendedLen {
+            result: "out",
+            arg: "dst",
+        },
+        ..block(GOZSTD, "DecompressDict", Codec::Zstd, Decompress, SLICE_ERR)
+    },
+];
 
 const ZSTD_ENTRIES: [Entry; 8] = [
     Entry {
@@ -668,6 +718,7 @@ pub fn entries() -> Vec<Entry> {
     ));
     all.extend(writer_reader(GSNAPPY, "*Reader", Codec::Snappy));
     all.extend(LZ4_ENTRIES);
+    all.extend(CGO_ZSTD_ENTRIES);
     all
 }
 
@@ -684,6 +735,8 @@ pub fn is_library(function: &str) -> bool {
         "github.com/klauspost/compress/",
         "github.com/golang/snappy.",
         "github.com/pierrec/lz4",
+        "github.com/DataDog/zstd.",
+        "github.com/valyala/gozstd.",
     ]
     .iter()
     .any(|p| f.starts_with(p))
@@ -744,6 +797,35 @@ mod tests {
         assert_eq!(out.loc, Loc::Reg(Reg::Rbx));
         assert_eq!(out.minus, Some(Loc::Reg(Reg::R8)));
         assert_eq!(l.error, None);
+    }
+
+    #[test]
+    fn cgo_zstd_bindings_read_their_go_signatures() {
+        let find = |symbol: &str| {
+            entries()
+                .into_iter()
+                .find(|e| e.symbol() == symbol)
+                .unwrap()
+                .layout(Arch::Amd64)
+        };
+        // DataDog: (dst, src []byte, level int) ([]byte, error).
+        let l = find("github.com/DataDog/zstd.CompressLevel");
+        assert_eq!(l.bytes_in.unwrap().loc, Loc::Reg(Reg::Rsi));
+        let out = l.bytes_out.unwrap();
+        assert_eq!(
+            (out.at, out.loc, out.minus),
+            (Point::Return, Loc::Reg(Reg::Rbx), None)
+        );
+        assert_eq!(l.error, Some(Loc::Reg(Reg::Rdi)));
+        // gozstd appends to dst: its output is the result's length less dst's.
+        let l = find("github.com/valyala/gozstd.compressDictLevel");
+        let out = l.bytes_out.unwrap();
+        assert_eq!(out.loc, Loc::Reg(Reg::Rbx));
+        assert_eq!(out.minus, Some(Loc::Reg(Reg::Rbx)));
+        assert_eq!(l.error, None);
+        let l = find("github.com/valyala/gozstd.DecompressDict");
+        assert_eq!(l.bytes_out.unwrap().minus, Some(Loc::Reg(Reg::Rbx)));
+        assert_eq!(l.error, Some(Loc::Reg(Reg::Rdi)));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::go_binary::names::short_name;
 use crate::render::format::{bytes, fit, nanos, percent};
-use crate::stats::{Bucket, Counters, Ending, FunctionReport, Report, Sampling};
+use crate::stats::{Bucket, Counters, Ending, Finding, FunctionReport, Report, Sampling};
 
 /// The widest line of the text report.
 pub const WIDTH: usize = 100;
@@ -164,12 +164,13 @@ fn duration_lines(asked: f64, traced: f64, ended_by: Option<Ending>) -> String {
     }
 }
 
-/// The human report: its head, then a section per function, the
-/// goroutines, the callers and, with several targets, each one's calls.
+/// The human report: its head, the findings, then a section per function,
+/// the goroutines, the callers and, with several targets, each one's calls.
 pub fn text(r: &Report, o: &TextOptions) -> String {
     let o = *o;
     let mut out = String::new();
     head(&mut out, r, o);
+    findings(&mut out, &r.findings);
     for f in &r.functions {
         function(&mut out, f, o);
     }
@@ -236,6 +237,34 @@ fn head(out: &mut String, r: &Report, o: TextOptions) {
         fields(out, "warning:", &words, " ", 9);
     }
 }
+
+/// The findings, the most time first: what, where, the evidence, the fix.
+fn findings(out: &mut String, findings: &[Finding]) {
+    if findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nfindings, the most time first:");
+    let words = |s: &str| -> Vec<String> { s.split(' ').map(str::to_string).collect() };
+    for (i, f) in findings.iter().take(SHOWN_FINDINGS).enumerate() {
+        let place = match &f.caller {
+            Some(c) => format!("{c} -> {}", short_name(&f.function)),
+            None => short_name(&f.function).to_string(),
+        };
+        let _ = writeln!(out, "{:>2}. {}: {place}", i + 1, f.kind.name());
+        fields(out, "    ", &words(&f.evidence), " ", 4);
+        fields(out, "    fix:", &words(&f.fix), " ", 9);
+    }
+    if findings.len() > SHOWN_FINDINGS {
+        let _ = writeln!(
+            out,
+            "    and {} more (the JSON report lists them all)",
+            findings.len() - SHOWN_FINDINGS
+        );
+    }
+}
+
+/// Findings the text report shows.
+const SHOWN_FINDINGS: usize = 5;
 
 /// With --max-overhead: how the probes were sampled.
 fn sampling(out: &mut String, s: &Sampling, o: TextOptions) {

@@ -290,6 +290,9 @@ pub struct Aggregator {
     /// Log2 buckets of payloads' original sizes, by function id (index 0:
     /// empty payloads; i: 2^(i-1) ..= 2^i - 1 bytes).
     sizes: BTreeMap<u32, [u64; 65]>,
+    /// In the same bands, by function id: the original and compressed bytes
+    /// of the compress payloads whose compressed size is known.
+    size_bytes: BTreeMap<u32, [(u64, u64); 65]>,
     /// Streams under way.
     tracker: Tracker,
     /// Least recently active first out, beyond `max_goroutines`.
@@ -353,6 +356,7 @@ impl Aggregator {
             total: Acc::new(),
             by_func: BTreeMap::new(),
             sizes: BTreeMap::new(),
+            size_bytes: BTreeMap::new(),
             tracker: Tracker::new(rules),
             by_goroutine: LruCache::new(cap(MAX_GOROUTINES)),
             by_caller: BTreeMap::new(),
@@ -418,6 +422,7 @@ impl Aggregator {
         self.total = Acc::with_digits(self.digits);
         self.by_func.clear();
         self.sizes.clear();
+        self.size_bytes.clear();
         self.by_goroutine.clear();
         self.by_caller.clear();
         self.goroutines_dropped = 0;
@@ -496,8 +501,16 @@ impl Aggregator {
                 .or_insert_with(|| Acc::with_digits(digits)),
         );
         if let Some(p) = payload {
-            self.sizes.entry(ev.func_id).or_insert([0; 65])[size_band(p.judged.original_bytes)] +=
-                1;
+            let band = size_band(p.judged.original_bytes);
+            self.sizes.entry(ev.func_id).or_insert([0; 65])[band] += 1;
+            let j = &p.judged;
+            if let (crate::probe::catalog::Op::Compress, Some(packed), false) =
+                (meta.entry.op, j.compressed_bytes, j.declined)
+            {
+                let b = &mut self.size_bytes.entry(ev.func_id).or_insert([(0, 0); 65])[band];
+                b.0 += j.original_bytes;
+                b.1 += packed;
+            }
         }
         if self.functions_only {
             return None;
@@ -527,10 +540,14 @@ impl Aggregator {
             Some((a, i)) => (Some(a), i),
             None => (None, 0),
         };
-        self.by_caller
+        let acc = self
+            .by_caller
             .entry((caller, ev.func_id))
-            .or_insert_with(|| Acc::with_digits(digits))
-            .add(&c, ev);
+            .or_insert_with(|| Acc::with_digits(digits));
+        acc.add(&c, ev);
+        if let Some(p) = payload {
+            acc.pay.add(p);
+        }
         frame
     }
 
@@ -562,8 +579,9 @@ impl Aggregator {
 
     /// The report model.
     pub fn report(&self, targets: Vec<TargetInfo>, duration_s: f64, lost: Lost) -> Report {
-        Report {
+        let mut report = Report {
             meta: Meta::default(),
+            findings: Vec::new(),
             targets,
             duration_s,
             requested_duration_s: None,
@@ -582,7 +600,9 @@ impl Aggregator {
             warnings: Vec::new(),
             command_exit_status: None,
             per_target: Vec::new(),
-        }
+        };
+        report.findings = super::findings::findings(&report, &self.rules);
+        report
     }
 
     /// Function `id`'s calls in `acc` (made inside `outer`'s, if given).
@@ -616,6 +636,7 @@ impl Aggregator {
             payload_compressed_bytes: acc.pay.compressed_bytes,
             payload_ratio: acc.pay.ratio(),
             size_histogram: Vec::new(),
+            loss_below_bytes: None,
         }
     }
 
@@ -629,6 +650,7 @@ impl Aggregator {
                 let mut f = self.function_report(id, outer, acc);
                 if outer.is_none() {
                     f.size_histogram = self.sizes.get(&id).map(size_buckets).unwrap_or_default();
+                    f.loss_below_bytes = self.size_bytes.get(&id).and_then(loss_below);
                 }
                 f
             })
@@ -685,6 +707,12 @@ impl Aggregator {
                 function: self.funcs[*id as usize].function.clone(),
                 calls: acc.calls,
                 latency_ns: latency(acc),
+                payloads: acc.pay.payloads,
+                eligible: acc.pay.eligible,
+                errors: acc.pay.errors,
+                incompressible: acc.pay.incompressible,
+                failures: acc.pay.failures,
+                time_ns: acc.sum_ns as u64,
             })
             .collect()
     }
@@ -712,6 +740,24 @@ impl Aggregator {
 }
 
 /// Size buckets in bytes, non-empty ones only.
+/// The size below which compressing was a loss: the end of the largest band
+/// such that in it and in every smaller band with payloads, together, the
+/// output was no smaller than the input. None when the smallest payloads
+/// compressed (or none are sized).
+fn loss_below(bands: &[(u64, u64); 65]) -> Option<u64> {
+    let mut below = None;
+    for (i, &(original, packed)) in bands.iter().enumerate() {
+        if original == 0 && packed == 0 {
+            continue;
+        }
+        if packed < original {
+            break;
+        }
+        below = Some(if i == 0 { 1 } else { 1u64 << i.min(63) });
+    }
+    below
+}
+
 fn size_buckets(bands: &[u64; 65]) -> Vec<Bucket> {
     bands
         .iter()

@@ -1,7 +1,8 @@
 //! From call events to the report model: the [`rules`], gozt's traps out
 //! of calls' times ([`correct`]), calls grouped into [`payload`]s, the
 //! [`aggregate`] state, the [`sink`] trait every count of
-//! a session implements, and the [`model`] every renderer consumes.
+//! a session implements, the [`model`] every renderer consumes, and the
+//! [`findings`] read from it.
 //!
 //! Rules (README, "Rules"): calls, latency and bytes are per call; the
 //! failure rate is per payload. `eligible` = judged payloads whose original
@@ -13,12 +14,14 @@
 
 pub mod aggregate;
 pub mod correct;
+pub mod findings;
 pub mod model;
 pub mod payload;
 pub mod rules;
 pub mod sink;
 
 pub use aggregate::{Aggregator, MAX_GOROUTINES};
+pub use findings::{Finding, FindingKind};
 pub use model::*;
 pub use rules::{failure_rate, Rules, State};
 pub use sink::{Call, CallSink};

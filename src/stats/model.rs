@@ -162,6 +162,11 @@ pub struct FunctionReport {
     /// the empty payloads).
     #[serde(default)]
     pub size_histogram: Vec<Bucket>,
+    /// A compressor's payloads below this size (bytes) came out no smaller
+    /// than they went in, on this data: every size band up to it, together
+    /// (null when its smallest payloads compressed, or none are sized).
+    #[serde(default)]
+    pub loss_below_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -188,6 +193,21 @@ pub struct CallerReport {
     pub function: String,
     pub calls: u64,
     pub latency_ns: Latency,
+    /// The payloads its calls ended (a stream's on the row of the call that
+    /// ended it), by the rules; absent in saved reports from before.
+    #[serde(default)]
+    pub payloads: u64,
+    #[serde(default)]
+    pub eligible: u64,
+    #[serde(default)]
+    pub errors: u64,
+    #[serde(default)]
+    pub incompressible: u64,
+    #[serde(default)]
+    pub failures: u64,
+    /// The time of its calls (corrected for gozt's traps), summed.
+    #[serde(default)]
+    pub time_ns: u64,
 }
 
 /// Where and when a report was made, and by what.
@@ -250,6 +270,10 @@ pub struct Report {
     /// before it was added).
     #[serde(default)]
     pub meta: Meta,
+    /// What the counts say to act on, the most time first
+    /// (stats::findings); empty in saved reports from before.
+    #[serde(default)]
+    pub findings: Vec<super::findings::Finding>,
     pub targets: Vec<TargetInfo>,
     /// Seconds traced: from when the probes were in place (or the live
     /// view's last reset) to when tracing stopped; calls under way then get

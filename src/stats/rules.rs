@@ -12,21 +12,29 @@ use crate::probe::catalog::{Entry, Role, Size};
 /// interval's, each target's, the exporter's): a payload is eligible when
 /// its original size is above `min_size` (or it errored); a verdict needs
 /// `min_eligible` eligible payloads; above `alert_threshold` failures per
-/// eligible payload it is an alert.
+/// eligible payload it is an alert. The findings' thresholds
+/// (stats::findings): a caller whose eligible payloads do not compress in
+/// more than `incompressible_caller` of them; a function whose payloads at
+/// or below `min_size` take at least `small_share` of its payloads' time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rules {
     pub min_size: u64,
     pub alert_threshold: f64,
     pub min_eligible: u64,
+    pub incompressible_caller: f64,
+    pub small_share: f64,
 }
 
 impl Rules {
     /// The command line's defaults (`--min-size 1024 --alert-threshold
-    /// 0.3% --min-eligible 1000`, the shipped alert rule's minimum).
+    /// 0.3% --min-eligible 1000`, the shipped alert rule's minimum;
+    /// `--incompressible-caller 50% --small-payload-share 25%`).
     pub const DEFAULT: Rules = Rules {
         min_size: 1024,
         alert_threshold: 0.003,
         min_eligible: 1000,
+        incompressible_caller: 0.5,
+        small_share: 0.25,
     };
 
     /// Judges one payload by these rules ([`judge`]).

@@ -52,11 +52,42 @@ fn first_fitting(lines: Vec<Line<'static>>, width: u16) -> Line<'static> {
         .unwrap_or_default()
 }
 
+/// The top finding (the most time), cut to `width`: its badge says how
+/// many there are.
+fn finding_line(r: &Report, width: u16) -> Option<Line<'static>> {
+    let f = r.findings.first()?;
+    let badge = match r.findings.len() {
+        1 => " FINDING ".to_string(),
+        n => format!(" FINDING 1/{n} "),
+    };
+    let place = match &f.caller {
+        Some(c) => format!("{c} -> {}", short_name(&f.function)),
+        None => short_name(&f.function).to_string(),
+    };
+    let text = format!(" {}: {place}: {}", f.kind.name(), f.evidence);
+    // Cut at its end: the place and the start of the evidence matter most.
+    let room = usize::from(width).saturating_sub(badge.chars().count());
+    let text = if text.chars().count() > room {
+        let mut cut: String = text.chars().take(room.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    } else {
+        text
+    };
+    Some(Line::from(vec![
+        Span::styled(badge, THEME.likely),
+        Span::raw(text),
+    ]))
+}
+
 impl App {
     /// Draws the whole view.
     pub fn draw(&mut self, frame: &mut Frame<'_>) {
         let area = frame.area();
-        let body = area.height.saturating_sub(3);
+        // The header's third line, the top finding, when there is one.
+        let header_height =
+            2 + u16::from(self.report.as_ref().is_some_and(|r| !r.findings.is_empty()));
+        let body = area.height.saturating_sub(header_height + 1);
         // The functions table takes what its rows need, up to half the body
         // or all but ten rows, whichever is more; below it the goroutines
         // and the detail, when they have room.
@@ -67,7 +98,7 @@ impl App {
             body
         };
         let [header, functions, bottom, footer] = Layout::vertical([
-            Constraint::Length(2),
+            Constraint::Length(header_height),
             Constraint::Length(table_height),
             Constraint::Fill(1),
             Constraint::Length(1),
@@ -102,13 +133,14 @@ impl App {
             frame.render_widget(Paragraph::new("gozt: attaching..."), area);
             return;
         };
-        let lines = vec![
+        let mut lines = vec![
             first_fitting(vec![self.title(r, true), self.title(r, false)], area.width),
             first_fitting(
                 vec![self.verdict(r, true), self.verdict(r, false)],
                 area.width,
             ),
         ];
+        lines.extend(finding_line(r, area.width));
         frame.render_widget(Paragraph::new(lines), area);
     }
 

@@ -338,6 +338,7 @@ pub fn catalog_funcs(n: usize) -> Vec<gozt::stats::FuncMeta> {
 const CALLERS: &[&str] = &[
     "main.zstdRound",
     "main.blockRound",
+    "main.cgoZstdRound",
     "main.streamRound",
     "main.roundTrip",
     "main.readAll",
@@ -725,6 +726,19 @@ impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// No call lost or left without its RET: the ring, the in-flight map, RETs
+/// without their entry, calls found abandoned.
+pub fn assert_nothing_lost(report: &Value) {
+    for key in [
+        "ringbuf_full",
+        "inflight_full",
+        "unmatched_returns",
+        "abandoned",
+    ] {
+        assert_eq!(report["lost"][key], 0, "lost {key}");
     }
 }
 

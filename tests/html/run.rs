@@ -91,6 +91,7 @@ pub fn synthetic(
             min_size: 1024,
             alert_threshold: 0.003,
             min_eligible,
+            ..Rules::DEFAULT
         },
     );
     let mut each = all.functions_only();

@@ -212,6 +212,7 @@ mod tests {
                 min_size: 1024,
                 alert_threshold: 0.01,
                 min_eligible: 10,
+                ..crate::stats::Rules::DEFAULT
             },
         )
         .report(Vec::new(), 1.0, Default::default());

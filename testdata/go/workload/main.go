@@ -89,6 +89,9 @@ const (
 	fnLz4Decomp   = "github.com/pierrec/lz4.UncompressBlock"
 )
 
+// Rounds that only some builds make (cgo_zstd.go), after blockRound.
+var extraRounds []func(r *recorder, size int, seed int64)
+
 var minSize = flag.Int("min-size", 1024, "inputs larger than this are eligible for the failure rate")
 
 // goid parses the current goroutine's id from its stack header.
@@ -651,6 +654,9 @@ func main() {
 				size := 2048 + 512*i + 64*round
 				zstdRound(r, enc, dec, size, seed)
 				blockRound(r, size, seed)
+				for _, round := range extraRounds {
+					round(r, size, seed)
+				}
 			}
 			mu.Lock()
 			t.Goroutines = append(t.Goroutines, r.g)
