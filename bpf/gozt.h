@@ -192,7 +192,8 @@ struct gozt_call {
 	/* Of traps_inside, those at an emulated branch (GOZT_ENTRY_EMULATED
 	 * entries, GOZT_COOKIE_SINK_BRANCH sinks). */
 	__u32 emulated_inside;
-	__u32 pad;
+	/* Of traps_inside, its own entry's again (entry_repeated). */
+	__u32 repeats;
 	/* The callers, read at the entry, where they are the same as at the
 	 * RET: there the read follows the one of g, and a second read of
 	 * target memory in a program costs less than the first. */

@@ -84,6 +84,10 @@ fn row<'a>(report: &'a Value, function: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {function} row"))
 }
 
+/// One test at a time: each waits for a gozt holding BPF links, which must
+/// be its own.
+static BPF: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// gozt attached to `pid` (its probes in place), its JSON report to `out`.
 fn attached(pid: u32, out: &std::path::Path) -> common::Killed {
     let gozt = common::Killed(
@@ -116,6 +120,7 @@ fn installed(path: &str, package: &str) -> bool {
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn prometheus_gzip_scrapes_sizes_exact_and_latency_by_the_rules_on_busy_cores() {
     common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     if !installed(PROMETHEUS, "prometheus") {
         return;
     }
@@ -256,6 +261,7 @@ fn http_post(addr: &str, path: &str, body: &[u8]) -> String {
 #[ignore = "needs root and BPF: cargo test -- --include-ignored"]
 fn victoria_metrics_gozstd_calls_and_bytes_equal_its_own_counters() {
     common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
     if !installed(VICTORIA_METRICS, "victoria-metrics") {
         return;
     }

@@ -84,10 +84,7 @@ impl App {
     /// Draws the whole view.
     pub fn draw(&mut self, frame: &mut Frame<'_>) {
         let area = frame.area();
-        // The header's third line, the top finding, when there is one.
-        let header_height =
-            2 + u16::from(self.report.as_ref().is_some_and(|r| !r.findings.is_empty()));
-        let body = area.height.saturating_sub(header_height + 1);
+        let body = area.height.saturating_sub(3);
         // The functions table takes what its rows need, up to half the body
         // or all but ten rows, whichever is more; below it the goroutines
         // and the detail, when they have room.
@@ -97,6 +94,14 @@ impl App {
         } else {
             body
         };
+        // The header's third line, the top finding, when there is one: taken
+        // from the panes below the table, never from the table, and only
+        // where they keep their room (or have none anyway).
+        let spare = body.saturating_sub(table_height);
+        let finding = self.report.as_ref().is_some_and(|r| !r.findings.is_empty())
+            && spare >= 1
+            && spare != BOTTOM_MIN;
+        let header_height = 2 + u16::from(finding);
         let [header, functions, bottom, footer] = Layout::vertical([
             Constraint::Length(header_height),
             Constraint::Length(table_height),
@@ -140,7 +145,9 @@ impl App {
                 area.width,
             ),
         ];
-        lines.extend(finding_line(r, area.width));
+        if area.height > 2 {
+            lines.extend(finding_line(r, area.width));
+        }
         frame.render_widget(Paragraph::new(lines), area);
     }
 

@@ -167,7 +167,9 @@ fn screenshot(b: &mut Browser, s: &str, clip: Option<[f64; 4]>) -> (Vec<u8>, Ima
 
 /// The part of element `i` of `selector` on screen once scrolled to it:
 /// within the window and any scrolling box around it, in CSS pixels of the
-/// page (x, y, width, height).
+/// page (x, y, width, height). Measured two animation frames after the
+/// scroll, so that a screenshot then shows it painted (one taken at once
+/// came out blank once in CI, at 200% zoom).
 fn area(b: &mut Browser, s: &str, selector: &str, i: usize) -> (bool, [f64; 4]) {
     let r = b.eval(
         s,
@@ -175,6 +177,7 @@ fn area(b: &mut Browser, s: &str, selector: &str, i: usize) -> (bool, [f64; 4]) 
             "(() => {{
               const e = document.querySelectorAll({selector:?})[{i}];
               e.scrollIntoView({{block: 'center', inline: 'nearest'}});
+              return new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => {{
               const r = e.getBoundingClientRect();
               let x0 = Math.max(r.left, 0), y0 = Math.max(r.top, 0);
               let x1 = Math.min(r.right, innerWidth), y1 = Math.min(r.bottom, innerHeight);
@@ -185,9 +188,10 @@ fn area(b: &mut Browser, s: &str, selector: &str, i: usize) -> (bool, [f64; 4]) 
                 }}
               }}
               const st = getComputedStyle(e);
-              return {{shown: st.visibility === 'visible' && st.display !== 'none'
+              done({{shown: st.visibility === 'visible' && st.display !== 'none'
                          && r.width > 0 && r.height > 0 && x1 > x0 && y1 > y0,
-                       box: [x0 + scrollX, y0 + scrollY, Math.max(x1 - x0, 0), Math.max(y1 - y0, 0)]}};
+                       box: [x0 + scrollX, y0 + scrollY, Math.max(x1 - x0, 0), Math.max(y1 - y0, 0)]}});
+              }})));
             }})()"
         ),
     );
