@@ -140,11 +140,12 @@ struct Section {
 /// The page of `report`; `timeline` holds its intervals (or is the report
 /// alone, [`Timeline::of_report`]).
 pub fn page(report: &Report, timeline: &Timeline) -> String {
-    // The order of the page. Findings (ranked) would follow the headline,
-    // and routes would add rows to the heatmap, once the report has them.
+    // The order of the page: the findings (ranked) follow the headline.
+    // Routes would add rows to the heatmap, once the report has them.
     let names = Names::of(report);
     let sections: Vec<Section> = [
         Some(headline(report)),
+        findings(report, &names),
         heatmap(report, timeline, &names),
         functions(report, &names),
         latency(report, &names),
@@ -820,6 +821,48 @@ fn sizes(r: &Report, names: &Names) -> Option<Section> {
         id: "sizes",
         heading: "Payload sizes".into(),
         body: b,
+    })
+}
+
+/// The findings, the most time first: what, where, the time it accounts
+/// for, the evidence and the fix.
+fn findings(r: &Report, names: &Names) -> Option<Section> {
+    if r.findings.is_empty() {
+        return None;
+    }
+    let mut t = Table::new(
+        "findings",
+        "What the counts say to act on, the most time first",
+        vec![
+            text_col("kind", "finding"),
+            text_col("where", "where"),
+            col("time", "time"),
+            text_col("evidence", "evidence"),
+            text_col("fix", "fix"),
+        ],
+        false,
+    );
+    for (i, f) in r.findings.iter().enumerate() {
+        let p = |field: &str| format!("/findings/{i}/{field}");
+        let place = match &f.caller {
+            Some(c) => format!("{} -> {}", names.get(c), names.get(&f.function)),
+            None => names.get(&f.function).to_string(),
+        };
+        t.row(
+            &i.to_string(),
+            &[
+                Value::text(None, f.kind.name()),
+                Value::text(None, &place),
+                Value::ns(p("time_ns"), f.time_ns),
+                Value::text(p("evidence"), &f.evidence),
+                Value::text(p("fix"), &f.fix),
+            ],
+        );
+    }
+    Some(Section {
+        id: "findings",
+        heading: "Findings".into(),
+        body: t.html(),
     })
 }
 
