@@ -337,16 +337,17 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __
 		 * preemption request caught in the prologue) saved a PC inside
 		 * this function in g.sched and jumped back to its entry. A new
 		 * call after one that never returned finds g.sched.pc elsewhere
-		 * (the panic's recovery point, the last park). But an
-		 * asynchronous preemption in the register unspills between
-		 * morestack's return and that jump saves a PC of the runtime's
-		 * there: so it is also the same call when nothing was trapped
-		 * inside it but its own entry again, from the same return
-		 * address (a call that never returned had a trap inside: the
-		 * sink or inner call where it panicked, or ended its goroutine). */
+		 * (the panic's recovery point, the last park). But the register
+		 * unspills between morestack's return and that jump are
+		 * preemptible: an asynchronous preemption there leaves g.sched.pc
+		 * in runtime.asyncPreempt2. So that too is the same call when
+		 * nothing was trapped inside it but its own entry again and it
+		 * comes from the same return address. */
 		if (c->goid == v.goid && c->depth == depth && c->func_id == id &&
 		    ((v.sched_pc >= ip && v.sched_pc - ip < f->size) ||
-		     (c->traps_inside == c->repeats && c->stack[0] == return_address(r)))) {
+		     (v.sched_pc - (ip + f->preempt_off) < f->preempt_size &&
+		      c->traps_inside == c->repeats && c->stack[0] &&
+		      c->stack[0] == return_address(r)))) {
 			COUNT(entry_repeated);
 			c->repeats++;
 			c->traps_inside++;

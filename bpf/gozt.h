@@ -156,7 +156,12 @@ struct gozt_func {
 	/* GOZT_TOTALS_AT_RET: the offset in the receiver of two int64 counts,
 	 * output then input (zstd's Encoder: state.nWritten, state.nInput). */
 	__u32 totals_off;
-	__u32 pad2;
+	/* runtime.asyncPreempt2, from the entry's trap (its start less the
+	 * trap's address, in the same binary) and its size: where an
+	 * asynchronous preemption leaves g.sched.pc (through mcall). Size 0
+	 * when the binary has none. */
+	__u32 preempt_size;
+	__s64 preempt_off;
 };
 
 /* In-flight calls are kept per goroutine, never per thread: the key is the

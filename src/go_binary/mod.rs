@@ -70,6 +70,9 @@ pub struct GoBinary {
     pub stack_hi_offset: u64,
     /// `runtime.g.sched.pc`.
     pub sched_pc_offset: u64,
+    /// `runtime.asyncPreempt2` (address, size): an asynchronous preemption
+    /// leaves g.sched.pc there.
+    pub async_preempt: Option<(u64, u64)>,
     pub offset_source: OffsetSource,
     pub layout: Layout,
     pub dwarf: Option<dwarf::Dwarf>,
@@ -204,7 +207,12 @@ impl GoBinary {
             .section_by_name(".note.go.buildid")
             .and_then(|s| s.data().ok())
             .and_then(buildinfo::go_build_id);
+        let async_preempt = functions
+            .iter()
+            .find(|f| f.name == "runtime.asyncPreempt2")
+            .map(|f| (f.addr, f.size));
         Ok(GoBinary {
+            async_preempt,
             path: path.to_path_buf(),
             arch,
             pie: file.kind() == ObjectKind::Dynamic,

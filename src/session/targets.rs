@@ -192,6 +192,10 @@ pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary, sinks: bool) -> FuncSpec {
         goid_offset: bin.goid_offset,
         stack_hi_offset: bin.stack_hi_offset,
         sched_pc_offset: bin.sched_pc_offset,
+        async_preempt: bin.async_preempt.map(|(addr, size)| {
+            let trap = p.address + (p.entry_site - p.file_offset);
+            (addr.wrapping_sub(trap) as i64, size)
+        }),
     }
 }
 

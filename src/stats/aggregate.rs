@@ -73,6 +73,9 @@ struct Pay {
     not_judged: u64,
     small: u64,
     small_time_ns: u64,
+    /// The time of the incompressible payloads, and of those that errored.
+    incompressible_time_ns: u64,
+    error_time_ns: u64,
     time_ns: u64,
     /// Original sizes of every payload; compressed sizes of those whose
     /// compressed size is known; the original sizes of those, lz4's
@@ -94,6 +97,12 @@ impl Pay {
         self.small += u64::from(j.small);
         if j.small {
             self.small_time_ns += p.time_ns;
+        }
+        if j.incompressible {
+            self.incompressible_time_ns += p.time_ns;
+        }
+        if j.error {
+            self.error_time_ns += p.time_ns;
         }
         self.time_ns += p.time_ns;
         self.original_bytes += j.original_bytes;
@@ -504,9 +513,13 @@ impl Aggregator {
             let band = size_band(p.judged.original_bytes);
             self.sizes.entry(ev.func_id).or_insert([0; 65])[band] += 1;
             let j = &p.judged;
-            if let (crate::probe::catalog::Op::Compress, Some(packed), false) =
-                (meta.entry.op, j.compressed_bytes, j.declined)
-            {
+            // lz4's declined blocks came out no smaller: as their own size.
+            let packed = if j.declined {
+                Some(j.original_bytes)
+            } else {
+                j.compressed_bytes
+            };
+            if let (crate::probe::catalog::Op::Compress, Some(packed)) = (meta.entry.op, packed) {
                 let b = &mut self.size_bytes.entry(ev.func_id).or_insert([(0, 0); 65])[band];
                 b.0 += j.original_bytes;
                 b.1 += packed;
@@ -713,6 +726,8 @@ impl Aggregator {
                 incompressible: acc.pay.incompressible,
                 failures: acc.pay.failures,
                 time_ns: acc.sum_ns as u64,
+                incompressible_time_ns: acc.pay.incompressible_time_ns,
+                error_time_ns: acc.pay.error_time_ns,
             })
             .collect()
     }
@@ -739,25 +754,26 @@ impl Aggregator {
     }
 }
 
-/// Size buckets in bytes, non-empty ones only.
 /// The size below which compressing was a loss: the end of the largest band
-/// such that in it and in every smaller band with payloads, together, the
-/// output was no smaller than the input. None when the smallest payloads
-/// compressed (or none are sized).
+/// such that in it and in every smaller band, together, the output was no
+/// smaller than the input. None when no such band (or none is sized); empty
+/// payloads (band 0) say nothing of it.
 fn loss_below(bands: &[(u64, u64); 65]) -> Option<u64> {
-    let mut below = None;
-    for (i, &(original, packed)) in bands.iter().enumerate() {
-        if original == 0 && packed == 0 {
+    let (mut original, mut packed, mut below) = (0u64, 0u64, None);
+    for (i, &(o, p)) in bands.iter().enumerate().skip(1) {
+        if o == 0 && p == 0 {
             continue;
         }
-        if packed < original {
-            break;
+        original = original.saturating_add(o);
+        packed = packed.saturating_add(p);
+        if packed >= original {
+            below = Some(1u64 << i.min(63));
         }
-        below = Some(if i == 0 { 1 } else { 1u64 << i.min(63) });
     }
     below
 }
 
+/// Size buckets in bytes, non-empty ones only.
 fn size_buckets(bands: &[u64; 65]) -> Vec<Bucket> {
     bands
         .iter()

@@ -90,7 +90,7 @@ fn incompressible_caller(c: &CallerReport, rules: &Rules) -> Option<Finding> {
     if share <= rules.incompressible_caller {
         return None;
     }
-    let spent = (c.time_ns as u128 * c.incompressible as u128 / c.payloads.max(1) as u128) as u64;
+    let spent = c.incompressible_time_ns;
     Some(Finding {
         kind: FindingKind::IncompressibleCaller,
         function: c.function.clone(),
@@ -114,7 +114,7 @@ fn decoder_errors(c: &CallerReport, rules: &Rules) -> Option<Finding> {
     if c.errors == 0 || c.payloads < rules.min_eligible.max(1) {
         return None;
     }
-    let spent = (c.time_ns as u128 * c.errors as u128 / c.payloads.max(1) as u128) as u64;
+    let spent = c.error_time_ns;
     Some(Finding {
         kind: FindingKind::DecoderErrors,
         function: c.function.clone(),

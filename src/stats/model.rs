@@ -208,6 +208,12 @@ pub struct CallerReport {
     /// The time of its calls (corrected for gozt's traps), summed.
     #[serde(default)]
     pub time_ns: u64,
+    /// The time of its incompressible payloads, and of those that errored:
+    /// each payload's, all its calls (a stream's writes too).
+    #[serde(default)]
+    pub incompressible_time_ns: u64,
+    #[serde(default)]
+    pub error_time_ns: u64,
 }
 
 /// Where and when a report was made, and by what.

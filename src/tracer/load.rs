@@ -49,6 +49,10 @@ pub struct FuncSpec {
     pub totals_offset: Option<u64>,
     /// The entry's trap is at the prologue's stack-check branch (emulated).
     pub entry_emulated: bool,
+    /// runtime.asyncPreempt2 from the entry's trap (its address less the
+    /// trap's) and its size, where the binary has it: where an asynchronous
+    /// preemption leaves g.sched.pc.
+    pub async_preempt: Option<(i64, u64)>,
 }
 
 impl FuncSpec {
@@ -84,7 +88,10 @@ impl FuncSpec {
             sched_pc_off: self.sched_pc_offset as u32,
             size: u32::try_from(self.size).unwrap_or(u32::MAX),
             totals_off: self.totals_offset.map_or(0, |o| o as u32),
-            pad2: 0,
+            preempt_size: self
+                .async_preempt
+                .map_or(0, |(_, size)| u32::try_from(size).unwrap_or(u32::MAX)),
+            preempt_off: self.async_preempt.map_or(0, |(off, _)| off),
         }
     }
 }

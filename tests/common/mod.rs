@@ -729,8 +729,9 @@ impl Drop for Killed {
     }
 }
 
-/// No call lost or left without its RET: the ring, the in-flight map, RETs
-/// without their entry, calls found abandoned.
+/// None of these losses: the ring full, the in-flight map full, RETs without
+/// their entry, calls found abandoned (for runs where no call is left
+/// without its RET).
 pub fn assert_nothing_lost(report: &Value) {
     for key in [
         "ringbuf_full",
