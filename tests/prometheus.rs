@@ -26,15 +26,11 @@ fn examples() -> PathBuf {
 
 /// Whether `tool` runs; with CI=true a missing tool fails the test.
 fn have(tool: &str) -> bool {
-    if Command::new(tool).arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but {tool} is missing (Debian package prometheus)"
-    );
-    eprintln!("skipping: no {tool}");
-    false
+    common::present_or_skip(
+        Command::new(tool).arg("--version").output().is_ok(),
+        tool,
+        " (Debian package prometheus)",
+    )
 }
 
 /// Target `pid` running `binary` (go1.27.3), in `container` if any.

@@ -246,11 +246,7 @@ fn findings(out: &mut String, findings: &[Finding]) {
     let _ = writeln!(out, "\nfindings, the most time first:");
     let words = |s: &str| -> Vec<String> { s.split(' ').map(str::to_string).collect() };
     for (i, f) in findings.iter().take(SHOWN_FINDINGS).enumerate() {
-        let place = match &f.caller {
-            Some(c) => format!("{c} -> {}", short_name(&f.function)),
-            None => short_name(&f.function).to_string(),
-        };
-        let _ = writeln!(out, "{:>2}. {}: {place}", i + 1, f.kind.name());
+        let _ = writeln!(out, "{:>2}. {}: {}", i + 1, f.kind.name(), f.place());
         fields(out, "    ", &words(&f.evidence), " ", 4);
         fields(out, "    fix:", &words(&f.fix), " ", 9);
     }

@@ -155,6 +155,16 @@ const GOROUTINE_DIGITS: u8 = 1;
 /// count), so memory stays bounded however long gozt runs.
 pub const MAX_GOROUTINES: usize = 2_000;
 
+/// The payloads of one size band of a function: how many, and of the
+/// compress payloads whose compressed size is known, their original and
+/// compressed bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Band {
+    payloads: u64,
+    original: u64,
+    packed: u64,
+}
+
 /// The size bucket of `bytes`: 0 for empty, else 1 + floor(log2).
 fn size_band(bytes: u64) -> usize {
     if bytes == 0 {
@@ -296,12 +306,9 @@ pub struct Aggregator {
     total: Acc,
     /// By (function id, the outer function's id for inner calls).
     by_func: BTreeMap<(u32, Option<u32>), Acc>,
-    /// Log2 buckets of payloads' original sizes, by function id (index 0:
+    /// Log2 bands of payloads' original sizes, by function id (index 0:
     /// empty payloads; i: 2^(i-1) ..= 2^i - 1 bytes).
-    sizes: BTreeMap<u32, [u64; 65]>,
-    /// In the same bands, by function id: the original and compressed bytes
-    /// of the compress payloads whose compressed size is known.
-    size_bytes: BTreeMap<u32, [(u64, u64); 65]>,
+    sizes: BTreeMap<u32, [Band; 65]>,
     /// Streams under way.
     tracker: Tracker,
     /// Least recently active first out, beyond `max_goroutines`.
@@ -365,7 +372,6 @@ impl Aggregator {
             total: Acc::new(),
             by_func: BTreeMap::new(),
             sizes: BTreeMap::new(),
-            size_bytes: BTreeMap::new(),
             tracker: Tracker::new(rules),
             by_goroutine: LruCache::new(cap(MAX_GOROUTINES)),
             by_caller: BTreeMap::new(),
@@ -431,7 +437,6 @@ impl Aggregator {
         self.total = Acc::with_digits(self.digits);
         self.by_func.clear();
         self.sizes.clear();
-        self.size_bytes.clear();
         self.by_goroutine.clear();
         self.by_caller.clear();
         self.goroutines_dropped = 0;
@@ -510,9 +515,12 @@ impl Aggregator {
                 .or_insert_with(|| Acc::with_digits(digits)),
         );
         if let Some(p) = payload {
-            let band = size_band(p.judged.original_bytes);
-            self.sizes.entry(ev.func_id).or_insert([0; 65])[band] += 1;
             let j = &p.judged;
+            let band = &mut self
+                .sizes
+                .entry(ev.func_id)
+                .or_insert([Band::default(); 65])[size_band(j.original_bytes)];
+            band.payloads += 1;
             // lz4's declined blocks came out no smaller: as their own size.
             let packed = if j.declined {
                 Some(j.original_bytes)
@@ -520,9 +528,8 @@ impl Aggregator {
                 j.compressed_bytes
             };
             if let (crate::probe::catalog::Op::Compress, Some(packed)) = (meta.entry.op, packed) {
-                let b = &mut self.size_bytes.entry(ev.func_id).or_insert([(0, 0); 65])[band];
-                b.0 += j.original_bytes;
-                b.1 += packed;
+                band.original += j.original_bytes;
+                band.packed += packed;
             }
         }
         if self.functions_only {
@@ -662,8 +669,10 @@ impl Aggregator {
             .map(|(&(id, outer), acc)| {
                 let mut f = self.function_report(id, outer, acc);
                 if outer.is_none() {
-                    f.size_histogram = self.sizes.get(&id).map(size_buckets).unwrap_or_default();
-                    f.loss_below_bytes = self.size_bytes.get(&id).and_then(loss_below);
+                    if let Some(bands) = self.sizes.get(&id) {
+                        f.size_histogram = size_buckets(bands);
+                        f.loss_below_bytes = loss_below(bands);
+                    }
                 }
                 f
             })
@@ -758,14 +767,14 @@ impl Aggregator {
 /// such that in it and in every smaller band, together, the output was no
 /// smaller than the input. None when no such band (or none is sized); empty
 /// payloads (band 0) say nothing of it.
-fn loss_below(bands: &[(u64, u64); 65]) -> Option<u64> {
+fn loss_below(bands: &[Band; 65]) -> Option<u64> {
     let (mut original, mut packed, mut below) = (0u64, 0u64, None);
-    for (i, &(o, p)) in bands.iter().enumerate().skip(1) {
-        if o == 0 && p == 0 {
+    for (i, b) in bands.iter().enumerate().skip(1) {
+        if b.original == 0 && b.packed == 0 {
             continue;
         }
-        original = original.saturating_add(o);
-        packed = packed.saturating_add(p);
+        original = original.saturating_add(b.original);
+        packed = packed.saturating_add(b.packed);
         if packed >= original {
             below = Some(1u64 << i.min(63));
         }
@@ -774,12 +783,13 @@ fn loss_below(bands: &[(u64, u64); 65]) -> Option<u64> {
 }
 
 /// Size buckets in bytes, non-empty ones only.
-fn size_buckets(bands: &[u64; 65]) -> Vec<Bucket> {
+fn size_buckets(bands: &[Band; 65]) -> Vec<Bucket> {
     bands
         .iter()
+        .map(|b| b.payloads)
         .enumerate()
-        .filter(|(_, &n)| n > 0)
-        .map(|(i, &count)| match i {
+        .filter(|&(_, n)| n > 0)
+        .map(|(i, count)| match i {
             0 => Bucket {
                 min: 0,
                 max: 0,

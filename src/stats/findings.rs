@@ -48,6 +48,17 @@ pub struct Finding {
     pub fix: String,
 }
 
+impl Finding {
+    /// Where, as the text report and the live view say it: `caller ->
+    /// function` (short), or the function alone.
+    pub fn place(&self) -> String {
+        match &self.caller {
+            Some(c) => format!("{c} -> {}", short(&self.function)),
+            None => short(&self.function).to_string(),
+        }
+    }
+}
+
 /// The findings of `report` by `rules`, the one accounting for the most time
 /// first.
 pub fn findings(report: &Report, rules: &Rules) -> Vec<Finding> {

@@ -60,11 +60,7 @@ fn finding_line(r: &Report, width: u16) -> Option<Line<'static>> {
         1 => " FINDING ".to_string(),
         n => format!(" FINDING 1/{n} "),
     };
-    let place = match &f.caller {
-        Some(c) => format!("{c} -> {}", short_name(&f.function)),
-        None => short_name(&f.function).to_string(),
-    };
-    let text = format!(" {}: {place}: {}", f.kind.name(), f.evidence);
+    let text = format!(" {}: {}: {}", f.kind.name(), f.place(), f.evidence);
     // Cut at its end: the place and the start of the evidence matter most.
     let room = usize::from(width).saturating_sub(badge.chars().count());
     let text = if text.chars().count() > room {

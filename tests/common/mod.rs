@@ -729,6 +729,21 @@ impl Drop for Killed {
     }
 }
 
+/// Whether a tool or program a test needs is here (`present`); with CI=true
+/// its absence fails the run (the message ends with `hint`: where it comes
+/// from), else the test says it skips.
+pub fn present_or_skip(present: bool, what: &str, hint: &str) -> bool {
+    if present {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but {what} is missing{hint}"
+    );
+    eprintln!("skipping: no {what}");
+    false
+}
+
 /// None of these losses: the ring full, the in-flight map full, RETs without
 /// their entry, calls found abandoned (for runs where no call is left
 /// without its RET).
