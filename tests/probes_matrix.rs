@@ -77,6 +77,22 @@ fn stripped_builds_match_their_symtab_twins() {
                 fplan.sinks.len()
             );
             assert_eq!(fplan.sinks, splan.sinks, "{name}: sink sites differ");
+            // The request site (the workload serves HTTP): the same site,
+            // and the request layout by Go version where DWARF is gone.
+            let (fq, sq) = (fplan.request.as_ref(), splan.request.as_ref());
+            let (fq, sq) = (
+                fq.unwrap_or_else(|| panic!("{name}: no request site")),
+                sq.unwrap_or_else(|| panic!("{name}: no request site stripped")),
+            );
+            assert_eq!(fq.layout.source, OffsetSource::Dwarf, "{name}");
+            assert_eq!(sq.layout.source, OffsetSource::Table, "{name}");
+            assert!(fq.layout.same_offsets(&sq.layout), "{name}: request layout");
+            assert_eq!(
+                (fq.entry_site, &fq.ret_offsets, fq.request_reg),
+                (sq.entry_site, &sq.ret_offsets, sq.request_reg),
+                "{name}: request site"
+            );
+            assert!(fq.entry_emulated, "{name}: request entry not at its branch");
             assert_eq!(fplan.totals_source, "dwarf", "{name}");
             assert_eq!(splan.totals_source, "code", "{name}");
             let counts = |plan: &Plan| {
@@ -163,6 +179,12 @@ fn goid_table_agrees_with_dwarf_for_every_toolchain() {
         assert_eq!(table.sched_pc, dwarf.sched_pc, "{v}");
         let dir_name = dir.file_name().unwrap().to_str().unwrap();
         assert_eq!(bin.build.go_version, dir_name);
+        // The http.Request layout, likewise: DWARF's has every field the
+        // table gives (Pattern from Go 1.23), at the table's offsets.
+        let dwarf = gozt::go_binary::http::RequestLayout::from_dwarf(bin.dwarf.as_ref().unwrap())
+            .unwrap_or_else(|| panic!("{v}: http.Request not in DWARF"));
+        let table = gozt::go_binary::http::RequestLayout::for_version(v).unwrap();
+        assert!(dwarf.same_offsets(&table), "{v}: {dwarf:?} != {table:?}");
     }
 }
 

@@ -11,8 +11,12 @@
 //! to a reference without traps is the latency benchmark's
 //! (scripts/latency-bench.py), not a test's. Debian's victoria-metrics (a
 //! stripped cgo build) compresses its storage blocks through gozstd and
-//! counts those calls itself: gozt's counts must be its counts. With CI=true
-//! a missing prometheus or victoria-metrics fails the run.
+//! counts those calls itself: gozt's counts must be its counts. Debian's
+//! caddy (`encode gzip` over a file server) serves text and random files
+//! from two directories: gozt's routes must tell the directory whose every
+//! response fails to compress from the other, with the bytes the client
+//! received. With CI=true a missing prometheus, victoria-metrics or caddy
+//! fails the run.
 
 mod common;
 
@@ -31,11 +35,17 @@ const WRITE: &str = "compress/gzip.(*Writer).Write";
 /// One gzipped scrape of `addr`'s /metrics: the bytes of the gzip stream
 /// received (the body, de-chunked) and their size gunzipped.
 fn scrape(addr: &str) -> Option<(u64, u64)> {
+    gzip_get(addr, "/metrics")
+}
+
+/// `GET path` of `addr`, asking for gzip: the bytes of the gzip stream
+/// received (the body, de-chunked) and their size gunzipped.
+fn gzip_get(addr: &str, path: &str) -> Option<(u64, u64)> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
         s,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut resp = Vec::new();
@@ -48,7 +58,7 @@ fn scrape(addr: &str) -> Option<(u64, u64)> {
     }
     assert!(
         head.contains("content-encoding: gzip"),
-        "prometheus did not gzip: {head}"
+        "{path} was not gzipped: {head}"
     );
     let gz = if head.contains("transfer-encoding: chunked") {
         let mut gz = Vec::new();
@@ -170,6 +180,14 @@ fn prometheus_gzip_scrapes_sizes_exact_and_latency_by_the_rules_on_busy_cores() 
     // Call-level: the Writes took the original bytes in.
     assert_eq!(row(&report, WRITE)["bytes_in"], plain);
     assert_eq!(report["open_streams"], 0);
+    // Routes: every payload made serving a scrape (prometheus's own router
+    // sets no ServeMux pattern: the path).
+    let routes = report["routes"].as_array().unwrap();
+    assert_eq!(routes.len(), 1, "{routes:?}");
+    assert_eq!(routes[0]["route"], "GET /metrics");
+    assert_eq!(routes[0]["counters"]["payloads"], SCRAPES);
+    assert_eq!(routes[0]["original_bytes"], plain);
+    assert_eq!(routes[0]["compressed_bytes"], packed);
 
     // Latency, by the rules that do not depend on timing.
     for f in report["functions"].as_array().unwrap() {
@@ -341,4 +359,119 @@ fn victoria_metrics_gozstd_calls_and_bytes_equal_its_own_counters() {
         return;
     }
     panic!("victoria-metrics' counters moved while gozt attached or stopped, three times");
+}
+
+const CADDY: &str = "/usr/bin/caddy";
+
+/// `n` bytes of `seed`'s pseudo-random sequence (xorshift): incompressible.
+fn random_bytes(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn caddy_routes_tell_the_incompressible_directory_apart() {
+    common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    if !installed(CADDY, "caddy") {
+        return;
+    }
+    let dir = common::TempDir::new("real-caddy");
+    let site = dir.join("site");
+    for sub in ["text", "blob"] {
+        std::fs::create_dir_all(site.join(sub)).unwrap();
+    }
+    let words = ["gozt ", "route ", "payload ", "gzip ", "caddy "];
+    for i in 0..5u64 {
+        let text: String = (0..3000 + 500 * i)
+            .map(|j| words[((j * 7 + i) % 5) as usize])
+            .collect();
+        std::fs::write(site.join(format!("text/t{i}.txt")), text).unwrap();
+        // JSON by name (caddy compresses it), random within.
+        std::fs::write(
+            site.join(format!("blob/b{i}.json")),
+            random_bytes(6000 + 1000 * i as usize, 0x9e37_79b9 + i),
+        )
+        .unwrap();
+    }
+    let port = common::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    std::fs::write(
+        dir.join("Caddyfile"),
+        format!(
+            "{{\n\tadmin off\n\tauto_https off\n}}\n:{port} {{\n\troot * {}\n\tencode gzip\n\tfile_server\n}}\n",
+            dir.0.display()
+        ),
+    )
+    .unwrap();
+    let caddy = common::Killed(
+        Command::new(CADDY)
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(dir.join("Caddyfile"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while gzip_get(&addr, "/site/text/t0.txt").is_none() {
+        assert!(Instant::now() < deadline, "caddy never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = dir.join("report.json");
+    let mut gozt = attached(caddy.0.id(), &out);
+    // Per route: responses, gzip bytes received, their size gunzipped.
+    let mut got = [(0u64, 0u64, 0u64); 2];
+    for _ in 0..2 {
+        for i in 0..5 {
+            for (k, path) in [
+                format!("/site/text/t{i}.txt"),
+                format!("/site/blob/b{i}.json"),
+            ]
+            .iter()
+            .enumerate()
+            {
+                let (packed, plain) = gzip_get(&addr, path).expect("a response");
+                got[k].0 += 1;
+                got[k].1 += packed;
+                got[k].2 += plain;
+            }
+        }
+    }
+    let (status, err) = common::interrupt(&mut gozt.0);
+    assert!(status.success(), "gozt: {status}: {err}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    common::assert_schema_valid(&report, "caddy");
+    let routes = report["routes"].as_array().unwrap();
+    let names: Vec<&str> = routes
+        .iter()
+        .map(|r| r["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["GET /site/blob", "GET /site/text"], "{routes:?}");
+    for (k, name, failures) in [(1, "GET /site/blob", 10), (0, "GET /site/text", 0)] {
+        let r = &routes[names.iter().position(|n| *n == name).unwrap()];
+        let (n, packed, plain) = got[k];
+        let c = &r["counters"];
+        assert_eq!(
+            (c["payloads"].as_u64(), c["eligible"].as_u64()),
+            (Some(n), Some(n)),
+            "{name}: {r}"
+        );
+        assert_eq!(c["failures"], failures, "{name}: {r}");
+        assert_eq!(r["original_bytes"], plain, "{name}");
+        assert_eq!(
+            r["compressed_bytes"], packed,
+            "{name}: what the client received"
+        );
+    }
+    // Every payload made serving a request: the callers could not tell the
+    // two apart (caddy's encode middleware makes them all).
+    assert_eq!(report["totals"]["payloads"], 20);
 }

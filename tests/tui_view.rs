@@ -599,3 +599,76 @@ fn a_stream_close_row_shows_its_payloads_sizes() {
     assert_eq!(at(&write, "IN"), "3.00M", "{shown}");
     assert_eq!(at(&write, "OUT"), "100", "the headers: {shown}");
 }
+
+#[test]
+fn tab_reaches_the_routes_when_payloads_were_made_serving_requests() {
+    let mut agg = aggregator();
+    let tab = KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE);
+    // Without requests, Tab goes between functions and goroutines only.
+    session(&mut agg, 0, 100);
+    let mut app = App::new();
+    app.update(report(&agg, 1), Lost::default(), Duration::from_secs(1));
+    app.key(tab);
+    app.key(tab);
+    assert_eq!(app.pane, Pane::Functions);
+    // Payloads made serving two routes: every 4th call a route's.
+    for i in 0..40u64 {
+        let route = gozt::event::RouteSeen {
+            method: "GET".into(),
+            text: ["/api/v1/items", "/static/app.js"][(i % 2) as usize].into(),
+            len: 14,
+            pattern: false,
+        };
+        let ev = CallEvent {
+            tgid: 4242,
+            goid: 99,
+            func_id: 0,
+            duration_ns: 5_000,
+            bytes_in: Some(4096),
+            bytes_out: Some(if i % 2 == 0 { 1000 } else { 5000 }),
+            route: Some(route),
+            ..Default::default()
+        };
+        agg.add(&ev, &mut Named);
+    }
+    app.update(report(&agg, 2), Lost::default(), Duration::from_secs(2));
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("Tab: routes"), "{s}");
+    app.key(tab);
+    app.key(tab);
+    assert_eq!(app.pane, Pane::Routes);
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("routes (3) by payloads"), "{s}");
+    assert!(
+        s.contains("GET /api/v1") && s.contains("GET /static/app.js"),
+        "{s}"
+    );
+    assert!(s.contains("no route"), "{s}");
+    // The first route is selected (by payloads, `no route` last); j
+    // moves on.
+    assert_eq!(app.selected_route().as_deref(), Some("GET /api/v1"));
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("GET /api/v1: 20 eligible, 0 failed"), "{s}");
+    app.key(key('j'));
+    assert_eq!(app.selected_route().as_deref(), Some("GET /static/app.js"));
+    let s = screen(&mut app, 100, 30);
+    assert!(
+        s.contains("GET /static/app.js: 20 eligible, 20 failed"),
+        "{s}"
+    );
+    app.key(key('k'));
+    // Its functions: the one-shot EncodeAll's 20 payloads.
+    assert!(
+        s.lines()
+            .any(|l| l.contains("zstd.(*Encoder).EncodeAll") && l.contains(" 20 ")),
+        "{s}"
+    );
+    app.key(tab);
+    assert_eq!(app.pane, Pane::Functions);
+    // Small screens keep working with the routes pane.
+    app.key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::NONE));
+    assert_eq!(app.pane, Pane::Routes);
+    for (w, h) in [(80, 24), (60, 15), (30, 8)] {
+        screen(&mut app, w, h);
+    }
+}

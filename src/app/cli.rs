@@ -240,6 +240,19 @@ pub struct TraceOptions {
     /// are then not judged.
     #[arg(long)]
     pub no_stream_output: bool,
+    /// Do not read which HTTP request (net/http) each payload was made
+    /// serving: no routes table. Routes cost one emulated trap per request.
+    #[arg(long)]
+    pub no_routes: bool,
+    /// A route without a ServeMux pattern is the method and the URL path's
+    /// first N segments.
+    #[arg(long, value_name = "N", default_value_t = Rules::DEFAULT.route_depth as u64,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub route_depth: u64,
+    /// Routes told apart at most; payloads of later ones count as `other`.
+    #[arg(long, value_name = "N", default_value_t = Rules::DEFAULT.max_routes as u64,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_routes: u64,
     /// Latencies as measured: gozt's own traps inside a call (its inner
     /// traced calls' entries and returns, its stream's writes) are not
     /// taken out of its time.

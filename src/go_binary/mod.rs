@@ -12,6 +12,7 @@
 
 pub mod buildinfo;
 pub mod dwarf;
+pub mod http;
 pub mod layout;
 pub mod names;
 pub mod pclntab;

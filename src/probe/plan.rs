@@ -103,6 +103,77 @@ pub struct Plan {
     pub sinks: Vec<Sink>,
     /// Where zstd's encoder counts were found: "dwarf", "code" or "none".
     pub totals_source: &'static str,
+    /// Where the requests served by net/http begin, when the binary serves
+    /// HTTP with a request layout gozt knows: payloads made serving one
+    /// carry its route.
+    pub request: Option<RequestSite>,
+}
+
+/// The function every request served by net/http goes through, HTTP/1.1
+/// and the bundled HTTP/2 alike (`(*conn).serve` and `initALPNRequest`
+/// call it), with the request as its argument.
+pub const REQUEST_FUNCTION: &str = "net/http.serverHandler.ServeHTTP";
+
+/// A binary's request site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestSite {
+    pub function: String,
+    pub address: u64,
+    /// File offset of the entry.
+    pub file_offset: u64,
+    /// File offset of the entry's trap (the prologue's stack-check branch
+    /// where one is found).
+    pub entry_site: u64,
+    /// Whether that trap is at the branch (emulated), not the entry.
+    pub entry_emulated: bool,
+    /// File offsets of its RETs.
+    pub ret_offsets: Vec<u64>,
+    /// The register holding the `*http.Request` at the entry.
+    pub request_reg: crate::arch::Reg,
+    pub layout: crate::go_binary::http::RequestLayout,
+}
+
+/// The request site of `bin`, if it serves HTTP through net/http and its
+/// request layout is known (DWARF, else its Go version).
+fn request_site(bin: &GoBinary) -> Option<RequestSite> {
+    let f = bin.functions.iter().find(|f| f.name == REQUEST_FUNCTION)?;
+    use crate::go_binary::http::RequestLayout;
+    let layout = bin
+        .dwarf
+        .as_ref()
+        .and_then(RequestLayout::from_dwarf)
+        .or_else(|| RequestLayout::for_version(&bin.build.go_version))?;
+    bin.check_extent(f).ok()?;
+    let file_offset = bin.layout.text_file_offset(f.addr)?;
+    bin.layout.text_span(f.addr, f.size)?;
+    let facts = bin.arch.scan_code(bin.code(f)?, f.addr);
+    if facts.rets.is_empty() {
+        return None;
+    }
+    // (sh serverHandler, rw ResponseWriter, req *Request): a pointer, an
+    // interface, a pointer.
+    let (args, _) =
+        crate::probe::abi::assign(bin.arch, &[GoType::Ptr, GoType::Iface, GoType::Ptr], &[]);
+    let ValueLoc::Regs(regs) = &args[2] else {
+        return None;
+    };
+    let entry_site = facts
+        .stack_check_branch
+        .map_or(file_offset, |a| a - f.addr + file_offset);
+    Some(RequestSite {
+        function: f.name.clone(),
+        address: f.addr,
+        file_offset,
+        entry_site,
+        entry_emulated: entry_site != file_offset,
+        ret_offsets: facts
+            .rets
+            .iter()
+            .map(|&a| a - f.addr + file_offset)
+            .collect(),
+        request_reg: *regs.first()?,
+        layout,
+    })
 }
 
 /// The struct names and members of zstd's encoder counts.
@@ -205,6 +276,7 @@ impl Plan {
             probes,
             sinks: sinks(bin)?,
             totals_source: reader.zstd.map_or("none", |z| z.1),
+            request: request_site(bin),
         })
     }
 }

@@ -34,6 +34,10 @@ pub struct ProbesReport<'a> {
     pub sinks: &'a [crate::probe::plan::Sink],
     /// Where zstd's encoder counts were found: dwarf, code or none.
     pub zstd_counts: &'static str,
+    /// Where requests served by net/http begin (payloads made serving one
+    /// carry its route): null when the binary serves none, or its request
+    /// layout is not known.
+    pub request: Option<&'a crate::probe::plan::RequestSite>,
 }
 
 /// One probe in JSON.
@@ -94,6 +98,7 @@ pub fn report<'a>(bin: &'a GoBinary, plan: &'a Plan, pid: Option<Pid>) -> Probes
             .collect(),
         sinks: &plan.sinks,
         zstd_counts: plan.totals_source,
+        request: plan.request.as_ref(),
     }
 }
 
@@ -186,6 +191,28 @@ fn about(out: &mut String, bin: &GoBinary, plan: &Plan, pid: Option<Pid>) {
         "streams  {} sink sites (gzip, zlib, flate output); {counts}",
         plan.sinks.len()
     );
+    let requests = match &plan.request {
+        Some(q) => {
+            let from = match q.layout.source {
+                OffsetSource::Dwarf => "from DWARF",
+                OffsetSource::Table => "from the Go version table",
+            };
+            let pattern = q
+                .layout
+                .pattern
+                .map_or("no Pattern".to_string(), |o| format!("Pattern at +{o}"));
+            format!(
+                "routes from {} (request in {}; Method at +{}, URL at +{}, URL.Path at +{}, {pattern}: {from})",
+                q.function,
+                q.request_reg.name(),
+                q.layout.method,
+                q.layout.url,
+                q.layout.url_path
+            )
+        }
+        None => "no routes (the binary serves no HTTP through net/http)".to_string(),
+    };
+    let _ = writeln!(out, "http     {requests}");
     if bin.build.modules.is_empty() {
         let _ = writeln!(out, "modules  none recorded (GOPATH build)");
     }

@@ -178,8 +178,71 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
     goroutines(&mut out, r, o);
     let _ = writeln!(out);
     callers(&mut out, r, o);
+    routes(&mut out, r, o);
     super::target::per_target(&mut out, r, WIDTH);
     out
+}
+
+/// Payloads by the HTTP route they were made serving, when any was: the
+/// route last, after its counts, then, where the line has room, the
+/// function that took most of its payloads' time (`+N` more: all of them
+/// in --json).
+fn routes(out: &mut String, r: &Report, o: TextOptions) {
+    if r.routes.is_empty() {
+        return;
+    }
+    let (p99, time, tw) = if o.raw_ns {
+        ("P99_NS", "TIME_NS", 12)
+    } else {
+        ("P99", "TIME", 8)
+    };
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>tw$} {:>tw$}  ROUTE  (FUNCTION)",
+        "PAYLOADS", "ELIGIBLE", "FAILURES", "FAIL%", "STATE", "RATIO", p99, time
+    );
+    for route in &r.routes {
+        let c = &route.counters;
+        let state = match c.state {
+            crate::stats::State::Alert => "ALERT",
+            crate::stats::State::Likely => "LIKELY",
+            crate::stats::State::Ok => "ok",
+            crate::stats::State::TooFew => "-",
+        };
+        let ratio = route
+            .ratio
+            .map_or_else(|| "n/a".to_string(), |x| format!("{x:.3}"));
+        let prefix = format!(
+            "{:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>tw$} {:>tw$}  ",
+            c.payloads,
+            c.eligible,
+            c.failures,
+            percent(c.failure_rate, 3),
+            state,
+            ratio,
+            o.time(route.latency_ns.p99),
+            o.time(route.time_ns)
+        );
+        let most = route.functions.iter().max_by_key(|f| f.time_ns);
+        let function = most.map_or(String::new(), |f| {
+            let more = route.functions.len() - 1;
+            let more = if more > 0 {
+                format!(" +{more}")
+            } else {
+                String::new()
+            };
+            format!("  ({}{more})", short_name(&f.function))
+        });
+        let room = WIDTH.saturating_sub(prefix.chars().count()).max(16);
+        let name = fit(&route.route, room);
+        let function = if name.chars().count() + function.chars().count() <= room {
+            function
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "{prefix}{name}{function}");
+    }
 }
 
 /// Who was traced and the totals by the rules, then how the run went:

@@ -52,6 +52,8 @@ pub struct SessionConfig {
     pub exit_on_alert: bool,
     /// Count gzip/zlib/flate streams' output at their sink sites.
     pub stream_output: bool,
+    /// Read the HTTP request each payload was made serving (its route).
+    pub routes: bool,
     /// Take gozt's traps inside a call out of its time (the trap cost is
     /// timed before the first event, and again while running).
     pub correct: bool,
@@ -458,6 +460,7 @@ fn drive(
     if cfg.env.timing {
         let c = a.tracer.counters();
         eprintln!("gozt: timing: frames walked {}", c.frames_walked);
+        eprintln!("gozt: timing: requests served {}", c.requests);
         if c.entry_abandoned > 0 {
             let name = |id: u32| driver.function_name(id).unwrap_or("?");
             let last = a.tracer.last_abandoned().map_or(String::new(), |l| {

@@ -14,11 +14,11 @@ use crate::base::gozt_h::GOZT_SINK_LEN_REG;
 use crate::base::pid::Pid;
 use crate::go_binary::GoBinary;
 use crate::probe::catalog::{Loc, Point, StreamOut};
-use crate::probe::plan::{Plan, Probe};
+use crate::probe::plan::{Plan, Probe, RequestSite};
 use crate::proc::identity::{FileId, ProcessFacts, Wanted};
 use crate::proc::os::Os;
 use crate::stats::{FuncMeta, TargetInfo};
-use crate::tracer::{BinarySites, FuncSpec, SinkSite};
+use crate::tracer::{BinarySites, FuncSpec, RequestSites, RequestSpec, SinkSite};
 
 /// `--binary` and `--name`: the processes wanted, and the binaries they
 /// run, by binary index: a name for reports and the Go version.
@@ -166,9 +166,27 @@ fn reg_index(loc: Option<Loc>) -> Option<u8> {
     }
 }
 
+/// What the programs read of a binary's requests at its request site.
+pub fn request_spec(q: &RequestSite) -> RequestSpec {
+    RequestSpec {
+        reg: q.request_reg.bpf_index(),
+        method_offset: q.layout.method,
+        url_offset: q.layout.url,
+        url_path_offset: q.layout.url_path,
+        pattern_offset: q.layout.pattern,
+    }
+}
+
 /// What the programs read of probe `p` of binary `bin`, as function `id`;
-/// `sinks` when the binary's sink sites are attached.
-pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary, sinks: bool) -> FuncSpec {
+/// `sinks` when the binary's sink sites are attached; `request` when its
+/// request site is.
+pub fn func_spec(
+    id: u32,
+    p: &Probe,
+    bin: &GoBinary,
+    sinks: bool,
+    request: Option<RequestSpec>,
+) -> FuncSpec {
     let l = &p.layout;
     let receiver = match (p.entry.receiver, l.arg_locs.first()) {
         (Some(_), Some(crate::probe::abi::ValueLoc::Regs(regs))) => {
@@ -196,6 +214,7 @@ pub fn func_spec(id: u32, p: &Probe, bin: &GoBinary, sinks: bool) -> FuncSpec {
             let trap = p.address + (p.entry_site - p.file_offset);
             (addr.wrapping_sub(trap) as i64, size)
         }),
+        request,
     }
 }
 
@@ -380,7 +399,14 @@ impl Resolved {
     ) -> Result<(GoBinary, BinarySites), SessionError> {
         let bin = GoBinary::open(path)?;
         bin.require_host_arch()?;
-        let Plan { probes, sinks, .. } = Plan::build(&bin)?;
+        let Plan {
+            probes,
+            sinks,
+            request,
+            ..
+        } = Plan::build(&bin)?;
+        let request = request.filter(|_| cfg.routes);
+        let request_spec = request.as_ref().map(request_spec);
         let want_sinks = cfg.stream_output
             && !sinks.is_empty()
             && probes
@@ -388,7 +414,7 @@ impl Resolved {
                 .any(|p| selected(cfg, p) && p.entry.stream_out == StreamOut::Sinks);
         let probes: Vec<Probe> = probes.into_iter().filter(|p| selected(cfg, p)).collect();
         let mut copies = std::mem::take(&mut self.copies);
-        let ids = self.function_ids(i, &bin, &probes, want_sinks, &mut copies);
+        let ids = self.function_ids(i, &bin, &probes, (want_sinks, request_spec), &mut copies);
         self.copies = copies;
         let mut sites = BinarySites {
             binary: path.to_path_buf(),
@@ -425,6 +451,21 @@ impl Resolved {
                 })
                 .collect();
         }
+        if let (Some(q), Some(&func_id)) = (&request, ids.first()) {
+            sites.request = Some(RequestSites {
+                entry: q.entry_site,
+                emulated: q.entry_emulated,
+                // A RET trap costs a stepped one on amd64, where the
+                // request's end is found from its frame instead; arm64
+                // simulates it.
+                rets: if bin.arch == crate::arch::Arch::Arm64 {
+                    q.ret_offsets.clone()
+                } else {
+                    Vec::new()
+                },
+                func_id,
+            });
+        }
         if sites.entries.is_empty() {
             return Err(SessionError::NothingSelected {
                 path: path.display().to_string(),
@@ -437,7 +478,13 @@ impl Resolved {
                 .iter()
                 .chain(&sites.rets)
                 .map(|&(o, _)| o)
-                .chain(sites.sinks.iter().map(|k| k.offset)),
+                .chain(sites.sinks.iter().map(|k| k.offset))
+                .chain(
+                    sites
+                        .request
+                        .iter()
+                        .flat_map(|q| std::iter::once(q.entry).chain(q.rets.iter().copied())),
+                ),
         );
         Ok((bin, sites))
     }
@@ -450,13 +497,13 @@ impl Resolved {
         i: usize,
         bin: &GoBinary,
         probes: &[Probe],
-        sinks: bool,
+        (sinks, request): (bool, Option<RequestSpec>),
         copies: &mut Copies,
     ) -> Vec<u32> {
         let signature: Vec<Signature> = probes
             .iter()
             .map(|p| {
-                let spec = func_spec(0, p, bin, sinks);
+                let spec = func_spec(0, p, bin, sinks, request);
                 (
                     p.function.clone(),
                     spec,
@@ -470,16 +517,22 @@ impl Resolved {
         }
         let ids: Vec<u32> = probes
             .iter()
-            .map(|p| self.add_function(i, bin, p, sinks))
+            .map(|p| self.add_function(i, bin, p, (sinks, request)))
             .collect();
         copies.push((signature, ids.clone()));
         ids
     }
 
     /// A new function of the session: probe `p` of binary `i`.
-    fn add_function(&mut self, i: usize, bin: &GoBinary, p: &Probe, sinks: bool) -> u32 {
+    fn add_function(
+        &mut self,
+        i: usize,
+        bin: &GoBinary,
+        p: &Probe,
+        (sinks, request): (bool, Option<RequestSpec>),
+    ) -> u32 {
         let id = self.funcs.len() as u32;
-        self.specs.push(func_spec(id, p, bin, sinks));
+        self.specs.push(func_spec(id, p, bin, sinks, request));
         let rets = p.ret_offsets.iter();
         self.rets.push((
             i,

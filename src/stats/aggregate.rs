@@ -9,7 +9,7 @@ use lru::LruCache;
 
 use super::model::{
     Bucket, CallerReport, Counters, FunctionReport, GoroutineReport, Latency, Meta, Report,
-    TargetInfo,
+    RouteFunction, RouteReport, TargetInfo,
 };
 use super::payload::{Payload, Tracker};
 use super::rules::{call_bytes, CallBytes, Rules};
@@ -207,7 +207,12 @@ impl Acc {
         self.bytes_in += c.bytes_in;
         self.bytes_out += c.bytes_out;
         self.fix.add(ev);
-        let d = ev.duration_ns.max(1);
+        self.add_time(ev.duration_ns);
+    }
+
+    /// One more time of `d` ns (a call's, a payload's).
+    fn add_time(&mut self, d: u64) {
+        let d = d.max(1);
         self.record(d);
         self.max_ns = self.max_ns.max(d);
         self.min_ns = self.min_ns.min(d);
@@ -329,6 +334,17 @@ pub struct Aggregator {
     /// Significant digits of its functions', callers' and total's
     /// histograms.
     digits: u8,
+    /// By route: index into `route_names`.
+    by_route: BTreeMap<u32, RouteAcc>,
+    route_names: Vec<String>,
+    route_index: std::collections::HashMap<String, u32>,
+}
+
+/// One route's payloads: their times as an Acc's latencies, and their
+/// counts overall and by function.
+struct RouteAcc {
+    acc: Acc,
+    by_func: BTreeMap<u32, Pay>,
 }
 
 /// One goroutine's counts, overall and per function.
@@ -381,6 +397,9 @@ impl Aggregator {
             max_goroutines: MAX_GOROUTINES,
             functions_only: false,
             digits: FINE_DIGITS,
+            by_route: BTreeMap::new(),
+            route_names: Vec::new(),
+            route_index: std::collections::HashMap::new(),
         }
     }
 
@@ -440,6 +459,7 @@ impl Aggregator {
         self.by_goroutine.clear();
         self.by_caller.clear();
         self.goroutines_dropped = 0;
+        self.by_route.clear();
     }
 
     /// Calls added since the start (or the last reset).
@@ -567,8 +587,48 @@ impl Aggregator {
         acc.add(&c, ev);
         if let Some(p) = payload {
             acc.pay.add(p);
+            self.add_route(ev, p);
         }
         frame
+    }
+
+    /// Payload `p`, ended by call `ev`, to the route of the request `ev`
+    /// was made serving.
+    fn add_route(&mut self, ev: &CallEvent, p: &Payload) {
+        let name = match &ev.route {
+            Some(r) => super::routes::label(r, self.rules.route_depth),
+            None => super::routes::NO_ROUTE.to_string(),
+        };
+        let i = match self.route_index.get(&name) {
+            Some(&i) => i,
+            None => {
+                // Beyond --max-routes (`no route` and `other` not counted
+                // among them): `other`.
+                let named = self
+                    .route_names
+                    .iter()
+                    .filter(|n| *n != super::routes::NO_ROUTE && *n != super::routes::OTHER)
+                    .count();
+                let name = if name != super::routes::NO_ROUTE && named >= self.rules.max_routes {
+                    super::routes::OTHER.to_string()
+                } else {
+                    name
+                };
+                *self.route_index.entry(name.clone()).or_insert_with(|| {
+                    self.route_names.push(name);
+                    (self.route_names.len() - 1) as u32
+                })
+            }
+        };
+        let digits = self.digits;
+        let r = self.by_route.entry(i).or_insert_with(|| RouteAcc {
+            acc: Acc::with_digits(digits),
+            by_func: BTreeMap::new(),
+        });
+        r.acc.calls += 1;
+        r.acc.add_time(p.time_ns);
+        r.acc.pay.add(p);
+        r.by_func.entry(p.func_id).or_default().add(p);
     }
 
     /// Forgets the streams under way of a process that exited.
@@ -615,6 +675,7 @@ impl Aggregator {
             goroutines: self.goroutines(),
             goroutines_dropped: self.goroutines_dropped,
             callers: self.callers(),
+            routes: self.routes(),
             lost,
             sampling: None,
             warnings: Vec::new(),
@@ -739,6 +800,57 @@ impl Aggregator {
                 error_time_ns: acc.pay.error_time_ns,
             })
             .collect()
+    }
+
+    /// Payloads by route: the most first, `other` and `no route` last;
+    /// none when no payload was made serving a request.
+    fn routes(&self) -> Vec<RouteReport> {
+        let served = self.by_route.keys().any(|&i| {
+            let n = &self.route_names[i as usize];
+            n != super::routes::NO_ROUTE
+        });
+        if !served {
+            return Vec::new();
+        }
+        let mut routes: Vec<RouteReport> = self
+            .by_route
+            .iter()
+            .map(|(&i, r)| RouteReport {
+                route: self.route_names[i as usize].clone(),
+                counters: self.counters(&r.acc),
+                original_bytes: r.acc.pay.original_bytes,
+                compressed_bytes: r.acc.pay.compressed_bytes,
+                ratio: r.acc.pay.ratio(),
+                time_ns: r.acc.pay.time_ns,
+                latency_ns: latency(&r.acc),
+                functions: r
+                    .by_func
+                    .iter()
+                    .map(|(&id, p)| RouteFunction {
+                        function: self.funcs[id as usize].function.clone(),
+                        payloads: p.payloads,
+                        eligible: p.eligible,
+                        failures: p.failures,
+                        original_bytes: p.original_bytes,
+                        compressed_bytes: p.compressed_bytes,
+                        time_ns: p.time_ns,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let last = |r: &RouteReport| match r.route.as_str() {
+            super::routes::NO_ROUTE => 2,
+            super::routes::OTHER => 1,
+            _ => 0,
+        };
+        routes.sort_by(|a, b| {
+            (last(a), std::cmp::Reverse(a.counters.payloads), &a.route).cmp(&(
+                last(b),
+                std::cmp::Reverse(b.counters.payloads),
+                &b.route,
+            ))
+        });
+        routes
     }
 
     fn counters(&self, acc: &Acc) -> Counters {

@@ -17,6 +17,7 @@ pub mod correct;
 pub mod findings;
 pub mod model;
 pub mod payload;
+pub mod routes;
 pub mod rules;
 pub mod sink;
 

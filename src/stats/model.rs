@@ -216,6 +216,37 @@ pub struct CallerReport {
     pub error_time_ns: u64,
 }
 
+/// The payloads made serving one route (stats::routes), or serving none
+/// (`no route`), or beyond `--max-routes` (`other`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RouteReport {
+    pub route: String,
+    /// Its payloads by the rules (`calls` is the calls that ended them).
+    pub counters: Counters,
+    /// Original sizes of every payload; compressed sizes of those whose
+    /// compressed size is known, and their ratio.
+    pub original_bytes: u64,
+    pub compressed_bytes: u64,
+    pub ratio: Option<f64>,
+    /// Each payload's time (all its calls), summed, and its percentiles.
+    pub time_ns: u64,
+    pub latency_ns: Latency,
+    /// The functions whose calls ended its payloads, by name.
+    pub functions: Vec<RouteFunction>,
+}
+
+/// One function's payloads within a route.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RouteFunction {
+    pub function: String,
+    pub payloads: u64,
+    pub eligible: u64,
+    pub failures: u64,
+    pub original_bytes: u64,
+    pub compressed_bytes: u64,
+    pub time_ns: u64,
+}
+
 /// Where and when a report was made, and by what.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Meta {
@@ -310,6 +341,11 @@ pub struct Report {
     /// stay in every other count).
     pub goroutines_dropped: u64,
     pub callers: Vec<CallerReport>,
+    /// Payloads by the HTTP route they were made serving, the most
+    /// payloads first, `other` and `no route` last; empty when no payload
+    /// was made serving a request (and in saved reports from before).
+    #[serde(default)]
+    pub routes: Vec<RouteReport>,
     pub lost: Lost,
     /// With --max-overhead: how the probes were duty-cycled; the counts are
     /// of the attached windows only.

@@ -16,6 +16,8 @@ use crate::probe::catalog::{Entry, Role, Size};
 /// (stats::findings): a caller whose eligible payloads do not compress in
 /// more than `incompressible_caller` of them; a function whose payloads at
 /// or below `min_size` take at least `small_share` of its payloads' time.
+/// Routes (stats::routes): a path is cut to its first `route_depth`
+/// segments, and at most `max_routes` routes are told apart.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rules {
     pub min_size: u64,
@@ -23,18 +25,23 @@ pub struct Rules {
     pub min_eligible: u64,
     pub incompressible_caller: f64,
     pub small_share: f64,
+    pub route_depth: usize,
+    pub max_routes: usize,
 }
 
 impl Rules {
     /// The command line's defaults (`--min-size 1024 --alert-threshold
     /// 0.3% --min-eligible 1000`, the shipped alert rule's minimum;
-    /// `--incompressible-caller 50% --small-payload-share 25%`).
+    /// `--incompressible-caller 50% --small-payload-share 25%`,
+    /// `--route-depth 2 --max-routes 100`).
     pub const DEFAULT: Rules = Rules {
         min_size: 1024,
         alert_threshold: 0.003,
         min_eligible: 1000,
         incompressible_caller: 0.5,
         small_share: 0.25,
+        route_depth: 2,
+        max_routes: 100,
     };
 
     /// Judges one payload by these rules ([`judge`]).

@@ -14,9 +14,10 @@ use libbpf_rs::{Link, UprobeMultiOpts};
 use super::events::Event;
 use super::TraceError;
 use crate::base::gozt_h::{
-    GOZT_COOKIE_BINARY, GOZT_COOKIE_HEADER, GOZT_COOKIE_RET, GOZT_COOKIE_SINK,
-    GOZT_COOKIE_SINK_BRANCH, GOZT_COOKIE_SINK_LEN_BYTE, GOZT_COOKIE_SINK_LEN_CONST,
-    GOZT_SINK_COND_SHIFT, GOZT_SINK_CONST_SHIFT, GOZT_SINK_LEN_REG, GOZT_SINK_REG_SHIFT,
+    GOZT_COOKIE_BINARY, GOZT_COOKIE_EMULATED, GOZT_COOKIE_HEADER, GOZT_COOKIE_REQUEST,
+    GOZT_COOKIE_RET, GOZT_COOKIE_SINK, GOZT_COOKIE_SINK_BRANCH, GOZT_COOKIE_SINK_LEN_BYTE,
+    GOZT_COOKIE_SINK_LEN_CONST, GOZT_SINK_COND_SHIFT, GOZT_SINK_CONST_SHIFT, GOZT_SINK_LEN_REG,
+    GOZT_SINK_REG_SHIFT,
 };
 use crate::base::pid::Pid;
 use crate::base::privileges::Op;
@@ -42,6 +43,22 @@ pub struct BinarySites {
     /// lies in that segment: grouped classic uprobes with cookies find a
     /// site by its distance from there.
     pub code_start: Option<u64>,
+    /// The request site, when the binary serves HTTP and routes are traced.
+    pub request: Option<RequestSites>,
+}
+
+/// Where requests served by net/http begin (gozt.h, GOZT_COOKIE_REQUEST).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSites {
+    pub entry: u64,
+    /// The entry's trap is at an emulated branch.
+    pub emulated: bool,
+    /// Its RETs: attached where a RET trap is simulated (arm64); where it
+    /// is stepped (amd64), the request's end is found from its frame.
+    pub rets: Vec<u64>,
+    /// A function of the binary, which lends its `runtime.g` offsets and
+    /// request layout.
+    pub func_id: u32,
 }
 
 /// A sink site: a call of a stream's io.Writer in compressor code, where
@@ -107,15 +124,28 @@ impl BinarySites {
     /// Offsets and cookies in attach order: RETs, sinks, then entries (a
     /// call whose entry is seen has its RETs and sinks in place).
     pub fn offsets_and_cookies(&self) -> (Vec<usize>, Vec<u64>) {
+        let request = self.request.as_ref();
+        let request_cookie = request.map_or(0, |q| GOZT_COOKIE_REQUEST | u64::from(q.func_id));
+        let request_rets = request.into_iter().flat_map(|q| {
+            q.rets
+                .iter()
+                .map(move |&off| (off as usize, request_cookie | GOZT_COOKIE_RET))
+        });
+        let request_entry = request.map(|q| {
+            let emulated = if q.emulated { GOZT_COOKIE_EMULATED } else { 0 };
+            (q.entry as usize, request_cookie | emulated)
+        });
         self.rets
             .iter()
             .map(|&(off, id)| (off as usize, u64::from(id) | GOZT_COOKIE_RET))
+            .chain(request_rets)
             .chain(self.sinks.iter().map(|s| (s.offset as usize, s.cookie())))
             .chain(
                 self.entries
                     .iter()
                     .map(|&(off, id)| (off as usize, u64::from(id))),
             )
+            .chain(request_entry)
             .unzip()
     }
 
@@ -123,7 +153,9 @@ impl BinarySites {
     /// attach cookies): every site, sinks included, under each inode its
     /// mappings may carry.
     pub fn site_keys(&self) -> usize {
-        (self.rets.len() + self.sinks.len() + self.entries.len()) * self.inodes.len().max(1)
+        let request = self.request.as_ref().map_or(0, |q| 1 + q.rets.len());
+        (self.rets.len() + self.sinks.len() + self.entries.len() + request)
+            * self.inodes.len().max(1)
     }
 }
 
@@ -270,6 +302,7 @@ mod tests {
             inodes: vec![],
             sinks: Vec::new(),
             code_start: None,
+            request: None,
         };
         let (offsets, cookies) = b.offsets_and_cookies();
         assert_eq!(offsets, vec![0x150, 0x250, 0x260, 0x100, 0x200]);
@@ -283,6 +316,48 @@ mod tests {
                 1
             ]
         );
+    }
+
+    #[test]
+    fn a_request_site_has_its_rets_first_and_its_entry_last() {
+        let b = BinarySites {
+            entries: vec![(0x100, 3)],
+            rets: vec![(0x150, 3)],
+            inodes: vec![1, 2],
+            request: Some(RequestSites {
+                entry: 0x300,
+                emulated: true,
+                rets: vec![0x340, 0x350],
+                func_id: 3,
+            }),
+            ..BinarySites::default()
+        };
+        let (offsets, cookies) = b.offsets_and_cookies();
+        assert_eq!(offsets, vec![0x150, 0x340, 0x350, 0x100, 0x300]);
+        let request = GOZT_COOKIE_REQUEST | 3;
+        assert_eq!(
+            cookies,
+            vec![
+                GOZT_COOKIE_RET | 3,
+                request | GOZT_COOKIE_RET,
+                request | GOZT_COOKIE_RET,
+                3,
+                request | GOZT_COOKIE_EMULATED
+            ]
+        );
+        assert_eq!(b.site_keys(), 5 * 2);
+        // Where RETs are not attached (amd64), the entry alone.
+        let entry_only = BinarySites {
+            request: Some(RequestSites {
+                rets: Vec::new(),
+                emulated: false,
+                ..b.request.clone().unwrap()
+            }),
+            ..b
+        };
+        let (offsets, cookies) = entry_only.offsets_and_cookies();
+        assert_eq!(offsets, vec![0x150, 0x100, 0x300]);
+        assert_eq!(cookies[2], request);
     }
 
     #[test]

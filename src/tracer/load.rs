@@ -53,6 +53,20 @@ pub struct FuncSpec {
     /// trap's) and its size, where the binary has it: where an asynchronous
     /// preemption leaves g.sched.pc.
     pub async_preempt: Option<(i64, u64)>,
+    /// Its binary serves HTTP: where the request is at a request site's
+    /// entry, and the fields read of it.
+    pub request: Option<RequestSpec>,
+}
+
+/// What the programs read of a binary's `http.Request` (gozt.h).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestSpec {
+    /// The register (gozt.h index) holding it at the request site's entry.
+    pub reg: u8,
+    pub method_offset: u64,
+    pub url_offset: u64,
+    pub url_path_offset: u64,
+    pub pattern_offset: Option<u64>,
 }
 
 impl FuncSpec {
@@ -84,7 +98,7 @@ impl FuncSpec {
             err_reg: reg(self.err_reg),
             flags,
             obj_reg: reg(self.obj_reg),
-            pad: [0; 2],
+            pad: 0,
             sched_pc_off: self.sched_pc_offset as u32,
             size: u32::try_from(self.size).unwrap_or(u32::MAX),
             totals_off: self.totals_offset.map_or(0, |o| o as u32),
@@ -92,6 +106,14 @@ impl FuncSpec {
                 .async_preempt
                 .map_or(0, |(_, size)| u32::try_from(size).unwrap_or(u32::MAX)),
             preempt_off: self.async_preempt.map_or(0, |(off, _)| off),
+            req_reg: self.request.map_or(GOZT_REG_NONE as u8, |q| q.reg),
+            req_method_off: self.request.map_or(0, |q| q.method_offset as u32),
+            req_url_off: self.request.map_or(0, |q| q.url_offset as u32),
+            url_path_off: self.request.map_or(0, |q| q.url_path_offset as u32),
+            req_pattern_off: self
+                .request
+                .and_then(|q| q.pattern_offset)
+                .map_or(u32::MAX, |o| o as u32),
         }
     }
 }

@@ -25,12 +25,12 @@ use std::time::{Duration, Instant};
 
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
-pub use attach::{BinarySites, SinkSite};
+pub use attach::{BinarySites, RequestSites, SinkSite};
 pub use calibrate::gozt_calibration_target;
 use callers::CallerSlots;
 use inflight::UnderWay;
 pub use kernel::AttachMethod;
-pub use load::FuncSpec;
+pub use load::{FuncSpec, RequestSpec};
 use ring::Ring;
 
 use crate::base::exit::Exit;
@@ -186,6 +186,8 @@ pub struct Counters {
     pub abandoned_goroutine: u64,
     pub abandoned_caller: u64,
     pub abandoned_frame: u64,
+    /// Requests served by net/http (request sites' entries).
+    pub requests: u64,
 }
 
 /// The last call an entry found abandoned, and that entry (`GOZT_TIMING`):
@@ -664,6 +666,7 @@ impl<'obj> Tracer<'obj> {
                 c.abandoned_goroutine += s.abandoned_goroutine;
                 c.abandoned_caller += s.abandoned_caller;
                 c.abandoned_frame += s.abandoned_frame;
+                c.requests += s.requests;
             }
         }
         c

@@ -10,9 +10,9 @@ use super::skel::types::gozt_event;
 use super::skel::GoztSkel;
 use crate::base::gozt_h::{
     GOZT_EV_EOF, GOZT_EV_ERROR, GOZT_EV_INNER, GOZT_EV_IN_VALID, GOZT_EV_OUT_VALID,
-    GOZT_EV_STARTED, GOZT_EV_TOTALS,
+    GOZT_EV_PATTERN, GOZT_EV_ROUTE, GOZT_EV_STARTED, GOZT_EV_TOTALS,
 };
-use crate::event::CallEvent;
+use crate::event::{CallEvent, RouteSeen};
 
 /// The events map, read.
 pub struct Ring<'obj> {
@@ -70,7 +70,23 @@ pub fn decode(data: &[u8]) -> Option<CallEvent> {
         correction_ns: 0,
         uncorrected: false,
         stack: ev.stack.iter().copied().take_while(|&a| a != 0).collect(),
+        route: flag(GOZT_EV_ROUTE).then(|| route(&ev)),
     })
+}
+
+/// The request an event's call was made serving.
+fn route(ev: &gozt_event) -> RouteSeen {
+    let bytes = |b: &[i8]| b.iter().map(|&c| c as u8).collect::<Vec<u8>>();
+    let method = bytes(&ev.method);
+    let method = &method[..method.iter().position(|&c| c == 0).unwrap_or(method.len())];
+    let text = bytes(&ev.route);
+    let n = (ev.route_len as usize).min(text.len());
+    RouteSeen {
+        method: String::from_utf8_lossy(method).into_owned(),
+        text: String::from_utf8_lossy(&text[..n]).into_owned(),
+        len: ev.route_len,
+        pattern: u64::from(ev.flags) & GOZT_EV_PATTERN != 0,
+    }
 }
 
 #[cfg(test)]

@@ -36,8 +36,9 @@ unsafe impl bytemuck::Pod for types::gozt_site_key {}
 
 // No padding: their fields add up to their sizes (u32 x2, u8 x8, u32 x4,
 // i64; u64 x2; u64 x5, [u64; 8], u64 x2, u32 x4, u64 x3, u32 x4).
-const _: () = assert!(std::mem::size_of::<types::gozt_func>() == 4 * 2 + 8 + 4 * 4 + 8);
+const _: () = assert!(std::mem::size_of::<types::gozt_func>() == 4 * 2 + 8 + 4 * 4 + 8 + 4 * 4);
 const _: () = assert!(
-    std::mem::size_of::<types::gozt_event>() == 8 * 5 + 8 * 8 + 8 * 2 + 4 * 4 + 8 * 3 + 4 * 4
+    std::mem::size_of::<types::gozt_event>()
+        == 8 * 5 + 8 * 8 + 8 * 2 + 4 * 4 + 8 * 3 + 4 * 4 + 8 + 64
 );
 const _: () = assert!(std::mem::size_of::<types::gozt_site_key>() == 8 * 2);

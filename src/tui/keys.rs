@@ -35,10 +35,15 @@ impl App {
             KeyCode::Char('c') if ctrl => return Action::Quit,
             KeyCode::Char('?') => self.help = true,
             KeyCode::Tab | KeyCode::BackTab => {
-                self.pane = match self.pane {
-                    Pane::Functions => Pane::Goroutines,
-                    Pane::Goroutines => Pane::Functions,
+                // Functions, goroutines, then routes when there are any.
+                let back = key.code == KeyCode::BackTab;
+                let mut panes = vec![Pane::Functions, Pane::Goroutines];
+                if self.has_routes() {
+                    panes.push(Pane::Routes);
                 }
+                let at = panes.iter().position(|p| *p == self.pane).unwrap_or(0);
+                let n = panes.len();
+                self.pane = panes[if back { (at + n - 1) % n } else { (at + 1) % n }];
             }
             KeyCode::Char('s') => self.sort = self.sort.step(false),
             KeyCode::Char('S') => self.sort = self.sort.step(true),
@@ -79,6 +84,13 @@ impl App {
                 if !ids.is_empty() {
                     let at = self.goroutine_index(&ids);
                     self.sel_goroutine = Some(ids[step(at, ids.len())]);
+                }
+            }
+            Pane::Routes => {
+                let names = self.route_names();
+                if !names.is_empty() {
+                    let at = self.route_index(&names).or(Some(0));
+                    self.sel_route = Some(names[step(at, names.len())].clone());
                 }
             }
         }

@@ -29,6 +29,9 @@ pub fn counters_rate(c: &Counters) -> f64 {
 pub enum Pane {
     Functions,
     Goroutines,
+    /// The HTTP routes, in the goroutines' place (when payloads were made
+    /// serving requests).
+    Routes,
 }
 
 /// Columns of the functions table; `s` cycles the sort through them.
@@ -165,8 +168,10 @@ pub struct App {
     /// row shown is selected until a key moves the selection.
     pub(super) sel_function: Option<String>,
     pub(super) sel_goroutine: Option<(u32, u64)>,
+    pub(super) sel_route: Option<String>,
     pub(super) functions: TableState,
     pub(super) goroutines: TableState,
+    pub(super) routes: TableState,
 }
 
 impl Default for App {
@@ -191,8 +196,10 @@ impl App {
             help: false,
             sel_function: None,
             sel_goroutine: None,
+            sel_route: None,
             functions: TableState::default().with_selected(Some(0)),
             goroutines: TableState::default().with_selected(Some(0)),
+            routes: TableState::default().with_selected(Some(0)),
         }
     }
 
@@ -371,6 +378,32 @@ impl App {
             .iter()
             .map(|g| (g.pid, g.goid))
             .collect()
+    }
+
+    /// The routes, in the report's order (the most payloads first).
+    pub(super) fn route_names(&self) -> Vec<String> {
+        self.report
+            .as_ref()
+            .map(|r| r.routes.iter().map(|x| x.route.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The selected route's row among `names`, if it has one now.
+    pub(super) fn route_index(&self, names: &[String]) -> Option<usize> {
+        let s = self.sel_route.as_ref()?;
+        names.iter().position(|n| n == s)
+    }
+
+    /// The selected route: the first row until a key moves the selection.
+    pub fn selected_route(&self) -> Option<String> {
+        self.sel_route
+            .clone()
+            .or_else(|| self.route_names().into_iter().next())
+    }
+
+    /// Whether the report has routes (payloads made serving requests).
+    pub fn has_routes(&self) -> bool {
+        self.report.as_ref().is_some_and(|r| !r.routes.is_empty())
     }
 }
 

@@ -111,10 +111,19 @@ impl App {
             let [goroutines, detail] =
                 Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
                     .areas(bottom);
-            self.draw_goroutines(frame, goroutines);
             match self.pane {
-                Pane::Functions => self.draw_function_detail(frame, detail),
-                Pane::Goroutines => self.draw_goroutine_detail(frame, detail),
+                Pane::Routes if self.has_routes() => {
+                    self.draw_routes(frame, goroutines);
+                    self.draw_route_detail(frame, detail);
+                }
+                Pane::Functions | Pane::Routes => {
+                    self.draw_goroutines(frame, goroutines);
+                    self.draw_function_detail(frame, detail);
+                }
+                Pane::Goroutines => {
+                    self.draw_goroutines(frame, goroutines);
+                    self.draw_goroutine_detail(frame, detail);
+                }
             }
         }
         let sort = format!("sort ({})", self.sort.title());
@@ -324,12 +333,15 @@ impl App {
             })
             .collect();
         let n = rows.len();
+        // With routes, Tab reaches them here.
+        let title = if self.has_routes() {
+            format!("goroutines ({n}) by time; Tab: routes")
+        } else {
+            format!("goroutines ({n}) by time")
+        };
         let table = Table::new(rows, shown.iter().map(|&i| Constraint::Length(cols[i].0)))
             .header(Row::new(shown.iter().map(|&i| titles[i])).style(THEME.title))
-            .block(pane_block(
-                format!("goroutines ({n}) by time"),
-                self.pane == Pane::Goroutines,
-            ))
+            .block(pane_block(title, self.pane == Pane::Goroutines))
             .row_highlight_style(if self.pane == Pane::Goroutines {
                 THEME.selected
             } else {
@@ -338,6 +350,99 @@ impl App {
         let ids: Vec<(u32, u64)> = gs.iter().map(|g| (g.pid, g.goid)).collect();
         self.goroutines.select(self.goroutine_index(&ids));
         frame.render_stateful_widget(table, area, &mut self.goroutines);
+    }
+
+    /// The routes table (in the goroutines' place): the route first, then
+    /// what fits of its payloads, failure rate, p99 and time.
+    fn draw_routes(&mut self, frame: &mut Frame<'_>, area: Rect) {
+        let Some(r) = &self.report else {
+            return;
+        };
+        let titles = ["ROUTE", "PAYL", "FAIL%", "P99", "TIME"];
+        // The route keeps ROUTE_MIN cells: the numbers on its right go,
+        // the last first, where they would leave it less.
+        const ROUTE_MIN: u16 = 18;
+        let numbers = [6u16, 7, 6, 6];
+        let inner = area.width.saturating_sub(2);
+        let mut n = numbers.len();
+        let taken = |n: usize| numbers[..n].iter().map(|w| w + 1).sum::<u16>();
+        while n > 0 && inner < ROUTE_MIN + taken(n) {
+            n -= 1;
+        }
+        let route_width = inner.saturating_sub(taken(n)).max(1);
+        let cols: Vec<(u16, u8)> = std::iter::once(route_width)
+            .chain(numbers)
+            .enumerate()
+            .map(|(i, w)| (w, i as u8))
+            .collect();
+        let shown: Vec<usize> = (0..=n).collect();
+        let rows: Vec<Row> = r
+            .routes
+            .iter()
+            .map(|x| {
+                let cells = [
+                    fit(&x.route, route_width as usize),
+                    x.counters.payloads.to_string(),
+                    percent(x.counters.failure_rate, 2),
+                    nanos(x.latency_ns.p99),
+                    nanos(x.time_ns),
+                ];
+                alert_row(
+                    Row::new(shown.iter().map(|&i| cells[i].clone())),
+                    x.counters.alert,
+                )
+            })
+            .collect();
+        let n = rows.len();
+        let table = Table::new(rows, shown.iter().map(|&i| Constraint::Length(cols[i].0)))
+            .header(Row::new(shown.iter().map(|&i| titles[i])).style(THEME.title))
+            .block(pane_block(format!("routes ({n}) by payloads"), true))
+            .row_highlight_style(THEME.selected);
+        let names = self.route_names();
+        let at = self
+            .route_index(&names)
+            .or((!names.is_empty()).then_some(0));
+        self.routes.select(at);
+        frame.render_stateful_widget(table, area, &mut self.routes);
+    }
+
+    /// The selected route's payloads by function.
+    fn draw_route_detail(&self, frame: &mut Frame<'_>, area: Rect) {
+        let sel = self.selected_route();
+        let route = sel.as_ref().and_then(|name| {
+            self.report
+                .as_ref()?
+                .routes
+                .iter()
+                .find(|x| x.route == *name)
+        });
+        let title = route.map_or("route".to_string(), |x| {
+            let c = &x.counters;
+            format!(
+                "{}: {} eligible, {} failed",
+                x.route, c.eligible, c.failures
+            )
+        });
+        let rows: Vec<Row> = route
+            .map(|x| {
+                let mut fs: Vec<_> = x.functions.iter().collect();
+                fs.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(a.function.cmp(&b.function)));
+                fs.into_iter()
+                    .map(|f| {
+                        Row::new(vec![
+                            short_name(&f.function).to_string(),
+                            f.payloads.to_string(),
+                            nanos(f.time_ns),
+                            f.failures.to_string(),
+                        ])
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        frame.render_widget(
+            detail_table(rows, ["FUNCTION", "PAYL", "TIME", "FAIL"], title),
+            area,
+        );
     }
 
     fn draw_function_detail(&self, frame: &mut Frame<'_>, area: Rect) {
@@ -441,19 +546,31 @@ impl App {
                     .collect()
             })
             .unwrap_or_default();
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Min(10),
-                Constraint::Length(7),
-                Constraint::Length(7),
-                Constraint::Length(5),
-            ],
-        )
-        .header(Row::new(["FUNCTION", "CALLS", "P99", "FAIL"]).style(THEME.title))
-        .block(Block::new().borders(Borders::ALL).title(title));
-        frame.render_widget(table, area);
+        frame.render_widget(
+            detail_table(rows, ["FUNCTION", "CALLS", "P99", "FAIL"], title),
+            area,
+        );
     }
+}
+
+/// A detail pane's table of functions: the name, then three short columns
+/// (`titles`), under `title`.
+fn detail_table(
+    rows: Vec<Row<'static>>,
+    titles: [&'static str; 4],
+    title: String,
+) -> Table<'static> {
+    Table::new(
+        rows,
+        [
+            Constraint::Min(10),
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(5),
+        ],
+    )
+    .header(Row::new(titles).style(THEME.title))
+    .block(Block::new().borders(Borders::ALL).title(title))
 }
 
 /// The log2 latency histogram in `rows` lines of `width` cells, around its
@@ -548,7 +665,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect) {
         "q, Ctrl-C   quit, then print the final report",
         "↑ ↓  j k    move the selection",
         "PgUp PgDn   move by ten; g G first, last",
-        "Tab         switch between functions and goroutines",
+        "Tab         switch between functions, goroutines, routes",
         "s, S        sort functions by the next (previous) column",
         "p           pause the view (tracing goes on)",
         "r           reset every count",

@@ -256,6 +256,17 @@ pub fn probe_sites(plan: &Value) -> Vec<u64> {
     for k in plan["sinks"].as_array().unwrap() {
         sites.push(k["trap_address"].as_u64().unwrap());
     }
+    // And the request site's entry (its RETs on arm64 only).
+    let q = &plan["request"];
+    if !q.is_null() {
+        let base = q["address"].as_u64().unwrap() - q["file_offset"].as_u64().unwrap();
+        sites.push(base + q["entry_site"].as_u64().unwrap());
+        if plan["arch"] == "arm64" {
+            for r in q["ret_offsets"].as_array().unwrap() {
+                sites.push(base + r.as_u64().unwrap());
+            }
+        }
+    }
     assert!(sites.len() > 40, "{} sites", sites.len());
     sites
 }
@@ -638,6 +649,9 @@ pub fn assert_counts_match_truth(report: &Value, truth: &Value, what: &str) -> u
         );
     }
     assert_eq!(report["open_streams"], 0, "{what}: streams left open");
+    if report["targets"].as_array().map_or(0, Vec::len) == 1 {
+        assert_routes_match_truth(report, truth, what);
+    }
     let lost = &report["lost"];
     for key in ["ringbuf_full", "inflight_full", "unmatched_returns"] {
         assert_eq!(lost[key], 0, "{what}: lost {key}");
@@ -654,6 +668,65 @@ pub fn assert_counts_match_truth(report: &Value, truth: &Value, what: &str) -> u
         "{what}: calls that never returned ({lost})"
     );
     lost["repeated_entries"].as_u64().unwrap()
+}
+
+/// The report's routes (of a report of one process) are the workload's:
+/// each route its HTTP scenario served, with its payloads, eligible,
+/// failures and bytes exactly, and every other payload under `no route`.
+/// Without the HTTP scenario, no routes.
+pub fn assert_routes_match_truth(report: &Value, truth: &Value, what: &str) {
+    let routes = report["routes"].as_array().unwrap();
+    let Some(want) = truth["routes"].as_array() else {
+        assert!(routes.is_empty(), "{what}: routes without requests");
+        return;
+    };
+    let mut served = 0;
+    for t in want {
+        let name = t["route"].as_str().unwrap();
+        let r = routes
+            .iter()
+            .find(|r| r["route"] == name)
+            .unwrap_or_else(|| panic!("{what}: route {name} missing"));
+        for (key, truth_key) in [
+            ("payloads", "payloads"),
+            ("eligible", "eligible"),
+            ("failures", "failures"),
+        ] {
+            assert_eq!(
+                r["counters"][key], t[truth_key],
+                "{what}: route {name} {key}"
+            );
+        }
+        for key in ["original_bytes", "compressed_bytes"] {
+            assert_eq!(
+                r[key],
+                t[format!("payload_{key}")],
+                "{what}: route {name} {key}"
+            );
+        }
+        let functions: Vec<&Value> = r["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| &f["function"])
+            .collect();
+        let want_functions: Vec<&Value> = t["functions"].as_array().unwrap().iter().collect();
+        assert_eq!(functions, want_functions, "{what}: route {name} functions");
+        served += t["payloads"].as_u64().unwrap();
+    }
+    let others = report["totals"]["payloads"].as_u64().unwrap() - served;
+    let no_route = routes.iter().find(|r| r["route"] == "no route");
+    assert_eq!(
+        no_route.map_or(0, |r| r["counters"]["payloads"].as_u64().unwrap()),
+        others,
+        "{what}: payloads made serving no request"
+    );
+    assert_eq!(
+        routes.len(),
+        want.len() + usize::from(others > 0),
+        "{what}: routes beyond the truth's: {:?}",
+        routes.iter().map(|r| &r["route"]).collect::<Vec<_>>()
+    );
 }
 
 /// A fresh directory under the temp dir, `gozt-TAG-PID-NANOS`, that

@@ -5,15 +5,30 @@ package main
 // mid-stream), and a client on another goroutine fetching each once. The
 // handler counts what its stream writes to the response, so each payload's
 // compressed size is known exactly.
+//
+// gzip is served over HTTP/1.1 at /gzip/{kind}/{size}, zstd over HTTP/2
+// (TLS, the h2 server bundled in net/http) at /zstd/{kind}/{size}, through
+// one ServeMux. The truth names each payload's route as gozt is to name
+// it: the mux's pattern where the build has Request.Pattern and the new
+// mux (routes_new.go), else the method and the path's first two segments.
 
 import (
 	stdgzip "compress/gzip"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -30,10 +45,67 @@ func (c *sizeCounter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// httpServer records each handler goroutine's calls.
+// httpServer records each handler goroutine's calls, and each route's
+// payloads.
 type httpServer struct {
 	mu        sync.Mutex
 	recorders map[uint64]*recorder
+	routes    map[string]*routeTruth
+}
+
+// routeTruth is what gozt is to report for one route.
+type routeTruth struct {
+	Route             string   `json:"route"`
+	Payloads          uint64   `json:"payloads"`
+	Eligible          uint64   `json:"eligible"`
+	Failures          uint64   `json:"failures"`
+	PayloadOriginal   uint64   `json:"payload_original_bytes"`
+	PayloadCompressed uint64   `json:"payload_compressed_bytes"`
+	Functions         []string `json:"functions"`
+}
+
+// route is gozt's name for req's route: the mux's pattern (with the
+// method when the pattern has none), else the method and the path cut to
+// its first two segments.
+func route(req *http.Request) string {
+	if p := requestPattern(req); p != "" {
+		if strings.Contains(p, " ") {
+			return p
+		}
+		return req.Method + " " + p
+	}
+	segs := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	if len(segs) > 2 {
+		segs = segs[:2]
+	}
+	return req.Method + " /" + strings.Join(segs, "/")
+}
+
+// addRoute adds one payload of fn (a compressor's, judged) to its route.
+func (s *httpServer) addRoute(req *http.Request, fn string, plain, packed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := route(req)
+	rt := s.routes[name]
+	if rt == nil {
+		rt = &routeTruth{Route: name}
+		s.routes[name] = rt
+	}
+	rt.Payloads++
+	rt.PayloadOriginal += uint64(plain)
+	rt.PayloadCompressed += uint64(packed)
+	if plain > *minSize {
+		rt.Eligible++
+		if packed >= plain {
+			rt.Failures++
+		}
+	}
+	for _, f := range rt.Functions {
+		if f == fn {
+			return
+		}
+	}
+	rt.Functions = append(rt.Functions, fn)
 }
 
 func (s *httpServer) recorder() *recorder {
@@ -87,6 +159,7 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		r.call(fnStdGzipC, "", 0, out.n-before, false)
 		r.payload(fnStdGzipC, len(body), out.n, false, true, true)
+		s.addRoute(req, fnStdGzipC, len(body), out.n)
 	case "zstd":
 		zw, err := zstd.NewWriter(out)
 		if err != nil {
@@ -105,29 +178,73 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// One block: Close encodes it with EncodeAll.
 		r.call(fnEncodeAll, fnZstdC, len(body), out.n, false)
 		r.payload(fnZstdC, len(body), out.n, false, true, true)
+		s.addRoute(req, fnZstdC, len(body), out.n)
 	default:
 		http.Error(w, "codec?", http.StatusBadRequest)
 	}
 }
 
-// httpRound serves every combination once and adds the handlers' truth.
-func httpRound(t *truth, mu *sync.Mutex) {
-	srv := &httpServer{recorders: map[uint64]*recorder{}}
+// selfSigned is a TLS certificate for 127.0.0.1, made now.
+func selfSigned() tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "workload"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// listen serves mux on a loopback port of its own: over TLS (HTTP/2) when
+// tlsOn, else plain HTTP/1.1.
+func listen(mux http.Handler, tlsOn bool) (*http.Server, string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
 	}
-	server := &http.Server{Handler: srv}
-	go server.Serve(ln)
-	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	server := &http.Server{Handler: mux}
+	if !tlsOn {
+		go server.Serve(ln)
+		return server, "http://" + ln.Addr().String()
+	}
+	server.TLSConfig = &tls.Config{Certificates: []tls.Certificate{selfSigned()}}
+	go server.ServeTLS(ln, "", "")
+	return server, "https://" + ln.Addr().String()
+}
+
+// httpRound serves every combination once and adds the handlers' truth.
+func httpRound(t *truth, mu *sync.Mutex) {
+	srv := &httpServer{recorders: map[uint64]*recorder{}, routes: map[string]*routeTruth{}}
+	mux := http.NewServeMux()
+	handleRoutes(mux, srv)
+	plain, plainURL := listen(mux, false)
+	secure, secureURL := listen(mux, true)
+	client := &http.Client{Transport: &http.Transport{
+		DisableCompression: true,
+		ForceAttemptHTTP2:  true,
+		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true},
+	}}
 	for _, codec := range []string{"gzip", "zstd"} {
+		base, proto := plainURL, 1
+		if codec == "zstd" {
+			base, proto = secureURL, 2
+		}
 		for _, kind := range []string{"text", "random"} {
 			for _, size := range []int{600, 1024, 1025, 1500, 3000, 20000} {
 				for _, flush := range []string{"0", "1"} {
 					if codec == "zstd" && flush == "1" {
 						continue
 					}
-					url := fmt.Sprintf("http://%s/?codec=%s&kind=%s&size=%d&flush=%s", ln.Addr(), codec, kind, size, flush)
+					url := fmt.Sprintf("%s/%s/%s/%d?codec=%s&kind=%s&size=%d&flush=%s", base, codec, kind, size, codec, kind, size, flush)
 					resp, err := client.Get(url)
 					if err != nil {
 						panic(err)
@@ -139,16 +256,23 @@ func httpRound(t *truth, mu *sync.Mutex) {
 					if resp.StatusCode != http.StatusOK {
 						panic(resp.Status)
 					}
+					if resp.ProtoMajor != proto {
+						panic(fmt.Sprint(codec, " served over ", resp.Proto))
+					}
 				}
 			}
 		}
 	}
-	server.Close()
+	plain.Close()
+	secure.Close()
 	mu.Lock()
 	defer mu.Unlock()
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	for _, r := range srv.recorders {
 		t.Goroutines = append(t.Goroutines, r.g)
+	}
+	for _, rt := range srv.routes {
+		t.Routes = append(t.Routes, rt)
 	}
 }

@@ -76,6 +76,9 @@ type truth struct {
 	// compression calls it made that never return.
 	HarmDigest uint32 `json:"harm_digest,omitempty"`
 	Abandoned  int    `json:"abandoned,omitempty"`
+	// The HTTP scenario's payloads by route (every other payload is made
+	// off any request).
+	Routes []*routeTruth `json:"routes,omitempty"`
 }
 
 const (

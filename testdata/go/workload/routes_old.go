@@ -1,0 +1,15 @@
+//go:build !go1.23
+
+package main
+
+import "net/http"
+
+// handleRoutes registers the scenario's routes as path prefixes: this Go's
+// Request has no Pattern.
+func handleRoutes(mux *http.ServeMux, h http.Handler) {
+	mux.Handle("/gzip/", h)
+	mux.Handle("/zstd/", h)
+}
+
+// requestPattern is "": this Go's Request has no Pattern.
+func requestPattern(req *http.Request) string { return "" }
