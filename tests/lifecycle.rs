@@ -607,8 +607,8 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
         line,
         format!(
             "gozt: attached {} probes ({functions} functions: entries and RETs; {sinks} sinks of \
-             streams' output) with uprobe_multi in 1 process (pid {pid} banner-workload). Tracing \
-             for 2s; Ctrl-C ends sooner.\n",
+             streams' output; 1 site of HTTP requests) with uprobe_multi in 1 process (pid {pid} \
+             banner-workload). Tracing for 2s; Ctrl-C ends sooner.\n",
             sites.len()
         )
     );
@@ -640,8 +640,8 @@ fn the_banner_comes_once_the_probes_are_in_place_and_quiet_silences_it() {
         said,
         format!(
             "gozt: attached {} probes ({functions} functions: entries and RETs; {sinks} sinks of \
-             streams' output) with uprobe_multi in {}, 2 processes run it now (and those that \
-             start later). Tracing for 1s; Ctrl-C ends sooner.\n",
+             streams' output; 1 site of HTTP requests) with uprobe_multi in {}, 2 processes run \
+             it now (and those that start later). Tracing for 1s; Ctrl-C ends sooner.\n",
             sites.len(),
             bin.display()
         )

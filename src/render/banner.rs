@@ -13,6 +13,9 @@ pub struct Banner<'a> {
     pub functions: usize,
     /// Of them, sink sites (streams' writes to their io.Writer).
     pub sinks: usize,
+    /// Of them, request sites (where net/http's requests begin, and on
+    /// arm64 end: the payloads' routes).
+    pub requests: usize,
     /// The processes named (or the command started).
     pub targets: &'a [TargetInfo],
     /// With --binary: its path, and how many processes run it now.
@@ -36,8 +39,13 @@ pub fn banner(b: &Banner<'_>) -> String {
     } else {
         String::new()
     };
+    let requests = if b.requests > 0 {
+        format!("; {} of HTTP requests", plural(b.requests, "site", "sites"))
+    } else {
+        String::new()
+    };
     let probes = format!(
-        "{} ({}: entries and RETs{sinks})",
+        "{} ({}: entries and RETs{sinks}{requests})",
         plural(b.probes, "probe", "probes"),
         plural(b.functions, "function", "functions")
     );
@@ -105,6 +113,7 @@ mod tests {
             probes: 46,
             functions: 8,
             sinks: 0,
+            requests: 0,
             targets: &one,
             binary: None,
             duration: None,
@@ -120,6 +129,7 @@ mod tests {
             probes: 1,
             functions: 1,
             sinks: 0,
+            requests: 0,
             targets: &many,
             binary: None,
             duration: Some(Duration::from_secs(30)),
@@ -135,6 +145,7 @@ mod tests {
             probes: 46,
             functions: 8,
             sinks: 0,
+            requests: 0,
             targets: &[],
             binary: Some(("/usr/local/bin/app", 2)),
             duration: None,
@@ -145,6 +156,18 @@ mod tests {
             "gozt: attached 46 probes (8 functions: entries and RETs) with uprobe_multi in \
              /usr/local/bin/app, 2 processes run it now (and those that start later). Hit \
              Ctrl-C to end."
+        );
+        let b = Banner {
+            probes: 47,
+            sinks: 9,
+            requests: 1,
+            ..b
+        };
+        assert_eq!(
+            banner(&b),
+            "gozt: attached 47 probes (8 functions: entries and RETs; 9 sinks of streams' \
+             output; 1 site of HTTP requests) with uprobe_multi in /usr/local/bin/app, 2 \
+             processes run it now (and those that start later). Hit Ctrl-C to end."
         );
     }
 }

@@ -297,8 +297,15 @@ fn attach<'obj>(
     banner: bool,
 ) -> Result<Attached<'obj>, SessionError> {
     let r = &mut set.resolved;
-    let mut sites: usize = r.sites.iter().map(|b| b.entries.len() + b.rets.len()).sum();
+    let request_sites =
+        |b: &tracer::BinarySites| b.request.as_ref().map_or(0, |q| 1 + q.rets.len());
+    let mut sites: usize = r
+        .sites
+        .iter()
+        .map(|b| b.entries.len() + b.rets.len() + request_sites(b))
+        .sum();
     let mut sinks: usize = r.sites.iter().map(|b| b.sinks.len()).sum();
+    let mut requests: usize = r.sites.iter().map(request_sites).sum();
     let opts = tracer::Options {
         floor: cfg.probe_floor,
         stats: cfg.max_overhead.is_some(),
@@ -352,8 +359,9 @@ fn attach<'obj>(
             if let Some(f) = set.follow.as_mut() {
                 f.covered(i);
             }
-            sites -= copy.entries.len() + copy.rets.len();
+            sites -= copy.entries.len() + copy.rets.len() + request_sites(&copy);
             sinks -= copy.sinks.len();
+            requests -= request_sites(&copy);
             continue;
         }
         tracer
@@ -374,7 +382,13 @@ fn attach<'obj>(
         }
     }
     if banner && !cfg.quiet {
-        announce(cfg, r, os, sites + sinks, sinks, tracer.method());
+        announce(
+            cfg,
+            r,
+            os,
+            (sites + sinks, sinks, requests),
+            tracer.method(),
+        );
     }
     Ok(Attached {
         tracer,
@@ -391,8 +405,7 @@ fn announce(
     cfg: &SessionConfig,
     r: &targets::Resolved,
     os: &dyn Os,
-    probes: usize,
-    sinks: usize,
+    (probes, sinks, requests): (usize, usize, usize),
     method: tracer::AttachMethod,
 ) {
     let binary = r
@@ -405,6 +418,7 @@ fn announce(
             probes,
             functions: r.funcs.len(),
             sinks,
+            requests,
             targets: &r.targets,
             binary: binary.as_ref().map(|(p, n)| (p.as_str(), *n)),
             duration: cfg.duration,

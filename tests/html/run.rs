@@ -137,6 +137,13 @@ pub fn synthetic(
                 bytes_out: Some(bytes_out),
                 error,
                 stack: vec![0x401000 + dice.next() % 7],
+                // Two thirds made serving requests, of two routes.
+                route: (k % 3 != 0).then(|| gozt::event::RouteSeen {
+                    method: "GET".into(),
+                    text: ["/api/v1/query", "/static/app.js"][(k % 2) as usize].into(),
+                    len: 14,
+                    pattern: false,
+                }),
                 ..Default::default()
             };
             let payload = all.judge(&ev);

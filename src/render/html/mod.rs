@@ -140,8 +140,8 @@ struct Section {
 /// The page of `report`; `timeline` holds its intervals (or is the report
 /// alone, [`Timeline::of_report`]).
 pub fn page(report: &Report, timeline: &Timeline) -> String {
-    // The order of the page: the findings (ranked) follow the headline.
-    // Routes would add rows to the heatmap, once the report has them.
+    // The order of the page: the findings (ranked) follow the headline;
+    // the routes (which requests asked) follow the callers.
     let names = Names::of(report);
     let sections: Vec<Section> = [
         Some(headline(report)),
@@ -151,6 +151,7 @@ pub fn page(report: &Report, timeline: &Timeline) -> String {
         latency(report, &names),
         sizes(report, &names),
         callers(report, &names),
+        routes(report, &names),
         goroutines(report),
         Some(lost(report)),
         Some(targets(report)),
@@ -901,6 +902,69 @@ fn callers(r: &Report, names: &Names) -> Option<Section> {
         id: "callers",
         heading: "Callers".into(),
         body: t.html(),
+    })
+}
+
+/// Payloads by the HTTP route they were made serving (stats::routes).
+fn routes(r: &Report, names: &Names) -> Option<Section> {
+    if r.routes.is_empty() {
+        return None;
+    }
+    let mut t = Table::new(
+        "routes",
+        "Payloads by HTTP route",
+        vec![
+            text_col("route", "route"),
+            col("payloads", "payloads"),
+            col("eligible", "eligible"),
+            col("failures", "failures"),
+            col("rate", "failure rate"),
+            col("original", "original"),
+            col("compressed", "compressed"),
+            col("p99", "p99"),
+            col("time", "time"),
+            text_col("function", "most time in"),
+        ],
+        true,
+    );
+    for (i, x) in r.routes.iter().enumerate() {
+        let p = |field: &str| format!("/routes/{i}/{field}");
+        let c = &x.counters;
+        let most = x
+            .functions
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, f)| f.time_ns)
+            .map(|(k, f)| (format!("/routes/{i}/functions/{k}/function"), &f.function));
+        let function = match most {
+            Some((path, f)) => Value::text(path, f).short(names.get(f)),
+            None => Value::text(None, ""),
+        };
+        t.row(
+            &x.route,
+            &[
+                Value::text(p("route"), &x.route),
+                Value::count(p("counters/payloads"), c.payloads),
+                Value::count(p("counters/eligible"), c.eligible),
+                Value::count(p("counters/failures"), c.failures),
+                Value::rate(p("counters/failure_rate"), c.failure_rate),
+                Value::bytes(p("original_bytes"), x.original_bytes, true),
+                Value::bytes(p("compressed_bytes"), x.compressed_bytes, x.ratio.is_some()),
+                Value::ns(p("latency_ns/p99"), x.latency_ns.p99),
+                Value::ns(p("time_ns"), x.time_ns),
+                function,
+            ],
+        );
+    }
+    Some(Section {
+        id: "routes",
+        heading: "Routes".into(),
+        body: format!(
+            "<p>Which requests the payloads were made serving (net/http): the method and the \
+             mux's pattern, else the path's first segments (<code>--route-depth</code>); \
+             <em>no route</em>: made serving none.</p>\n{}",
+            t.html()
+        ),
     })
 }
 
