@@ -59,6 +59,17 @@ static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
 	out->flags = ctx->flags;
 }
 
+/* The goroutine a thread in a system call runs: g of the user registers it
+ * entered with (Go makes its syscalls with g still in R14). 0 when
+ * unreadable. */
+static __always_inline __u64 user_g_of(struct pt_regs *user)
+{
+	__u64 g = 0;
+
+	bpf_probe_read_kernel(&g, sizeof(g), &user->r14);
+	return g;
+}
+
 /* CALL pushed it: [SP] at the entry. 0 when unreadable. */
 static __always_inline __u64 return_address(const struct regs *r)
 {
@@ -95,6 +106,16 @@ static __always_inline void copy_regs(struct pt_regs *ctx, struct regs *out)
 static __always_inline __u64 return_address(const struct regs *r)
 {
 	return r->lr;
+}
+
+/* The goroutine a thread in a system call runs: g of the user registers it
+ * entered with (X28, which Go keeps for g). 0 when unreadable. */
+static __always_inline __u64 user_g_of(struct pt_regs *user)
+{
+	__u64 g = 0;
+
+	bpf_probe_read_kernel(&g, sizeof(g), &user->regs[28]);
+	return g;
 }
 
 /* The caller's saved LR: Go's arm64 frames keep their LR at their own SP,

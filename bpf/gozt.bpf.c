@@ -93,6 +93,10 @@ struct gozt_counters counters[GOZT_COUNTER_SLOTS] = {};
  * keeps BPF statistics, their run count is the same number at no cost. */
 const volatile __u8 count_traps = 0;
 
+/* Set before load when payloads' downstream writes are traced (the write
+ * tracepoints attached): a payload's end arms its goroutine's record. */
+const volatile __u8 trace_writes = 0;
+
 /* Set by user space when tracing stops: entries record nothing more, and
  * RETs that find no call are those of calls begun since (not losses). */
 __u32 stopping = 0;
@@ -464,6 +468,8 @@ static __always_inline int on_request(const struct regs *r, __u64 cookie)
 		if (!rec)
 			return 0;
 	}
+	/* A payload's write, if any, came before this request. */
+	rec->down.state = 0;
 	q = &rec->request;
 	req = reg(r, f->req_reg);
 	q->active = 0;
@@ -658,6 +664,9 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 		ev->traps_inside = call->traps_inside;
 		ev->emulated_inside = call->emulated_inside;
 		ev->route_len = 0;
+		ev->payload_end_ns = 0;
+		ev->fd_kind = 0;
+		ev->pad = 0;
 		ev->prog_inside_ns = call->prog_ns;
 		ev->total_in = 0;
 		ev->total_out = 0;
@@ -699,6 +708,16 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 		bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	} else {
 		COUNT(ringbuf_full);
+	}
+	/* A payload ended: the goroutine's next write is its downstream one. */
+	if (trace_writes && call->outer_id == GOZT_NO_OUTER &&
+	    ((f->flags & GOZT_ENDS_PAYLOAD) ||
+	     ((f->flags & GOZT_ENDS_AT_EOF) && f->err_reg != GOZT_REG_NONE &&
+	      reg(r, f->err_reg)))) {
+		rec->down.state = GOZT_DOWN_ARMED;
+		rec->down.payload_end_ns = now;
+		rec->down.goid = call->goid;
+		rec->down.func_id = id;
 	}
 	call->active = 0;
 	charge(rec, mask, t0);
@@ -932,6 +951,155 @@ int gozt_site_ip(struct pt_regs *ctx)
 		return 0;
 	}
 	return site(ctx, cookie & ~(__u64)GOZT_COOKIE_KNOWN);
+}
+
+/* The user registers of the current task, as it entered the kernel. */
+static __always_inline struct pt_regs *user_regs(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
+		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return (struct pt_regs *)((__u64)BPF_CORE_READ(task, stack) + GOZT_THREAD_SIZE -
+				  bpf_core_type_size(struct pt_regs));
+}
+
+/* The record of the goroutine the current thread runs (its g from the user
+ * registers), if it has one. */
+static __always_inline struct gozt_inflight *current_goroutine(struct gozt_key *key)
+{
+	key->tgid = bpf_get_current_pid_tgid() >> 32;
+	key->pad = 0;
+	key->g = user_g_of(user_regs());
+	if (!key->g)
+		return NULL;
+	return bpf_map_lookup_elem(&inflight, key);
+}
+
+/* What file descriptor `fd` of the current process is (GOZT_FD_*). */
+static __always_inline __u32 fd_kind(__u64 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	struct socket *sock;
+	__u16 family, type;
+	__u32 mode;
+
+	if (fd >= BPF_CORE_READ(fdt, max_fds) ||
+	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return GOZT_FD_OTHER;
+	mode = BPF_CORE_READ(file, f_inode, i_mode) & 0170000;
+	if (mode == 0100000)
+		return GOZT_FD_FILE;
+	if (mode == 0010000)
+		return GOZT_FD_PIPE;
+	if (mode != 0140000)
+		return GOZT_FD_OTHER;
+	sock = (struct socket *)BPF_CORE_READ(file, private_data);
+	family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+	type = BPF_CORE_READ(sock, type);
+	if (family == 1 /* AF_UNIX */)
+		return GOZT_FD_UNIX;
+	if (family == 2 /* AF_INET */ || family == 10 /* AF_INET6 */)
+		return type == 1 /* SOCK_STREAM */ ? GOZT_FD_TCP
+		       : type == 2 /* SOCK_DGRAM */ ? GOZT_FD_UDP
+						    : GOZT_FD_OTHER;
+	return GOZT_FD_OTHER;
+}
+
+/* A write(2) of a goroutine whose payload awaits its downstream write: the
+ * write begins (its first write(2); after EAGAIN or EINTR, Go writes the
+ * rest again, the same write). */
+SEC("tracepoint/syscalls/sys_enter_write")
+int gozt_write_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct gozt_downstream *d;
+	struct gozt_inflight *rec;
+	struct gozt_key key;
+	struct gozt_func *f;
+	__u64 goid = 0;
+
+	rec = current_goroutine(&key);
+	if (!rec || rec->down.state != GOZT_DOWN_ARMED)
+		return 0;
+	d = &rec->down;
+	f = bpf_map_lookup_elem(&funcs, &d->func_id);
+	/* g runs another goroutine now: that payload had no write. */
+	if (!f || bpf_probe_read_user(&goid, sizeof(goid), (void *)(key.g + f->goid_off)) ||
+	    goid != d->goid) {
+		d->state = 0;
+		return 0;
+	}
+	d->start_ns = bpf_ktime_get_ns();
+	d->want_bytes = ctx->args[2];
+	d->written_bytes = 0;
+	d->fd = (__u32)ctx->args[0];
+	d->fd_kind = fd_kind(ctx->args[0]);
+	d->state = GOZT_DOWN_WRITING;
+	return 0;
+}
+
+/* A write(2) returns: the downstream write ends once its bytes are all
+ * written, or it fails. */
+SEC("tracepoint/syscalls/sys_exit_write")
+int gozt_write_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct gozt_downstream *d;
+	struct gozt_inflight *rec;
+	struct gozt_event *ev;
+	struct gozt_key key;
+	long ret = ctx->ret;
+	__u64 now;
+	int i;
+
+	rec = current_goroutine(&key);
+	if (!rec || rec->down.state != GOZT_DOWN_WRITING)
+		return 0;
+	d = &rec->down;
+	if (ret == -11 /* EAGAIN */ || ret == -4 /* EINTR */)
+		return 0;
+	if (ret > 0)
+		d->written_bytes += ret;
+	if (ret > 0 && d->written_bytes < d->want_bytes)
+		return 0;
+	now = bpf_ktime_get_ns();
+	d->state = 0;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		COUNT(ringbuf_full);
+		return 0;
+	}
+	ev->start_ns = d->start_ns;
+	ev->duration_ns = now - d->start_ns;
+	ev->goid = d->goid;
+	ev->bytes_in = d->want_bytes;
+	ev->bytes_out = d->written_bytes;
+#pragma unroll
+	for (i = 0; i < GOZT_STACK_DEPTH; i++)
+		ev->stack[i] = 0;
+	ev->proc_start_ns = proc_start_ns();
+	ev->ret_ip = 0;
+	ev->tgid = key.tgid;
+	ev->func_id = d->func_id;
+	ev->flags = GOZT_EV_WRITE | GOZT_EV_IN_VALID | GOZT_EV_OUT_VALID;
+	/* Go's FD.Write fails on an error, and on 0 bytes written. */
+	if (ret <= 0 && d->want_bytes > 0)
+		ev->flags |= GOZT_EV_ERROR;
+	ev->outer_id = GOZT_NO_OUTER;
+	ev->obj = 0;
+	ev->total_in = 0;
+	ev->total_out = 0;
+	ev->traps_inside = 0;
+	ev->prog_inside_ns = 0;
+	ev->emulated_inside = 0;
+	ev->route_len = 0;
+	ev->payload_end_ns = d->payload_end_ns;
+	ev->fd_kind = d->fd_kind;
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+	return 0;
 }
 
 /* The benchmark floor: the same traps with nothing to do (gozt attach

@@ -51,6 +51,12 @@
  * kernel emulates: it costs a fraction of a trap the kernel single-steps
  * (a RET, a sink), and is counted apart (emulated_inside). */
 #define GOZT_ENTRY_EMULATED 0x20
+/* A call of it made inside no other traced call ends a payload (a one-shot
+ * call, a writer's Close), or does when it returns an error or io.EOF (a
+ * reader's Read): the goroutine's next write(2) is the payload's
+ * downstream write. */
+#define GOZT_ENDS_PAYLOAD 0x40
+#define GOZT_ENDS_AT_EOF 0x80
 
 /* gozt_event.flags */
 #define GOZT_EV_ERROR 0x1
@@ -62,6 +68,27 @@
 #define GOZT_EV_TOTALS 0x40 /* total_in and total_out were read */
 #define GOZT_EV_ROUTE 0x80   /* made serving an HTTP request: method, route */
 #define GOZT_EV_PATTERN 0x100 /* route is the mux's pattern, not the path */
+/* Not a call: a payload's downstream write (func_id is the function that
+ * ended the payload; start_ns, duration_ns the write's; bytes_in what it
+ * was given, bytes_out what it wrote; payload_end_ns, fd_kind). */
+#define GOZT_EV_WRITE 0x200
+
+/* What a downstream write writes to (gozt_event.fd_kind). */
+#define GOZT_FD_OTHER 0
+#define GOZT_FD_TCP 1
+#define GOZT_FD_UDP 2
+#define GOZT_FD_UNIX 3
+#define GOZT_FD_FILE 4
+#define GOZT_FD_PIPE 5
+
+/* gozt_downstream.state */
+#define GOZT_DOWN_ARMED 1   /* a payload ended; its write not yet begun */
+#define GOZT_DOWN_WRITING 2 /* its write's first write(2) was made */
+
+/* The kernel stack of a task is this large (x86-64 and arm64 without
+ * KASAN): its user registers lie at its top, where kernels without
+ * bpf_task_pt_regs (before 5.15) are read. */
+#define GOZT_THREAD_SIZE 16384
 
 /* gozt_call.flags */
 #define GOZT_CALL_STARTED 0x1
@@ -250,6 +277,23 @@ struct gozt_request {
 	char path[GOZT_ROUTE_BYTES];
 };
 
+/* A goroutine's payload awaiting its downstream write: the next write(2)
+ * the goroutine makes (internal/poll.(*FD).Write's, for a socket, a file
+ * or a pipe), before its next payload or request. One write: its
+ * write(2) calls until all its bytes are written or it fails (EAGAIN and
+ * EINTR, after which Go writes again, continue it). */
+struct gozt_downstream {
+	__u64 payload_end_ns;
+	__u64 goid;
+	__u64 start_ns;
+	__u64 want_bytes;    /* the first write(2)'s count */
+	__u64 written_bytes; /* what its write(2) calls wrote */
+	__u32 func_id;       /* the function whose call ended the payload */
+	__u32 state;         /* GOZT_DOWN_* */
+	__u32 fd;
+	__u32 fd_kind;       /* GOZT_FD_* */
+};
+
 /* A goroutine's calls under way. Only the programs of the goroutine running
  * on its g touch the record, and a goroutine runs on one CPU at a time: it
  * is written in place, and user space deletes it only once no program can
@@ -258,6 +302,7 @@ struct gozt_request {
 struct gozt_inflight {
 	struct gozt_call calls[GOZT_NEST];
 	struct gozt_request request;
+	struct gozt_downstream down;
 };
 
 /* Counters, one set per CPU slot (user space sums them). Each lost or
@@ -324,6 +369,10 @@ struct gozt_event {
 	__u32 route_len;
 	char method[GOZT_METHOD_BYTES];
 	char route[GOZT_ROUTE_BYTES];
+	/* GOZT_EV_WRITE: when its payload ended, and what it wrote to. */
+	__u64 payload_end_ns;
+	__u32 fd_kind;
+	__u32 pad;
 };
 
 #endif /* GOZT_H */

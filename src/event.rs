@@ -74,6 +74,68 @@ pub struct CallEvent {
     /// The HTTP request its goroutine was serving (net/http), for a call
     /// made inside no other traced call.
     pub route: Option<RouteSeen>,
+    /// Not a call: the downstream write of the payload that `func_id`'s
+    /// call ended on this goroutine (its time, `bytes_in` what it was given,
+    /// `bytes_out` what it wrote, `error`).
+    pub write: Option<WriteSeen>,
+}
+
+/// A payload's downstream write, as the programs saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteSeen {
+    /// When the payload ended (its call's return), ns since boot: with the
+    /// goroutine, which payload it was.
+    pub payload_end_ns: u64,
+    pub kind: FdKind,
+}
+
+/// What a downstream write wrote to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FdKind {
+    Tcp,
+    Udp,
+    Unix,
+    File,
+    Pipe,
+    Other,
+}
+
+impl FdKind {
+    pub const ALL: [FdKind; 6] = [
+        FdKind::Tcp,
+        FdKind::Udp,
+        FdKind::Unix,
+        FdKind::File,
+        FdKind::Pipe,
+        FdKind::Other,
+    ];
+
+    /// The programs' code (gozt.h's GOZT_FD_*).
+    pub fn of_code(code: u32) -> FdKind {
+        use crate::base::gozt_h::{
+            GOZT_FD_FILE, GOZT_FD_PIPE, GOZT_FD_TCP, GOZT_FD_UDP, GOZT_FD_UNIX,
+        };
+        match u64::from(code) {
+            GOZT_FD_TCP => FdKind::Tcp,
+            GOZT_FD_UDP => FdKind::Udp,
+            GOZT_FD_UNIX => FdKind::Unix,
+            GOZT_FD_FILE => FdKind::File,
+            GOZT_FD_PIPE => FdKind::Pipe,
+            _ => FdKind::Other,
+        }
+    }
+
+    /// Its name in reports and the exporter's `kind` label.
+    pub fn name(self) -> &'static str {
+        match self {
+            FdKind::Tcp => "tcp",
+            FdKind::Udp => "udp",
+            FdKind::Unix => "unix",
+            FdKind::File => "file",
+            FdKind::Pipe => "pipe",
+            FdKind::Other => "other",
+        }
+    }
 }
 
 /// What the programs read of a request: its method, and the ServeMux's

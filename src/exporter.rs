@@ -10,7 +10,9 @@
 //! are part of their outer call. Payloads are also counted by the HTTP
 //! route they were made serving (`gozt_route_*`, labels `pid`, `binary`,
 //! `route`): at most `--max-routes` routes per target, the rest `other`,
-//! and `no route` for payloads made serving none.
+//! and `no route` for payloads made serving none; and their downstream
+//! writes by route and by what they wrote to (`gozt_downstream_*`, labels
+//! `pid`, `binary`, `route`, `kind`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -46,6 +48,9 @@ const LABELS: [&str; 5] = ["pid", "binary", "function", "codec", "op"];
 /// Labels of every per-route series.
 const ROUTE_LABELS: [&str; 3] = ["pid", "binary", "route"];
 
+/// Labels of the downstream writes' series.
+const WRITE_LABELS: [&str; 4] = ["pid", "binary", "route", "kind"];
+
 /// Every metric gozt exports (the dashboard test checks queries against it).
 pub const METRICS: &[&str] = &[
     "gozt_calls_total",
@@ -71,6 +76,9 @@ pub const METRICS: &[&str] = &[
     "gozt_route_payload_seconds_total",
     "gozt_route_failure_ratio_lower_bound",
     "gozt_route_failure_ratio_upper_bound",
+    "gozt_downstream_writes_total",
+    "gozt_downstream_write_bytes_total",
+    "gozt_downstream_write_seconds_total",
     "gozt_lost_events_total",
     "gozt_target_info",
     "gozt_targets",
@@ -106,6 +114,13 @@ pub struct Metrics {
     route_seconds: CounterVec,
     route_low: GaugeVec,
     route_high: GaugeVec,
+    /// Downstream writes, their bytes and their time, by route and kind.
+    writes: IntCounterVec,
+    write_bytes: IntCounterVec,
+    write_seconds: CounterVec,
+    /// Each goroutine's last payload (its end, and its route), by (pid,
+    /// goid): its downstream write's route.
+    last_route: lru::LruCache<(u32, u64), (u64, String)>,
     rules: Rules,
     lost: CounterVec,
     target_info: GaugeVec,
@@ -256,6 +271,42 @@ impl Metrics {
                 &registry,
                 "gozt_route_failure_ratio_upper_bound",
                 "Upper bound of the 95 % interval (Wilson) of a route's failure ratio (1 with none eligible).",
+            ),
+            writes: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gozt_downstream_writes_total",
+                        "Payloads' downstream writes (the next write to a socket, file or pipe on the payload's goroutine), by the payload's route and what they wrote to.",
+                    ),
+                    &WRITE_LABELS,
+                )
+                .expect("valid metric"),
+            ),
+            write_bytes: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gozt_downstream_write_bytes_total",
+                        "Bytes the payloads' downstream writes wrote.",
+                    ),
+                    &WRITE_LABELS,
+                )
+                .expect("valid metric"),
+            ),
+            write_seconds: register(
+                &registry,
+                CounterVec::new(
+                    Opts::new(
+                        "gozt_downstream_write_seconds_total",
+                        "Time in the payloads' downstream writes.",
+                    ),
+                    &WRITE_LABELS,
+                )
+                .expect("valid metric"),
+            ),
+            last_route: lru::LruCache::new(
+                std::num::NonZeroUsize::new(crate::stats::MAX_GOROUTINES).expect("non-zero"),
             ),
             rules,
             lost: register(
@@ -443,6 +494,10 @@ impl Metrics {
     /// Counts one completed call of a registered target, and the payload it
     /// ended (the session judges each call once: `Aggregator::judge`).
     pub fn count(&mut self, ev: &CallEvent, payload: Option<&Payload>) {
+        if ev.write.is_some() {
+            self.count_write(ev);
+            return;
+        }
         let Some(meta) = self.funcs.get(ev.func_id as usize) else {
             return;
         };
@@ -523,6 +578,15 @@ impl Metrics {
                 series.routes.push(name.clone());
             }
         }
+        if self.rules.downstream {
+            self.last_route.put(
+                (ev.tgid, ev.goid),
+                (
+                    ev.start_ns + ev.duration_ns + ev.correction_ns,
+                    name.clone(),
+                ),
+            );
+        }
         let pid = ev.tgid.to_string();
         let labels = [pid.as_str(), series.binary.as_str(), name.as_str()];
         let j = p.judged;
@@ -547,6 +611,38 @@ impl Metrics {
         );
         self.route_low.with_label_values(&labels).set(low);
         self.route_high.with_label_values(&labels).set(high);
+    }
+
+    /// Counts a payload's downstream write under its payload's route.
+    fn count_write(&mut self, ev: &CallEvent) {
+        let Some(w) = ev.write else {
+            return;
+        };
+        let Some(series) = self.targets.get(&ev.tgid) else {
+            return;
+        };
+        let key = (ev.tgid, ev.goid);
+        let Some((end, route)) = self.last_route.peek(&key).cloned() else {
+            return;
+        };
+        if end != w.payload_end_ns {
+            return;
+        }
+        self.last_route.pop(&key);
+        let pid = ev.tgid.to_string();
+        let labels = [
+            pid.as_str(),
+            series.binary.as_str(),
+            route.as_str(),
+            w.kind.name(),
+        ];
+        self.writes.with_label_values(&labels).inc();
+        self.write_bytes
+            .with_label_values(&labels)
+            .inc_by(ev.bytes_out.unwrap_or(0));
+        self.write_seconds
+            .with_label_values(&labels)
+            .inc_by(ev.duration_ns as f64 / 1e9);
     }
 
     /// Brings the loss counters up to `lost` (monotonic in a session).
@@ -589,6 +685,12 @@ impl Metrics {
         let p = pid.to_string();
         for route in &routes {
             let labels = [p.as_str(), binary.as_str(), route.as_str()];
+            for kind in crate::event::FdKind::ALL {
+                let labels = [p.as_str(), binary.as_str(), route.as_str(), kind.name()];
+                let _ = self.writes.remove_label_values(&labels);
+                let _ = self.write_bytes.remove_label_values(&labels);
+                let _ = self.write_seconds.remove_label_values(&labels);
+            }
             for vec in &self.route_counts {
                 let _ = vec.remove_label_values(&labels);
             }

@@ -120,17 +120,23 @@ fn run_ending_by(end: End, dir: &Path, env: &[(&str, &str)]) {
     let mut gozt = attach_with(pid, &out, extra, env);
     common::wait_for_attach();
     let progs = common::gozt_bpf_programs();
-    // The site program, and the floor program (benchmarks, calibration).
-    assert_eq!(progs.len(), 2, "{end:?}: {progs:?}");
+    // The site program, the floor program (benchmarks, calibration), and
+    // the two of the write tracepoints (downstream writes).
+    assert_eq!(progs.len(), 4, "{end:?}: {progs:?}");
     // While attached the probes are visible, so the checks below can fail.
     // One link holds the entries and RETs: uprobe.multi's, or the perf
     // event's of the binary's grouped uprobe event (once the trap cost's
-    // calibration, just after the attach, has let go of gozt's own).
+    // calibration, just after the attach, has let go of gozt's own); one
+    // each of the write tracepoints.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while links_of(&progs).len() != 1 && std::time::Instant::now() < deadline {
+    while links_of(&progs).len() != 3 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(links_of(&progs).len(), 1, "{end:?}: one link for all sites");
+    assert_eq!(
+        links_of(&progs).len(),
+        3,
+        "{end:?}: one link for all sites, two for the write tracepoints"
+    );
     let classic = !env.is_empty();
     if classic {
         let group = format!("gozt_{}/b0 ", gozt.id());

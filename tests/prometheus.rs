@@ -92,7 +92,7 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
         build_id: Some("jPaBKZVImbiIBosMp0QA/xg5lRKCZDaF_sEceJ1ho".into()),
         ..target(4343, "/srv/app", Some("4c01db0b339c"))
     });
-    let (mut original, mut compressed) = (0u64, 0u64);
+    let (mut original, mut compressed, mut writes) = (0u64, 0u64, 0u64);
     for i in 0..1000u64 {
         let ev = CallEvent {
             tgid: if i % 3 == 0 { 4343 } else { 4242 },
@@ -114,6 +114,23 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
             compressed += p.judged.compressed_bytes.unwrap_or(0);
         }
         m.count(&ev, payload.as_ref());
+        // Every other payload written at once to a socket.
+        if payload.is_some() && i % 2 == 0 {
+            let write = CallEvent {
+                start_ns: ev.start_ns + ev.duration_ns + 100,
+                duration_ns: 5_000,
+                bytes_in: Some(300),
+                bytes_out: Some(300),
+                error: false,
+                write: Some(gozt::event::WriteSeen {
+                    payload_end_ns: ev.start_ns + ev.duration_ns,
+                    kind: gozt::event::FdKind::Tcp,
+                }),
+                ..ev.clone()
+            };
+            m.count(&write, None);
+            writes += 1;
+        }
     }
     m.lost(&Lost {
         unmatched_returns: 3,
@@ -126,7 +143,13 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
             .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
             .sum()
     };
-    assert_eq!(sum("gozt_calls_total"), 1000.0);
+    assert_eq!(sum("gozt_calls_total"), 1000.0, "writes are no calls");
+    assert!(writes > 0);
+    assert_eq!(sum("gozt_downstream_writes_total"), writes as f64);
+    assert_eq!(
+        sum("gozt_downstream_write_bytes_total"),
+        (300 * writes) as f64
+    );
     assert_eq!(sum("gozt_errors_total"), 40.0);
     assert_eq!(sum("gozt_call_duration_seconds_count"), 1000.0);
     // Payload sizes on the function that ends them.

@@ -169,6 +169,7 @@ fn frames_walked(bin: &std::path::Path, out: &std::path::Path, rounds: u32) -> (
             "2",
             "-streams=false",
             "-http=false",
+            "-downstream=false",
             "-rounds",
             &rounds.to_string(),
         ])
@@ -274,11 +275,17 @@ fn not_root_and_no_btf_are_clear_errors() {
 
 /// Trace mode on a scenario alone (no rounds, no streams).
 fn trace_large(bin: &std::path::Path, out: &std::path::Path, args: &[&str]) -> Value {
-    let all: Vec<&str> = ["-goroutines", "0", "-streams=false", "-http=false"]
-        .iter()
-        .chain(args)
-        .copied()
-        .collect();
+    let all: Vec<&str> = [
+        "-goroutines",
+        "0",
+        "-streams=false",
+        "-http=false",
+        "-downstream=false",
+    ]
+    .iter()
+    .chain(args)
+    .copied()
+    .collect();
     trace_mode(bin, out, &all)
 }
 
@@ -573,4 +580,89 @@ fn findings_on_the_workload_are_its_own_failures() {
             "{f}: {compressing:?}"
         );
     }
+}
+
+/// The deep-dive's case: values arrive through an HTTP handler, are
+/// compressed with zstd's EncodeAll and stored with a real Redis client
+/// (redigo) in a real redis-server. Each payload's downstream write is its
+/// SET command, whose length the workload knows from the RESP encoding;
+/// every payload carries the route `PUT /kv`.
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn redis_sets_are_each_payloads_downstream_write() {
+    common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let server = "/usr/bin/redis-server";
+    if !common::present_or_skip(
+        std::path::Path::new(server).exists(),
+        server,
+        " (Debian package redis-server)",
+    ) {
+        return;
+    }
+    let port = common::free_port();
+    let redis = common::Killed(
+        Command::new(server)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let tmp = common::TempDir::new("redis");
+    let out = tmp.join("report.json");
+    for tc in [
+        common::toolchains()[0].clone(),
+        common::newest("workload-pie-stripped"),
+    ] {
+        let bin = if tc.is_dir() {
+            tc.join("workload-stripped")
+        } else {
+            tc
+        };
+        let truth = trace_mode(
+            &bin,
+            &out,
+            &[
+                "-goroutines",
+                "1",
+                "-rounds",
+                "1",
+                "-streams=false",
+                "-redis",
+                &addr,
+            ],
+        );
+        let what = format!("redis {}", bin.display());
+        let report = read_json(&out);
+        // Every count, the routes and the downstream writes (common).
+        assert_matches_truth(&report, &truth, &what);
+        let kv = report["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["route"] == "PUT /kv")
+            .unwrap_or_else(|| panic!("{what}: no PUT /kv route"));
+        let d = &kv["downstream"];
+        let want = truth["downstream"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["route"] == "PUT /kv")
+            .unwrap();
+        assert_eq!(d["writes"], 20, "{what}: {d}");
+        assert_eq!(d["bytes"], want["bytes"], "{what}: the SETs' RESP lengths");
+        assert_eq!(d["kinds"]["tcp"], 20, "{what}: {d}");
+        assert!(d["write_latency_ns"]["p50"].as_u64().unwrap() > 0, "{what}");
+    }
+    drop(redis);
 }

@@ -15,6 +15,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
+	"net"
 	"flag"
 	"fmt"
 	"math/rand"
@@ -60,6 +61,7 @@ func main() {
 	every := flag.Int("ticks", 0, "note the time after every this many calls (first goroutine)")
 	spawn := flag.Bool("spawn", false, "make each call on a new goroutine")
 	gz := flag.Bool("gzip", false, "each call is a gzip stream of -size bytes of text")
+	sock := flag.Bool("sock", false, "with -gzip, each stream's output is then written to a TCP socket (loopback, drained)")
 	flag.Parse()
 
 	src := make([]byte, *size)
@@ -78,6 +80,29 @@ func main() {
 	zws := make([]*gzip.Writer, *workers)
 	for i := range zws {
 		zws[i] = gzip.NewWriter(io.Discard)
+	}
+	// With -sock: each worker's stream into a buffer, then to its socket.
+	bufs := make([]bytes.Buffer, *workers)
+	conns := make([]net.Conn, *workers)
+	if *sock {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go io.Copy(io.Discard, c)
+			}
+		}()
+		for i := range conns {
+			if conns[i], err = net.Dial("tcp", ln.Addr().String()); err != nil {
+				panic(err)
+			}
+		}
 	}
 	dsts := make([][]byte, *workers)
 	for i := range dsts {
@@ -112,7 +137,15 @@ func main() {
 			dst := dsts[w]
 			done := make(chan struct{})
 			for i := 0; i < *calls; i++ {
-				if *gz {
+				if *gz && *sock {
+					bufs[w].Reset()
+					zws[w].Reset(&bufs[w])
+					zws[w].Write(src)
+					zws[w].Close()
+					if _, err := conns[w].Write(bufs[w].Bytes()); err != nil {
+						panic(err)
+					}
+				} else if *gz {
 					zws[w].Reset(io.Discard)
 					zws[w].Write(src)
 					zws[w].Close()

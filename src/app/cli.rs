@@ -244,6 +244,11 @@ pub struct TraceOptions {
     /// serving: no routes table. Routes cost one emulated trap per request.
     #[arg(long)]
     pub no_routes: bool,
+    /// Do not time each payload's downstream write (the next write to a
+    /// socket, file or pipe on its goroutine). Those cost no trap: two
+    /// tracepoint programs on every write(2) of the machine.
+    #[arg(long)]
+    pub no_downstream: bool,
     /// A route without a ServeMux pattern is the method and the URL path's
     /// first N segments.
     #[arg(long, value_name = "N", default_value_t = Rules::DEFAULT.route_depth as u64,

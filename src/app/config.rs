@@ -86,6 +86,7 @@ pub fn session(
             small_share: parse_share("--small-payload-share", &o.small_payload_share)?,
             route_depth: o.route_depth as usize,
             max_routes: o.max_routes as usize,
+            downstream: !o.no_downstream,
         },
         exit_on_alert: o.exit_on_alert,
         stream_output: !o.no_stream_output,

@@ -179,8 +179,77 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
     let _ = writeln!(out);
     callers(&mut out, r, o);
     routes(&mut out, r, o);
+    downstream(&mut out, r, o);
     super::target::per_target(&mut out, r, WIDTH);
     out
+}
+
+/// Where the payloads' bytes went next, by caller and by route (with
+/// downstream writes traced): the payloads' time beside their writes'.
+fn downstream(out: &mut String, r: &Report, o: TextOptions) {
+    let callers = r.callers.iter().filter_map(|c| {
+        let d = c.downstream.as_ref().filter(|d| d.payloads > 0)?;
+        Some((
+            format!("{} -> {}", short_name(&c.caller), short_name(&c.function)),
+            d,
+        ))
+    });
+    let routes = r
+        .routes
+        .iter()
+        .filter_map(|x| Some((x.route.clone(), x.downstream.as_ref()?)));
+    let rows: Vec<(String, &crate::stats::Downstream)> = callers.chain(routes).collect();
+    if rows.iter().all(|(_, d)| d.writes == 0) {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "downstream writes (each payload's next write to a socket, file or pipe on its goroutine):"
+    );
+    for (name, d) in rows {
+        let kinds: Vec<String> = d.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let kinds = if kinds.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", kinds.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "{}{kinds}",
+            fit(&name, WIDTH.saturating_sub(kinds.chars().count()))
+        );
+        fields(
+            out,
+            "",
+            &[
+                format!(
+                    "  {} payloads, {} written ({}), {} not",
+                    d.payloads,
+                    d.writes,
+                    o.size(d.bytes, true),
+                    d.without_write
+                ),
+                format!(
+                    "compress p50 {} p99 {} sum {}",
+                    o.time(d.compress_latency_ns.p50),
+                    o.time(d.compress_latency_ns.p99),
+                    o.time(d.compress_time_ns)
+                ),
+                format!(
+                    "write p50 {} p99 {} sum {} ({} of the time)",
+                    o.time(d.write_latency_ns.p50),
+                    o.time(d.write_latency_ns.p99),
+                    o.time(d.write_time_ns),
+                    percent(d.write_share, 1)
+                ),
+                format!("gap p50 {}", o.time(d.gap_latency_ns.p50)),
+                format!("errors {}", d.errors),
+            ],
+            "; ",
+            4,
+        );
+    }
 }
 
 /// Payloads by the HTTP route they were made serving, when any was: the

@@ -515,7 +515,8 @@ impl<'a> Driver<'a> {
         let mut new_callers = Vec::new();
         let trap_cost = src.trap();
         for ev in &mut events {
-            if let Some(c) = self.corrector.as_mut() {
+            // A downstream write is no call: nothing of gozt's inside it.
+            if let (Some(c), None) = (self.corrector.as_mut(), ev.write) {
                 c.correct(ev, trap_cost);
             }
             self.event(ev, &mut new_callers);

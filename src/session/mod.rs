@@ -328,6 +328,7 @@ fn attach<'obj>(
         } else {
             0
         },
+        writes: cfg.rules.downstream,
         ..tracer::Options::default()
     };
     let mut tracer = Tracer::load(storage, &r.specs, &opts).map_err(SessionError::Trace)?;

@@ -13,7 +13,7 @@ use crate::base::error::Error;
 use crate::base::gozt_h::GOZT_SINK_LEN_REG;
 use crate::base::pid::Pid;
 use crate::go_binary::GoBinary;
-use crate::probe::catalog::{Loc, Point, StreamOut};
+use crate::probe::catalog::{Loc, Point, Role, StreamOut};
 use crate::probe::plan::{Plan, Probe, RequestSite};
 use crate::proc::identity::{FileId, ProcessFacts, Wanted};
 use crate::proc::os::Os;
@@ -215,6 +215,8 @@ pub fn func_spec(
             (addr.wrapping_sub(trap) as i64, size)
         }),
         request,
+        ends_payload: matches!(p.entry.role, Role::Whole | Role::Close),
+        ends_at_eof: p.entry.role == Role::Read,
     }
 }
 

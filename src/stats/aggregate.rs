@@ -8,8 +8,8 @@ use hdrhistogram::Histogram;
 use lru::LruCache;
 
 use super::model::{
-    Bucket, CallerReport, Counters, FunctionReport, GoroutineReport, Latency, Meta, Report,
-    RouteFunction, RouteReport, TargetInfo,
+    Bucket, CallerReport, Counters, Downstream, FunctionReport, GoroutineReport, Latency, Meta,
+    Report, RouteFunction, RouteReport, TargetInfo,
 };
 use super::payload::{Payload, Tracker};
 use super::rules::{call_bytes, CallBytes, Rules};
@@ -338,13 +338,99 @@ pub struct Aggregator {
     by_route: BTreeMap<u32, RouteAcc>,
     route_names: Vec<String>,
     route_index: std::collections::HashMap<String, u32>,
+    /// With downstream writes traced: by (caller, function id), its
+    /// payloads and their writes; each goroutine's last payload, by (pid,
+    /// goid), whose write may come.
+    down_by_caller: BTreeMap<(u32, u32), Down>,
+    last_payload: LruCache<(u32, u64), LastPayload>,
 }
 
 /// One route's payloads: their times as an Acc's latencies, and their
-/// counts overall and by function.
+/// counts overall and by function; their downstream writes.
 struct RouteAcc {
     acc: Acc,
     by_func: BTreeMap<u32, Pay>,
+    down: Down,
+}
+
+/// Payloads and their downstream writes: the payloads' times, the writes'
+/// times (as Accs' latencies), the gaps between, what the writes wrote to.
+#[derive(Debug, Clone)]
+struct Down {
+    compress: Acc,
+    write: Acc,
+    gap: Acc,
+    bytes: u64,
+    errors: u64,
+    kinds: [u64; 6],
+}
+
+impl Down {
+    fn new(digits: u8) -> Down {
+        Down {
+            compress: Acc::with_digits(digits),
+            write: Acc::with_digits(digits),
+            gap: Acc::with_digits(digits),
+            bytes: 0,
+            errors: 0,
+            kinds: [0; 6],
+        }
+    }
+
+    fn payload(&mut self, p: &Payload) {
+        self.compress.calls += 1;
+        self.compress.add_time(p.time_ns);
+    }
+
+    fn write(&mut self, ev: &CallEvent, gap_ns: u64, kind: crate::event::FdKind) {
+        self.write.calls += 1;
+        self.write.add_time(ev.duration_ns);
+        self.gap.calls += 1;
+        self.gap.add_time(gap_ns);
+        self.bytes += ev.bytes_out.unwrap_or(0);
+        self.errors += u64::from(ev.error);
+        let k = crate::event::FdKind::ALL
+            .iter()
+            .position(|&x| x == kind)
+            .unwrap_or(5);
+        self.kinds[k] += 1;
+    }
+
+    fn report(&self) -> Downstream {
+        let (w, c) = (self.write.sum_ns as u64, self.compress.sum_ns as u64);
+        Downstream {
+            payloads: self.compress.calls,
+            writes: self.write.calls,
+            without_write: self.compress.calls.saturating_sub(self.write.calls),
+            bytes: self.bytes,
+            errors: self.errors,
+            write_time_ns: w,
+            write_latency_ns: latency(&self.write),
+            compress_time_ns: c,
+            compress_latency_ns: latency(&self.compress),
+            write_share: if w + c == 0 {
+                0.0
+            } else {
+                w as f64 / (w + c) as f64
+            },
+            gap_latency_ns: latency(&self.gap),
+            kinds: crate::event::FdKind::ALL
+                .iter()
+                .zip(self.kinds)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| (k.name().to_string(), n))
+                .collect(),
+        }
+    }
+}
+
+/// The last payload of a goroutine, whose downstream write may come.
+#[derive(Debug, Clone, Copy)]
+struct LastPayload {
+    end_ns: u64,
+    caller: u32,
+    func_id: u32,
+    route: Option<u32>,
 }
 
 /// One goroutine's counts, overall and per function.
@@ -400,6 +486,8 @@ impl Aggregator {
             by_route: BTreeMap::new(),
             route_names: Vec::new(),
             route_index: std::collections::HashMap::new(),
+            down_by_caller: BTreeMap::new(),
+            last_payload: LruCache::new(cap(MAX_GOROUTINES)),
         }
     }
 
@@ -460,6 +548,8 @@ impl Aggregator {
         self.by_caller.clear();
         self.goroutines_dropped = 0;
         self.by_route.clear();
+        self.down_by_caller.clear();
+        self.last_payload.clear();
     }
 
     /// Calls added since the start (or the last reset).
@@ -500,6 +590,9 @@ impl Aggregator {
     /// under way: a session judges each call once, here, and hands the
     /// payload to its other counts (intervals, targets, metrics).
     pub fn judge(&mut self, ev: &CallEvent) -> Option<Payload> {
+        if ev.write.is_some() {
+            return None;
+        }
         let meta = self.funcs.get(ev.func_id as usize)?;
         self.tracker.add(ev, meta)
     }
@@ -511,6 +604,10 @@ impl Aggregator {
         payload: Option<&Payload>,
         sym: &mut dyn Symbolizer,
     ) -> Option<u64> {
+        if ev.write.is_some() {
+            self.add_write(ev);
+            return None;
+        }
         let meta = self.funcs.get(ev.func_id as usize)?;
         let c = call_bytes(ev, &meta.entry);
         let digits = self.digits;
@@ -587,14 +684,58 @@ impl Aggregator {
         acc.add(&c, ev);
         if let Some(p) = payload {
             acc.pay.add(p);
-            self.add_route(ev, p);
+            let route = self.add_route(ev, p);
+            if self.rules.downstream {
+                self.down_by_caller
+                    .entry((caller, ev.func_id))
+                    .or_insert_with(|| Down::new(digits))
+                    .payload(p);
+                self.last_payload.put(
+                    (ev.tgid, ev.goid),
+                    LastPayload {
+                        // Its end as the programs clocked it: before the
+                        // correction took gozt's traps out of its time.
+                        end_ns: ev.start_ns + ev.duration_ns + ev.correction_ns,
+                        caller,
+                        func_id: ev.func_id,
+                        route: Some(route),
+                    },
+                );
+            }
         }
         frame
     }
 
+    /// A payload's downstream write: counted with its payload's caller and
+    /// route (the goroutine's last payload, if it is the one that ended
+    /// then).
+    fn add_write(&mut self, ev: &CallEvent) {
+        let Some(w) = ev.write else {
+            return;
+        };
+        if self.functions_only {
+            return;
+        }
+        let key = (ev.tgid, ev.goid);
+        let Some(last) = self.last_payload.peek(&key).copied() else {
+            return;
+        };
+        if last.end_ns != w.payload_end_ns || last.func_id != ev.func_id {
+            return;
+        }
+        self.last_payload.pop(&key);
+        let gap = ev.start_ns.saturating_sub(w.payload_end_ns);
+        if let Some(d) = self.down_by_caller.get_mut(&(last.caller, last.func_id)) {
+            d.write(ev, gap, w.kind);
+        }
+        if let Some(r) = last.route.and_then(|i| self.by_route.get_mut(&i)) {
+            r.down.write(ev, gap, w.kind);
+        }
+    }
+
     /// Payload `p`, ended by call `ev`, to the route of the request `ev`
-    /// was made serving.
-    fn add_route(&mut self, ev: &CallEvent, p: &Payload) {
+    /// was made serving; returns the route's index.
+    fn add_route(&mut self, ev: &CallEvent, p: &Payload) -> u32 {
         let name = match &ev.route {
             Some(r) => super::routes::label(r, self.rules.route_depth),
             None => super::routes::NO_ROUTE.to_string(),
@@ -624,11 +765,14 @@ impl Aggregator {
         let r = self.by_route.entry(i).or_insert_with(|| RouteAcc {
             acc: Acc::with_digits(digits),
             by_func: BTreeMap::new(),
+            down: Down::new(digits),
         });
         r.acc.calls += 1;
         r.acc.add_time(p.time_ns);
         r.acc.pay.add(p);
         r.by_func.entry(p.func_id).or_default().add(p);
+        r.down.payload(p);
+        i
     }
 
     /// Forgets the streams under way of a process that exited.
@@ -798,6 +942,12 @@ impl Aggregator {
                 time_ns: acc.sum_ns as u64,
                 incompressible_time_ns: acc.pay.incompressible_time_ns,
                 error_time_ns: acc.pay.error_time_ns,
+                downstream: self
+                    .rules
+                    .downstream
+                    .then(|| self.down_by_caller.get(&(*caller, *id)))
+                    .flatten()
+                    .map(Down::report),
             })
             .collect()
     }
@@ -836,6 +986,7 @@ impl Aggregator {
                         time_ns: p.time_ns,
                     })
                     .collect(),
+                downstream: self.rules.downstream.then(|| r.down.report()),
             })
             .collect();
         let last = |r: &RouteReport| match r.route.as_str() {

@@ -187,6 +187,35 @@ pub struct GoroutineReport {
     pub functions: Vec<FunctionReport>,
 }
 
+/// Where the payloads' bytes went next: each payload's downstream write
+/// (the first write(2) its goroutine made after it, before its next
+/// payload or request: a socket, a file, a pipe), beside the payloads'
+/// own time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Downstream {
+    /// Payloads, of them followed by a downstream write, and not.
+    pub payloads: u64,
+    pub writes: u64,
+    pub without_write: u64,
+    /// Bytes the writes wrote; writes that failed.
+    pub bytes: u64,
+    pub errors: u64,
+    /// The writes' time (each from its first write(2) to the return of
+    /// its last), summed, and its percentiles.
+    pub write_time_ns: u64,
+    pub write_latency_ns: Latency,
+    /// The payloads' own time (all their calls), summed, and its
+    /// percentiles.
+    pub compress_time_ns: u64,
+    pub compress_latency_ns: Latency,
+    /// write_time over write and compress time together (0 without any).
+    pub write_share: f64,
+    /// From a payload's end to its write's start.
+    pub gap_latency_ns: Latency,
+    /// Writes by what they wrote to: tcp, udp, unix, file, pipe, other.
+    pub kinds: std::collections::BTreeMap<String, u64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallerReport {
     pub caller: String,
@@ -214,6 +243,9 @@ pub struct CallerReport {
     pub incompressible_time_ns: u64,
     #[serde(default)]
     pub error_time_ns: u64,
+    /// With downstream writes traced: where its payloads' bytes went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downstream: Option<Downstream>,
 }
 
 /// The payloads made serving one route (stats::routes), or serving none
@@ -233,6 +265,9 @@ pub struct RouteReport {
     pub latency_ns: Latency,
     /// The functions whose calls ended its payloads, by name.
     pub functions: Vec<RouteFunction>,
+    /// With downstream writes traced: where its payloads' bytes went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downstream: Option<Downstream>,
 }
 
 /// One function's payloads within a route.

@@ -17,7 +17,9 @@ use crate::probe::catalog::{Entry, Role, Size};
 /// more than `incompressible_caller` of them; a function whose payloads at
 /// or below `min_size` take at least `small_share` of its payloads' time.
 /// Routes (stats::routes): a path is cut to its first `route_depth`
-/// segments, and at most `max_routes` routes are told apart.
+/// segments, and at most `max_routes` routes are told apart. With
+/// `downstream`, payloads' downstream writes were traced: callers and
+/// routes say how many payloads had one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rules {
     pub min_size: u64,
@@ -27,13 +29,14 @@ pub struct Rules {
     pub small_share: f64,
     pub route_depth: usize,
     pub max_routes: usize,
+    pub downstream: bool,
 }
 
 impl Rules {
     /// The command line's defaults (`--min-size 1024 --alert-threshold
     /// 0.3% --min-eligible 1000`, the shipped alert rule's minimum;
     /// `--incompressible-caller 50% --small-payload-share 25%`,
-    /// `--route-depth 2 --max-routes 100`).
+    /// `--route-depth 2 --max-routes 100`, downstream writes traced).
     pub const DEFAULT: Rules = Rules {
         min_size: 1024,
         alert_threshold: 0.003,
@@ -42,6 +45,7 @@ impl Rules {
         small_share: 0.25,
         route_depth: 2,
         max_routes: 100,
+        downstream: true,
     };
 
     /// Judges one payload by these rules ([`judge`]).

@@ -14,8 +14,8 @@ use super::skel::types::gozt_func;
 use super::skel::{GoztSkel, GoztSkelBuilder, OpenGoztSkel};
 use super::{Options, TraceError};
 use crate::base::gozt_h::{
-    GOZT_ENTRY_EMULATED, GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE,
-    GOZT_TOTALS_AT_RET,
+    GOZT_ENDS_AT_EOF, GOZT_ENDS_PAYLOAD, GOZT_ENTRY_EMULATED, GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET,
+    GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
 };
 use crate::base::privileges::Op;
 
@@ -56,6 +56,10 @@ pub struct FuncSpec {
     /// Its binary serves HTTP: where the request is at a request site's
     /// entry, and the fields read of it.
     pub request: Option<RequestSpec>,
+    /// A call of it (made inside no other) ends a payload; or does when it
+    /// returns an error or io.EOF (a reader's Read).
+    pub ends_payload: bool,
+    pub ends_at_eof: bool,
 }
 
 /// What the programs read of a binary's `http.Request` (gozt.h).
@@ -88,6 +92,12 @@ impl FuncSpec {
         }
         if self.entry_emulated {
             flags |= GOZT_ENTRY_EMULATED as u8;
+        }
+        if self.ends_payload {
+            flags |= GOZT_ENDS_PAYLOAD as u8;
+        }
+        if self.ends_at_eof {
+            flags |= GOZT_ENDS_AT_EOF as u8;
         }
         gozt_func {
             goid_off: self.goid_offset as u32,
@@ -192,9 +202,13 @@ pub fn load<'obj>(
         .gozt_site_ip
         .set_autoload(method == AttachMethod::UprobeAddress);
     open.progs.gozt_floor_classic.set_autoload(!multi);
+    let writes = opts.writes && !opts.floor;
+    open.progs.gozt_write_enter.set_autoload(writes);
+    open.progs.gozt_write_exit.set_autoload(writes);
     if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
         rodata.caller_mask = caller_slots - 1;
         rodata.count_traps = u8::from(count_traps);
+        rodata.trace_writes = u8::from(writes);
     }
     let skel = open.load().map_err(load_error)?;
     for f in funcs {

@@ -130,6 +130,8 @@ pub struct Options {
     /// Room in the function table for functions of binaries added while
     /// tracing ([`Tracer::add_binary`]).
     pub spare_funcs: u32,
+    /// Trace each payload's downstream write (the write tracepoints).
+    pub writes: bool,
 }
 
 impl Default for Options {
@@ -148,6 +150,7 @@ impl Default for Options {
             simulate_no_btf: false,
             per_site: false,
             spare_funcs: 0,
+            writes: false,
         }
     }
 }
@@ -237,6 +240,10 @@ pub struct Tracer<'obj> {
     trap: Option<TrapCost>,
     calibrated: Option<Instant>,
     calibrations: Vec<TrapCost>,
+    /// The write tracepoints' links while attached, when downstream writes
+    /// are traced (`writes`: cleared when they cannot be).
+    writes: bool,
+    write_links: Vec<Link>,
 }
 
 /// The size of a key of the `sites` map.
@@ -299,7 +306,40 @@ impl<'obj> Tracer<'obj> {
             trap: None,
             calibrated: None,
             calibrations: Vec::new(),
+            writes: opts.writes && !opts.floor,
+            write_links: Vec::new(),
         })
+    }
+
+    /// Whether payloads' downstream writes are traced (the write
+    /// tracepoints attached, or to be).
+    pub fn writes(&self) -> bool {
+        self.writes
+    }
+
+    /// Attaches the write tracepoints, if wanted and not in place; where
+    /// this kernel has none, downstream writes are not traced (a note).
+    fn attach_writes(&mut self) {
+        if !self.writes || !self.write_links.is_empty() {
+            return;
+        }
+        let progs = &self.skel.progs;
+        let links = [
+            (&progs.gozt_write_enter, "sys_enter_write"),
+            (&progs.gozt_write_exit, "sys_exit_write"),
+        ]
+        .into_iter()
+        .map(|(p, name)| p.attach_tracepoint(libbpf_rs::TracepointCategory::Syscalls, name))
+        .collect::<Result<Vec<Link>, _>>();
+        match links {
+            Ok(links) => self.write_links = links,
+            Err(e) => {
+                self.writes = false;
+                self.notes.push(format!(
+                    "downstream writes not traced: the write tracepoints could not be attached ({e})"
+                ));
+            }
+        }
     }
 
     /// How the programs attach on this kernel.
@@ -576,6 +616,7 @@ impl<'obj> Tracer<'obj> {
         self.links = (0..self.sites.len())
             .map(|i| self.attach_one(i))
             .collect::<Result<_, _>>()?;
+        self.attach_writes();
         self.on = true;
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
             bss.attaching = 0;
@@ -627,6 +668,7 @@ impl<'obj> Tracer<'obj> {
             std::mem::take(&mut self.links)
                 .into_iter()
                 .flatten()
+                .chain(std::mem::take(&mut self.write_links))
                 .collect(),
         );
         self.on = false;

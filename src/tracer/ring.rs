@@ -10,9 +10,9 @@ use super::skel::types::gozt_event;
 use super::skel::GoztSkel;
 use crate::base::gozt_h::{
     GOZT_EV_EOF, GOZT_EV_ERROR, GOZT_EV_INNER, GOZT_EV_IN_VALID, GOZT_EV_OUT_VALID,
-    GOZT_EV_PATTERN, GOZT_EV_ROUTE, GOZT_EV_STARTED, GOZT_EV_TOTALS,
+    GOZT_EV_PATTERN, GOZT_EV_ROUTE, GOZT_EV_STARTED, GOZT_EV_TOTALS, GOZT_EV_WRITE,
 };
-use crate::event::{CallEvent, RouteSeen};
+use crate::event::{CallEvent, FdKind, RouteSeen, WriteSeen};
 
 /// The events map, read.
 pub struct Ring<'obj> {
@@ -71,6 +71,10 @@ pub fn decode(data: &[u8]) -> Option<CallEvent> {
         uncorrected: false,
         stack: ev.stack.iter().copied().take_while(|&a| a != 0).collect(),
         route: flag(GOZT_EV_ROUTE).then(|| route(&ev)),
+        write: flag(GOZT_EV_WRITE).then(|| WriteSeen {
+            payload_end_ns: ev.payload_end_ns,
+            kind: FdKind::of_code(ev.fd_kind),
+        }),
     })
 }
 

@@ -39,6 +39,6 @@ unsafe impl bytemuck::Pod for types::gozt_site_key {}
 const _: () = assert!(std::mem::size_of::<types::gozt_func>() == 4 * 2 + 8 + 4 * 4 + 8 + 4 * 4);
 const _: () = assert!(
     std::mem::size_of::<types::gozt_event>()
-        == 8 * 5 + 8 * 8 + 8 * 2 + 4 * 4 + 8 * 3 + 4 * 4 + 8 + 64
+        == 8 * 5 + 8 * 8 + 8 * 2 + 4 * 4 + 8 * 3 + 4 * 4 + 8 + 64 + 16
 );
 const _: () = assert!(std::mem::size_of::<types::gozt_site_key>() == 8 * 2);

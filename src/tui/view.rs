@@ -418,8 +418,21 @@ impl App {
         });
         let title = route.map_or("route".to_string(), |x| {
             let c = &x.counters;
+            // Where its bytes went: its downstream writes' share of the time.
+            let writes =
+                x.downstream
+                    .as_ref()
+                    .filter(|d| d.writes > 0)
+                    .map_or(String::new(), |d| {
+                        format!(
+                            "; {} writes, p99 {}, {} of the time",
+                            d.writes,
+                            nanos(d.write_latency_ns.p99),
+                            percent(d.write_share, 0)
+                        )
+                    });
             format!(
-                "{}: {} eligible, {} failed",
+                "{}: {} eligible, {} failed{writes}",
                 x.route, c.eligible, c.failures
             )
         });

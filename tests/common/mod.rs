@@ -361,12 +361,15 @@ const CALLERS: &[&str] = &[
     "main.(*countingWriter).Write",
     "main.idleAndWake.func1",
     "main.idleAndWake.func1.1",
+    "main.downstreamPayload",
+    "main.(*kvServer).ServeHTTP",
 ];
 
 /// Asserts that `report` holds exactly the workload's `truth`; returns the
 /// report's count of repeated entries (prologues run again after morestack).
 /// The workload's arguments for `goroutines` goroutines of `rounds` rounds
-/// of one-shot calls only (no streams, no HTTP server).
+/// of one-shot calls only (no streams, no HTTP server, no downstream
+/// writes).
 pub fn one_shot_args(goroutines: u32, rounds: u32) -> Vec<String> {
     [
         "-goroutines".to_string(),
@@ -375,6 +378,7 @@ pub fn one_shot_args(goroutines: u32, rounds: u32) -> Vec<String> {
         rounds.to_string(),
         "-streams=false".to_string(),
         "-http=false".to_string(),
+        "-downstream=false".to_string(),
     ]
     .to_vec()
 }
@@ -651,6 +655,7 @@ pub fn assert_counts_match_truth(report: &Value, truth: &Value, what: &str) -> u
     assert_eq!(report["open_streams"], 0, "{what}: streams left open");
     if report["targets"].as_array().map_or(0, Vec::len) == 1 {
         assert_routes_match_truth(report, truth, what);
+        assert_downstream_matches_truth(report, truth, what);
     }
     let lost = &report["lost"];
     for key in ["ringbuf_full", "inflight_full", "unmatched_returns"] {
@@ -727,6 +732,56 @@ pub fn assert_routes_match_truth(report: &Value, truth: &Value, what: &str) {
         "{what}: routes beyond the truth's: {:?}",
         routes.iter().map(|r| &r["route"]).collect::<Vec<_>>()
     );
+}
+
+/// The report's downstream writes (of a report of one process, with them
+/// traced) are the workload's: for the downstream scenario's caller and
+/// the Redis route, the payloads, the writes, their bytes and kinds,
+/// exactly; elsewhere, at most one write per payload.
+pub fn assert_downstream_matches_truth(report: &Value, truth: &Value, what: &str) {
+    let rows = report["callers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(report["routes"].as_array().unwrap());
+    let mut traced = false;
+    for row in rows {
+        let Some(d) = row.get("downstream") else {
+            continue;
+        };
+        traced = true;
+        assert!(
+            d["writes"].as_u64() <= d["payloads"].as_u64(),
+            "{what}: more writes than payloads: {row}"
+        );
+    }
+    let Some(want) = truth["downstream"].as_array() else {
+        return;
+    };
+    if !traced {
+        return;
+    }
+    for t in want {
+        let row = match t["caller"].as_str() {
+            Some(caller) => report["callers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["caller"] == caller && c["function"] == t["function"]),
+            None => report["routes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["route"] == t["route"]),
+        };
+        let row = row.unwrap_or_else(|| panic!("{what}: no row for {t}"));
+        let d = &row["downstream"];
+        for key in ["payloads", "writes", "bytes"] {
+            assert_eq!(d[key], t[key], "{what}: downstream {key} of {t}: {d}");
+        }
+        assert_eq!(d["kinds"], t["kinds"], "{what}: downstream kinds of {t}");
+        assert_eq!(d["errors"], 0, "{what}: {d}");
+    }
 }
 
 /// A fresh directory under the temp dir, `gozt-TAG-PID-NANOS`, that

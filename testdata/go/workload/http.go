@@ -1,5 +1,11 @@
 package main
 
+// With -redis, the deep-dive's own case: PUT /kv?key=K stores the request's
+// body zstd-compressed in Redis (SET K V through redigo): each payload's
+// downstream write is the SET command, whose length is known from the
+// key's and the value's (RESP). The payloads are made serving the route
+// `PUT /kv`.
+//
 // The HTTP scenario: a server compressing its responses through gzip and
 // zstd streams (text and random bodies, sizes around min-size, a Flush
 // mid-stream), and a client on another goroutine fetching each once. The
@@ -13,6 +19,7 @@ package main
 // mux (routes_new.go), else the method and the path's first two segments.
 
 import (
+	"bytes"
 	stdgzip "compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,6 +27,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"flag"
 	"fmt"
 	"io"
 	"math/big"
@@ -30,8 +38,46 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomodule/redigo/redis"
 	"github.com/klauspost/compress/zstd"
 )
+
+var redisAddr = flag.String("redis", "", "also store PUT /kv bodies, zstd-compressed, in the Redis at this address")
+
+// kvServer stores bodies in Redis, compressed: each SET is its payload's
+// downstream write.
+type kvServer struct {
+	http  *httpServer
+	enc   *zstd.Encoder
+	mu    sync.Mutex
+	conn  redis.Conn
+	truth *downstreamTruth
+}
+
+func (s *kvServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		panic(err)
+	}
+	key := req.URL.Query().Get("key")
+	r := s.http.recorder()
+	out := s.enc.EncodeAll(body, nil)
+	r.add(fnEncodeAll, len(body), len(out), false, true)
+	s.http.addRoute(req, fnEncodeAll, len(body), len(out))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.conn.Do("SET", key, out); err != nil {
+		panic(err)
+	}
+	// The command as RESP: an array of three bulk strings.
+	resp := fmt.Sprintf("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n", len(key), key, len(out))
+	s.truth.Route = route(req)
+	s.truth.Payloads++
+	s.truth.Writes++
+	s.truth.Bytes += uint64(len(resp) + len(out) + 2)
+	s.truth.Kinds["tcp"]++
+	io.WriteString(w, "stored\n")
+}
 
 // sizeCounter counts the bytes written through it.
 type sizeCounter struct {
@@ -224,8 +270,18 @@ func listen(mux http.Handler, tlsOn bool) (*http.Server, string) {
 // httpRound serves every combination once and adds the handlers' truth.
 func httpRound(t *truth, mu *sync.Mutex) {
 	srv := &httpServer{recorders: map[uint64]*recorder{}, routes: map[string]*routeTruth{}}
+	kv := &kvServer{http: srv, truth: &downstreamTruth{Function: fnEncodeAll, Kinds: map[string]uint64{}}}
+	if *redisAddr != "" {
+		var err error
+		if kv.conn, err = redis.Dial("tcp", *redisAddr); err != nil {
+			panic(err)
+		}
+		if kv.enc, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1)); err != nil {
+			panic(err)
+		}
+	}
 	mux := http.NewServeMux()
-	handleRoutes(mux, srv)
+	handleRoutes(mux, srv, kv)
 	plain, plainURL := listen(mux, false)
 	secure, secureURL := listen(mux, true)
 	client := &http.Client{Transport: &http.Transport{
@@ -263,6 +319,26 @@ func httpRound(t *truth, mu *sync.Mutex) {
 			}
 		}
 	}
+	if *redisAddr != "" {
+		for i := 0; i < 20; i++ {
+			body := compressible(2000+700*i, int64(i))
+			url := fmt.Sprintf("%s/kv?key=item:%d", plainURL, i)
+			req, err := http.NewRequest(http.MethodPut, url, bytes.NewReader(body))
+			if err != nil {
+				panic(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				panic(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				panic(resp.Status)
+			}
+		}
+		kv.conn.Close()
+	}
 	plain.Close()
 	secure.Close()
 	mu.Lock()
@@ -274,5 +350,8 @@ func httpRound(t *truth, mu *sync.Mutex) {
 	}
 	for _, rt := range srv.routes {
 		t.Routes = append(t.Routes, rt)
+	}
+	if kv.truth.Payloads > 0 {
+		t.Downstream = append(t.Downstream, kv.truth)
 	}
 }

@@ -79,6 +79,9 @@ type truth struct {
 	// The HTTP scenario's payloads by route (every other payload is made
 	// off any request).
 	Routes []*routeTruth `json:"routes,omitempty"`
+	// The downstream scenario's caller, and with -redis the route whose
+	// payloads are stored in Redis: their downstream writes.
+	Downstream []*downstreamTruth `json:"downstream,omitempty"`
 }
 
 const (
@@ -630,6 +633,7 @@ func main() {
 	idleGoroutines := flag.Int("idle", 0, "also run the idle-and-wake scenario on this many goroutines")
 	idleFor := flag.Duration("idle-for", 1500*time.Millisecond, "how long the idle goroutines wait")
 	linger := flag.Bool("linger", false, "after printing the truth, stay alive until SIGTERM")
+	doDownstream := flag.Bool("downstream", true, "also write payloads to a socket, a file and a pipe")
 	flag.Parse()
 	if *wait {
 		waitForStart()
@@ -682,6 +686,18 @@ func main() {
 		go func() {
 			defer wg.Done()
 			httpRound(&t, &mu)
+		}()
+	}
+	if *doDownstream {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &recorder{g: &goroutineTruth{Goid: goid(), Functions: map[string]*counts{}}}
+			d := downstreamRound(r, enc)
+			mu.Lock()
+			t.Goroutines = append(t.Goroutines, r.g)
+			t.Downstream = append(t.Downstream, d)
+			mu.Unlock()
 		}()
 	}
 	if *harmGoroutines > 0 {

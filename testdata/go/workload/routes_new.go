@@ -10,9 +10,10 @@ import "net/http"
 
 // handleRoutes registers the scenario's routes: a path prefix, and a
 // pattern with a method and wildcards.
-func handleRoutes(mux *http.ServeMux, h http.Handler) {
+func handleRoutes(mux *http.ServeMux, h, kv http.Handler) {
 	mux.Handle("/gzip/", h)
 	mux.Handle("GET /zstd/{kind}/{size}", h)
+	mux.Handle("PUT /kv", kv)
 }
 
 // requestPattern is the pattern the mux matched req with.
