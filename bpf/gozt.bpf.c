@@ -394,6 +394,10 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __
 		return 0;
 	}
 	call = &rec->calls[slot];
+	/* A call made inside no other begins the next payload (or part of
+	 * it): a write from here on is not the last payload's. */
+	if (outer_id == GOZT_NO_OUTER && rec->down.state == GOZT_DOWN_ARMED)
+		rec->down.state = 0;
 	/* Before the clock: the walk is gozt's time, not the call's. */
 	read_callers(r, key.tgid, call->stack);
 	call->sp_word = sp_word(r, call->stack);

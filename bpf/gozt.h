@@ -279,7 +279,8 @@ struct gozt_request {
 
 /* A goroutine's payload awaiting its downstream write: the next write(2)
  * the goroutine makes (internal/poll.(*FD).Write's, for a socket, a file
- * or a pipe), before its next payload or request. One write: its
+ * or a pipe), before its next traced call (the next payload, or a part of
+ * it) or request. One write: its
  * write(2) calls until all its bytes are written or it fails (EAGAIN and
  * EINTR, after which Go writes again, continue it). */
 struct gozt_downstream {

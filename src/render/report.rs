@@ -219,6 +219,10 @@ fn downstream(out: &mut String, r: &Report, o: TextOptions) {
             "{}{kinds}",
             fit(&name, WIDTH.saturating_sub(kinds.chars().count()))
         );
+        if d.writes == 0 {
+            let _ = writeln!(out, "  {} payloads, none written", d.payloads);
+            continue;
+        }
         fields(
             out,
             "",
