@@ -601,6 +601,7 @@ def server_window(mode, pid, port, name, codec, offsets):
         bt.wait()
         return (*res, None, None, None)
     flags = {"default": [], "no-sinks": ["--no-stream-output"],
+             "no-attribution": ["--no-routes", "--no-downstream"],
              "budget 1%": ["--max-overhead", "1%"], "before": []}[mode]
     gozt = os.environ["BENCH_GOZT_BEFORE"] if mode == "before" else GOZT
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
@@ -626,7 +627,8 @@ def server_window(mode, pid, port, name, codec, offsets):
 def server():
     """Debian's caddy serving text with `encode gzip zstd` to wrk (one connection, caddy and wrk
     on a core each): throughput and latency with gozt attached, to bare, in windows taken in
-    turn (bare, default, --no-stream-output, --max-overhead 1%, and bpftrace with one trap per
+    turn (bare, default, --no-routes --no-downstream, --no-stream-output, --max-overhead 1%,
+    and bpftrace with one trap per
     response; with BENCH_GOZT_BEFORE, another gozt's default too), SERVER_REPEATS times. gozt's
     payload count is checked against wrk's requests."""
     work = tempfile.mkdtemp()
@@ -652,7 +654,7 @@ def server():
                                            text=True, check=True).stdout)
         offsets = {c: next(p["file_offset"] for p in probes["probes"] if p["function"] == f)
                    for c, f in SERVER_CLOSE.items()}
-        modes = ["bare", "default", "no-sinks", "budget 1%", "bpftrace"]
+        modes = ["bare", "default", "no-attribution", "no-sinks", "budget 1%", "bpftrace"]
         # Another gozt's default, for a before/after in one run.
         if os.environ.get("BENCH_GOZT_BEFORE"):
             modes.insert(2, "before")
