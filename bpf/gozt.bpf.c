@@ -51,6 +51,14 @@ struct {
 	__type(value, struct gozt_inflight);
 } inflight SEC(".maps");
 
+/* The request each goroutine serving one is serving (gozt.h), by its g. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GOZT_REQUESTS);
+	__type(key, struct gozt_key);
+	__type(value, struct gozt_request);
+} requests SEC(".maps");
+
 /* Goroutines with calls counted in inflight_full whose RETs are still to
  * come: those RETs are not unmatched returns (each loss counted once). */
 struct {
@@ -396,7 +404,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __
 	call = &rec->calls[slot];
 	/* A call made inside no other begins the next payload (or part of
 	 * it): a write from here on is not the last payload's. */
-	if (outer_id == GOZT_NO_OUTER && rec->down.state == GOZT_DOWN_ARMED)
+	if (outer_id == GOZT_NO_OUTER)
 		rec->down.state = 0;
 	/* Before the clock: the walk is gozt's time, not the call's. */
 	read_callers(r, key.tgid, call->stack);
@@ -429,17 +437,22 @@ struct go_string {
 };
 
 /* Copies the first bytes of Go string `s` (at most `size`, a constant) to
- * `out`; 0 bytes when it is empty or unreadable. */
-static __always_inline void read_go_string(const struct go_string *s, char *out, __u64 size)
+ * `out`: 0 when they were read (or it is empty), else -1. */
+static __always_inline int read_go_string(const struct go_string *s, char *out, __u64 size)
 {
 	__u64 n = s->len;
 
 	if (n > size)
 		n = size;
-	if (!s->ptr || !n)
-		return;
-	bpf_probe_read_user(out, n, (void *)s->ptr);
+	if (!n)
+		return 0;
+	if (!s->ptr)
+		return -1;
+	return bpf_probe_read_user(out, n, (void *)s->ptr) ? -1 : 0;
 }
+
+/* A request record to start from. */
+const struct gozt_request empty_request = {};
 
 /* A request site's entry: the goroutine now serves this request. Its
  * method and URL path are read here, once per request. */
@@ -456,29 +469,32 @@ static __always_inline int on_request(const struct regs *r, __u64 cookie)
 
 	if (cookie & GOZT_COOKIE_EMULATED)
 		COUNT(traps_emulated);
+	goroutine_key(r, &key);
+	/* Whatever follows, the goroutine's last request is over, and a
+	 * payload's write, if any, came before this one. */
+	q = bpf_map_lookup_elem(&requests, &key);
+	if (q)
+		q->active = 0;
+	rec = bpf_map_lookup_elem(&inflight, &key);
+	if (rec)
+		rec->down.state = 0;
 	if (stopping)
 		return 0;
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f || f->req_reg == GOZT_REG_NONE)
 		return 0;
 	COUNT(requests);
-	goroutine_key(r, &key);
 	if (read_g(r, f, &v))
 		return 0;
-	rec = bpf_map_lookup_elem(&inflight, &key);
-	if (!rec) {
-		bpf_map_update_elem(&inflight, &key, &empty_inflight, BPF_NOEXIST);
-		rec = bpf_map_lookup_elem(&inflight, &key);
-		if (!rec)
-			return 0;
-	}
-	/* A payload's write, if any, came before this request. */
-	rec->down.state = 0;
-	q = &rec->request;
 	req = reg(r, f->req_reg);
-	q->active = 0;
 	if (!req)
 		return 0;
+	if (!q) {
+		bpf_map_update_elem(&requests, &key, &empty_request, BPF_ANY);
+		q = bpf_map_lookup_elem(&requests, &key);
+		if (!q)
+			return 0;
+	}
 	q->req = req;
 	q->goid = v.goid;
 	q->depth = v.stack_hi - r->sp;
@@ -489,10 +505,9 @@ static __always_inline int on_request(const struct regs *r, __u64 cookie)
 	if (!bpf_probe_read_user(&s, sizeof(s), (void *)(req + f->req_method_off)))
 		read_go_string(&s, q->method, GOZT_METHOD_BYTES);
 	if (!bpf_probe_read_user(&url, sizeof(url), (void *)(req + f->req_url_off)) && url &&
-	    !bpf_probe_read_user(&s, sizeof(s), (void *)(url + f->url_path_off))) {
-		read_go_string(&s, q->path, GOZT_ROUTE_BYTES);
+	    !bpf_probe_read_user(&s, sizeof(s), (void *)(url + f->url_path_off)) &&
+	    !read_go_string(&s, q->path, GOZT_ROUTE_BYTES))
 		q->path_len = s.len > 0xffffffffULL ? 0xffffffffU : (__u32)s.len;
-	}
 	q->sp_word = return_address(r);
 	{
 		__u64 stack[1] = {q->sp_word};
@@ -506,7 +521,7 @@ static __always_inline int on_request(const struct regs *r, __u64 cookie)
 /* A request site's RET: the goroutine's request is over. */
 static __always_inline int on_request_ret(const struct regs *r, __u32 id)
 {
-	struct gozt_inflight *rec;
+	struct gozt_request *q;
 	struct gozt_key key;
 	struct gozt_func *f;
 	struct g_view v;
@@ -515,11 +530,11 @@ static __always_inline int on_request_ret(const struct regs *r, __u32 id)
 	if (!f)
 		return 0;
 	goroutine_key(r, &key);
-	rec = bpf_map_lookup_elem(&inflight, &key);
-	if (!rec || !rec->request.active || read_g(r, f, &v))
+	q = bpf_map_lookup_elem(&requests, &key);
+	if (!q || !q->active || read_g(r, f, &v))
 		return 0;
-	if (rec->request.goid == v.goid && rec->request.depth == v.stack_hi - r->sp)
-		rec->request.active = 0;
+	if (q->goid == v.goid && q->depth == v.stack_hi - r->sp)
+		q->active = 0;
 	return 0;
 }
 
@@ -527,14 +542,15 @@ static __always_inline int on_request_ret(const struct regs *r, __u32 id)
  * function `f` of the binary, when the goroutine serves a request whose
  * handler's frame is still there: the mux's pattern if it set one (read
  * now, after the mux ran), else the path read at the request's entry. */
-static __always_inline void event_route(struct gozt_event *ev, struct gozt_request *q,
+static __always_inline void event_route(struct gozt_event *ev, const struct gozt_key *key,
 					const struct gozt_func *f, const struct g_view *v,
 					__u64 depth)
 {
+	struct gozt_request *q = bpf_map_lookup_elem(&requests, key);
 	struct go_string s = {};
 	__u64 word = 0;
 
-	if (!q->active || q->goid != v->goid || q->depth >= depth)
+	if (!q || !q->active || q->goid != v->goid || q->depth >= depth)
 		return;
 	/* The handler's frame is gone once the word at its entry's SP changed
 	 * (on amd64 its return address: the caller's next call writes there). */
@@ -547,8 +563,7 @@ static __always_inline void event_route(struct gozt_event *ev, struct gozt_reque
 	ev->flags |= GOZT_EV_ROUTE;
 	if (f->req_pattern_off != 0xffffffffU &&
 	    !bpf_probe_read_user(&s, sizeof(s), (void *)(q->req + f->req_pattern_off)) &&
-	    s.len) {
-		read_go_string(&s, ev->route, GOZT_ROUTE_BYTES);
+	    s.len && !read_go_string(&s, ev->route, GOZT_ROUTE_BYTES)) {
 		ev->route_len = s.len > 0xffffffffULL ? 0xffffffffU : (__u32)s.len;
 		ev->flags |= GOZT_EV_PATTERN;
 		return;
@@ -708,7 +723,7 @@ static __always_inline int on_ret(const struct regs *r, __u64 ip, __u64 now, __u
 		/* A payload's call (not one made inside another) carries the
 		 * request its goroutine serves. */
 		if (call->outer_id == GOZT_NO_OUTER)
-			event_route(ev, &rec->request, f, &v, depth);
+			event_route(ev, &key, f, &v, depth);
 		bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	} else {
 		COUNT(ringbuf_full);
@@ -995,6 +1010,8 @@ static __always_inline __u32 fd_kind(__u64 fd)
 	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return GOZT_FD_OTHER;
 	mode = BPF_CORE_READ(file, f_inode, i_mode) & 0170000;
+	if (mode == 0)
+		return GOZT_FD_SKIP;
 	if (mode == 0100000)
 		return GOZT_FD_FILE;
 	if (mode == 0010000)
@@ -1025,22 +1042,34 @@ int gozt_write_enter(struct trace_event_raw_sys_enter *ctx)
 	struct gozt_func *f;
 	__u64 goid = 0;
 
+	__u32 kind;
+
 	rec = current_goroutine(&key);
-	if (!rec || rec->down.state != GOZT_DOWN_ARMED)
+	if (!rec || !rec->down.state)
 		return 0;
 	d = &rec->down;
 	f = bpf_map_lookup_elem(&funcs, &d->func_id);
-	/* g runs another goroutine now: that payload had no write. */
+	/* g runs another goroutine now: that payload had no write (or its
+	 * write was left unfinished: a deadline after EAGAIN). */
 	if (!f || bpf_probe_read_user(&goid, sizeof(goid), (void *)(key.g + f->goid_off)) ||
 	    goid != d->goid) {
 		d->state = 0;
 		return 0;
 	}
+	/* The same write again after EAGAIN or EINTR, or a partial one. */
+	if (d->state == GOZT_DOWN_WRITING) {
+		if (d->fd != (__u32)ctx->args[0])
+			d->state = 0;
+		return 0;
+	}
+	kind = fd_kind(ctx->args[0]);
+	if (kind == GOZT_FD_SKIP)
+		return 0;
 	d->start_ns = bpf_ktime_get_ns();
 	d->want_bytes = ctx->args[2];
 	d->written_bytes = 0;
 	d->fd = (__u32)ctx->args[0];
-	d->fd_kind = fd_kind(ctx->args[0]);
+	d->fd_kind = kind;
 	d->state = GOZT_DOWN_WRITING;
 	return 0;
 }

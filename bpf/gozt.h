@@ -80,6 +80,9 @@
 #define GOZT_FD_UNIX 3
 #define GOZT_FD_FILE 4
 #define GOZT_FD_PIPE 5
+/* An anonymous inode (the Go runtime's eventfd that wakes its poller):
+ * no payload's bytes go there, and the write is passed over. */
+#define GOZT_FD_SKIP 6
 
 /* gozt_downstream.state */
 #define GOZT_DOWN_ARMED 1   /* a payload ended; its write not yet begun */
@@ -302,9 +305,13 @@ struct gozt_downstream {
  * party ever writes through a pointer to a deleted record. */
 struct gozt_inflight {
 	struct gozt_call calls[GOZT_NEST];
-	struct gozt_request request;
 	struct gozt_downstream down;
 };
+
+/* Requests under way kept at once (the `requests` map, least recently
+ * begun out first): a goroutine serving requests gets a record there, not
+ * in `inflight`, unless it also compresses. */
+#define GOZT_REQUESTS 16384
 
 /* Counters, one set per CPU slot (user space sums them). Each lost or
  * unmeasured call is counted once, under one cause. */

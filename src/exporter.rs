@@ -552,6 +552,12 @@ impl Metrics {
             .observe(ev.duration_ns as f64 / 1e9);
         if let Some(p) = payload {
             self.count_route(ev, p);
+        } else if self.rules.downstream && crate::stats::aggregate::rearms(ev, meta) {
+            // The programs time the write after this call (a reader's Close
+            // after its EOF), still the last payload's.
+            if let Some(last) = self.last_route.get_mut(&(ev.tgid, ev.goid)) {
+                last.0 = ev.start_ns + ev.duration_ns + ev.correction_ns;
+            }
         }
     }
 

@@ -228,3 +228,47 @@ fn the_text_report_and_the_exporter_say_the_same() {
     assert!(!exposition
         .contains("bytes_total{binary=\"/srv/app\",kind=\"tcp\",pid=\"7\",route=\"no route\"}"));
 }
+
+#[test]
+fn a_readers_close_after_its_eof_hands_on_the_write() {
+    let id = |name: &str| funcs().iter().position(|f| f.function == name).unwrap() as u32;
+    let read = id("compress/gzip.(*Reader).Read");
+    let close = id("compress/gzip.(*Reader).Close");
+    let call = |func_id: u32, start: u64, eof: bool| CallEvent {
+        tgid: 7,
+        goid: 12,
+        func_id,
+        start_ns: start,
+        duration_ns: 1_000,
+        bytes_in: None,
+        bytes_out: Some(if func_id == read && !eof { 4096 } else { 0 }),
+        eof,
+        obj: 0xc000_1000,
+        stack: vec![0x3010],
+        ..Default::default()
+    };
+    // Read, Read to EOF (the payload), Close (to the programs, its end
+    // again), then the write they time after Close.
+    let mut w = write(12, 13_000, 13_500, 2_000, 4096, FdKind::Unix);
+    w.func_id = close;
+    let events = [
+        call(read, 10_000, false),
+        call(read, 11_000, true),
+        call(close, 12_000, false),
+        w,
+    ];
+    let mut agg = Aggregator::new(funcs(), RULES);
+    for ev in &events {
+        let p = agg.judge(ev);
+        agg.add_judged(ev, p.as_ref(), &mut Callers);
+    }
+    let r = agg.report(Vec::new(), 1.0, Lost::default());
+    let d = r
+        .callers
+        .iter()
+        .find(|c| c.caller == "main.caller3" && c.function.ends_with("Reader).Read"))
+        .and_then(|c| c.downstream.clone())
+        .expect("the reader's caller row");
+    assert_eq!((d.payloads, d.writes, d.bytes), (1, 1, 4096));
+    assert_eq!(d.kinds.get("unix"), Some(&1));
+}

@@ -102,7 +102,11 @@ fn service_image(bin: &Path, tag: &str, dir: &Path) {
     std::fs::copy(bin, ctx.join("my-service")).unwrap();
     std::fs::write(
         ctx.join("Containerfile"),
-        format!("FROM scratch\nCOPY my-service {SERVICE}\nENTRYPOINT [\"{SERVICE}\"]\n"),
+        // A /tmp (WORKDIR makes it), where the workload's downstream
+        // scenario writes its file and its unix socket.
+        format!(
+            "FROM scratch\nWORKDIR /tmp\nCOPY my-service {SERVICE}\nENTRYPOINT [\"{SERVICE}\"]\n"
+        ),
     )
     .unwrap();
     podman_ok(&["build", "--quiet", "-t", tag, ctx.to_str().unwrap()]);

@@ -438,6 +438,10 @@ fn drive(
     monitor: Option<&mut dyn Monitor>,
     intervals: Option<&mut dyn IntervalSink>,
 ) -> Result<Outcome, SessionError> {
+    // Downstream writes are said only where their tracepoints are in place.
+    let mut traced = cfg.clone();
+    traced.rules.downstream &= a.tracer.writes();
+    let cfg = &traced;
     let mut parts = parts(cfg, &mut set, a.duty.take(), a.in_place, os);
     if let (Some(every), Some(sink)) = (cfg.interval, intervals) {
         let counts = &mut parts.counts;

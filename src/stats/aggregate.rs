@@ -424,12 +424,30 @@ impl Down {
     }
 }
 
+/// Whether call `ev` (made inside no other) is, to the programs, the end
+/// of a payload, whose goroutine's next write they time (targets.rs sets
+/// the same rule in each function's flags).
+pub fn rearms(ev: &CallEvent, meta: &FuncMeta) -> bool {
+    use crate::probe::catalog::Role;
+    ev.outer.is_none()
+        && match meta.entry.role {
+            Role::Whole | Role::Close => true,
+            Role::Read => ev.error || ev.eof,
+            Role::Write | Role::Flush => false,
+        }
+}
+
 /// The last payload of a goroutine, whose downstream write may come.
 #[derive(Debug, Clone, Copy)]
 struct LastPayload {
+    /// The end of the call the programs time its write after, and its
+    /// function (the payload's, or a later call's that to them ended it
+    /// again: `rearm`).
     end_ns: u64,
-    caller: u32,
     func_id: u32,
+    /// The payload's caller and function: its downstream row.
+    caller: u32,
+    payload_func: u32,
     route: Option<u32>,
 }
 
@@ -487,7 +505,9 @@ impl Aggregator {
             route_names: Vec::new(),
             route_index: std::collections::HashMap::new(),
             down_by_caller: BTreeMap::new(),
-            last_payload: LruCache::new(cap(MAX_GOROUTINES)),
+            // Bounded by hand (add_judged): an LruCache of a capacity
+            // allocates it at once, in every aggregator.
+            last_payload: LruCache::unbounded(),
         }
     }
 
@@ -609,6 +629,7 @@ impl Aggregator {
             return None;
         }
         let meta = self.funcs.get(ev.func_id as usize)?;
+        let rearm = rearms(ev, meta);
         let c = call_bytes(ev, &meta.entry);
         let digits = self.digits;
         if let Some(outer) = ev.outer {
@@ -698,12 +719,29 @@ impl Aggregator {
                         end_ns: ev.start_ns + ev.duration_ns + ev.correction_ns,
                         caller,
                         func_id: ev.func_id,
+                        payload_func: ev.func_id,
                         route: Some(route),
                     },
                 );
+                while self.last_payload.len() > MAX_GOROUTINES {
+                    self.last_payload.pop_lru();
+                }
             }
+        } else if self.rules.downstream && rearm {
+            self.rearm(ev);
         }
         frame
+    }
+
+    /// A call that ended no payload here but, to the programs, ends one (a
+    /// reader's Close after its EOF, a Read returning the same error
+    /// again): the goroutine's write now follows it, still its last
+    /// payload's, as the programs count it.
+    fn rearm(&mut self, ev: &CallEvent) {
+        if let Some(last) = self.last_payload.get_mut(&(ev.tgid, ev.goid)) {
+            last.end_ns = ev.start_ns + ev.duration_ns + ev.correction_ns;
+            last.func_id = ev.func_id;
+        }
     }
 
     /// A payload's downstream write: counted with its payload's caller and
@@ -725,7 +763,10 @@ impl Aggregator {
         }
         self.last_payload.pop(&key);
         let gap = ev.start_ns.saturating_sub(w.payload_end_ns);
-        if let Some(d) = self.down_by_caller.get_mut(&(last.caller, last.func_id)) {
+        if let Some(d) = self
+            .down_by_caller
+            .get_mut(&(last.caller, last.payload_func))
+        {
             d.write(ev, gap, w.kind);
         }
         if let Some(r) = last.route.and_then(|i| self.by_route.get_mut(&i)) {

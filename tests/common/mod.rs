@@ -129,6 +129,10 @@ pub fn bpf_held_by(pid: u32) -> (Vec<u32>, Vec<u32>) {
     (progs, links)
 }
 
+/// The links gozt holds beside its uprobes' (one per binary): the write
+/// tracepoints' (downstream writes, on by default).
+pub const WRITE_LINKS: usize = 2;
+
 /// The ids of the BPF programs this build's gozt processes hold now.
 pub fn gozt_bpf_programs() -> Vec<u32> {
     let mut ids: Vec<u32> = gozt_processes()
