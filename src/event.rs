@@ -80,6 +80,15 @@ pub struct CallEvent {
     pub write: Option<WriteSeen>,
 }
 
+impl CallEvent {
+    /// When the call returned, as the programs clocked it: its time before
+    /// the correction took gozt's traps out of it (what a downstream
+    /// write's `payload_end_ns` names).
+    pub fn end_ns(&self) -> u64 {
+        self.start_ns + self.duration_ns + self.correction_ns
+    }
+}
+
 /// A payload's downstream write, as the programs saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteSeen {

@@ -556,42 +556,28 @@ impl Metrics {
             // The programs time the write after this call (a reader's Close
             // after its EOF), still the last payload's.
             if let Some(last) = self.last_route.get_mut(&(ev.tgid, ev.goid)) {
-                last.0 = ev.start_ns + ev.duration_ns + ev.correction_ns;
+                last.0 = ev.end_ns();
             }
         }
     }
 
     /// Counts payload `p`, ended by `ev`, under its route's series.
     fn count_route(&mut self, ev: &CallEvent, p: &Payload) {
-        use crate::stats::routes::{label, NO_ROUTE, OTHER};
+        use crate::stats::routes;
         let Some(series) = self.targets.get_mut(&ev.tgid) else {
             return;
         };
-        let mut name = ev.route.as_ref().map_or_else(
-            || NO_ROUTE.to_string(),
-            |r| label(r, self.rules.route_depth),
+        let name = routes::bounded(
+            routes::name(ev.route.as_ref(), self.rules.route_depth),
+            &series.routes,
+            self.rules.max_routes,
         );
         if !series.routes.contains(&name) {
-            let named = series
-                .routes
-                .iter()
-                .filter(|n| *n != NO_ROUTE && *n != OTHER)
-                .count();
-            if name != NO_ROUTE && named >= self.rules.max_routes {
-                name = OTHER.to_string();
-            }
-            if !series.routes.contains(&name) {
-                series.routes.push(name.clone());
-            }
+            series.routes.push(name.clone());
         }
         if self.rules.downstream {
-            self.last_route.put(
-                (ev.tgid, ev.goid),
-                (
-                    ev.start_ns + ev.duration_ns + ev.correction_ns,
-                    name.clone(),
-                ),
-            );
+            self.last_route
+                .put((ev.tgid, ev.goid), (ev.end_ns(), name.clone()));
         }
         let pid = ev.tgid.to_string();
         let labels = [pid.as_str(), series.binary.as_str(), name.as_str()];

@@ -10,14 +10,9 @@ mod common;
 
 use gozt::event::CallEvent;
 use gozt::stats::correct::Corrector;
-use gozt::stats::{Aggregator, FunctionReport, Report, Symbolizer};
+use gozt::stats::{Aggregator, FunctionReport, Report};
 
-struct NoNames;
-impl Symbolizer for NoNames {
-    fn function_at(&mut self, _: u32, _: u64) -> Option<String> {
-        None
-    }
-}
+use common::NoNames;
 
 /// A small deterministic generator (xorshift64*), so that a failure
 /// replays.

@@ -7,19 +7,11 @@
 mod common;
 
 use gozt::event::{CallEvent, FdKind, Lost, RouteSeen, WriteSeen};
-use gozt::exporter::Metrics;
-use gozt::stats::{Aggregator, FuncMeta, Report, Rules, Symbolizer, TargetInfo};
+use gozt::stats::{Aggregator, FuncMeta, Report, Rules};
 
 const ENCODE_ALL: &str = "github.com/klauspost/compress/zstd.(*Encoder).EncodeAll";
 
-/// Return address `0x1000 * i` is in `main.caller{i}`.
-struct Callers;
-
-impl Symbolizer for Callers {
-    fn function_at(&mut self, _: u32, addr: u64) -> Option<String> {
-        Some(format!("main.caller{}", addr / 0x1000))
-    }
-}
+use common::Callers;
 
 fn funcs() -> Vec<FuncMeta> {
     common::catalog_funcs(usize::MAX)
@@ -190,28 +182,12 @@ fn the_text_report_and_the_exporter_say_the_same() {
             && said.contains("compress p50 2.00us p99 2.00us sum 8.00us"),
         "{said}"
     );
-    let mut agg = Aggregator::new(funcs(), RULES);
-    let mut metrics = Metrics::new(funcs(), RULES);
-    metrics.add_target(&TargetInfo {
-        pid: 7,
-        binary: "/srv/app".into(),
-        go_version: "go1.23.9".into(),
-        ..Default::default()
-    });
-    for ev in events() {
-        let p = agg.judge(&ev);
-        metrics.count(&ev, p.as_ref());
-    }
-    let exposition = metrics.encode();
-    let value = |metric: &str, route: &str, kind: &str| -> f64 {
-        let prefix =
-            format!("{metric}{{binary=\"/srv/app\",kind=\"{kind}\",pid=\"7\",route=\"{route}\"}} ");
-        exposition
-            .lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in\n{exposition}"))
-            .parse()
-            .unwrap()
+    let exposition = common::exported(&events(), RULES);
+    let value = |metric: &str, route: &str, kind: &str| {
+        common::series_value(
+            &exposition,
+            &format!("{metric}{{binary=\"/srv/app\",kind=\"{kind}\",pid=\"7\",route=\"{route}\"}}"),
+        )
     };
     assert_eq!(
         value("gozt_downstream_writes_total", "POST /api", "tcp"),

@@ -8,19 +8,12 @@ mod common;
 use clap::Parser;
 use gozt::app::cli::{Cli, Command};
 use gozt::event::{CallEvent, Lost};
-use gozt::stats::{Aggregator, Finding, FindingKind, FuncMeta, Report, Rules, Symbolizer};
+use gozt::stats::{Aggregator, Finding, FindingKind, FuncMeta, Report, Rules};
 
 const ENCODE_ALL: &str = "github.com/klauspost/compress/zstd.(*Encoder).EncodeAll";
 const DECODE_ALL: &str = "github.com/klauspost/compress/zstd.(*Decoder).DecodeAll";
 
-/// Return address `0x1000 * i` is in caller `main.callerI`.
-struct Callers;
-
-impl Symbolizer for Callers {
-    fn function_at(&mut self, _: u32, addr: u64) -> Option<String> {
-        Some(format!("main.caller{}", addr / 0x1000))
-    }
-}
+use common::Callers;
 
 fn funcs() -> Vec<FuncMeta> {
     common::catalog_funcs(usize::MAX)

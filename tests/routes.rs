@@ -9,18 +9,11 @@ mod common;
 use clap::Parser;
 use gozt::app::cli::{Cli, Command};
 use gozt::event::{CallEvent, Lost, RouteSeen};
-use gozt::exporter::Metrics;
-use gozt::stats::{Aggregator, FuncMeta, Report, RouteReport, Rules, Symbolizer, TargetInfo};
+use gozt::stats::{Aggregator, FuncMeta, Report, RouteReport, Rules};
 
 const ENCODE_ALL: &str = "github.com/klauspost/compress/zstd.(*Encoder).EncodeAll";
 
-struct NoCallers;
-
-impl Symbolizer for NoCallers {
-    fn function_at(&mut self, _: u32, _: u64) -> Option<String> {
-        None
-    }
-}
+use common::NoNames;
 
 fn funcs() -> Vec<FuncMeta> {
     common::catalog_funcs(usize::MAX)
@@ -76,7 +69,7 @@ fn calls() -> Vec<CallEvent> {
 fn report(calls: &[CallEvent], rules: Rules) -> Report {
     let mut agg = Aggregator::new(funcs(), rules);
     for ev in calls {
-        agg.add(ev, &mut NoCallers);
+        agg.add(ev, &mut NoNames);
     }
     agg.report(Vec::new(), 1.0, Lost::default())
 }
@@ -179,26 +172,12 @@ fn the_exporter_counts_each_route_within_its_bound() {
         max_routes: 2,
         ..Rules::DEFAULT
     };
-    let mut agg = Aggregator::new(funcs(), rules);
-    let mut metrics = Metrics::new(funcs(), rules);
-    metrics.add_target(&TargetInfo {
-        pid: 7,
-        binary: "/srv/app".into(),
-        go_version: "go1.23.9".into(),
-        ..Default::default()
-    });
-    for ev in calls() {
-        let p = agg.judge(&ev);
-        metrics.count(&ev, p.as_ref());
-    }
-    let text = metrics.encode();
-    let value = |metric: &str, route: &str| -> f64 {
-        let prefix = format!("{metric}{{binary=\"/srv/app\",pid=\"7\",route=\"{route}\"}} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
-            .parse()
-            .unwrap()
+    let text = common::exported(&calls(), rules);
+    let value = |metric: &str, route: &str| {
+        common::series_value(
+            &text,
+            &format!("{metric}{{binary=\"/srv/app\",pid=\"7\",route=\"{route}\"}}"),
+        )
     };
     assert_eq!(value("gozt_route_payloads_total", "GET /api/v1"), 4.0);
     assert_eq!(value("gozt_route_failures_total", "GET /blobs/{id}"), 4.0);

@@ -10,7 +10,7 @@ use gozt::app::cli::{Cli, Command};
 use gozt::event::{CallEvent, Lost};
 use gozt::proc::identity::ProcId;
 use gozt::session::breakdown::Breakdown;
-use gozt::stats::{Aggregator, Call, CallSink, FuncMeta, Rules, State, Symbolizer};
+use gozt::stats::{Aggregator, Call, CallSink, FuncMeta, Rules, State};
 
 const RULES: Rules = Rules {
     min_size: 100,
@@ -47,13 +47,7 @@ fn the_flags_make_the_rules() {
     assert_eq!(rules_of(&given), RULES);
 }
 
-struct NoNames;
-
-impl Symbolizer for NoNames {
-    fn function_at(&mut self, _: u32, _: u64) -> Option<String> {
-        None
-    }
-}
+use common::NoNames;
 
 /// zstd's EncodeAll.
 fn encode_all() -> Vec<FuncMeta> {

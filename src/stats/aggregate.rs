@@ -714,9 +714,7 @@ impl Aggregator {
                 self.last_payload.put(
                     (ev.tgid, ev.goid),
                     LastPayload {
-                        // Its end as the programs clocked it: before the
-                        // correction took gozt's traps out of its time.
-                        end_ns: ev.start_ns + ev.duration_ns + ev.correction_ns,
+                        end_ns: ev.end_ns(),
                         caller,
                         func_id: ev.func_id,
                         payload_func: ev.func_id,
@@ -739,7 +737,7 @@ impl Aggregator {
     /// payload's, as the programs count it.
     fn rearm(&mut self, ev: &CallEvent) {
         if let Some(last) = self.last_payload.get_mut(&(ev.tgid, ev.goid)) {
-            last.end_ns = ev.start_ns + ev.duration_ns + ev.correction_ns;
+            last.end_ns = ev.end_ns();
             last.func_id = ev.func_id;
         }
     }
@@ -777,25 +775,11 @@ impl Aggregator {
     /// Payload `p`, ended by call `ev`, to the route of the request `ev`
     /// was made serving; returns the route's index.
     fn add_route(&mut self, ev: &CallEvent, p: &Payload) -> u32 {
-        let name = match &ev.route {
-            Some(r) => super::routes::label(r, self.rules.route_depth),
-            None => super::routes::NO_ROUTE.to_string(),
-        };
+        let name = super::routes::name(ev.route.as_ref(), self.rules.route_depth);
         let i = match self.route_index.get(&name) {
             Some(&i) => i,
             None => {
-                // Beyond --max-routes (`no route` and `other` not counted
-                // among them): `other`.
-                let named = self
-                    .route_names
-                    .iter()
-                    .filter(|n| *n != super::routes::NO_ROUTE && *n != super::routes::OTHER)
-                    .count();
-                let name = if name != super::routes::NO_ROUTE && named >= self.rules.max_routes {
-                    super::routes::OTHER.to_string()
-                } else {
-                    name
-                };
+                let name = super::routes::bounded(name, &self.route_names, self.rules.max_routes);
                 *self.route_index.entry(name.clone()).or_insert_with(|| {
                     self.route_names.push(name);
                     (self.route_names.len() - 1) as u32

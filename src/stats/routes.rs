@@ -13,6 +13,30 @@ pub const NO_ROUTE: &str = "no route";
 /// The routes beyond `--max-routes`.
 pub const OTHER: &str = "other";
 
+/// The route a payload made serving the request seen as `r` counts under
+/// (None: serving none), its path cut to `depth` segments.
+pub fn name(r: Option<&RouteSeen>, depth: usize) -> String {
+    r.map_or_else(|| NO_ROUTE.to_string(), |r| label(r, depth))
+}
+
+/// `name` as counted where `known` routes are told apart already: itself,
+/// unless it is new and `max` routes (`no route` and `other` not among
+/// them) are known, then [`OTHER`].
+pub fn bounded(name: String, known: &[String], max: usize) -> String {
+    if name == NO_ROUTE || known.contains(&name) {
+        return name;
+    }
+    let named = known
+        .iter()
+        .filter(|n| *n != NO_ROUTE && *n != OTHER)
+        .count();
+    if named >= max {
+        OTHER.to_string()
+    } else {
+        name
+    }
+}
+
 /// The route a request seen as `r` counts under, its path cut to `depth`
 /// segments; the target's bytes escaped (a route is shown as it is).
 pub fn label(r: &RouteSeen, depth: usize) -> String {
@@ -52,6 +76,16 @@ mod tests {
             len: text.len() as u32,
             pattern,
         }
+    }
+
+    #[test]
+    fn new_routes_beyond_the_bound_are_other() {
+        let known: Vec<String> = ["GET /a", NO_ROUTE, OTHER].map(String::from).to_vec();
+        assert_eq!(bounded("GET /a".into(), &known, 1), "GET /a");
+        assert_eq!(bounded("GET /b".into(), &known, 1), OTHER);
+        assert_eq!(bounded("GET /b".into(), &known, 2), "GET /b");
+        assert_eq!(bounded(NO_ROUTE.into(), &[], 0), NO_ROUTE);
+        assert_eq!(name(None, 2), NO_ROUTE);
     }
 
     #[test]

@@ -334,6 +334,55 @@ pub fn golden(name: &str, got: &str) {
     );
 }
 
+/// Names no caller.
+pub struct NoNames;
+
+impl gozt::stats::Symbolizer for NoNames {
+    fn function_at(&mut self, _: u32, _: u64) -> Option<String> {
+        None
+    }
+}
+
+/// Return address `0x1000 * i` is in caller `main.caller{i}`.
+pub struct Callers;
+
+impl gozt::stats::Symbolizer for Callers {
+    fn function_at(&mut self, _: u32, addr: u64) -> Option<String> {
+        Some(format!("main.caller{}", addr / 0x1000))
+    }
+}
+
+/// The exposition of an exporter of the whole catalog by `rules`, its one
+/// target pid 7 (`/srv/app`), fed `events` as a session feeds it (each call
+/// judged once).
+pub fn exported(events: &[gozt::event::CallEvent], rules: gozt::stats::Rules) -> String {
+    let funcs = catalog_funcs(usize::MAX);
+    let mut judge = gozt::stats::Aggregator::new(funcs.clone(), rules);
+    let mut metrics = gozt::exporter::Metrics::new(funcs, rules);
+    metrics.add_target(&gozt::stats::TargetInfo {
+        pid: 7,
+        binary: "/srv/app".into(),
+        go_version: "go1.23.9".into(),
+        ..Default::default()
+    });
+    for ev in events {
+        let p = judge.judge(ev);
+        metrics.count(ev, p.as_ref());
+    }
+    metrics.encode()
+}
+
+/// The value of `series` (`metric{labels}`, labels sorted by name) in
+/// exposition `text`.
+pub fn series_value(text: &str, series: &str) -> f64 {
+    let prefix = format!("{series} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
 /// The first `n` catalog functions as a session's function table.
 pub fn catalog_funcs(n: usize) -> Vec<gozt::stats::FuncMeta> {
     gozt::probe::catalog::entries()
