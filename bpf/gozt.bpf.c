@@ -404,7 +404,7 @@ static __always_inline int on_entry(const struct regs *r, __u64 ip, __u32 id, __
 	call = &rec->calls[slot];
 	/* A call made inside no other begins the next payload (or part of
 	 * it): a write from here on is not the last payload's. */
-	if (outer_id == GOZT_NO_OUTER)
+	if (outer_id == GOZT_NO_OUTER && !(f->flags & GOZT_LIFECYCLE))
 		rec->down.state = 0;
 	/* Before the clock: the walk is gozt's time, not the call's. */
 	read_callers(r, key.tgid, call->stack);

@@ -44,6 +44,10 @@
 
 /* gozt_func.flags */
 #define GOZT_IN_AT_RET 0x1      /* bytes_in is read at RET, not entry */
+/* An encoder's constructor or reset: made inside no other call, it does
+ * not end the wait for the last payload's downstream write (caddy resets
+ * its gzip writer after Close, before the response is written). */
+#define GOZT_LIFECYCLE 0x2
 #define GOZT_EOF_IS_SUCCESS 0x4 /* an io.EOF error is the end of a stream */
 #define GOZT_OUT_FROM_SINKS 0x8 /* bytes_out is what the call wrote to its io.Writer */
 #define GOZT_TOTALS_AT_RET 0x10 /* read the stream's own counts at RET (totals_off) */

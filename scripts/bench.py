@@ -19,6 +19,9 @@ Prints one table, every number measured in this run, medians over repeats:
   6b. what timing each payload's downstream write costs (downstream): a
      16 KiB gzip stream then written to a TCP socket, per payload, gozt's
      default against --no-downstream (the write tracepoints alone);
+  6c. what tracing encoders' constructors and resets costs (lifecycle): a
+     16 KiB gzip stream per payload, its writer reset (pooled) or built
+     (per payload), gozt's default against --no-lifecycle;
   7. a real server (server): Debian's caddy serving 2 KB, 20 KB and 200 KB
      text gzipped and zstd'ed to wrk, throughput and p50/p99 latency against
      bare windows for gozt's default, --no-stream-output, --max-overhead 1%
@@ -555,6 +558,41 @@ def downstream():
     notes.append("downstream: the issue's target is at most 5% added per payload (gozt/no downstr.).")
 
 
+def lifecycle():
+    """Per payload (a gzip stream of text), REPEATS runs each, with its
+    writer reset (pooled, as servers do) or built for it: bare; gozt with
+    --no-lifecycle; gozt's default, which also traps constructors (and the
+    flate compressor's build inside a new writer's first Write); and with
+    --resets, which traps resets too. Checks every build and reset was
+    seen."""
+    row("", "", "", "", "", "", "")
+    row("gzip writer per payload (ns)", "bare", "no lifecycle", "gozt", "--resets",
+        "gozt/no lifecycle", "--resets/no lifecycle")
+    for how, extra in (("reset", []), ("built", ["-build"])):
+        args = ["-gzip", *extra, "-size", "16384", "-calls", "1200"]
+        bare, plain, full, resets = [], [], [], []
+        for _ in range(REPEATS):
+            bare.append(finish_loop(start_loop(args))["ns_per_call"])
+            r, _ = traced(args, ["--func", "compress/*", "-q", "--no-lifecycle"])
+            plain.append(r["ns_per_call"])
+            r, rep = traced(args, ["--func", "compress/*", "-q"])
+            full.append(r["ns_per_call"])
+            gzip = [e for e in rep["encoders"] if e["library"] == "compress/gzip"]
+            built = sum(e["builds"] for e in gzip)
+            assert built == (r["calls"] if how == "built" else 0), gzip
+            r, rep = traced(args, ["--func", "compress/*", "-q", "--resets"])
+            resets.append(r["ns_per_call"])
+            gzip = [e for e in rep["encoders"] if e["library"] == "compress/gzip"]
+            seen = sum(e["builds"] + e["resets"] for e in gzip)
+            assert seen == r["calls"], gzip
+        b, n, f, x = median(bare), median(plain), median(full), median(resets)
+        row(f"16384 B, {how}", f"{b:.0f}", f"{n:.0f}", f"{f:.0f}", f"{x:.0f}", f"{f / n:.3f}",
+            f"{x / n:.3f}")
+    notes.append("lifecycle: by default a pooled writer's payload pays no trap of it; a writer "
+                 "built per payload pays its constructor's entry and RET and those of the flate "
+                 "compressor built at its first Write; --resets adds a reset's entry and RET.")
+
+
 CADDY = os.environ.get("BENCH_CADDY", "/usr/bin/caddy")
 SERVER_S = float(os.environ.get("BENCH_SERVER_S", "5"))
 SERVER_REPEATS = int(os.environ.get("BENCH_SERVER_REPEATS", "3"))
@@ -704,6 +742,7 @@ def main():
     # BENCH_PARTS picks parts of the table (all by default).
     parts = {"per_call": per_call, "max_rate": max_rate, "cpu": cpu_per_event, "startup": startup,
              "downstream": downstream,
+             "lifecycle": lifecycle,
              "methods": methods, "budget": budget, "streams": streams, "server": server}
     for name in os.environ.get("BENCH_PARTS", " ".join(parts)).split():
         parts[name]()

@@ -21,4 +21,4 @@ workload="$(scripts/build-testdata.sh)/go1.27.3/workload-pie-stripped"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r)"
 echo "target: $loop (go1.27.3); bpftrace $(bpftrace --version | cut -d' ' -f2)"
 echo
-python3 scripts/bench.py target/release/gozt "$loop" /usr/bin/prometheus "$workload"
+python3 scripts/bench.py "${CARGO_TARGET_DIR:-target}/release/gozt" "$loop" /usr/bin/prometheus "$workload"

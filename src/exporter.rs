@@ -51,6 +51,9 @@ const ROUTE_LABELS: [&str; 3] = ["pid", "binary", "route"];
 /// Labels of the downstream writes' series.
 const WRITE_LABELS: [&str; 4] = ["pid", "binary", "route", "kind"];
 
+/// Labels of the encoders' series (stats::lifecycle).
+const ENCODER_LABELS: [&str; 4] = ["pid", "binary", "library", "kind"];
+
 /// Every metric gozt exports (the dashboard test checks queries against it).
 pub const METRICS: &[&str] = &[
     "gozt_calls_total",
@@ -79,6 +82,9 @@ pub const METRICS: &[&str] = &[
     "gozt_downstream_writes_total",
     "gozt_downstream_write_bytes_total",
     "gozt_downstream_write_seconds_total",
+    "gozt_encoder_builds_total",
+    "gozt_encoder_resets_total",
+    "gozt_encoder_build_seconds_total",
     "gozt_lost_events_total",
     "gozt_target_info",
     "gozt_targets",
@@ -121,6 +127,11 @@ pub struct Metrics {
     /// Each goroutine's last payload (its end, and its route), by (pid,
     /// goid): its downstream write's route.
     last_route: lru::LruCache<(u32, u64), (u64, String)>,
+    /// Encoders built and reset, and the time building them, by library.
+    builds: IntCounterVec,
+    resets: IntCounterVec,
+    build_seconds: CounterVec,
+    lifecycle: crate::stats::lifecycle::Lifecycle,
     rules: Rules,
     lost: CounterVec,
     target_info: GaugeVec,
@@ -143,6 +154,8 @@ struct Series {
     /// Its route labels so far (at most `max_routes` routes, then `other`
     /// and `no route`).
     routes: Vec<String>,
+    /// Its encoders' libraries so far: (package, kind).
+    libraries: Vec<(String, &'static str)>,
 }
 
 /// `metric`, registered in `registry`.
@@ -308,6 +321,40 @@ impl Metrics {
             last_route: lru::LruCache::new(
                 std::num::NonZeroUsize::new(crate::stats::MAX_GOROUTINES).expect("non-zero"),
             ),
+            builds: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gozt_encoder_builds_total",
+                        "Encoders (writers) and decoders (readers) built: constructors, and resets that had to build.",
+                    ),
+                    &ENCODER_LABELS,
+                )
+                .expect("valid metric"),
+            ),
+            resets: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gozt_encoder_resets_total",
+                        "Writers and readers reset for another stream (their state kept).",
+                    ),
+                    &ENCODER_LABELS,
+                )
+                .expect("valid metric"),
+            ),
+            build_seconds: register(
+                &registry,
+                CounterVec::new(
+                    Opts::new(
+                        "gozt_encoder_build_seconds_total",
+                        "Time building encoders and decoders: constructors, and state built at a payload's first call.",
+                    ),
+                    &ENCODER_LABELS,
+                )
+                .expect("valid metric"),
+            ),
+            lifecycle: crate::stats::lifecycle::Lifecycle::new(),
             rules,
             lost: register(
                 &registry,
@@ -416,7 +463,9 @@ impl Metrics {
         self.target_info
             .with_label_values(&[&p, binary, go_version, container, &build[0], &build[1]])
             .set(1.0);
-        for meta in &self.funcs {
+        // A function's series from the start, at 0; constructors and resets
+        // have the encoders' series instead.
+        for meta in self.funcs.iter().filter(|m| !m.entry.role.is_lifecycle()) {
             let labels = labels(&p, binary, meta);
             for (vec, observed) in [
                 (&self.calls, true),
@@ -457,6 +506,7 @@ impl Metrics {
                 ],
                 exited: None,
                 routes: Vec::new(),
+                libraries: Vec::new(),
             },
         );
         self.set_traced();
@@ -493,7 +543,7 @@ impl Metrics {
 
     /// Counts one completed call of a registered target, and the payload it
     /// ended (the session judges each call once: `Aggregator::judge`).
-    pub fn count(&mut self, ev: &CallEvent, payload: Option<&Payload>) {
+    pub fn count(&mut self, ev: &CallEvent, payload: Option<&Payload>, sym: &mut dyn Symbolizer) {
         if ev.write.is_some() {
             self.count_write(ev);
             return;
@@ -504,6 +554,10 @@ impl Metrics {
         let Some(Series { binary, .. }) = self.targets.get(&ev.tgid) else {
             return;
         };
+        if meta.entry.role.is_lifecycle() {
+            self.count_lifecycle(ev, sym);
+            return;
+        }
         if ev.outer.is_some() {
             return;
         }
@@ -605,6 +659,39 @@ impl Metrics {
         self.route_high.with_label_values(&labels).set(high);
     }
 
+    /// Counts a constructor's or a reset's call (stats::lifecycle).
+    fn count_lifecycle(&mut self, ev: &CallEvent, sym: &mut dyn Symbolizer) {
+        use crate::stats::lifecycle::Seen;
+        let Some(counted) = self.lifecycle.classify(ev, &self.funcs, sym) else {
+            return;
+        };
+        let library = counted.library;
+        let Some(series) = self.targets.get_mut(&ev.tgid) else {
+            return;
+        };
+        let kind = library.kind();
+        let key = (library.package, kind);
+        if !series.libraries.contains(&key) {
+            series.libraries.push(key.clone());
+        }
+        let pid = ev.tgid.to_string();
+        let labels = [pid.as_str(), series.binary.as_str(), key.0.as_str(), key.1];
+        let seconds = counted.ns as f64 / 1e9;
+        match counted.seen {
+            Seen::Build => {
+                self.builds.with_label_values(&labels).inc();
+                self.build_seconds
+                    .with_label_values(&labels)
+                    .inc_by(seconds);
+            }
+            Seen::LazyBuild => self
+                .build_seconds
+                .with_label_values(&labels)
+                .inc_by(seconds),
+            Seen::Reset => self.resets.with_label_values(&labels).inc(),
+        }
+    }
+
     /// Counts a payload's downstream write under its payload's route.
     fn count_write(&mut self, ev: &CallEvent) {
         let Some(w) = ev.write else {
@@ -669,12 +756,20 @@ impl Metrics {
             binary,
             info,
             routes,
+            libraries,
             ..
         }) = self.targets.remove(&pid)
         else {
             return;
         };
         let p = pid.to_string();
+        self.lifecycle.forget_process(pid);
+        for (package, kind) in &libraries {
+            let labels = [p.as_str(), binary.as_str(), package.as_str(), kind];
+            let _ = self.builds.remove_label_values(&labels);
+            let _ = self.resets.remove_label_values(&labels);
+            let _ = self.build_seconds.remove_label_values(&labels);
+        }
         for route in &routes {
             let labels = [p.as_str(), binary.as_str(), route.as_str()];
             for kind in crate::event::FdKind::ALL {
@@ -782,8 +877,8 @@ fn gauges(registry: &Registry, rules: Rules) {
 
 /// The exporter as one of the session's counts.
 impl CallSink for Metrics {
-    fn observe(&mut self, call: &Call<'_>, _sym: &mut dyn Symbolizer) -> Option<u64> {
-        self.count(call.event, call.payload);
+    fn observe(&mut self, call: &Call<'_>, sym: &mut dyn Symbolizer) -> Option<u64> {
+        self.count(call.event, call.payload, sym);
         None
     }
 

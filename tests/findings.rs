@@ -7,13 +7,11 @@ mod common;
 
 use clap::Parser;
 use gozt::app::cli::{Cli, Command};
-use gozt::event::{CallEvent, Lost};
-use gozt::stats::{Aggregator, Finding, FindingKind, FuncMeta, Report, Rules};
+use gozt::event::CallEvent;
+use gozt::stats::{Finding, FindingKind, FuncMeta, Report, Rules};
 
 const ENCODE_ALL: &str = "github.com/klauspost/compress/zstd.(*Encoder).EncodeAll";
 const DECODE_ALL: &str = "github.com/klauspost/compress/zstd.(*Decoder).DecodeAll";
-
-use common::Callers;
 
 fn funcs() -> Vec<FuncMeta> {
     common::catalog_funcs(usize::MAX)
@@ -39,11 +37,7 @@ fn call(function: &str, caller: u64, bytes: (u64, u64), error: bool, ns: u64) ->
 }
 
 fn report(calls: &[CallEvent], rules: Rules) -> Report {
-    let mut agg = Aggregator::new(funcs(), rules);
-    for ev in calls {
-        agg.add(ev, &mut Callers);
-    }
-    agg.report(Vec::new(), 1.0, Lost::default())
+    common::replayed(calls, rules)
 }
 
 fn rules(min_eligible: u64) -> Rules {

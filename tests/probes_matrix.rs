@@ -28,6 +28,14 @@ fn sites(plan: &Plan) -> Sites {
         .collect()
 }
 
+/// The plan's functions, and whether each is a constructor or a reset.
+fn functions(plan: &Plan) -> Vec<(String, bool)> {
+    plan.probes
+        .iter()
+        .map(|p| (p.function.clone(), p.entry.role.is_lifecycle()))
+        .collect()
+}
+
 fn open(path: &Path) -> (GoBinary, Plan) {
     let bin = GoBinary::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let plan = Plan::build(&bin).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -67,7 +75,11 @@ fn stripped_builds_match_their_symtab_twins() {
             } else {
                 0
             };
-            assert_eq!(fplan.probes.len(), WORKLOAD_FUNCTIONS + cgo_zstd, "{name}");
+            assert_eq!(
+                common::payload_functions(&functions(&fplan), &name),
+                WORKLOAD_FUNCTIONS + cgo_zstd,
+                "{name}"
+            );
             assert_eq!(sites(&fplan), sites(&splan), "{name}: probe sites differ");
             // Stream output: the same sink sites, and zstd's encoder counts
             // found in the code where DWARF is gone, at DWARF's offset.
@@ -258,7 +270,12 @@ fn vendored_builds_resolve_and_record_modules() {
     for dir in with {
         let gopath = dir.join("vendored-gopath");
         let (_, plan) = open(&gopath);
-        let names: Vec<&str> = plan.probes.iter().map(|p| p.function.as_str()).collect();
+        let names: Vec<&str> = plan
+            .probes
+            .iter()
+            .filter(|p| !p.entry.role.is_lifecycle())
+            .map(|p| p.function.as_str())
+            .collect();
         assert_eq!(
             names,
             [
@@ -268,7 +285,8 @@ fn vendored_builds_resolve_and_record_modules() {
         );
         for module in ["vendored-module", "vendored-module-stripped"] {
             let (bin, plan) = open(&dir.join(module));
-            assert_eq!(plan.probes.len(), 2);
+            let payload = functions(&plan).iter().filter(|(_, l)| !l).count();
+            assert_eq!(payload, 2);
             let compress = bin
                 .build
                 .modules

@@ -82,7 +82,16 @@ fn an_exited_targets_series_stay_for_the_grace_period_then_go() {
 #[test]
 fn exporter_output_passes_promtool_and_counts_exactly() {
     let funcs = common::catalog_funcs(usize::MAX);
-    let n = funcs.len() as u32;
+    // Calls of the payloads' functions (constructors have series of their
+    // own, fed below).
+    let payload_ids: Vec<u32> = (0..funcs.len() as u32)
+        .filter(|&i| !funcs[i as usize].entry.role.is_lifecycle())
+        .collect();
+    let id = |name: &str| funcs.iter().position(|f| f.function == name).unwrap() as u32;
+    let (new_writer, writer_init) = (
+        id("compress/gzip.NewWriterLevel"),
+        id("compress/gzip.(*Writer).init"),
+    );
     // The session's judge of payloads, as `Aggregator::judge` is.
     let mut judge = gozt::stats::Aggregator::new(funcs.clone(), gozt::stats::Rules::DEFAULT);
     let mut m = Metrics::new(funcs, gozt::stats::Rules::DEFAULT);
@@ -99,7 +108,7 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
             proc_start_ns: 0,
             ret_ip: 0,
             goid: i % 7,
-            func_id: (i % u64::from(n)) as u32,
+            func_id: payload_ids[i as usize % payload_ids.len()],
             start_ns: i,
             duration_ns: 1_000 + i * 997,
             bytes_in: Some(2048),
@@ -113,7 +122,7 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
             original += p.judged.original_bytes;
             compressed += p.judged.compressed_bytes.unwrap_or(0);
         }
-        m.count(&ev, payload.as_ref());
+        m.count(&ev, payload.as_ref(), &mut common::NoNames);
         // Every other payload written at once to a socket.
         if payload.is_some() && i % 2 == 0 {
             let write = CallEvent {
@@ -128,9 +137,24 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
                 }),
                 ..ev.clone()
             };
-            m.count(&write, None);
+            m.count(&write, None, &mut common::NoNames);
             writes += 1;
         }
+    }
+    // Three gzip writers built, one reset (with --resets).
+    for (i, func_id) in [new_writer, new_writer, new_writer, writer_init]
+        .into_iter()
+        .enumerate()
+    {
+        let ev = CallEvent {
+            tgid: 4242,
+            goid: 9,
+            func_id,
+            start_ns: 10_000_000 * i as u64,
+            duration_ns: 250_000,
+            ..Default::default()
+        };
+        m.count(&ev, None, &mut common::NoNames);
     }
     m.lost(&Lost {
         unmatched_returns: 3,
@@ -165,6 +189,15 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
     ));
     assert!(text.contains(
         "gozt_target_info{binary=\"/srv/app\",build_id=\"jPaBKZVImbiIBosMp0QA/xg5lRKCZDaF_sEceJ1ho\",container_id=\"4c01db0b339c\",go_version=\"go1.27.3\",module_version=\"v1.4.2\",pid=\"4343\"} 1"
+    ));
+    assert!(text.contains(
+        "gozt_encoder_builds_total{binary=\"/srv/app\",kind=\"writer\",library=\"compress/gzip\",pid=\"4242\"} 3"
+    ));
+    assert!(text.contains(
+        "gozt_encoder_resets_total{binary=\"/srv/app\",kind=\"writer\",library=\"compress/gzip\",pid=\"4242\"} 1"
+    ));
+    assert!(text.contains(
+        "gozt_encoder_build_seconds_total{binary=\"/srv/app\",kind=\"writer\",library=\"compress/gzip\",pid=\"4242\"} 0.00075"
     ));
     // No goroutine id among the labels: series stay bounded.
     assert!(!text.contains("goid"));

@@ -170,6 +170,7 @@ fn frames_walked(bin: &std::path::Path, out: &std::path::Path, rounds: u32) -> (
             "-streams=false",
             "-http=false",
             "-downstream=false",
+            "-lifecycle=false",
             "-rounds",
             &rounds.to_string(),
         ])
@@ -281,6 +282,7 @@ fn trace_large(bin: &std::path::Path, out: &std::path::Path, args: &[&str]) -> V
         "-streams=false",
         "-http=false",
         "-downstream=false",
+        "-lifecycle=false",
     ]
     .iter()
     .chain(args)
@@ -579,6 +581,99 @@ fn findings_on_the_workload_are_its_own_failures() {
             compressing.iter().any(|(_, e)| e.starts_with(&prefix)),
             "{f}: {compressing:?}"
         );
+    }
+}
+
+/// The workload's lifecycle scenario alone, on the oldest toolchain (which
+/// calls gzip.NewReader) and the newest (which inlines it, its callers
+/// calling the reader's Reset): every caller's builds, resets, lazy builds
+/// and payloads exactly (common), by default (resets not traced: a
+/// reader's first Reset builds for the library that called it) and with
+/// --resets; "encoder built per payload" fires on the callers that build
+/// per payload and not on those that pool; with --no-lifecycle, the same
+/// payloads and no encoders.
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn encoders_built_and_reset_are_the_workloads() {
+    common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = common::TempDir::new("encoders");
+    let out = tmp.join("report.json");
+    let args = [
+        "-goroutines",
+        "0",
+        "-streams=false",
+        "-http=false",
+        "-downstream=false",
+    ];
+    for bin in [
+        common::toolchains()[0].join("workload-stripped"),
+        common::newest("workload-pie-stripped"),
+    ] {
+        for extra in [&[][..], &["--resets"][..], &["--no-lifecycle"][..]] {
+            let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
+                .args(["trace", "-q", "--json", "--min-eligible", "6"])
+                .args(extra)
+                .arg("-o")
+                .arg(&out)
+                .arg("--")
+                .arg(&bin)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(run.status.success(), "{run:?}");
+            let truth: Value = serde_json::from_slice(&run.stdout).unwrap();
+            let report = read_json(&out);
+            let what = format!("encoders {} {extra:?}", bin.display());
+            assert_matches_truth(&report, &truth, &what);
+            let mut found: Vec<(String, String)> = report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["kind"] == "encoder_per_payload")
+                .map(|f| {
+                    let caller = f["caller"].as_str().unwrap().to_string();
+                    (caller, f["function"].as_str().unwrap().to_string())
+                })
+                .collect();
+            found.sort();
+            if extra == ["--no-lifecycle"] {
+                assert_eq!(report["encoders"], serde_json::json!([]), "{what}");
+                assert!(found.is_empty(), "{what}: {found:?}");
+                continue;
+            }
+            let zstd = "github.com/klauspost/compress/zstd";
+            let want = [
+                ("main.gzipPerPayload", "compress/gzip writer".to_string()),
+                (
+                    "main.gzipReadPerPayload",
+                    "compress/gzip reader".to_string(),
+                ),
+                ("main.zstdPerPayload", format!("{zstd} reader")),
+                ("main.zstdPerPayload", format!("{zstd} writer")),
+            ]
+            .map(|(c, f)| (c.to_string(), f));
+            assert_eq!(found, want, "{what}");
+            // A per-payload caller's builds took time, each its payload's;
+            // a pooled reader served all six payloads.
+            let row = |caller: &str, op: &str| {
+                report["encoders"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["caller"] == caller && e["op"] == op)
+                    .unwrap_or_else(|| panic!("{what}: no row of {caller}"))
+                    .clone()
+            };
+            let per = row("main.gzipPerPayload", "compress");
+            assert!(per["build_time_ns"].as_u64().unwrap() > 0, "{per}");
+            assert!(per["lazy_build_time_ns"].as_u64().unwrap() > 0, "{per}");
+            assert_eq!(per["payloads_per_build"], 1.0, "{per}");
+            let pooled = row("main.gzipReadPooled", "decompress");
+            assert_eq!(pooled["payloads_per_build"], 6.0, "{pooled}");
+            // Resets: counted with --resets only (common checks how many).
+            assert_eq!(pooled["resets"].is_null(), extra.is_empty(), "{pooled}");
+        }
     }
 }
 

@@ -7,7 +7,9 @@
 // and SIGUSR2 ends the loop. With -spawn every call runs on a goroutine of its
 // own, one after another, as an HTTP server runs a handler per request. With
 // -gzip a call is one gzip stream instead: Reset, one Write of the input,
-// Close, into a writer that counts (the output gozt's sink sites see).
+// Close, into a writer that counts (the output gozt's sink sites see); with
+// -build each stream builds its gzip writer (gzip.NewWriterLevel) instead of
+// resetting the goroutine's one.
 package main
 
 import (
@@ -62,6 +64,7 @@ func main() {
 	spawn := flag.Bool("spawn", false, "make each call on a new goroutine")
 	gz := flag.Bool("gzip", false, "each call is a gzip stream of -size bytes of text")
 	sock := flag.Bool("sock", false, "with -gzip, each stream's output is then written to a TCP socket (loopback, drained)")
+	build := flag.Bool("build", false, "with -gzip, build a gzip writer for each stream instead of resetting one")
 	flag.Parse()
 
 	src := make([]byte, *size)
@@ -145,6 +148,10 @@ func main() {
 					if _, err := conns[w].Write(bufs[w].Bytes()); err != nil {
 						panic(err)
 					}
+				} else if *gz && *build {
+					zw, _ := gzip.NewWriterLevel(io.Discard, gzip.DefaultCompression)
+					zw.Write(src)
+					zw.Close()
 				} else if *gz {
 					zws[w].Reset(io.Discard)
 					zws[w].Write(src)

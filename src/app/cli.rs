@@ -249,6 +249,16 @@ pub struct TraceOptions {
     /// tracepoint programs on every write(2) of the machine.
     #[arg(long)]
     pub no_downstream: bool,
+    /// Do not trace encoders' and decoders' constructors: no encoders
+    /// table, no "encoder built per payload" finding. They cost two traps
+    /// per constructor (none per payload for a service that keeps them).
+    #[arg(long)]
+    pub no_lifecycle: bool,
+    /// Also trace the resets of writers and readers (a pool's reuse): they
+    /// cost two traps per reset, one single-stepped, in most services one
+    /// reset per payload.
+    #[arg(long, conflicts_with = "no_lifecycle")]
+    pub resets: bool,
     /// A route without a ServeMux pattern is the method and the URL path's
     /// first N segments.
     #[arg(long, value_name = "N", default_value_t = Rules::DEFAULT.route_depth as u64,
@@ -267,6 +277,12 @@ pub struct TraceOptions {
     /// below 1 (0.003).
     #[arg(long, value_name = "PERCENT", default_value = "0.3%")]
     pub alert_threshold: String,
+    /// Finding "encoder built per payload": a caller with --min-eligible
+    /// payloads or more of a library that built at least this many
+    /// encoders per payload (a percentage, or a ratio: 50% is one build
+    /// every two payloads).
+    #[arg(long, value_name = "PERCENT", default_value = "50%")]
+    pub builds_per_payload: String,
     /// Finding "incompressible caller": a caller with --min-eligible eligible
     /// payloads or more of which more than this share did not compress.
     #[arg(long, value_name = "PERCENT", default_value = "50%")]

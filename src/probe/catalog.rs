@@ -105,6 +105,20 @@ pub enum Role {
     Close,
     /// Adds output to its reader's payload; io.EOF or an error ends it.
     Read,
+    /// Builds an encoder's or decoder's state (its tables and buffers, its
+    /// goroutines): what a pool or a `Reset` saves. No payload.
+    New,
+    /// Resets a writer or reader for another stream, keeping its state. No
+    /// payload; a stream under way on it is abandoned.
+    Reset,
+}
+
+impl Role {
+    /// A constructor or a reset: the encoder's lifecycle, not a payload's
+    /// call.
+    pub fn is_lifecycle(self) -> bool {
+        matches!(self, Role::New | Role::Reset)
+    }
 }
 
 /// How a writer's compressed output is known.
@@ -655,9 +669,283 @@ const LZ4_ENTRIES: [Entry; 6] = [
     method(LZ4, "*Reader", "Read", Codec::Lz4, Decompress),
 ];
 
+/// A constructor or a reset (`role`): no sizes, an error when it returns
+/// one.
+const fn lifecycle(
+    package: &'static str,
+    receiver: Option<&'static str>,
+    name: &'static str,
+    codec: Codec,
+    op: Op,
+    role: Role,
+    (args, results): (&'static [Param], &'static [Param]),
+) -> Entry {
+    Entry {
+        package,
+        receiver,
+        name,
+        codec,
+        op,
+        api: Stream,
+        args,
+        results,
+        bytes_in: Size::Unobserved,
+        bytes_out: Size::Unobserved,
+        zero_out_is_incompressible: false,
+        eof_is_success: false,
+        role,
+        stream_out: StreamOut::Unknown,
+        needs_header: false,
+    }
+}
+
+const IO: &[Param] = &[p("w", Iface)];
+const IO_LEVEL: &[Param] = &[p("w", Iface), p("level", Int)];
+const IO_LEVEL_DICT: &[Param] = &[p("w", Iface), p("level", Int), p("dict", Slice)];
+const IO_DICT: &[Param] = &[p("r", Iface), p("dict", Slice)];
+const IO_OPTS: &[Param] = &[p("w", Iface), p("opts", Slice)];
+const RECV_IO: &[Param] = &[p("z", Ptr), p("w", Iface)];
+const RECV_IO_LEVEL: &[Param] = &[p("z", Ptr), p("w", Iface), p("level", Int)];
+const RECV_IO_DICT: &[Param] = &[p("z", Ptr), p("r", Iface), p("dict", Slice)];
+const PTR_ERR: &[Param] = &[p("z", Ptr), p("err", Iface)];
+const IFACE: &[Param] = &[p("rc", Iface)];
+const IFACE_ERR: &[Param] = &[p("rc", Iface), p("err", Iface)];
+const PTR: &[Param] = &[p("z", Ptr)];
+const NONE: &[Param] = &[];
+
+/// The constructors and resets of a gzip/zlib/flate package's writers and
+/// readers, as the compiler leaves them: `gzip.NewWriter`, `zlib.NewWriter`
+/// and `NewReader`, and from Go 1.21 `gzip.NewReader` and `flate.NewWriter`
+/// are inlined at their callers, which then call what they wrap
+/// (`NewWriterLevel`, `NewWriterLevelDict`, `NewReaderDict`, the reader's
+/// `Reset`, the compressor's `init`); gzip's `(*Writer).Reset` is inlined,
+/// leaving its `init`. Called inside another constructor or reset, these
+/// count as that one. flate's own resets are not traced: gzip's and zlib's
+/// call them inside theirs, where each would cost two more traps per
+/// payload; a flate writer or reader used on its own is seen at its builds.
+fn deflate_lifecycle(package: &'static str, flate: bool, reader: &'static str) -> Vec<Entry> {
+    use Role::{New, Reset};
+    let codec = match package.rsplit('/').next() {
+        Some("gzip") => Codec::Gzip,
+        Some("zlib") => Codec::Zlib,
+        _ => Codec::Flate,
+    };
+    let (w, r) = (Compress, Decompress);
+    let mut out = Vec::new();
+    if flate {
+        out.extend([
+            lifecycle(
+                package,
+                None,
+                "NewWriter",
+                codec,
+                w,
+                New,
+                (IO_LEVEL, PTR_ERR),
+            ),
+            lifecycle(
+                package,
+                None,
+                "NewWriterDict",
+                codec,
+                w,
+                New,
+                (IO_LEVEL_DICT, PTR_ERR),
+            ),
+            lifecycle(
+                package,
+                Some("*compressor"),
+                "init",
+                codec,
+                w,
+                New,
+                (RECV_IO_LEVEL, ERR),
+            ),
+            lifecycle(package, None, "NewReader", codec, r, New, (IO, IFACE)),
+            lifecycle(
+                package,
+                None,
+                "NewReaderDict",
+                codec,
+                r,
+                New,
+                (IO_DICT, IFACE),
+            ),
+        ]);
+    } else if codec == Codec::Gzip {
+        out.extend([
+            lifecycle(
+                package,
+                None,
+                "NewWriterLevel",
+                codec,
+                w,
+                New,
+                (IO_LEVEL, PTR_ERR),
+            ),
+            lifecycle(
+                package,
+                Some("*Writer"),
+                "init",
+                codec,
+                w,
+                Reset,
+                (RECV_IO_LEVEL, NONE),
+            ),
+            lifecycle(
+                package,
+                Some("*Writer"),
+                "Reset",
+                codec,
+                w,
+                Reset,
+                (RECV_IO, NONE),
+            ),
+            lifecycle(package, None, "NewReader", codec, r, New, (IO, PTR_ERR)),
+            lifecycle(
+                package,
+                Some(reader),
+                "Reset",
+                codec,
+                r,
+                Reset,
+                (RECV_IO, ERR),
+            ),
+        ]);
+    } else {
+        out.extend([
+            lifecycle(
+                package,
+                None,
+                "NewWriterLevelDict",
+                codec,
+                w,
+                New,
+                (IO_LEVEL_DICT, PTR_ERR),
+            ),
+            lifecycle(
+                package,
+                Some("*Writer"),
+                "Reset",
+                codec,
+                w,
+                Reset,
+                (RECV_IO, NONE),
+            ),
+            lifecycle(
+                package,
+                None,
+                "NewReaderDict",
+                codec,
+                r,
+                New,
+                (IO_DICT, IFACE_ERR),
+            ),
+        ]);
+    }
+    if codec == Codec::Zlib {
+        out.push(lifecycle(
+            package,
+            Some(reader),
+            "Reset",
+            codec,
+            r,
+            Reset,
+            (RECV_IO_DICT, ERR),
+        ));
+    }
+    out
+}
+
+/// Every constructor and reset gozt traces (`--no-lifecycle` leaves them
+/// out). zstd's encoder builds its block encoders at its first use
+/// (`initialize`, through a `sync.Once`): that is part of its build.
+/// golang/snappy's and lz4's constructors are inlined at their callers (no
+/// call to see); their resets are traced where the compiler left them.
+fn lifecycle_entries() -> Vec<Entry> {
+    use Role::{New, Reset};
+    let (w, r) = (Compress, Decompress);
+    let mut all = Vec::new();
+    for (package, flate, reader) in [
+        ("compress/gzip", false, "*Reader"),
+        ("compress/zlib", false, "*reader"),
+        ("compress/flate", true, "*decompressor"),
+        ("github.com/klauspost/compress/gzip", false, "*Reader"),
+        ("github.com/klauspost/compress/zlib", false, "*reader"),
+        ("github.com/klauspost/compress/flate", true, "*decompressor"),
+    ] {
+        all.extend(deflate_lifecycle(package, flate, reader));
+    }
+    let z = Codec::Zstd;
+    all.extend([
+        lifecycle(ZSTD, None, "NewWriter", z, w, New, (IO_OPTS, PTR_ERR)),
+        lifecycle(
+            ZSTD,
+            Some("*Encoder"),
+            "initialize",
+            z,
+            w,
+            New,
+            (RECV, NONE),
+        ),
+        lifecycle(
+            ZSTD,
+            Some("*Encoder"),
+            "Reset",
+            z,
+            w,
+            Reset,
+            (RECV_IO, NONE),
+        ),
+        lifecycle(ZSTD, None, "NewReader", z, r, New, (IO_OPTS, PTR_ERR)),
+        lifecycle(ZSTD, Some("*Decoder"), "Reset", z, r, Reset, (RECV_IO, ERR)),
+        lifecycle(S2, None, "NewWriter", Codec::S2, w, New, (IO_OPTS, PTR)),
+        lifecycle(
+            S2,
+            Some("*Writer"),
+            "Reset",
+            Codec::S2,
+            w,
+            Reset,
+            (RECV_IO, NONE),
+        ),
+        lifecycle(S2, None, "NewReader", Codec::S2, r, New, (IO_OPTS, PTR)),
+        lifecycle(
+            S2,
+            Some("*Reader"),
+            "Reset",
+            Codec::S2,
+            r,
+            Reset,
+            (RECV_IO, NONE),
+        ),
+    ]);
+    for (package, codec) in [(GSNAPPY, Codec::Snappy), (LZ4, Codec::Lz4)] {
+        all.push(lifecycle(
+            package,
+            Some("*Writer"),
+            "Reset",
+            codec,
+            w,
+            Reset,
+            (RECV_IO, NONE),
+        ));
+        all.push(lifecycle(
+            package,
+            Some("*Reader"),
+            "Reset",
+            codec,
+            r,
+            Reset,
+            (RECV_IO, NONE),
+        ));
+    }
+    all
+}
+
 /// Every entry, in a stable order.
 pub fn entries() -> Vec<Entry> {
-    let mut all = Vec::with_capacity(48);
+    let mut all = Vec::with_capacity(96);
     all.extend(ZSTD_ENTRIES);
     all.extend(deflate_family(
         "compress/gzip",
@@ -719,6 +1007,7 @@ pub fn entries() -> Vec<Entry> {
     all.extend(writer_reader(GSNAPPY, "*Reader", Codec::Snappy));
     all.extend(LZ4_ENTRIES);
     all.extend(CGO_ZSTD_ENTRIES);
+    all.extend(lifecycle_entries());
     all
 }
 
@@ -728,6 +1017,7 @@ pub fn is_library(function: &str) -> bool {
     [
         "runtime.",
         "internal/",
+        "sync.",
         "io.",
         "bufio.",
         "bytes.",

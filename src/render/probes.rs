@@ -47,6 +47,9 @@ pub struct ProbeJson<'a> {
     pub codec: Codec,
     pub op: Op,
     pub api: Api,
+    /// What a call is to its payload (whole, write, flush, close, read), or
+    /// an encoder's constructor (new) or reset.
+    pub role: crate::probe::catalog::Role,
     pub address: u64,
     pub size: u64,
     pub file_offset: u64,
@@ -84,6 +87,7 @@ pub fn report<'a>(bin: &'a GoBinary, plan: &'a Plan, pid: Option<Pid>) -> Probes
                 codec: p.entry.codec,
                 op: p.entry.op,
                 api: p.entry.api,
+                role: p.entry.role,
                 address: p.address,
                 size: p.size,
                 file_offset: p.file_offset,
@@ -263,7 +267,12 @@ fn row(p: &Probe) -> [String; 10] {
     [
         p.entry.codec.name().to_string(),
         p.entry.op.name().to_string(),
-        p.entry.api.name().to_string(),
+        match p.entry.role {
+            crate::probe::catalog::Role::New => "new",
+            crate::probe::catalog::Role::Reset => "reset",
+            _ => p.entry.api.name(),
+        }
+        .to_string(),
         format!("{:#x}", p.address),
         format!("{:#x}", p.file_offset),
         p.ret_offsets.len().to_string(),

@@ -180,6 +180,7 @@ pub fn text(r: &Report, o: &TextOptions) -> String {
     callers(&mut out, r, o);
     routes(&mut out, r, o);
     downstream(&mut out, r, o);
+    encoders(&mut out, r, o);
     super::target::per_target(&mut out, r, WIDTH);
     out
 }
@@ -253,6 +254,115 @@ fn downstream(out: &mut String, r: &Report, o: TextOptions) {
             "; ",
             4,
         );
+    }
+}
+
+/// Encoders and decoders by library (with constructors traced): the
+/// library's builds and resets against all its payloads, then each
+/// caller's part (a pool's `New` builds, a handler resets, the first
+/// `Write` builds lazily), with its own payloads when it made any.
+fn encoders(out: &mut String, r: &Report, o: TextOptions) {
+    if r.encoders.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let resets = r.encoders.iter().any(|e| e.resets.is_some());
+    let _ = writeln!(
+        out,
+        "{}",
+        if resets {
+            "encoders (writers and readers built and reset, by library, then by caller):"
+        } else {
+            "encoders (writers and readers built, by library, then by caller; resets with --resets):"
+        }
+    );
+    let mut libraries: Vec<(&str, crate::probe::catalog::Op)> = r
+        .encoders
+        .iter()
+        .map(|e| (e.library.as_str(), e.op))
+        .collect();
+    libraries.sort();
+    libraries.dedup();
+    for (library, op) in libraries {
+        let rows: Vec<_> = r
+            .encoders
+            .iter()
+            .filter(|e| e.library == library && e.op == op)
+            .collect();
+        let sum =
+            |f: fn(&crate::stats::EncoderReport) -> u64| rows.iter().map(|e| f(e)).sum::<u64>();
+        let builds = sum(|e| e.builds);
+        let building = sum(|e| e.build_time_ns + e.lazy_build_time_ns);
+        let payloads = r.library_payloads(library, op);
+        let kind = match op {
+            crate::probe::catalog::Op::Compress => "writers",
+            crate::probe::catalog::Op::Decompress => "readers",
+        };
+        let per = if builds > 0 {
+            format!(" ({:.1} per build)", payloads as f64 / builds as f64)
+        } else {
+            String::new()
+        };
+        let head = if resets {
+            vec![
+                format!(
+                    "{builds} built, {} reset, {payloads} payloads{per}",
+                    sum(|e| e.resets.unwrap_or(0))
+                ),
+                format!(
+                    "building {}, resets {}",
+                    o.time(building),
+                    o.time(sum(|e| e.reset_time_ns.unwrap_or(0)))
+                ),
+            ]
+        } else {
+            vec![
+                format!("{builds} built, {payloads} payloads{per}"),
+                format!("building {}", o.time(building)),
+            ]
+        };
+        fields(out, &format!("{library} {kind}: "), &head, "; ", 2);
+        for e in rows {
+            let mut parts = Vec::new();
+            if e.builds > 0 {
+                parts.push(format!(
+                    "{} built (p50 {} p99 {}, {})",
+                    e.builds,
+                    o.time(e.build_latency_ns.p50),
+                    o.time(e.build_latency_ns.p99),
+                    o.time(e.build_time_ns)
+                ));
+            }
+            if e.lazy_builds > 0 {
+                parts.push(format!(
+                    "{} built at first use ({})",
+                    e.lazy_builds,
+                    o.time(e.lazy_build_time_ns)
+                ));
+            }
+            if let (Some(n @ 1..), Some(ns)) = (e.resets, e.reset_time_ns) {
+                parts.push(format!("{n} reset ({})", o.time(ns)));
+            }
+            if e.payloads > 0 {
+                let per = e
+                    .payloads_per_build
+                    .map_or_else(String::new, |x| format!(", {x:.1} per build"));
+                let share = e.build_share.map_or_else(String::new, |x| {
+                    format!(", building {} of its path", percent(x, 1))
+                });
+                parts.push(format!("its {} payloads{per}{share}", e.payloads));
+            }
+            if e.errors > 0 {
+                parts.push(format!("errors {}", e.errors));
+            }
+            fields(
+                out,
+                &format!("  {}: ", short_name(&e.caller)),
+                &parts,
+                "; ",
+                4,
+            );
+        }
     }
 }
 

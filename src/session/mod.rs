@@ -54,6 +54,10 @@ pub struct SessionConfig {
     pub stream_output: bool,
     /// Read the HTTP request each payload was made serving (its route).
     pub routes: bool,
+    /// Trace encoders' constructors (stats::lifecycle), and with `resets`
+    /// their resets.
+    pub lifecycle: bool,
+    pub resets: bool,
     /// Take gozt's traps inside a call out of its time (the trap cost is
     /// timed before the first event, and again while running).
     pub correct: bool,

@@ -155,7 +155,12 @@ fn selected(cfg: &SessionConfig, p: &Probe) -> bool {
         .as_ref()
         .is_none_or(|cs| cs.contains(&p.entry.codec));
     let func_ok = crate::probe::select::matches(&cfg.func_globs, &p.function);
-    codec_ok && func_ok && p.usable()
+    let lifecycle_ok = match p.entry.role {
+        Role::New => cfg.lifecycle,
+        Role::Reset => cfg.lifecycle && cfg.resets,
+        _ => true,
+    };
+    codec_ok && func_ok && lifecycle_ok && p.usable()
 }
 
 /// Register index of a value read from a register, in the programs' order.
@@ -217,6 +222,7 @@ pub fn func_spec(
         request,
         ends_payload: matches!(p.entry.role, Role::Whole | Role::Close),
         ends_at_eof: p.entry.role == Role::Read,
+        lifecycle: p.entry.role.is_lifecycle(),
     }
 }
 

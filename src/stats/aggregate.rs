@@ -7,9 +7,10 @@ use std::num::NonZeroUsize;
 use hdrhistogram::Histogram;
 use lru::LruCache;
 
+use super::lifecycle::{Library, Lifecycle, Seen};
 use super::model::{
-    Bucket, CallerReport, Counters, Downstream, FunctionReport, GoroutineReport, Latency, Meta,
-    Report, RouteFunction, RouteReport, TargetInfo,
+    Bucket, CallerReport, Counters, Downstream, EncoderReport, FunctionReport, GoroutineReport,
+    Latency, Meta, Report, RouteFunction, RouteReport, TargetInfo,
 };
 use super::payload::{Payload, Tracker};
 use super::rules::{call_bytes, CallBytes, Rules};
@@ -343,6 +344,22 @@ pub struct Aggregator {
     /// goid), whose write may come.
     down_by_caller: BTreeMap<(u32, u32), Down>,
     last_payload: LruCache<(u32, u64), LastPayload>,
+    /// Constructors and resets, by (caller, library): indexes into
+    /// `libraries`.
+    lifecycle: Lifecycle,
+    by_encoder: BTreeMap<(u32, u32), LifeAcc>,
+    libraries: Vec<Library>,
+}
+
+/// One caller's constructors and resets of one library: builds as an
+/// Acc's calls (their latencies, errors and time).
+struct LifeAcc {
+    builds: Acc,
+    resets: u64,
+    reset_errors: u64,
+    reset_ns: u64,
+    lazy: u64,
+    lazy_ns: u64,
 }
 
 /// One route's payloads: their times as an Acc's latencies, and their
@@ -433,7 +450,7 @@ pub fn rearms(ev: &CallEvent, meta: &FuncMeta) -> bool {
         && match meta.entry.role {
             Role::Whole | Role::Close => true,
             Role::Read => ev.error || ev.eof,
-            Role::Write | Role::Flush => false,
+            Role::Write | Role::Flush | Role::New | Role::Reset => false,
         }
 }
 
@@ -508,6 +525,9 @@ impl Aggregator {
             // Bounded by hand (add_judged): an LruCache of a capacity
             // allocates it at once, in every aggregator.
             last_payload: LruCache::unbounded(),
+            lifecycle: Lifecycle::new(),
+            by_encoder: BTreeMap::new(),
+            libraries: Vec::new(),
         }
     }
 
@@ -570,6 +590,7 @@ impl Aggregator {
         self.by_route.clear();
         self.down_by_caller.clear();
         self.last_payload.clear();
+        self.by_encoder.clear();
     }
 
     /// Calls added since the start (or the last reset).
@@ -629,6 +650,9 @@ impl Aggregator {
             return None;
         }
         let meta = self.funcs.get(ev.func_id as usize)?;
+        if meta.entry.role.is_lifecycle() {
+            return self.add_lifecycle(ev, sym);
+        }
         let rearm = rearms(ev, meta);
         let c = call_bytes(ev, &meta.entry);
         let digits = self.digits;
@@ -690,14 +714,7 @@ impl Aggregator {
                 }
             }
         }
-        let found = ev
-            .stack
-            .iter()
-            .find_map(|&a| self.caller_at(ev.tgid, a, sym).map(|i| (a, i)));
-        let (frame, caller) = match found {
-            Some((a, i)) => (Some(a), i),
-            None => (None, 0),
-        };
+        let (frame, caller) = self.caller_of(ev, sym);
         let acc = self
             .by_caller
             .entry((caller, ev.func_id))
@@ -727,6 +744,49 @@ impl Aggregator {
             }
         } else if self.rules.downstream && rearm {
             self.rearm(ev);
+        }
+        frame
+    }
+
+    /// A constructor's or a reset's call: counted with its caller and
+    /// library (stats::lifecycle), in no other count.
+    fn add_lifecycle(&mut self, ev: &CallEvent, sym: &mut dyn Symbolizer) -> Option<u64> {
+        if self.functions_only {
+            return None;
+        }
+        let counted = self.lifecycle.classify(ev, &self.funcs, sym)?;
+        let library = counted.library;
+        let (frame, caller) = self.caller_of(ev, sym);
+        let lib = match self.libraries.iter().position(|l| *l == library) {
+            Some(i) => i as u32,
+            None => {
+                self.libraries.push(library);
+                (self.libraries.len() - 1) as u32
+            }
+        };
+        let digits = self.digits;
+        let acc = self
+            .by_encoder
+            .entry((caller, lib))
+            .or_insert_with(|| LifeAcc {
+                builds: Acc::with_digits(digits),
+                resets: 0,
+                reset_errors: 0,
+                reset_ns: 0,
+                lazy: 0,
+                lazy_ns: 0,
+            });
+        match counted.seen {
+            Seen::Build => acc.builds.add(&CallBytes::default(), ev),
+            Seen::Reset => {
+                acc.resets += 1;
+                acc.reset_errors += u64::from(ev.error);
+                acc.reset_ns += counted.ns;
+            }
+            Seen::LazyBuild => {
+                acc.lazy += counted.count;
+                acc.lazy_ns += counted.ns;
+            }
         }
         frame
     }
@@ -803,8 +863,22 @@ impl Aggregator {
     /// Forgets the streams under way of a process that exited.
     pub fn forget_process(&mut self, tgid: u32) {
         self.tracker.forget_process(tgid);
+        self.lifecycle.forget_process(tgid);
         // Its calls' callers are named: what named them goes.
         self.forget_frames(tgid);
+    }
+
+    /// The caller of `ev` (the first of its frames that names one, else
+    /// `[unknown]`), and that frame's return address.
+    fn caller_of(&mut self, ev: &CallEvent, sym: &mut dyn Symbolizer) -> (Option<u64>, u32) {
+        let found = ev
+            .stack
+            .iter()
+            .find_map(|&a| self.caller_at(ev.tgid, a, sym).map(|i| (a, i)));
+        match found {
+            Some((a, i)) => (Some(a), i),
+            None => (None, 0),
+        }
     }
 
     /// The caller a return address names, once per address.
@@ -845,6 +919,7 @@ impl Aggregator {
             goroutines_dropped: self.goroutines_dropped,
             callers: self.callers(),
             routes: self.routes(),
+            encoders: self.encoders(),
             lost,
             sampling: None,
             warnings: Vec::new(),
@@ -975,6 +1050,51 @@ impl Aggregator {
                     .map(Down::report),
             })
             .collect()
+    }
+
+    /// Each caller's encoders by library, with the payloads it made with
+    /// the library: by caller's name, then library.
+    fn encoders(&self) -> Vec<EncoderReport> {
+        let mut out: Vec<EncoderReport> = self
+            .by_encoder
+            .iter()
+            .map(|(&(caller, lib), acc)| {
+                let library = &self.libraries[lib as usize];
+                let (mut payloads, mut payload_ns) = (0, 0u128);
+                for ((c, id), a) in &self.by_caller {
+                    if *c == caller && library.holds(&self.funcs[*id as usize]) {
+                        payloads += a.pay.payloads;
+                        payload_ns += a.sum_ns;
+                    }
+                }
+                let payload_time_ns = payload_ns as u64;
+                let build_time_ns = acc.builds.sum_ns as u64;
+                let building = build_time_ns + acc.lazy_ns + acc.reset_ns;
+                let path = build_time_ns + acc.reset_ns + payload_time_ns;
+                EncoderReport {
+                    caller: self.caller_names[caller as usize].clone(),
+                    library: library.package.clone(),
+                    codec: library.codec,
+                    op: library.op,
+                    builds: acc.builds.calls,
+                    resets: self.rules.resets.then_some(acc.resets),
+                    errors: acc.builds.call_errors + acc.reset_errors,
+                    build_latency_ns: latency(&acc.builds),
+                    build_time_ns,
+                    lazy_builds: acc.lazy,
+                    lazy_build_time_ns: acc.lazy_ns,
+                    reset_time_ns: self.rules.resets.then_some(acc.reset_ns),
+                    payloads,
+                    payload_time_ns,
+                    payloads_per_build: (acc.builds.calls > 0)
+                        .then(|| payloads as f64 / acc.builds.calls as f64),
+                    build_share: (payloads > 0 && path > 0)
+                        .then(|| (building as f64 / path as f64).min(1.0)),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.caller, &a.library, a.op).cmp(&(&b.caller, &b.library, b.op)));
+        out
     }
 
     /// Payloads by route: the most first, `other` and `no route` last;

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{CallerReport, FunctionReport, Report};
+use super::model::{CallerReport, EncoderReport, FunctionReport, Report};
 use super::rules::Rules;
 use crate::base::units::nanos as time;
 use crate::go_binary::names::short_name as short;
@@ -21,6 +21,9 @@ pub enum FindingKind {
     DecoderErrors,
     /// A compressor whose small payloads take a large share of its time.
     SmallPayloads,
+    /// A caller that builds an encoder (or decoder) for about every
+    /// payload instead of keeping one.
+    EncoderPerPayload,
 }
 
 impl FindingKind {
@@ -29,6 +32,7 @@ impl FindingKind {
             FindingKind::IncompressibleCaller => "incompressible caller",
             FindingKind::DecoderErrors => "decoder errors",
             FindingKind::SmallPayloads => "small payloads",
+            FindingKind::EncoderPerPayload => "encoder built per payload",
         }
     }
 }
@@ -37,7 +41,8 @@ impl FindingKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub kind: FindingKind,
-    /// The compression function (its row).
+    /// The compression function (its row), or for an encoder finding the
+    /// library's writers or readers (`compress/gzip writer`).
     pub function: String,
     /// The caller, for findings about one.
     pub caller: Option<String>,
@@ -79,6 +84,9 @@ pub fn findings(report: &Report, rules: &Rules) -> Vec<Finding> {
     }
     for f in report.functions.iter().filter(|f| !f.inner) {
         out.extend(small_payloads(f, rules));
+    }
+    for e in &report.encoders {
+        out.extend(encoder_per_payload(e, report, rules));
     }
     out.sort_by(|a, b| {
         b.time_ns
@@ -140,6 +148,54 @@ fn decoder_errors(c: &CallerReport, rules: &Rules) -> Option<Finding> {
         ),
         fix: "find where the input is cut or damaged (truncated read, wrong codec, corrupt \
               storage); log the error"
+            .to_string(),
+    })
+}
+
+/// A caller's builds of a library's encoders against its payloads with the
+/// library (all callers' when it made none itself: it builds them for
+/// others, a helper or a pool's `New`).
+fn encoder_per_payload(e: &EncoderReport, report: &Report, rules: &Rules) -> Option<Finding> {
+    let label = format!(
+        "{} {}",
+        e.library,
+        if e.op == Op::Compress {
+            "writer"
+        } else {
+            "reader"
+        }
+    );
+    let (payloads, whose) = if e.payloads > 0 {
+        (e.payloads, "its")
+    } else {
+        (report.library_payloads(&e.library, e.op), "all")
+    };
+    if e.builds == 0 || payloads < rules.min_eligible.max(1) {
+        return None;
+    }
+    let per = e.builds as f64 / payloads as f64;
+    if per < rules.builds_per_payload {
+        return None;
+    }
+    let spent = e.build_time_ns + e.lazy_build_time_ns;
+    let each = spent / e.builds;
+    Some(Finding {
+        kind: FindingKind::EncoderPerPayload,
+        function: label.clone(),
+        caller: Some(e.caller.clone()),
+        time_ns: spent,
+        evidence: format!(
+            "built {} {label}s for {whose} {payloads} payloads ({per:.2} per payload), {} each, \
+             {} in all ({} of its {} path)",
+            e.builds,
+            time(each),
+            time(spent),
+            e.build_share
+                .map_or_else(|| "-".to_string(), |s| format!("{:.1}%", 100.0 * s)),
+            e.library
+        ),
+        fix: "keep them: a sync.Pool of writers (or readers) and Reset on each, or one per \
+              goroutine"
             .to_string(),
     })
 }

@@ -15,6 +15,7 @@
 pub mod aggregate;
 pub mod correct;
 pub mod findings;
+pub mod lifecycle;
 pub mod model;
 pub mod payload;
 pub mod routes;
@@ -43,4 +44,17 @@ pub struct FuncMeta {
 /// Turns a runtime return address of process `pid` into a function name.
 pub trait Symbolizer {
     fn function_at(&mut self, pid: u32, addr: u64) -> Option<String>;
+}
+
+/// Drops the entries of process `tgid` from a cache keyed by (tgid, a
+/// goroutine's or a stream's id).
+fn forget_process_keys<V>(cache: &mut lru::LruCache<(u32, u64), V>, tgid: u32) {
+    let gone: Vec<(u32, u64)> = cache
+        .iter()
+        .filter(|((t, _), _)| *t == tgid)
+        .map(|(k, _)| *k)
+        .collect();
+    for k in gone {
+        cache.pop(&k);
+    }
 }

@@ -381,6 +381,12 @@ pub struct Report {
     /// was made serving a request (and in saved reports from before).
     #[serde(default)]
     pub routes: Vec<RouteReport>,
+    /// The encoders and decoders each caller built and reset, by library,
+    /// against the payloads it made with that library (stats::lifecycle);
+    /// empty without constructors traced (and in saved reports from
+    /// before).
+    #[serde(default)]
+    pub encoders: Vec<EncoderReport>,
     pub lost: Lost,
     /// With --max-overhead: how the probes were duty-cycled; the counts are
     /// of the attached windows only.
@@ -408,6 +414,58 @@ pub struct TargetCalls {
     pub totals: Counters,
     pub functions: Vec<FunctionReport>,
     pub callers: Vec<CallerReport>,
+}
+
+impl Report {
+    /// The payloads made with `library`'s writers (`Compress`) or readers,
+    /// by every caller.
+    pub fn library_payloads(&self, library: &str, op: Op) -> u64 {
+        let prefix = format!("{library}.");
+        self.functions
+            .iter()
+            .filter(|f| !f.inner && f.op == op)
+            .filter(|f| crate::go_binary::names::unvendored(&f.function).starts_with(&prefix))
+            .map(|f| f.counters.payloads)
+            .sum()
+    }
+}
+
+/// One caller's encoders (or decoders) of one library: what building and
+/// resetting them cost, next to the payloads it made with the library.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EncoderReport {
+    pub caller: String,
+    /// The library's package (`compress/gzip`), and whether its writers
+    /// (`compress`) or readers (`decompress`).
+    pub library: String,
+    pub codec: Codec,
+    pub op: Op,
+    /// Encoders built: constructors, and resets that had to build (a
+    /// reader's first `Reset`, where `NewReader` is inlined).
+    pub builds: u64,
+    /// Null when resets were not traced (without `--resets`).
+    pub resets: Option<u64>,
+    /// Constructors and resets that returned an error.
+    pub errors: u64,
+    /// The constructors' own time: each build's latency and their sum.
+    pub build_latency_ns: Latency,
+    pub build_time_ns: u64,
+    /// State built inside a payload's first call (gzip's flate compressor
+    /// at its first `Write`, zstd's block encoders at its first use): how
+    /// many times, and the time, part of those calls' time.
+    pub lazy_builds: u64,
+    pub lazy_build_time_ns: u64,
+    pub reset_time_ns: Option<u64>,
+    /// This caller's payloads with the library, and the time of its calls
+    /// of the library's writers or readers.
+    pub payloads: u64,
+    pub payload_time_ns: u64,
+    /// payloads / builds (null with no build seen).
+    pub payloads_per_build: Option<f64>,
+    /// Building and resetting (constructors, lazy builds, resets) over the
+    /// whole path (constructors, resets and the payloads' calls); null when
+    /// the caller made no payload with the library (it builds for others).
+    pub build_share: Option<f64>,
 }
 
 /// Duty cycling under `--max-overhead`.

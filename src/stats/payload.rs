@@ -70,15 +70,7 @@ impl Tracker {
 
     /// Forgets the streams of a process that exited.
     pub fn forget_process(&mut self, tgid: u32) {
-        let gone: Vec<(u32, u64)> = self
-            .open
-            .iter()
-            .filter(|((t, _), _)| *t == tgid)
-            .map(|(k, _)| *k)
-            .collect();
-        for k in gone {
-            self.open.pop(&k);
-        }
+        super::forget_process_keys(&mut self.open, tgid);
     }
 
     /// Adds call `ev` of `meta`; returns the payload it ended, if any.
@@ -112,6 +104,13 @@ impl Tracker {
                 Some(self.read_payload(ev.func_id, o))
             }
             Role::Read => self.read(key, ev, &b),
+            Role::New => None,
+            // A stream left unfinished on the writer or reader is
+            // abandoned: no payload, and the next stream starts afresh.
+            Role::Reset => {
+                self.open.pop(&key);
+                None
+            }
         }
     }
 

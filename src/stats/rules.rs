@@ -19,7 +19,9 @@ use crate::probe::catalog::{Entry, Role, Size};
 /// Routes (stats::routes): a path is cut to its first `route_depth`
 /// segments, and at most `max_routes` routes are told apart. With
 /// `downstream`, payloads' downstream writes were traced: callers and
-/// routes say how many payloads had one.
+/// routes say how many payloads had one. A caller that built at least
+/// `builds_per_payload` encoders per payload of a library builds them per
+/// payload (stats::findings); with `resets`, encoders' resets were traced.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rules {
     pub min_size: u64,
@@ -30,6 +32,9 @@ pub struct Rules {
     pub route_depth: usize,
     pub max_routes: usize,
     pub downstream: bool,
+    pub builds_per_payload: f64,
+    /// Resets were traced (`--resets`): encoders' rows count them.
+    pub resets: bool,
 }
 
 impl Rules {
@@ -46,6 +51,8 @@ impl Rules {
         route_depth: 2,
         max_routes: 100,
         downstream: true,
+        builds_per_payload: 0.5,
+        resets: false,
     };
 
     /// Judges one payload by these rules ([`judge`]).
@@ -70,7 +77,7 @@ impl Default for Rules {
 /// observed; an error's output is none, except a `Read`'s (Go's readers
 /// return the bytes they delivered with the error); lz4's "did not
 /// compress" (a 0 return) produced nothing, and its output is 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CallBytes {
     pub bytes_in: u64,
     pub bytes_out: u64,

@@ -15,7 +15,7 @@ use super::skel::{GoztSkel, GoztSkelBuilder, OpenGoztSkel};
 use super::{Options, TraceError};
 use crate::base::gozt_h::{
     GOZT_ENDS_AT_EOF, GOZT_ENDS_PAYLOAD, GOZT_ENTRY_EMULATED, GOZT_EOF_IS_SUCCESS, GOZT_IN_AT_RET,
-    GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
+    GOZT_LIFECYCLE, GOZT_OUT_FROM_SINKS, GOZT_REG_NONE, GOZT_TOTALS_AT_RET,
 };
 use crate::base::privileges::Op;
 
@@ -60,6 +60,8 @@ pub struct FuncSpec {
     /// returns an error or io.EOF (a reader's Read).
     pub ends_payload: bool,
     pub ends_at_eof: bool,
+    /// A constructor or a reset: it leaves a payload's wait for its write.
+    pub lifecycle: bool,
 }
 
 /// What the programs read of a binary's `http.Request` (gozt.h).
@@ -98,6 +100,9 @@ impl FuncSpec {
         }
         if self.ends_at_eof {
             flags |= GOZT_ENDS_AT_EOF as u8;
+        }
+        if self.lifecycle {
+            flags |= GOZT_LIFECYCLE as u8;
         }
         gozt_func {
             goid_off: self.goid_offset as u32,

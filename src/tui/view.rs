@@ -523,10 +523,31 @@ impl App {
             spark,
         );
         let width = callers_area.width.saturating_sub(8) as usize;
+        // Each caller's encoders of this function's library, where traced.
+        let package = crate::go_binary::names::unvendored(&name);
+        let encoders = |caller: &str| {
+            r.encoders
+                .iter()
+                .find(|e| {
+                    e.caller == caller
+                        && e.op == f.op
+                        && package
+                            .strip_prefix(e.library.as_str())
+                            .is_some_and(|rest| rest.starts_with('.'))
+                })
+                .map_or(String::new(), |e| match e.resets {
+                    Some(n) => format!("  built {} reset {n}", e.builds),
+                    None => format!("  built {}", e.builds),
+                })
+        };
         let lines: Vec<Line> = callers
             .iter()
             .take(callers_area.height as usize)
-            .map(|c| Line::from(format!("{:>7} {}", c.calls, fit(&c.caller, width))))
+            .map(|c| {
+                let built = encoders(&c.caller);
+                let room = width.saturating_sub(built.chars().count()).max(8);
+                Line::from(format!("{:>7} {}{built}", c.calls, fit(&c.caller, room)))
+            })
             .collect();
         frame.render_widget(Paragraph::new(lines), callers_area);
     }

@@ -367,9 +367,22 @@ pub fn exported(events: &[gozt::event::CallEvent], rules: gozt::stats::Rules) ->
     });
     for ev in events {
         let p = judge.judge(ev);
-        metrics.count(ev, p.as_ref());
+        metrics.count(ev, p.as_ref(), &mut Callers);
     }
     metrics.encode()
+}
+
+/// The report of `events` replayed into an aggregator of the whole catalog
+/// by `rules`, callers named by [`Callers`].
+pub fn replayed(
+    events: &[gozt::event::CallEvent],
+    rules: gozt::stats::Rules,
+) -> gozt::stats::Report {
+    let mut agg = gozt::stats::Aggregator::new(catalog_funcs(usize::MAX), rules);
+    for ev in events {
+        agg.add(ev, &mut Callers);
+    }
+    agg.report(Vec::new(), 1.0, gozt::event::Lost::default())
 }
 
 /// The value of `series` (`metric{labels}`, labels sorted by name) in
@@ -416,13 +429,18 @@ const CALLERS: &[&str] = &[
     "main.idleAndWake.func1.1",
     "main.downstreamPayload",
     "main.(*kvServer).ServeHTTP",
+    "main.gzipPerPayload",
+    "main.gzipPooled",
+    "main.gzipReadPerPayload",
+    "main.gzipReadPooled",
+    "main.zstdPerPayload",
 ];
 
 /// Asserts that `report` holds exactly the workload's `truth`; returns the
 /// report's count of repeated entries (prologues run again after morestack).
 /// The workload's arguments for `goroutines` goroutines of `rounds` rounds
 /// of one-shot calls only (no streams, no HTTP server, no downstream
-/// writes).
+/// writes, no lifecycle scenario).
 pub fn one_shot_args(goroutines: u32, rounds: u32) -> Vec<String> {
     [
         "-goroutines".to_string(),
@@ -432,6 +450,7 @@ pub fn one_shot_args(goroutines: u32, rounds: u32) -> Vec<String> {
         "-streams=false".to_string(),
         "-http=false".to_string(),
         "-downstream=false".to_string(),
+        "-lifecycle=false".to_string(),
     ]
     .to_vec()
 }
@@ -709,6 +728,7 @@ pub fn assert_counts_match_truth(report: &Value, truth: &Value, what: &str) -> u
     if report["targets"].as_array().map_or(0, Vec::len) == 1 {
         assert_routes_match_truth(report, truth, what);
         assert_downstream_matches_truth(report, truth, what);
+        assert_encoders_match_truth(report, truth, what);
     }
     let lost = &report["lost"];
     for key in ["ringbuf_full", "inflight_full", "unmatched_returns"] {
@@ -834,6 +854,85 @@ pub fn assert_downstream_matches_truth(report: &Value, truth: &Value, what: &str
         }
         assert_eq!(d["kinds"], t["kinds"], "{what}: downstream kinds of {t}");
         assert_eq!(d["errors"], 0, "{what}: {d}");
+    }
+}
+
+/// The constructors and resets (`role` new or reset) every workload
+/// build holds, whatever the compiler inlined: the lifecycle scenario's
+/// and its streams' (from Go 1.21 `gzip.NewReader` and `flate.NewWriter`
+/// are inlined, and their callers call what they wrap).
+pub const WORKLOAD_LIFECYCLE: &[&str] = &[
+    "compress/gzip.NewWriterLevel",
+    "compress/gzip.(*Writer).init",
+    "compress/gzip.(*Reader).Reset",
+    "compress/flate.(*compressor).init",
+    "compress/flate.NewReader",
+    "compress/zlib.NewWriterLevelDict",
+    "compress/zlib.NewReaderDict",
+    "github.com/klauspost/compress/zstd.NewWriter",
+    "github.com/klauspost/compress/zstd.(*Encoder).initialize",
+    "github.com/klauspost/compress/zstd.(*Encoder).Reset",
+    "github.com/klauspost/compress/zstd.NewReader",
+    "github.com/klauspost/compress/zstd.(*Decoder).Reset",
+    "github.com/klauspost/compress/gzip.NewWriterLevel",
+    "github.com/klauspost/compress/flate.(*compressor).init",
+    "github.com/klauspost/compress/s2.NewWriter",
+    "github.com/klauspost/compress/s2.NewReader",
+];
+
+/// Of `functions` (probes' names and whether each is a constructor or a
+/// reset), how many are payloads' functions; and that every one of
+/// WORKLOAD_LIFECYCLE is there.
+pub fn payload_functions(functions: &[(String, bool)], what: &str) -> usize {
+    for want in WORKLOAD_LIFECYCLE {
+        assert!(
+            functions
+                .iter()
+                .any(|(f, lifecycle)| *lifecycle && f == want),
+            "{what}: no probe of {want}"
+        );
+    }
+    functions.iter().filter(|(_, lifecycle)| !lifecycle).count()
+}
+
+/// The report's encoders (of a report of one process, with constructors
+/// traced) are the workload's lifecycle scenario's: each of its callers'
+/// builds, resets, lazy builds and payloads by library, exactly. A
+/// library whose calls were not traced (--codec, --func) is passed over.
+pub fn assert_encoders_match_truth(report: &Value, truth: &Value, what: &str) {
+    let encoders = report["encoders"].as_array().unwrap();
+    let Some(want) = truth["lifecycle"].as_array() else {
+        return;
+    };
+    if encoders.is_empty() {
+        return;
+    }
+    for t in want {
+        let prefix = format!("{}.", t["library"].as_str().unwrap());
+        let traced =
+            report["functions"].as_array().unwrap().iter().any(|f| {
+                f["function"].as_str().unwrap().starts_with(&prefix) && f["op"] == t["op"]
+            });
+        if !traced {
+            continue;
+        }
+        let row = encoders
+            .iter()
+            .find(|e| {
+                e["caller"] == t["caller"] && e["library"] == t["library"] && e["op"] == t["op"]
+            })
+            .unwrap_or_else(|| panic!("{what}: no encoders row for {t}"));
+        for key in ["builds", "lazy_builds", "payloads"] {
+            assert_eq!(row[key], t[key], "{what}: encoders {key} of {t}: {row}");
+        }
+        // Traced with --resets only.
+        if !row["resets"].is_null() {
+            assert_eq!(
+                row["resets"], t["resets"],
+                "{what}: encoders resets of {t}: {row}"
+            );
+        }
+        assert_eq!(row["errors"], 0, "{what}: {row}");
     }
 }
 

@@ -82,6 +82,8 @@ type truth struct {
 	// The downstream scenario's caller, and with -redis the route whose
 	// payloads are stored in Redis: their downstream writes.
 	Downstream []*downstreamTruth `json:"downstream,omitempty"`
+	// The lifecycle scenario's callers: their encoders and decoders.
+	Lifecycle []*lifecycleTruth `json:"lifecycle,omitempty"`
 }
 
 const (
@@ -634,6 +636,7 @@ func main() {
 	idleFor := flag.Duration("idle-for", 1500*time.Millisecond, "how long the idle goroutines wait")
 	linger := flag.Bool("linger", false, "after printing the truth, stay alive until SIGTERM")
 	doDownstream := flag.Bool("downstream", true, "also write payloads to a socket, a file and a pipe")
+	doLifecycle := flag.Bool("lifecycle", true, "also build and reset gzip and zstd writers and readers, per payload and pooled")
 	flag.Parse()
 	if *wait {
 		waitForStart()
@@ -697,6 +700,18 @@ func main() {
 			mu.Lock()
 			t.Goroutines = append(t.Goroutines, r.g)
 			t.Downstream = append(t.Downstream, d)
+			mu.Unlock()
+		}()
+	}
+	if *doLifecycle {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &recorder{g: &goroutineTruth{Goid: goid(), Functions: map[string]*counts{}}}
+			l := lifecycleRound(r)
+			mu.Lock()
+			t.Goroutines = append(t.Goroutines, r.g)
+			t.Lifecycle = l
 			mu.Unlock()
 		}()
 	}
