@@ -244,11 +244,18 @@ fn programs_left_behind() -> Vec<u32> {
         .collect()
 }
 
-/// The virtual addresses of every probe site (entry traps, RETs, sinks) in a plan
+/// The virtual addresses of every probe site gozt attaches by default (entry
+/// traps, RETs, sinks; resets only with --resets) in a plan
 /// of `gozt probes --json` (for a process, or a non-PIE binary).
 pub fn probe_sites(plan: &Value) -> Vec<u64> {
     let mut sites = Vec::new();
-    for p in plan["probes"].as_array().unwrap() {
+    // Resets are traced with --resets only.
+    for p in plan["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["role"] != "reset")
+    {
         let addr = p["address"].as_u64().unwrap();
         let base = addr - p["file_offset"].as_u64().unwrap();
         sites.push(base + p["entry_trap_offset"].as_u64().unwrap());
