@@ -17,7 +17,7 @@ use gozt::probe::plan::{AbiCheck, Plan};
 use serde_json::Value;
 
 /// Every catalog function the workload calls directly or through a stream.
-const WORKLOAD_FUNCTIONS: usize = 56;
+const WORKLOAD_FUNCTIONS: usize = 65;
 
 const TWINS: [(&str, &str); 3] = [
     ("workload-default", "workload-stripped"),

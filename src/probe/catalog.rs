@@ -21,10 +21,13 @@ pub enum Codec {
     Snappy,
     S2,
     Lz4,
+    Brotli,
+    Bzip2,
+    Lzw,
 }
 
 impl Codec {
-    pub const ALL: [Codec; 7] = [
+    pub const ALL: [Codec; 10] = [
         Codec::Zstd,
         Codec::Gzip,
         Codec::Flate,
@@ -32,6 +35,9 @@ impl Codec {
         Codec::Snappy,
         Codec::S2,
         Codec::Lz4,
+        Codec::Brotli,
+        Codec::Bzip2,
+        Codec::Lzw,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +49,9 @@ impl Codec {
             Codec::Snappy => "snappy",
             Codec::S2 => "s2",
             Codec::Lz4 => "lz4",
+            Codec::Brotli => "brotli",
+            Codec::Bzip2 => "bzip2",
+            Codec::Lzw => "lzw",
         }
     }
 
@@ -426,6 +435,7 @@ pub const SINK_SCOPES: &[(&str, &[&str])] = &[
     ),
     ("github.com/klauspost/compress/gzip", &["*Writer"]),
     ("github.com/klauspost/compress/zlib", &["*Writer"]),
+    ("github.com/andybalholm/brotli", &["*Writer"]),
 ];
 
 /// Whether a sink in `function` (unvendored) writes a stream's header: a
@@ -480,6 +490,7 @@ const S2: &str = "github.com/klauspost/compress/s2";
 const KSNAPPY: &str = "github.com/klauspost/compress/snappy";
 const GSNAPPY: &str = "github.com/golang/snappy";
 const LZ4: &str = "github.com/pierrec/lz4";
+const BROTLI: &str = "github.com/andybalholm/brotli";
 /// cgo bindings of the C zstd library: their Go functions take and return
 /// the buffers, the C work is inside.
 const DATADOG_ZSTD: &str = "github.com/DataDog/zstd";
@@ -1007,6 +1018,39 @@ pub fn entries() -> Vec<Entry> {
     all.extend(writer_reader(GSNAPPY, "*Reader", Codec::Snappy));
     all.extend(LZ4_ENTRIES);
     all.extend(CGO_ZSTD_ENTRIES);
+    // brotli's writer hands its output to its io.Writer on the caller's
+    // goroutine (writeOutput): sink sites; it writes no header of its own.
+    all.extend([
+        sinks(
+            method(BROTLI, "*Writer", "Write", Codec::Brotli, Compress),
+            false,
+        ),
+        sinks(
+            method(BROTLI, "*Writer", "Flush", Codec::Brotli, Compress),
+            false,
+        ),
+        sinks(
+            method(BROTLI, "*Writer", "Close", Codec::Brotli, Compress),
+            false,
+        ),
+        method(BROTLI, "*Reader", "Read", Codec::Brotli, Decompress),
+    ]);
+    // The standard library's bzip2 decodes only; its lzw writer writes
+    // through a bufio.Writer (its output is not seen: its payloads are not
+    // judged).
+    all.push(method(
+        "compress/bzip2",
+        "*reader",
+        "Read",
+        Codec::Bzip2,
+        Decompress,
+    ));
+    all.extend([
+        method("compress/lzw", "*Writer", "Write", Codec::Lzw, Compress),
+        method("compress/lzw", "*Writer", "Close", Codec::Lzw, Compress),
+        method("compress/lzw", "*Reader", "Read", Codec::Lzw, Decompress),
+        method("compress/lzw", "*Reader", "Close", Codec::Lzw, Decompress),
+    ]);
     all.extend(lifecycle_entries());
     all
 }
@@ -1027,6 +1071,7 @@ pub fn is_library(function: &str) -> bool {
         "github.com/pierrec/lz4",
         "github.com/DataDog/zstd.",
         "github.com/valyala/gozstd.",
+        "github.com/andybalholm/brotli.",
     ]
     .iter()
     .any(|p| f.starts_with(p))

@@ -553,6 +553,7 @@ func streamRound(r *recorder, src []byte) {
 			r.call(fnLz4Decomp, fnLz4R, lz4Block, len(src), false)
 			return lz4.NewReader(rd), nil
 		})
+	libraryRound(r, &buf, src)
 	zw, _ := zstd.NewWriter(&buf)
 	zstdStream := stream{write: fnZstdW, close: fnZstdC, read: fnZstdR, out: countsOut}
 	roundTrip(r, zstdStream, &buf, src, zw,
