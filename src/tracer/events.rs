@@ -254,37 +254,57 @@ impl Event {
     /// A perf event of it, for process `pid` or every process, disabled
     /// until a program is attached: opening it places the breakpoints.
     pub fn open(&self, pid: Option<i32>) -> std::io::Result<OwnedFd> {
-        let mut attr = libbpf_sys::perf_event_attr {
-            type_: libbpf_sys::PERF_TYPE_TRACEPOINT,
-            size: std::mem::size_of::<libbpf_sys::perf_event_attr>() as u32,
-            config: self.id,
-            ..Default::default()
-        };
-        attr.set_disabled(1);
-        // Every process: one event on CPU 0 (the program runs on every CPU:
-        // it hangs off the trace event, not off the perf event).
-        let (pid, cpu) = match pid {
-            Some(p) => (p, -1),
-            None => (-1, 0),
-        };
-        // SAFETY: attr is a sized perf_event_attr; the result is a new
-        // descriptor or -1.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                &attr as *const libbpf_sys::perf_event_attr,
-                pid,
-                cpu,
-                -1,
-                libbpf_sys::PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
-            )
-        };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: a non-negative return is a descriptor we now own.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+        open_trace_event(self.id, pid)
     }
+}
+
+/// A perf event of the kernel's tracepoint `category/name` (its id read
+/// from `tracefs`), for every process, disabled until a program is
+/// attached: where libbpf finds no tracefs mounted to read the id from
+/// (gozt's own mount is not at a path).
+pub fn open_tracepoint(tracefs: &Tracefs, category: &str, name: &str) -> std::io::Result<OwnedFd> {
+    let id_file = format!("events/{category}/{name}/id");
+    let id = tracefs
+        .read(&id_file)?
+        .trim()
+        .parse()
+        .map_err(|_| std::io::Error::other(format!("{id_file}: not a number")))?;
+    open_trace_event(id, None)
+}
+
+/// A perf event of trace event `id`, for process `pid` or every process,
+/// disabled until a program is attached.
+fn open_trace_event(id: u64, pid: Option<i32>) -> std::io::Result<OwnedFd> {
+    let mut attr = libbpf_sys::perf_event_attr {
+        type_: libbpf_sys::PERF_TYPE_TRACEPOINT,
+        size: std::mem::size_of::<libbpf_sys::perf_event_attr>() as u32,
+        config: id,
+        ..Default::default()
+    };
+    attr.set_disabled(1);
+    // Every process: one event on CPU 0 (the program runs on every CPU: it
+    // hangs off the trace event, not off the perf event).
+    let (pid, cpu) = match pid {
+        Some(p) => (p, -1),
+        None => (-1, 0),
+    };
+    // SAFETY: attr is a sized perf_event_attr; the result is a new
+    // descriptor or -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &attr as *const libbpf_sys::perf_event_attr,
+            pid,
+            cpu,
+            -1,
+            libbpf_sys::PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a non-negative return is a descriptor we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 impl Drop for Event {

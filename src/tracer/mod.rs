@@ -324,13 +324,31 @@ impl<'obj> Tracer<'obj> {
             return;
         }
         let progs = &self.skel.progs;
+        // Where no tracefs is mounted (a fresh node, a container), libbpf
+        // cannot read the tracepoints' ids: they are read from a tracefs
+        // gozt mounts for itself, and attached through perf events.
+        let mut tracefs = None;
         let links = [
             (&progs.gozt_write_enter, "sys_enter_write"),
             (&progs.gozt_write_exit, "sys_exit_write"),
         ]
         .into_iter()
-        .map(|(p, name)| p.attach_tracepoint(libbpf_rs::TracepointCategory::Syscalls, name))
-        .collect::<Result<Vec<Link>, _>>();
+        .map(|(p, name)| {
+            p.attach_tracepoint(libbpf_rs::TracepointCategory::Syscalls, name)
+                .or_else(|e| {
+                    let t = match &tracefs {
+                        Some(t) => t,
+                        None => tracefs.insert(events::Tracefs::find_or_mount().ok_or(e)?),
+                    };
+                    let fd = events::open_tracepoint(t, "syscalls", name)
+                        .map_err(libbpf_rs::Error::from)?;
+                    let link = p.attach_perf_event(std::os::fd::AsRawFd::as_raw_fd(&fd))?;
+                    // The link owns the descriptor now (libbpf closes it).
+                    let _ = std::os::fd::IntoRawFd::into_raw_fd(fd);
+                    Ok(link)
+                })
+        })
+        .collect::<Result<Vec<Link>, libbpf_rs::Error>>();
         match links {
             Ok(links) => self.write_links = links,
             Err(e) => {
