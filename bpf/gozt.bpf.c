@@ -89,6 +89,16 @@ struct {
 	__type(value, __u64);
 } sites SEC(".maps");
 
+/* Keyed sinks' bytes written on a goroutine of the library's own, by
+ * destination, until the stream's call that writes there next takes them
+ * (GOZT_COOKIE_SINK_KEYED). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GOZT_DEST_SLOTS);
+	__type(key, struct gozt_dest_key);
+	__type(value, __u64);
+} dest_bytes SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096);
@@ -780,11 +790,32 @@ static __always_inline int condition_holds(__u64 fl, __u32 cc)
 	return (cc & 1) ? !v : v;
 }
 
+/* A keyed sink's `len` bytes, written on the library's own goroutine: kept
+ * under their destination for the stream's call that writes there next. */
+static __always_inline void keep_dest_bytes(struct gozt_dest_key *dest, __u64 len)
+{
+	__u64 *kept = bpf_map_lookup_elem(&dest_bytes, dest);
+
+	if (kept) {
+		__sync_fetch_and_add(kept, len);
+		return;
+	}
+	/* Another goroutine may have made the entry in between. */
+	if (bpf_map_update_elem(&dest_bytes, dest, &len, BPF_NOEXIST)) {
+		kept = bpf_map_lookup_elem(&dest_bytes, dest);
+		if (kept)
+			__sync_fetch_and_add(kept, len);
+	}
+}
+
 /* A sink site (gozt.h): the bytes a stream's compressor hands its
  * io.Writer count as output of the innermost traced call under way on this
  * goroutine. */
+
 static __always_inline int on_sink(const struct regs *r, __u64 cookie, __u64 t0)
 {
+	struct gozt_dest_key dest = {};
+	int keyed;
 	struct gozt_call *deepest = NULL;
 	__u32 mask = 0;
 	__u32 id = (__u32)cookie;
@@ -801,21 +832,30 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie, __u64 t0)
 	f = bpf_map_lookup_elem(&funcs, &id);
 	if (!f)
 		return 0;
-	goroutine_key(r, &key);
-	rec = bpf_map_lookup_elem(&inflight, &key);
-	if (!rec)
-		return 0;
-	/* Its bytes are lost to the call under way: counted. */
-	if (read_g(r, f, &v)) {
-		COUNT(read_failed);
-		return 0;
-	}
 	if (cookie & GOZT_COOKIE_SINK_LEN_CONST)
 		len = (cookie >> GOZT_SINK_CONST_SHIFT) & 0xffff;
 	else
 		len = reg(r, (cookie >> GOZT_SINK_REG_SHIFT) & 0xf);
 	if (cookie & GOZT_COOKIE_SINK_LEN_BYTE)
 		len &= 0xff;
+	keyed = !branch && (cookie & GOZT_COOKIE_SINK_KEYED);
+	goroutine_key(r, &key);
+	if (keyed) {
+		dest.tgid = key.tgid;
+		dest.pad = 0;
+		dest.dest = reg(r, GOZT_SINK_DEST_REG);
+	}
+	rec = bpf_map_lookup_elem(&inflight, &key);
+	if (!rec) {
+		if (keyed)
+			keep_dest_bytes(&dest, len);
+		return 0;
+	}
+	/* Its bytes are lost to the call under way: counted. */
+	if (read_g(r, f, &v)) {
+		COUNT(read_failed);
+		return 0;
+	}
 	/* The innermost call under way is the one whose stream this is: a
 	 * gzip writer's flate code is inlined into its methods, and a stream
 	 * written into another stream's writer (gzip in gzip) makes its own
@@ -838,8 +878,19 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie, __u64 t0)
 	if (branch && condition_holds(r->flags, (cookie >> GOZT_SINK_COND_SHIFT) & 0xf))
 		deepest = NULL;
 	if (!deepest) {
+		if (keyed)
+			keep_dest_bytes(&dest, len);
 		charge(rec, mask, t0);
 		return 0;
+	}
+	if (keyed) {
+		__u64 *kept = bpf_map_lookup_elem(&dest_bytes, &dest);
+
+		if (kept) {
+			if (!(cookie & GOZT_COOKIE_HEADER))
+				deepest->sink_bytes += *kept;
+			bpf_map_delete_elem(&dest_bytes, &dest);
+		}
 	}
 	deepest->sink_bytes += len;
 	if (cookie & GOZT_COOKIE_HEADER)

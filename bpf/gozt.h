@@ -44,9 +44,10 @@
 
 /* gozt_func.flags */
 #define GOZT_IN_AT_RET 0x1      /* bytes_in is read at RET, not entry */
-/* An encoder's constructor or reset: made inside no other call, it does
- * not end the wait for the last payload's downstream write (caddy resets
- * its gzip writer after Close, before the response is written). */
+/* An encoder's constructor or reset, or a library's internal work on a
+ * goroutine of its own (pgzip's): made inside no other call, it does not
+ * end the wait for the last payload's downstream write (caddy resets its
+ * gzip writer after Close, before the response is written). */
 #define GOZT_LIFECYCLE 0x2
 #define GOZT_EOF_IS_SUCCESS 0x4 /* an io.EOF error is the end of a stream */
 #define GOZT_OUT_FROM_SINKS 0x8 /* bytes_out is what the call wrote to its io.Writer */
@@ -135,6 +136,19 @@
 /* The length is the register's low byte (klauspost's flate keeps its
  * buffered byte count in a uint8). */
 #define GOZT_COOKIE_SINK_LEN_BYTE 0x8000000000
+/* A sink keyed by its destination, the io.Writer's data word (the call's
+ * receiver, GOZT_SINK_DEST_REG at the call; without
+ * GOZT_COOKIE_SINK_BRANCH, whose condition's bits it uses). A writer that
+ * writes its blocks on a goroutine of its own (pgzip): made inside no
+ * traced call, its length is added to `dest_bytes` under its destination;
+ * made inside one, what was kept there is taken into that call's output
+ * (the stream's trailer, written once every block has been), or, at a
+ * header (GOZT_COOKIE_HEADER), forgotten (a stream that failed before its
+ * trailer). */
+#define GOZT_COOKIE_SINK_KEYED 0x10000000000
+#define GOZT_SINK_DEST_REG GOZT_AMD64_RAX /* index 0: X0 on arm64, the same word */
+/* Destinations whose blocks are kept at once (an LRU map). */
+#define GOZT_DEST_SLOTS 4096
 
 /* A request site (bits that sink cookies use for their fields: a cookie
  * with GOZT_COOKIE_SINK is a sink's): the entry (or, with GOZT_COOKIE_RET, a
@@ -223,6 +237,13 @@ struct gozt_func {
 	__u32 req_url_off;
 	__u32 url_path_off;
 	__u32 req_pattern_off;
+};
+
+/* A keyed sink's destination in one process (`dest_bytes`). */
+struct gozt_dest_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 dest;
 };
 
 /* In-flight calls are kept per goroutine, never per thread: the key is the

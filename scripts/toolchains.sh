@@ -22,7 +22,8 @@ DEMO_APT_PACKAGES="clang libelf-dev zlib1g-dev pkg-config golang-go
   golang-github-klauspost-compress-dev"
 TEST_APT_PACKAGES="llvm bpftool golang-github-golang-snappy-dev golang-github-pierrec-lz4-dev
   golang-github-datadog-zstd-dev golang-github-valyala-gozstd-dev libzstd-dev tmux prometheus victoria-metrics
-  caddy golang-github-gomodule-redigo-dev redis-server golang-github-andybalholm-brotli-dev"
+  caddy golang-github-gomodule-redigo-dev redis-server golang-github-andybalholm-brotli-dev golang-github-ulikunitz-xz-dev
+  golang-github-klauspost-pgzip-dev skopeo"
 demo=0
 case "${1:-}" in
   --demo) demo=1 ;;

@@ -464,8 +464,9 @@ impl Metrics {
             .with_label_values(&[&p, binary, go_version, container, &build[0], &build[1]])
             .set(1.0);
         // A function's series from the start, at 0; constructors and resets
-        // have the encoders' series instead.
-        for meta in self.funcs.iter().filter(|m| !m.entry.role.is_lifecycle()) {
+        // have the encoders' series instead, and a library's internal work
+        // none.
+        for meta in self.funcs.iter().filter(|m| m.entry.role.is_payload_call()) {
             let labels = labels(&p, binary, meta);
             for (vec, observed) in [
                 (&self.calls, true),

@@ -28,7 +28,7 @@ const CASES: &[(&[&str], i32)] = &[
     (&["attach", "-p", "1", "--prometheus", "99999"], 2),
     (&["attach", "-p", "1", "--prometheus", "::1"], 2),
     (&["attach", "-p", "1", "--func", "[zstd"], 2),
-    (&["attach", "-p", "1", "--codec", "xz"], 2),
+    (&["attach", "-p", "1", "--codec", "lzo"], 2),
     (
         &[
             "attach",

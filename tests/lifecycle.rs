@@ -375,7 +375,7 @@ fn bad_input_to_attach_and_trace() {
         2,
         "--alert-threshold",
     );
-    assert_error(&["trace", "--codec", "xz", "--", workload], 2, "codec");
+    assert_error(&["trace", "--codec", "lzo", "--", workload], 2, "codec");
     assert_error(
         &["trace", "--func", "nomatch*", "--", workload],
         7,

@@ -17,7 +17,7 @@ use gozt::probe::plan::{AbiCheck, Plan};
 use serde_json::Value;
 
 /// Every catalog function the workload calls directly or through a stream.
-const WORKLOAD_FUNCTIONS: usize = 65;
+const WORKLOAD_FUNCTIONS: usize = 74;
 
 const TWINS: [(&str, &str); 3] = [
     ("workload-default", "workload-stripped"),
@@ -114,7 +114,8 @@ fn arm64_stripped_builds_match_their_dwarf_twins() {
                 .unwrap()
                 .iter()
                 .map(|p| {
-                    let lifecycle = p["role"] == "new" || p["role"] == "reset";
+                    let lifecycle =
+                        p["role"] == "new" || p["role"] == "reset" || p["role"] == "internal";
                     (p["function"].as_str().unwrap().to_string(), lifecycle)
                 })
                 .collect();
@@ -148,7 +149,7 @@ fn arm64_layouts_agree_with_dwarf_and_rets_lie_in_their_functions() {
             let functions: Vec<(String, bool)> = plan
                 .probes
                 .iter()
-                .map(|p| (p.function.clone(), p.entry.role.is_lifecycle()))
+                .map(|p| (p.function.clone(), !p.entry.role.is_payload_call()))
                 .collect();
             let what = path.display().to_string();
             assert_eq!(

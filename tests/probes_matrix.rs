@@ -32,7 +32,7 @@ fn sites(plan: &Plan) -> Sites {
 fn functions(plan: &Plan) -> Vec<(String, bool)> {
     plan.probes
         .iter()
-        .map(|p| (p.function.clone(), p.entry.role.is_lifecycle()))
+        .map(|p| (p.function.clone(), !p.entry.role.is_payload_call()))
         .collect()
 }
 
@@ -44,7 +44,7 @@ fn open(path: &Path) -> (GoBinary, Plan) {
 
 /// Every catalog function the workload calls directly or through a stream
 /// (and the Flush and Close methods its streams' types keep).
-const WORKLOAD_FUNCTIONS: usize = 65;
+const WORKLOAD_FUNCTIONS: usize = 74;
 
 /// And in its amd64 cgo builds, the cgo zstd bindings' (cgo_zstd.go):
 /// DataDog's CompressLevel and Decompress, gozstd's compressDictLevel and
@@ -273,7 +273,7 @@ fn vendored_builds_resolve_and_record_modules() {
         let names: Vec<&str> = plan
             .probes
             .iter()
-            .filter(|p| !p.entry.role.is_lifecycle())
+            .filter(|p| p.entry.role.is_payload_call())
             .map(|p| p.function.as_str())
             .collect();
         assert_eq!(

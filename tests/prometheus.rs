@@ -85,7 +85,7 @@ fn exporter_output_passes_promtool_and_counts_exactly() {
     // Calls of the payloads' functions (constructors have series of their
     // own, fed below).
     let payload_ids: Vec<u32> = (0..funcs.len() as u32)
-        .filter(|&i| !funcs[i as usize].entry.role.is_lifecycle())
+        .filter(|&i| funcs[i as usize].entry.role.is_payload_call())
         .collect();
     let id = |name: &str| funcs.iter().position(|f| f.function == name).unwrap() as u32;
     let (new_writer, writer_init) = (

@@ -15,8 +15,11 @@
 //! caddy (`encode gzip` over a file server) serves text and random files
 //! from two directories: gozt's routes must tell the directory whose every
 //! response fails to compress from the other, with the bytes the client
-//! received. With CI=true a missing prometheus, victoria-metrics or caddy
-//! fails the run.
+//! received. Debian's skopeo (containers/image) compresses an image's layer
+//! with pgzip, which compresses its blocks on goroutines of its own and
+//! writes them on another, and decompresses gzip and xz layers: each
+//! payload's sizes must be the layer's and the blob's on disk. With CI=true
+//! a missing prometheus, victoria-metrics, caddy or skopeo fails the run.
 
 mod common;
 
@@ -474,4 +477,158 @@ fn caddy_routes_tell_the_incompressible_directory_apart() {
     // Every payload made serving a request: the callers could not tell the
     // two apart (caddy's encode middleware makes them all).
     assert_eq!(report["totals"]["payloads"], 20);
+}
+
+const SKOPEO: &str = "/usr/bin/skopeo";
+
+/// Makes, under `dir`, an image of one uncompressed layer (a tar of about
+/// 3 MB of text: three of pgzip's 1 MB blocks) as an OCI layout (`oci`) and
+/// the same image with its layer xz-compressed in skopeo's `dir:` format
+/// (`xz`); prints the layer's size.
+const IMAGES: &str = r#"
+import hashlib, io, json, lzma, os, sys, tarfile
+d = sys.argv[1]
+words = [b"gozt ", b"pgzip ", b"layer ", b"skopeo ", b"blob "]
+text = b"".join(words[(i * 7 + i // 5) % 5] for i in range(500000))
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+    info = tarfile.TarInfo("words.txt")
+    info.size = len(text)
+    t.addfile(info, io.BytesIO(text))
+layer = buf.getvalue()
+def digest(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+    "rootfs": {"type": "layers", "diff_ids": [digest(layer)]}}).encode()
+def manifest(blob):
+    return json.dumps({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": digest(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": digest(blob), "size": len(blob)}]}).encode()
+def put(path, b):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, "wb").write(b)
+oci = os.path.join(d, "oci")
+for b in (layer, config, manifest(layer)):
+    put(os.path.join(oci, "blobs", "sha256", digest(b)[7:]), b)
+m = manifest(layer)
+put(os.path.join(oci, "index.json"), json.dumps({"schemaVersion": 2, "manifests": [{
+    "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest(m),
+    "size": len(m), "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}).encode())
+put(os.path.join(oci, "oci-layout"), b'{"imageLayoutVersion":"1.0.0"}')
+xz = lzma.compress(layer, format=lzma.FORMAT_XZ)
+xd = os.path.join(d, "xz")
+for b in (xz, config):
+    put(os.path.join(xd, digest(b)[7:]), b)
+put(os.path.join(xd, "manifest.json"), manifest(xz))
+put(os.path.join(xd, "version"), b"Directory Transport Version: 1.1\n")
+print(len(layer))
+"#;
+
+/// gozt's JSON report of `skopeo copy ARGS`, traced from its start.
+fn skopeo_traced(dir: &std::path::Path, what: &str, args: &[&str]) -> Value {
+    let out = dir.join(format!("{what}.json"));
+    let run = Command::new(env!("CARGO_BIN_EXE_gozt"))
+        .args(["trace", "--json", "-q", "-o"])
+        .arg(&out)
+        .args(["--", SKOPEO, "--insecure-policy", "copy", "-q"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    common::assert_schema_valid(&report, what);
+    common::assert_nothing_lost(&report);
+    report
+}
+
+/// The size of the largest file in `dir` (an image's layer, in skopeo's
+/// `dir:` format).
+fn largest_file(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .max()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "needs root and BPF: cargo test -- --include-ignored"]
+fn skopeo_pgzip_and_xz_layers_sizes_exact() {
+    common::require_privileged();
+    let _one = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    if !installed(SKOPEO, "skopeo") {
+        return;
+    }
+    let dir = common::TempDir::new("real-skopeo");
+    let made = Command::new("python3")
+        .args(["-c", IMAGES])
+        .arg(&dir.0)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let layer: u64 = String::from_utf8(made.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let at = |name: &str| dir.join(name).display().to_string();
+    // pgzip: its header written by the first Write, its three blocks on
+    // its own goroutine, its trailer by Close.
+    let gz = skopeo_traced(
+        &dir,
+        "gzip",
+        &[
+            "--dest-compress",
+            "--dest-compress-format",
+            "gzip",
+            &format!("oci:{}:latest", at("oci")),
+            &format!("dir:{}", at("gz")),
+        ],
+    );
+    let blob = largest_file(&dir.join("gz"));
+    assert!(blob < layer, "{blob} of {layer}");
+    let close = row(&gz, "github.com/klauspost/pgzip.(*Writer).Close");
+    assert_eq!(close["payloads"], 1, "{close}");
+    assert_eq!(close["not_judged"], 0, "{close}");
+    assert_eq!(close["payload_original_bytes"], layer, "{close}");
+    assert_eq!(close["payload_compressed_bytes"], blob, "the blob on disk");
+    let write = row(&gz, "github.com/klauspost/pgzip.(*Writer).Write");
+    assert_eq!(write["bytes_in"], layer, "{write}");
+    // Its blocks' flate streams are pgzip's own: no payload of their own.
+    let functions: Vec<&str> = gz["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["function"].as_str().unwrap())
+        .collect();
+    assert!(
+        functions.iter().all(|f| f.contains("pgzip")),
+        "{functions:?}"
+    );
+    assert_eq!(gz["totals"]["payloads"], 1);
+    // pgzip's reader, decoding ahead on its own goroutine; xz's reader.
+    for (from, to, reader) in [
+        ("gz", "un", "github.com/klauspost/pgzip.(*Reader).Read"),
+        ("xz", "unxz", "github.com/ulikunitz/xz.(*Reader).Read"),
+    ] {
+        let from = format!("dir:{}", at(from));
+        let report = skopeo_traced(
+            &dir,
+            to,
+            &["--dest-decompress", &from, &format!("dir:{}", at(to))],
+        );
+        assert_eq!(largest_file(&dir.join(to)), layer, "{to}");
+        let read = row(&report, reader);
+        assert_eq!(read["payloads"], 1, "{read}");
+        assert_eq!(read["payload_original_bytes"], layer, "{read}");
+        assert_eq!(read["errors"], 0, "{read}");
+        assert_eq!(report["totals"]["payloads"], 1, "{to}");
+    }
 }

@@ -24,10 +24,11 @@ pub enum Codec {
     Brotli,
     Bzip2,
     Lzw,
+    Xz,
 }
 
 impl Codec {
-    pub const ALL: [Codec; 10] = [
+    pub const ALL: [Codec; 11] = [
         Codec::Zstd,
         Codec::Gzip,
         Codec::Flate,
@@ -38,6 +39,7 @@ impl Codec {
         Codec::Brotli,
         Codec::Bzip2,
         Codec::Lzw,
+        Codec::Xz,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +54,7 @@ impl Codec {
             Codec::Brotli => "brotli",
             Codec::Bzip2 => "bzip2",
             Codec::Lzw => "lzw",
+            Codec::Xz => "xz",
         }
     }
 
@@ -120,6 +123,11 @@ pub enum Role {
     /// Resets a writer or reader for another stream, keeping its state. No
     /// payload; a stream under way on it is abandoned.
     Reset,
+    /// A library's own work for a stream, on a goroutine of its own (pgzip's
+    /// block compressors and its reader's read-ahead), whose payload the
+    /// caller's calls already count: neither it nor the traced calls made
+    /// inside it (the flate streams it drives) are counted anywhere.
+    Internal,
 }
 
 impl Role {
@@ -127,6 +135,12 @@ impl Role {
     /// call.
     pub fn is_lifecycle(self) -> bool {
         matches!(self, Role::New | Role::Reset)
+    }
+
+    /// A call of a payload: one that the counts of calls and payloads hold
+    /// (not a constructor, a reset or a library's internal work).
+    pub fn is_payload_call(self) -> bool {
+        !self.is_lifecycle() && self != Role::Internal
     }
 }
 
@@ -438,6 +452,17 @@ pub const SINK_SCOPES: &[(&str, &[&str])] = &[
     ("github.com/andybalholm/brotli", &["*Writer"]),
 ];
 
+/// Packages whose writer hands its compressed blocks to its io.Writer on a
+/// goroutine of its own (pgzip's, started by the first `Write`), and its
+/// header and trailer on the caller's: their sinks are keyed by that
+/// io.Writer (the call's receiver). A block written on the writer's own
+/// goroutine is kept under its destination, and taken into the stream's
+/// call that writes to the same destination next (its trailer, in `Close`,
+/// which waits for every block to be written first); a header write
+/// forgets what was kept (a stream that failed before its trailer).
+/// (package, the receiver types whose methods and closures are scanned).
+pub const KEYED_SINK_SCOPES: &[(&str, &[&str])] = &[("github.com/klauspost/pgzip", &["*Writer"])];
+
 /// Whether a sink in `function` (unvendored) writes a stream's header: a
 /// gzip or zlib writer's write outside `Close` (where only the trailer is
 /// written directly).
@@ -447,10 +472,12 @@ pub fn sink_is_header(function: &str) -> bool {
         "compress/zlib.",
         "github.com/klauspost/compress/gzip.",
         "github.com/klauspost/compress/zlib.",
+        "github.com/klauspost/pgzip.",
     ]
     .iter()
     .any(|p| function.starts_with(p));
-    wrapper && !function.ends_with(").Close")
+    // pgzip's block writer (`(*Writer).Write.func1`) writes no header.
+    wrapper && !function.ends_with(").Close") && !function.contains(".func")
 }
 
 const fn block(
@@ -491,6 +518,8 @@ const KSNAPPY: &str = "github.com/klauspost/compress/snappy";
 const GSNAPPY: &str = "github.com/golang/snappy";
 const LZ4: &str = "github.com/pierrec/lz4";
 const BROTLI: &str = "github.com/andybalholm/brotli";
+const XZ: &str = "github.com/ulikunitz/xz";
+const PGZIP: &str = "github.com/klauspost/pgzip";
 /// cgo bindings of the C zstd library: their Go functions take and return
 /// the buffers, the C work is inside.
 const DATADOG_ZSTD: &str = "github.com/DataDog/zstd";
@@ -723,6 +752,16 @@ const IFACE: &[Param] = &[p("rc", Iface)];
 const IFACE_ERR: &[Param] = &[p("rc", Iface), p("err", Iface)];
 const PTR: &[Param] = &[p("z", Ptr)];
 const NONE: &[Param] = &[];
+/// pgzip's `(*Writer).compressBlock(p, prevTail []byte, r result, closed
+/// bool)`: its result is a struct of two channels, two words as an
+/// interface's.
+const PGZIP_BLOCK: &[Param] = &[
+    p("z", Ptr),
+    p("p", Slice),
+    p("prevTail", Slice),
+    p("r", Iface),
+    p("closed", GoType::Bool),
+];
 
 /// The constructors and resets of a gzip/zlib/flate package's writers and
 /// readers, as the compiler leaves them: `gzip.NewWriter`, `zlib.NewWriter`
@@ -1051,6 +1090,54 @@ pub fn entries() -> Vec<Entry> {
         method("compress/lzw", "*Reader", "Read", Codec::Lzw, Decompress),
         method("compress/lzw", "*Reader", "Close", Codec::Lzw, Decompress),
     ]);
+    // pgzip compresses its blocks on goroutines of its own (each through a
+    // klauspost flate writer) and writes them on another: its sinks are
+    // keyed by their destination (KEYED_SINK_SCOPES). Its reader decodes
+    // ahead on a goroutine of its own, through a klauspost flate reader.
+    let g = Codec::Gzip;
+    all.extend([
+        sinks(method(PGZIP, "*Writer", "Write", g, Compress), true),
+        sinks(method(PGZIP, "*Writer", "Flush", g, Compress), true),
+        sinks(method(PGZIP, "*Writer", "Close", g, Compress), true),
+        method(PGZIP, "*Reader", "Read", g, Decompress),
+        method(PGZIP, "*Reader", "Close", g, Decompress),
+        Entry {
+            receiver: Some("*Reader"),
+            name: "WriteTo",
+            args: RECV_IO,
+            results: N_ERR,
+            bytes_out: Size::ResultInt("n"),
+            role: Role::Whole,
+            ..method(PGZIP, "*Reader", "Read", g, Decompress)
+        },
+        lifecycle(
+            PGZIP,
+            Some("*Writer"),
+            "compressBlock",
+            g,
+            Compress,
+            Role::Internal,
+            (PGZIP_BLOCK, NONE),
+        ),
+        lifecycle(
+            PGZIP,
+            Some("*Reader"),
+            "doReadAhead.func1",
+            g,
+            Decompress,
+            Role::Internal,
+            (NONE, NONE),
+        ),
+    ]);
+    // ulikunitz/xz writes its stream's header in its constructor and its
+    // blocks through a counting writer, past interface calls that are not
+    // all writes: its writer's output is not seen (not judged). Its reader
+    // decodes on the caller's goroutine.
+    all.extend([
+        method(XZ, "*Writer", "Write", Codec::Xz, Compress),
+        method(XZ, "*Writer", "Close", Codec::Xz, Compress),
+        method(XZ, "*Reader", "Read", Codec::Xz, Decompress),
+    ]);
     all.extend(lifecycle_entries());
     all
 }
@@ -1072,6 +1159,9 @@ pub fn is_library(function: &str) -> bool {
         "github.com/DataDog/zstd.",
         "github.com/valyala/gozstd.",
         "github.com/andybalholm/brotli.",
+        "github.com/klauspost/pgzip.",
+        // and its lzma package
+        "github.com/ulikunitz/xz",
     ]
     .iter()
     .any(|p| f.starts_with(p))
@@ -1079,6 +1169,28 @@ pub fn is_library(function: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pgzips_header_is_written_by_its_callers_calls_not_by_its_block_writer() {
+        let pg = "github.com/klauspost/pgzip.(*Writer).";
+        assert!(sink_is_header(&format!("{pg}Write")));
+        assert!(sink_is_header(&format!("{pg}writeString")));
+        assert!(!sink_is_header(&format!("{pg}Write.func1")));
+        assert!(!sink_is_header(&format!("{pg}Close")));
+        let internal: Vec<String> = entries()
+            .into_iter()
+            .filter(|e| e.role == Role::Internal)
+            .map(|e| e.symbol())
+            .collect();
+        assert_eq!(
+            internal,
+            [
+                "github.com/klauspost/pgzip.(*Writer).compressBlock",
+                "github.com/klauspost/pgzip.(*Reader).doReadAhead.func1"
+            ]
+        );
+        assert!(!Role::Internal.is_payload_call() && !Role::Internal.is_lifecycle());
+    }
+
     use super::*;
 
     #[test]

@@ -81,6 +81,10 @@ pub struct Sink {
     pub file_offset: u64,
     /// It writes a stream's header (gzip, zlib).
     pub header: bool,
+    /// Its bytes are kept under its destination, the call's receiver
+    /// (catalog::KEYED_SINK_SCOPES); it traps at its call, where the
+    /// receiver is in its register.
+    pub keyed: bool,
     /// The trap is at a conditional branch before the call, which the
     /// kernel emulates: the call is made when the condition (x86 condition
     /// code) does not hold, and its length is `len` there.
@@ -210,16 +214,20 @@ fn zstd_counts(bin: &GoBinary) -> (Option<u64>, &'static str) {
 }
 
 /// The sink sites of `bin`: its io.Writer calls in the functions of
-/// catalog::SINK_SCOPES.
+/// catalog::SINK_SCOPES and catalog::KEYED_SINK_SCOPES.
 fn sinks(bin: &GoBinary) -> Result<Vec<Sink>> {
     let mut out = Vec::new();
     for f in &bin.functions {
         let name = names::unvendored(&f.name);
-        let in_scope = catalog::SINK_SCOPES.iter().any(|(pkg, receivers)| {
-            receivers
-                .iter()
-                .any(|r| name.starts_with(&format!("{pkg}.({r}).")))
-        });
+        let within = |scopes: &[(&str, &[&str])]| {
+            scopes.iter().any(|(pkg, receivers)| {
+                receivers
+                    .iter()
+                    .any(|r| name.starts_with(&format!("{pkg}.({r}).")))
+            })
+        };
+        let keyed = within(catalog::KEYED_SINK_SCOPES);
+        let in_scope = keyed || within(catalog::SINK_SCOPES);
         if !in_scope || bin.check_extent(f).is_err() {
             continue;
         }
@@ -234,7 +242,11 @@ fn sinks(bin: &GoBinary) -> Result<Vec<Sink>> {
             ));
         }
         let calls = bin.arch.writer_calls(code, f.addr);
-        let branches = bin.arch.branches_before(code, f.addr, &calls);
+        let branches = if keyed {
+            vec![None; calls.len()]
+        } else {
+            bin.arch.branches_before(code, f.addr, &calls)
+        };
         for (a, b) in calls.into_iter().zip(branches) {
             let trap = b.map_or(a, |b| b.at);
             out.push(Sink {
@@ -243,6 +255,7 @@ fn sinks(bin: &GoBinary) -> Result<Vec<Sink>> {
                 trap_address: trap,
                 file_offset: trap - f.addr + file_offset,
                 header: catalog::sink_is_header(name),
+                keyed,
                 branch: b.map(|b| SinkBranch {
                     condition: b.condition,
                     len: b.len,

@@ -270,6 +270,7 @@ fn row(p: &Probe) -> [String; 10] {
         match p.entry.role {
             crate::probe::catalog::Role::New => "new",
             crate::probe::catalog::Role::Reset => "reset",
+            crate::probe::catalog::Role::Internal => "internal",
             _ => p.entry.api.name(),
         }
         .to_string(),

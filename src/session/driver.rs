@@ -459,6 +459,18 @@ impl<'a> Driver<'a> {
         self.duty.is_some()
     }
 
+    /// A library's internal work on a goroutine of its own, or a call made
+    /// inside it (catalog::Role::Internal): counted nowhere.
+    fn internal(&self, ev: &CallEvent) -> bool {
+        let internal = |id: u32| {
+            self.counts
+                .session
+                .function(id)
+                .is_some_and(|m| m.entry.role == crate::probe::catalog::Role::Internal)
+        };
+        ev.write.is_none() && (internal(ev.func_id) || ev.outer.is_some_and(internal))
+    }
+
     /// Takes one completed call: every count gets it.
     pub fn event(&mut self, ev: &CallEvent, new_callers: &mut Vec<(u32, u64)>) {
         let id = ProcId::of_event(ev.tgid, ev.proc_start_ns);
@@ -515,6 +527,9 @@ impl<'a> Driver<'a> {
         let mut new_callers = Vec::new();
         let trap_cost = src.trap();
         for ev in &mut events {
+            if self.internal(ev) {
+                continue;
+            }
             // A downstream write is no call: nothing of gozt's inside it.
             if let (Some(c), None) = (self.corrector.as_mut(), ev.write) {
                 c.correct(ev, trap_cost);
@@ -1353,6 +1368,52 @@ mod tests {
             "a clean stop at the end"
         );
         assert_eq!(d.ended_by, Some(Ending::TargetsExited));
+    }
+
+    #[test]
+    fn a_librarys_internal_work_and_the_calls_inside_it_are_counted_nowhere() {
+        // Function 1 is pgzip's block compressor, on a goroutine of its
+        // own; function 2 klauspost's flate writer, which it drives (inside
+        // it: outer 1) and which goroutine 1 also calls for a payload of
+        // its own.
+        let meta = |symbol: &str| {
+            let e = crate::probe::catalog::entries()
+                .into_iter()
+                .find(|e| e.symbol() == symbol)
+                .unwrap();
+            crate::stats::FuncMeta {
+                function: e.symbol(),
+                entry: e,
+                target: 0,
+                sinks: false,
+            }
+        };
+        let block = meta("github.com/klauspost/pgzip.(*Writer).compressBlock");
+        assert_eq!(block.entry.role, crate::probe::catalog::Role::Internal);
+        let os = FakeOs::default();
+        let mut internal = call(7, 2);
+        internal.func_id = 1;
+        let mut driven = call(7, 2);
+        driven.func_id = 2;
+        driven.outer = Some(1);
+        let mut own = call(7, 1);
+        own.func_id = 2;
+        let (mut src, _) = until_exit(&os, &[7], vec![vec![driven, internal, own]]);
+        let mut d = driver(&os, &[7], false);
+        let mut funcs = vec![d.counts.session.function(0).unwrap().clone()];
+        funcs.push(block);
+        funcs.push(meta("github.com/klauspost/compress/flate.(*Writer).Write"));
+        d.counts.session.set_functions(&funcs);
+        d.run(&mut src, None).unwrap();
+        let r = d.counts.session.report(d.targets(), 1.0, Lost::default());
+        assert_eq!(r.totals.calls, 1, "goroutine 1's own call only");
+        assert_eq!(r.goroutines.len(), 1);
+        assert_eq!(r.goroutines[0].goid, 1);
+        let names: Vec<&str> = r.functions.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(
+            names,
+            ["github.com/klauspost/compress/flate.(*Writer).Write"]
+        );
     }
 
     #[test]

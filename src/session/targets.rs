@@ -222,7 +222,7 @@ pub fn func_spec(
         request,
         ends_payload: matches!(p.entry.role, Role::Whole | Role::Close),
         ends_at_eof: p.entry.role == Role::Read,
-        lifecycle: p.entry.role.is_lifecycle(),
+        lifecycle: !p.entry.role.is_payload_call(),
     }
 }
 
@@ -439,7 +439,10 @@ impl Resolved {
             sites.sinks = sinks
                 .iter()
                 .map(|k| {
-                    let at_call = SinkSite::at_call(k.file_offset, func_id, k.header);
+                    let at_call = SinkSite {
+                        keyed: k.keyed,
+                        ..SinkSite::at_call(k.file_offset, func_id, k.header)
+                    };
                     match k.branch {
                         None => at_call,
                         Some(b) => SinkSite {

@@ -450,7 +450,7 @@ pub fn rearms(ev: &CallEvent, meta: &FuncMeta) -> bool {
         && match meta.entry.role {
             Role::Whole | Role::Close => true,
             Role::Read => ev.error || ev.eof,
-            Role::Write | Role::Flush | Role::New | Role::Reset => false,
+            Role::Write | Role::Flush | Role::New | Role::Reset | Role::Internal => false,
         }
 }
 

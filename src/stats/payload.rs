@@ -104,7 +104,7 @@ impl Tracker {
                 Some(self.read_payload(ev.func_id, o))
             }
             Role::Read => self.read(key, ev, &b),
-            Role::New => None,
+            Role::New | Role::Internal => None,
             // A stream left unfinished on the writer or reader is
             // abandoned: no payload, and the next stream starts afresh.
             Role::Reset => {

@@ -15,9 +15,9 @@ use super::events::Event;
 use super::TraceError;
 use crate::base::gozt_h::{
     GOZT_COOKIE_BINARY, GOZT_COOKIE_EMULATED, GOZT_COOKIE_HEADER, GOZT_COOKIE_REQUEST,
-    GOZT_COOKIE_RET, GOZT_COOKIE_SINK, GOZT_COOKIE_SINK_BRANCH, GOZT_COOKIE_SINK_LEN_BYTE,
-    GOZT_COOKIE_SINK_LEN_CONST, GOZT_SINK_COND_SHIFT, GOZT_SINK_CONST_SHIFT, GOZT_SINK_LEN_REG,
-    GOZT_SINK_REG_SHIFT,
+    GOZT_COOKIE_RET, GOZT_COOKIE_SINK, GOZT_COOKIE_SINK_BRANCH, GOZT_COOKIE_SINK_KEYED,
+    GOZT_COOKIE_SINK_LEN_BYTE, GOZT_COOKIE_SINK_LEN_CONST, GOZT_SINK_COND_SHIFT,
+    GOZT_SINK_CONST_SHIFT, GOZT_SINK_LEN_REG, GOZT_SINK_REG_SHIFT,
 };
 use crate::base::pid::Pid;
 use crate::base::privileges::Op;
@@ -71,6 +71,9 @@ pub struct SinkSite {
     pub func_id: u32,
     /// The write is a stream's header (gzip, zlib): its start was seen.
     pub header: bool,
+    /// Its bytes are kept under its destination (GOZT_COOKIE_SINK_KEYED):
+    /// a trap at the call.
+    pub keyed: bool,
     /// The register (gozt.h index) holding the write's length at the trap.
     pub len_reg: u8,
     /// The write's length, when a constant (then `len_reg` is not read).
@@ -89,6 +92,7 @@ impl SinkSite {
             offset,
             func_id,
             header,
+            keyed: false,
             len_reg: GOZT_SINK_LEN_REG as u8,
             len_const: None,
             len_byte: false,
@@ -110,8 +114,15 @@ impl SinkSite {
         } else {
             0
         };
+        // Its bit is the branch's condition's: a keyed sink has none.
+        let keyed = if self.keyed && self.branch.is_none() {
+            GOZT_COOKIE_SINK_KEYED
+        } else {
+            0
+        };
         GOZT_COOKIE_SINK
             | header
+            | keyed
             | branch
             | constant
             | byte
@@ -390,5 +401,24 @@ mod tests {
                 3
             ]
         );
+    }
+
+    #[test]
+    fn a_keyed_sink_says_so_where_a_branch_would_say_its_condition() {
+        let keyed = SinkSite {
+            keyed: true,
+            ..SinkSite::at_call(0x180, 3, false)
+        };
+        assert_eq!(
+            keyed.cookie(),
+            GOZT_COOKIE_SINK | GOZT_COOKIE_SINK_KEYED | (2 << GOZT_SINK_REG_SHIFT) | 3
+        );
+        // The bit is a condition's at a branch: a keyed sink never has one.
+        assert_eq!(GOZT_COOKIE_SINK_KEYED >> GOZT_SINK_COND_SHIFT, 1);
+        let branch = SinkSite {
+            branch: Some(4),
+            ..keyed
+        };
+        assert_eq!(branch.cookie() & GOZT_COOKIE_SINK_KEYED, 0);
     }
 }

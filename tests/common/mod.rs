@@ -431,6 +431,8 @@ const CALLERS: &[&str] = &[
     "main.deep",
     "main.nestedGzip",
     "main.badChecksum",
+    "main.xzRound",
+    "main.pgzipRound",
     "main.(*countingWriter).Write",
     "main.idleAndWake.func1",
     "main.idleAndWake.func1.1",
