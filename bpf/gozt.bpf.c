@@ -851,9 +851,13 @@ static __always_inline int on_sink(const struct regs *r, __u64 cookie, __u64 t0)
 			keep_dest_bytes(&dest, len);
 		return 0;
 	}
-	/* Its bytes are lost to the call under way: counted. */
+	/* Its bytes are lost to the call under way: counted. A keyed sink's
+	 * goroutine may hold a record of earlier calls (g structs are reused):
+	 * its bytes are kept as where it has none. */
 	if (read_g(r, f, &v)) {
 		COUNT(read_failed);
+		if (keyed)
+			keep_dest_bytes(&dest, len);
 		return 0;
 	}
 	/* The innermost call under way is the one whose stream this is: a

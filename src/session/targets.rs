@@ -420,7 +420,19 @@ impl Resolved {
             && probes
                 .iter()
                 .any(|p| selected(cfg, p) && p.entry.stream_out == StreamOut::Sinks);
-        let probes: Vec<Probe> = probes.into_iter().filter(|p| selected(cfg, p)).collect();
+        // A library's internal work goes with any selection: the calls
+        // made inside it (pgzip's flate streams) must not count as payloads
+        // of their own, whatever --codec and --func keep.
+        let any = probes
+            .iter()
+            .any(|p| p.entry.role != Role::Internal && selected(cfg, p));
+        let probes: Vec<Probe> = probes
+            .into_iter()
+            .filter(|p| match p.entry.role {
+                Role::Internal => any && p.usable(),
+                _ => selected(cfg, p),
+            })
+            .collect();
         let mut copies = std::mem::take(&mut self.copies);
         let ids = self.function_ids(i, &bin, &probes, (want_sinks, request_spec), &mut copies);
         self.copies = copies;

@@ -336,12 +336,21 @@ impl<'obj> Tracer<'obj> {
         .map(|(p, name)| {
             p.attach_tracepoint(libbpf_rs::TracepointCategory::Syscalls, name)
                 .or_else(|e| {
+                    // libbpf's error is said too where gozt's way fails.
+                    let said = |ours: String| {
+                        libbpf_rs::Error::from(std::io::Error::other(format!(
+                            "{name}: {e}; through a tracefs of gozt's own: {ours}"
+                        )))
+                    };
                     let t = match &tracefs {
                         Some(t) => t,
-                        None => tracefs.insert(events::Tracefs::find_or_mount().ok_or(e)?),
+                        None => tracefs.insert(
+                            events::Tracefs::find_or_mount()
+                                .ok_or_else(|| said("none could be mounted".into()))?,
+                        ),
                     };
                     let fd = events::open_tracepoint(t, "syscalls", name)
-                        .map_err(libbpf_rs::Error::from)?;
+                        .map_err(|io| said(io.to_string()))?;
                     let link = p.attach_perf_event(std::os::fd::AsRawFd::as_raw_fd(&fd))?;
                     // The link owns the descriptor now (libbpf closes it).
                     let _ = std::os::fd::IntoRawFd::into_raw_fd(fd);
